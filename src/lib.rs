@@ -1,0 +1,33 @@
+//! # vault-plugin-secrets-ai-keys
+//!
+//! A secrets engine for OpenBao and HashiCorp Vault that keeps AI provider API keys safe through
+//! their whole life: two live versions during a cut-over, rotation schedules and grace windows,
+//! and rotations that stage a new key, test it against the provider and promote it.
+//!
+//! ## Layers, bottom up
+//! - [`proto`]: generated code for our own `.proto` files (the host's wire format).
+//! - [`plugin`]: the go-plugin transport. Checks the launch environment, generates a fresh
+//!   certificate, serves gRPC over mutual TLS on a Unix socket (both directions pinned to the
+//!   host's certificate), prints the handshake line, runs the broker, and exits when told to or
+//!   when the host is gone. Knows nothing of paths.
+//! - [`host`]: the `pb.Backend` service. Setup dials the host's broker listener for Storage and
+//!   SystemView; requests are translated to and from the framework.
+//! - [`framework`]: transport-free routing in the style of Vault's `sdk/framework`: paths, typed
+//!   fields, operations, existence checks, help and OpenAPI, a Storage trait with an in-memory
+//!   implementation, and a write-ahead log for crash safety.
+//! - [`backend`]: the engine itself, one file per path family.
+//! - [`logging`]: tracing events as hclog JSON lines on stderr.
+//!
+//! ## Launch sequence
+//! `main` checks the magic cookie and protocol version (exiting fast on the host's database-plugin
+//! probes), starts logging, then [`plugin::serve`] runs until Shutdown, SIGTERM, parent death, or
+//! no connection within 60 s.
+
+#![forbid(unsafe_code)]
+
+pub mod logging;
+pub mod plugin;
+pub mod proto;
+
+/// The crate version, reported to the host as `v` + this.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

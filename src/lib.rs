@@ -15,6 +15,7 @@
 //! - [`framework`]: transport-free routing in the style of Vault's `sdk/framework`: paths, typed
 //!   fields, operations, existence checks, help and OpenAPI, a Storage trait with an in-memory
 //!   implementation, and a write-ahead log for crash safety.
+//! - [`rotation`]: the version state machine, pure and exhaustively tested.
 //! - [`backend`]: the engine itself, one file per path family.
 //! - [`logging`]: tracing events as hclog JSON lines on stderr.
 //!
@@ -28,6 +29,7 @@
 pub mod logging;
 pub mod plugin;
 pub mod proto;
+pub mod rotation;
 
 /// The crate version, reported to the host as `v` + this.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

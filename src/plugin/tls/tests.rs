@@ -44,7 +44,7 @@ fn pinned_verifier_accepts_exactly_the_pinned_certificate() {
     assert!(ClientCertVerifier::verify_client_cert(
         &pinned,
         &host.cert,
-        &[other.cert.clone()],
+        std::slice::from_ref(&other.cert),
         now
     )
     .is_err());

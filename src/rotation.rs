@@ -1,0 +1,35 @@
+//! The version state machine of a managed key: pure (no I/O, no async; time is a parameter).
+//!
+//! A key holds numbered versions, each `pending`, `current`, `previous`, `revoked` or `failed`
+//! (api.md "Version states"). [`KeyVersions`] is what the engine stores per key; its methods are
+//! the transitions (`create`, `stage`, `record_test`, `promote`, `rollback`, `discard_pending`,
+//! `expire`, `destroy_all`), each validating fully before changing anything and returning the
+//! [`Change`]s to record in the key's history, or a [`RotationError`] that leaves the key
+//! untouched. Grace windows are enforced when read ([`KeyVersions::previous_in_grace`],
+//! [`KeyVersions::verify`]), so correctness never waits for the periodic [`KeyVersions::expire`].
+//!
+//! Values live in [`SecretValue`] and are destroyed (set to `None`) the moment a version is
+//! `revoked` or `failed`. Provider calls are the caller's: after a transition,
+//! [`KeyVersions::provider_revocations`] names the provider-side keys to revoke.
+
+pub mod age;
+pub mod change;
+pub mod error;
+pub mod key;
+pub mod retire;
+pub mod secret;
+pub mod state;
+pub mod transitions;
+
+#[cfg(test)]
+mod tests;
+
+pub use age::{
+    age_days, age_secs, is_overdue, next_rotation_time, overdue_days, period_days, ttl_secs,
+    AgeReport, SECS_PER_DAY,
+};
+pub use change::{Change, EventKind};
+pub use error::RotationError;
+pub use key::{KeyVersions, Version};
+pub use secret::{fingerprint_of, validate_key_value, SecretValue, MAX_KEY_VALUE_BYTES};
+pub use state::{TestOutcome, TestResult, VersionState};

@@ -1,0 +1,198 @@
+//! A key's versions and the read side of the state machine (grace enforced at read time).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use subtle::ConditionallySelectable;
+
+use super::error::RotationError;
+use super::secret::SecretValue;
+use super::state::{TestResult, VersionState};
+
+/// One numbered version of a key. `Debug` never shows the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    /// 1, 2, 3, ... in staging order.
+    pub number: u32,
+    /// Where it is in its life.
+    pub state: VersionState,
+    /// The key itself; `None` once `revoked` or `failed` (destroyed).
+    #[serde(default)]
+    pub value: Option<SecretValue>,
+    /// `sha256:` + 16 hex digits; kept after the value is destroyed.
+    pub fingerprint: String,
+    /// When the key was created (at the provider when imported, else when staged).
+    pub created_time: DateTime<Utc>,
+    /// When it last became `current`.
+    #[serde(default)]
+    pub promoted_time: Option<DateTime<Utc>>,
+    /// When its grace window as `previous` ends (kept after it is revoked).
+    #[serde(default)]
+    pub grace_expires_time: Option<DateTime<Utc>>,
+    /// When its value was destroyed (`revoked` or `failed`).
+    #[serde(default)]
+    pub revoked_time: Option<DateTime<Utc>>,
+    /// The last test of this version.
+    #[serde(default)]
+    pub last_test: Option<TestResult>,
+    /// The provider's id for this key, when known (needed to revoke it there).
+    #[serde(default)]
+    pub provider_key_id: Option<String>,
+    /// Whether the engine created this key at the provider (then it also revokes it there).
+    #[serde(default)]
+    pub engine_created: bool,
+    /// Entity id (or token accessor) of whoever staged it; `None` for the scheduler.
+    #[serde(default)]
+    pub staged_by: Option<String>,
+}
+
+impl Version {
+    /// Whether `verify` accepts this version at `now`: `pending`, `current`, or `previous` with
+    /// `grace_expires_time` strictly after `now`.
+    pub fn is_valid_at(&self, now: DateTime<Utc>) -> bool {
+        match self.state {
+            VersionState::Pending | VersionState::Current => true,
+            VersionState::Previous => self.grace_expires_time.is_some_and(|t| t > now),
+            VersionState::Revoked | VersionState::Failed => false,
+        }
+    }
+}
+
+/// All versions of one key: what the engine stores per key (in Vault's encrypted storage).
+///
+/// Invariants (kept by every transition, checked by [`KeyVersions::check_invariants`]): exactly
+/// one `current` (none only once every value is destroyed), at most one `pending` (newer than
+/// the current), at most one `previous` (older than the current), `revoked` and `failed`
+/// versions hold no value, the others do, and every number is below `next_version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyVersions {
+    /// Versions by number.
+    pub versions: BTreeMap<u32, Version>,
+    /// The number the next staged version gets.
+    pub next_version: u32,
+}
+
+impl KeyVersions {
+    /// The version with this number.
+    pub fn get(&self, number: u32) -> Option<&Version> {
+        self.versions.get(&number)
+    }
+
+    /// The current version. `None` only after [`KeyVersions::destroy_all`] (or broken storage).
+    pub fn current(&self) -> Option<&Version> {
+        self.in_state(VersionState::Current)
+    }
+
+    /// The current version's number (see [`KeyVersions::current`]).
+    pub fn current_version(&self) -> Option<u32> {
+        self.current().map(|v| v.number)
+    }
+
+    /// The pending version, if one is staged.
+    pub fn pending(&self) -> Option<&Version> {
+        self.in_state(VersionState::Pending)
+    }
+
+    /// The `previous` version, whether or not its grace window has ended (the periodic
+    /// [`KeyVersions::expire`] may not have run yet). Use [`KeyVersions::previous_in_grace`]
+    /// for anything that hands out or accepts its value.
+    pub fn previous(&self) -> Option<&Version> {
+        self.in_state(VersionState::Previous)
+    }
+
+    /// The `previous` version while `grace_expires_time > now` (at the expiry instant it is no
+    /// longer valid). What `creds/` returns as `previous_api_key`.
+    pub fn previous_in_grace(&self, now: DateTime<Utc>) -> Option<&Version> {
+        self.previous().filter(|v| v.is_valid_at(now))
+    }
+
+    /// When the current version became current (`last_rotation_time`).
+    pub fn last_rotation_time(&self) -> Option<DateTime<Utc>> {
+        self.current().and_then(|v| v.promoted_time)
+    }
+
+    /// Whether `candidate` is the value of a pending, current or in-grace previous version;
+    /// returns that version's number and state.
+    ///
+    /// Compares with every such version in constant time and without stopping at a match (a
+    /// length difference may leak, nothing else).
+    pub fn verify(&self, candidate: &str, now: DateTime<Utc>) -> Option<(u32, VersionState)> {
+        let mut found = subtle::Choice::from(0);
+        let mut number = 0u32;
+        for version in self.versions.values().filter(|v| v.is_valid_at(now)) {
+            if let Some(value) = &version.value {
+                let eq = value.ct_choice(candidate);
+                number.conditional_assign(&version.number, eq);
+                found |= eq;
+            }
+        }
+        if bool::from(found) {
+            self.get(number).map(|v| (number, v.state))
+        } else {
+            None
+        }
+    }
+
+    /// Checks the invariants listed on [`KeyVersions`]; for data read from storage.
+    pub fn check_invariants(&self) -> Result<(), RotationError> {
+        let broken = |detail: String| Err(RotationError::Inconsistent { detail });
+        let mut current = Vec::new();
+        let mut pending = Vec::new();
+        let mut previous = Vec::new();
+        for (&key, v) in &self.versions {
+            if key != v.number {
+                return broken(format!("version {} is stored under number {key}", v.number));
+            }
+            if v.number == 0 || v.number >= self.next_version {
+                return broken(format!(
+                    "version {} is outside 1..{}",
+                    v.number, self.next_version
+                ));
+            }
+            if v.state.keeps_value() != v.value.is_some() {
+                let has = if v.value.is_some() { "holds" } else { "lacks" };
+                return broken(format!("version {} is {} but {has} a value", key, v.state));
+            }
+            match v.state {
+                VersionState::Current => current.push(key),
+                VersionState::Pending => pending.push(key),
+                VersionState::Previous => previous.push(key),
+                VersionState::Revoked | VersionState::Failed => {}
+            }
+        }
+        let live = current.len() + pending.len() + previous.len();
+        if current.len() > 1 || (current.is_empty() && live > 0) {
+            return broken(format!("{} versions are current", current.len()));
+        }
+        if self.versions.is_empty() {
+            return broken("the key has no versions".to_string());
+        }
+        if pending.len() > 1 || previous.len() > 1 {
+            return broken("more than one pending or previous version".to_string());
+        }
+        if let Some(&c) = current.first() {
+            if pending.first().is_some_and(|&p| p < c) || previous.first().is_some_and(|&p| p > c) {
+                return broken(format!("pending or previous version out of order with {c}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The only version in `state`, for states that have at most one.
+    pub(crate) fn in_state(&self, state: VersionState) -> Option<&Version> {
+        self.versions.values().find(|v| v.state == state)
+    }
+
+    /// Number of the only version in `state`.
+    pub(crate) fn number_in_state(&self, state: VersionState) -> Option<u32> {
+        self.in_state(state).map(|v| v.number)
+    }
+
+    /// Mutable access to a version known to exist (looked up while validating).
+    pub(crate) fn version_mut(&mut self, number: u32) -> &mut Version {
+        self.versions
+            .get_mut(&number)
+            .expect("version looked up during validation")
+    }
+}

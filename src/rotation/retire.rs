@@ -1,0 +1,139 @@
+//! The backward and retiring transitions: rollback, discard, expiry, destruction; and which
+//! retired versions must also be revoked at the provider.
+
+use chrono::{DateTime, Utc};
+
+use super::change::{Change, EventKind};
+use super::error::RotationError;
+use super::key::KeyVersions;
+use super::state::VersionState;
+
+impl KeyVersions {
+    /// Undoes the last step of a rotation.
+    ///
+    /// With a pending version: it becomes `failed` (value destroyed); changes `rolled_back` and
+    /// `failed` for it. Otherwise, with a `previous` version inside its grace window: it becomes
+    /// `current` again (grace cleared, `promoted_time = now`) and the version that replaced it
+    /// is `revoked`; changes `rolled_back` and `revoked` for the replaced version (the detail
+    /// of `rolled_back` names the restored one).
+    ///
+    /// Errors: [`RotationError::GraceEnded`] (a previous version exists but its grace window has
+    /// ended), [`RotationError::NothingToRollBack`].
+    ///
+    /// Use [`KeyVersions::provider_revocations`] on the changes to learn what to revoke at the
+    /// provider.
+    pub fn rollback(&mut self, now: DateTime<Utc>) -> Result<Vec<Change>, RotationError> {
+        if let Some(pending) = self.number_in_state(VersionState::Pending) {
+            self.version_mut(pending).destroy(VersionState::Failed, now);
+            return Ok(vec![
+                Change::new(EventKind::RolledBack, pending, "pending version discarded"),
+                Change::new(EventKind::Failed, pending, "rolled back before promotion"),
+            ]);
+        }
+        let previous = self.previous().ok_or(RotationError::NothingToRollBack)?;
+        let restored = previous.number;
+        if !previous.is_valid_at(now) {
+            return Err(match previous.grace_expires_time {
+                Some(expired_time) => RotationError::GraceEnded {
+                    version: restored,
+                    expired_time,
+                },
+                None => RotationError::NothingToRollBack,
+            });
+        }
+        let replaced = self
+            .number_in_state(VersionState::Current)
+            .ok_or(RotationError::NoCurrent)?;
+
+        self.version_mut(replaced)
+            .destroy(VersionState::Revoked, now);
+        let v = self.version_mut(restored);
+        v.state = VersionState::Current;
+        v.grace_expires_time = None;
+        v.promoted_time = Some(now);
+        Ok(vec![
+            Change::new(
+                EventKind::RolledBack,
+                replaced,
+                format!("version {restored} is current again"),
+            ),
+            Change::new(
+                EventKind::Revoked,
+                replaced,
+                format!("rolled back to version {restored}"),
+            ),
+        ])
+    }
+
+    /// Discards the pending version (state `failed`, value destroyed), as a failed one-call
+    /// `rotate/` does; one `failed` change with `detail`. Error: [`RotationError::NothingPending`].
+    pub fn discard_pending(
+        &mut self,
+        now: DateTime<Utc>,
+        detail: &str,
+    ) -> Result<Vec<Change>, RotationError> {
+        let pending = self
+            .number_in_state(VersionState::Pending)
+            .ok_or(RotationError::NothingPending)?;
+        self.version_mut(pending).destroy(VersionState::Failed, now);
+        Ok(vec![Change::new(EventKind::Failed, pending, detail)])
+    }
+
+    /// Revokes every `previous` version whose grace window has ended
+    /// (`grace_expires_time <= now`), destroying its value; one `expired` change each. Nothing
+    /// to do is not an error. For the periodic tick; reads enforce grace without it.
+    pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Change> {
+        let ended: Vec<u32> = self
+            .versions
+            .values()
+            .filter(|v| v.state == VersionState::Previous && !v.is_valid_at(now))
+            .map(|v| v.number)
+            .collect();
+        ended
+            .into_iter()
+            .map(|number| {
+                self.version_mut(number).destroy(VersionState::Revoked, now);
+                Change::new(EventKind::Expired, number, "grace period ended")
+            })
+            .collect()
+    }
+
+    /// Revokes every version that still holds a value, destroying all values (key delete);
+    /// one `revoked` change each. Afterwards the key has no current version and `stage` is
+    /// refused; the caller records `deleted` and removes the entry.
+    pub fn destroy_all(&mut self, now: DateTime<Utc>) -> Vec<Change> {
+        let live: Vec<u32> = self
+            .versions
+            .values()
+            .filter(|v| v.value.is_some() || v.state.keeps_value())
+            .map(|v| v.number)
+            .collect();
+        live.into_iter()
+            .map(|number| {
+                self.version_mut(number).destroy(VersionState::Revoked, now);
+                Change::new(EventKind::Revoked, number, "key deleted")
+            })
+            .collect()
+    }
+
+    /// The provider-side keys to revoke after a transition returned `changes`: `(version,
+    /// provider_key_id)` for each version that a `revoked`, `expired` or `failed` change left
+    /// without a value, that the engine created (`engine_created`) and whose provider id is
+    /// known. Each version once, in the order of the changes.
+    pub fn provider_revocations(&self, changes: &[Change]) -> Vec<(u32, String)> {
+        let mut out: Vec<(u32, String)> = Vec::new();
+        for change in changes.iter().filter(|c| c.event.destroys_value()) {
+            let Some(v) = self.get(change.version) else {
+                continue;
+            };
+            if v.state.keeps_value() || !v.engine_created || out.iter().any(|(n, _)| *n == v.number)
+            {
+                continue;
+            }
+            if let Some(id) = &v.provider_key_id {
+                out.push((v.number, id.clone()));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,239 @@
+//! The forward transitions: create, stage, test, promote.
+//!
+//! Each validates everything before it changes anything, so a refused transition leaves the
+//! key exactly as it was.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::change::{Change, EventKind};
+use super::error::RotationError;
+use super::key::{KeyVersions, Version};
+use super::secret::SecretValue;
+use super::state::{TestResult, VersionState};
+
+impl KeyVersions {
+    /// A new key whose `value` is version 1, `current`, with `promoted_time = created_time`.
+    ///
+    /// `created_time` is when the key was really created (for imports); one later than `now` is
+    /// taken as `now`. Validate the value first with
+    /// [`validate_key_value`](super::secret::validate_key_value).
+    pub fn create(
+        value: SecretValue,
+        created_time: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> (KeyVersions, Vec<Change>) {
+        let created_time = created_time.min(now);
+        let mut version = new_version(1, VersionState::Current, value, created_time);
+        version.promoted_time = Some(created_time);
+        let key = KeyVersions {
+            versions: [(1, version)].into_iter().collect(),
+            next_version: 2,
+        };
+        let change = Change::new(EventKind::Created, 1, "version 1 is current");
+        (key, vec![change])
+    }
+
+    /// Stages `value` as a new `pending` version; its number is in the returned change.
+    ///
+    /// `staged_by` is the stager's entity id (or token accessor), `None` for the scheduler;
+    /// `provider_key_id` and `engine_created` describe a key the engine created at the provider.
+    ///
+    /// Errors: [`RotationError::PendingExists`], [`RotationError::SameValue`] (the value is
+    /// already live here), [`RotationError::NoCurrent`], [`RotationError::VersionsExhausted`].
+    pub fn stage(
+        &mut self,
+        value: SecretValue,
+        now: DateTime<Utc>,
+        staged_by: Option<String>,
+        provider_key_id: Option<String>,
+        engine_created: bool,
+    ) -> Result<Vec<Change>, RotationError> {
+        if let Some(version) = self.number_in_state(VersionState::Pending) {
+            return Err(RotationError::PendingExists { version });
+        }
+        if self.current().is_none() {
+            return Err(RotationError::NoCurrent);
+        }
+        if let Some(version) = self.live_version_with(&value) {
+            return Err(RotationError::SameValue { version });
+        }
+        let number = self.next_version;
+        let next = number
+            .checked_add(1)
+            .ok_or(RotationError::VersionsExhausted)?;
+
+        let mut version = new_version(number, VersionState::Pending, value, now);
+        version.staged_by = staged_by;
+        version.provider_key_id = provider_key_id;
+        version.engine_created = engine_created;
+        self.versions.insert(number, version);
+        self.next_version = next;
+        let detail = if engine_created {
+            "created at the provider"
+        } else {
+            "value supplied by the operator"
+        };
+        Ok(vec![Change::new(EventKind::Staged, number, detail)])
+    }
+
+    /// Records `result` as the last test of the pending version, or of `version` (which must be
+    /// pending or current). Changes no state.
+    ///
+    /// Errors: [`RotationError::NothingPending`], [`RotationError::NoSuchVersion`],
+    /// [`RotationError::NotTestable`].
+    pub fn record_test(
+        &mut self,
+        version: Option<u32>,
+        result: TestResult,
+    ) -> Result<Vec<Change>, RotationError> {
+        let number = match version {
+            None => self
+                .number_in_state(VersionState::Pending)
+                .ok_or(RotationError::NothingPending)?,
+            Some(number) => {
+                let v = self
+                    .get(number)
+                    .ok_or(RotationError::NoSuchVersion { version: number })?;
+                if !matches!(v.state, VersionState::Pending | VersionState::Current) {
+                    return Err(RotationError::NotTestable {
+                        version: number,
+                        state: v.state,
+                    });
+                }
+                number
+            }
+        };
+        let detail = if result.detail.is_empty() {
+            result.outcome.as_str().to_string()
+        } else {
+            format!("{}: {}", result.outcome, result.detail)
+        };
+        self.version_mut(number).last_test = Some(result);
+        Ok(vec![Change::new(EventKind::Tested, number, detail)])
+    }
+
+    /// Promotes the pending version to `current`.
+    ///
+    /// The old current becomes `previous` with `grace_expires_time = now + grace_secs`, or is
+    /// revoked at once when `grace_secs` is 0; a version still `previous` from an earlier
+    /// rotation is revoked. Changes, in order: `revoked` (old previous, if any), `promoted`
+    /// (detail `forced` when `force` bypassed a missing or failing test, else empty),
+    /// `revoked` (old current, only when `grace_secs` is 0).
+    ///
+    /// Checks, in order: [`RotationError::NothingPending`],
+    /// [`RotationError::InvalidGracePeriod`] (negative or overflowing),
+    /// [`RotationError::SameApprover`] (when `require_separate_approver` and `promoter` equals the
+    /// pending version's `staged_by`, both known; `force` does not bypass it),
+    /// [`RotationError::NotTested`] (last test missing or not `passed`/`skipped`, unless
+    /// `force`).
+    pub fn promote(
+        &mut self,
+        now: DateTime<Utc>,
+        grace_secs: i64,
+        force: bool,
+        promoter: Option<&str>,
+        require_separate_approver: bool,
+    ) -> Result<Vec<Change>, RotationError> {
+        let pending = self.pending().ok_or(RotationError::NothingPending)?.clone();
+        let grace_end = grace_end(now, grace_secs)?;
+        if require_separate_approver
+            && promoter.is_some()
+            && pending.staged_by.as_deref() == promoter
+        {
+            return Err(RotationError::SameApprover {
+                version: pending.number,
+            });
+        }
+        let outcome = pending.last_test.as_ref().map(|t| t.outcome);
+        let tested = outcome.is_some_and(|o| o.allows_promotion());
+        if !tested && !force {
+            return Err(RotationError::NotTested {
+                version: pending.number,
+                outcome,
+            });
+        }
+
+        let mut changes = Vec::new();
+        if let Some(old) = self.number_in_state(VersionState::Previous) {
+            self.version_mut(old).destroy(VersionState::Revoked, now);
+            let detail = format!("superseded by the promotion of version {}", pending.number);
+            changes.push(Change::new(EventKind::Revoked, old, detail));
+        }
+        let old_current = self.number_in_state(VersionState::Current);
+        if let Some(old) = old_current {
+            let v = self.version_mut(old);
+            v.state = VersionState::Previous;
+            v.grace_expires_time = Some(grace_end);
+        }
+        let new = self.version_mut(pending.number);
+        new.state = VersionState::Current;
+        new.promoted_time = Some(now);
+        let detail = if tested { "" } else { "forced" };
+        changes.push(Change::new(EventKind::Promoted, pending.number, detail));
+        if let (Some(old), 0) = (old_current, grace_secs) {
+            self.version_mut(old).destroy(VersionState::Revoked, now);
+            let detail = format!(
+                "replaced by version {} with no grace period",
+                pending.number
+            );
+            changes.push(Change::new(EventKind::Revoked, old, detail));
+        }
+        Ok(changes)
+    }
+
+    /// The live (pending, current or previous) version holding `value`, compared in constant
+    /// time with each.
+    fn live_version_with(&self, value: &SecretValue) -> Option<u32> {
+        let mut found = None;
+        for v in self.versions.values() {
+            if let Some(held) = &v.value {
+                if held.ct_eq(value.expose()) {
+                    found = Some(v.number);
+                }
+            }
+        }
+        found
+    }
+}
+
+impl Version {
+    /// Moves to `state` (`revoked` or `failed`), destroying the value.
+    pub(crate) fn destroy(&mut self, state: VersionState, now: DateTime<Utc>) {
+        debug_assert!(!state.keeps_value());
+        self.state = state;
+        self.value = None;
+        self.revoked_time = Some(now);
+    }
+}
+
+fn new_version(
+    number: u32,
+    state: VersionState,
+    value: SecretValue,
+    created_time: DateTime<Utc>,
+) -> Version {
+    Version {
+        number,
+        state,
+        fingerprint: value.fingerprint(),
+        value: Some(value),
+        created_time,
+        promoted_time: None,
+        grace_expires_time: None,
+        revoked_time: None,
+        last_test: None,
+        provider_key_id: None,
+        engine_created: false,
+        staged_by: None,
+    }
+}
+
+fn grace_end(now: DateTime<Utc>, grace_secs: i64) -> Result<DateTime<Utc>, RotationError> {
+    let invalid = RotationError::InvalidGracePeriod { secs: grace_secs };
+    if grace_secs < 0 {
+        return Err(invalid);
+    }
+    TimeDelta::try_seconds(grace_secs)
+        .and_then(|d| now.checked_add_signed(d))
+        .ok_or(invalid)
+}

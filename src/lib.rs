@@ -26,6 +26,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backend;
+pub mod framework;
+pub mod host;
 pub mod logging;
 pub mod plugin;
 pub mod proto;

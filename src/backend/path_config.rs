@@ -1,0 +1,110 @@
+//! `config`: mount-wide settings.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{bind, Shared};
+use crate::framework::{
+    get_json, put_json, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
+    Request, Response, Storage,
+};
+
+/// Storage key of the configuration.
+pub const CONFIG_KEY: &str = "config";
+/// Upper bound for `history_limit`, so one key's entry stays a reasonable size.
+pub const MAX_HISTORY_LIMIT: i64 = 100_000;
+
+/// Mount-wide settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Schedule for keys that name none.
+    pub default_schedule: String,
+    /// `promote` must come from another entity than `stage`.
+    pub require_separate_approver: bool,
+    /// History events kept per key.
+    pub history_limit: i64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            default_schedule: "production".into(),
+            require_separate_approver: false,
+            history_limit: 1000,
+        }
+    }
+}
+
+impl Config {
+    /// The stored configuration, or the defaults.
+    pub async fn load(storage: &dyn Storage) -> Result<Config, Error> {
+        Ok(get_json(storage, CONFIG_KEY).await?.unwrap_or_default())
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "default_schedule": self.default_schedule,
+            "require_separate_approver": self.require_separate_approver,
+            "history_limit": self.history_limit,
+        })
+    }
+}
+
+pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
+    vec![Path::new("config")
+        .field(Field::new(
+            "default_schedule",
+            FieldType::Name,
+            "Schedule for keys that name none (a name under schedules/).",
+        ).default(json!("production")))
+        .field(Field::new(
+            "require_separate_approver",
+            FieldType::Bool,
+            "If true, promote/ must be made by a different entity than the one that staged the version (two-person rule); violations are 403.",
+        ).default(json!(false)))
+        .field(Field::new(
+            "history_limit",
+            FieldType::Int,
+            "History events kept per key; the oldest are dropped first.",
+        ).default(json!(1000)))
+        .operation(Operation::Read, "Read the engine configuration.", bind(shared, read))
+        .operation(Operation::Update, "Update the engine configuration.", bind(shared, update))
+        .help(CONFIG_SYNOPSIS, CONFIG_DESCRIPTION)]
+}
+
+async fn read(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
+    let config = Config::load(req.storage.as_ref()).await?;
+    Ok(Some(Response::with_data(config.to_json())))
+}
+
+async fn update(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let mut config = Config::load(req.storage.as_ref()).await?;
+    if d.is_set("default_schedule") {
+        config.default_schedule = d.get_string("default_schedule").unwrap_or_default();
+    }
+    if d.is_set("require_separate_approver") {
+        config.require_separate_approver = d.get_bool("require_separate_approver").unwrap_or(false);
+    }
+    if d.is_set("history_limit") {
+        let limit = d.get_int("history_limit").unwrap_or_default();
+        if !(1..=MAX_HISTORY_LIMIT).contains(&limit) {
+            return Err(Error::BadRequest(format!(
+                "history_limit must be between 1 and {MAX_HISTORY_LIMIT}"
+            )));
+        }
+        config.history_limit = limit;
+    }
+    put_json(req.storage.as_ref(), CONFIG_KEY, &config).await?;
+    Ok(Some(Response::with_data(config.to_json())))
+}
+
+const CONFIG_SYNOPSIS: &str = "Configure the ai-keys secrets engine.";
+const CONFIG_DESCRIPTION: &str = "\
+Mount-wide settings: the schedule used by keys that name none, the two-person rule for \
+promotions, and how many history events each key keeps.";
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,301 @@
+//! The backend: routing, validation, help, existence checks and rollback.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::error::Error;
+use super::field::FieldData;
+use super::help;
+use super::path::{HandlerResult, Path};
+use super::request::{Operation, Request, Response};
+use super::wal;
+
+/// Periodic work, run on every rollback tick (every 60 s, and at unmount).
+pub type PeriodicFn =
+    Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>> + Send + Sync>;
+
+/// Undoes the partial work recorded by a WAL entry, given its kind and data.
+pub type WalRollbackFn = Arc<
+    dyn Fn(Request, String, Value) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Default minimum age of a WAL entry before it is rolled back.
+const DEFAULT_WAL_MIN_AGE: Duration = Duration::from_secs(600);
+
+/// The answer to the host's existence check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExistenceResult {
+    /// Whether the route has an existence check (if not, writes are updates).
+    pub check_found: bool,
+    /// Whether the object exists (meaningful when `check_found`).
+    pub exists: bool,
+}
+
+/// A Vault-style backend: paths in declaration order plus the callbacks the
+/// rollback tick drives.
+pub struct Backend {
+    /// Root help text (`bao path-help <mount>/`).
+    pub help: String,
+    /// Routes, matched in declaration order; the first match wins.
+    pub paths: Vec<Path>,
+    /// Periodic work run by `rollback`.
+    pub periodic: Option<PeriodicFn>,
+    /// WAL rollback handler run by `rollback`.
+    pub wal_rollback: Option<WalRollbackFn>,
+    /// Entries younger than this are left alone (default 10 minutes).
+    pub wal_min_age: Duration,
+    version: String,
+}
+
+impl Backend {
+    /// A backend without paths.
+    pub fn new(help: &str) -> Backend {
+        Backend {
+            help: help.to_owned(),
+            paths: Vec::new(),
+            periodic: None,
+            wal_rollback: None,
+            wal_min_age: DEFAULT_WAL_MIN_AGE,
+            version: String::new(),
+        }
+    }
+
+    /// Adds a route after the existing ones.
+    pub fn path(mut self, p: Path) -> Backend {
+        self.paths.push(p);
+        self
+    }
+
+    /// Sets the periodic function.
+    pub fn periodic(mut self, f: PeriodicFn) -> Backend {
+        self.periodic = Some(f);
+        self
+    }
+
+    /// Sets the WAL rollback handler and the minimum entry age.
+    pub fn wal_rollback(mut self, f: WalRollbackFn, min_age: Duration) -> Backend {
+        self.wal_rollback = Some(f);
+        self.wal_min_age = min_age;
+        self
+    }
+
+    /// Sets the version reported as `info.version` in help's OpenAPI document.
+    pub fn version(mut self, v: &str) -> Backend {
+        self.version = v.to_owned();
+        self
+    }
+
+    /// The version set with [`Backend::version`] (default "").
+    pub fn version_str(&self) -> &str {
+        &self.version
+    }
+
+    /// The first route matching `path`, with its named captures.
+    pub fn route(&self, path: &str) -> Option<(&Path, Vec<(String, String)>)> {
+        self.paths
+            .iter()
+            .find_map(|p| p.captures(path).map(|c| (p, c)))
+    }
+
+    /// Handles one request, as Go's `framework.Backend.HandleRequest` does:
+    ///
+    /// - `rollback`: the periodic function, then WAL rollback of entries older
+    ///   than `wal_min_age` (all of them when the data has `immediate`);
+    ///   failures are joined into one [`Error::Internal`] after trying all.
+    /// - `resolve-path`: [`Error::UnsupportedOperation`] (the host then keeps
+    ///   the original path).
+    /// - `help` on `""`: root help; elsewhere help of the matching route.
+    /// - anything else: the first route whose pattern matches the whole path
+    ///   ([`Error::UnsupportedPath`] if none), its handler for the operation
+    ///   ([`Error::UnsupportedOperation`] if none), named captures laid over
+    ///   the body (warning when they replace a body value), every declared
+    ///   field validated ([`Error::BadRequest`] naming the field), undeclared
+    ///   body keys reported in a warning. Warnings go into the handler's
+    ///   response; a write that returned nothing gets an empty response to
+    ///   carry them, while a read, list or scan that returned nothing stays
+    ///   "not found".
+    pub async fn handle_request(&self, req: Request) -> HandlerResult {
+        match req.operation {
+            Operation::Rollback => return self.handle_rollback(req).await,
+            Operation::ResolvePath => return Err(Error::UnsupportedOperation),
+            Operation::Help if req.path.is_empty() => return Ok(Some(self.root_help(&req))),
+            _ => {}
+        }
+        let Some((path, captures)) = self.route(&req.path) else {
+            return Err(Error::UnsupportedPath);
+        };
+        let spec = path.operation_spec(req.operation);
+        if req.operation == Operation::Help && spec.is_none() {
+            return Ok(Some(help::path_help(self, path, &req)));
+        }
+        let Some(spec) = spec else {
+            return Err(Error::UnsupportedOperation);
+        };
+
+        let mut warnings = Vec::new();
+        let mut ignored: Vec<&str> = req
+            .data
+            .keys()
+            .filter(|k| path.fields.iter().all(|f| &f.name != *k))
+            .map(String::as_str)
+            .collect();
+        ignored.sort_unstable();
+        if !ignored.is_empty() {
+            warnings.push(format!(
+                "Endpoint ignored these unrecognized parameters: [{}]",
+                ignored.join(" ")
+            ));
+        }
+        let (raw, replaced) = merge_captures(&req.data, captures);
+        if !replaced.is_empty() {
+            warnings.push(format!(
+                "Endpoint replaced the value of these parameters with the values captured \
+                 from the endpoint's path: [{}]",
+                replaced.join(" ")
+            ));
+        }
+        let data = FieldData::new(&path.fields, &raw)?;
+        let op = req.operation;
+        let resp = (spec.handler)(req, data).await?;
+        Ok(add_warnings(op, resp, warnings))
+    }
+
+    /// Answers the host's existence check for a write (`create`/`update`).
+    pub async fn handle_existence_check(&self, req: Request) -> Result<ExistenceResult, Error> {
+        if !matches!(req.operation, Operation::Create | Operation::Update) {
+            return Err(Error::Internal(format!(
+                "incorrect operation type {} for an existence check",
+                req.operation
+            )));
+        }
+        let Some((path, captures)) = self.route(&req.path) else {
+            return Err(Error::UnsupportedPath);
+        };
+        let Some(check) = path.existence_check.clone() else {
+            return Ok(ExistenceResult {
+                check_found: false,
+                exists: false,
+            });
+        };
+        let (raw, _) = merge_captures(&req.data, captures);
+        let data = FieldData::new(&path.fields, &raw)?;
+        let exists = check(req, data).await?;
+        Ok(ExistenceResult {
+            check_found: true,
+            exists,
+        })
+    }
+
+    /// The OpenAPI 3.0.2 document for every path, `info.version` = `version`.
+    pub fn openapi(&self, version: &str) -> Value {
+        let paths: Vec<&Path> = self.paths.iter().collect();
+        super::openapi::document(&paths, version, "")
+    }
+
+    fn root_help(&self, req: &Request) -> Response {
+        help::root_help(self, req)
+    }
+
+    async fn handle_rollback(&self, req: Request) -> HandlerResult {
+        let mut errors = Vec::new();
+        if let Some(periodic) = &self.periodic {
+            if let Err(e) = periodic(req.clone()).await {
+                errors.push(e.to_string());
+            }
+        }
+        if let Some(rollback) = &self.wal_rollback {
+            self.rollback_wal(rollback, &req, &mut errors).await;
+        }
+        if errors.is_empty() {
+            Ok(None)
+        } else {
+            Err(Error::Internal(errors.join("; ")))
+        }
+    }
+
+    async fn rollback_wal(
+        &self,
+        rollback: &WalRollbackFn,
+        req: &Request,
+        errors: &mut Vec<String>,
+    ) {
+        let storage = req.storage.as_ref();
+        let ids = match wal::wal_list(storage).await {
+            Ok(ids) => ids,
+            Err(e) => return errors.push(e.to_string()),
+        };
+        let immediate = req.data.contains_key("immediate");
+        let now = chrono::Utc::now().timestamp();
+        let min_age = i64::try_from(self.wal_min_age.as_secs()).unwrap_or(i64::MAX);
+        for id in ids {
+            let entry = match wal::wal_get(storage, &id).await {
+                Ok(Some(entry)) => entry,
+                Ok(None) => continue,
+                Err(e) => {
+                    errors.push(e.to_string());
+                    continue;
+                }
+            };
+            // Like Go: roll back entries created strictly before now - min_age.
+            if !immediate && entry.created_at >= now.saturating_sub(min_age) {
+                continue;
+            }
+            let kind = entry.kind.clone();
+            match rollback(req.clone(), entry.kind, entry.data).await {
+                Ok(()) => {
+                    if let Err(e) = wal::wal_delete(storage, &id).await {
+                        errors.push(e.to_string());
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(wal_id = %id, kind = %kind, error = %e, "WAL rollback failed");
+                    errors.push(format!("error rolling back {kind:?} entry: {e}"));
+                }
+            }
+        }
+    }
+}
+
+/// Request data with the named captures laid over it, and the names whose
+/// (non-null) body value a capture replaced, sorted.
+fn merge_captures(
+    data: &Map<String, Value>,
+    captures: Vec<(String, String)>,
+) -> (Map<String, Value>, Vec<String>) {
+    let mut raw = data.clone();
+    let mut replaced = Vec::new();
+    for (name, value) in captures {
+        if let Some(old) = raw.insert(name.clone(), Value::String(value)) {
+            if !old.is_null() {
+                replaced.push(name);
+            }
+        }
+    }
+    replaced.sort_unstable();
+    (raw, replaced)
+}
+
+/// Merges framework warnings into the handler's response. A missing response
+/// gets one only for writes: for read, list and scan no response means "not
+/// found" (404), which an empty response would turn into a 200.
+fn add_warnings(op: Operation, resp: Option<Response>, warnings: Vec<String>) -> Option<Response> {
+    if warnings.is_empty() {
+        return resp;
+    }
+    let mut resp = match resp {
+        Some(resp) => resp,
+        None if matches!(op, Operation::Read | Operation::List | Operation::Scan) => return None,
+        None => Response::default(),
+    };
+    resp.warnings.extend(warnings);
+    Some(resp)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,145 @@
+//! Rollback: the periodic function and WAL entries.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{req, storage};
+use crate::framework::*;
+
+fn wal_backend(calls: Arc<AtomicUsize>, periodic_fails: bool) -> Backend {
+    let periodic: PeriodicFn = Arc::new(move |_req| {
+        let calls = calls.clone();
+        Box::pin(async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            if periodic_fails {
+                return Err(Error::Internal("periodic broke".into()));
+            }
+            Ok(())
+        })
+    });
+    let rollback: WalRollbackFn = Arc::new(|_req, kind, data| {
+        Box::pin(async move {
+            match kind.as_str() {
+                "good" => Ok(()),
+                _ => Err(Error::Internal(format!("cannot undo {}", data["n"]))),
+            }
+        })
+    });
+    Backend::new("")
+        .periodic(periodic)
+        .wal_rollback(rollback, Duration::from_secs(600))
+}
+
+async fn put_entry(s: &InMemoryStorage, id: &str, kind: &str, age_secs: i64) {
+    let entry = WalEntry {
+        kind: kind.into(),
+        data: json!({"n": id}),
+        created_at: chrono::Utc::now().timestamp() - age_secs,
+    };
+    put_json(s, &format!("wal/{id}"), &entry).await.unwrap();
+}
+
+#[tokio::test]
+async fn rollback_runs_periodic_and_old_wal_entries() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (b, s) = (wal_backend(calls.clone(), false), storage());
+    put_entry(&s, "old-good", "good", 601).await;
+    put_entry(&s, "young-good", "good", 30).await;
+    put_entry(&s, "old-bad", "bad", 3600).await;
+
+    let err = b
+        .handle_request(req(Operation::Rollback, "", &s))
+        .await
+        .unwrap_err();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(err.status(), 500);
+    assert_eq!(
+        err.to_string(),
+        "error rolling back \"bad\" entry: cannot undo \"old-bad\""
+    );
+    assert_eq!(
+        s.keys(),
+        ["wal/old-bad", "wal/young-good"],
+        "success deleted, failure and young kept"
+    );
+
+    // "immediate" rolls back every entry whatever its age.
+    let r = req(Operation::Rollback, "", &s).with_data(json!({"immediate": null}));
+    assert!(b.handle_request(r).await.is_err());
+    assert_eq!(s.keys(), ["wal/old-bad"]);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn rollback_collects_all_errors_and_succeeds_when_clean() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (b, s) = (wal_backend(calls.clone(), true), storage());
+    put_entry(&s, "a", "bad", 700).await;
+    put_entry(&s, "b", "bad", 700).await;
+    s.put("wal/corrupt", b"not json".to_vec()).await.unwrap();
+    let err = b
+        .handle_request(req(Operation::Rollback, "", &s))
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with("periodic broke; "), "{msg}");
+    assert!(
+        msg.contains("cannot undo \"a\"") && msg.contains("cannot undo \"b\""),
+        "{msg}"
+    );
+    assert!(msg.contains("wal/corrupt"), "{msg}");
+
+    let (b, s) = (wal_backend(calls, false), storage());
+    put_entry(&s, "g", "good", 700).await;
+    assert_eq!(
+        b.handle_request(req(Operation::Rollback, "", &s))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(s.keys().is_empty());
+    // Without callbacks rollback is a no-op.
+    let plain = Backend::new("");
+    assert_eq!(
+        plain
+            .handle_request(req(Operation::Rollback, "", &s))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn rollback_honours_configured_min_age_and_real_wal_put() {
+    let (b, s) = (wal_backend(Arc::new(AtomicUsize::new(0)), false), storage());
+    let b = Backend {
+        wal_min_age: Duration::from_secs(0),
+        ..b
+    };
+    wal_put(s.as_ref(), "good", &json!({})).await.unwrap();
+    // Created this second: not strictly older than now - 0 yet.
+    b.handle_request(req(Operation::Rollback, "", &s))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    b.handle_request(req(Operation::Rollback, "", &s))
+        .await
+        .unwrap();
+    assert!(s.keys().is_empty());
+}
+
+#[tokio::test]
+async fn rollback_keeps_entry_when_delete_fails() {
+    let (b, s) = (wal_backend(Arc::new(AtomicUsize::new(0)), false), storage());
+    put_entry(&s, "g", "good", 700).await;
+    s.set_read_only(true);
+    let err = b
+        .handle_request(req(Operation::Rollback, "", &s))
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "cannot write to readonly storage");
+    assert_eq!(s.keys(), ["wal/g"]);
+}

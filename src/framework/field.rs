@@ -1,0 +1,261 @@
+//! Typed fields of a path and the validated values handed to handlers.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::error::Error;
+
+mod coerce;
+
+pub use coerce::is_valid_name;
+use coerce::{coerce, FieldValue};
+
+/// How a field's value is coerced (the Go framework's type in parentheses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    /// Text (Go `TypeString`): a JSON string; numbers and booleans become their text.
+    String,
+    /// (Go `TypeBool`): a JSON boolean or a Go `strconv.ParseBool` string
+    /// (`1 t T TRUE true True 0 f F FALSE false False`).
+    Bool,
+    /// (Go `TypeInt64`): a JSON integer or a decimal string, within `i64`.
+    Int,
+    /// Non-negative seconds (Go `TypeDurationSecond`): see [`super::parse_duration`].
+    Duration,
+    /// A point in time (Go `TypeTime`): RFC 3339 (any offset, kept as UTC) or
+    /// integer Unix seconds (number or string).
+    Time,
+    /// String-to-string map (Go `TypeKVPairs`): a JSON object of scalars, a list
+    /// of `"k=v"` strings, or a string `"k=v,k2=v2"`.
+    Map,
+    /// List of strings (Go `TypeCommaStringSlice`): a JSON list of scalars, or a
+    /// comma-separated string (parts trimmed, empty parts dropped).
+    StringList,
+    /// A name (Go `TypeNameString`) following api.md: letters, digits, `_`, `-`,
+    /// `.`, starting and ending with a letter or digit, 1 to 128 characters.
+    Name,
+}
+
+impl FieldType {
+    /// The type name shown in path help, as Vault spells it.
+    pub fn help_name(&self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Bool => "bool",
+            FieldType::Int => "int",
+            FieldType::Duration => "duration (sec)",
+            FieldType::Time => "time",
+            FieldType::Map => "keypair",
+            FieldType::StringList => "slice",
+            FieldType::Name => "name string",
+        }
+    }
+}
+
+/// A declared field of a path.
+#[derive(Clone, Debug)]
+pub struct Field {
+    /// Field name, as it appears in request data or as a named capture.
+    pub name: String,
+    /// How the value is coerced and validated.
+    pub kind: FieldType,
+    /// Help and OpenAPI description.
+    pub description: String,
+    /// Value used when the request does not set the field; coerced like a
+    /// request value.
+    pub default: Option<Value>,
+    /// Documentation only (OpenAPI `required`), as in Go's framework: the
+    /// handler decides what a missing value means.
+    pub required: bool,
+    /// Marks the value as a secret in OpenAPI (`x-vault-displayAttrs.sensitive`).
+    pub sensitive: bool,
+    /// Documented as a query parameter rather than a body field.
+    pub query: bool,
+}
+
+impl Field {
+    /// A field without default, optional, not sensitive.
+    pub fn new(name: impl Into<String>, kind: FieldType, description: impl Into<String>) -> Field {
+        Field {
+            name: name.into(),
+            kind,
+            description: description.into(),
+            default: None,
+            required: false,
+            sensitive: false,
+            query: false,
+        }
+    }
+
+    /// Sets the default value. [`super::Path::field`] panics if it does not
+    /// coerce to the field's type.
+    pub fn default(mut self, v: Value) -> Field {
+        self.default = Some(v);
+        self
+    }
+
+    /// Marks the field required in the documentation.
+    pub fn required(mut self) -> Field {
+        self.required = true;
+        self
+    }
+
+    /// Marks the field as holding a secret.
+    pub fn sensitive(mut self) -> Field {
+        self.sensitive = true;
+        self
+    }
+
+    /// Documents the field as a query parameter.
+    pub fn query(mut self) -> Field {
+        self.query = true;
+        self
+    }
+
+    /// Coerces the default, if any; `Err` names the problem.
+    pub(super) fn check_default(&self) -> Result<(), String> {
+        match &self.default {
+            Some(v) => coerce(self.kind, v).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The validated values of a request for one path: request data and named
+/// captures, coerced by field type, plus the declared defaults.
+///
+/// # Panics
+/// Every getter panics when `name` is not a declared field of the path, or
+/// when the field's type does not match the getter (`get_string` serves
+/// [`FieldType::String`] and [`FieldType::Name`]; each other getter serves
+/// the type of the same name, `get_list` serving [`FieldType::StringList`]).
+/// Both are programmer errors, caught by the first test that touches the path.
+#[derive(Clone)]
+pub struct FieldData {
+    schema: BTreeMap<String, Field>,
+    values: BTreeMap<String, FieldValue>,
+}
+
+impl FieldData {
+    /// Validates every declared field present (and not `null`) in `raw`.
+    /// Undeclared keys are ignored. The error is
+    /// `Field validation failed: field "<name>": <problem>` and never
+    /// contains the offending value.
+    pub fn new(fields: &[Field], raw: &Map<String, Value>) -> Result<FieldData, Error> {
+        let schema: BTreeMap<String, Field> =
+            fields.iter().map(|f| (f.name.clone(), f.clone())).collect();
+        let mut values = BTreeMap::new();
+        for (name, field) in &schema {
+            match raw.get(name) {
+                None | Some(Value::Null) => {}
+                Some(v) => {
+                    let value = coerce(field.kind, v).map_err(|problem| {
+                        Error::BadRequest(format!(
+                            "Field validation failed: field \"{name}\": {problem}"
+                        ))
+                    })?;
+                    values.insert(name.clone(), value);
+                }
+            }
+        }
+        Ok(FieldData { schema, values })
+    }
+
+    /// The request value, else the default, else `None`.
+    pub fn get_string(&self, name: &str) -> Option<String> {
+        match self.lookup(name, "get_string", &[FieldType::String, FieldType::Name])? {
+            FieldValue::Str(s) => Some(s),
+            other => unreachable!("{other:?}"),
+        }
+    }
+
+    /// The request value, else the default, else `None`.
+    pub fn get_bool(&self, name: &str) -> Option<bool> {
+        match self.lookup(name, "get_bool", &[FieldType::Bool])? {
+            FieldValue::Bool(b) => Some(b),
+            other => unreachable!("{other:?}"),
+        }
+    }
+
+    /// The request value, else the default, else `None`.
+    pub fn get_int(&self, name: &str) -> Option<i64> {
+        match self.lookup(name, "get_int", &[FieldType::Int])? {
+            FieldValue::Int(i) => Some(i),
+            other => unreachable!("{other:?}"),
+        }
+    }
+
+    /// The request value in seconds, else the default, else `None`.
+    pub fn get_duration(&self, name: &str) -> Option<i64> {
+        match self.lookup(name, "get_duration", &[FieldType::Duration])? {
+            FieldValue::Int(i) => Some(i),
+            other => unreachable!("{other:?}"),
+        }
+    }
+
+    /// The request value (UTC), else the default, else `None`.
+    pub fn get_time(&self, name: &str) -> Option<DateTime<Utc>> {
+        match self.lookup(name, "get_time", &[FieldType::Time])? {
+            FieldValue::Time(t) => Some(t),
+            other => unreachable!("{other:?}"),
+        }
+    }
+
+    /// The request value, else the default, else `None`.
+    pub fn get_map(&self, name: &str) -> Option<BTreeMap<String, String>> {
+        match self.lookup(name, "get_map", &[FieldType::Map])? {
+            FieldValue::Map(m) => Some(m),
+            other => unreachable!("{other:?}"),
+        }
+    }
+
+    /// The request value, else the default, else `None`.
+    pub fn get_list(&self, name: &str) -> Option<Vec<String>> {
+        match self.lookup(name, "get_list", &[FieldType::StringList])? {
+            FieldValue::List(l) => Some(l),
+            other => unreachable!("{other:?}"),
+        }
+    }
+
+    /// Whether the request (body, query or path capture) set the field to a
+    /// non-null value; defaults do not count. Undeclared names are never set.
+    pub fn is_set(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    fn lookup(&self, name: &str, getter: &str, kinds: &[FieldType]) -> Option<FieldValue> {
+        let Some(field) = self.schema.get(name) else {
+            panic!("{getter}({name:?}): no such field is declared on this path");
+        };
+        if !kinds.contains(&field.kind) {
+            panic!(
+                "{getter}({name:?}): the field is declared as {:?}",
+                field.kind
+            );
+        }
+        if let Some(v) = self.values.get(name) {
+            return Some(v.clone());
+        }
+        let default = field.default.as_ref()?;
+        match coerce(field.kind, default) {
+            Ok(v) => Some(v),
+            Err(problem) => panic!("default of field {name:?} is invalid: {problem}"),
+        }
+    }
+}
+
+impl fmt::Debug for FieldData {
+    /// Lists the names that are set, never the values (they may be secrets).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FieldData")
+            .field("declared", &self.schema.keys().collect::<Vec<_>>())
+            .field("set", &self.values.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,342 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+
+use super::coerce::{coerce, FieldValue};
+use super::*;
+
+fn ok(kind: FieldType, input: Value) -> FieldValue {
+    coerce(kind, &input).unwrap_or_else(|e| panic!("{kind:?} {input}: {e}"))
+}
+
+fn bad(kind: FieldType, input: Value) -> String {
+    match coerce(kind, &input) {
+        Ok(v) => panic!("{kind:?} {input} accepted as {v:?}"),
+        Err(e) => e,
+    }
+}
+
+fn s(v: &str) -> FieldValue {
+    FieldValue::Str(v.into())
+}
+
+fn map(pairs: &[(&str, &str)]) -> FieldValue {
+    FieldValue::Map(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+fn list(items: &[&str]) -> FieldValue {
+    FieldValue::List(items.iter().map(|s| s.to_string()).collect())
+}
+
+fn time(rfc3339: &str) -> FieldValue {
+    FieldValue::Time(rfc3339.parse::<DateTime<Utc>>().unwrap())
+}
+
+#[test]
+fn string_coercion() {
+    use FieldType::String as T;
+    assert_eq!(ok(T, json!("abc")), s("abc"));
+    assert_eq!(ok(T, json!("")), s(""));
+    assert_eq!(ok(T, json!(42)), s("42"));
+    assert_eq!(ok(T, json!(-1.5)), s("-1.5"));
+    assert_eq!(ok(T, json!(true)), s("true"));
+    bad(T, json!(["a"]));
+    bad(T, json!({"a": "b"}));
+}
+
+#[test]
+fn bool_coercion() {
+    use FieldType::Bool as T;
+    for t in ["1", "t", "T", "TRUE", "true", "True"] {
+        assert_eq!(ok(T, json!(t)), FieldValue::Bool(true), "{t}");
+    }
+    for f in ["0", "f", "F", "FALSE", "false", "False"] {
+        assert_eq!(ok(T, json!(f)), FieldValue::Bool(false), "{f}");
+    }
+    assert_eq!(ok(T, json!(true)), FieldValue::Bool(true));
+    assert_eq!(ok(T, json!(false)), FieldValue::Bool(false));
+    for b in [
+        json!("yes"),
+        json!("tRUE"),
+        json!(""),
+        json!(" true"),
+        json!(1),
+        json!(0),
+        json!(["true"]),
+        json!({}),
+    ] {
+        bad(T, b);
+    }
+}
+
+#[test]
+fn int_coercion() {
+    use FieldType::Int as T;
+    assert_eq!(ok(T, json!(5)), FieldValue::Int(5));
+    assert_eq!(ok(T, json!(-5)), FieldValue::Int(-5));
+    assert_eq!(ok(T, json!(i64::MAX)), FieldValue::Int(i64::MAX));
+    assert_eq!(ok(T, json!("1000")), FieldValue::Int(1000));
+    assert_eq!(ok(T, json!("-7")), FieldValue::Int(-7));
+    assert_eq!(ok(T, json!("+7")), FieldValue::Int(7));
+    assert_eq!(
+        ok(T, json!("-9223372036854775808")),
+        FieldValue::Int(i64::MIN)
+    );
+    assert!(bad(T, json!(u64::MAX)).contains("out of range"));
+    assert!(bad(T, json!("9223372036854775808")).contains("out of range"));
+    assert!(bad(T, json!(1.5)).contains("fractional"));
+    for b in [
+        json!("1.5"),
+        json!("1e3"),
+        json!("0x10"),
+        json!(""),
+        json!(" 1"),
+        json!("ten"),
+        json!(true),
+        json!([1]),
+    ] {
+        bad(T, b);
+    }
+}
+
+#[test]
+fn duration_coercion() {
+    use FieldType::Duration as T;
+    let cases = [
+        (json!(3600), 3600),
+        (json!("3600"), 3600),
+        (json!("30d"), 2_592_000),
+        (json!("1h30m"), 5_400),
+        (json!("90m"), 5_400),
+        (json!("720h"), 2_592_000),
+        (json!("1.5h"), 5_400),
+        (json!(""), 0),
+        (json!(0), 0),
+    ];
+    for (input, secs) in cases {
+        assert_eq!(ok(T, input.clone()), FieldValue::Int(secs), "{input}");
+    }
+    for neg in [json!(-1), json!("-1"), json!("-5s"), json!("-2d")] {
+        assert_eq!(bad(T, neg), "cannot provide negative value");
+    }
+    for b in [
+        json!("1x"),
+        json!("1.5d"),
+        json!(1.5),
+        json!(true),
+        json!(["1h"]),
+    ] {
+        bad(T, b);
+    }
+}
+
+#[test]
+fn time_coercion() {
+    use FieldType::Time as T;
+    assert_eq!(
+        ok(T, json!("2026-11-25T18:31:59Z")),
+        time("2026-11-25T18:31:59Z")
+    );
+    assert_eq!(
+        ok(T, json!("2026-11-25T20:31:59+02:00")),
+        time("2026-11-25T18:31:59Z")
+    );
+    assert_eq!(
+        ok(T, json!("2026-11-25T18:31:59.250Z")),
+        time("2026-11-25T18:31:59.250Z")
+    );
+    assert_eq!(ok(T, json!(0)), time("1970-01-01T00:00:00Z"));
+    assert_eq!(ok(T, json!(1_764_095_519)), time("2025-11-25T18:31:59Z"));
+    assert_eq!(ok(T, json!("1764095519")), time("2025-11-25T18:31:59Z"));
+    for b in [
+        json!("2026-11-25"),
+        json!("2026-11-25 18:31"),
+        json!("tomorrow"),
+        json!(1.5),
+        json!(i64::MAX),
+        json!(true),
+        json!([0]),
+    ] {
+        bad(T, b);
+    }
+}
+
+#[test]
+fn map_coercion() {
+    use FieldType::Map as T;
+    assert_eq!(
+        ok(T, json!({"a": "1", "b": 2, "c": true, "d": null})),
+        map(&[("a", "1"), ("b", "2"), ("c", "true"), ("d", "")])
+    );
+    assert_eq!(
+        ok(T, json!(["a=1", "b=x=y", "c="])),
+        map(&[("a", "1"), ("b", "x=y"), ("c", "")])
+    );
+    assert_eq!(ok(T, json!("a=1")), map(&[("a", "1")]));
+    assert_eq!(ok(T, json!("a=1, b=2,,")), map(&[("a", "1"), ("b", "2")]));
+    assert_eq!(ok(T, json!("")), map(&[]));
+    assert_eq!(ok(T, json!({})), map(&[]));
+    for b in [
+        json!({"a": {"b": "c"}}),
+        json!({"a": ["b"]}),
+        json!(["a"]),
+        json!(["=a"]),
+        json!([1]),
+        json!("novalue"),
+        json!("a=1,b"),
+        json!(5),
+        json!(true),
+    ] {
+        bad(T, b);
+    }
+}
+
+#[test]
+fn string_list_coercion() {
+    use FieldType::StringList as T;
+    assert_eq!(
+        ok(T, json!(["a", " b ", 3, true])),
+        list(&["a", "b", "3", "true"])
+    );
+    assert_eq!(ok(T, json!("a, b,,c ,")), list(&["a", "b", "c"]));
+    assert_eq!(ok(T, json!("single")), list(&["single"]));
+    assert_eq!(ok(T, json!("")), list(&[]));
+    assert_eq!(ok(T, json!([])), list(&[]));
+    assert_eq!(ok(T, json!(7)), list(&["7"]));
+    for b in [
+        json!([["a"]]),
+        json!([{"a": 1}]),
+        json!([null]),
+        json!({"a": 1}),
+    ] {
+        bad(T, b);
+    }
+}
+
+#[test]
+fn name_rules() {
+    use FieldType::Name as T;
+    let max = "a".repeat(128);
+    let too_long = "a".repeat(129);
+    for good in [
+        "a",
+        "7",
+        "my-key",
+        "my_key.v2",
+        "A-b_c.d9",
+        "a.b",
+        max.as_str(),
+    ] {
+        assert!(is_valid_name(good), "{good}");
+        assert_eq!(ok(T, json!(good)), s(good));
+    }
+    assert_eq!(ok(T, json!(42)), s("42"));
+    for b in [
+        "",
+        "-a",
+        "a-",
+        "_a",
+        "a_",
+        ".a",
+        "a.",
+        "a b",
+        "a/b",
+        "a@b",
+        "ä",
+        "aé",
+        too_long.as_str(),
+    ] {
+        assert!(!is_valid_name(b), "{b}");
+        let err = bad(T, json!(b));
+        if !b.is_empty() {
+            assert!(!err.contains(b), "{err}");
+        }
+    }
+    bad(T, json!(["a"]));
+}
+
+fn fields() -> Vec<Field> {
+    vec![
+        Field::new("name", FieldType::Name, "the name"),
+        Field::new("ttl", FieldType::Duration, "ttl").default(json!("1h")),
+        Field::new("flag", FieldType::Bool, "flag"),
+        Field::new("count", FieldType::Int, "count").default(json!(3)),
+        Field::new("when", FieldType::Time, "when"),
+        Field::new("tags", FieldType::Map, "tags").default(json!({"env": "prod"})),
+        Field::new("scopes", FieldType::StringList, "scopes"),
+        Field::new("note", FieldType::String, "note"),
+    ]
+}
+
+fn data(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn field_data_values_defaults_and_is_set() {
+    let raw = data(json!({
+        "name": "k1", "flag": "true", "when": "2026-11-25T18:31:59Z",
+        "scopes": "a,b", "note": null, "unknown": 1,
+    }));
+    let fd = FieldData::new(&fields(), &raw).unwrap();
+    assert_eq!(fd.get_string("name").as_deref(), Some("k1"));
+    assert_eq!(fd.get_bool("flag"), Some(true));
+    assert_eq!(fd.get_duration("ttl"), Some(3600));
+    assert_eq!(fd.get_int("count"), Some(3));
+    assert_eq!(
+        fd.get_time("when"),
+        Some("2026-11-25T18:31:59Z".parse().unwrap())
+    );
+    let mut tags = BTreeMap::new();
+    tags.insert("env".to_string(), "prod".to_string());
+    assert_eq!(fd.get_map("tags"), Some(tags));
+    assert_eq!(fd.get_list("scopes"), Some(vec!["a".into(), "b".into()]));
+    assert_eq!(fd.get_string("note"), None);
+    assert!(fd.is_set("name") && fd.is_set("flag") && fd.is_set("scopes"));
+    assert!(!fd.is_set("ttl") && !fd.is_set("note") && !fd.is_set("unknown"));
+    let debug = format!("{fd:?}");
+    assert!(!debug.contains("k1"), "{debug}");
+}
+
+#[test]
+fn field_data_error_names_field_not_value() {
+    let raw = data(json!({"count": "sk-ant-secret-value"}));
+    let err = FieldData::new(&fields(), &raw).unwrap_err();
+    let msg = err.to_string();
+    assert_eq!(err.status(), 400);
+    assert!(
+        msg.starts_with("Field validation failed: field \"count\": "),
+        "{msg}"
+    );
+    assert!(!msg.contains("sk-ant"), "{msg}");
+}
+
+#[test]
+#[should_panic(expected = "no such field")]
+fn undeclared_getter_panics() {
+    let fd = FieldData::new(&fields(), &Map::new()).unwrap();
+    fd.get_string("nope");
+}
+
+#[test]
+#[should_panic(expected = "declared as Int")]
+fn wrong_kind_getter_panics() {
+    let fd = FieldData::new(&fields(), &Map::new()).unwrap();
+    fd.get_string("count");
+}
+
+#[test]
+fn check_default_reports_bad_defaults() {
+    assert!(fields().iter().all(|f| f.check_default().is_ok()));
+    let f = Field::new("n", FieldType::Int, "").default(json!("x"));
+    assert!(f.check_default().is_err());
+}

@@ -1,0 +1,176 @@
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::framework::*;
+
+async fn nothing(_: Request, _: FieldData) -> HandlerResult {
+    Ok(None)
+}
+
+fn backend() -> Backend {
+    let h = || handler(nothing);
+    Backend::new("help")
+        .path(
+            Path::new(&format!("keys/{}", generic_name_regex("name")))
+                .field(Field::new("name", FieldType::Name, "Name of the key."))
+                .field(
+                    Field::new("ttl", FieldType::Duration, "  Lifetime,\n   in seconds. ")
+                        .default(json!("1h")),
+                )
+                .field(
+                    Field::new("api_key", FieldType::String, "The key.")
+                        .sensitive()
+                        .required(),
+                )
+                .field(Field::new("labels", FieldType::Map, "Labels."))
+                .field(Field::new("scopes", FieldType::StringList, "Scopes."))
+                .field(Field::new("not_after", FieldType::Time, "Expiry."))
+                .field(Field::new("enabled", FieldType::Bool, "Enabled."))
+                .field(Field::new("limit", FieldType::Int, "Limit.").query())
+                .operation(Operation::Read, "Read a key.", h())
+                .operation(Operation::Create, "Create a key.", h())
+                .operation(Operation::Update, "Update a key.", h())
+                .operation(Operation::Patch, "Patch a key.", h())
+                .operation(Operation::Delete, "Delete a key.", h())
+                .help("Manage   one key.", ""),
+        )
+        .path(Path::new("keys/?").operation(Operation::List, "List keys.", h()))
+        .path(
+            Path::new("both/?")
+                .operation(Operation::Read, "Read.", h())
+                .operation(Operation::List, "List.", h()),
+        )
+        .path(
+            Path::new(".*")
+                .operation(Operation::Read, "Catch all.", h())
+                .help("Anything.", ""),
+        )
+}
+
+#[test]
+fn document_skeleton() {
+    let doc = backend().openapi("v9.9.9");
+    assert_eq!(doc["openapi"], "3.0.2");
+    assert_eq!(
+        doc["info"],
+        json!({
+            "title": "OpenBao API",
+            "description": "HTTP API that gives you full access to OpenBao. All API routes are prefixed with `/v1/`.",
+            "version": "v9.9.9",
+            "license": {"name": "Mozilla Public License 2.0", "url": "https://www.mozilla.org/en-US/MPL/2.0"},
+        })
+    );
+    let mut paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    paths.sort();
+    assert_eq!(paths, ["/.*", "/both/", "/keys/", "/keys/{name}"]);
+    assert_eq!(doc["paths"]["/.*"], json!({"description": "Anything."}));
+}
+
+#[test]
+fn path_item_with_parameters_body_and_operations() {
+    let doc = backend().openapi("");
+    let item = &doc["paths"]["/keys/{name}"];
+    assert_eq!(item["description"], "Manage one key.");
+    assert_eq!(item["x-vault-createSupported"], true);
+    assert_eq!(
+        item["parameters"],
+        json!([
+            {"name": "limit", "description": "Limit.", "in": "query", "required": false,
+             "schema": {"type": "integer", "format": "int64"}},
+            {"name": "name", "description": "Name of the key.", "in": "path", "required": true,
+             "schema": {"type": "string", "pattern": "^[A-Za-z0-9]([A-Za-z0-9_.-]{0,126}[A-Za-z0-9])?$"}},
+        ])
+    );
+    let get = &item["get"];
+    assert_eq!(get["operationId"], "read-keys-name");
+    assert_eq!(get["summary"], "Read a key.");
+    assert_eq!(get["tags"], json!(["secrets"]));
+    assert_eq!(get["responses"], json!({"200": {"description": "OK"}}));
+    assert!(get.get("requestBody").is_none());
+
+    let post = &item["post"];
+    assert_eq!(
+        post["summary"], "Update a key.",
+        "update documents the write"
+    );
+    assert_eq!(post["operationId"], "write-keys-name");
+    // Inlined (the host drops `$ref` when merging plugin documents), and named in components.
+    assert_eq!(post["requestBody"]["required"], true);
+    assert_eq!(
+        post["requestBody"]["content"]["application/json"]["schema"],
+        doc["components"]["schemas"]["WriteKeysNameRequest"]
+    );
+    assert_eq!(
+        item["patch"]["requestBody"]["content"]["application/merge-patch+json"]["schema"],
+        doc["components"]["schemas"]["PatchKeysNameRequest"]
+    );
+    assert_eq!(item["delete"]["operationId"], "delete-keys-name");
+    assert_eq!(
+        item["delete"]["responses"],
+        json!({"204": {"description": "empty body"}})
+    );
+
+    let schema = &doc["components"]["schemas"]["WriteKeysNameRequest"];
+    assert_eq!(schema["type"], "object");
+    assert_eq!(schema["required"], json!(["api_key"]));
+    let props = schema["properties"].as_object().unwrap();
+    let mut names: Vec<&String> = props.keys().collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["api_key", "enabled", "labels", "not_after", "scopes", "ttl"]
+    );
+    assert_eq!(
+        props["ttl"],
+        json!({"type": "integer", "format": "seconds", "description": "Lifetime, in seconds.", "default": "1h"})
+    );
+    assert_eq!(
+        props["api_key"],
+        json!({"type": "string", "description": "The key.", "x-vault-displayAttrs": {"sensitive": true}})
+    );
+    assert_eq!(props["labels"]["type"], "object");
+    assert_eq!(
+        props["labels"]["additionalProperties"],
+        json!({"type": "string"})
+    );
+    assert_eq!(props["scopes"]["items"], json!({"type": "string"}));
+    assert_eq!(props["not_after"]["format"], "date-time");
+    assert_eq!(props["enabled"]["type"], "boolean");
+}
+
+#[test]
+fn list_routes() {
+    let doc = backend().openapi("");
+    let get = &doc["paths"]["/keys/"]["get"];
+    assert_eq!(get["operationId"], "list-keys");
+    assert_eq!(
+        get["parameters"],
+        json!([{"name": "list", "description": "Must be set to `true`", "in": "query",
+                "required": true, "schema": {"type": "string", "enum": ["true"]}}])
+    );
+    assert!(doc["paths"].get("/keys").is_none());
+
+    let both = &doc["paths"]["/both/"]["get"];
+    assert_eq!(both["operationId"], "read-both");
+    assert_eq!(both["parameters"][0]["name"], "list");
+    assert_eq!(both["parameters"][0]["required"], false);
+}
+
+#[tokio::test]
+async fn help_uses_request_response_prefix() {
+    let b = backend().version("v0.1.0");
+    let s = Arc::new(InMemoryStorage::new());
+    let r =
+        Request::new(Operation::Help, "", s).with_data(json!({"requestResponsePrefix": "ai-keys"}));
+    let resp = b.handle_request(r).await.unwrap().unwrap();
+    let doc: &Value = &resp.data["openapi"];
+    assert_eq!(doc["info"]["version"], "v0.1.0");
+    assert_eq!(
+        doc["paths"]["/keys/{name}"]["post"]["operationId"],
+        "ai-keys-write-keys-name"
+    );
+    assert!(doc["components"]["schemas"]
+        .get("AiKeysWriteKeysNameRequest")
+        .is_some());
+}

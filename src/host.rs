@@ -1,0 +1,221 @@
+//! The Vault backend service: `pb.Backend` served to the host, and the host's Storage and
+//! SystemView reached back through the broker. Translates between the wire messages and the
+//! transport-free [`crate::framework`] (plugin-protocol.md section 6).
+
+pub mod storage;
+pub mod system_view;
+pub mod translate;
+pub mod version;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use crate::framework::{self, Storage};
+use crate::plugin::HostLink;
+use crate::proto::pb;
+use crate::proto::pb::backend_server::Backend as BackendRpc;
+
+pub use system_view::SystemInfo;
+
+/// Backend type reported to the host: 1 is a secrets engine.
+const TYPE_SECRETS: u32 = 1;
+
+/// What a secrets engine provides to the host glue. One engine instance serves one mount.
+#[async_trait::async_trait]
+pub trait Engine: Send + Sync + 'static {
+    /// The routed paths, periodic hook and WAL rollback.
+    fn backend(&self) -> &framework::Backend;
+    /// Storage keys that should be seal-wrapped where the server supports it.
+    fn seal_wrap_storage(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Runs after Setup on mount, reload and restart: the first moment storage may be used.
+    async fn initialize(&self, _storage: Arc<dyn Storage>) -> Result<(), framework::Error> {
+        Ok(())
+    }
+    /// A storage key changed underneath us (replication, standby): drop what is cached for it.
+    async fn invalidate(&self, _key: &str) {}
+    /// The mount is going away or reloading.
+    async fn cleanup(&self) {}
+}
+
+/// What an engine is built from at Setup.
+pub struct EngineContext {
+    /// The host's system view for this mount.
+    pub system: Arc<dyn SystemInfo>,
+    /// Setup's `Config`: `plugin_name`, `plugin_type`, `plugin_version` and mount options.
+    pub config: HashMap<String, String>,
+}
+
+/// Builds the engine for a mount.
+pub type EngineFactory = Arc<dyn Fn(EngineContext) -> Arc<dyn Engine> + Send + Sync>;
+
+struct Instance {
+    engine: Arc<dyn Engine>,
+    storage: Arc<dyn Storage>,
+}
+
+/// The `pb.Backend` service.
+pub struct BackendService {
+    link: HostLink,
+    factory: EngineFactory,
+    instance: tokio::sync::RwLock<Option<Arc<Instance>>>,
+}
+
+impl BackendService {
+    /// A service that builds its engine with `factory` when the host calls Setup.
+    pub fn new(link: HostLink, factory: EngineFactory) -> BackendService {
+        BackendService {
+            link,
+            factory,
+            instance: tokio::sync::RwLock::new(None),
+        }
+    }
+
+    async fn instance(&self) -> Result<Arc<Instance>, Status> {
+        self.instance
+            .read()
+            .await
+            .clone()
+            .ok_or_else(|| Status::failed_precondition("backend is not set up"))
+    }
+}
+
+#[tonic::async_trait]
+impl BackendRpc for BackendService {
+    async fn handle_request(
+        &self,
+        request: Request<pb::HandleRequestArgs>,
+    ) -> Result<Response<pb::HandleRequestReply>, Status> {
+        let instance = self.instance().await?;
+        let wire = request.into_inner().request.unwrap_or_default();
+        let reply = match translate::request(wire, instance.storage.clone()) {
+            Ok(req) => {
+                let result = instance.engine.backend().handle_request(req).await;
+                translate::reply(result)
+            }
+            Err(e) => translate::reply(Err(e)),
+        };
+        Ok(Response::new(reply))
+    }
+
+    async fn special_paths(
+        &self,
+        _request: Request<pb::Empty>,
+    ) -> Result<Response<pb::SpecialPathsReply>, Status> {
+        let seal_wrap_storage = match self.instance.read().await.as_ref() {
+            Some(i) => i.engine.seal_wrap_storage(),
+            None => Vec::new(),
+        };
+        Ok(Response::new(pb::SpecialPathsReply {
+            paths: Some(pb::Paths {
+                seal_wrap_storage,
+                ..Default::default()
+            }),
+        }))
+    }
+
+    async fn handle_existence_check(
+        &self,
+        request: Request<pb::HandleExistenceCheckArgs>,
+    ) -> Result<Response<pb::HandleExistenceCheckReply>, Status> {
+        let instance = self.instance().await?;
+        let wire = request.into_inner().request.unwrap_or_default();
+        let result = match translate::request(wire, instance.storage.clone()) {
+            Ok(req) => instance.engine.backend().handle_existence_check(req).await,
+            Err(e) => Err(e),
+        };
+        Ok(Response::new(match result {
+            Ok(r) => pb::HandleExistenceCheckReply {
+                check_found: r.check_found,
+                exists: r.exists,
+                err: None,
+            },
+            Err(e) => pb::HandleExistenceCheckReply {
+                check_found: false,
+                exists: false,
+                err: Some(translate::proto_error(&e)),
+            },
+        }))
+    }
+
+    async fn cleanup(&self, _request: Request<pb::Empty>) -> Result<Response<pb::Empty>, Status> {
+        let instance = self.instance.write().await.take();
+        if let Some(instance) = instance {
+            instance.engine.cleanup().await;
+        }
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn invalidate_key(
+        &self,
+        request: Request<pb::InvalidateKeyArgs>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        if let Ok(instance) = self.instance().await {
+            instance.engine.invalidate(&request.into_inner().key).await;
+        }
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn setup(
+        &self,
+        request: Request<pb::SetupArgs>,
+    ) -> Result<Response<pb::SetupReply>, Status> {
+        let args = request.into_inner();
+        // Storage and SystemView are nil on the host during registration probes: connect, but
+        // touch neither here.
+        let channel = match self.link.connect(args.broker_id).await {
+            Ok(channel) => channel,
+            Err(e) => return Ok(Response::new(pb::SetupReply { err: e.to_string() })),
+        };
+        let storage: Arc<dyn Storage> = Arc::new(storage::GrpcStorage::new(channel.clone()));
+        let system: Arc<dyn SystemInfo> = Arc::new(system_view::GrpcSystemView::new(channel));
+        let engine = (self.factory)(EngineContext {
+            system,
+            config: args.config,
+        });
+        *self.instance.write().await = Some(Arc::new(Instance { engine, storage }));
+        Ok(Response::new(pb::SetupReply { err: String::new() }))
+    }
+
+    async fn initialize(
+        &self,
+        _request: Request<pb::InitializeArgs>,
+    ) -> Result<Response<pb::InitializeReply>, Status> {
+        let instance = self.instance().await?;
+        tracing::info!(
+            version = crate::VERSION,
+            "ai-keys secrets engine initializing"
+        );
+        let err = match instance.engine.initialize(instance.storage.clone()).await {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "initialization failed");
+                Some(translate::proto_error(&e))
+            }
+        };
+        Ok(Response::new(pb::InitializeReply { err }))
+    }
+
+    async fn r#type(
+        &self,
+        _request: Request<pb::Empty>,
+    ) -> Result<Response<pb::TypeReply>, Status> {
+        Ok(Response::new(pb::TypeReply {
+            r#type: TYPE_SECRETS,
+        }))
+    }
+}
+
+/// The application's gRPC services for [`crate::plugin::serve`].
+pub fn routes(link: HostLink, factory: EngineFactory) -> tonic::service::Routes {
+    use crate::proto::logical::plugin_version_server::PluginVersionServer;
+    use crate::proto::pb::backend_server::BackendServer;
+    let backend = BackendServer::new(BackendService::new(link, factory))
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX);
+    tonic::service::Routes::new(backend)
+        .add_service(PluginVersionServer::new(version::VersionService))
+}

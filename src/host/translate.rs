@@ -1,0 +1,95 @@
+//! Wire <-> framework translation (plugin-protocol.md 6.4, 6.5):
+//! request data arrives as JSON text (`"null"` when empty); response data must be valid JSON
+//! text; errors become `ProtoError`s whose type decides the HTTP status.
+
+use std::sync::Arc;
+
+use crate::framework::{self, Error, HandlerResult, Operation, Storage};
+use crate::proto::pb;
+
+/// ProtoError types the host understands.
+mod err_type {
+    pub const UNKNOWN: u32 = 0;
+    pub const INTERNAL: u32 = 2;
+    pub const CODED: u32 = 3;
+    pub const BAD_REQUEST: u32 = 4;
+    pub const UNSUPPORTED_OPERATION: u32 = 5;
+    pub const UNSUPPORTED_PATH: u32 = 6;
+}
+
+/// Builds a framework request from the wire request.
+pub fn request(wire: pb::Request, storage: Arc<dyn Storage>) -> Result<framework::Request, Error> {
+    let operation = Operation::from_wire(&wire.operation).ok_or(Error::UnsupportedOperation)?;
+    let data = parse_data(&wire.data)?;
+    let mut req = framework::Request::new(operation, wire.path, storage);
+    req.data = data;
+    req.id = wire.id;
+    req.mount_point = wire.mount_point;
+    req.display_name = wire.display_name;
+    req.entity_id = wire.entity_id;
+    req.client_token_accessor = wire.client_token_accessor;
+    Ok(req)
+}
+
+/// Request data is a JSON object's text, `"null"` (or, defensively, empty) when there is none.
+pub fn parse_data(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    if text.trim().is_empty() {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Null) => Ok(serde_json::Map::new()),
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Error::BadRequest(
+            "request data must be a JSON object".into(),
+        )),
+        Err(_) => Err(Error::BadRequest("request data is not valid JSON".into())),
+    }
+}
+
+/// Builds the wire reply for a handler result.
+pub fn reply(result: HandlerResult) -> pb::HandleRequestReply {
+    match result {
+        Ok(None) => pb::HandleRequestReply::default(),
+        Ok(Some(resp)) => pb::HandleRequestReply {
+            response: Some(pb::Response {
+                data: serde_json::Value::Object(resp.data).to_string(),
+                warnings: resp.warnings,
+                ..Default::default()
+            }),
+            err: None,
+        },
+        Err(e) => pb::HandleRequestReply {
+            response: None,
+            err: Some(proto_error(&e)),
+        },
+    }
+}
+
+/// The `ProtoError` for a framework error. Messages of user-facing errors are kept (they never
+/// contain secrets); storage errors pass verbatim so the host can recognise its sentinel texts
+/// (for example "cannot write to readonly storage", which makes a standby forward the request).
+pub fn proto_error(e: &Error) -> pb::ProtoError {
+    let (err_type, err_code) = match e {
+        Error::BadRequest(_) => (err_type::BAD_REQUEST, 400),
+        Error::PermissionDenied(_) => (err_type::CODED, 403),
+        Error::Coded { status, .. } => (err_type::CODED, i64::from(*status)),
+        Error::UnsupportedPath => (err_type::UNSUPPORTED_PATH, 404),
+        Error::UnsupportedOperation => (err_type::UNSUPPORTED_OPERATION, 405),
+        Error::Storage(_) => (err_type::UNKNOWN, 500),
+        _ => (err_type::INTERNAL, 500),
+    };
+    let err_msg = match e {
+        Error::BadRequest(m) | Error::PermissionDenied(m) | Error::Internal(m) => m.clone(),
+        Error::Coded { message, .. } => message.clone(),
+        Error::Storage(s) => s.0.clone(),
+        other => other.to_string(),
+    };
+    pb::ProtoError {
+        err_type,
+        err_msg,
+        err_code,
+    }
+}
+
+#[cfg(test)]
+mod tests;

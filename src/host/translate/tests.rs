@@ -1,0 +1,101 @@
+use super::*;
+use crate::framework::{InMemoryStorage, Response, StorageError};
+
+#[test]
+fn null_and_empty_data_are_an_empty_map() {
+    assert!(parse_data("null").unwrap().is_empty());
+    assert!(parse_data("").unwrap().is_empty());
+    assert_eq!(parse_data(r#"{"a":"b"}"#).unwrap()["a"], "b");
+    assert!(matches!(parse_data("[1]"), Err(Error::BadRequest(_))));
+    assert!(matches!(parse_data("{"), Err(Error::BadRequest(_))));
+}
+
+#[test]
+fn request_fields_are_carried_over() {
+    let wire = pb::Request {
+        id: "req-1".into(),
+        operation: "update".into(),
+        path: "config".into(),
+        data: r#"{"history_limit":"5"}"#.into(),
+        mount_point: "ai-keys/".into(),
+        display_name: "token-alice".into(),
+        entity_id: "ent-1".into(),
+        client_token_accessor: "acc-1".into(),
+        ..Default::default()
+    };
+    let req = request(wire, Arc::new(InMemoryStorage::default())).unwrap();
+    assert_eq!(req.operation, Operation::Update);
+    assert_eq!(req.path, "config");
+    assert_eq!(req.id, "req-1");
+    assert_eq!(req.entity_id, "ent-1");
+    assert_eq!(req.client_token_accessor, "acc-1");
+    assert_eq!(req.display_name, "token-alice");
+    assert_eq!(req.data["history_limit"], "5");
+}
+
+#[test]
+fn unknown_operation_is_unsupported() {
+    let wire = pb::Request {
+        operation: "alias-lookahead".into(),
+        data: "null".into(),
+        ..Default::default()
+    };
+    let err = request(wire, Arc::new(InMemoryStorage::default())).unwrap_err();
+    assert_eq!(proto_error(&err).err_type, 5);
+}
+
+#[test]
+fn response_data_is_always_valid_json() {
+    let reply = reply(Ok(Some(Response::default())));
+    let data = reply.response.unwrap().data;
+    assert_eq!(data, "{}");
+    let mut resp = Response::with_data(serde_json::json!({"n": 1, "s": "x"}));
+    resp.add_warning("careful");
+    let wire = super::reply(Ok(Some(resp))).response.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&wire.data).unwrap();
+    assert_eq!(v["n"], 1);
+    assert_eq!(wire.warnings, ["careful"]);
+    assert!(super::reply(Ok(None)).response.is_none());
+}
+
+#[test]
+fn errors_map_to_the_types_that_give_the_right_status() {
+    let cases: Vec<(Error, u32, i64, &str)> = vec![
+        (Error::BadRequest("bad field".into()), 4, 400, "bad field"),
+        (
+            Error::PermissionDenied("two-person rule".into()),
+            3,
+            403,
+            "two-person rule",
+        ),
+        (
+            Error::Coded {
+                status: 503,
+                message: "provider down".into(),
+            },
+            3,
+            503,
+            "provider down",
+        ),
+        (Error::UnsupportedPath, 6, 404, ""),
+        (Error::UnsupportedOperation, 5, 405, ""),
+        (Error::Internal("boom".into()), 2, 500, "boom"),
+        (
+            Error::Storage(StorageError("cannot write to readonly storage".into())),
+            0,
+            500,
+            "cannot write to readonly storage",
+        ),
+    ];
+    for (err, ty, code, msg) in cases {
+        let p = proto_error(&err);
+        assert_eq!(p.err_type, ty, "{err:?}");
+        assert_eq!(p.err_code, code, "{err:?}");
+        if !msg.is_empty() {
+            assert_eq!(p.err_msg, msg);
+        }
+        let r = reply(Err(err));
+        assert!(r.response.is_none());
+        assert_eq!(r.err.unwrap().err_type, ty);
+    }
+}

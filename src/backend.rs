@@ -3,7 +3,18 @@
 //! One [`AiKeys`] serves one mount. Handlers are plain `async fn`s taking the shared engine
 //! state, the request and its validated fields; [`bind`] turns them into framework handlers.
 
+mod locked;
 mod path_config;
+mod path_creds;
+mod path_keys;
+mod path_reports;
+mod path_rotate;
+mod path_rotation;
+mod path_schedules;
+mod periodic;
+mod provider_ops;
+mod store;
+mod view;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,23 +34,42 @@ against the provider and promote it. Applications read creds/<name>.";
 pub struct Shared {
     /// The host's system view (standby detection, server version).
     pub system: Arc<dyn SystemInfo>,
+    /// Per-key write locks.
+    pub locks: store::KeyLocks,
 }
 
 /// One mounted engine.
 pub struct AiKeys {
     backend: framework::Backend,
+    shared: Arc<Shared>,
 }
 
 impl AiKeys {
     /// Builds the engine for a mount.
     pub fn new(system: Arc<dyn SystemInfo>) -> AiKeys {
-        let shared = Arc::new(Shared { system });
-        let mut backend =
-            framework::Backend::new(BACKEND_HELP).version(&format!("v{}", crate::VERSION));
-        for path in path_config::paths(&shared) {
+        let shared = Arc::new(Shared {
+            system,
+            locks: store::KeyLocks::default(),
+        });
+        let families = [
+            path_config::paths(&shared),
+            path_schedules::paths(&shared),
+            path_keys::paths(&shared),
+            path_creds::paths(&shared),
+            path_rotation::paths(&shared),
+            path_rotate::paths(&shared),
+            path_reports::paths(&shared),
+        ];
+        let tick_shared = shared.clone();
+        let mut backend = framework::Backend::new(BACKEND_HELP)
+            .version(&format!("v{}", crate::VERSION))
+            .periodic(Arc::new(move |req| {
+                Box::pin(periodic::tick(tick_shared.clone(), req))
+            }));
+        for path in families.into_iter().flatten() {
             backend = backend.path(path);
         }
-        AiKeys { backend }
+        AiKeys { backend, shared }
     }
 }
 
@@ -49,8 +79,19 @@ impl Engine for AiKeys {
         &self.backend
     }
 
-    async fn initialize(&self, _storage: Arc<dyn Storage>) -> Result<(), framework::Error> {
-        Ok(())
+    fn seal_wrap_storage(&self) -> Vec<String> {
+        vec![
+            store::KEYS_PREFIX.to_string(),
+            provider_ops::PROVIDERS_PREFIX.to_string(),
+        ]
+    }
+
+    /// Seeds the built-in schedules, except on a standby, whose storage is read-only.
+    async fn initialize(&self, storage: Arc<dyn Storage>) -> Result<(), framework::Error> {
+        if self.shared.system.is_standby().await {
+            return Ok(());
+        }
+        path_schedules::seed(storage.as_ref()).await
     }
 }
 

@@ -83,7 +83,9 @@ async fn read(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
 async fn update(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let mut config = Config::load(req.storage.as_ref()).await?;
     if d.is_set("default_schedule") {
-        config.default_schedule = d.get_string("default_schedule").unwrap_or_default();
+        let name = d.get_string("default_schedule").unwrap_or_default();
+        super::path_schedules::require(req.storage.as_ref(), "default_schedule", &name).await?;
+        config.default_schedule = name;
     }
     if d.is_set("require_separate_approver") {
         config.require_separate_approver = d.get_bool("require_separate_approver").unwrap_or(false);

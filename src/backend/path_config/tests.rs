@@ -84,3 +84,22 @@ async fn unknown_fields_are_a_warning() {
         resp.warnings
     );
 }
+
+#[tokio::test]
+async fn default_schedule_must_exist() {
+    let h = Harness::new().await;
+    let before = h.snapshot().await;
+    match h
+        .write("config", json!({"default_schedule": "nightly"}))
+        .await
+    {
+        Err(Error::BadRequest(msg)) => {
+            assert!(
+                msg.contains("default_schedule") && msg.contains("nightly"),
+                "{msg}"
+            )
+        }
+        other => panic!("expected 400, got {other:?}"),
+    }
+    assert_eq!(h.snapshot().await, before);
+}

@@ -1,0 +1,144 @@
+//! A key opened for writing: its lock held, grace expiry applied, changes recorded in its history
+//! with the request's actor, then saved in one write.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::store::{self, Actor, KeyEntry, KeyState};
+use super::{Config, Shared};
+use crate::framework::{Error, Request, Storage};
+use crate::rotation::{Change, RotationError};
+
+/// A key under its write lock.
+pub struct Locked {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+    /// The entry as it will be saved.
+    pub entry: KeyEntry,
+    /// The time of this operation.
+    pub now: DateTime<Utc>,
+    /// Mount configuration at the time of the operation.
+    pub config: Config,
+    /// Who is acting.
+    pub actor: Actor,
+    request_id: Option<String>,
+    /// Provider keys retired by this operation: (version, provider key id).
+    pub retired: Vec<(u32, String)>,
+    /// Whether opening the key already changed it (a grace window had closed).
+    pub expired: bool,
+}
+
+impl Locked {
+    /// Locks and loads key `name` for `req` (400 if it does not exist), and retires a previous
+    /// version whose grace has ended, recording that as the scheduler's doing.
+    pub async fn open(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<Locked, Error> {
+        Self::open_as(
+            shared,
+            req.storage.as_ref(),
+            name,
+            Actor::of(req),
+            Some(req.id.clone()),
+        )
+        .await
+    }
+
+    /// Same as [`Locked::open`], for the engine's own work.
+    pub async fn open_as(
+        shared: &Arc<Shared>,
+        storage: &dyn Storage,
+        name: &str,
+        actor: Actor,
+        request_id: Option<String>,
+    ) -> Result<Locked, Error> {
+        let guard = shared.locks.lock(name).await;
+        let entry = store::load_existing(storage, name).await?;
+        let config = Config::load(storage).await?;
+        let mut locked = Locked {
+            _guard: guard,
+            entry,
+            now: Utc::now(),
+            config,
+            actor,
+            request_id: request_id.filter(|r| !r.is_empty()),
+            retired: Vec::new(),
+            expired: false,
+        };
+        locked.expired = locked.expire();
+        Ok(locked)
+    }
+
+    /// Retires previous versions whose grace has ended (as the scheduler).
+    pub fn expire(&mut self) -> bool {
+        let now = self.now;
+        let changes = self.key().versions.expire(now);
+        if changes.is_empty() {
+            return false;
+        }
+        self.note_retired(&changes);
+        let limit = self.config.history_limit;
+        self.entry
+            .record(&changes, &Actor::Scheduler, None, None, now, limit);
+        true
+    }
+
+    /// The key.
+    pub fn key(&mut self) -> &mut KeyState {
+        self.entry.key.as_mut().expect("locked key is live")
+    }
+
+    /// The key, read-only.
+    pub fn key_ref(&self) -> &KeyState {
+        self.entry.key.as_ref().expect("locked key is live")
+    }
+
+    /// Records `changes` made by the actor, with an optional outcome.
+    pub fn record(&mut self, changes: &[Change], outcome: Option<&str>) {
+        self.note_retired(changes);
+        let limit = self.config.history_limit;
+        self.entry.record(
+            changes,
+            &self.actor,
+            self.request_id.as_deref(),
+            outcome,
+            self.now,
+            limit,
+        );
+    }
+
+    /// Records an event that is not a version transition (settings changes, failed attempts).
+    pub fn note(&mut self, event: &str, version: Option<u32>, outcome: Option<&str>, detail: &str) {
+        let ev = store::HistoryEvent {
+            time: self.now,
+            event: event.to_string(),
+            version,
+            actor: self.actor.clone(),
+            request_id: self.request_id.clone(),
+            outcome: outcome.map(str::to_string),
+            detail: detail.to_string(),
+        };
+        let limit = self.config.history_limit;
+        self.entry.push(ev, limit);
+    }
+
+    fn note_retired(&mut self, changes: &[Change]) {
+        let found = self.key_ref().versions.provider_revocations(changes);
+        self.retired.extend(found);
+    }
+
+    /// Saves the entry (one write), keeping the lock until dropped.
+    pub async fn save(&self, storage: &dyn Storage) -> Result<(), Error> {
+        store::save(storage, &self.entry).await
+    }
+}
+
+/// Maps a refused transition to its HTTP error: the two-person rule is a 403, broken stored
+/// data a 500, everything else a 400 with the state machine's message.
+pub fn rotation_error(e: RotationError) -> Error {
+    if e.is_forbidden() {
+        Error::PermissionDenied(e.to_string())
+    } else if matches!(e, RotationError::Inconsistent { .. }) {
+        Error::Internal(e.to_string())
+    } else {
+        Error::BadRequest(e.to_string())
+    }
+}

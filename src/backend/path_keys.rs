@@ -1,0 +1,338 @@
+//! `keys/`: managed keys. A key's value changes only through a rotation.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::locked::Locked;
+use super::store::{self, Actor, AutoState, KeyEntry, KeyState, Stats};
+use super::{bind, path_schedules, provider_ops, view, Config, Shared};
+use crate::framework::{
+    existence_check, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult,
+    Operation, Path, Request, Response,
+};
+use crate::rotation::{validate_key_value, KeyVersions, SecretValue};
+
+/// How far in the future an imported `created_time` may be (clock skew).
+const CREATED_TIME_SKEW_SECS: i64 = 300;
+
+pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
+    vec![
+        Path::new("keys/?")
+            .operation(Operation::List, "List managed keys.", bind(shared, list))
+            .help(LIST_SYNOPSIS, LIST_DESCRIPTION),
+        Path::new(&format!("keys/{}", generic_name_regex("name")))
+            .field(Field::new("name", FieldType::Name, "Name of the key.").required())
+            .field(
+                Field::new(
+                    "value",
+                    FieldType::String,
+                    "The API key in use today (create only; it becomes version 1). Write-only.",
+                )
+                .sensitive(),
+            )
+            .field(Field::new(
+                "created_time",
+                FieldType::Time,
+                "When the key was really created at the provider (RFC 3339), for importing an existing key; age counts from it. Create only. Default: now.",
+            ))
+            .field(Field::new(
+                "provider",
+                FieldType::Name,
+                "Name under providers/ used to test, create and revoke this key's versions. Without it tests are skipped.",
+            ))
+            .field(Field::new(
+                "schedule",
+                FieldType::Name,
+                "Name under schedules/. Default: config's default_schedule.",
+            ))
+            .field(Field::new(
+                "rotation_period",
+                FieldType::Duration,
+                "Overrides the schedule's rotation period for this key.",
+            ))
+            .field(Field::new(
+                "grace_period",
+                FieldType::Duration,
+                "Overrides the schedule's grace period for this key.",
+            ))
+            .field(Field::new(
+                "auto_rotate",
+                FieldType::Bool,
+                "Rotate automatically when due. Requires a provider that can create keys.",
+            ).default(json!(false)))
+            .field(Field::new(
+                "custom_metadata",
+                FieldType::Map,
+                "Map of strings kept with the key (owner, team, ticket).",
+            ))
+            .operation(Operation::Create, "Create a managed key from its current value.", bind(shared, create))
+            .operation(Operation::Update, "Update a key's settings (not its value).", bind(shared, update))
+            .operation(Operation::Read, "Read a key's settings and versions (never values).", bind(shared, read))
+            .operation(Operation::Delete, "Delete a key, destroying its values and keeping its history.", bind(shared, delete))
+            .existence(existence_check(|req: Request, d: FieldData| async move {
+                let name = d.get_string("name").unwrap_or_default();
+                Ok(store::load(req.storage.as_ref(), &name).await?.is_some())
+            }))
+            .help(SYNOPSIS, DESCRIPTION),
+    ]
+}
+
+async fn list(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
+    let keys = store::list_names(req.storage.as_ref()).await?;
+    Ok(Some(Response::with_data(json!({ "keys": keys }))))
+}
+
+async fn read(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let name = d.get_string("name").unwrap_or_default();
+    let storage = req.storage.as_ref();
+    let Some(entry) = store::load(storage, &name).await? else {
+        return Ok(None);
+    };
+    let key = entry.key.as_ref().expect("live");
+    let periods = view::periods(storage, key).await?;
+    Ok(Some(Response::with_data(view::key_json(
+        key,
+        periods,
+        Utc::now(),
+    ))))
+}
+
+/// Settings shared by create and update, validated before anything is written.
+struct Settings {
+    provider: Option<Option<String>>,
+    schedule: Option<String>,
+    rotation_period: Option<i64>,
+    grace_period: Option<i64>,
+    auto_rotate: Option<bool>,
+    custom_metadata: Option<std::collections::BTreeMap<String, String>>,
+}
+
+fn settings(d: &FieldData) -> Result<Settings, Error> {
+    let rotation_period = d
+        .is_set("rotation_period")
+        .then(|| d.get_duration("rotation_period"))
+        .flatten();
+    if rotation_period == Some(0) {
+        return Err(Error::BadRequest(
+            "rotation_period must be greater than zero".into(),
+        ));
+    }
+    Ok(Settings {
+        provider: d
+            .is_set("provider")
+            .then(|| d.get_string("provider").filter(|p| !p.is_empty())),
+        schedule: d
+            .is_set("schedule")
+            .then(|| d.get_string("schedule"))
+            .flatten(),
+        rotation_period,
+        grace_period: d
+            .is_set("grace_period")
+            .then(|| d.get_duration("grace_period"))
+            .flatten(),
+        auto_rotate: d
+            .is_set("auto_rotate")
+            .then(|| d.get_bool("auto_rotate"))
+            .flatten(),
+        custom_metadata: d
+            .is_set("custom_metadata")
+            .then(|| d.get_map("custom_metadata"))
+            .flatten(),
+    })
+}
+
+/// Checks references: the provider and schedule exist, auto_rotate has a provider that can
+/// create keys.
+async fn check_refs(req: &Request, key: &KeyState) -> Result<(), Error> {
+    let storage = req.storage.as_ref();
+    path_schedules::require(storage, "schedule", &key.schedule).await?;
+    if let Some(p) = &key.provider {
+        if !provider_ops::exists(storage, p).await? {
+            return Err(Error::BadRequest(format!(
+                "provider: provider {p:?} does not exist (see providers/)"
+            )));
+        }
+    }
+    if key.auto_rotate {
+        let can = match &key.provider {
+            Some(p) => provider_ops::can_create(storage, p).await?,
+            None => false,
+        };
+        if !can {
+            return Err(Error::BadRequest(
+                "auto_rotate requires a provider that can create keys (openai with admin_key and project_id, or openrouter with admin_key)".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn apply(key: &mut KeyState, s: Settings) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    if let Some(p) = s.provider {
+        key.provider = p;
+        changed.push("provider");
+    }
+    if let Some(v) = s.schedule {
+        key.schedule = v;
+        changed.push("schedule");
+    }
+    if let Some(v) = s.rotation_period {
+        key.rotation_period = Some(v);
+        changed.push("rotation_period");
+    }
+    if let Some(v) = s.grace_period {
+        key.grace_period = Some(v);
+        changed.push("grace_period");
+    }
+    if let Some(v) = s.auto_rotate {
+        key.auto_rotate = v;
+        changed.push("auto_rotate");
+    }
+    if let Some(v) = s.custom_metadata {
+        key.custom_metadata = v;
+        changed.push("custom_metadata");
+    }
+    changed
+}
+
+async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let name = d.get_string("name").unwrap_or_default();
+    let storage = req.storage.as_ref();
+    let value = d
+        .get_string("value")
+        .ok_or_else(|| Error::BadRequest("value is required to create a key".into()))?;
+    validate_key_value(&value).map_err(|e| Error::BadRequest(format!("value: {e}")))?;
+    let now = Utc::now();
+    let created_time = d.get_time("created_time").unwrap_or(now);
+    if (created_time - now).num_seconds() > CREATED_TIME_SKEW_SECS {
+        return Err(Error::BadRequest(
+            "created_time must not be in the future".into(),
+        ));
+    }
+    let settings = settings(&d)?;
+    let config = Config::load(storage).await?;
+
+    let _guard = s.locks.lock(&name).await;
+    if store::load(storage, &name).await?.is_some() {
+        return Err(Error::BadRequest(format!(
+            "key {name:?} already exists; update changes its settings, stage/ and rotate/ its value"
+        )));
+    }
+    let (versions, changes) = KeyVersions::create(SecretValue::new(value), created_time, now);
+    let mut key = KeyState {
+        name: name.clone(),
+        provider: None,
+        schedule: config.default_schedule.clone(),
+        rotation_period: None,
+        grace_period: None,
+        auto_rotate: false,
+        custom_metadata: Default::default(),
+        versions,
+        last_error: None,
+        idempotency: Vec::new(),
+        auto: AutoState::default(),
+        stats: Stats::default(),
+    };
+    apply(&mut key, settings);
+    check_refs(&req, &key).await?;
+
+    // A name created again continues the history it had before it was deleted.
+    let history = store::load_archive(storage, &name).await?;
+    let mut entry = KeyEntry {
+        key: Some(key),
+        history,
+    };
+    entry.record(
+        &changes,
+        &Actor::of(&req),
+        Some(&req.id),
+        None,
+        now,
+        config.history_limit,
+    );
+    store::save(storage, &entry).await?;
+    storage
+        .delete(&format!("{}{name}", store::ARCHIVE_PREFIX))
+        .await?;
+    tracing::info!(key = %name, "key created");
+    let key = entry.key.as_ref().expect("live");
+    let periods = view::periods(storage, key).await?;
+    Ok(Some(Response::with_data(view::key_json(key, periods, now))))
+}
+
+async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let name = d.get_string("name").unwrap_or_default();
+    if d.is_set("value") {
+        return Err(Error::BadRequest(
+            "value cannot be changed by an update: stage/ and promote/ (or rotate/) change a key's value, so every change is tested and recorded".into(),
+        ));
+    }
+    if d.is_set("created_time") {
+        return Err(Error::BadRequest(
+            "created_time can only be set when a key is created".into(),
+        ));
+    }
+    let settings = settings(&d)?;
+    let mut locked = Locked::open(&s, &req, &name).await?;
+    let changed = apply(locked.key(), settings);
+    check_refs(&req, locked.key_ref()).await?;
+    if !changed.is_empty() {
+        locked.note(
+            "updated",
+            None,
+            None,
+            &format!("changed {}", changed.join(", ")),
+        );
+    }
+    locked.save(req.storage.as_ref()).await?;
+    let periods = view::periods(req.storage.as_ref(), locked.key_ref()).await?;
+    Ok(Some(Response::with_data(view::key_json(
+        locked.key_ref(),
+        periods,
+        locked.now,
+    ))))
+}
+
+async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let name = d.get_string("name").unwrap_or_default();
+    let storage = req.storage.as_ref();
+    if store::load(storage, &name).await?.is_none() {
+        return Ok(None);
+    }
+    let mut locked = Locked::open(&s, &req, &name).await?;
+    let now = locked.now;
+    let changes = locked.key().versions.destroy_all(now);
+    locked.record(&changes, None);
+    locked.note("deleted", None, None, "key deleted; values destroyed");
+    let provider = locked.key_ref().provider.clone();
+    let retired = std::mem::take(&mut locked.retired);
+    // The history survives the key: archive it first, then remove the key. A crash between the
+    // two leaves both, and the live entry (which has the full history) wins until the next delete.
+    crate::framework::put_json(
+        storage,
+        &format!("{}{name}", store::ARCHIVE_PREFIX),
+        &locked.entry.history,
+    )
+    .await?;
+    storage.delete(&store::key_path(&name)).await?;
+    provider_ops::revoke_retired(&s, storage, &name, provider.as_deref(), retired).await;
+    tracing::info!(key = %name, "key deleted");
+    Ok(None)
+}
+
+const LIST_SYNOPSIS: &str = "List managed keys.";
+const LIST_DESCRIPTION: &str = "Lists the names of every managed key.";
+const SYNOPSIS: &str = "Manage an AI provider API key.";
+const DESCRIPTION: &str = "\
+A managed key holds numbered versions: pending (staged), current (what creds/ returns), previous \
+(still valid during its grace window), revoked and failed (values destroyed). Create a key from \
+the value in use today; change it only through stage/, test/, promote/ or rotate/. Reads never \
+return values: each version shows its fingerprint (sha256: plus 16 hex digits of the value's \
+SHA-256), so a leaked key can be matched to its version. Delete destroys every stored value, \
+revokes at the provider what the engine created there, and keeps the key's history.";
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Path tests on in-memory storage.

@@ -1,0 +1,258 @@
+//! Read-only reports: `history/:name`, `overdue`, `metrics`.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::{json, Value};
+
+use super::store::{self, HistoryEvent};
+use super::{bind, view, Shared};
+use crate::framework::{
+    generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
+    Request, Response,
+};
+use crate::rotation::{age_days, overdue_days, period_days, VersionState};
+
+pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
+    vec![
+        Path::new(&format!("history/{}", generic_name_regex("name")))
+            .field(
+                Field::new(
+                    "name",
+                    FieldType::Name,
+                    "Name of the key (also a deleted one).",
+                )
+                .required(),
+            )
+            .operation(
+                Operation::Read,
+                "Read a key's history, newest first.",
+                bind(shared, history),
+            )
+            .help(HISTORY_SYNOPSIS, HISTORY_DESCRIPTION),
+        Path::new("overdue")
+            .field(Field::new(
+                "max_age",
+                FieldType::Duration,
+                "Replaces every key's rotation period for this report.",
+            ))
+            .operation(
+                Operation::Read,
+                "List keys whose current version is older than its rotation period.",
+                bind(shared, overdue),
+            )
+            .help(OVERDUE_SYNOPSIS, OVERDUE_DESCRIPTION),
+        Path::new("metrics")
+            .operation(
+                Operation::Read,
+                "Prometheus metrics for every key.",
+                bind(shared, metrics),
+            )
+            .help(METRICS_SYNOPSIS, METRICS_DESCRIPTION),
+    ]
+}
+
+fn event_json(e: &HistoryEvent) -> Value {
+    json!({
+        "time": view::time(e.time),
+        "event": e.event,
+        "version": e.version,
+        "actor": e.actor,
+        "request_id": e.request_id,
+        "outcome": e.outcome,
+        "detail": e.detail,
+    })
+}
+
+async fn history(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let name = d.get_string("name").unwrap_or_default();
+    let storage = req.storage.as_ref();
+    let events = match store::load(storage, &name).await? {
+        Some(entry) => entry.history,
+        None => store::load_archive(storage, &name).await?,
+    };
+    if events.is_empty() {
+        return Ok(None);
+    }
+    let events: Vec<Value> = events.iter().rev().map(event_json).collect();
+    Ok(Some(Response::with_data(
+        json!({ "name": name, "events": events }),
+    )))
+}
+
+async fn overdue(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let storage = req.storage.as_ref();
+    let max_age = d.get_duration("max_age");
+    if max_age == Some(0) {
+        return Err(Error::BadRequest(
+            "max_age must be greater than zero".into(),
+        ));
+    }
+    let now = Utc::now();
+    let mut keys = Vec::new();
+    for name in store::list_names(storage).await? {
+        let Some(entry) = store::load(storage, &name).await? else {
+            continue;
+        };
+        let key = entry.key.as_ref().expect("live");
+        let period = match max_age {
+            Some(m) => m,
+            None => view::periods(storage, key).await?.rotation_period,
+        };
+        let Some(age) = key.versions.age(period, now) else {
+            continue;
+        };
+        if age.overdue {
+            keys.push(json!({
+                "key": name,
+                "age_days": age.age_days,
+                "overdue_days": age.overdue_days,
+                "rotation_period_days": period_days(period),
+                "next_rotation_time": view::time(age.next_rotation_time),
+            }));
+        }
+    }
+    Ok(Some(Response::with_data(json!({ "keys": keys }))))
+}
+
+/// Escapes a Prometheus label value.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    samples: Vec<(String, String)>,
+}
+
+impl Family {
+    fn new(name: &'static str, kind: &'static str, help: &'static str) -> Family {
+        Family {
+            name,
+            kind,
+            help,
+            samples: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, labels: String, value: impl ToString) {
+        self.samples.push((labels, value.to_string()));
+    }
+
+    fn write(&self, out: &mut String) {
+        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
+        let _ = writeln!(out, "# TYPE {} {}", self.name, self.kind);
+        for (labels, value) in &self.samples {
+            let _ = writeln!(out, "{}{{{}}} {}", self.name, labels, value);
+        }
+    }
+}
+
+async fn metrics(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
+    let storage = req.storage.as_ref();
+    let now = Utc::now();
+    let mut age = Family::new(
+        "ai_keys_current_version_age_seconds",
+        "gauge",
+        "Age of the key's current version.",
+    );
+    let mut due = Family::new(
+        "ai_keys_seconds_until_due",
+        "gauge",
+        "Seconds until the current version is due for rotation (negative when overdue).",
+    );
+    let mut overdue = Family::new(
+        "ai_keys_overdue",
+        "gauge",
+        "1 when the current version is older than its rotation period.",
+    );
+    let mut grace = Family::new(
+        "ai_keys_versions_in_grace",
+        "gauge",
+        "Previous versions still inside their grace window.",
+    );
+    let mut pending = Family::new(
+        "ai_keys_pending_versions",
+        "gauge",
+        "Staged versions waiting for promotion.",
+    );
+    let mut rotations = Family::new(
+        "ai_keys_rotations_total",
+        "counter",
+        "Promotions completed.",
+    );
+    let mut tests = Family::new(
+        "ai_keys_test_outcomes_total",
+        "counter",
+        "Key tests by outcome.",
+    );
+    for name in store::list_names(storage).await? {
+        let Some(entry) = store::load(storage, &name).await? else {
+            continue;
+        };
+        let key = entry.key.as_ref().expect("live");
+        let l = format!("key=\"{}\"", label(&name));
+        let periods = view::periods(storage, key).await?;
+        if let Some(a) = key.versions.age(periods.rotation_period, now) {
+            age.add(l.clone(), a.age_secs);
+            due.add(l.clone(), (a.next_rotation_time - now).num_seconds());
+            overdue.add(l.clone(), u8::from(a.overdue));
+        }
+        grace.add(
+            l.clone(),
+            u8::from(key.versions.previous_in_grace(now).is_some()),
+        );
+        pending.add(
+            l.clone(),
+            key.versions
+                .versions
+                .values()
+                .filter(|v| v.state == VersionState::Pending)
+                .count(),
+        );
+        rotations.add(l.clone(), key.stats.rotations);
+        for (outcome, count) in &key.stats.test_outcomes {
+            tests.add(format!("{l},outcome=\"{}\"", label(outcome)), count);
+        }
+    }
+    let mut body = String::new();
+    for family in [&age, &due, &overdue, &grace, &pending, &rotations, &tests] {
+        family.write(&mut body);
+    }
+    Ok(Some(Response::raw(
+        200,
+        "text/plain; version=0.0.4",
+        body.as_bytes(),
+    )))
+}
+
+/// Days a key is overdue, for the daily warning.
+pub(super) fn overdue_summary(
+    created: chrono::DateTime<Utc>,
+    period: i64,
+    now: chrono::DateTime<Utc>,
+) -> i64 {
+    overdue_days(age_days(created, now), period)
+}
+
+const HISTORY_SYNOPSIS: &str = "Read a key's history.";
+const HISTORY_DESCRIPTION: &str = "\
+Returns events, newest first: time, event (created, staged, tested, promoted, rolled_back, \
+revoked, expired, failed, deleted, updated), version, actor ({entity_id, display_name, accessor} \
+or \"scheduler\"), request_id, outcome and detail. A deleted key's history is kept and continues \
+if the name is created again. history_limit in config caps the events kept per key.";
+const OVERDUE_SYNOPSIS: &str = "Report keys overdue for rotation.";
+const OVERDUE_DESCRIPTION: &str = "\
+Lists keys whose current version is older than its rotation period: key, age_days, \
+overdue_days, rotation_period_days, next_rotation_time. max_age replaces every key's rotation \
+period for this report (a key created 45 days ago with max_age=30d is 15 days overdue).";
+const METRICS_SYNOPSIS: &str = "Prometheus metrics.";
+const METRICS_DESCRIPTION: &str = "\
+Prometheus text format (text/plain; version=0.0.4): per key, the age of the current version, \
+seconds until due, overdue (0/1), versions in grace, pending versions, and counters of rotations \
+and test outcomes. Scrape it through Vault with a token (Authorization: Bearer).";

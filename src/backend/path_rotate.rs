@@ -1,0 +1,227 @@
+//! `rotate/:name` (stage, test and promote in one call) and `verify/:name`.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::locked::Locked;
+use super::path_rotation::{do_promote, input_digest, new_value, replay, run_test};
+use super::store::{self, Idempotency};
+use super::{bind, provider_ops, Shared};
+use crate::framework::{
+    generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
+    Request, Response,
+};
+use crate::rotation::{TestOutcome, TestResult};
+
+pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
+    vec![
+        Path::new(&format!("rotate/{}", generic_name_regex("name")))
+            .field(Field::new("name", FieldType::Name, "Name of the key.").required())
+            .field(Field::new("value", FieldType::String, "The new key. Without it the provider is asked to create one. Write-only.").sensitive())
+            .field(Field::new("grace_period", FieldType::Duration, "Grace for the old current version (default: the key's grace period; 0 for an emergency rotation that leaves only the new key valid)."))
+            .field(Field::new("rotation_id", FieldType::String, "Idempotency id: a retry with the same id and input returns the first result."))
+            .operation(Operation::Update, "Stage, test and promote a new version in one call.", bind(shared, rotate))
+            .help(ROTATE_SYNOPSIS, ROTATE_DESCRIPTION),
+        Path::new(&format!("verify/{}", generic_name_regex("name")))
+            .field(Field::new("name", FieldType::Name, "Name of the key.").required())
+            .field(Field::new("value", FieldType::String, "The value to check. Write-only.").sensitive())
+            .operation(Operation::Update, "Check whether a value is a valid version of the key.", bind(shared, verify))
+            .help(VERIFY_SYNOPSIS, VERIFY_DESCRIPTION),
+    ]
+}
+
+/// The error a failed one-call rotation returns: 503 when the provider said nothing about the
+/// key, 400 when it refused the key.
+fn failed_rotation(result: &TestResult) -> Error {
+    let message = format!(
+        "rotation aborted: the new key's test outcome is {}{}; the current version is unchanged",
+        result.outcome.as_str(),
+        if result.detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", result.detail)
+        }
+    );
+    match result.outcome {
+        TestOutcome::ProviderUnavailable => Error::Coded {
+            status: 503,
+            message,
+        },
+        _ => Error::BadRequest(message),
+    }
+}
+
+async fn rotate(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let name = d.get_string("name").unwrap_or_default();
+    let value = d.get_string("value");
+    let grace = d
+        .is_set("grace_period")
+        .then(|| d.get_duration("grace_period"))
+        .flatten();
+    let rotation_id = d.get_string("rotation_id").filter(|r| !r.is_empty());
+    let digest = input_digest(
+        "rotate",
+        &[
+            value.as_deref().unwrap_or(""),
+            &grace.map(|g| g.to_string()).unwrap_or_default(),
+        ],
+    );
+    let storage = req.storage.as_ref();
+    let mut locked = Locked::open(&s, &req, &name).await?;
+    if let Some(previous) = replay(&locked, rotation_id.as_deref(), "rotate", &digest)? {
+        return Ok(Some(Response::with_data(previous)));
+    }
+    if locked.config.require_separate_approver {
+        return Err(Error::PermissionDenied(
+            "require_separate_approver is set: a rotation needs stage/ and promote/ by two different entities, so rotate/ is refused".into(),
+        ));
+    }
+    if let Some(p) = locked.key_ref().versions.pending() {
+        return Err(Error::BadRequest(format!(
+            "version {} is already pending; promote it or roll it back first",
+            p.number
+        )));
+    }
+    let before = locked.entry.clone();
+    let (new, provider_key_id, engine_created) = new_value(&s, &req, &locked, value).await?;
+    let stager = locked.actor.identity();
+    let now = locked.now;
+    let staged = locked
+        .key()
+        .versions
+        .stage(new, now, stager, provider_key_id, engine_created)
+        .map_err(super::locked::rotation_error)?;
+    locked.record(&staged, None);
+    let (version, result) = match run_test(&s, &req, &mut locked, None).await {
+        Ok(r) => r,
+        Err(e) => {
+            discard(&s, &req, locked, before, &name, None, &e.to_string()).await?;
+            return Err(e);
+        }
+    };
+    if !result.outcome.allows_promotion() {
+        let err = failed_rotation(&result);
+        discard(
+            &s,
+            &req,
+            locked,
+            before,
+            &name,
+            Some(&result),
+            &err.to_string(),
+        )
+        .await?;
+        return Err(err);
+    }
+    let mut data = do_promote(&req, &mut locked, grace, false).await?;
+    data["test"] = json!({
+        "version": version,
+        "outcome": result.outcome.as_str(),
+        "status_code": result.status_code,
+        "detail": result.detail,
+    });
+    if let Some(id) = rotation_id {
+        locked.key().remember(Idempotency {
+            rotation_id: id,
+            operation: "rotate".into(),
+            input_digest: digest,
+            response: data.clone(),
+        });
+    }
+    locked.save(storage).await?;
+    let provider = locked.key_ref().provider.clone();
+    let retired = std::mem::take(&mut locked.retired);
+    drop(locked);
+    provider_ops::revoke_retired(&s, storage, &name, provider.as_deref(), retired).await;
+    tracing::info!(key = %name, version, "key rotated");
+    Ok(Some(Response::with_data(data)))
+}
+
+/// Ends a one-call rotation whose test did not pass; the current version is never touched.
+/// A key the provider refused (`bad_key`, `unfunded`) stays on record as a `failed` version with
+/// its value destroyed. When the provider said nothing about the key (`provider_unavailable`, or
+/// an error), the key is saved exactly as it was before, plus a `failed` history event and
+/// `last_error`. Either way a key the provider created for the attempt is revoked there.
+async fn discard(
+    s: &Arc<Shared>,
+    req: &Request,
+    mut locked: Locked,
+    before: store::KeyEntry,
+    name: &str,
+    result: Option<&TestResult>,
+    message: &str,
+) -> Result<(), Error> {
+    let outcome = result.map(|r| r.outcome.as_str());
+    let keep_record = result.is_some_and(|r| r.outcome != TestOutcome::ProviderUnavailable);
+    let mut revoke = Vec::new();
+    if keep_record {
+        let now = locked.now;
+        let changes = locked
+            .key()
+            .versions
+            .discard_pending(now, message)
+            .map_err(super::locked::rotation_error)?;
+        locked.record(&changes, outcome);
+        revoke = std::mem::take(&mut locked.retired);
+    } else {
+        revoke.extend(
+            locked
+                .key_ref()
+                .versions
+                .pending()
+                .filter(|p| p.engine_created)
+                .and_then(|p| p.provider_key_id.clone().map(|id| (p.number, id))),
+        );
+        locked.entry = before;
+        locked.retired.clear();
+        if let Some(r) = result {
+            *locked
+                .key()
+                .stats
+                .test_outcomes
+                .entry(r.outcome.as_str().to_string())
+                .or_default() += 1;
+        }
+        locked.note("failed", None, outcome, message);
+    }
+    locked.key().last_error = Some(message.to_string());
+    locked.save(req.storage.as_ref()).await?;
+    let provider = locked.key_ref().provider.clone();
+    drop(locked);
+    provider_ops::revoke_retired(s, req.storage.as_ref(), name, provider.as_deref(), revoke).await;
+    tracing::warn!(key = %name, outcome = outcome.unwrap_or("error"), "rotation failed; current version unchanged");
+    Ok(())
+}
+
+async fn verify(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let name = d.get_string("name").unwrap_or_default();
+    let value = d
+        .get_string("value")
+        .ok_or_else(|| Error::BadRequest("value is required".into()))?;
+    let Some(entry) = store::load(req.storage.as_ref(), &name).await? else {
+        return Err(Error::BadRequest(format!("key {name:?} does not exist")));
+    };
+    let key = entry.key.as_ref().expect("live");
+    let data = match key.versions.verify(&value, Utc::now()) {
+        Some((version, state)) => {
+            json!({"valid": true, "version": version, "state": state.as_str()})
+        }
+        None => json!({"valid": false}),
+    };
+    Ok(Some(Response::with_data(data)))
+}
+
+const ROTATE_SYNOPSIS: &str = "Rotate a key in one call.";
+const ROTATE_DESCRIPTION: &str = "\
+Stages a new version (from value, or created by the provider), tests it and promotes it. If the \
+test does not pass the current version is untouched: a key the provider refused is kept as a \
+failed version (value destroyed) and the call fails with 400 (bad_key, unfunded); when the \
+provider is unavailable nothing changes but the history and the call fails with 503. \
+grace_period=0 is an emergency rotation: only the new key stays valid. With \
+require_separate_approver set, use stage/ and promote/ instead.";
+const VERIFY_SYNOPSIS: &str = "Check a value against a key's live versions.";
+const VERIFY_DESCRIPTION: &str = "\
+Returns valid and, when valid, the version and its state. Accepts the current version, a pending \
+one, and the previous version while inside its grace window; compares in constant time.";

@@ -1,0 +1,211 @@
+//! `schedules/`: named rotation policies, four of them built in.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{bind, store, Shared};
+use crate::framework::{
+    existence_check, generic_name_regex, get_json, put_json, Error, Field, FieldData, FieldType,
+    HandlerResult, Operation, Path, Request, Response, Storage,
+};
+
+/// Prefix of schedule entries.
+pub const SCHEDULES_PREFIX: &str = "schedules/";
+const DAY: i64 = 86_400;
+const HOUR: i64 = 3_600;
+
+/// A named rotation policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Maximum age of the current version (seconds).
+    pub rotation_period: i64,
+    /// How long `previous` stays valid after a promotion (seconds).
+    pub grace_period: i64,
+    /// Automatic rotation may start at any time within this window after the key is due.
+    #[serde(default)]
+    pub rotation_window: i64,
+}
+
+impl Schedule {
+    fn to_json(&self, name: &str) -> serde_json::Value {
+        json!({
+            "name": name,
+            "rotation_period": self.rotation_period,
+            "grace_period": self.grace_period,
+            "rotation_window": self.rotation_window,
+        })
+    }
+}
+
+/// The schedules created on first mount (api.md), never overwriting existing ones.
+pub fn builtin() -> [(&'static str, Schedule); 4] {
+    let s = |days: i64, grace_hours: i64| Schedule {
+        rotation_period: days * DAY,
+        grace_period: grace_hours * HOUR,
+        rotation_window: 0,
+    };
+    [
+        ("production-tier1", s(30, 24)),
+        ("production", s(90, 48)),
+        ("staging", s(90, 168)),
+        ("development", s(180, 336)),
+    ]
+}
+
+/// Creates the built-in schedules that do not exist yet.
+pub async fn seed(storage: &dyn Storage) -> Result<(), Error> {
+    for (name, schedule) in builtin() {
+        let key = format!("{SCHEDULES_PREFIX}{name}");
+        if storage.get(&key).await?.is_none() {
+            put_json(storage, &key, &schedule).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Loads a schedule.
+pub async fn load(storage: &dyn Storage, name: &str) -> Result<Option<Schedule>, Error> {
+    Ok(get_json(storage, &format!("{SCHEDULES_PREFIX}{name}")).await?)
+}
+
+/// Loads a schedule or fails with a 400 naming it and the field.
+pub async fn require(storage: &dyn Storage, field: &str, name: &str) -> Result<Schedule, Error> {
+    load(storage, name).await?.ok_or_else(|| {
+        Error::BadRequest(format!(
+            "{field}: schedule {name:?} does not exist (see schedules/)"
+        ))
+    })
+}
+
+pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
+    vec![
+        Path::new("schedules/?")
+            .operation(Operation::List, "List schedules.", bind(shared, list))
+            .help(LIST_SYNOPSIS, LIST_DESCRIPTION),
+        Path::new(&format!("schedules/{}", generic_name_regex("name")))
+            .field(Field::new("name", FieldType::Name, "Name of the schedule.").required())
+            .field(Field::new(
+                "rotation_period",
+                FieldType::Duration,
+                "Maximum age of the current version (seconds, Go duration such as 720h, or whole days such as 30d). Required on create.",
+            ))
+            .field(Field::new(
+                "grace_period",
+                FieldType::Duration,
+                "How long the previous version stays valid after a promotion. Required on create.",
+            ))
+            .field(Field::new(
+                "rotation_window",
+                FieldType::Duration,
+                "Automatic rotation may start at any time within this window after a key becomes due (spreads load). Default 0.",
+            ))
+            .operation(Operation::Create, "Create a schedule.", bind(shared, write))
+            .operation(Operation::Update, "Update a schedule.", bind(shared, write))
+            .operation(Operation::Read, "Read a schedule.", bind(shared, read))
+            .operation(Operation::Delete, "Delete a schedule no key uses.", bind(shared, delete))
+            .existence(existence_check(|req: Request, d: FieldData| async move {
+                let name = d.get_string("name").unwrap_or_default();
+                Ok(load(req.storage.as_ref(), &name).await?.is_some())
+            }))
+            .help(SYNOPSIS, DESCRIPTION),
+    ]
+}
+
+async fn list(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
+    let keys = req.storage.list(SCHEDULES_PREFIX).await?;
+    Ok(Some(Response::with_data(json!({ "keys": keys }))))
+}
+
+async fn read(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let name = d.get_string("name").unwrap_or_default();
+    Ok(load(req.storage.as_ref(), &name)
+        .await?
+        .map(|s| Response::with_data(s.to_json(&name))))
+}
+
+fn given(d: &FieldData, field: &str) -> Option<i64> {
+    d.get_duration(field).filter(|_| d.is_set(field))
+}
+
+async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let name = d.get_string("name").unwrap_or_default();
+    let existing = load(req.storage.as_ref(), &name).await?;
+    let rotation_period = given(&d, "rotation_period");
+    let grace_period = given(&d, "grace_period");
+    let rotation_window = given(&d, "rotation_window");
+    let schedule = match existing {
+        Some(mut s) => {
+            s.rotation_period = rotation_period.unwrap_or(s.rotation_period);
+            s.grace_period = grace_period.unwrap_or(s.grace_period);
+            s.rotation_window = rotation_window.unwrap_or(s.rotation_window);
+            s
+        }
+        None => Schedule {
+            rotation_period: rotation_period
+                .ok_or_else(|| Error::BadRequest("rotation_period is required".into()))?,
+            grace_period: grace_period
+                .ok_or_else(|| Error::BadRequest("grace_period is required".into()))?,
+            rotation_window: rotation_window.unwrap_or(0),
+        },
+    };
+    if schedule.rotation_period == 0 {
+        return Err(Error::BadRequest(
+            "rotation_period must be greater than zero".into(),
+        ));
+    }
+    if schedule.rotation_window > schedule.rotation_period {
+        return Err(Error::BadRequest(
+            "rotation_window must not be longer than rotation_period".into(),
+        ));
+    }
+    put_json(
+        req.storage.as_ref(),
+        &format!("{SCHEDULES_PREFIX}{name}"),
+        &schedule,
+    )
+    .await?;
+    Ok(Some(Response::with_data(schedule.to_json(&name))))
+}
+
+async fn delete(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let name = d.get_string("name").unwrap_or_default();
+    let storage = req.storage.as_ref();
+    let mut users = Vec::new();
+    for key in store::list_names(storage).await? {
+        if let Some(entry) = store::load(storage, &key).await? {
+            if entry.key.is_some_and(|k| k.schedule == name) {
+                users.push(key);
+            }
+        }
+    }
+    if !users.is_empty() {
+        return Err(Error::BadRequest(format!(
+            "schedule {name:?} is used by keys: {}",
+            users.join(", ")
+        )));
+    }
+    let config = super::Config::load(storage).await?;
+    if config.default_schedule == name {
+        return Err(Error::BadRequest(format!(
+            "schedule {name:?} is the default_schedule in config; change config first"
+        )));
+    }
+    storage.delete(&format!("{SCHEDULES_PREFIX}{name}")).await?;
+    Ok(None)
+}
+
+const LIST_SYNOPSIS: &str = "List rotation schedules.";
+const LIST_DESCRIPTION: &str =
+    "Lists the names of every schedule, the four built-in ones included.";
+const SYNOPSIS: &str = "Manage a named rotation schedule.";
+const DESCRIPTION: &str = "\
+A schedule sets how old a key's current version may get (rotation_period), how long the \
+previous version stays valid after a promotion (grace_period) and the window in which automatic \
+rotation may start once a key is due (rotation_window). The engine creates production-tier1 \
+(30d, 24h), production (90d, 48h), staging (90d, 168h) and development (180d, 336h) on first \
+mount and never overwrites them. A schedule that keys still use cannot be deleted.";
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,113 @@
+//! What reads show of a key: everything but values.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+
+use super::path_schedules::{self, Schedule};
+use super::store::KeyState;
+use crate::framework::{Error, Storage};
+use crate::rotation::{KeyVersions, TestResult, Version};
+
+/// RFC 3339 UTC with whole seconds, as api.md shows times.
+pub fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn opt_time(t: Option<DateTime<Utc>>) -> Value {
+    t.map(time).map(Value::String).unwrap_or(Value::Null)
+}
+
+/// A key's effective periods: its overrides, else its schedule's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Periods {
+    /// Maximum age of the current version (seconds).
+    pub rotation_period: i64,
+    /// Grace after a promotion (seconds).
+    pub grace_period: i64,
+    /// Window for automatic rotation (seconds).
+    pub rotation_window: i64,
+}
+
+/// Resolves a key's periods. A schedule that vanished (it cannot be deleted while used, so only
+/// through storage damage) falls back to the built-in `production` values.
+pub async fn periods(storage: &dyn Storage, key: &KeyState) -> Result<Periods, Error> {
+    let schedule = match path_schedules::load(storage, &key.schedule).await? {
+        Some(s) => s,
+        None => fallback_schedule(),
+    };
+    Ok(Periods {
+        rotation_period: key.rotation_period.unwrap_or(schedule.rotation_period),
+        grace_period: key.grace_period.unwrap_or(schedule.grace_period),
+        rotation_window: schedule.rotation_window,
+    })
+}
+
+fn fallback_schedule() -> Schedule {
+    path_schedules::builtin()
+        .into_iter()
+        .find(|(n, _)| *n == "production")
+        .map(|(_, s)| s)
+        .expect("production is built in")
+}
+
+/// A test result as shown to users.
+pub fn test_json(t: &TestResult) -> Value {
+    json!({
+        "outcome": t.outcome.as_str(),
+        "status_code": t.status_code,
+        "detail": t.detail,
+        "time": time(t.time),
+    })
+}
+
+fn version_json(v: &Version) -> Value {
+    json!({
+        "state": v.state.as_str(),
+        "created_time": time(v.created_time),
+        "promoted_time": opt_time(v.promoted_time),
+        "grace_expires_time": opt_time(v.grace_expires_time),
+        "revoked_time": opt_time(v.revoked_time),
+        "fingerprint": v.fingerprint,
+        "last_test": v.last_test.as_ref().map(test_json),
+        "provider_key_id": v.provider_key_id,
+        "engine_created": v.engine_created,
+    })
+}
+
+/// The versions map as shown, with grace applied at `now` (a previous version past its grace is
+/// shown revoked even before the periodic tick has recorded it).
+pub fn versions_json(versions: &KeyVersions, now: DateTime<Utc>) -> Value {
+    let mut effective = versions.clone();
+    effective.expire(now);
+    let map: Map<String, Value> = effective
+        .versions
+        .values()
+        .map(|v| (v.number.to_string(), version_json(v)))
+        .collect();
+    Value::Object(map)
+}
+
+/// The full `keys/:name` read.
+pub fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> Value {
+    let versions = &key.versions;
+    let age = versions.age(periods.rotation_period, now);
+    json!({
+        "name": key.name,
+        "provider": key.provider,
+        "schedule": key.schedule,
+        "rotation_period": periods.rotation_period,
+        "grace_period": periods.grace_period,
+        "rotation_window": periods.rotation_window,
+        "auto_rotate": key.auto_rotate,
+        "custom_metadata": key.custom_metadata,
+        "current_version": versions.current_version(),
+        "pending_version": versions.pending().map(|v| v.number),
+        "versions": versions_json(versions, now),
+        "age_days": age.as_ref().map(|a| a.age_days),
+        "last_rotation_time": opt_time(versions.last_rotation_time()),
+        "next_rotation_time": opt_time(age.as_ref().map(|a| a.next_rotation_time)),
+        "overdue": age.as_ref().is_some_and(|a| a.overdue),
+        "overdue_days": age.as_ref().map(|a| a.overdue_days).unwrap_or(0),
+        "last_error": key.last_error,
+    })
+}

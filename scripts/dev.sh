@@ -100,7 +100,22 @@ run "$BAO_BIN" plugin register -sha256="$sha256" -command="$PLUGIN_COMMAND" -ver
 run "$BAO_BIN" secrets enable -path="$PLUGIN_NAME" -plugin-version="$version" "$PLUGIN_NAME"
 
 # --- demo ---
-# A rotation demo will be added here.
+# A real rotation on the mounted engine: create a key, read what applications see, stage a new
+# version, test and promote it, then show both keys during the grace window and the history.
+# The values are demo strings, not real provider keys. AI_KEYS_DEV_NO_DEMO=1 skips this.
+if [[ -z "${AI_KEYS_DEV_NO_DEMO:-}" ]]; then
+  demo() { printf '\n$ bao %s\n' "$*"; "$BAO_BIN" "$@"; }
+  demo write "$PLUGIN_NAME/keys/demo-openai" value=sk-demo-old-0000000000000000 \
+    schedule=staging custom_metadata=owner=platform-team
+  demo read "$PLUGIN_NAME/creds/demo-openai"
+  demo write "$PLUGIN_NAME/stage/demo-openai" value=sk-demo-new-1111111111111111 rotation_id=demo-1
+  demo write -f "$PLUGIN_NAME/test/demo-openai"
+  demo write "$PLUGIN_NAME/promote/demo-openai" grace_period=1h
+  printf '\n# During the grace window applications get both keys:\n'
+  demo read "$PLUGIN_NAME/creds/demo-openai"
+  demo write "$PLUGIN_NAME/verify/demo-openai" value=sk-demo-old-0000000000000000
+  demo read -format=json "$PLUGIN_NAME/history/demo-openai"
+fi
 # --- end demo ---
 
 path_hint=""
@@ -113,8 +128,9 @@ OpenBao is running (pid $server_pid) with $PLUGIN_COMMAND $version mounted at $P
 In another shell:
 
   export BAO_ADDR=$BAO_ADDR BAO_TOKEN=root$path_hint
-  bao write $PLUGIN_NAME/config default_schedule=staging
-  bao read $PLUGIN_NAME/config
+  bao read $PLUGIN_NAME/keys/demo-openai
+  bao write $PLUGIN_NAME/rotate/demo-openai value=sk-demo-newer-2222222222222222 grace_period=0
+  bao read $PLUGIN_NAME/creds/demo-openai
 
 Logs: $work/server.log, $work/audit.log
 Ctrl-C stops the server.

@@ -7,6 +7,7 @@ mod locked;
 mod path_config;
 mod path_creds;
 mod path_keys;
+mod path_providers;
 mod path_reports;
 mod path_rotate;
 mod path_rotation;
@@ -36,6 +37,8 @@ pub struct Shared {
     pub system: Arc<dyn SystemInfo>,
     /// Per-key write locks.
     pub locks: store::KeyLocks,
+    /// The shared HTTP client for provider calls.
+    pub providers: crate::providers::Providers,
 }
 
 /// One mounted engine.
@@ -50,10 +53,12 @@ impl AiKeys {
         let shared = Arc::new(Shared {
             system,
             locks: store::KeyLocks::default(),
+            providers: crate::providers::Providers::new(),
         });
         let families = [
             path_config::paths(&shared),
             path_schedules::paths(&shared),
+            path_providers::paths(&shared),
             path_keys::paths(&shared),
             path_creds::paths(&shared),
             path_rotation::paths(&shared),

@@ -16,6 +16,7 @@
 //!   fields, operations, existence checks, help and OpenAPI, a Storage trait with an in-memory
 //!   implementation, and a write-ahead log for crash safety.
 //! - [`rotation`]: the version state machine, pure and exhaustively tested.
+//! - [`providers`]: one file per AI provider behind a registry: key tests, create, revoke.
 //! - [`backend`]: the engine itself, one file per path family.
 //! - [`logging`]: tracing events as hclog JSON lines on stderr.
 //!
@@ -32,6 +33,7 @@ pub mod host;
 pub mod logging;
 pub mod plugin;
 pub mod proto;
+pub mod providers;
 pub mod rotation;
 
 /// The crate version, reported to the host as `v` + this.

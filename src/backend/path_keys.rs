@@ -63,6 +63,11 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 "Rotate automatically when due. Requires a provider that can create keys.",
             ).default(json!(false)))
             .field(Field::new(
+                "provider_key_id",
+                FieldType::String,
+                "The provider's id for the imported value (not secret), so the engine can deactivate it at the provider after its grace window (Anthropic: the API key id). Create only.",
+            ))
+            .field(Field::new(
                 "custom_metadata",
                 FieldType::Map,
                 "Map of strings kept with the key (owner, team, ticket).",
@@ -221,7 +226,12 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             "key {name:?} already exists; update changes its settings, stage/ and rotate/ its value"
         )));
     }
-    let (versions, changes) = KeyVersions::create(SecretValue::new(value), created_time, now);
+    let (mut versions, changes) = KeyVersions::create(SecretValue::new(value), created_time, now);
+    if let Some(id) = d.get_string("provider_key_id").filter(|i| !i.is_empty()) {
+        if let Some(v) = versions.versions.get_mut(&1) {
+            v.provider_key_id = Some(id);
+        }
+    }
     let mut key = KeyState {
         name: name.clone(),
         provider: None,

@@ -11,7 +11,7 @@ use super::store::{self, Idempotency};
 use super::{bind, provider_ops, Shared};
 use crate::framework::{
     generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
-    Request, Response,
+    Request, Response, Storage,
 };
 use crate::rotation::{TestOutcome, TestResult};
 
@@ -68,8 +68,7 @@ async fn rotate(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             &grace.map(|g| g.to_string()).unwrap_or_default(),
         ],
     );
-    let storage = req.storage.as_ref();
-    let mut locked = Locked::open(&s, &req, &name).await?;
+    let locked = Locked::open(&s, &req, &name).await?;
     if let Some(previous) = replay(&locked, rotation_id.as_deref(), "rotate", &digest)? {
         return Ok(Some(Response::with_data(previous)));
     }
@@ -78,6 +77,23 @@ async fn rotate(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             "require_separate_approver is set: a rotation needs stage/ and promote/ by two different entities, so rotate/ is refused".into(),
         ));
     }
+    let remember = rotation_id.map(|id| (id, digest));
+    let data = rotate_locked(&s, req.storage.as_ref(), locked, value, grace, remember).await?;
+    Ok(Some(Response::with_data(data)))
+}
+
+/// Stages (from `value` or the provider), tests and promotes on an opened key; used by
+/// `rotate/` and by automatic rotation. On failure the current version is untouched and the
+/// attempt is recorded (see [`discard`]).
+pub(super) async fn rotate_locked(
+    s: &Arc<Shared>,
+    storage: &dyn Storage,
+    mut locked: Locked,
+    value: Option<String>,
+    grace: Option<i64>,
+    remember: Option<(String, String)>,
+) -> Result<serde_json::Value, Error> {
+    let name = locked.key_ref().name.clone();
     if let Some(p) = locked.key_ref().versions.pending() {
         return Err(Error::BadRequest(format!(
             "version {} is already pending; promote it or roll it back first",
@@ -85,44 +101,53 @@ async fn rotate(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         )));
     }
     let before = locked.entry.clone();
-    let (new, provider_key_id, engine_created) = new_value(&s, &req, &locked, value).await?;
+    let new = new_value(s, storage, &locked, value).await?;
+    let wal_id = new.wal_id.clone();
     let stager = locked.actor.identity();
     let now = locked.now;
     let staged = locked
         .key()
         .versions
-        .stage(new, now, stager, provider_key_id, engine_created)
+        .stage(
+            new.value,
+            now,
+            stager,
+            new.provider_key_id,
+            new.engine_created,
+        )
         .map_err(super::locked::rotation_error)?;
     locked.record(&staged, None);
-    let (version, result) = match run_test(&s, &req, &mut locked, None).await {
-        Ok(r) => r,
+    let (version, result) = match run_test(s, storage, &mut locked, None).await {
+        Ok((v, r)) if r.outcome.allows_promotion() => (v, r),
+        Ok((_, r)) => {
+            let err = failed_rotation(&r);
+            discard(
+                s,
+                storage,
+                locked,
+                before,
+                &name,
+                Some(&r),
+                &err.to_string(),
+            )
+            .await?;
+            provider_ops::settle(storage, wal_id.as_deref()).await;
+            return Err(err);
+        }
         Err(e) => {
-            discard(&s, &req, locked, before, &name, None, &e.to_string()).await?;
+            discard(s, storage, locked, before, &name, None, &e.to_string()).await?;
+            provider_ops::settle(storage, wal_id.as_deref()).await;
             return Err(e);
         }
     };
-    if !result.outcome.allows_promotion() {
-        let err = failed_rotation(&result);
-        discard(
-            &s,
-            &req,
-            locked,
-            before,
-            &name,
-            Some(&result),
-            &err.to_string(),
-        )
-        .await?;
-        return Err(err);
-    }
-    let mut data = do_promote(&req, &mut locked, grace, false).await?;
+    let mut data = do_promote(storage, &mut locked, grace, false).await?;
     data["test"] = json!({
         "version": version,
         "outcome": result.outcome.as_str(),
         "status_code": result.status_code,
         "detail": result.detail,
     });
-    if let Some(id) = rotation_id {
+    if let Some((id, digest)) = remember {
         locked.key().remember(Idempotency {
             rotation_id: id,
             operation: "rotate".into(),
@@ -131,12 +156,13 @@ async fn rotate(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         });
     }
     locked.save(storage).await?;
+    provider_ops::settle(storage, wal_id.as_deref()).await;
     let provider = locked.key_ref().provider.clone();
     let retired = std::mem::take(&mut locked.retired);
     drop(locked);
-    provider_ops::revoke_retired(&s, storage, &name, provider.as_deref(), retired).await;
+    provider_ops::revoke_retired(s, storage, &name, provider.as_deref(), retired).await;
     tracing::info!(key = %name, version, "key rotated");
-    Ok(Some(Response::with_data(data)))
+    Ok(data)
 }
 
 /// Ends a one-call rotation whose test did not pass; the current version is never touched.
@@ -146,7 +172,7 @@ async fn rotate(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 /// `last_error`. Either way a key the provider created for the attempt is revoked there.
 async fn discard(
     s: &Arc<Shared>,
-    req: &Request,
+    storage: &dyn Storage,
     mut locked: Locked,
     before: store::KeyEntry,
     name: &str,
@@ -187,10 +213,10 @@ async fn discard(
         locked.note("failed", None, outcome, message);
     }
     locked.key().last_error = Some(message.to_string());
-    locked.save(req.storage.as_ref()).await?;
+    locked.save(storage).await?;
     let provider = locked.key_ref().provider.clone();
     drop(locked);
-    provider_ops::revoke_retired(s, req.storage.as_ref(), name, provider.as_deref(), revoke).await;
+    provider_ops::revoke_retired(s, storage, name, provider.as_deref(), revoke).await;
     tracing::warn!(key = %name, outcome = outcome.unwrap_or("error"), "rotation failed; current version unchanged");
     Ok(())
 }

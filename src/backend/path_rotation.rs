@@ -25,6 +25,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(name_field())
             .field(Field::new("value", FieldType::String, "The new key. Without it the provider is asked to create one (400 if it cannot). Write-only.").sensitive())
             .field(Field::new("rotation_id", FieldType::String, "Idempotency id: a retry with the same id and input returns the first result instead of staging twice."))
+            .field(Field::new("provider_key_id", FieldType::String, "The provider's id for a value given here (not secret), so the engine can deactivate it at the provider later (Anthropic: the API key id)."))
             .operation(Operation::Update, "Stage a new pending version.", bind(shared, stage))
             .help(STAGE_SYNOPSIS, STAGE_DESCRIPTION),
         Path::new(&format!("test/{}", generic_name_regex("name")))
@@ -79,22 +80,40 @@ pub(super) fn replay(
     }
 }
 
+/// A value to stage and where it came from.
+pub(super) struct NewValue {
+    pub value: SecretValue,
+    pub provider_key_id: Option<String>,
+    pub engine_created: bool,
+    /// The create intent to settle once the version is stored.
+    pub wal_id: Option<String>,
+}
+
 /// The value to stage: the request's, validated, or one the provider creates.
 pub(super) async fn new_value(
     shared: &Arc<Shared>,
-    req: &Request,
+    storage: &dyn crate::framework::Storage,
     locked: &Locked,
     value: Option<String>,
-) -> Result<(SecretValue, Option<String>, bool), Error> {
+) -> Result<NewValue, Error> {
     match value {
         Some(v) => {
             validate_key_value(&v).map_err(|e| Error::BadRequest(format!("value: {e}")))?;
-            Ok((SecretValue::new(v), None, false))
+            Ok(NewValue {
+                value: SecretValue::new(v),
+                provider_key_id: None,
+                engine_created: false,
+                wal_id: None,
+            })
         }
         None => {
-            let created =
-                provider_ops::create(shared, req.storage.as_ref(), locked.key_ref()).await?;
-            Ok((created.0, Some(created.1), true))
+            let created = provider_ops::create(shared, storage, locked.key_ref()).await?;
+            Ok(NewValue {
+                value: created.value,
+                provider_key_id: Some(created.provider_key_id),
+                engine_created: true,
+                wal_id: Some(created.wal_id),
+            })
         }
     }
 }
@@ -115,14 +134,28 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             p.number
         )));
     }
-    let (value, provider_key_id, engine_created) = new_value(&s, &req, &locked, value).await?;
+    let provided_id = d.get_string("provider_key_id").filter(|i| !i.is_empty());
+    if provided_id.is_some() && value.is_none() {
+        return Err(Error::BadRequest(
+            "provider_key_id goes with value: a key the provider creates gets its id from the provider".into(),
+        ));
+    }
+    let new = new_value(&s, req.storage.as_ref(), &locked, value).await?;
     let stager = locked.actor.identity();
     let now = locked.now;
-    let changes = locked
-        .key()
-        .versions
-        .stage(value, now, stager, provider_key_id, engine_created)
-        .map_err(rotation_error)?;
+    let changes = match locked.key().versions.stage(
+        new.value,
+        now,
+        stager,
+        new.provider_key_id.or(provided_id),
+        new.engine_created,
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            // Cannot happen after the pending check above; the tick revokes a created key.
+            return Err(rotation_error(e));
+        }
+    };
     locked.record(&changes, None);
     let version = changes
         .iter()
@@ -145,6 +178,7 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         });
     }
     locked.save(req.storage.as_ref()).await?;
+    provider_ops::settle(req.storage.as_ref(), new.wal_id.as_deref()).await;
     tracing::info!(key = %name, version, "version staged");
     Ok(Some(Response::with_data(data)))
 }
@@ -152,7 +186,7 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 /// Runs a provider test on `version` (or the pending one) and records it on the locked key.
 pub(super) async fn run_test(
     shared: &Arc<Shared>,
-    req: &Request,
+    storage: &dyn crate::framework::Storage,
     locked: &mut Locked,
     version: Option<u32>,
 ) -> Result<(u32, TestResult), Error> {
@@ -175,8 +209,7 @@ pub(super) async fn run_test(
         )));
     };
     let provider = locked.key_ref().provider.clone();
-    let result =
-        provider_ops::test(shared, req.storage.as_ref(), provider.as_deref(), &value).await?;
+    let result = provider_ops::test(shared, storage, provider.as_deref(), &value).await?;
     let changes = locked
         .key()
         .versions
@@ -203,7 +236,7 @@ async fn test(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         None => None,
     };
     let mut locked = Locked::open(&s, &req, &name).await?;
-    let (number, result) = run_test(&s, &req, &mut locked, version).await?;
+    let (number, result) = run_test(&s, req.storage.as_ref(), &mut locked, version).await?;
     locked.save(req.storage.as_ref()).await?;
     tracing::info!(key = %name, version = number, outcome = result.outcome.as_str(), "version tested");
     Ok(Some(Response::with_data(json!({
@@ -216,12 +249,12 @@ async fn test(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 
 /// Promotes the pending version on a locked key; returns the response data.
 pub(super) async fn do_promote(
-    req: &Request,
+    storage: &dyn crate::framework::Storage,
     locked: &mut Locked,
     grace: Option<i64>,
     force: bool,
 ) -> Result<Value, Error> {
-    let periods = view::periods(req.storage.as_ref(), locked.key_ref()).await?;
+    let periods = view::periods(storage, locked.key_ref()).await?;
     let grace = grace.unwrap_or(periods.grace_period);
     let promoter = locked.actor.identity();
     let two_person = locked.config.require_separate_approver;
@@ -256,7 +289,7 @@ async fn promote(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         .flatten();
     let force = d.get_bool("force").unwrap_or(false);
     let mut locked = Locked::open(&s, &req, &name).await?;
-    let data = do_promote(&req, &mut locked, grace, force).await?;
+    let data = do_promote(req.storage.as_ref(), &mut locked, grace, force).await?;
     locked.save(req.storage.as_ref()).await?;
     let provider = locked.key_ref().provider.clone();
     let retired = std::mem::take(&mut locked.retired);

@@ -7,6 +7,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod fake_provider;
 pub mod process;
 pub mod server;
 

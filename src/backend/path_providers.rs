@@ -1,0 +1,194 @@
+//! `providers/`: how to reach an AI provider to test, create and revoke keys.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::{bind, provider_ops, store, Shared};
+use crate::framework::{
+    existence_check, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult,
+    Operation, Path, Request, Response,
+};
+use crate::providers::{ProviderConfig, ProviderType};
+use crate::rotation::SecretValue;
+
+/// Default timeout of each provider call.
+const DEFAULT_TIMEOUT_SECS: i64 = 10;
+
+pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
+    let types: Vec<&str> = ProviderType::ALL.iter().map(|t| t.as_str()).collect();
+    vec![
+        Path::new("providers/?")
+            .operation(Operation::List, "List providers.", bind(shared, list))
+            .help(LIST_SYNOPSIS, LIST_DESCRIPTION),
+        Path::new(&format!("providers/{}", generic_name_regex("name")))
+            .field(Field::new("name", FieldType::Name, "Name of the provider.").required())
+            .field(Field::new(
+                "type",
+                FieldType::String,
+                format!("Provider type, required on create: {}.", types.join(", ")),
+            ))
+            .field(Field::new(
+                "base_url",
+                FieldType::String,
+                "Scheme, host and optional path prefix of the provider's API, without the API version. Defaults per type; required for azure_openai and openai_compatible.",
+            ))
+            .field(
+                Field::new(
+                    "admin_key",
+                    FieldType::String,
+                    "Provider credential that can create or revoke keys (OpenAI admin key, Anthropic admin key, OpenRouter management key). Write-only; an empty string removes it.",
+                )
+                .sensitive(),
+            )
+            .field(Field::new("project_id", FieldType::String, "openai: the project in which service-account keys are created."))
+            .field(Field::new("api_version", FieldType::String, "azure_openai: the api-version query parameter (default 2024-10-21)."))
+            .field(Field::new("verify_path", FieldType::String, "openai_compatible: the path a key test calls (default /v1/models)."))
+            .field(Field::new("timeout", FieldType::Duration, "Timeout of each provider call (default 10s)."))
+            .operation(Operation::Create, "Configure a provider.", bind(shared, write))
+            .operation(Operation::Update, "Update a provider.", bind(shared, write))
+            .operation(Operation::Read, "Read a provider (never its admin key).", bind(shared, read))
+            .operation(Operation::Delete, "Delete a provider no key uses.", bind(shared, delete))
+            .existence(existence_check(|req: Request, d: FieldData| async move {
+                let name = d.get_string("name").unwrap_or_default();
+                Ok(provider_ops::load(req.storage.as_ref(), &name).await?.is_some())
+            }))
+            .help(SYNOPSIS, DESCRIPTION),
+    ]
+}
+
+async fn list(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
+    let keys = req.storage.list(provider_ops::PROVIDERS_PREFIX).await?;
+    Ok(Some(Response::with_data(json!({ "keys": keys }))))
+}
+
+fn provider_json(name: &str, cfg: &ProviderConfig) -> serde_json::Value {
+    let caps = cfg.capabilities();
+    json!({
+        "name": name,
+        "type": cfg.kind.as_str(),
+        "base_url": cfg.base_url.clone().or_else(|| cfg.kind.default_base_url().map(str::to_string)),
+        "project_id": cfg.project_id,
+        "api_version": cfg.api_version,
+        "verify_path": cfg.verify_path,
+        "timeout": cfg.timeout_secs,
+        "admin_key_set": cfg.admin_key.is_some(),
+        "capabilities": { "test": caps.test, "create": caps.create, "revoke": caps.revoke },
+    })
+}
+
+async fn read(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let name = d.get_string("name").unwrap_or_default();
+    Ok(provider_ops::load(req.storage.as_ref(), &name)
+        .await?
+        .map(|cfg| Response::with_data(provider_json(&name, &cfg))))
+}
+
+fn text(d: &FieldData, field: &str) -> Option<Option<String>> {
+    d.is_set(field).then(|| {
+        d.get_string(field)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    })
+}
+
+async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let name = d.get_string("name").unwrap_or_default();
+    let storage = req.storage.as_ref();
+    let existing = provider_ops::load(storage, &name).await?;
+    let kind = match d.get_string("type").filter(|_| d.is_set("type")) {
+        Some(t) => Some(ProviderType::parse(t.trim()).ok_or_else(|| {
+            let types: Vec<&str> = ProviderType::ALL.iter().map(|t| t.as_str()).collect();
+            Error::BadRequest(format!("type: must be one of {}", types.join(", ")))
+        })?),
+        None => None,
+    };
+    let mut cfg = match (existing, kind) {
+        (Some(mut cfg), kind) => {
+            if let Some(k) = kind {
+                cfg.kind = k;
+            }
+            cfg
+        }
+        (None, Some(kind)) => ProviderConfig {
+            kind,
+            base_url: None,
+            admin_key: None,
+            project_id: None,
+            api_version: None,
+            verify_path: None,
+            timeout_secs: DEFAULT_TIMEOUT_SECS,
+        },
+        (None, None) => {
+            return Err(Error::BadRequest(
+                "type is required to create a provider".into(),
+            ))
+        }
+    };
+    if let Some(v) = text(&d, "base_url") {
+        cfg.base_url = v.map(|u| u.trim_end_matches('/').to_string());
+    }
+    if let Some(v) = text(&d, "project_id") {
+        cfg.project_id = v;
+    }
+    if let Some(v) = text(&d, "api_version") {
+        cfg.api_version = v;
+    }
+    if let Some(v) = text(&d, "verify_path") {
+        cfg.verify_path = v;
+    }
+    if d.is_set("timeout") {
+        cfg.timeout_secs = d.get_duration("timeout").unwrap_or(DEFAULT_TIMEOUT_SECS);
+    }
+    if d.is_set("admin_key") {
+        cfg.admin_key = d
+            .get_string("admin_key")
+            .filter(|k| !k.is_empty())
+            .map(|k| {
+                crate::rotation::validate_key_value(&k)
+                    .map_err(|e| Error::BadRequest(format!("admin_key: {e}")))
+                    .map(|()| SecretValue::new(k))
+            })
+            .transpose()?;
+    }
+    cfg.validate().map_err(Error::BadRequest)?;
+    provider_ops::save(storage, &name, &cfg).await?;
+    tracing::info!(provider = %name, kind = cfg.kind.as_str(), "provider configured");
+    Ok(Some(Response::with_data(provider_json(&name, &cfg))))
+}
+
+async fn delete(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let name = d.get_string("name").unwrap_or_default();
+    let storage = req.storage.as_ref();
+    let mut users = Vec::new();
+    for key in store::list_names(storage).await? {
+        if let Some(entry) = store::load(storage, &key).await? {
+            if entry
+                .key
+                .is_some_and(|k| k.provider.as_deref() == Some(name.as_str()))
+            {
+                users.push(key);
+            }
+        }
+    }
+    if !users.is_empty() {
+        return Err(Error::BadRequest(format!(
+            "provider {name:?} is used by keys: {}",
+            users.join(", ")
+        )));
+    }
+    storage
+        .delete(&format!("{}{name}", provider_ops::PROVIDERS_PREFIX))
+        .await?;
+    Ok(None)
+}
+
+const LIST_SYNOPSIS: &str = "List AI providers.";
+const LIST_DESCRIPTION: &str = "Lists the names of every configured provider.";
+const SYNOPSIS: &str = "Configure how to reach an AI provider.";
+const DESCRIPTION: &str = "\
+A provider tells the engine how to test keys (openai, anthropic, gemini, azure_openai, \
+openrouter, openai_compatible) and, with an admin_key, how to create keys (openai service-account \
+keys in project_id, openrouter keys) and revoke or deactivate them (openai, openrouter, \
+anthropic). Reads never return the admin key: they show admin_key_set and capabilities (test, \
+create, revoke with the configured credentials). A provider that keys use cannot be deleted.";

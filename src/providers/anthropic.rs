@@ -1,0 +1,81 @@
+//! Anthropic: probe `GET /v1/models` (`x-api-key` + `anthropic-version`); no create (keys are
+//! made in the Console); revoke by setting the key `inactive` (recoverable, unlike `archived`).
+
+use serde_json::{json, Value};
+
+use super::classify::{
+    admin_error, admin_failure, common, idempotent_may_retry, is_provider_not_found, token, Verdict,
+};
+use super::http::{secret_header, Exchange, HttpClient, Reply, Step};
+use super::ProviderError;
+
+/// The API version header every Anthropic call carries.
+pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+fn authed(request: reqwest::RequestBuilder, key: &str) -> reqwest::RequestBuilder {
+    request
+        .header("x-api-key", secret_header(key))
+        .header("anthropic-version", ANTHROPIC_VERSION)
+}
+
+/// The key-test request (one model is enough).
+pub(super) fn probe(c: &reqwest::Client, base: &str, key: &str) -> reqwest::RequestBuilder {
+    authed(c.get(format!("{base}/v1/models?limit=1")), key)
+}
+
+/// Classifies a `GET /v1/models` answer: `{"type":"error","error":{"type":...}}` bodies;
+/// 401 `authentication_error` / 403 `permission_error` bad key, 402 `billing_error` unfunded,
+/// 429 `rate_limit_error`, 500 `api_error` and 529 `overloaded_error` transient.
+pub(crate) fn classify_test(reply: &Reply) -> Verdict {
+    let json = reply.json();
+    let tok = token(json.as_ref(), &["/error/type"]);
+    if reply.status == 402 {
+        return Verdict::unfunded(402, "billing blocks its use", tok.as_deref());
+    }
+    if (200..300).contains(&reply.status) && !reply.looks_like_json_object() {
+        return Verdict::unexpected_body(reply.status);
+    }
+    common(reply, tok.as_deref())
+}
+
+/// Sets API key `id` to `inactive` with the admin key.
+pub(super) async fn revoke(
+    http: &HttpClient<'_>,
+    base: &str,
+    admin: &str,
+    id: &str,
+) -> Result<(), ProviderError> {
+    let url = format!("{base}/v1/organizations/api_keys/{id}");
+    let body = json!({ "status": "inactive" });
+    let (result, _) = http
+        .exchange(
+            |c| authed(c.post(&url), admin).json(&body),
+            |ex| Step::judged(idempotent_may_retry(&ex), interpret_revoke(ex)),
+        )
+        .await;
+    result
+}
+
+/// Reads an update answer: the key object with `status` `inactive`, or the provider's 404.
+pub(crate) fn interpret_revoke(ex: Exchange) -> Result<(), ProviderError> {
+    let reply = ex.map_err(|f| admin_failure(&f))?;
+    let json = reply.json();
+    if (200..300).contains(&reply.status) {
+        let status = json
+            .as_ref()
+            .and_then(|j| j.get("status"))
+            .and_then(Value::as_str);
+        return match status {
+            Some("inactive") | Some("archived") | None => Ok(()),
+            Some(other) => Err(ProviderError::Protocol(format!(
+                "the key is still {}",
+                super::classify::clean_token(other).unwrap_or_else(|| "active".to_string())
+            ))),
+        };
+    }
+    if is_provider_not_found(&reply) {
+        return Ok(());
+    }
+    let tok = token(json.as_ref(), &["/error/type"]);
+    Err(admin_error(&reply, tok.as_deref(), "key"))
+}

@@ -1,0 +1,312 @@
+//! Stored provider settings, their validation, and what they allow.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::ProviderType;
+use crate::rotation::{validate_key_value, SecretValue};
+
+/// Azure OpenAI `api-version` used when none is configured (GA data-plane version).
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+
+/// Probe path for `openai_compatible` when `verify_path` is not set.
+pub const DEFAULT_VERIFY_PATH: &str = "/v1/models";
+
+const DEFAULT_TIMEOUT_SECS: i64 = 10;
+const MAX_TIMEOUT_SECS: i64 = 300;
+
+/// Stored provider settings (api.md `providers/:name`), persisted as JSON in the engine's
+/// (Vault-encrypted) storage. `admin_key` is a [`SecretValue`], so `Debug` never shows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProviderConfig {
+    /// Which provider this is.
+    pub kind: ProviderType,
+    /// Scheme, host and optional path prefix of the API, without the API version; `None` means
+    /// [`ProviderType::default_base_url`].
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Credential that can create or revoke keys (OpenAI admin key, Anthropic admin key,
+    /// OpenRouter management key). Write-only in the API.
+    #[serde(default)]
+    pub admin_key: Option<SecretValue>,
+    /// OpenAI project in which keys are created and deleted.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// Azure OpenAI `api-version`; `None` means [`DEFAULT_AZURE_API_VERSION`].
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// `openai_compatible` probe path; `None` means [`DEFAULT_VERIFY_PATH`].
+    #[serde(default)]
+    pub verify_path: Option<String>,
+    /// Timeout of each provider call, in seconds (1 to 300, default 10).
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: i64,
+}
+
+fn default_timeout_secs() -> i64 {
+    DEFAULT_TIMEOUT_SECS
+}
+
+/// Which operations a provider supports with the configured credentials (api.md `providers/`
+/// read, `capabilities`).
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The engine can test keys (`test/`).
+    pub test: bool,
+    /// The engine can have the provider create a key (`stage/` without `value`).
+    pub create: bool,
+    /// The engine can revoke or deactivate a key at the provider when its grace ends.
+    pub revoke: bool,
+}
+
+impl ProviderConfig {
+    /// A configuration of `kind` with every optional setting unset and the default timeout.
+    pub fn new(kind: ProviderType) -> Self {
+        Self {
+            kind,
+            base_url: None,
+            admin_key: None,
+            project_id: None,
+            api_version: None,
+            verify_path: None,
+            timeout_secs: DEFAULT_TIMEOUT_SECS,
+        }
+    }
+
+    /// Checks the settings. The error is a message for a 400 that names the field; it never
+    /// contains the admin key (nor the base URL, which a user may have pasted a key into).
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_TIMEOUT_SECS).contains(&self.timeout_secs) {
+            return Err(format!(
+                "timeout must be between 1s and {MAX_TIMEOUT_SECS}s, got {}s",
+                self.timeout_secs
+            ));
+        }
+        match &self.base_url {
+            Some(url) => validate_base_url(self.kind, url)?,
+            None if self.kind.default_base_url().is_none() => {
+                return Err(format!(
+                    "base_url is required for provider type {} (for example {})",
+                    self.kind,
+                    match self.kind {
+                        ProviderType::AzureOpenai => "https://RESOURCE.openai.azure.com",
+                        _ => "http://localhost:8000",
+                    }
+                ))
+            }
+            None => {}
+        }
+        if let Some(key) = &self.admin_key {
+            validate_key_value(key.expose()).map_err(|e| format!("admin_key is invalid: {e}"))?;
+        }
+        if let Some(project) = &self.project_id {
+            if project.is_empty() || project.len() > 128 || !project.chars().all(is_id_char) {
+                return Err(
+                    "project_id must be 1 to 128 letters, digits, '_', '-' or '.' \
+                            (for example proj_abc123)"
+                        .to_string(),
+                );
+            }
+        }
+        if let Some(version) = &self.api_version {
+            let ok = !version.is_empty()
+                && version.len() <= 40
+                && version
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+            if !ok {
+                return Err(format!(
+                    "api_version must look like {DEFAULT_AZURE_API_VERSION} or 2025-04-01-preview"
+                ));
+            }
+        }
+        if let Some(path) = &self.verify_path {
+            let ok = path.starts_with('/')
+                && path.len() <= 512
+                && !path.contains("..")
+                && path
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && c != '?' && c != '#');
+            if !ok {
+                return Err(
+                    "verify_path must be a path starting with '/', without spaces, \
+                            '?', '#' or '..' (for example /v1/models)"
+                        .to_string(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// What this provider can do with these settings (providers.md "Which providers the engine
+    /// supports"): every type can test; OpenAI creates and revokes with `admin_key` and
+    /// `project_id`; OpenRouter creates and revokes with `admin_key`; Anthropic revokes
+    /// (deactivates) with `admin_key`.
+    pub fn capabilities(&self) -> Capabilities {
+        let admin = self.admin_key.is_some();
+        let (create, revoke) = match self.kind {
+            ProviderType::Openai => {
+                let both = admin && self.project_id.is_some();
+                (both, both)
+            }
+            ProviderType::Openrouter => (admin, admin),
+            ProviderType::Anthropic => (false, admin),
+            ProviderType::Gemini | ProviderType::AzureOpenai | ProviderType::OpenaiCompatible => {
+                (false, false)
+            }
+        };
+        Capabilities {
+            test: self.effective_base_url().is_some(),
+            create,
+            revoke,
+        }
+    }
+
+    /// Settings that are set but mean nothing for this type, for the caller's warnings.
+    pub fn unused_fields(&self) -> Vec<&'static str> {
+        let mut unused = Vec::new();
+        if self.project_id.is_some() && self.kind != ProviderType::Openai {
+            unused.push("project_id");
+        }
+        if self.api_version.is_some() && self.kind != ProviderType::AzureOpenai {
+            unused.push("api_version");
+        }
+        if self.verify_path.is_some() && self.kind != ProviderType::OpenaiCompatible {
+            unused.push("verify_path");
+        }
+        let admin_used = matches!(
+            self.kind,
+            ProviderType::Openai | ProviderType::Anthropic | ProviderType::Openrouter
+        );
+        if self.admin_key.is_some() && !admin_used {
+            unused.push("admin_key");
+        }
+        unused
+    }
+
+    /// `base_url` without trailing `/`, or the type's default; `None` when neither exists.
+    pub fn effective_base_url(&self) -> Option<String> {
+        match &self.base_url {
+            Some(url) => Some(url.trim_end_matches('/').to_string()),
+            None => self.kind.default_base_url().map(str::to_string),
+        }
+    }
+
+    /// The per-call timeout (clamped to 1..=300 s).
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.clamp(1, MAX_TIMEOUT_SECS) as u64)
+    }
+
+    /// The Azure `api-version` to send.
+    pub fn azure_api_version(&self) -> &str {
+        self.api_version
+            .as_deref()
+            .unwrap_or(DEFAULT_AZURE_API_VERSION)
+    }
+
+    /// The `openai_compatible` probe path to use.
+    pub fn effective_verify_path(&self) -> &str {
+        self.verify_path.as_deref().unwrap_or(DEFAULT_VERIFY_PATH)
+    }
+}
+
+fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.'
+}
+
+/// Checks a provider key id before it goes into a URL path (no traversal, no separators).
+pub(super) fn check_provider_key_id(id: &str) -> Result<(), String> {
+    if id.is_empty()
+        || id.len() > 256
+        || id.chars().all(|c| c == '.')
+        || !id.chars().all(is_id_char)
+    {
+        return Err(
+            "provider_key_id must be 1 to 256 letters, digits, '_', '-' or '.'".to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// The path segment a user might wrongly include in `base_url` (api.md: the engine appends
+/// the provider's own paths, API version included).
+fn own_first_segment(kind: ProviderType) -> Option<&'static str> {
+    match kind {
+        ProviderType::Openai | ProviderType::Anthropic => Some("v1"),
+        ProviderType::Gemini => Some("v1beta"),
+        ProviderType::AzureOpenai => Some("openai"),
+        ProviderType::Openrouter => Some("v1"),
+        ProviderType::OpenaiCompatible => None,
+    }
+}
+
+fn validate_base_url(kind: ProviderType, raw: &str) -> Result<(), String> {
+    let url = url::Url::parse(raw.trim_end_matches('/'))
+        .map_err(|e| format!("base_url is not a valid URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("base_url must start with http:// or https://".to_string());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("base_url must name a host".to_string());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("base_url must not contain credentials (user:password@)".to_string());
+    }
+    if url.query().is_some() || raw.contains('?') {
+        return Err("base_url must not contain a query string ('?...')".to_string());
+    }
+    if url.fragment().is_some() || raw.contains('#') {
+        return Err("base_url must not contain a fragment ('#...')".to_string());
+    }
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("base_url must not contain spaces or control characters".to_string());
+    }
+    let last = url
+        .path_segments()
+        .and_then(|mut s| s.rfind(|seg| !seg.is_empty()));
+    if let (Some(own), Some(last)) = (own_first_segment(kind), last) {
+        if last.eq_ignore_ascii_case(own) {
+            return Err(format!(
+                "base_url must not end with /{own}: the engine appends the provider's paths \
+                 (give the origin, for example {})",
+                kind.default_base_url()
+                    .unwrap_or("https://RESOURCE.openai.azure.com")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Why `create` is unavailable for this configuration (a 400 message).
+pub(super) fn why_cannot_create(cfg: &ProviderConfig) -> String {
+    match cfg.kind {
+        ProviderType::Openai => {
+            "provider type openai creates keys only with admin_key and project_id set".to_string()
+        }
+        ProviderType::Openrouter => {
+            "provider type openrouter creates keys only with admin_key (a management key) set"
+                .to_string()
+        }
+        ProviderType::Anthropic => "provider type anthropic cannot create keys through its API: \
+                                    create the key in the Console and stage it with value"
+            .to_string(),
+        other => format!("provider type {other} cannot create keys: stage the key with value"),
+    }
+}
+
+/// Why `revoke` is unavailable for this configuration (a 400 message).
+pub(super) fn why_cannot_revoke(cfg: &ProviderConfig) -> String {
+    match cfg.kind {
+        ProviderType::Openai => {
+            "provider type openai revokes keys only with admin_key and project_id set".to_string()
+        }
+        ProviderType::Anthropic | ProviderType::Openrouter => {
+            format!(
+                "provider type {} revokes keys only with admin_key set",
+                cfg.kind
+            )
+        }
+        other => format!("provider type {other} cannot revoke keys through its API"),
+    }
+}

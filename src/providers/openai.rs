@@ -1,0 +1,210 @@
+//! OpenAI: probe `GET /v1/models` (Bearer); create a service account with its API key in the
+//! configured project; revoke by deleting that project API key.
+//!
+//! Revocation deletes the API key (`DELETE /v1/organization/projects/{p}/api_keys/{id}`), not
+//! the service account: it is the call providers.md names, the id it takes is the one the
+//! create returns as `api_key.id` (the single provider id the engine records), and it works for
+//! any project key, including ones the engine did not create. The key-less service account
+//! that remains can do nothing; removing it would need its id recorded as well.
+
+use serde_json::{json, Value};
+
+use super::classify::{
+    admin_error, admin_failure, common, create_may_retry, idempotent_may_retry,
+    is_provider_not_found, token, Verdict,
+};
+use super::http::{Exchange, HttpClient, Reply, Step};
+use super::{CreatedKey, ProviderError};
+use crate::rotation::{validate_key_value, SecretValue};
+
+/// `error.code` values of a 429 that mean "out of money", not "too fast" (providers.md).
+pub(crate) const QUOTA_CODES: [&str; 5] = [
+    "insufficient_quota",
+    "credit_balance_exhausted",
+    "organization_spend_limit_exceeded",
+    "project_spend_limit_exceeded",
+    "organization_usage_limit_exceeded",
+];
+
+/// The key-test request.
+pub(super) fn probe(c: &reqwest::Client, base: &str, key: &str) -> reqwest::RequestBuilder {
+    c.get(format!("{base}/v1/models")).bearer_auth(key)
+}
+
+/// Classifies a `GET /v1/models` answer.
+pub(crate) fn classify_test(reply: &Reply) -> Verdict {
+    classify_openai_shaped(reply, true)
+}
+
+/// The classification shared by OpenAI-shaped APIs (`{"error": {"type", "code"}}`): a 429 with
+/// `type: insufficient_quota` or a quota `code` is unfunded, not a rate limit. With
+/// `require_json`, a 2xx must look like a JSON object (a captive portal's HTML 200 is not a
+/// pass).
+pub(crate) fn classify_openai_shaped(reply: &Reply, require_json: bool) -> Verdict {
+    let json = reply.json();
+    let tok = token(json.as_ref(), &["/error/code", "/error/type"]);
+    if reply.status == 429 && is_quota_error(json.as_ref()) {
+        return Verdict::unfunded(429, "out of quota or credit", tok.as_deref());
+    }
+    if (200..300).contains(&reply.status) && require_json && !reply.looks_like_json_object() {
+        return Verdict::unexpected_body(reply.status);
+    }
+    common(reply, tok.as_deref())
+}
+
+/// Whether an OpenAI-shaped error body says the quota or credit is exhausted.
+pub(crate) fn is_quota_error(json: Option<&Value>) -> bool {
+    let field = |p: &str| json.and_then(|j| j.pointer(p)).and_then(Value::as_str);
+    field("/error/type") == Some("insufficient_quota")
+        || field("/error/code").is_some_and(|c| QUOTA_CODES.contains(&c))
+}
+
+/// Creates a service account named `name` in `project`; returns its API key.
+pub(super) async fn create(
+    http: &HttpClient<'_>,
+    base: &str,
+    admin: &str,
+    project: &str,
+    name: &str,
+) -> Result<CreatedKey, ProviderError> {
+    let url = format!("{base}/v1/organization/projects/{project}/service_accounts");
+    let body = json!({ "name": name });
+    let (result, _) = http
+        .exchange(
+            |c| c.post(&url).bearer_auth(admin).json(&body),
+            |ex| Step::judged(create_may_retry(&ex), interpret_create(ex)),
+        )
+        .await;
+    result
+}
+
+/// Reads a create answer: `api_key.value` and `api_key.id` of the new service account.
+pub(crate) fn interpret_create(ex: Exchange) -> Result<CreatedKey, ProviderError> {
+    let reply = ex.map_err(|f| admin_failure(&f))?;
+    let json = reply.json();
+    if !(200..300).contains(&reply.status) {
+        let tok = token(json.as_ref(), &["/error/code", "/error/type"]);
+        return Err(admin_error(&reply, tok.as_deref(), "project"));
+    }
+    let field = |p: &str| {
+        json.as_ref()
+            .and_then(|j| j.pointer(p))
+            .and_then(Value::as_str)
+    };
+    let account = field("/id").unwrap_or("unknown");
+    match (field("/api_key/value"), field("/api_key/id")) {
+        (Some(value), Some(id)) if validate_key_value(value).is_ok() && !id.is_empty() => {
+            Ok(CreatedKey {
+                value: SecretValue::new(value.to_string()),
+                provider_key_id: id.to_string(),
+            })
+        }
+        _ => Err(ProviderError::Protocol(format!(
+            "the service account ({account}) was created without a usable api_key.value and \
+             api_key.id; delete it in the OpenAI dashboard"
+        ))),
+    }
+}
+
+fn is_id(id: &str) -> bool {
+    super::config::check_provider_key_id(id).is_ok()
+}
+
+/// Most list pages read when looking a key up by name.
+const MAX_LIST_PAGES: usize = 50;
+
+/// The id of the project API key whose service account is named `name`, following the
+/// `after` cursor (100 per page) through at most 50 pages.
+pub(super) async fn find_by_name(
+    http: &HttpClient<'_>,
+    base: &str,
+    admin: &str,
+    project: &str,
+    name: &str,
+) -> Result<Option<String>, ProviderError> {
+    let mut after: Option<String> = None;
+    for _ in 0..MAX_LIST_PAGES {
+        let mut url = format!("{base}/v1/organization/projects/{project}/api_keys?limit=100");
+        if let Some(cursor) = &after {
+            url.push_str(&format!("&after={cursor}"));
+        }
+        let page = http
+            .admin_json(
+                |c| c.get(&url).bearer_auth(admin),
+                &["/error/code", "/error/type"],
+            )
+            .await?;
+        let (found, next) = scan_key_page(&page, name);
+        if found.is_some() {
+            return Ok(found);
+        }
+        match next {
+            Some(cursor) => after = Some(cursor),
+            None => return Ok(None),
+        }
+    }
+    Err(ProviderError::Protocol(format!(
+        "no key named {name:?} in the first {MAX_LIST_PAGES} pages of project API keys"
+    )))
+}
+
+/// One page of `GET .../api_keys`: the id of the key owned by service account `name`, and the
+/// cursor of the next page (when `has_more`).
+pub(crate) fn scan_key_page(page: &Value, name: &str) -> (Option<String>, Option<String>) {
+    let keys = page.get("data").and_then(Value::as_array);
+    let found = keys.into_iter().flatten().find_map(|k| {
+        let owner = k
+            .pointer("/owner/service_account/name")
+            .and_then(Value::as_str);
+        (owner == Some(name)).then(|| {
+            k.get("id")?
+                .as_str()
+                .filter(|i| is_id(i))
+                .map(str::to_string)
+        })?
+    });
+    let more = page.get("has_more").and_then(Value::as_bool) == Some(true);
+    let next = page
+        .get("last_id")
+        .and_then(Value::as_str)
+        .filter(|i| is_id(i))
+        .map(str::to_string);
+    (found, next.filter(|_| more))
+}
+
+/// Deletes project API key `id`.
+pub(super) async fn revoke(
+    http: &HttpClient<'_>,
+    base: &str,
+    admin: &str,
+    project: &str,
+    id: &str,
+) -> Result<(), ProviderError> {
+    let url = format!("{base}/v1/organization/projects/{project}/api_keys/{id}");
+    let (result, _) = http
+        .exchange(
+            |c| c.delete(&url).bearer_auth(admin),
+            |ex| Step::judged(idempotent_may_retry(&ex), interpret_revoke(ex)),
+        )
+        .await;
+    result
+}
+
+/// Reads a delete answer: 2xx with `deleted` not false, or the provider's own 404.
+pub(crate) fn interpret_revoke(ex: Exchange) -> Result<(), ProviderError> {
+    let reply = ex.map_err(|f| admin_failure(&f))?;
+    let json = reply.json();
+    if (200..300).contains(&reply.status) {
+        if json.as_ref().and_then(|j| j.get("deleted")) == Some(&Value::Bool(false)) {
+            return Err(ProviderError::Protocol(
+                "the key was not deleted".to_string(),
+            ));
+        }
+        return Ok(());
+    }
+    if is_provider_not_found(&reply) {
+        return Ok(());
+    }
+    let tok = token(json.as_ref(), &["/error/code", "/error/type"]);
+    Err(admin_error(&reply, tok.as_deref(), "key"))
+}

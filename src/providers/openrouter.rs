@@ -1,0 +1,170 @@
+//! OpenRouter: probe `GET /api/v1/key` (Bearer), whose `data.limit_remaining` tells whether
+//! the key can still spend (never `/models`: OpenRouter serves it without a key); create with
+//! `POST /api/v1/keys` and delete with `DELETE /api/v1/keys/{hash}` using a management key.
+
+use serde_json::{json, Value};
+
+use super::classify::{
+    admin_error, admin_failure, common, create_may_retry, idempotent_may_retry,
+    is_provider_not_found, Verdict,
+};
+use super::http::{Exchange, HttpClient, Reply, Step};
+use super::{CreatedKey, ProviderError};
+use crate::rotation::{validate_key_value, SecretValue};
+
+/// The key-test request.
+pub(super) fn probe(c: &reqwest::Client, base: &str, key: &str) -> reqwest::RequestBuilder {
+    c.get(format!("{base}/api/v1/key")).bearer_auth(key)
+}
+
+/// Classifies a `GET /api/v1/key` answer. Errors are `{"error":{"code": N, "message"}}` with
+/// nothing beyond the status worth keeping: 401 bad key, 402 unfunded, 429/5xx transient. A
+/// 2xx must carry `data`; a non-null `data.limit_remaining` at or below 0 is unfunded.
+pub(crate) fn classify_test(reply: &Reply) -> Verdict {
+    if !(200..300).contains(&reply.status) {
+        return common(reply, None);
+    }
+    let json = reply.json();
+    let Some(data) = json
+        .as_ref()
+        .and_then(|j| j.get("data"))
+        .filter(|d| d.is_object())
+    else {
+        return Verdict::unexpected_body(reply.status);
+    };
+    match data.get("limit_remaining").and_then(Value::as_f64) {
+        Some(left) if left <= 0.0 => Verdict::unfunded(
+            reply.status,
+            "its credit limit is used up (limit_remaining 0)",
+            None,
+        ),
+        _ => Verdict::passed(reply.status),
+    }
+}
+
+/// Creates a key named `name`; returns `key` and `data.hash`.
+pub(super) async fn create(
+    http: &HttpClient<'_>,
+    base: &str,
+    admin: &str,
+    name: &str,
+) -> Result<CreatedKey, ProviderError> {
+    let url = format!("{base}/api/v1/keys");
+    let body = json!({ "name": name });
+    let (result, _) = http
+        .exchange(
+            |c| c.post(&url).bearer_auth(admin).json(&body),
+            |ex| Step::judged(create_may_retry(&ex), interpret_create(ex)),
+        )
+        .await;
+    result
+}
+
+/// Reads a create answer (`201 {"data": {"hash", ...}, "key": "sk-or-v1-..."}`).
+pub(crate) fn interpret_create(ex: Exchange) -> Result<CreatedKey, ProviderError> {
+    let reply = ex.map_err(|f| admin_failure(&f))?;
+    if !(200..300).contains(&reply.status) {
+        return Err(admin_error(&reply, None, "management key"));
+    }
+    let json = reply.json();
+    let field = |p: &str| {
+        json.as_ref()
+            .and_then(|j| j.pointer(p))
+            .and_then(Value::as_str)
+    };
+    match (field("/key"), field("/data/hash")) {
+        (Some(value), Some(hash)) if validate_key_value(value).is_ok() && !hash.is_empty() => {
+            Ok(CreatedKey {
+                value: SecretValue::new(value.to_string()),
+                provider_key_id: hash.to_string(),
+            })
+        }
+        (_, hash) => Err(ProviderError::Protocol(format!(
+            "the created key came without a usable key and data.hash (hash {})",
+            hash.and_then(super::classify::clean_token)
+                .unwrap_or_else(|| "unknown".to_string())
+        ))),
+    }
+}
+
+fn is_id(id: &str) -> bool {
+    super::config::check_provider_key_id(id).is_ok()
+}
+
+/// Most list pages read when looking a key up by name.
+const MAX_LIST_PAGES: usize = 50;
+
+/// The hash of the key named `name` (disabled keys included), paging by `offset`.
+pub(super) async fn find_by_name(
+    http: &HttpClient<'_>,
+    base: &str,
+    admin: &str,
+    name: &str,
+) -> Result<Option<String>, ProviderError> {
+    let mut offset = 0;
+    for _ in 0..MAX_LIST_PAGES {
+        let url = format!("{base}/api/v1/keys?include_disabled=true&offset={offset}");
+        let page = http
+            .admin_json(|c| c.get(&url).bearer_auth(admin), &[])
+            .await?;
+        let keys = page
+            .get("data")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let found = keys.iter().find_map(|k| {
+            let named = k.get("name").and_then(Value::as_str) == Some(name);
+            named.then(|| {
+                k.get("hash")?
+                    .as_str()
+                    .filter(|h| is_id(h))
+                    .map(str::to_string)
+            })?
+        });
+        if found.is_some() {
+            return Ok(found);
+        }
+        offset += keys.len();
+    }
+    Err(ProviderError::Protocol(format!(
+        "no key named {name:?} in the first {MAX_LIST_PAGES} pages of keys"
+    )))
+}
+
+/// Deletes the key whose hash is `hash`.
+pub(super) async fn revoke(
+    http: &HttpClient<'_>,
+    base: &str,
+    admin: &str,
+    hash: &str,
+) -> Result<(), ProviderError> {
+    let url = format!("{base}/api/v1/keys/{hash}");
+    let (result, _) = http
+        .exchange(
+            |c| c.delete(&url).bearer_auth(admin),
+            |ex| Step::judged(idempotent_may_retry(&ex), interpret_revoke(ex)),
+        )
+        .await;
+    result
+}
+
+/// Reads a delete answer: 2xx with `deleted` not false, or the provider's own 404.
+pub(crate) fn interpret_revoke(ex: Exchange) -> Result<(), ProviderError> {
+    let reply = ex.map_err(|f| admin_failure(&f))?;
+    if (200..300).contains(&reply.status) {
+        let deleted = reply.json().and_then(|j| j.get("deleted").cloned());
+        if deleted == Some(Value::Bool(false)) {
+            return Err(ProviderError::Protocol(
+                "the key was not deleted".to_string(),
+            ));
+        }
+        return Ok(());
+    }
+    if is_provider_not_found(&reply) {
+        return Ok(());
+    }
+    Err(admin_error(&reply, None, "key"))
+}

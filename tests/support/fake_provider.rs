@@ -88,6 +88,7 @@ struct Inner {
     uris: Vec<String>,
     mode: Option<Mode>,
     admin_mode: Option<Mode>,
+    stall_after_create: bool,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -218,6 +219,21 @@ impl FakeProvider {
     }
 
     /// How the admin endpoints answer from now on.
+    /// While set, key-creating calls create the key and then do not answer (at most 60 s): the
+    /// moment between "key created at the provider" and "version stored" in the engine.
+    pub fn set_stall_after_create(&self, on: bool) {
+        self.lock().stall_after_create = on;
+    }
+
+    /// Keys created through the admin APIs that are still active.
+    pub fn active_created_keys(&self) -> Vec<String> {
+        self.created_keys()
+            .into_iter()
+            .filter(|(_, _, active)| *active)
+            .map(|(id, _, _)| id)
+            .collect()
+    }
+
     pub fn set_admin_mode(&self, mode: Mode) {
         self.lock().admin_mode = Some(mode);
     }
@@ -251,6 +267,14 @@ fn record(state: &Shared, uri: &Uri) {
     let mut s = state.lock().unwrap();
     *s.hits.entry(uri.path().to_string()).or_default() += 1;
     s.uris.push(uri.to_string());
+}
+
+/// Waits while `stall_after_create` is set (bounded to 60 s).
+async fn stall_after_create(state: &Shared) {
+    let started = Instant::now();
+    while state.lock().unwrap().stall_after_create && started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Counts the request, waits out a stall, and returns the mode in force.
@@ -626,6 +650,7 @@ async fn openai_create(
         format!("{project}/{sa}"),
         &name,
     );
+    stall_after_create(&s).await;
     let now = chrono::Utc::now().timestamp();
     respond(
         200,
@@ -812,9 +837,12 @@ async fn openrouter_create(
         "openrouter".into(),
         name,
     );
-    let mut st = s.lock().unwrap();
-    st.limits.insert(value.clone(), limit);
-    let data = openrouter_view(st.minted.last().unwrap(), limit);
+    let data = {
+        let mut st = s.lock().unwrap();
+        st.limits.insert(value.clone(), limit);
+        openrouter_view(st.minted.last().unwrap(), limit)
+    };
+    stall_after_create(&s).await;
     respond(201, &[], json!({"data": data, "key": value}))
 }
 

@@ -8,4 +8,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod foundation;
 mod harness;
+mod lifecycle;

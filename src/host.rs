@@ -136,7 +136,7 @@ impl BackendRpc for BackendService {
             Err(e) => pb::HandleExistenceCheckReply {
                 check_found: false,
                 exists: false,
-                err: Some(translate::proto_error(&e)),
+                err: Some(translate::existence_error(&e)),
             },
         }))
     }

@@ -32,11 +32,14 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             )
             .help(HISTORY_SYNOPSIS, HISTORY_DESCRIPTION),
         Path::new("overdue")
-            .field(Field::new(
-                "max_age",
-                FieldType::Duration,
-                "Replaces every key's rotation period for this report.",
-            ))
+            .field(
+                Field::new(
+                    "max_age",
+                    FieldType::Duration,
+                    "Replaces every key's rotation period for this report.",
+                )
+                .query(),
+            )
             .operation(
                 Operation::Read,
                 "List keys whose current version is older than its rotation period.",

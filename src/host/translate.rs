@@ -10,6 +10,7 @@ use crate::proto::pb;
 /// ProtoError types the host understands.
 mod err_type {
     pub const UNKNOWN: u32 = 0;
+    pub const USER: u32 = 1;
     pub const INTERNAL: u32 = 2;
     pub const CODED: u32 = 3;
     pub const BAD_REQUEST: u32 = 4;
@@ -89,6 +90,17 @@ pub fn proto_error(e: &Error) -> pb::ProtoError {
         err_msg,
         err_code,
     }
+}
+
+/// The `ProtoError` for a failed existence check. On that path the host turns everything but a
+/// user error (type 1) into a 500 "internal error", so a bad field must travel as type 1 there
+/// to reach the client as a 400 (type 1 becomes a 500 on the request path, hence two mappings).
+pub fn existence_error(e: &Error) -> pb::ProtoError {
+    let mut p = proto_error(e);
+    if matches!(e, Error::BadRequest(_)) {
+        p.err_type = err_type::USER;
+    }
+    p
 }
 
 #[cfg(test)]

@@ -99,3 +99,15 @@ fn errors_map_to_the_types_that_give_the_right_status() {
         assert_eq!(r.err.unwrap().err_type, ty);
     }
 }
+
+#[test]
+fn existence_check_bad_requests_travel_as_user_errors() {
+    let p = existence_error(&Error::BadRequest(
+        "Field validation failed: field \"x\"".into(),
+    ));
+    assert_eq!(p.err_type, 1);
+    assert!(p.err_msg.contains("field \"x\""));
+    // Everything else keeps its request-path mapping.
+    assert_eq!(existence_error(&Error::UnsupportedPath).err_type, 6);
+    assert_eq!(existence_error(&Error::Internal("x".into())).err_type, 2);
+}

@@ -116,4 +116,6 @@ where
 }
 
 #[cfg(test)]
+mod flow_tests;
+#[cfg(test)]
 pub(crate) mod testing;

@@ -7,6 +7,14 @@ use serde_json::Value;
 
 use super::AiKeys;
 use crate::framework::{Error, HandlerResult, InMemoryStorage, Operation, Request, Storage};
+
+/// The message of a 400, panicking on anything else.
+pub fn expect_bad_request<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
+    match r {
+        Err(Error::BadRequest(msg)) => msg,
+        other => panic!("expected a 400, got {other:?}"),
+    }
+}
 use crate::host::system_view::SystemError;
 use crate::host::{Engine, SystemInfo};
 
@@ -35,7 +43,6 @@ impl SystemInfo for FakeSystem {
 pub struct Harness {
     pub engine: AiKeys,
     pub storage: Arc<InMemoryStorage>,
-    #[allow(dead_code)]
     pub system: Arc<FakeSystem>,
 }
 
@@ -103,5 +110,69 @@ impl Harness {
             out.push((key, value));
         }
         out
+    }
+
+    /// Creates `path` (the create operation, as the host sends it when the existence check
+    /// says "absent") and returns its data.
+    pub async fn create(&self, path: &str, data: Value) -> Result<Value, Error> {
+        Ok(self
+            .call(Operation::Create, path, data)
+            .await?
+            .map(|r| Value::Object(r.data))
+            .unwrap_or(Value::Null))
+    }
+
+    /// Creates key `name` with `value` and default settings, panicking on error.
+    pub async fn create_key(&self, name: &str, value: &str) -> Value {
+        self.create(
+            &format!("keys/{name}"),
+            serde_json::json!({ "value": value }),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create key {name}: {e}"))
+    }
+
+    /// The host's existence check for a write on `path`.
+    pub async fn exists(&self, path: &str) -> bool {
+        let req = Request::new(
+            Operation::Create,
+            path,
+            self.storage.clone() as Arc<dyn Storage>,
+        );
+        let r = self
+            .engine
+            .backend()
+            .handle_existence_check(req)
+            .await
+            .unwrap_or_else(|e| panic!("existence check {path}: {e}"));
+        assert!(r.check_found, "{path} has no existence check");
+        r.exists
+    }
+
+    /// The history events of key `name`, newest first (empty when there is none).
+    pub async fn history(&self, name: &str) -> Vec<Value> {
+        match self
+            .call(Operation::Read, &format!("history/{name}"), Value::Null)
+            .await
+            .unwrap_or_else(|e| panic!("history {name}: {e}"))
+        {
+            Some(r) => r.data["events"].as_array().cloned().unwrap_or_default(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Runs the host's periodic tick (the `rollback` operation).
+    pub async fn tick(&self) -> HandlerResult {
+        self.call(Operation::Rollback, "", Value::Null).await
+    }
+
+    /// Whether any stored key or value contains `needle`.
+    pub async fn storage_contains(&self, needle: &str) -> bool {
+        let needle = needle.as_bytes();
+        self.snapshot().await.iter().any(|(k, v)| {
+            k.as_bytes().windows(needle.len()).any(|w| w == needle)
+                || v.as_ref()
+                    .is_some_and(|v| v.windows(needle.len()).any(|w| w == needle))
+        })
     }
 }

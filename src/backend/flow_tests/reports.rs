@@ -1,0 +1,186 @@
+//! `overdue` and `metrics`.
+
+use base64::Engine as _;
+use chrono::{Duration, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use super::OLD;
+use crate::backend::testing::{expect_bad_request, Harness};
+use crate::framework::Operation;
+
+async fn overdue(h: &Harness, data: Value) -> Vec<Value> {
+    let resp = h
+        .call(Operation::Read, "overdue", data)
+        .await
+        .unwrap()
+        .expect("overdue response");
+    resp.data["keys"].as_array().cloned().expect("keys list")
+}
+
+#[tokio::test]
+async fn overdue_reports_the_api_md_example() {
+    let h = Harness::new().await;
+    let created = Utc::now() - Duration::days(45);
+    let created_s = created.to_rfc3339_opts(SecondsFormat::Secs, true);
+    h.create("keys/old", json!({"value": OLD, "created_time": created_s}))
+        .await
+        .unwrap();
+    h.create_key("fresh", "sk-test-FRESH-00000000").await;
+
+    let keys = overdue(&h, json!({"max_age": "30d"})).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let k = &keys[0];
+    assert_eq!(k["key"], "old");
+    assert_eq!(k["age_days"], 45);
+    assert_eq!(k["overdue_days"], 15);
+    assert_eq!(k["rotation_period_days"], 30);
+    let next = (created + Duration::days(30)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    assert_eq!(k["next_rotation_time"], next);
+
+    // against its own schedule (production, 90 days) it is not overdue
+    assert_eq!(overdue(&h, Value::Null).await, Vec::<Value>::new());
+    // with a 30-day rotation period of its own it is
+    h.write("keys/old", json!({"rotation_period": "30d"}))
+        .await
+        .unwrap();
+    let keys = overdue(&h, Value::Null).await;
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["overdue_days"], 15);
+    let k = h.read("keys/old").await;
+    assert_eq!(k["overdue"], true);
+    assert_eq!(k["overdue_days"], 15);
+    // a rotation makes it fresh
+    h.write("rotate/old", json!({"value": "sk-test-ROTATED-1111"}))
+        .await
+        .unwrap();
+    assert_eq!(overdue(&h, json!({"max_age": "30d"})).await.len(), 0);
+}
+
+#[tokio::test]
+async fn overdue_max_age_zero_is_400() {
+    let h = Harness::new().await;
+    let msg = expect_bad_request(
+        h.call(Operation::Read, "overdue", json!({"max_age": 0}))
+            .await,
+    );
+    assert!(msg.contains("max_age"), "{msg}");
+}
+
+/// The decoded metrics body, after checking the raw response's envelope.
+async fn metrics(h: &Harness) -> String {
+    let resp = h
+        .call(Operation::Read, "metrics", Value::Null)
+        .await
+        .unwrap()
+        .expect("metrics response");
+    assert_eq!(
+        resp.data["http_content_type"], "text/plain; version=0.0.4",
+        "{:?}",
+        resp.data
+    );
+    assert_eq!(resp.data["http_status_code"], 200);
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(resp.data["http_raw_body"].as_str().expect("raw body"))
+        .expect("standard base64");
+    String::from_utf8(body).expect("utf-8")
+}
+
+fn check_format(body: &str) {
+    let sample =
+        regex::Regex::new(r#"^[a-zA-Z_:][a-zA-Z0-9_:]*\{[^{}]*\} -?[0-9]+(\.[0-9]+)?$"#).unwrap();
+    for line in body.lines() {
+        if line.starts_with('#') {
+            assert!(
+                line.starts_with("# HELP ") || line.starts_with("# TYPE "),
+                "{line}"
+            );
+            continue;
+        }
+        assert!(sample.is_match(line), "malformed sample line: {line:?}");
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_rotations_and_test_outcomes() {
+    let h = Harness::new().await;
+    let body = metrics(&h).await;
+    check_format(&body);
+
+    h.create_key("k", OLD).await;
+    h.create_key("idle", "sk-test-IDLE-00000000").await;
+    for n in 1..=3 {
+        h.write(
+            "rotate/k",
+            json!({"value": format!("sk-test-ROT{n}-abcdef")}),
+        )
+        .await
+        .unwrap();
+    }
+    // one more test through test/ on the current version, and a forced promotion
+    h.write("test/k", json!({"version": 4})).await.unwrap();
+    h.write("stage/k", json!({"value": "sk-test-ROT4-abcdef"}))
+        .await
+        .unwrap();
+    h.write("promote/k", json!({"force": true})).await.unwrap();
+
+    let body = metrics(&h).await;
+    check_format(&body);
+    assert!(
+        body.contains("ai_keys_rotations_total{key=\"k\"} 4\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("ai_keys_rotations_total{key=\"idle\"} 0\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("ai_keys_test_outcomes_total{key=\"k\",outcome=\"skipped\"} 4\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("ai_keys_versions_in_grace{key=\"k\"} 1\n"),
+        "{body}"
+    );
+    assert!(body.contains("ai_keys_overdue{key=\"idle\"} 0\n"), "{body}");
+    assert!(
+        body.contains("# TYPE ai_keys_rotations_total counter"),
+        "{body}"
+    );
+    assert!(
+        body.contains("ai_keys_current_version_age_seconds{key=\"k\"}"),
+        "{body}"
+    );
+    assert!(
+        body.contains("ai_keys_seconds_until_due{key=\"k\"}"),
+        "{body}"
+    );
+    // metrics never carry key material
+    for n in 1..=4 {
+        assert!(!body.contains(&format!("ROT{n}")), "{body}");
+    }
+    assert!(!body.contains(OLD));
+}
+
+#[tokio::test]
+async fn metrics_show_an_overdue_key() {
+    let h = Harness::new().await;
+    let created = (Utc::now() - Duration::days(45)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    h.create(
+        "keys/old",
+        json!({"value": OLD, "created_time": created, "schedule": "production-tier1"}),
+    )
+    .await
+    .unwrap();
+    let body = metrics(&h).await;
+    check_format(&body);
+    assert!(body.contains("ai_keys_overdue{key=\"old\"} 1\n"), "{body}");
+    let due = body
+        .lines()
+        .find(|l| l.starts_with("ai_keys_seconds_until_due{key=\"old\"}"))
+        .expect("seconds until due");
+    let secs: i64 = due.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(
+        (-15 * 86_400 - 60..=-15 * 86_400 + 60).contains(&secs),
+        "{due}"
+    );
+}

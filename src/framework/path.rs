@@ -45,15 +45,14 @@ where
     Arc::new(move |req, data| Box::pin(f(req, data)))
 }
 
-/// Vault's `GenericNameRegex`: a named capture for a name of word
-/// characters, `-` and `.`, starting and ending with a word character.
-/// Spelled with ASCII classes because Rust's `\w` is Unicode.
+/// A named capture for one path segment: any run of characters up to the next `/`.
 ///
-/// The capture has no length limit: declare the field as
-/// [`super::FieldType::Name`] so that bad names get a 400 naming the rule
-/// instead of a 404.
+/// Deliberately wider than Vault's `GenericNameRegex`: the segment is validated by its field
+/// (declare it as [`super::FieldType::Name`]), so a name that breaks the rule (`-x`, `x.`,
+/// 129 characters) gets a 400 naming the rule instead of a 404 "unsupported path", as the API
+/// contract asks.
 pub fn generic_name_regex(name: &str) -> String {
-    format!("(?P<{name}>[A-Za-z0-9_](([A-Za-z0-9_.-]+)?[A-Za-z0-9_])?)")
+    format!("(?P<{name}>[^/]+)")
 }
 
 /// One operation of a path: its documentation summary and handler.

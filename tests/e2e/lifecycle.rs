@@ -740,11 +740,16 @@ async fn error_paths_have_their_status_and_a_message() {
         "keys/ update with value",
     );
 
-    // A name outside the route's pattern does not reach the plugin: 404, never 500.
+    // A name that breaks the name rule is a 400 naming the rule (api.md), never a 404 or 500;
+    // a path with one segment too many is not a key name at all: 404.
     let bad_name = client
         .write("ai-keys/keys/-x-", json!({ "value": secret("x") }))
         .await;
-    expect_error(&bad_name, 404, &["unsupported path"], "keys/-x-");
+    expect_error(&bad_name, 400, &["name"], "keys/-x-");
+    let nested = client
+        .write("ai-keys/keys/a/b", json!({ "value": secret("x") }))
+        .await;
+    expect_error(&nested, 404, &["unsupported path"], "keys/a/b");
     let long_name_read = client
         .read(&format!("ai-keys/creds/{}", "a".repeat(129)))
         .await;

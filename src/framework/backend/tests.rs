@@ -94,7 +94,7 @@ async fn first_matching_route_wins_and_match_is_anchored() {
     let (b, s) = (backend(), storage());
     let resp = call(&b, req(Operation::Read, "first/second", &s)).await;
     assert_eq!(resp.data["route"], "first");
-    for path in ["xfirst/a", "keys/a/b", "config/", "/config", "keys/-bad"] {
+    for path in ["xfirst/a", "keys/a/b", "config/", "/config", "keys//a"] {
         let err = b
             .handle_request(req(Operation::Read, path, &s))
             .await
@@ -102,6 +102,15 @@ async fn first_matching_route_wins_and_match_is_anchored() {
         assert_eq!(err, Error::UnsupportedPath, "{path}");
         assert_eq!(err.status(), 404);
     }
+    // A segment that breaks the name rule reaches its route and gets a 400 naming the field.
+    let err = b
+        .handle_request(req(Operation::Read, "keys/-bad", &s))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::BadRequest(m) if m.contains("name")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

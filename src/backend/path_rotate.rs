@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::locked::Locked;
 use super::path_rotation::{do_promote, input_digest, new_value, replay, run_test};
-use super::store::{self, Idempotency};
+use super::store::{self, Actor, Idempotency};
 use super::{bind, provider_ops, Shared};
 use crate::framework::{
     generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
@@ -101,7 +101,24 @@ pub(super) async fn rotate_locked(
         )));
     }
     let before = locked.entry.clone();
-    let new = new_value(s, storage, &locked, value).await?;
+    let new = match new_value(s, storage, &locked, value).await {
+        Ok(new) => new,
+        Err(e) => {
+            // The provider could not create a key: record the attempt (and, for the scheduler,
+            // the back-off set before it). Bad input from a client stays a 400 that changes
+            // nothing.
+            if matches!(e, Error::Coded { .. }) || locked.actor == Actor::Scheduler {
+                let message = e.to_string();
+                locked.key().last_error = Some(message.clone());
+                locked.note("failed", None, None, &message);
+                if let Err(save) = locked.save(storage).await {
+                    tracing::warn!(key = %name, error = %save, "could not record a failed rotation");
+                }
+                tracing::warn!(key = %name, error = %message, "rotation failed before staging; current version unchanged");
+            }
+            return Err(e);
+        }
+    };
     let wal_id = new.wal_id.clone();
     let stager = locked.actor.identity();
     let now = locked.now;

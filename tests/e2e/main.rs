@@ -11,3 +11,4 @@ mod support;
 mod foundation;
 mod harness;
 mod lifecycle;
+mod providers;

@@ -130,6 +130,30 @@ impl Locked {
         self.retired.extend(found);
     }
 
+    /// Saves the entry, then revokes at the provider what this operation retired (only once the
+    /// retirement is stored, so a crash in between never revokes a key still on record as live).
+    pub async fn commit(
+        &mut self,
+        shared: &Arc<Shared>,
+        storage: &dyn Storage,
+    ) -> Result<(), Error> {
+        self.save(storage).await?;
+        self.revoke_retired(shared, storage).await;
+        Ok(())
+    }
+
+    /// Revokes at the provider the keys this operation retired (best effort; the tick retries).
+    pub async fn revoke_retired(&mut self, shared: &Arc<Shared>, storage: &dyn Storage) {
+        let retired = std::mem::take(&mut self.retired);
+        if retired.is_empty() {
+            return;
+        }
+        let key = self.key_ref();
+        let (name, provider) = (key.name.clone(), key.provider.clone());
+        super::provider_ops::revoke_retired(shared, storage, &name, provider.as_deref(), retired)
+            .await;
+    }
+
     /// Saves the entry (one write), keeping the lock until dropped.
     pub async fn save(&self, storage: &dyn Storage) -> Result<(), Error> {
         store::save(storage, &self.entry).await

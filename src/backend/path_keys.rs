@@ -317,8 +317,6 @@ async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let changes = locked.key().versions.destroy_all(now);
     locked.record(&changes, None);
     locked.note("deleted", None, None, "key deleted; values destroyed");
-    let provider = locked.key_ref().provider.clone();
-    let retired = std::mem::take(&mut locked.retired);
     // The history survives the key: archive it first, then remove the key. A crash between the
     // two leaves both, and the live entry (which has the full history) wins until the next delete.
     crate::framework::put_json(
@@ -328,7 +326,7 @@ async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     )
     .await?;
     storage.delete(&store::key_path(&name)).await?;
-    provider_ops::revoke_retired(&s, storage, &name, provider.as_deref(), retired).await;
+    locked.revoke_retired(&s, storage).await;
     tracing::info!(key = %name, "key deleted");
     Ok(None)
 }

@@ -174,10 +174,7 @@ pub(super) async fn rotate_locked(
     }
     locked.save(storage).await?;
     provider_ops::settle(storage, wal_id.as_deref()).await;
-    let provider = locked.key_ref().provider.clone();
-    let retired = std::mem::take(&mut locked.retired);
-    drop(locked);
-    provider_ops::revoke_retired(s, storage, &name, provider.as_deref(), retired).await;
+    locked.revoke_retired(s, storage).await;
     tracing::info!(key = %name, version, "key rotated");
     Ok(data)
 }
@@ -230,10 +227,8 @@ async fn discard(
         locked.note("failed", None, outcome, message);
     }
     locked.key().last_error = Some(message.to_string());
-    locked.save(storage).await?;
-    let provider = locked.key_ref().provider.clone();
-    drop(locked);
-    provider_ops::revoke_retired(s, storage, name, provider.as_deref(), revoke).await;
+    locked.retired = revoke;
+    locked.commit(s, storage).await?;
     tracing::warn!(key = %name, outcome = outcome.unwrap_or("error"), "rotation failed; current version unchanged");
     Ok(())
 }

@@ -290,18 +290,7 @@ async fn promote(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let force = d.get_bool("force").unwrap_or(false);
     let mut locked = Locked::open(&s, &req, &name).await?;
     let data = do_promote(req.storage.as_ref(), &mut locked, grace, force).await?;
-    locked.save(req.storage.as_ref()).await?;
-    let provider = locked.key_ref().provider.clone();
-    let retired = std::mem::take(&mut locked.retired);
-    drop(locked);
-    provider_ops::revoke_retired(
-        &s,
-        req.storage.as_ref(),
-        &name,
-        provider.as_deref(),
-        retired,
-    )
-    .await;
+    locked.commit(&s, req.storage.as_ref()).await?;
     tracing::info!(key = %name, "version promoted");
     Ok(Some(Response::with_data(data)))
 }
@@ -323,17 +312,7 @@ async fn rollback(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         "discarded_version": had_pending,
         "revoked_versions": changes.iter().filter(|c| c.event.destroys_value()).map(|c| c.version).collect::<Vec<_>>(),
     });
-    let provider = locked.key_ref().provider.clone();
-    let retired = std::mem::take(&mut locked.retired);
-    drop(locked);
-    provider_ops::revoke_retired(
-        &s,
-        req.storage.as_ref(),
-        &name,
-        provider.as_deref(),
-        retired,
-    )
-    .await;
+    locked.revoke_retired(&s, req.storage.as_ref()).await;
     tracing::info!(key = %name, "rolled back");
     Ok(Some(Response::with_data(data)))
 }

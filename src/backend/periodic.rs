@@ -85,9 +85,7 @@ async fn tick_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(),
     if dirty {
         locked.save(storage).await?;
     }
-    let provider = locked.key_ref().provider.clone();
-    let retired = std::mem::take(&mut locked.retired);
-    provider_ops::revoke_retired(shared, storage, name, provider.as_deref(), retired).await;
+    locked.revoke_retired(shared, storage).await;
     if due_for_auto_rotation(name, locked.key_ref(), periods, now) {
         auto_rotate(shared, storage, locked, now).await;
     }

@@ -1047,3 +1047,55 @@ async fn tick_revokes_a_key_created_by_a_crashed_rotation() {
     );
     assert_no_leaks(&bao, &[&fake], &[v1, admin, value]).await;
 }
+
+/// Retirements that happen in a request are acted on at the provider in that request, without
+/// waiting for the tick: rolling back an engine-created pending version revokes its key there,
+/// and deleting a key revokes every key the engine created for it (OpenAI and OpenRouter).
+#[tokio::test]
+async fn rollback_and_delete_revoke_created_keys_at_once() {
+    let bao = Bao::start().await;
+    let client = bao.client();
+    let fake = FakeProvider::start().await;
+    let admin = secret("admin");
+    fake.add_admin_key(&admin);
+    let mut secrets = vec![admin.clone()];
+    for kind in ["openai", "openrouter"] {
+        configure_provider(&client, kind, provider_body(kind, &fake, Some(&admin))).await;
+        let key_name = format!("del-{kind}");
+        let v0 = secret("v0");
+        fake.add_key(&v0);
+        secrets.push(v0.clone());
+        create_key(&client, &key_name, json!({ "value": v0, "provider": kind })).await;
+
+        // stage/ without a value creates a key at the provider; rollback discards and revokes it.
+        let before = fake.created_keys();
+        let staged = write_ok(&client, &format!("ai-keys/stage/{key_name}"), json!({})).await;
+        let created = new_created(&fake, &before);
+        assert_eq!(created.len(), 1, "{kind}: {created:?}");
+        let (pending_id, pending_value) = created[0].clone();
+        secrets.push(pending_value);
+        assert_eq!(staged["provider_key_id"], pending_id.as_str(), "{kind}: {staged:#}");
+        assert!(fake.is_active(&pending_id), "{kind}");
+        write_ok(&client, &format!("ai-keys/rollback/{key_name}"), json!({})).await;
+        assert!(!fake.is_active(&pending_id), "{kind}: rolled-back key still active");
+        let key = read_key(&client, &key_name).await;
+        assert_eq!(version(&key, 2)["state"], "failed", "{kind}: {key:#}");
+
+        // rotate/ without a value: the created key becomes current; deleting the key revokes it.
+        let before = fake.created_keys();
+        let rotated = data(&rotate(&client, &key_name, json!({})).await, kind);
+        assert_eq!(rotated["test"]["outcome"], "passed", "{kind}: {rotated:#}");
+        let created = new_created(&fake, &before);
+        assert_eq!(created.len(), 1, "{kind}: {created:?}");
+        let (current_id, current_value) = created[0].clone();
+        secrets.push(current_value);
+        assert!(fake.is_active(&current_id), "{kind}");
+        let deleted = client.delete(&format!("ai-keys/keys/{key_name}")).await;
+        assert_eq!(deleted.status, 204, "{kind}: {}", deleted.text);
+        assert!(!fake.is_active(&current_id), "{kind}: deleted key's created key still active");
+        let events = history(&client, &key_name).await;
+        assert_eq!(events[0]["event"], "deleted", "{kind}: {events:#?}");
+    }
+    assert!(fake.active_created_keys().is_empty(), "{:?}", fake.created_keys());
+    assert_no_leaks(&bao, &[&fake], &secrets).await;
+}

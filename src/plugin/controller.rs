@@ -83,3 +83,33 @@ impl GrpcStdio for StdioService {
         Ok(Response::new(Box::pin(futures::stream::pending())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn shutdown_request_wakes_a_waiter_and_later_callers() {
+        let lifecycle = Lifecycle::new();
+        let waiter = {
+            let l = lifecycle.clone();
+            tokio::spawn(async move { l.shutdown_requested().await })
+        };
+        tokio::task::yield_now().await;
+        ControllerService(lifecycle.clone())
+            .shutdown(Request::new(Empty {}))
+            .await
+            .unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiter)
+            .await
+            .expect("waiter woken")
+            .unwrap();
+        // A caller arriving after the request returns at once.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            lifecycle.shutdown_requested(),
+        )
+        .await
+        .expect("already requested");
+    }
+}

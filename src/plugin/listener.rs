@@ -87,3 +87,23 @@ impl Drop for Socket {
         let _ = std::fs::remove_file(&self.path);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn socket_is_named_like_go_plugin_and_removed_on_drop() {
+        let dir = std::env::temp_dir();
+        let socket = Socket::bind(&dir).unwrap();
+        let path = socket.path().to_path_buf();
+        assert!(path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("plugin"));
+        assert!(path.exists());
+        drop(socket);
+        assert!(!path.exists());
+    }
+}

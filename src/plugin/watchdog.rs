@@ -26,3 +26,31 @@ pub async fn never_connected(lifecycle: Arc<Lifecycle>, limit: Duration) {
         std::future::pending::<()>().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_when_the_host_never_connects() {
+        let lifecycle = Lifecycle::new();
+        tokio::time::timeout(
+            Duration::from_secs(61),
+            never_connected(lifecycle, Duration::from_secs(60)),
+        )
+        .await
+        .expect("resolves after the limit");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keeps_running_once_the_host_connected() {
+        let lifecycle = Lifecycle::new();
+        lifecycle.mark_connected();
+        let waited = tokio::time::timeout(
+            Duration::from_secs(3600),
+            never_connected(lifecycle, Duration::from_secs(60)),
+        )
+        .await;
+        assert!(waited.is_err(), "must never resolve after a connection");
+    }
+}

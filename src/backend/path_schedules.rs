@@ -54,14 +54,28 @@ pub fn builtin() -> [(&'static str, Schedule); 4] {
     ]
 }
 
-/// Creates the built-in schedules that do not exist yet.
+/// Storage key recording that the built-in schedules were created for this mount.
+pub const SEEDED_KEY: &str = "init/schedules-seeded";
+
+/// Creates the built-in schedules on a mount's first start: never overwriting one that exists,
+/// and never again afterwards, so a built-in schedule an administrator deleted stays deleted
+/// across reloads and restarts.
 pub async fn seed(storage: &dyn Storage) -> Result<(), Error> {
+    if storage.get(SEEDED_KEY).await?.is_some() {
+        return Ok(());
+    }
     for (name, schedule) in builtin() {
         let key = format!("{SCHEDULES_PREFIX}{name}");
         if storage.get(&key).await?.is_none() {
             put_json(storage, &key, &schedule).await?;
         }
     }
+    put_json(
+        storage,
+        SEEDED_KEY,
+        &serde_json::json!({ "time": chrono::Utc::now().to_rfc3339() }),
+    )
+    .await?;
     Ok(())
 }
 

@@ -274,3 +274,27 @@ async fn existence_check_tells_create_from_update() {
         .unwrap();
     assert!(!h.exists("schedules/nightly").await);
 }
+
+#[tokio::test]
+async fn a_deleted_built_in_stays_deleted_across_restarts() {
+    use crate::host::Engine as _;
+    let h = Harness::new().await;
+    h.call(
+        crate::framework::Operation::Delete,
+        "schedules/development",
+        serde_json::Value::Null,
+    )
+    .await
+    .unwrap();
+    // A reload or restart runs Initialize again on the same storage.
+    h.engine
+        .initialize(h.storage.clone() as std::sync::Arc<dyn crate::framework::Storage>)
+        .await
+        .unwrap();
+    assert!(
+        crate::backend::path_schedules::load(h.storage.as_ref(), "development")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -32,7 +32,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::rotation::{SecretValue, TestResult};
 
-pub use config::{Capabilities, ProviderConfig, DEFAULT_AZURE_API_VERSION, DEFAULT_VERIFY_PATH};
+pub use config::{
+    Capabilities, ProviderConfig, DEFAULT_AZURE_API_VERSION, DEFAULT_TIMEOUT_SECS,
+    DEFAULT_VERIFY_PATH,
+};
 pub use error::ProviderError;
 
 use classify::Verdict;

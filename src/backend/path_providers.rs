@@ -9,11 +9,8 @@ use crate::framework::{
     existence_check, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult,
     Operation, Path, Request, Response,
 };
-use crate::providers::{ProviderConfig, ProviderType};
+use crate::providers::{ProviderConfig, ProviderType, DEFAULT_TIMEOUT_SECS};
 use crate::rotation::SecretValue;
-
-/// Default timeout of each provider call.
-const DEFAULT_TIMEOUT_SECS: i64 = 10;
 
 pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
     let types: Vec<&str> = ProviderType::ALL.iter().map(|t| t.as_str()).collect();
@@ -110,15 +107,7 @@ async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             }
             cfg
         }
-        (None, Some(kind)) => ProviderConfig {
-            kind,
-            base_url: None,
-            admin_key: None,
-            project_id: None,
-            api_version: None,
-            verify_path: None,
-            timeout_secs: DEFAULT_TIMEOUT_SECS,
-        },
+        (None, Some(kind)) => ProviderConfig::new(kind),
         (None, None) => {
             return Err(Error::BadRequest(
                 "type is required to create a provider".into(),

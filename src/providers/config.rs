@@ -13,7 +13,8 @@ pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 /// Probe path for `openai_compatible` when `verify_path` is not set.
 pub const DEFAULT_VERIFY_PATH: &str = "/v1/models";
 
-const DEFAULT_TIMEOUT_SECS: i64 = 10;
+/// Timeout of each provider call when none is configured (api.md: 10s).
+pub const DEFAULT_TIMEOUT_SECS: i64 = 10;
 const MAX_TIMEOUT_SECS: i64 = 300;
 
 /// Stored provider settings (api.md `providers/:name`), persisted as JSON in the engine's

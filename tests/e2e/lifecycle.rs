@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
 
+use crate::support::checks::{data, expect_error, read_ok, secret, write_ok};
 use crate::support::{process, Bao, Client, Reply};
 
 /// How long after a grace window's end the engine may still accept the old key: well before the
@@ -25,49 +26,6 @@ const POLL_INTERVAL: Duration = Duration::from_millis(25);
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// A distinctive key value: a random suffix, so finding it in a log is never a coincidence.
-fn secret(tag: &str) -> String {
-    format!("sk-e2e-{tag}-{}", uuid::Uuid::new_v4().simple())
-}
-
-/// Asserts a 200 and returns the reply's `data`.
-#[track_caller]
-fn data(reply: &Reply, what: &str) -> Value {
-    assert_eq!(
-        reply.status, 200,
-        "{what}: expected HTTP 200, got {}: {}",
-        reply.status, reply.text
-    );
-    reply.data().clone()
-}
-
-/// Asserts `status` and that the error message contains every one of `needles`.
-#[track_caller]
-fn expect_error(reply: &Reply, status: u16, needles: &[&str], what: &str) {
-    assert_eq!(
-        reply.status, status,
-        "{what}: expected HTTP {status}, got {}: {}",
-        reply.status, reply.text
-    );
-    let message = reply.errors();
-    for needle in needles {
-        assert!(
-            message.contains(needle),
-            "{what}: the error message should mention {needle:?}: {message:?}"
-        );
-    }
-}
-
-async fn write_ok(client: &Client, path: &str, body: Value) -> Value {
-    let reply = client.write(path, body).await;
-    data(&reply, &format!("POST {path}"))
-}
-
-async fn read_ok(client: &Client, path: &str) -> Value {
-    let reply = client.read(path).await;
-    data(&reply, &format!("GET {path}"))
-}
 
 /// Creates `keys/<name>` with `value` plus `extra` fields; returns the whole reply.
 async fn create_key(client: &Client, name: &str, value: &str, extra: Value) -> Reply {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::{SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
 
+use crate::support::checks::{data, expect_error, read_ok, secret, write_ok};
 use crate::support::fake_provider::{FakeProvider, Mode};
 use crate::support::{process, Bao, Client, Reply};
 
@@ -29,11 +30,6 @@ const PROJECT: &str = "proj_test";
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// A distinctive secret: a random suffix, so finding it in a log is never a coincidence.
-fn secret(tag: &str) -> String {
-    format!("sk-e2e-{tag}-{}", uuid::Uuid::new_v4().simple())
-}
 
 /// The body of `providers/<p>` for `kind` pointing at `fake`, with a 2 s timeout; `openai` also
 /// gets `project_id`. `admin` is the admin (management) key, if any.
@@ -66,44 +62,6 @@ fn bad_key_status(kind: &str) -> u64 {
     } else {
         401
     }
-}
-
-/// Asserts a 200 and returns the reply's `data`.
-#[track_caller]
-fn data(reply: &Reply, what: &str) -> Value {
-    assert_eq!(
-        reply.status, 200,
-        "{what}: expected HTTP 200, got {}: {}",
-        reply.status, reply.text
-    );
-    reply.data().clone()
-}
-
-/// Asserts `status` and that the error message contains every one of `needles`.
-#[track_caller]
-fn expect_error(reply: &Reply, status: u16, needles: &[&str], what: &str) {
-    assert_eq!(
-        reply.status, status,
-        "{what}: expected HTTP {status}, got {}: {}",
-        reply.status, reply.text
-    );
-    let message = reply.errors();
-    for needle in needles {
-        assert!(
-            message.contains(needle),
-            "{what}: the error message should mention {needle:?}: {message:?}"
-        );
-    }
-}
-
-async fn write_ok(client: &Client, path: &str, body: Value) -> Value {
-    let reply = client.write(path, body).await;
-    data(&reply, &format!("POST {path}"))
-}
-
-async fn read_ok(client: &Client, path: &str) -> Value {
-    let reply = client.read(path).await;
-    data(&reply, &format!("GET {path}"))
 }
 
 async fn configure_provider(client: &Client, name: &str, body: Value) -> Value {
@@ -1074,10 +1032,17 @@ async fn rollback_and_delete_revoke_created_keys_at_once() {
         assert_eq!(created.len(), 1, "{kind}: {created:?}");
         let (pending_id, pending_value) = created[0].clone();
         secrets.push(pending_value);
-        assert_eq!(staged["provider_key_id"], pending_id.as_str(), "{kind}: {staged:#}");
+        assert_eq!(
+            staged["provider_key_id"],
+            pending_id.as_str(),
+            "{kind}: {staged:#}"
+        );
         assert!(fake.is_active(&pending_id), "{kind}");
         write_ok(&client, &format!("ai-keys/rollback/{key_name}"), json!({})).await;
-        assert!(!fake.is_active(&pending_id), "{kind}: rolled-back key still active");
+        assert!(
+            !fake.is_active(&pending_id),
+            "{kind}: rolled-back key still active"
+        );
         let key = read_key(&client, &key_name).await;
         assert_eq!(version(&key, 2)["state"], "failed", "{kind}: {key:#}");
 
@@ -1092,10 +1057,17 @@ async fn rollback_and_delete_revoke_created_keys_at_once() {
         assert!(fake.is_active(&current_id), "{kind}");
         let deleted = client.delete(&format!("ai-keys/keys/{key_name}")).await;
         assert_eq!(deleted.status, 204, "{kind}: {}", deleted.text);
-        assert!(!fake.is_active(&current_id), "{kind}: deleted key's created key still active");
+        assert!(
+            !fake.is_active(&current_id),
+            "{kind}: deleted key's created key still active"
+        );
         let events = history(&client, &key_name).await;
         assert_eq!(events[0]["event"], "deleted", "{kind}: {events:#?}");
     }
-    assert!(fake.active_created_keys().is_empty(), "{:?}", fake.created_keys());
+    assert!(
+        fake.active_created_keys().is_empty(),
+        "{:?}",
+        fake.created_keys()
+    );
     assert_no_leaks(&bao, &[&fake], &secrets).await;
 }

@@ -1,0 +1,49 @@
+//! Assertions shared by the end-to-end tests.
+
+use serde_json::Value;
+
+use super::{Client, Reply};
+
+/// A unique, realistic-looking key value for `tag`, so finding it in a log is never a
+/// coincidence.
+pub fn secret(tag: &str) -> String {
+    format!("sk-e2e-{tag}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Asserts a 200 and returns the reply's `data`.
+#[track_caller]
+pub fn data(reply: &Reply, what: &str) -> Value {
+    assert_eq!(
+        reply.status, 200,
+        "{what}: expected HTTP 200, got {}: {}",
+        reply.status, reply.text
+    );
+    reply.data().clone()
+}
+
+/// Asserts `status` and that the error message contains every one of `needles`.
+#[track_caller]
+pub fn expect_error(reply: &Reply, status: u16, needles: &[&str], what: &str) {
+    assert_eq!(
+        reply.status, status,
+        "{what}: expected HTTP {status}, got {}: {}",
+        reply.status, reply.text
+    );
+    let message = reply.errors();
+    for needle in needles {
+        assert!(
+            message.contains(needle),
+            "{what}: the error message should mention {needle:?}: {message:?}"
+        );
+    }
+}
+
+pub async fn write_ok(client: &Client, path: &str, body: Value) -> Value {
+    let reply = client.write(path, body).await;
+    data(&reply, &format!("POST {path}"))
+}
+
+pub async fn read_ok(client: &Client, path: &str) -> Value {
+    let reply = client.read(path).await;
+    data(&reply, &format!("GET {path}"))
+}

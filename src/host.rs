@@ -55,6 +55,17 @@ pub type EngineFactory = Arc<dyn Fn(EngineContext) -> Arc<dyn Engine> + Send + S
 struct Instance {
     engine: Arc<dyn Engine>,
     storage: Arc<dyn Storage>,
+    system: Arc<dyn SystemInfo>,
+}
+
+/// The host's read-only storage error. A write that fails with exactly this text on a standby is
+/// forwarded by the server to the active node.
+pub const READ_ONLY_STORAGE: &str = "cannot write to readonly storage";
+
+/// Whether `op` changes state (and so must run on the active node).
+fn is_write(op: framework::Operation) -> bool {
+    use framework::Operation::*;
+    matches!(op, Create | Update | Patch | Delete)
 }
 
 /// The `pb.Backend` service.
@@ -92,6 +103,14 @@ impl BackendRpc for BackendService {
         let instance = self.instance().await?;
         let wire = request.into_inner().request.unwrap_or_default();
         let reply = match translate::request(wire, instance.storage.clone()) {
+            // A standby's storage lags the active node's: a write judged against it could be
+            // refused wrongly (a 400 is not forwarded). Every write is refused at once with the
+            // read-only error, so the server forwards it to the active node, which decides.
+            Ok(req) if is_write(req.operation) && instance.system.is_standby().await => {
+                translate::reply(Err(framework::Error::Storage(framework::StorageError(
+                    READ_ONLY_STORAGE.to_string(),
+                ))))
+            }
             Ok(req) => {
                 let result = instance.engine.backend().handle_request(req).await;
                 translate::reply(result)
@@ -173,10 +192,14 @@ impl BackendRpc for BackendService {
         let storage: Arc<dyn Storage> = Arc::new(storage::GrpcStorage::new(channel.clone()));
         let system: Arc<dyn SystemInfo> = Arc::new(system_view::GrpcSystemView::new(channel));
         let engine = (self.factory)(EngineContext {
-            system,
+            system: system.clone(),
             config: args.config,
         });
-        *self.instance.write().await = Some(Arc::new(Instance { engine, storage }));
+        *self.instance.write().await = Some(Arc::new(Instance {
+            engine,
+            storage,
+            system,
+        }));
         Ok(Response::new(pb::SetupReply { err: String::new() }))
     }
 

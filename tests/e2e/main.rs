@@ -9,6 +9,7 @@
 mod support;
 
 mod agent;
+mod cluster;
 mod foundation;
 mod harness;
 mod lifecycle;

@@ -9,6 +9,7 @@
 
 pub mod checks;
 pub mod client;
+pub mod cluster;
 pub mod fake_provider;
 pub mod process;
 pub mod server;

@@ -151,10 +151,10 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         new.engine_created,
     ) {
         Ok(c) => c,
-        Err(e) => {
-            // Cannot happen after the pending check above; the tick revokes a created key.
-            return Err(rotation_error(e));
-        }
+        // For example a value that a live version already holds: a 400 that changes nothing. A
+        // key the provider created for this attempt stays under its intent, which the tick
+        // settles by revoking it.
+        Err(e) => return Err(rotation_error(e)),
     };
     locked.record(&changes, None);
     let version = changes

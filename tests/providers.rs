@@ -1,7 +1,7 @@
 //! The providers module against the fake provider: key tests, admin calls, configuration.
 
-#[path = "support/fake_provider.rs"]
-mod fake_provider;
+#[path = "support/mod.rs"]
+mod support;
 
 #[path = "providers/admin.rs"]
 mod admin;
@@ -13,7 +13,7 @@ mod test_key;
 use vault_plugin_secrets_ai_keys::providers::{ProviderConfig, ProviderType};
 use vault_plugin_secrets_ai_keys::rotation::{SecretValue, TestResult};
 
-use fake_provider::FakeProvider;
+use support::fake_provider::FakeProvider;
 
 /// A configuration of `kind` pointing at `fake`, with a 5 s timeout.
 fn cfg(kind: ProviderType, fake: &FakeProvider) -> ProviderConfig {

@@ -7,8 +7,8 @@ use vault_plugin_secrets_ai_keys::providers::{
 };
 use vault_plugin_secrets_ai_keys::rotation::TestOutcome;
 
-use super::fake_provider::{FakeProvider, Mode};
 use super::{cfg, secret};
+use crate::support::fake_provider::{FakeProvider, Mode};
 
 use ProviderType::*;
 

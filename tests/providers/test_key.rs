@@ -6,8 +6,8 @@ use tokio::task::JoinSet;
 use vault_plugin_secrets_ai_keys::providers::{ProviderType, Providers};
 use vault_plugin_secrets_ai_keys::rotation::{TestOutcome, TestResult};
 
-use super::fake_provider::{FakeProvider, Mode};
 use super::{assert_no_key, cfg, key_for, probe_path, secret};
+use crate::support::fake_provider::{FakeProvider, Mode};
 
 use ProviderType::*;
 use TestOutcome::*;

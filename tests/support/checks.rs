@@ -47,3 +47,12 @@ pub async fn read_ok(client: &Client, path: &str) -> Value {
     let reply = client.read(path).await;
     data(&reply, &format!("GET {path}"))
 }
+
+/// The events of `history/<name>`, newest first.
+pub async fn history(client: &Client, name: &str) -> Vec<Value> {
+    let data = read_ok(client, &format!("ai-keys/history/{name}")).await;
+    data["events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("history/{name} has no events array: {data}"))
+        .clone()
+}

@@ -2,9 +2,12 @@
 //! three-node Raft cluster ([`cluster::Cluster`]), a thin HTTP client ([`client::Client`]) and
 //! `/proc` process helpers ([`process`]).
 //!
-//! Brought into the test binary with `#[path = "../support/mod.rs"] mod support;`.
+//! Brought into each test binary that needs it: the end-to-end one with
+//! `#[path = "../support/mod.rs"] mod support;`, the providers one (which uses only
+//! [`fake_provider`]) with `#[path = "support/mod.rs"] mod support;`.
 
-// Each test module uses only part of the support code and its re-exports.
+// Each test module uses only part of the support code and its re-exports, and the providers
+// binary uses only `fake_provider`.
 #![allow(dead_code, unused_imports)]
 
 pub mod checks;

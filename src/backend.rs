@@ -39,6 +39,8 @@ pub struct Shared {
     pub locks: store::KeyLocks,
     /// The shared HTTP client for provider calls.
     pub providers: crate::providers::Providers,
+    /// Schedules, read through and kept until they change.
+    pub schedules: path_schedules::ScheduleCache,
 }
 
 /// One mounted engine.
@@ -54,6 +56,7 @@ impl AiKeys {
             system,
             locks: store::KeyLocks::default(),
             providers: crate::providers::Providers::new(),
+            schedules: path_schedules::ScheduleCache::default(),
         });
         let families = [
             path_config::paths(&shared),
@@ -89,6 +92,11 @@ impl Engine for AiKeys {
             store::KEYS_PREFIX.to_string(),
             provider_ops::PROVIDERS_PREFIX.to_string(),
         ]
+    }
+
+    /// Storage changed underneath us (a standby following the active node): drop what is cached.
+    async fn invalidate(&self, key: &str) {
+        self.shared.schedules.invalidate(key);
     }
 
     /// Seeds the built-in schedules, except on a standby, whose storage is read-only.

@@ -22,7 +22,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
         .help(SYNOPSIS, DESCRIPTION)]
 }
 
-async fn read(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
     let Some(entry) = store::load(storage, &name).await? else {
@@ -35,7 +35,7 @@ async fn read(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         return Ok(None);
     };
     let value = current.value.as_ref().map(|v| v.expose().to_string());
-    let periods = view::periods(storage, key).await?;
+    let periods = view::periods(&s, storage, key).await?;
     let mut data = json!({
         "api_key": value,
         "version": current.number,

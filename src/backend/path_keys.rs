@@ -89,14 +89,14 @@ async fn list(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
     Ok(Some(Response::with_data(json!({ "keys": keys }))))
 }
 
-async fn read(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
     let Some(entry) = store::load(storage, &name).await? else {
         return Ok(None);
     };
     let key = entry.key.as_ref().expect("live");
-    let periods = view::periods(storage, key).await?;
+    let periods = view::periods(&s, storage, key).await?;
     Ok(Some(Response::with_data(view::key_json(
         key,
         periods,
@@ -269,7 +269,7 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         .await?;
     tracing::info!(key = %name, "key created");
     let key = entry.key.as_ref().expect("live");
-    let periods = view::periods(storage, key).await?;
+    let periods = view::periods(&s, storage, key).await?;
     Ok(Some(Response::with_data(view::key_json(key, periods, now))))
 }
 
@@ -298,7 +298,7 @@ async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         );
     }
     locked.save(req.storage.as_ref()).await?;
-    let periods = view::periods(req.storage.as_ref(), locked.key_ref()).await?;
+    let periods = view::periods(&s, req.storage.as_ref(), locked.key_ref()).await?;
     Ok(Some(Response::with_data(view::key_json(
         locked.key_ref(),
         periods,

@@ -84,7 +84,7 @@ async fn history(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     )))
 }
 
-async fn overdue(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let storage = req.storage.as_ref();
     let max_age = d.get_duration("max_age");
     if max_age == Some(0) {
@@ -101,7 +101,7 @@ async fn overdue(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         let key = entry.key.as_ref().expect("live");
         let period = match max_age {
             Some(m) => m,
-            None => view::periods(storage, key).await?.rotation_period,
+            None => view::periods(&s, storage, key).await?.rotation_period,
         };
         let Some(age) = key.versions.age(period, now) else {
             continue;
@@ -156,7 +156,7 @@ impl Family {
     }
 }
 
-async fn metrics(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
+async fn metrics(s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
     let storage = req.storage.as_ref();
     let now = Utc::now();
     let mut age = Family::new(
@@ -200,7 +200,7 @@ async fn metrics(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult 
         };
         let key = entry.key.as_ref().expect("live");
         let l = format!("key=\"{}\"", label(&name));
-        let periods = view::periods(storage, key).await?;
+        let periods = view::periods(&s, storage, key).await?;
         if let Some(a) = key.versions.age(periods.rotation_period, now) {
             age.add(l.clone(), a.age_secs);
             due.add(l.clone(), (a.next_rotation_time - now).num_seconds());

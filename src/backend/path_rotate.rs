@@ -157,7 +157,7 @@ pub(super) async fn rotate_locked(
             return Err(e);
         }
     };
-    let mut data = do_promote(storage, &mut locked, grace, false).await?;
+    let mut data = do_promote(s, storage, &mut locked, grace, false).await?;
     data["test"] = json!({
         "version": version,
         "outcome": result.outcome.as_str(),

@@ -249,12 +249,13 @@ async fn test(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 
 /// Promotes the pending version on a locked key; returns the response data.
 pub(super) async fn do_promote(
+    shared: &Shared,
     storage: &dyn crate::framework::Storage,
     locked: &mut Locked,
     grace: Option<i64>,
     force: bool,
 ) -> Result<Value, Error> {
-    let periods = view::periods(storage, locked.key_ref()).await?;
+    let periods = view::periods(shared, storage, locked.key_ref()).await?;
     let grace = grace.unwrap_or(periods.grace_period);
     let promoter = locked.actor.identity();
     let two_person = locked.config.require_separate_approver;
@@ -289,7 +290,7 @@ async fn promote(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         .flatten();
     let force = d.get_bool("force").unwrap_or(false);
     let mut locked = Locked::open(&s, &req, &name).await?;
-    let data = do_promote(req.storage.as_ref(), &mut locked, grace, force).await?;
+    let data = do_promote(&s, req.storage.as_ref(), &mut locked, grace, force).await?;
     locked.commit(&s, req.storage.as_ref()).await?;
     tracing::info!(key = %name, "version promoted");
     Ok(Some(Response::with_data(data)))

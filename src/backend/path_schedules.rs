@@ -79,6 +79,58 @@ pub async fn seed(storage: &dyn Storage) -> Result<(), Error> {
     Ok(())
 }
 
+/// Schedules read through from storage and kept until they change: every key read needs its
+/// schedule, and a storage round trip to the host costs about as much as the rest of a read.
+/// Writes here forget the entry after storing; the host's InvalidateKey (standbys, replication)
+/// forgets it too, at the moment the replicated storage changes, so the cache never makes a
+/// stale window longer. A generation counter keeps a read that raced a write from caching the
+/// old value.
+#[derive(Debug, Default)]
+pub struct ScheduleCache {
+    state: std::sync::Mutex<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    generation: u64,
+    entries: std::collections::HashMap<String, Schedule>,
+}
+
+impl ScheduleCache {
+    /// The schedule `name`, from the cache or storage.
+    pub async fn get(&self, storage: &dyn Storage, name: &str) -> Result<Option<Schedule>, Error> {
+        let generation = {
+            let state = self.state.lock().expect("schedule cache");
+            if let Some(s) = state.entries.get(name) {
+                return Ok(Some(s.clone()));
+            }
+            state.generation
+        };
+        let loaded = load(storage, name).await?;
+        if let Some(schedule) = &loaded {
+            let mut state = self.state.lock().expect("schedule cache");
+            if state.generation == generation {
+                state.entries.insert(name.to_string(), schedule.clone());
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Forgets schedule `name` (after it changed in storage).
+    pub fn forget(&self, name: &str) {
+        let mut state = self.state.lock().expect("schedule cache");
+        state.generation += 1;
+        state.entries.remove(name);
+    }
+
+    /// Forgets what storage key `key` holds, if it is a schedule.
+    pub fn invalidate(&self, key: &str) {
+        if let Some(name) = key.strip_prefix(SCHEDULES_PREFIX) {
+            self.forget(name);
+        }
+    }
+}
+
 /// Loads a schedule.
 pub async fn load(storage: &dyn Storage, name: &str) -> Result<Option<Schedule>, Error> {
     Ok(get_json(storage, &format!("{SCHEDULES_PREFIX}{name}")).await?)
@@ -143,7 +195,7 @@ fn given(d: &FieldData, field: &str) -> Option<i64> {
     d.get_duration(field).filter(|_| d.is_set(field))
 }
 
-async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let existing = load(req.storage.as_ref(), &name).await?;
     let rotation_period = given(&d, "rotation_period");
@@ -180,10 +232,11 @@ async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         &schedule,
     )
     .await?;
+    s.schedules.forget(&name);
     Ok(Some(Response::with_data(schedule.to_json(&name))))
 }
 
-async fn delete(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
     let mut users = Vec::new();
@@ -207,6 +260,7 @@ async fn delete(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         )));
     }
     storage.delete(&format!("{SCHEDULES_PREFIX}{name}")).await?;
+    s.schedules.forget(&name);
     Ok(None)
 }
 

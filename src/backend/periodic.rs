@@ -70,7 +70,7 @@ async fn tick_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(),
         tracing::info!(key = %name, "grace window ended; previous version revoked");
     }
     let now = Utc::now();
-    let periods = view::periods(storage, locked.key_ref()).await?;
+    let periods = view::periods(shared, storage, locked.key_ref()).await?;
     if let Some(current) = locked.key_ref().versions.current() {
         let created = current.created_time;
         let age = locked.key_ref().versions.age(periods.rotation_period, now);

@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::path_schedules::{self, Schedule};
 use super::store::KeyState;
+use super::Shared;
 use crate::framework::{Error, Storage};
 use crate::rotation::{KeyVersions, TestResult, Version};
 
@@ -30,8 +31,12 @@ pub struct Periods {
 
 /// Resolves a key's periods. A schedule that vanished (it cannot be deleted while used, so only
 /// through storage damage) falls back to the built-in `production` values.
-pub async fn periods(storage: &dyn Storage, key: &KeyState) -> Result<Periods, Error> {
-    let schedule = match path_schedules::load(storage, &key.schedule).await? {
+pub async fn periods(
+    shared: &Shared,
+    storage: &dyn Storage,
+    key: &KeyState,
+) -> Result<Periods, Error> {
+    let schedule = match shared.schedules.get(storage, &key.schedule).await? {
         Some(s) => s,
         None => fallback_schedule(),
     };

@@ -298,3 +298,55 @@ async fn a_deleted_built_in_stays_deleted_across_restarts() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_schedule_change_reaches_its_keys_at_once() {
+    let h = Harness::new().await;
+    h.create(
+        "keys/k",
+        json!({"value": "sk-cache-test-0001", "schedule": "staging"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(h.read("keys/k").await["rotation_period"], 90 * 86_400);
+    h.write("schedules/staging", json!({"rotation_period": "10d"}))
+        .await
+        .unwrap();
+    assert_eq!(h.read("keys/k").await["rotation_period"], 10 * 86_400);
+    h.call(
+        crate::framework::Operation::Update,
+        "keys/k",
+        json!({"schedule": "development"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(h.read("keys/k").await["rotation_period"], 180 * 86_400);
+}
+
+#[tokio::test]
+async fn storage_changed_underneath_is_seen_after_invalidate_key() {
+    use crate::host::Engine as _;
+    let h = Harness::new().await;
+    h.create(
+        "keys/k",
+        json!({"value": "sk-cache-test-0002", "schedule": "staging"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(h.read("keys/k").await["rotation_period"], 90 * 86_400);
+    // What replication does on a standby: storage changes, then the host calls InvalidateKey.
+    crate::framework::put_json(
+        h.storage.as_ref(),
+        "schedules/staging",
+        &crate::backend::path_schedules::Schedule {
+            rotation_period: 7 * 86_400,
+            grace_period: 3_600,
+            rotation_window: 0,
+        },
+    )
+    .await
+    .unwrap();
+    h.engine.invalidate("schedules/staging").await;
+    assert_eq!(h.read("keys/k").await["rotation_period"], 7 * 86_400);
+    assert_eq!(h.read("keys/k").await["grace_period"], 3_600);
+}

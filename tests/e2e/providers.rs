@@ -16,12 +16,13 @@ mod outcomes;
 mod revocation;
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::support::checks::{read_ok, write_ok};
 use crate::support::fake_provider::FakeProvider;
+use crate::support::server::poll_until_or;
 use crate::support::{Bao, Client, Reply};
 
 /// Bound of a wait for the host's periodic tick (every 60 s, first one 60 s after unseal).
@@ -77,26 +78,17 @@ fn version(key: &Value, n: u64) -> &Value {
     v
 }
 
-/// Polls `f` every [`POLL_INTERVAL`] until it returns true; panics naming `what`, with the
-/// server log's tail, after `limit`. Returns how long it took.
-async fn wait_until<F, Fut>(bao: &Bao, what: &str, limit: Duration, mut f: F) -> Duration
+/// Polls `f` until it returns true; panics naming `what`, with the server log's tail, after
+/// `limit`. Returns how long it took.
+async fn wait_until<F, Fut>(bao: &Bao, what: &str, limit: Duration, f: F) -> Duration
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let start = Instant::now();
-    loop {
-        if f().await {
-            return start.elapsed();
-        }
-        if start.elapsed() >= limit {
-            panic!(
-                "timed out after {limit:?} waiting for {what}\n--- server.log (tail) ---\n{}",
-                bao.server_log_tail(60)
-            );
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
+    poll_until_or(what, limit, POLL_INTERVAL, f, || {
+        format!("--- server.log (tail) ---\n{}", bao.server_log_tail(60))
+    })
+    .await
 }
 
 /// No secret (key values, admin keys, values the fake created) in the server log (which holds

@@ -402,26 +402,14 @@ impl Cluster {
             .join("\n")
     }
 
-    /// Polls `f` every 25 ms until it returns true; panics naming `what`, with every node's
-    /// log tail, after `timeout`. Returns how long it took.
-    pub async fn wait_for<F, Fut>(&self, what: &str, timeout: Duration, mut f: F) -> Duration
+    /// Polls `f` until it returns true; panics naming `what`, with every node's log tail, after
+    /// `timeout`. Returns how long it took.
+    pub async fn wait_for<F, Fut>(&self, what: &str, timeout: Duration, f: F) -> Duration
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = bool>,
     {
-        let start = Instant::now();
-        loop {
-            if f().await {
-                return start.elapsed();
-            }
-            if start.elapsed() >= timeout {
-                panic!(
-                    "timed out after {timeout:?} waiting for {what}\n{}",
-                    self.log_tails(40)
-                );
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
+        super::server::poll_until_or(what, timeout, POLL_INTERVAL, f, || self.log_tails(40)).await
     }
 
     /// Like [`Cluster::wait_for`] during start-up: also fails when a server exits, telling a

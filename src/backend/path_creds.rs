@@ -25,17 +25,16 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
 async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
-    let Some(entry) = store::load(storage, &name).await? else {
+    let Some(key) = store::load_key(storage, &name).await? else {
         return Ok(None);
     };
-    let key = entry.key.as_ref().expect("live");
     let now = Utc::now();
     let versions = &key.versions;
     let Some(current) = versions.current() else {
         return Ok(None);
     };
     let value = current.value.as_ref().map(|v| v.expose().to_string());
-    let periods = view::periods(&s, storage, key).await?;
+    let periods = view::periods(&s, storage, &key).await?;
     let mut data = json!({
         "api_key": value,
         "version": current.number,

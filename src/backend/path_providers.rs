@@ -149,17 +149,12 @@ async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 async fn delete(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
-    let mut users = Vec::new();
-    for key in store::list_names(storage).await? {
-        if let Some(entry) = store::load(storage, &key).await? {
-            if entry
-                .key
-                .is_some_and(|k| k.provider.as_deref() == Some(name.as_str()))
-            {
-                users.push(key);
-            }
-        }
-    }
+    let users: Vec<String> = store::all_keys(storage)
+        .await?
+        .into_iter()
+        .filter(|k| k.provider.as_deref() == Some(name.as_str()))
+        .map(|k| k.name)
+        .collect();
     if !users.is_empty() {
         return Err(Error::BadRequest(format!(
             "provider {name:?} is used by keys: {}",

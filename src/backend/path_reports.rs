@@ -94,21 +94,17 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
     let now = Utc::now();
     let mut keys = Vec::new();
-    for name in store::list_names(storage).await? {
-        let Some(entry) = store::load(storage, &name).await? else {
-            continue;
-        };
-        let key = entry.key.as_ref().expect("live");
+    for key in store::all_keys(storage).await? {
         let period = match max_age {
             Some(m) => m,
-            None => view::periods(&s, storage, key).await?.rotation_period,
+            None => view::periods(&s, storage, &key).await?.rotation_period,
         };
         let Some(age) = key.versions.age(period, now) else {
             continue;
         };
         if age.overdue {
             keys.push(json!({
-                "key": name,
+                "key": key.name,
                 "age_days": age.age_days,
                 "overdue_days": age.overdue_days,
                 "rotation_period_days": period_days(period),
@@ -194,13 +190,9 @@ async fn metrics(s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
         "counter",
         "Key tests by outcome.",
     );
-    for name in store::list_names(storage).await? {
-        let Some(entry) = store::load(storage, &name).await? else {
-            continue;
-        };
-        let key = entry.key.as_ref().expect("live");
-        let l = format!("key=\"{}\"", label(&name));
-        let periods = view::periods(&s, storage, key).await?;
+    for key in store::all_keys(storage).await? {
+        let l = format!("key=\"{}\"", label(&key.name));
+        let periods = view::periods(&s, storage, &key).await?;
         if let Some(a) = key.versions.age(periods.rotation_period, now) {
             age.add(l.clone(), a.age_secs);
             due.add(l.clone(), (a.next_rotation_time - now).num_seconds());

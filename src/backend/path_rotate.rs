@@ -238,10 +238,9 @@ async fn verify(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let value = d
         .get_string("value")
         .ok_or_else(|| Error::BadRequest("value is required".into()))?;
-    let Some(entry) = store::load(req.storage.as_ref(), &name).await? else {
+    let Some(key) = store::load_key(req.storage.as_ref(), &name).await? else {
         return Err(Error::BadRequest(format!("key {name:?} does not exist")));
     };
-    let key = entry.key.as_ref().expect("live");
     let data = match key.versions.verify(&value, Utc::now()) {
         Some((version, state)) => {
             json!({"valid": true, "version": version, "state": state.as_str()})

@@ -239,14 +239,12 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
-    let mut users = Vec::new();
-    for key in store::list_names(storage).await? {
-        if let Some(entry) = store::load(storage, &key).await? {
-            if entry.key.is_some_and(|k| k.schedule == name) {
-                users.push(key);
-            }
-        }
-    }
+    let users: Vec<String> = store::all_keys(storage)
+        .await?
+        .into_iter()
+        .filter(|k| k.schedule == name)
+        .map(|k| k.name)
+        .collect();
     if !users.is_empty() {
         return Err(Error::BadRequest(format!(
             "schedule {name:?} is used by keys: {}",

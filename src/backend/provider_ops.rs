@@ -330,9 +330,8 @@ pub async fn recover(
             let Some(id) = id else {
                 return Ok(());
             };
-            let recorded = store::load(storage, &intent.key)
+            let recorded = store::load_key(storage, &intent.key)
                 .await?
-                .and_then(|e| e.key)
                 .is_some_and(|k| {
                     k.versions
                         .versions
@@ -354,9 +353,8 @@ pub async fn recover(
             let intent: RevokeIntent = serde_json::from_value(data)
                 .map_err(|e| Error::Internal(format!("bad revoke intent: {e}")))?;
             let _guard = shared.locks.lock(&intent.key).await;
-            let live = store::load(storage, &intent.key)
+            let live = store::load_key(storage, &intent.key)
                 .await?
-                .and_then(|e| e.key)
                 .and_then(|k| k.versions.get(intent.version).cloned())
                 .is_some_and(|v| {
                     v.provider_key_id.as_deref() == Some(intent.provider_key_id.as_str())

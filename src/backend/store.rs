@@ -288,6 +288,21 @@ pub async fn load(storage: &dyn Storage, name: &str) -> Result<Option<KeyEntry>,
         .filter(|e| e.key.is_some()))
 }
 
+/// Loads a live key (without its history).
+pub async fn load_key(storage: &dyn Storage, name: &str) -> Result<Option<KeyState>, Error> {
+    Ok(load(storage, name).await?.and_then(|e| e.key))
+}
+
+/// Every live key (without histories), in name order.
+pub async fn all_keys(storage: &dyn Storage) -> Result<Vec<KeyState>, Error> {
+    let mut keys = Vec::new();
+    for name in list_names(storage).await? {
+        // A key deleted between the list and the read is simply not there.
+        keys.extend(load_key(storage, &name).await?);
+    }
+    Ok(keys)
+}
+
 /// Loads a live key's entry or fails with a 400 naming it.
 pub async fn load_existing(storage: &dyn Storage, name: &str) -> Result<KeyEntry, Error> {
     load(storage, name)

@@ -235,17 +235,10 @@ impl Providers {
         name: &str,
     ) -> Result<CreatedKey, ProviderError> {
         cfg.validate().map_err(ProviderError::Unsupported)?;
-        if !cfg.capabilities().create {
-            return Err(ProviderError::Unsupported(config::why_cannot_create(cfg)));
-        }
-        let http = self.http(cfg);
-        let base = cfg.effective_base_url().unwrap_or_default();
-        let admin = admin_key(cfg)?;
+        let (http, base, admin) =
+            self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
         let result = match cfg.kind {
-            ProviderType::Openai => {
-                let project = cfg.project_id.as_deref().unwrap_or_default();
-                openai::create(&http, &base, admin, project, name).await
-            }
+            ProviderType::Openai => openai::create(&http, &base, admin, project(cfg), name).await,
             ProviderType::Openrouter => openrouter::create(&http, &base, admin, name).await,
             _ => Err(ProviderError::Unsupported(config::why_cannot_create(cfg))),
         };
@@ -271,19 +264,12 @@ impl Providers {
         provider_key_id: &str,
     ) -> Result<(), ProviderError> {
         cfg.validate().map_err(ProviderError::Unsupported)?;
-        if !cfg.capabilities().revoke {
-            return Err(ProviderError::Unsupported(config::why_cannot_revoke(cfg)));
-        }
+        let (http, base, admin) =
+            self.admin_call(cfg, cfg.capabilities().revoke, config::why_cannot_revoke)?;
         config::check_provider_key_id(provider_key_id).map_err(ProviderError::Unsupported)?;
-        let http = self.http(cfg);
-        let base = cfg.effective_base_url().unwrap_or_default();
-        let admin = admin_key(cfg)?;
         let id = provider_key_id;
         let result = match cfg.kind {
-            ProviderType::Openai => {
-                let project = cfg.project_id.as_deref().unwrap_or_default();
-                openai::revoke(&http, &base, admin, project, id).await
-            }
+            ProviderType::Openai => openai::revoke(&http, &base, admin, project(cfg), id).await,
             ProviderType::Anthropic => anthropic::revoke(&http, &base, admin, id).await,
             ProviderType::Openrouter => openrouter::revoke(&http, &base, admin, id).await,
             _ => Err(ProviderError::Unsupported(config::why_cannot_revoke(cfg))),
@@ -314,16 +300,11 @@ impl Providers {
         if !matches!(cfg.kind, ProviderType::Openai | ProviderType::Openrouter) {
             return Ok(None);
         }
-        if !cfg.capabilities().create {
-            return Err(ProviderError::Unsupported(config::why_cannot_create(cfg)));
-        }
-        let http = self.http(cfg);
-        let base = cfg.effective_base_url().unwrap_or_default();
-        let admin = admin_key(cfg)?;
+        let (http, base, admin) =
+            self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
         let result = match cfg.kind {
             ProviderType::Openai => {
-                let project = cfg.project_id.as_deref().unwrap_or_default();
-                openai::find_by_name(&http, &base, admin, project, name).await
+                openai::find_by_name(&http, &base, admin, project(cfg), name).await
             }
             _ => openrouter::find_by_name(&http, &base, admin, name).await,
         };
@@ -333,6 +314,26 @@ impl Providers {
     fn http(&self, cfg: &ProviderConfig) -> HttpClient<'_> {
         HttpClient::new(&self.client, cfg.timeout())
     }
+
+    /// What every admin call needs once the configuration `allowed` it (else the refusal
+    /// `why` explains): the client with the configured timeout, the base URL and the admin key.
+    fn admin_call<'a>(
+        &'a self,
+        cfg: &'a ProviderConfig,
+        allowed: bool,
+        why: fn(&ProviderConfig) -> String,
+    ) -> Result<(HttpClient<'a>, String, &'a str), ProviderError> {
+        if !allowed {
+            return Err(ProviderError::Unsupported(why(cfg)));
+        }
+        let base = cfg.effective_base_url().unwrap_or_default();
+        Ok((self.http(cfg), base, admin_key(cfg)?))
+    }
+}
+
+/// The OpenAI project keys are created in (validated: set whenever create is possible).
+fn project(cfg: &ProviderConfig) -> &str {
+    cfg.project_id.as_deref().unwrap_or_default()
 }
 
 fn admin_key(cfg: &ProviderConfig) -> Result<&str, ProviderError> {

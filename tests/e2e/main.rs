@@ -14,3 +14,4 @@ mod foundation;
 mod harness;
 mod lifecycle;
 mod providers;
+mod trust;

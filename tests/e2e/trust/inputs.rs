@@ -1,0 +1,1 @@
+//! Trust review: inputs (see ../trust.rs).

@@ -1,0 +1,1 @@
+//! Trust review: ownership (see ../trust.rs).

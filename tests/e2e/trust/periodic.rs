@@ -1,0 +1,1 @@
+//! Trust review: periodic (see ../trust.rs).

@@ -1,0 +1,1 @@
+//! Trust review: records (see ../trust.rs).

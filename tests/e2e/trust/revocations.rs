@@ -1,0 +1,1 @@
+//! Trust review: revocations (see ../trust.rs).

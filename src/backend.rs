@@ -3,6 +3,7 @@
 //! One [`AiKeys`] serves one mount. Handlers are plain `async fn`s taking the shared engine
 //! state, the request and its validated fields; [`bind`] turns them into framework handlers.
 
+mod intents;
 mod locked;
 mod path_config;
 mod path_creds;
@@ -69,11 +70,19 @@ impl AiKeys {
             path_reports::paths(&shared),
         ];
         let tick_shared = shared.clone();
+        let wal_shared = shared.clone();
         let mut backend = framework::Backend::new(BACKEND_HELP)
             .version(&format!("v{}", crate::VERSION))
             .periodic(Arc::new(move |req| {
                 Box::pin(periodic::tick(tick_shared.clone(), req))
-            }));
+            }))
+            .wal_rollback(
+                Arc::new(move |req, id, entry| {
+                    Box::pin(intents::recover(wal_shared.clone(), req, id, entry))
+                }),
+                intents::MIN_AGE,
+            )
+            .wal_budget(intents::BUDGET);
         for path in families.into_iter().flatten() {
             backend = backend.path(path);
         }

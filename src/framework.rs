@@ -30,7 +30,7 @@ mod request;
 mod storage;
 mod wal;
 
-pub use backend::{Backend, ExistenceResult, PeriodicFn, WalRollbackFn};
+pub use backend::{Backend, ExistenceResult, PeriodicFn, WalOutcome, WalRollbackFn};
 pub use duration::{parse_duration, parse_duration_str};
 pub use error::Error;
 pub use field::{is_valid_name, Field, FieldData, FieldType};

@@ -17,6 +17,7 @@ pub mod change;
 pub mod error;
 pub mod key;
 pub mod retire;
+pub mod revocation;
 pub mod secret;
 pub mod state;
 pub mod transitions;
@@ -31,5 +32,6 @@ pub use age::{
 pub use change::{Change, EventKind};
 pub use error::RotationError;
 pub use key::{KeyVersions, Version};
+pub use revocation::ProviderRevocation;
 pub use secret::{fingerprint_of, validate_key_value, SecretValue, MAX_KEY_VALUE_BYTES};
 pub use state::{TestOutcome, TestResult, VersionState};

@@ -1,14 +1,19 @@
 //! A key opened for writing: its lock held, grace expiry applied, changes recorded in its history
 //! with the request's actor, then saved in one write.
+//!
+//! A version that retires with a key at a provider gets its revocation intent written before the
+//! record that retires it ([`Locked::save`]), and the version shows the revocation as pending
+//! until the provider confirms it ([`Locked::commit`] tries at once; recovery retries).
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::intents;
 use super::store::{self, Actor, KeyEntry, KeyState};
 use super::{Config, Shared};
 use crate::framework::{Error, Request, Storage};
-use crate::rotation::{Change, RotationError};
+use crate::rotation::{Change, ProviderRevocation, RotationError};
 
 /// A key under its write lock.
 pub struct Locked {
@@ -22,7 +27,7 @@ pub struct Locked {
     /// Who is acting.
     pub actor: Actor,
     request_id: Option<String>,
-    /// Provider keys retired by this operation: (version, provider key id).
+    /// Provider keys retired by this operation and not yet revoked: (version, provider key id).
     pub retired: Vec<(u32, String)>,
     /// Whether opening the key already changed it (a grace window had closed).
     pub expired: bool,
@@ -53,6 +58,18 @@ impl Locked {
         request_id: Option<String>,
     ) -> Result<Locked, Error> {
         let guard = shared.locks.lock(name).await;
+        Self::with_guard(shared, storage, name, actor, request_id, guard).await
+    }
+
+    /// Same as [`Locked::open_as`], with the key's lock already held.
+    pub async fn with_guard(
+        _shared: &Arc<Shared>,
+        storage: &dyn Storage,
+        name: &str,
+        actor: Actor,
+        request_id: Option<String>,
+        guard: tokio::sync::OwnedMutexGuard<()>,
+    ) -> Result<Locked, Error> {
         let entry = store::load_existing(storage, name).await?;
         let config = Config::load(storage).await?;
         let provider = entry.key.as_ref().and_then(|k| k.provider.clone());
@@ -130,33 +147,152 @@ impl Locked {
         self.retired.extend(found);
     }
 
-    /// Saves the entry, then revokes at the provider what this operation retired (only once the
-    /// retirement is stored, so a crash in between never revokes a key still on record as live).
+    /// Saves the entry, then tries at once to revoke at the provider what this operation
+    /// retired, recording the outcome on the versions (a failure stays pending for recovery).
     pub async fn commit(
         &mut self,
         shared: &Arc<Shared>,
         storage: &dyn Storage,
     ) -> Result<(), Error> {
         self.save(storage).await?;
-        self.revoke_retired(shared, storage).await;
+        if self.attempt_revocations(shared, storage).await {
+            self.save(storage).await?;
+        }
         Ok(())
     }
 
-    /// Revokes at the provider the keys this operation retired (best effort; the tick retries).
-    pub async fn revoke_retired(&mut self, shared: &Arc<Shared>, storage: &dyn Storage) {
-        let retired = std::mem::take(&mut self.retired);
-        if retired.is_empty() {
-            return;
-        }
-        let key = self.key_ref();
-        let (name, provider) = (key.name.clone(), key.provider.clone());
-        super::provider_ops::revoke_retired(shared, storage, &name, provider.as_deref(), retired)
-            .await;
+    /// Writes the revocation intents for what this operation retired, then the entry (one
+    /// write), keeping the lock until dropped. The intents come first, so no crash or
+    /// cancellation between the two writes can store a retirement without its intent.
+    pub async fn save(&mut self, storage: &dyn Storage) -> Result<(), Error> {
+        self.request_revocations(storage).await?;
+        store::save(storage, &self.entry).await
     }
 
-    /// Saves the entry (one write), keeping the lock until dropped.
-    pub async fn save(&self, storage: &dyn Storage) -> Result<(), Error> {
-        store::save(storage, &self.entry).await
+    /// Writes a revoke intent for each retired provider key that has none yet, and marks its
+    /// version's revocation pending.
+    pub async fn request_revocations(&mut self, storage: &dyn Storage) -> Result<(), Error> {
+        let now = self.now;
+        let retired = self.retired.clone();
+        for (number, id) in retired {
+            let key = self.key_ref();
+            let Some(v) = key.versions.get(number) else {
+                continue;
+            };
+            if v.provider_revocation.is_some() {
+                continue;
+            }
+            let Some(provider) = v.provider.clone().or_else(|| key.provider.clone()) else {
+                tracing::warn!(key = %key.name, version = number, "retired key has no provider to revoke it at");
+                continue;
+            };
+            let mut revocation = ProviderRevocation::requested(&provider, &id, now);
+            let name = key.name.clone();
+            revocation.intent_id =
+                Some(intents::begin_revoke(storage, &name, number, &revocation).await?);
+            if let Some(v) = self.key().versions.versions.get_mut(&number) {
+                v.provider_revocation = Some(revocation);
+            }
+        }
+        Ok(())
+    }
+
+    /// Tries each pending revocation of this operation once (call after the retirement is
+    /// stored), records the outcomes and settles the intents of the confirmed ones. Whether
+    /// anything was recorded.
+    pub async fn attempt_revocations(
+        &mut self,
+        shared: &Arc<Shared>,
+        storage: &dyn Storage,
+    ) -> bool {
+        let retired = std::mem::take(&mut self.retired);
+        let mut noted = false;
+        for (number, _) in retired {
+            let Some(revocation) = self
+                .key_ref()
+                .versions
+                .get(number)
+                .and_then(|v| v.provider_revocation.clone())
+                .filter(ProviderRevocation::is_pending)
+            else {
+                continue;
+            };
+            let result = intents::revoke_at(
+                shared,
+                storage,
+                &revocation.provider,
+                &revocation.provider_key_id,
+            )
+            .await;
+            if result.is_ok() {
+                intents::settle(storage, revocation.intent_id.as_deref()).await;
+            }
+            self.note_revocation(number, &result);
+            noted = true;
+        }
+        noted
+    }
+
+    /// Records the outcome of a revocation attempt on version `number` and in the history.
+    pub fn note_revocation(&mut self, number: u32, result: &Result<(), String>) {
+        let now = self.now;
+        let Some(revocation) = self
+            .key()
+            .versions
+            .versions
+            .get_mut(&number)
+            .and_then(|v| v.provider_revocation.as_mut())
+        else {
+            return;
+        };
+        let provider = revocation.provider.clone();
+        match result {
+            Ok(()) => {
+                revocation.confirm(now);
+                let detail = format!("revoked at provider {provider:?}");
+                tracing::info!(key = %self.key_ref().name, version = number, provider = %provider, "key revoked at the provider");
+                self.note("provider_revoked", Some(number), Some("confirmed"), &detail);
+            }
+            Err(e) => {
+                revocation.failed(e);
+                let detail = format!("revocation at provider {provider:?} failed, will retry: {e}");
+                tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation at the provider failed; it stays pending and is retried");
+                self.note(
+                    "provider_revocation_failed",
+                    Some(number),
+                    Some("pending"),
+                    &detail,
+                );
+            }
+        }
+    }
+
+    /// For a key being deleted, once its record is gone: tries each revocation once and settles
+    /// the intents of the confirmed ones; the others stay for recovery.
+    pub async fn revoke_deleted(&mut self, shared: &Arc<Shared>, storage: &dyn Storage) {
+        for (number, _) in std::mem::take(&mut self.retired) {
+            let Some(revocation) = self
+                .key_ref()
+                .versions
+                .get(number)
+                .and_then(|v| v.provider_revocation.clone())
+            else {
+                continue;
+            };
+            match intents::revoke_at(
+                shared,
+                storage,
+                &revocation.provider,
+                &revocation.provider_key_id,
+            )
+            .await
+            {
+                Ok(()) => intents::settle(storage, revocation.intent_id.as_deref()).await,
+                Err(e) => {
+                    tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation of a deleted key's version failed; recovery retries it")
+                }
+            }
+        }
     }
 }
 

@@ -247,6 +247,10 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     };
     apply(&mut key, settings);
     check_refs(&req, &key).await?;
+    // Version 1's key lives at the key's provider: its revocation goes there.
+    if let Some(v) = key.versions.versions.get_mut(&1) {
+        v.provider = key.provider.clone();
+    }
 
     // A name created again continues the history it had before it was deleted.
     let history = store::load_archive(storage, &name).await?;
@@ -296,7 +300,7 @@ async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             &format!("changed {}", changed.join(", ")),
         );
     }
-    locked.save(req.storage.as_ref()).await?;
+    locked.commit(&s, req.storage.as_ref()).await?;
     let periods = view::periods(&s, req.storage.as_ref(), locked.key_ref()).await?;
     Ok(Some(Response::with_data(view::key_json(
         locked.key_ref(),
@@ -316,8 +320,10 @@ async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let changes = locked.key().versions.destroy_all(now);
     locked.record(&changes, None);
     locked.note("deleted", None, None, "key deleted; values destroyed");
-    // The history survives the key: archive it first, then remove the key. A crash between the
-    // two leaves both, and the live entry (which has the full history) wins until the next delete.
+    // The revocation intents first (they outlive the record), then the history survives the key:
+    // archive it, then remove the key. A crash between any two leaves a live entry (which has
+    // the full history) that wins until the next delete, and intents recovery drops as unneeded.
+    locked.request_revocations(storage).await?;
     crate::framework::put_json(
         storage,
         &format!("{}{name}", store::ARCHIVE_PREFIX),
@@ -325,7 +331,7 @@ async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     )
     .await?;
     storage.delete(&store::key_path(&name)).await?;
-    locked.revoke_retired(&s, storage).await;
+    locked.revoke_deleted(&s, storage).await;
     tracing::info!(key = %name, "key deleted");
     Ok(None)
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{bind, provider_ops, store, Shared};
+use super::{bind, intents, provider_ops, store, Shared};
 use crate::framework::{
     existence_check, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult,
     Operation, Path, Request, Response,
@@ -159,6 +159,14 @@ async fn delete(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         return Err(Error::BadRequest(format!(
             "provider {name:?} is used by keys: {}",
             users.join(", ")
+        )));
+    }
+    // Retired keys still to be revoked there need its settings.
+    let pending = intents::pending_at(storage, &name).await?;
+    if !pending.is_empty() {
+        return Err(Error::BadRequest(format!(
+            "provider {name:?} has pending revocations: {}",
+            pending.join(", ")
         )));
     }
     storage

@@ -6,9 +6,11 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::locked::Locked;
-use super::path_rotation::{do_promote, input_digest, new_value, replay, run_test};
+use super::path_rotation::{
+    do_promote, input_digest, new_value, note_staged_provider, replay, run_test, NewValue,
+};
 use super::store::{self, Actor, Idempotency};
-use super::{bind, provider_ops, Shared};
+use super::{bind, intents, Shared};
 use crate::framework::{
     generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
     Request, Response, Storage,
@@ -83,8 +85,9 @@ async fn rotate(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 }
 
 /// Stages (from `value` or the provider), tests and promotes on an opened key; used by
-/// `rotate/` and by automatic rotation. On failure the current version is untouched and the
-/// attempt is recorded (see [`discard`]).
+/// `rotate/` and by automatic rotation. On failure at any step the current version is untouched,
+/// the attempt is recorded with `last_error` (and, for the scheduler, the back-off set before
+/// the attempt), and a key the provider created for it is revoked at once (see [`discard`]).
 pub(super) async fn rotate_locked(
     s: &Arc<Shared>,
     storage: &dyn Storage,
@@ -120,6 +123,56 @@ pub(super) async fn rotate_locked(
         }
     };
     let wal_id = new.wal_id.clone();
+    if !new.engine_created {
+        // A client's value that cannot be staged (for example one a live version holds) is a
+        // 400 that changes nothing; a key the provider created is handled as a failure below.
+        locked
+            .key_ref()
+            .versions
+            .check_stage(&new.value)
+            .map_err(super::locked::rotation_error)?;
+    }
+    match stage_test_promote(s, storage, &mut locked, new, grace).await {
+        Ok(data) => {
+            if let Some((id, digest)) = remember {
+                locked.key().remember(Idempotency {
+                    rotation_id: id,
+                    operation: "rotate".into(),
+                    input_digest: digest,
+                    response: data.clone(),
+                });
+            }
+            locked.commit(s, storage).await?;
+            intents::settle(storage, wal_id.as_deref()).await;
+            let version = data["version"].as_u64().unwrap_or_default();
+            tracing::info!(key = %name, version, "key rotated");
+            Ok(data)
+        }
+        Err((err, result)) => {
+            discard(
+                s,
+                storage,
+                locked,
+                before,
+                result.as_ref(),
+                &err.to_string(),
+                wal_id,
+            )
+            .await?;
+            Err(err)
+        }
+    }
+}
+
+/// The steps after a new value is in hand: stage it, test it, promote it. An error comes with
+/// the test result when the test ran.
+async fn stage_test_promote(
+    s: &Arc<Shared>,
+    storage: &dyn Storage,
+    locked: &mut Locked,
+    new: NewValue,
+    grace: Option<i64>,
+) -> Result<serde_json::Value, (Error, Option<TestResult>)> {
     let stager = locked.actor.identity();
     let now = locked.now;
     let staged = locked
@@ -132,70 +185,51 @@ pub(super) async fn rotate_locked(
             new.provider_key_id,
             new.engine_created,
         )
-        .map_err(super::locked::rotation_error)?;
+        .map_err(|e| (super::locked::rotation_error(e), None))?;
     locked.record(&staged, None);
-    let (version, result) = match run_test(s, storage, &mut locked, None).await {
+    note_staged_provider(locked, &staged);
+    let (version, result) = match run_test(s, storage, locked, None).await {
         Ok((v, r)) if r.outcome.allows_promotion() => (v, r),
-        Ok((_, r)) => {
-            let err = failed_rotation(&r);
-            discard(
-                s,
-                storage,
-                locked,
-                before,
-                &name,
-                Some(&r),
-                &err.to_string(),
-            )
-            .await?;
-            provider_ops::settle(storage, wal_id.as_deref()).await;
-            return Err(err);
-        }
-        Err(e) => {
-            discard(s, storage, locked, before, &name, None, &e.to_string()).await?;
-            provider_ops::settle(storage, wal_id.as_deref()).await;
-            return Err(e);
-        }
+        Ok((_, r)) => return Err((failed_rotation(&r), Some(r))),
+        Err(e) => return Err((e, None)),
     };
-    let mut data = do_promote(s, storage, &mut locked, grace, false).await?;
+    let mut data = do_promote(s, storage, locked, grace, false)
+        .await
+        .map_err(|e| (e, Some(result.clone())))?;
     data["test"] = json!({
         "version": version,
         "outcome": result.outcome.as_str(),
         "status_code": result.status_code,
         "detail": result.detail,
     });
-    if let Some((id, digest)) = remember {
-        locked.key().remember(Idempotency {
-            rotation_id: id,
-            operation: "rotate".into(),
-            input_digest: digest,
-            response: data.clone(),
-        });
-    }
-    locked.save(storage).await?;
-    provider_ops::settle(storage, wal_id.as_deref()).await;
-    locked.revoke_retired(s, storage).await;
-    tracing::info!(key = %name, version, "key rotated");
     Ok(data)
 }
 
-/// Ends a one-call rotation whose test did not pass; the current version is never touched.
-/// A key the provider refused (`bad_key`, `unfunded`) stays on record as a `failed` version with
-/// its value destroyed. When the provider said nothing about the key (`provider_unavailable`, or
-/// an error), the key is saved exactly as it was before, plus a `failed` history event and
-/// `last_error`. Either way a key the provider created for the attempt is revoked there.
+/// Ends a one-call rotation that failed after a new value was in hand; the current version is
+/// never touched. A key the provider refused (`bad_key`, `unfunded`) stays on record as a
+/// `failed` version with its value destroyed (and its provider key revoked like any retired
+/// one). Otherwise (`provider_unavailable`, an error, a refused promotion) the key is saved
+/// exactly as it was before, plus a `failed` history event and `last_error`, and a key the
+/// provider created for the attempt is revoked there at once; if that fails, its create intent
+/// stays for recovery.
 async fn discard(
     s: &Arc<Shared>,
     storage: &dyn Storage,
     mut locked: Locked,
     before: store::KeyEntry,
-    name: &str,
     result: Option<&TestResult>,
     message: &str,
+    create_intent: Option<String>,
 ) -> Result<(), Error> {
+    let name = locked.key_ref().name.clone();
     let outcome = result.map(|r| r.outcome.as_str());
-    let keep_record = result.is_some_and(|r| r.outcome != TestOutcome::ProviderUnavailable);
-    let mut revoke = Vec::new();
+    let keep_record = result.is_some_and(|r| {
+        !matches!(
+            r.outcome,
+            TestOutcome::ProviderUnavailable | TestOutcome::Passed | TestOutcome::Skipped
+        )
+    });
+    let mut settle_create = true;
     if keep_record {
         let now = locked.now;
         let changes = locked
@@ -204,16 +238,13 @@ async fn discard(
             .discard_pending(now, message)
             .map_err(super::locked::rotation_error)?;
         locked.record(&changes, outcome);
-        revoke = std::mem::take(&mut locked.retired);
     } else {
-        revoke.extend(
-            locked
-                .key_ref()
-                .versions
-                .pending()
-                .filter(|p| p.engine_created)
-                .and_then(|p| p.provider_key_id.clone().map(|id| (p.number, id))),
-        );
+        let created = locked
+            .key_ref()
+            .versions
+            .pending()
+            .filter(|p| p.engine_created)
+            .and_then(|p| Some((p.provider.clone()?, p.provider_key_id.clone()?)));
         locked.entry = before;
         locked.retired.clear();
         if let Some(r) = result {
@@ -225,10 +256,23 @@ async fn discard(
                 .or_default() += 1;
         }
         locked.note("failed", None, outcome, message);
+        if let Some((provider, id)) = created {
+            match intents::revoke_at(s, storage, &provider, &id).await {
+                Ok(()) => {
+                    tracing::info!(key = %name, "revoked the key created for the failed rotation")
+                }
+                Err(e) => {
+                    settle_create = false;
+                    tracing::warn!(key = %name, error = %e, "could not revoke the key created for the failed rotation; recovery will");
+                }
+            }
+        }
     }
     locked.key().last_error = Some(message.to_string());
-    locked.retired = revoke;
     locked.commit(s, storage).await?;
+    if settle_create {
+        intents::settle(storage, create_intent.as_deref()).await;
+    }
     tracing::warn!(key = %name, outcome = outcome.unwrap_or("error"), "rotation failed; current version unchanged");
     Ok(())
 }

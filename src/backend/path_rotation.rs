@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::locked::{rotation_error, Locked};
 use super::store::Idempotency;
-use super::{bind, provider_ops, view, Shared};
+use super::{bind, intents, provider_ops, view, Shared};
 use crate::framework::{
     generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
     Request, Response,
@@ -157,6 +157,7 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         Err(e) => return Err(rotation_error(e)),
     };
     locked.record(&changes, None);
+    note_staged_provider(&mut locked, &changes);
     let version = changes
         .iter()
         .find(|c| c.event == EventKind::Staged)
@@ -177,10 +178,21 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             response: data.clone(),
         });
     }
-    locked.save(req.storage.as_ref()).await?;
-    provider_ops::settle(req.storage.as_ref(), new.wal_id.as_deref()).await;
+    locked.commit(&s, req.storage.as_ref()).await?;
+    intents::settle(req.storage.as_ref(), new.wal_id.as_deref()).await;
     tracing::info!(key = %name, version, "version staged");
     Ok(Some(Response::with_data(data)))
+}
+
+/// Records on the version a stage just created the provider configuration its key belongs to,
+/// so its revocation goes there whatever the key names later.
+pub(super) fn note_staged_provider(locked: &mut Locked, changes: &[crate::rotation::Change]) {
+    let provider = locked.key_ref().provider.clone();
+    for c in changes.iter().filter(|c| c.event == EventKind::Staged) {
+        if let Some(v) = locked.key().versions.versions.get_mut(&c.version) {
+            v.provider = provider.clone();
+        }
+    }
 }
 
 /// Runs a provider test on `version` (or the pending one) and records it on the locked key.
@@ -237,7 +249,7 @@ async fn test(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     };
     let mut locked = Locked::open(&s, &req, &name).await?;
     let (number, result) = run_test(&s, req.storage.as_ref(), &mut locked, version).await?;
-    locked.save(req.storage.as_ref()).await?;
+    locked.commit(&s, req.storage.as_ref()).await?;
     tracing::info!(key = %name, version = number, outcome = result.outcome.as_str(), "version tested");
     Ok(Some(Response::with_data(json!({
         "version": number,
@@ -307,13 +319,12 @@ async fn rollback(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         .rollback(now)
         .map_err(rotation_error)?;
     locked.record(&changes, None);
-    locked.save(req.storage.as_ref()).await?;
+    locked.commit(&s, req.storage.as_ref()).await?;
     let data = json!({
         "current_version": locked.key_ref().versions.current_version(),
         "discarded_version": had_pending,
         "revoked_versions": changes.iter().filter(|c| c.event.destroys_value()).map(|c| c.version).collect::<Vec<_>>(),
     });
-    locked.revoke_retired(&s, req.storage.as_ref()).await;
     tracing::info!(key = %name, "rolled back");
     Ok(Some(Response::with_data(data)))
 }

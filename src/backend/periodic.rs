@@ -1,51 +1,85 @@
 //! The engine's own work, on the host's periodic `rollback` tick (every 60 s, active node only):
-//! settle what crashes and provider outages left in the write-ahead log, retire previous versions
-//! whose grace has ended (revoking them at the provider), rotate keys with `auto_rotate` that are
-//! due, and warn once a day about overdue keys.
+//! retire previous versions whose grace has ended (revoking them at the provider), rotate keys
+//! with `auto_rotate` that are due, and warn once a day about overdue keys. (Intents that crashes
+//! and provider outages left are settled by [`super::intents::recover`], which the framework's
+//! WAL driver runs on the same tick.)
+//!
+//! Keys are worked on concurrently (at most [`KEY_CONCURRENCY`] at once), from a different
+//! starting key each tick, within [`KEY_BUDGET`], so a stalled provider delays only the keys
+//! that use it and the tick never runs into the next one (the host gives it 90 s). One key's
+//! failure, a panic included, is recorded on that key (`last_error`) and logged, and never stops
+//! the work on the others.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
+use futures::{FutureExt, StreamExt};
 
 use super::locked::Locked;
 use chrono::DateTime;
 use sha2::{Digest, Sha256};
 
 use super::store::{self, Actor, KeyState};
-use super::{path_reports, path_rotate, provider_ops, view, Shared};
-use crate::framework::{wal_delete, wal_get, wal_list, Error, Request};
+use super::{path_reports, path_rotate, view, Shared};
+use crate::framework::{Error, Request, Storage};
 use crate::rotation::next_rotation_time;
 
 /// How often an overdue key is logged.
 const OVERDUE_WARNING_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+/// Keys worked on at once.
+pub const KEY_CONCURRENCY: usize = 8;
+/// Time after which the tick stops working on keys (the rest wait for the next tick).
+pub const KEY_BUDGET: Duration = Duration::from_secs(45);
 
 /// Runs one tick.
 pub async fn tick(shared: Arc<Shared>, req: Request) -> Result<(), Error> {
-    // Standbys serve reads from replicated storage; writes belong to the active node.
+    // Standbys serve reads from replicated storage; writes belong to the active node. A node
+    // that cannot tell which it is does nothing.
     if shared.system.is_standby().await {
         return Ok(());
     }
-    let storage = req.storage.as_ref();
-    let mut failures = Vec::new();
-    for id in wal_list(storage).await? {
-        let Some(entry) = wal_get(storage, &id).await? else {
-            continue;
-        };
-        match provider_ops::recover(shared.clone(), req.storage.clone(), entry.kind, entry.data)
-            .await
-        {
-            Ok(()) => wal_delete(storage, &id).await?,
-            Err(e) => {
-                tracing::warn!(error = %e, "unfinished provider operation could not be settled yet");
-                failures.push(format!("wal {id}: {e}"));
-            }
-        }
+    let mut names = store::list_names(req.storage.as_ref()).await?;
+    if !names.is_empty() {
+        // A different first key each tick, so a budget spent on slow keys starves nobody.
+        let start = rand::random_range(0..names.len());
+        names.rotate_left(start);
     }
-    for name in store::list_names(storage).await? {
-        if let Err(e) = tick_key(&shared, &req, &name).await {
-            tracing::error!(key = %name, error = %e, "periodic work failed for key");
-            failures.push(format!("{name}: {e}"));
+    let total = names.len();
+    let work = futures::stream::iter(names)
+        .map(|name| {
+            let shared = shared.clone();
+            let req = req.clone();
+            async move {
+                let outcome = AssertUnwindSafe(tick_key(&shared, &req, &name))
+                    .catch_unwind()
+                    .await;
+                let message = match outcome {
+                    Ok(Ok(())) => return None,
+                    Ok(Err(e)) => e.to_string(),
+                    Err(panic) => format!("panic: {}", panic_message(panic.as_ref())),
+                };
+                tracing::error!(key = %name, error = %message, "periodic work failed for key");
+                record_failure(&shared, req.storage.as_ref(), &name, &message).await;
+                Some(format!("{name}: {message}"))
+            }
+        })
+        .buffer_unordered(KEY_CONCURRENCY)
+        .filter_map(|f| async move { f });
+    let mut failures = Vec::new();
+    let mut work = std::pin::pin!(work);
+    let finished = tokio::time::timeout(KEY_BUDGET, async {
+        while let Some(f) = work.next().await {
+            failures.push(f);
         }
+    })
+    .await;
+    if finished.is_err() {
+        tracing::warn!(
+            keys = total,
+            "periodic work ran out of its time budget; the remaining keys wait for the next tick"
+        );
     }
     if failures.is_empty() {
         Ok(())
@@ -54,6 +88,32 @@ pub async fn tick(shared: Arc<Shared>, req: Request) -> Result<(), Error> {
             "periodic work failed: {}",
             failures.join("; ")
         )))
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Records a failure of the periodic work on the key itself (best effort; never panics out).
+async fn record_failure(shared: &Arc<Shared>, storage: &dyn Storage, name: &str, message: &str) {
+    let message = format!("periodic work failed: {message}");
+    let saved = AssertUnwindSafe(async {
+        let mut locked = Locked::open_as(shared, storage, name, Actor::Scheduler, None).await?;
+        if locked.key_ref().last_error.as_deref() != Some(message.as_str()) {
+            locked.key().last_error = Some(message.clone());
+            locked.save(storage).await?;
+        }
+        Ok::<(), Error>(())
+    })
+    .catch_unwind()
+    .await;
+    if !matches!(saved, Ok(Ok(()))) {
+        tracing::error!(key = %name, "could not record the periodic failure on the key");
     }
 }
 
@@ -83,9 +143,8 @@ async fn tick_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(),
         }
     }
     if dirty {
-        locked.save(storage).await?;
+        locked.commit(shared, storage).await?;
     }
-    locked.revoke_retired(shared, storage).await;
     if due_for_auto_rotation(name, locked.key_ref(), periods, now) {
         auto_rotate(shared, storage, locked, now).await;
     }
@@ -117,8 +176,11 @@ fn due_for_auto_rotation(
     } else {
         0
     };
-    let due = next_rotation_time(current.created_time, periods.rotation_period)
-        + chrono::TimeDelta::seconds(spread);
+    // Saturating: stored periods from an older release may be beyond any representable time.
+    let due = next_rotation_time(current.created_time, periods.rotation_period);
+    let due = chrono::TimeDelta::try_seconds(spread)
+        .and_then(|d| due.checked_add_signed(d))
+        .unwrap_or(due);
     now >= due
 }
 
@@ -132,7 +194,7 @@ pub fn backoff(failures: u32) -> chrono::TimeDelta {
 /// it is) leaves it in place; a success resets it.
 async fn auto_rotate(
     shared: &Arc<Shared>,
-    storage: &dyn crate::framework::Storage,
+    storage: &dyn Storage,
     mut locked: Locked,
     now: DateTime<Utc>,
 ) {

@@ -1,32 +1,20 @@
-//! Everything the rotation paths ask of AI providers, in one place, with the crash safety
-//! around each provider mutation (api.md "Automatic work"):
-//!
-//! - **create**: a WAL intent naming the key-to-be is written *before* the provider call (so a
-//!   standby fails on its read-only storage before any side effect), updated with the provider's
-//!   id as soon as it answers, and deleted once the version is stored. An intent still there on a
-//!   tick means a crash or failure in between: the key is looked up (by id, else by the unique
-//!   name it was created under) and revoked unless a version records it.
-//! - **revoke**: an intent per retired provider key is written when the version is retired, and
-//!   deleted once the provider confirms. The tick retries what is left, and never revokes a key
-//!   whose version is live again (an intent written by an operation that then failed to save).
+//! Everything the rotation paths ask of AI providers, in one place: provider settings, key
+//! tests, and key creation under a write-ahead intent (the intents and their recovery live in
+//! [`super::intents`]).
 
 use std::sync::Arc;
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 
-use super::store::{self, KeyState};
+use super::intents::{self, CreateIntent};
+use super::store::KeyState;
 use super::Shared;
-use crate::framework::{get_json, put_json, wal_delete, wal_put, Error, Storage, WAL_PREFIX};
+use crate::framework::{get_json, put_json, Error, Storage};
 use crate::providers::{ProviderConfig, ProviderError, ProviderType};
-use crate::rotation::{Change, SecretValue, TestOutcome, TestResult, VersionState};
+use crate::rotation::{Change, SecretValue, TestOutcome, TestResult};
 
 /// Prefix of provider entries.
 pub const PROVIDERS_PREFIX: &str = "providers/";
-/// WAL kind of a key being created at a provider.
-pub const WAL_CREATE: &str = "provider_create";
-/// WAL kind of a retired key to revoke at a provider.
-pub const WAL_REVOKE: &str = "provider_revoke";
 
 /// Loads provider `name`.
 pub async fn load(storage: &dyn Storage, name: &str) -> Result<Option<ProviderConfig>, Error> {
@@ -93,23 +81,6 @@ pub fn provider_error(action: &str, e: ProviderError) -> Error {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct CreateIntent {
-    key: String,
-    provider: String,
-    name_at_provider: String,
-    #[serde(default)]
-    provider_key_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct RevokeIntent {
-    key: String,
-    provider: String,
-    version: u32,
-    provider_key_id: String,
-}
-
 /// A key the provider created for a version about to be staged.
 pub struct Created {
     /// Its value.
@@ -148,15 +119,11 @@ pub async fn create(
         provider: provider.to_string(),
         name_at_provider: format!("ai-keys-{}-{}", key.name, &suffix[..12]),
         provider_key_id: None,
+        retry: Default::default(),
     };
     // Before any side effect: on a standby this write fails with the read-only error, which
     // makes the server forward the request to the active node.
-    let wal_id = wal_put(
-        storage,
-        WAL_CREATE,
-        &serde_json::to_value(&intent).expect("json"),
-    )
-    .await?;
+    let wal_id = intents::begin_create(storage, &intent).await?;
     match shared
         .providers
         .create_key(&cfg, &intent.name_at_provider)
@@ -164,7 +131,7 @@ pub async fn create(
     {
         Ok(created) => {
             intent.provider_key_id = Some(created.provider_key_id.clone());
-            rewrite_wal(storage, &wal_id, WAL_CREATE, &intent).await?;
+            intents::note_created(storage, &wal_id, &intent).await?;
             Ok(Created {
                 value: created.value,
                 provider_key_id: created.provider_key_id,
@@ -178,32 +145,9 @@ pub async fn create(
                 e,
                 ProviderError::Unsupported(_) | ProviderError::Rejected { .. }
             ) {
-                wal_delete(storage, &wal_id).await?;
+                intents::settle(storage, Some(&wal_id)).await;
             }
             Err(provider_error("creating a key at the provider", e))
-        }
-    }
-}
-
-async fn rewrite_wal<T: Serialize>(
-    storage: &dyn Storage,
-    id: &str,
-    kind: &str,
-    data: &T,
-) -> Result<(), Error> {
-    let entry = crate::framework::WalEntry {
-        kind: kind.to_string(),
-        data: serde_json::to_value(data).expect("json"),
-        created_at: Utc::now().timestamp(),
-    };
-    Ok(put_json(storage, &format!("{WAL_PREFIX}{id}"), &entry).await?)
-}
-
-/// Settles a create intent once the version recording the key is stored.
-pub async fn settle(storage: &dyn Storage, wal_id: Option<&str>) {
-    if let Some(id) = wal_id {
-        if let Err(e) = wal_delete(storage, id).await {
-            tracing::warn!(error = %e, "could not settle a create intent; the tick will");
         }
     }
 }
@@ -238,140 +182,5 @@ pub async fn kind_of(
     match name {
         Some(n) => Ok(load(storage, n).await?.map(|c| c.kind)),
         None => Ok(None),
-    }
-}
-
-/// Writes a revoke intent per retired provider key (call after the retirement is stored), then
-/// revokes each at the provider and settles its intent. Failures stay for the tick.
-pub async fn revoke_retired(
-    shared: &Arc<Shared>,
-    storage: &dyn Storage,
-    key: &str,
-    provider: Option<&str>,
-    retired: Vec<(u32, String)>,
-) {
-    let Some(provider) = provider else {
-        return;
-    };
-    for (version, provider_key_id) in retired {
-        let intent = RevokeIntent {
-            key: key.to_string(),
-            provider: provider.to_string(),
-            version,
-            provider_key_id,
-        };
-        let id = match wal_put(
-            storage,
-            WAL_REVOKE,
-            &serde_json::to_value(&intent).expect("json"),
-        )
-        .await
-        {
-            Ok(id) => id,
-            Err(e) => {
-                tracing::error!(key, version, error = %e, "could not record a revocation intent");
-                continue;
-            }
-        };
-        match revoke_now(shared, storage, &intent).await {
-            Ok(()) => settle(storage, Some(&id)).await,
-            Err(e) => {
-                tracing::warn!(key, version, error = %e, "revocation at the provider failed; the periodic tick will retry")
-            }
-        }
-    }
-}
-
-async fn revoke_now(
-    shared: &Arc<Shared>,
-    storage: &dyn Storage,
-    intent: &RevokeIntent,
-) -> Result<(), Error> {
-    let Some(cfg) = load(storage, &intent.provider).await? else {
-        tracing::error!(key = %intent.key, provider = %intent.provider, "provider is gone; cannot revoke the retired key there");
-        return Ok(());
-    };
-    shared
-        .providers
-        .revoke_key(&cfg, &intent.provider_key_id)
-        .await
-        .map_err(|e| provider_error("revoking a key at the provider", e))
-}
-
-/// The WAL rollback handler: finishes or undoes provider mutations a crash or failure left
-/// behind. Runs under the key's lock, so it never races the operation that wrote the intent.
-pub async fn recover(
-    shared: Arc<Shared>,
-    storage: Arc<dyn Storage>,
-    kind: String,
-    data: serde_json::Value,
-) -> Result<(), Error> {
-    let storage = storage.as_ref();
-    match kind.as_str() {
-        WAL_CREATE => {
-            let intent: CreateIntent = serde_json::from_value(data)
-                .map_err(|e| Error::Internal(format!("bad create intent: {e}")))?;
-            let _guard = shared.locks.lock(&intent.key).await;
-            let Some(cfg) = load(storage, &intent.provider).await? else {
-                tracing::error!(key = %intent.key, provider = %intent.provider, "provider is gone; cannot clean up an unrecorded key");
-                return Ok(());
-            };
-            // The id first (from the intent, else by the unique name the key was created under),
-            // then whether a version records that id: the intent may have been read before the
-            // operation that wrote it stored its version and learned the id.
-            let id = match intent.provider_key_id.clone() {
-                Some(id) => Some(id),
-                None => shared
-                    .providers
-                    .find_key_by_name(&cfg, &intent.name_at_provider)
-                    .await
-                    .map_err(|e| provider_error("looking up an unrecorded key", e))?,
-            };
-            let Some(id) = id else {
-                return Ok(());
-            };
-            let recorded = store::load_key(storage, &intent.key)
-                .await?
-                .is_some_and(|k| {
-                    k.versions
-                        .versions
-                        .values()
-                        .any(|v| v.provider_key_id.as_deref() == Some(id.as_str()))
-                });
-            if recorded {
-                return Ok(());
-            }
-            shared
-                .providers
-                .revoke_key(&cfg, &id)
-                .await
-                .map_err(|e| provider_error("revoking an unrecorded key", e))?;
-            tracing::warn!(key = %intent.key, provider_key_id = %id, "revoked a key created at the provider but never recorded");
-            Ok(())
-        }
-        WAL_REVOKE => {
-            let intent: RevokeIntent = serde_json::from_value(data)
-                .map_err(|e| Error::Internal(format!("bad revoke intent: {e}")))?;
-            let _guard = shared.locks.lock(&intent.key).await;
-            let live = store::load_key(storage, &intent.key)
-                .await?
-                .and_then(|k| k.versions.get(intent.version).cloned())
-                .is_some_and(|v| {
-                    v.provider_key_id.as_deref() == Some(intent.provider_key_id.as_str())
-                        && matches!(
-                            v.state,
-                            VersionState::Pending | VersionState::Current | VersionState::Previous
-                        )
-                });
-            if live {
-                // The retirement that wrote this intent was never stored.
-                return Ok(());
-            }
-            revoke_now(&shared, storage, &intent).await
-        }
-        other => {
-            tracing::error!(kind = other, "unknown WAL entry kind; dropping it");
-            Ok(())
-        }
     }
 }

@@ -353,4 +353,16 @@ impl KeyLocks {
             .clone();
         lock.lock_owned().await
     }
+
+    /// Exclusive write access to key `name` if nobody holds it now.
+    pub fn try_lock(&self, name: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        let lock = self
+            .locks
+            .lock()
+            .expect("key locks")
+            .entry(name.to_string())
+            .or_default()
+            .clone();
+        lock.try_lock_owned().ok()
+    }
 }

@@ -18,12 +18,27 @@ use super::wal;
 pub type PeriodicFn =
     Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>> + Send + Sync>;
 
-/// Undoes the partial work recorded by a WAL entry, given its kind and data.
+/// Finishes or undoes the partial work recorded by a WAL entry, given its id and the entry.
+/// [`WalOutcome::Settled`] deletes the entry; [`WalOutcome::Later`] keeps it quietly (for a
+/// handler that backs off, or that found the work still in flight).
 pub type WalRollbackFn = Arc<
-    dyn Fn(Request, String, Value) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>
+    dyn Fn(
+            Request,
+            String,
+            wal::WalEntry,
+        ) -> Pin<Box<dyn Future<Output = Result<WalOutcome, Error>> + Send>>
         + Send
         + Sync,
 >;
+
+/// What a WAL rollback handler did with an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WalOutcome {
+    /// The work is finished or undone: delete the entry.
+    Settled,
+    /// Not now: keep the entry for a later tick.
+    Later,
+}
 
 /// Default minimum age of a WAL entry before it is rolled back.
 const DEFAULT_WAL_MIN_AGE: Duration = Duration::from_secs(600);
@@ -50,6 +65,8 @@ pub struct Backend {
     pub wal_rollback: Option<WalRollbackFn>,
     /// Entries younger than this are left alone (default 10 minutes).
     pub wal_min_age: Duration,
+    /// No new WAL entry is started after this much time in one rollback (none by default).
+    pub wal_budget: Option<Duration>,
     version: String,
 }
 
@@ -62,6 +79,7 @@ impl Backend {
             periodic: None,
             wal_rollback: None,
             wal_min_age: DEFAULT_WAL_MIN_AGE,
+            wal_budget: None,
             version: String::new(),
         }
     }
@@ -82,6 +100,12 @@ impl Backend {
     pub fn wal_rollback(mut self, f: WalRollbackFn, min_age: Duration) -> Backend {
         self.wal_rollback = Some(f);
         self.wal_min_age = min_age;
+        self
+    }
+
+    /// Bounds the time one rollback spends starting WAL entries; the rest wait for the next.
+    pub fn wal_budget(mut self, budget: Duration) -> Backend {
+        self.wal_budget = Some(budget);
         self
     }
 
@@ -233,7 +257,14 @@ impl Backend {
         let immediate = req.data.contains_key("immediate");
         let now = chrono::Utc::now().timestamp();
         let min_age = i64::try_from(self.wal_min_age.as_secs()).unwrap_or(i64::MAX);
+        let started = std::time::Instant::now();
         for id in ids {
+            if self.wal_budget.is_some_and(|b| started.elapsed() >= b) {
+                tracing::info!(
+                    "WAL rollback time budget spent; the remaining entries wait for the next tick"
+                );
+                break;
+            }
             let entry = match wal::wal_get(storage, &id).await {
                 Ok(Some(entry)) => entry,
                 Ok(None) => continue,
@@ -247,12 +278,13 @@ impl Backend {
                 continue;
             }
             let kind = entry.kind.clone();
-            match rollback(req.clone(), entry.kind, entry.data).await {
-                Ok(()) => {
+            match rollback(req.clone(), id.clone(), entry).await {
+                Ok(WalOutcome::Settled) => {
                     if let Err(e) = wal::wal_delete(storage, &id).await {
                         errors.push(e.to_string());
                     }
                 }
+                Ok(WalOutcome::Later) => {}
                 Err(e) => {
                     tracing::warn!(wal_id = %id, kind = %kind, error = %e, "WAL rollback failed");
                     errors.push(format!("error rolling back {kind:?} entry: {e}"));

@@ -25,12 +25,17 @@ pub trait SystemInfo: Send + Sync {
     /// The server's version (`2.7.2`).
     async fn server_version(&self) -> Result<String, SystemError>;
 
-    /// Whether this node is a standby that must not write (performance-standby bit set).
+    /// Whether this node is a standby that must not write (performance-standby bit set). Fails
+    /// closed: a node that cannot ask the host counts as a standby, so it makes no periodic
+    /// writes and no provider calls.
     async fn is_standby(&self) -> bool {
-        self.replication_state()
-            .await
-            .map(|s| s & PERF_STANDBY != 0)
-            .unwrap_or(false)
+        match self.replication_state().await {
+            Ok(state) => state & PERF_STANDBY != 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell whether this node is a standby; acting as one");
+                true
+            }
+        }
     }
 }
 

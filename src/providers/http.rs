@@ -5,7 +5,7 @@
 //! header to wherever the answer points). Each call has the provider's timeout; a call is tried
 //! at most [`MAX_ATTEMPTS`] times, only when the caller's judge says the answer is transient,
 //! with jittered back-off between [`BACKOFF_MIN`] and [`BACKOFF_MAX`], and never past a total
-//! budget of `MAX_ATTEMPTS * timeout + (MAX_ATTEMPTS - 1) * BACKOFF_MAX`.
+//! budget of one timeout for the whole call (all attempts and waits).
 
 use std::time::Duration;
 
@@ -113,9 +113,10 @@ impl<'a> HttpClient<'a> {
         Self { client, timeout }
     }
 
-    /// The longest a whole call (all attempts and waits) may take.
+    /// The longest a whole call (all attempts and waits) may take: one timeout, so whoever
+    /// waits behind a provider call (a key's lock, the tick) waits at most that.
     pub fn budget(&self) -> Duration {
-        self.timeout * MAX_ATTEMPTS + BACKOFF_MAX * (MAX_ATTEMPTS - 1)
+        self.timeout
     }
 
     /// Sends the request `build` makes, asks `judge` about each attempt, retries while the

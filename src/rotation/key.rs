@@ -45,6 +45,13 @@ pub struct Version {
     /// Entity id (or token accessor) of whoever staged it; `None` for the scheduler.
     #[serde(default)]
     pub staged_by: Option<String>,
+    /// The provider configuration (name under `providers/`) this version's key was created at
+    /// or tested with when it was staged: where a revocation goes, whatever the key names later.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Its revocation at the provider, once retired (pending until the provider confirms).
+    #[serde(default)]
+    pub provider_revocation: Option<super::revocation::ProviderRevocation>,
 }
 
 impl Version {

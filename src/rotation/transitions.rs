@@ -48,19 +48,7 @@ impl KeyVersions {
         provider_key_id: Option<String>,
         engine_created: bool,
     ) -> Result<Vec<Change>, RotationError> {
-        if let Some(version) = self.number_in_state(VersionState::Pending) {
-            return Err(RotationError::PendingExists { version });
-        }
-        if self.current().is_none() {
-            return Err(RotationError::NoCurrent);
-        }
-        if let Some(version) = self.live_version_with(&value) {
-            return Err(RotationError::SameValue { version });
-        }
-        let number = self.next_version;
-        let next = number
-            .checked_add(1)
-            .ok_or(RotationError::VersionsExhausted)?;
+        let (number, next) = self.check_stage(&value)?;
 
         let mut version = new_version(number, VersionState::Pending, value, now);
         version.staged_by = staged_by;
@@ -74,6 +62,25 @@ impl KeyVersions {
             "value supplied by the operator"
         };
         Ok(vec![Change::new(EventKind::Staged, number, detail)])
+    }
+
+    /// Whether `value` could be staged now ([`KeyVersions::stage`]'s checks, changing nothing);
+    /// the number it would get and the next one.
+    pub fn check_stage(&self, value: &SecretValue) -> Result<(u32, u32), RotationError> {
+        if let Some(version) = self.number_in_state(VersionState::Pending) {
+            return Err(RotationError::PendingExists { version });
+        }
+        if self.current().is_none() {
+            return Err(RotationError::NoCurrent);
+        }
+        if let Some(version) = self.live_version_with(value) {
+            return Err(RotationError::SameValue { version });
+        }
+        let number = self.next_version;
+        let next = number
+            .checked_add(1)
+            .ok_or(RotationError::VersionsExhausted)?;
+        Ok((number, next))
     }
 
     /// Records `result` as the last test of the pending version, or of `version` (which must be
@@ -225,6 +232,8 @@ fn new_version(
         provider_key_id: None,
         engine_created: false,
         staged_by: None,
+        provider: None,
+        provider_revocation: None,
     }
 }
 

@@ -20,11 +20,12 @@ fn wal_backend(calls: Arc<AtomicUsize>, periodic_fails: bool) -> Backend {
             Ok(())
         })
     });
-    let rollback: WalRollbackFn = Arc::new(|_req, kind, data| {
+    let rollback: WalRollbackFn = Arc::new(|_req, _id, entry: WalEntry| {
         Box::pin(async move {
-            match kind.as_str() {
-                "good" => Ok(()),
-                _ => Err(Error::Internal(format!("cannot undo {}", data["n"]))),
+            match entry.kind.as_str() {
+                "good" => Ok(WalOutcome::Settled),
+                "later" => Ok(WalOutcome::Later),
+                _ => Err(Error::Internal(format!("cannot undo {}", entry.data["n"]))),
             }
         })
     });
@@ -142,4 +143,27 @@ async fn rollback_keeps_entry_when_delete_fails() {
         .unwrap_err();
     assert_eq!(err.to_string(), "cannot write to readonly storage");
     assert_eq!(s.keys(), ["wal/g"]);
+}
+
+#[tokio::test]
+async fn later_keeps_an_entry_quietly_and_a_spent_budget_starts_nothing() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (b, s) = (wal_backend(calls.clone(), false), storage());
+    put_entry(&s, "a", "later", 3600).await;
+    put_entry(&s, "b", "good", 3600).await;
+    assert!(
+        b.handle_request(req(Operation::Rollback, "", &s))
+            .await
+            .is_ok(),
+        "Later is not an error"
+    );
+    assert_eq!(s.keys(), ["wal/a"]);
+
+    let spent = wal_backend(calls, false).wal_budget(Duration::ZERO);
+    put_entry(&s, "c", "good", 3600).await;
+    assert!(spent
+        .handle_request(req(Operation::Rollback, "", &s))
+        .await
+        .is_ok());
+    assert_eq!(s.keys(), ["wal/a", "wal/c"], "nothing started");
 }

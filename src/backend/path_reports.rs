@@ -180,6 +180,11 @@ async fn metrics(s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
         "gauge",
         "Staged versions waiting for promotion.",
     );
+    let mut revocations = Family::new(
+        "ai_keys_provider_revocations_pending",
+        "gauge",
+        "Retired versions whose revocation at the provider is not confirmed yet.",
+    );
     let mut rotations = Family::new(
         "ai_keys_rotations_total",
         "counter",
@@ -210,13 +215,34 @@ async fn metrics(s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
                 .filter(|v| v.state == VersionState::Pending)
                 .count(),
         );
+        revocations.add(
+            l.clone(),
+            key.versions
+                .versions
+                .values()
+                .filter(|v| {
+                    v.provider_revocation
+                        .as_ref()
+                        .is_some_and(|r| r.is_pending())
+                })
+                .count(),
+        );
         rotations.add(l.clone(), key.stats.rotations);
         for (outcome, count) in &key.stats.test_outcomes {
             tests.add(format!("{l},outcome=\"{}\"", label(outcome)), count);
         }
     }
     let mut body = String::new();
-    for family in [&age, &due, &overdue, &grace, &pending, &rotations, &tests] {
+    for family in [
+        &age,
+        &due,
+        &overdue,
+        &grace,
+        &pending,
+        &revocations,
+        &rotations,
+        &tests,
+    ] {
         family.write(&mut body);
     }
     Ok(Some(Response::raw(

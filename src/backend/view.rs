@@ -7,7 +7,7 @@ use super::path_schedules::{self, Schedule};
 use super::store::KeyState;
 use super::Shared;
 use crate::framework::{Error, Storage};
-use crate::rotation::{KeyVersions, TestResult, Version};
+use crate::rotation::{KeyVersions, ProviderRevocation, TestResult, Version};
 
 /// RFC 3339 UTC with whole seconds, as api.md shows times.
 pub fn time(t: DateTime<Utc>) -> String {
@@ -76,6 +76,21 @@ fn version_json(v: &Version) -> Value {
         "last_test": v.last_test.as_ref().map(test_json),
         "provider_key_id": v.provider_key_id,
         "engine_created": v.engine_created,
+        "provider": v.provider,
+        "provider_revocation": v.provider_revocation.as_ref().map(revocation_json),
+    })
+}
+
+/// A retired version's revocation at its provider: `pending` (with the last error) until the
+/// provider confirms, then `confirmed` with its time.
+fn revocation_json(r: &ProviderRevocation) -> Value {
+    json!({
+        "status": r.status(),
+        "provider": r.provider,
+        "requested_time": time(r.requested_time),
+        "confirmed_time": opt_time(r.confirmed_time),
+        "attempts": r.attempts,
+        "last_error": r.last_error,
     })
 }
 

@@ -18,15 +18,19 @@ pub fn expect_bad_request<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
 use crate::host::system_view::SystemError;
 use crate::host::{Engine, SystemInfo};
 
-/// A system view whose standby bit tests can flip.
+/// A system view whose standby bit tests can flip, and which can fail to answer.
 #[derive(Debug, Default)]
 pub struct FakeSystem {
     pub standby: AtomicBool,
+    pub unreachable: AtomicBool,
 }
 
 #[async_trait::async_trait]
 impl SystemInfo for FakeSystem {
     async fn replication_state(&self) -> Result<i32, SystemError> {
+        if self.unreachable.load(Ordering::SeqCst) {
+            return Err(SystemError::Rpc("transport error".into()));
+        }
         Ok(if self.standby.load(Ordering::SeqCst) {
             24576
         } else {

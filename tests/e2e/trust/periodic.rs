@@ -1,1 +1,145 @@
-//! Trust review: periodic (see ../trust.rs).
+//! Trust review, items 7 to 10: the periodic work never stops. A stalled provider delays only
+//! the keys that use it; a key's work waits behind a stalled provider call at most one provider
+//! timeout.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::providers::{
+    configure_provider, create_key, creds, provider_body, read_key, rotate, version, wait_until,
+    SHORT_DEADLINE, TICK_DEADLINE,
+};
+use crate::support::checks::{data, secret, write_ok};
+use crate::support::fake_provider::{FakeProvider, Mode};
+use crate::support::{Bao, Client};
+
+/// Key `name` at provider `provider` (OpenAI at `fake`, `timeout`), whose version 2 was created
+/// at the provider and is `previous` with a 2 s grace window. Returns version 2's provider id.
+async fn key_with_created_previous(
+    client: &Client,
+    fake: &FakeProvider,
+    provider: &str,
+    timeout: &str,
+    name: &str,
+) -> String {
+    let admin = secret("admin");
+    fake.add_admin_key(&admin);
+    let mut body = provider_body("openai", fake, Some(&admin));
+    body["timeout"] = json!(timeout);
+    configure_provider(client, provider, body).await;
+    let v0 = secret("v0");
+    fake.add_key(&v0);
+    create_key(client, name, json!({ "value": v0, "provider": provider })).await;
+    let before = fake.created_keys();
+    data(&rotate(client, name, json!({})).await, "first rotation");
+    let c1 = fake
+        .created_keys()
+        .into_iter()
+        .find(|(id, _, _)| !before.iter().any(|(b, _, _)| b == id))
+        .map(|(id, _, _)| id)
+        .expect("a created key");
+    data(
+        &rotate(client, name, json!({ "grace_period": "2s" })).await,
+        "second rotation",
+    );
+    assert_eq!(
+        version(&read_key(client, name).await, 2)["state"],
+        "previous"
+    );
+    c1
+}
+
+/// Item 8: one provider that stalls past its timeout (30 s, longer than a third of the host's
+/// 90 s tick timeout) delays only its own keys: the grace end of a key at another provider is
+/// acted on by the first tick after it. Before the fix the tick worked on keys one after the
+/// other, in name order, retrying the stalled call until the host gave up on the tick, so the
+/// second key was never reached.
+#[tokio::test]
+async fn a_stalled_provider_delays_only_its_own_keys() {
+    let (bao, slow, fine) =
+        tokio::join!(Bao::start(), FakeProvider::start(), FakeProvider::start());
+    let client = bao.client();
+    let stalled = key_with_created_previous(&client, &slow, "slow", "30s", "a-stalled").await;
+    let healthy = key_with_created_previous(&client, &fine, "fine", "2s", "b-fine").await;
+    slow.set_admin_mode(Mode::Stall);
+    wait_until(
+        &bao,
+        "both grace windows to end",
+        SHORT_DEADLINE,
+        || async {
+            creds(&client, "a-stalled")
+                .await
+                .get("previous_api_key")
+                .is_none()
+                && creds(&client, "b-fine")
+                    .await
+                    .get("previous_api_key")
+                    .is_none()
+        },
+    )
+    .await;
+
+    wait_until(
+        &bao,
+        "the tick to revoke the healthy provider's key",
+        TICK_DEADLINE,
+        || async { !fine.is_active(&healthy) },
+    )
+    .await;
+    let key = read_key(&client, "b-fine").await;
+    assert_eq!(
+        version(&key, 2)["provider_revocation"]["status"],
+        "confirmed",
+        "{key:#}"
+    );
+    assert!(slow.is_active(&stalled), "the stalled provider answered?");
+    slow.set_admin_mode(Mode::Normal);
+}
+
+/// Item 8: a rollback on a key whose test is stalled at the provider waits at most one provider
+/// timeout: the stalled test gives up after one timeout instead of retrying it (before the fix:
+/// three attempts and back-off, about three timeouts).
+#[tokio::test]
+async fn a_rollback_behind_a_stalled_test_waits_one_timeout() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let client = bao.client();
+    let mut body = provider_body("openai_compatible", &fake, None);
+    body["timeout"] = json!("4s");
+    configure_provider(&client, "p", body).await;
+    let (v0, v1) = (secret("v0"), secret("v1"));
+    fake.add_key(&v0);
+    fake.add_key(&v1);
+    create_key(&client, "k", json!({ "value": v0, "provider": "p" })).await;
+    write_ok(&client, "ai-keys/stage/k", json!({ "value": v1 })).await;
+
+    fake.set_mode(Mode::Stall);
+    fake.reset_hits();
+    let tester = client.clone();
+    let test = tokio::spawn(async move { tester.write("ai-keys/test/k", json!({})).await });
+    wait_until(
+        &bao,
+        "the test to reach the provider",
+        SHORT_DEADLINE,
+        || async { fake.hits("/v1/models") > 0 },
+    )
+    .await;
+    let started = Instant::now();
+    let rolled = client.write("ai-keys/rollback/k", json!({})).await;
+    let waited = started.elapsed();
+    let tested = test.await.expect("test request");
+    fake.set_mode(Mode::Normal);
+
+    assert_eq!(rolled.status, 200, "{}", rolled.text);
+    assert_eq!(tested.status, 200, "{}", tested.text);
+    assert_eq!(
+        tested.data()["outcome"],
+        "provider_unavailable",
+        "{}",
+        tested.text
+    );
+    assert_eq!(fake.hits("/v1/models"), 1, "the stalled call was retried");
+    // One timeout (4 s) plus request overhead; three attempts would take more than 12 s.
+    assert!(waited.as_secs_f64() < 7.0, "rollback waited {waited:?}");
+    assert_eq!(creds(&client, "k").await["api_key"], v0.as_str());
+}

@@ -1,0 +1,213 @@
+//! Trust review items 4, 6 and 10 on in-memory storage: revocation intents come before the
+//! write that retires (or deletes) a version, recovery leaves in-flight intents alone and backs
+//! off, and a node that cannot tell whether it is a standby does no periodic work.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use chrono::{TimeDelta, Utc};
+use serde_json::{json, Value};
+
+use super::{with_key, NEW};
+use crate::backend::intents::{self, RevokeIntent, WAL_REVOKE};
+use crate::backend::store;
+use crate::backend::testing::Harness;
+use crate::framework::{
+    get_json, put_json, InMemoryStorage, Operation, Request, Storage, StorageError, WalEntry,
+    WalOutcome,
+};
+use crate::host::Engine;
+
+/// Makes version 1 of key `k` a key the engine created at provider `p` (`openai_compatible`,
+/// which cannot revoke: every revocation there fails without a network call).
+async fn created_at_provider(h: &Harness) {
+    h.create(
+        "providers/p",
+        json!({ "type": "openai_compatible", "base_url": "http://127.0.0.1:9" }),
+    )
+    .await
+    .expect("provider");
+    let storage = h.storage.as_ref();
+    let mut entry = store::load(storage, "k").await.unwrap().unwrap();
+    let key = entry.key.as_mut().unwrap();
+    key.provider = Some("p".into());
+    let v = key.versions.versions.get_mut(&1).unwrap();
+    v.engine_created = true;
+    v.provider_key_id = Some("key_1".into());
+    v.provider = Some("p".into());
+    store::save(storage, &entry).await.unwrap();
+}
+
+/// Storage that refuses every write under `wal/`.
+struct NoWal(Arc<InMemoryStorage>);
+
+#[async_trait::async_trait]
+impl Storage for NoWal {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        self.0.get(key).await
+    }
+    async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
+        if key.starts_with("wal/") {
+            return Err(StorageError("injected failure".into()));
+        }
+        self.0.put(key, value).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.0.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        self.0.list(prefix).await
+    }
+}
+
+/// Item 4: deleting a key whose version lives at a provider writes the revocation intent
+/// before removing the record; if the intent cannot be written, nothing is deleted (before the
+/// fix the record was gone and the intent never written).
+#[tokio::test]
+async fn a_delete_that_cannot_write_its_intent_deletes_nothing() {
+    let h = with_key().await;
+    created_at_provider(&h).await;
+    let before = h.snapshot().await;
+    let req = Request::new(
+        Operation::Delete,
+        "keys/k",
+        Arc::new(NoWal(h.storage.clone())) as Arc<dyn Storage>,
+    );
+    let result = h.engine.backend().handle_request(req).await;
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(
+        h.snapshot().await,
+        before,
+        "a failed delete changed storage"
+    );
+    assert!(h.read("keys/k").await["versions"]["1"].is_object());
+}
+
+/// Item 4: a version retired by an operation carries its pending revocation and an intent that
+/// names it, in storage, before any provider answer.
+#[tokio::test]
+async fn a_retired_version_records_a_pending_revocation_and_its_intent() {
+    let h = with_key().await;
+    created_at_provider(&h).await;
+    h.write("stage/k", json!({ "value": NEW })).await.unwrap();
+    h.write("promote/k", json!({ "force": true, "grace_period": 0 }))
+        .await
+        .unwrap();
+    let key = h.read("keys/k").await;
+    let r = &key["versions"]["1"]["provider_revocation"];
+    assert_eq!(r["status"], "pending", "{key:#}");
+    assert!(
+        r["last_error"].as_str().unwrap().contains("cannot revoke"),
+        "{r}"
+    );
+    let intents = wal_entries(&h).await;
+    assert_eq!(intents.len(), 1, "{intents:?}");
+    let (_, entry) = &intents[0];
+    assert_eq!(entry.kind, WAL_REVOKE);
+    assert_eq!(entry.data["key"], "k");
+    assert_eq!(entry.data["version"], 1);
+    assert_eq!(entry.data["provider"], "p");
+}
+
+async fn wal_entries(h: &Harness) -> Vec<(String, WalEntry)> {
+    let mut out = Vec::new();
+    for id in crate::framework::wal_list(h.storage.as_ref())
+        .await
+        .unwrap()
+    {
+        let entry: WalEntry = get_json(h.storage.as_ref(), &format!("wal/{id}"))
+            .await
+            .unwrap()
+            .unwrap();
+        out.push((id, entry));
+    }
+    out
+}
+
+/// Item 6: recovery never touches an intent whose key is locked (its operation may still run),
+/// and a recovery that fails backs off instead of retrying on every tick.
+#[tokio::test]
+async fn recovery_skips_in_flight_intents_and_backs_off() {
+    let h = Harness::new().await;
+    h.create(
+        "providers/p",
+        json!({ "type": "openai_compatible", "base_url": "http://127.0.0.1:9" }),
+    )
+    .await
+    .unwrap();
+    let intent = RevokeIntent {
+        key: "gone".into(),
+        provider: "p".into(),
+        version: 3,
+        provider_key_id: "key_3".into(),
+        retry: Default::default(),
+    };
+    let old = WalEntry {
+        kind: WAL_REVOKE.into(),
+        data: serde_json::to_value(&intent).unwrap(),
+        created_at: Utc::now().timestamp() - 3600,
+    };
+    put_json(h.storage.as_ref(), "wal/i1", &old).await.unwrap();
+    let shared = h.engine.shared.clone();
+    let req = || {
+        Request::new(
+            Operation::Rollback,
+            "",
+            h.storage.clone() as Arc<dyn Storage>,
+        )
+    };
+    let stored = || async { wal_entries(&h).await[0].1.data.clone() };
+
+    let guard = shared.locks.lock("gone").await;
+    let outcome = intents::recover(shared.clone(), req(), "i1".into(), old.clone()).await;
+    assert_eq!(outcome.unwrap(), WalOutcome::Later);
+    assert_eq!(stored().await, old.data, "an in-flight intent was touched");
+    drop(guard);
+
+    h.tick().await.unwrap();
+    let after: Value = stored().await;
+    assert_eq!(after["attempts"], 1, "{after}");
+    let next = after["next_attempt_time"].as_str().expect("a back-off");
+    let next: chrono::DateTime<Utc> = next.parse().unwrap();
+    assert!(next > Utc::now() + TimeDelta::seconds(30), "{next}");
+
+    h.tick().await.unwrap();
+    assert_eq!(stored().await, after, "retried during its back-off");
+}
+
+/// Item 10: a node that cannot ask the host whether it is a standby acts as one: its tick makes
+/// no writes (before the fix it counted as active and wrote).
+#[tokio::test]
+async fn a_node_that_cannot_tell_its_role_does_no_periodic_work() {
+    let h = with_key().await;
+    h.write("stage/k", json!({ "value": NEW })).await.unwrap();
+    h.write("promote/k", json!({ "grace_period": 3600, "force": true }))
+        .await
+        .unwrap();
+    // The grace window has ended (in storage), but the tick has not recorded it yet.
+    let storage = h.storage.as_ref();
+    let mut entry = store::load(storage, "k").await.unwrap().unwrap();
+    let v = entry
+        .key
+        .as_mut()
+        .unwrap()
+        .versions
+        .versions
+        .get_mut(&1)
+        .unwrap();
+    v.grace_expires_time = Some(Utc::now() - TimeDelta::seconds(5));
+    store::save(storage, &entry).await.unwrap();
+    let before = h.snapshot().await;
+
+    h.system.unreachable.store(true, Ordering::SeqCst);
+    h.tick().await.unwrap();
+    assert_eq!(
+        h.snapshot().await,
+        before,
+        "periodic writes without knowing the role"
+    );
+
+    h.system.unreachable.store(false, Ordering::SeqCst);
+    h.tick().await.unwrap();
+    assert_eq!(h.read("keys/k").await["versions"]["1"]["state"], "revoked");
+}

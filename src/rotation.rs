@@ -14,6 +14,7 @@
 
 pub mod age;
 pub mod change;
+pub mod cutover;
 pub mod error;
 pub mod key;
 pub mod retire;

@@ -27,6 +27,11 @@ pub enum EventKind {
     Failed,
     /// The key was deleted. Never produced by this module; the caller records it.
     Deleted,
+    /// A person ended a previous version's grace window early (`finalize/`): it is now
+    /// `revoked`, its value destroyed.
+    Finalized,
+    /// A person extended a previous version's grace window (`extend/`).
+    GraceExtended,
 }
 
 impl EventKind {
@@ -42,13 +47,19 @@ impl EventKind {
             Self::Expired => "expired",
             Self::Failed => "failed",
             Self::Deleted => "deleted",
+            Self::Finalized => "finalized",
+            Self::GraceExtended => "grace_extended",
         }
     }
 
-    /// Whether this event leaves its version without a value (`revoked`, `expired`, `failed`):
+    /// Whether this event leaves its version without a value (`revoked`, `expired`, `failed`,
+    /// `finalized`):
     /// the events after which a provider-side key may have to be revoked.
     pub fn destroys_value(self) -> bool {
-        matches!(self, Self::Revoked | Self::Expired | Self::Failed)
+        matches!(
+            self,
+            Self::Revoked | Self::Expired | Self::Failed | Self::Finalized
+        )
     }
 }
 

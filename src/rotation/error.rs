@@ -92,6 +92,24 @@ pub enum RotationError {
     /// `stage` when version numbers have run out (after 4294967295 versions).
     #[error("the key has used every version number")]
     VersionsExhausted,
+    /// `finalize` or `extend` when no previous version is inside its grace window, and none
+    /// ended recently enough to name (a revoked version never comes back).
+    #[error("no version is in its grace window: {detail}")]
+    NoneInGrace {
+        /// What there is instead (no key material).
+        detail: String,
+    },
+    /// `extend` to a time not after the grace window's current end.
+    #[error(
+        "version {version}'s grace window already lasts until {}; extend only makes it longer          (finalize ends it now)",
+        .grace_expires_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )]
+    NotLater {
+        /// The previous version.
+        version: u32,
+        /// Its current grace end.
+        grace_expires_time: DateTime<Utc>,
+    },
     /// Stored versions break the state machine's invariants (found by `check_invariants`).
     #[error("stored versions are inconsistent: {detail}")]
     Inconsistent {

@@ -1,6 +1,7 @@
 //! Unit tests of the version state machine, one module per concern, with shared helpers here.
 
 mod age;
+mod cutover;
 mod forward;
 mod invariants;
 mod props;

@@ -242,4 +242,9 @@ A provider tells the engine how to test keys (openai, anthropic, gemini, azure_o
 openrouter, openai_compatible) and, with an admin_key, how to create keys (openai service-account \
 keys in project_id, openrouter keys) and revoke or deactivate them (openai, openrouter, \
 anthropic). Reads never return the admin key: they show admin_key_set and capabilities (test, \
-create, revoke with the configured credentials). A provider that keys use cannot be deleted.";
+create, revoke with the configured credentials). A provider that keys use cannot be deleted. \
+base_url must be https (http only for loopback hosts); link-local and cloud metadata addresses are \
+refused. A stored admin_key is bound to where it was given: changing base_url or type needs \
+admin_key in the same request. An update that would leave auto_rotate keys with a provider that \
+cannot create keys is refused, listing them. Write access here is as sensitive as reading creds/ \
+of every key that uses the provider: key tests send the key to base_url.";

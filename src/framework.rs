@@ -33,7 +33,7 @@ mod wal;
 pub use backend::{Backend, ExistenceResult, PeriodicFn, WalOutcome, WalRollbackFn};
 pub use duration::{parse_duration, parse_duration_str};
 pub use error::Error;
-pub use field::{is_valid_name, Field, FieldData, FieldType};
+pub use field::{is_valid_name, Field, FieldData, FieldType, DEFAULT_MAX_LEN};
 pub use path::{
     existence_check, generic_name_regex, handler, ExistenceCheck, Handler, HandlerResult,
     OperationSpec, Path,

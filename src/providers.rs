@@ -15,6 +15,7 @@ mod anthropic;
 mod azure_openai;
 mod classify;
 mod config;
+mod destination;
 mod error;
 mod gemini;
 mod http;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::locked::Locked;
 use super::store::{self, Actor, AutoState, KeyEntry, KeyState, Stats};
-use super::{bind, path_schedules, provider_ops, view, Config, Shared};
+use super::{bind, path_rotation, path_schedules, provider_ops, view, Config, Shared};
 use crate::framework::{
     existence_check, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult,
     Operation, Path, Request, Response,
@@ -30,7 +30,8 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                     FieldType::String,
                     "The API key in use today (create only; it becomes version 1). Write-only.",
                 )
-                .sensitive(),
+                .sensitive()
+                .max_len(path_rotation::MAX_KEY_VALUE_LEN),
             )
             .field(Field::new(
                 "created_time",
@@ -65,12 +66,12 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(Field::new(
                 "provider_key_id",
                 FieldType::String,
-                "The provider's id for the imported value (not secret), so the engine can deactivate it at the provider after its grace window (Anthropic: the API key id). Create only.",
-            ))
+                "The provider's id for the imported value (not secret), so the engine can deactivate it at the provider after its grace window (Anthropic: the API key id). Create only. At most 256 letters, digits, '_', '-' or '.'.",
+            ).max_len(path_rotation::MAX_PROVIDER_KEY_ID_LEN).id_alphabet())
             .field(Field::new(
                 "custom_metadata",
                 FieldType::Map,
-                "Map of strings kept with the key (owner, team, ticket).",
+                "Map of strings kept with the key (owner, team, ticket): at most 64 pairs, keys up to 128 bytes, values up to 512 bytes (KV v2's limits).",
             ))
             .operation(Operation::Create, "Create a managed key from its current value.", bind(shared, create))
             .operation(Operation::Update, "Update a key's settings (not its value).", bind(shared, update))

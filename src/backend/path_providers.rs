@@ -12,6 +12,11 @@ use crate::framework::{
 use crate::providers::{ProviderConfig, ProviderType, DEFAULT_TIMEOUT_SECS};
 use crate::rotation::SecretValue;
 
+/// Longest `base_url`.
+const MAX_BASE_URL_LEN: usize = 2048;
+/// Longest `admin_key` (the same bound as a key value).
+const MAX_ADMIN_KEY_LEN: usize = 4096;
+
 pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
     let types: Vec<&str> = ProviderType::ALL.iter().map(|t| t.as_str()).collect();
     vec![
@@ -28,15 +33,16 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(Field::new(
                 "base_url",
                 FieldType::String,
-                "Scheme, host and optional path prefix of the provider's API, without the API version. Defaults per type; required for azure_openai and openai_compatible.",
-            ))
+                "Scheme, host and optional path prefix of the provider's API, without the API version. Defaults per type; required for azure_openai and openai_compatible. https, except for loopback hosts (127.0.0.0/8, ::1, localhost); link-local and cloud metadata addresses are refused. Changing it (or type) needs admin_key in the same request.",
+            ).max_len(MAX_BASE_URL_LEN))
             .field(
                 Field::new(
                     "admin_key",
                     FieldType::String,
                     "Provider credential that can create or revoke keys (OpenAI admin key, Anthropic admin key, OpenRouter management key). Write-only; an empty string removes it.",
                 )
-                .sensitive(),
+                .sensitive()
+                .max_len(MAX_ADMIN_KEY_LEN),
             )
             .field(Field::new("project_id", FieldType::String, "openai: the project in which service-account keys are created."))
             .field(Field::new("api_version", FieldType::String, "azure_openai: the api-version query parameter (default 2024-10-21)."))
@@ -100,6 +106,7 @@ async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         })?),
         None => None,
     };
+    let before = existing.clone();
     let mut cfg = match (existing, kind) {
         (Some(mut cfg), kind) => {
             if let Some(k) = kind {
@@ -141,9 +148,69 @@ async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             .transpose()?;
     }
     cfg.validate().map_err(Error::BadRequest)?;
+    if let Some(before) = &before {
+        check_admin_key_binding(before, &cfg, d.is_set("admin_key"))?;
+        check_keys_keep_what_they_need(storage, &name, before, &cfg).await?;
+    }
     provider_ops::save(storage, &name, &cfg).await?;
     tracing::info!(provider = %name, kind = cfg.kind.as_str(), "provider configured");
     Ok(Some(Response::with_data(provider_json(&name, &cfg))))
+}
+
+/// A stored admin key is bound to the host and provider type it was given for: an update that
+/// points the provider elsewhere must give the admin key again (or `admin_key=""` to drop it),
+/// so whoever can only update `providers/` cannot make the engine send it to their own host.
+fn check_admin_key_binding(
+    before: &ProviderConfig,
+    after: &ProviderConfig,
+    admin_key_given: bool,
+) -> Result<(), Error> {
+    if admin_key_given || before.admin_key.is_none() {
+        return Ok(());
+    }
+    let mut moved = Vec::new();
+    if before.kind != after.kind {
+        moved.push("type");
+    }
+    if before.effective_base_url() != after.effective_base_url() {
+        moved.push("base_url");
+    }
+    if moved.is_empty() {
+        return Ok(());
+    }
+    Err(Error::BadRequest(format!(
+        "admin_key: changing {} needs admin_key in the same request (or admin_key=\"\" to \
+         remove it): the stored admin key is never sent to a host or provider type it was not \
+         given for",
+        moved.join(" and ")
+    )))
+}
+
+/// An update may not take away what keys rely on: `auto_rotate` keys need a provider that can
+/// create keys (admin key, type, project).
+async fn check_keys_keep_what_they_need(
+    storage: &dyn crate::framework::Storage,
+    name: &str,
+    before: &ProviderConfig,
+    after: &ProviderConfig,
+) -> Result<(), Error> {
+    if !before.capabilities().create || after.capabilities().create {
+        return Ok(());
+    }
+    let users: Vec<String> = store::all_keys(storage)
+        .await?
+        .into_iter()
+        .filter(|k| k.auto_rotate && k.provider.as_deref() == Some(name))
+        .map(|k| k.name)
+        .collect();
+    if users.is_empty() {
+        return Ok(());
+    }
+    Err(Error::BadRequest(format!(
+        "provider {name:?} would no longer be able to create keys, which these auto_rotate keys \
+         need: {}; turn auto_rotate off on them (or point them at another provider) first",
+        users.join(", ")
+    )))
 }
 
 async fn delete(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
@@ -183,4 +250,9 @@ A provider tells the engine how to test keys (openai, anthropic, gemini, azure_o
 openrouter, openai_compatible) and, with an admin_key, how to create keys (openai service-account \
 keys in project_id, openrouter keys) and revoke or deactivate them (openai, openrouter, \
 anthropic). Reads never return the admin key: they show admin_key_set and capabilities (test, \
-create, revoke with the configured credentials). A provider that keys use cannot be deleted.";
+create, revoke with the configured credentials). A provider that keys use cannot be deleted. \
+base_url must be https (http only for loopback hosts); link-local and cloud metadata addresses are \
+refused. A stored admin_key is bound to where it was given: changing base_url or type needs \
+admin_key in the same request. An update that would leave auto_rotate keys with a provider that \
+cannot create keys is refused, listing them. Write access here is as sensitive as reading creds/ \
+of every key that uses the provider: key tests send the key to base_url.";

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::locked::Locked;
 use super::path_rotation::{
     do_promote, input_digest, new_value, note_staged_provider, replay, run_test, NewValue,
+    MAX_KEY_VALUE_LEN, MAX_ROTATION_ID_LEN,
 };
 use super::store::{self, Actor, Idempotency};
 use super::{bind, intents, Shared};
@@ -21,14 +22,15 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
     vec![
         Path::new(&format!("rotate/{}", generic_name_regex("name")))
             .field(Field::new("name", FieldType::Name, "Name of the key.").required())
-            .field(Field::new("value", FieldType::String, "The new key. Without it the provider is asked to create one. Write-only.").sensitive())
+            .field(Field::new("value", FieldType::String, "The new key. Without it the provider is asked to create one. Write-only.").sensitive().max_len(MAX_KEY_VALUE_LEN))
             .field(Field::new("grace_period", FieldType::Duration, "Grace for the old current version (default: the key's grace period; 0 for an emergency rotation that leaves only the new key valid)."))
-            .field(Field::new("rotation_id", FieldType::String, "Idempotency id: a retry with the same id and input returns the first result."))
+            .field(Field::new("rotation_id", FieldType::String, "Idempotency id: a retry with the same id and input returns the first result. At most 128 characters.").max_len(MAX_ROTATION_ID_LEN))
+            .strict()
             .operation(Operation::Update, "Stage, test and promote a new version in one call.", bind(shared, rotate))
             .help(ROTATE_SYNOPSIS, ROTATE_DESCRIPTION),
         Path::new(&format!("verify/{}", generic_name_regex("name")))
             .field(Field::new("name", FieldType::Name, "Name of the key.").required())
-            .field(Field::new("value", FieldType::String, "The value to check. Write-only.").sensitive())
+            .field(Field::new("value", FieldType::String, "The value to check. Write-only.").sensitive().max_len(MAX_KEY_VALUE_LEN))
             .operation(Operation::Update, "Check whether a value is a valid version of the key.", bind(shared, verify))
             .help(VERIFY_SYNOPSIS, VERIFY_DESCRIPTION),
     ]

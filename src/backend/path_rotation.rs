@@ -15,6 +15,14 @@ use crate::framework::{
 };
 use crate::rotation::{validate_key_value, EventKind, SecretValue, TestResult};
 
+/// Longest key value (api.md: at most 4096 bytes), checked by the framework on every field
+/// that takes one.
+pub(super) const MAX_KEY_VALUE_LEN: usize = crate::rotation::MAX_KEY_VALUE_BYTES;
+/// Longest `rotation_id`.
+pub(super) const MAX_ROTATION_ID_LEN: usize = 128;
+/// Longest `provider_key_id` (providers' ids are far shorter).
+pub(super) const MAX_PROVIDER_KEY_ID_LEN: usize = 256;
+
 fn name_field() -> Field {
     Field::new("name", FieldType::Name, "Name of the key.").required()
 }
@@ -23,9 +31,10 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
     vec![
         Path::new(&format!("stage/{}", generic_name_regex("name")))
             .field(name_field())
-            .field(Field::new("value", FieldType::String, "The new key. Without it the provider is asked to create one (400 if it cannot). Write-only.").sensitive())
-            .field(Field::new("rotation_id", FieldType::String, "Idempotency id: a retry with the same id and input returns the first result instead of staging twice."))
-            .field(Field::new("provider_key_id", FieldType::String, "The provider's id for a value given here (not secret), so the engine can deactivate it at the provider later (Anthropic: the API key id)."))
+            .field(Field::new("value", FieldType::String, "The new key. Without it the provider is asked to create one (400 if it cannot). Write-only.").sensitive().max_len(MAX_KEY_VALUE_LEN))
+            .field(Field::new("rotation_id", FieldType::String, "Idempotency id: a retry with the same id and input returns the first result instead of staging twice. At most 128 characters.").max_len(MAX_ROTATION_ID_LEN))
+            .field(Field::new("provider_key_id", FieldType::String, "The provider's id for a value given here (not secret), so the engine can deactivate it at the provider later (Anthropic: the API key id). At most 256 letters, digits, '_', '-' or '.'.").max_len(MAX_PROVIDER_KEY_ID_LEN).id_alphabet())
+            .strict()
             .operation(Operation::Update, "Stage a new pending version.", bind(shared, stage))
             .help(STAGE_SYNOPSIS, STAGE_DESCRIPTION),
         Path::new(&format!("test/{}", generic_name_regex("name")))
@@ -37,10 +46,12 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(name_field())
             .field(Field::new("grace_period", FieldType::Duration, "Grace for the old current version (default: the key's grace period; 0 revokes it at once)."))
             .field(Field::new("force", FieldType::Bool, "Promote even if the pending version's last test did not pass (recorded).").default(json!(false)))
+            .strict()
             .operation(Operation::Update, "Promote the pending version to current.", bind(shared, promote))
             .help(PROMOTE_SYNOPSIS, PROMOTE_DESCRIPTION),
         Path::new(&format!("rollback/{}", generic_name_regex("name")))
             .field(name_field())
+            .strict()
             .operation(Operation::Update, "Discard the pending version, or restore the previous one within its grace window.", bind(shared, rollback))
             .help(ROLLBACK_SYNOPSIS, ROLLBACK_DESCRIPTION),
     ]

@@ -140,7 +140,8 @@ impl Backend {
     ///   ([`Error::UnsupportedOperation`] if none), named captures laid over
     ///   the body (warning when they replace a body value), every declared
     ///   field validated ([`Error::BadRequest`] naming the field), undeclared
-    ///   body keys reported in a warning. Warnings go into the handler's
+    ///   body keys reported in a warning (refused with [`Error::BadRequest`] on a
+    ///   [`Path::strict`] path). Warnings go into the handler's
     ///   response; a write that returned nothing gets an empty response to
     ///   carry them, while a read, list or scan that returned nothing stays
     ///   "not found".
@@ -170,6 +171,9 @@ impl Backend {
             .map(String::as_str)
             .collect();
         ignored.sort_unstable();
+        if path.strict && !ignored.is_empty() {
+            return Err(Error::BadRequest(unknown_fields_message(&ignored)));
+        }
         if !ignored.is_empty() {
             warnings.push(format!(
                 "Endpoint ignored these unrecognized parameters: [{}]",
@@ -207,8 +211,10 @@ impl Backend {
                 exists: false,
             });
         };
+        // A bad field value is the handler's 400 to give, with its message: failing here would
+        // make the host log "failed to run existence check" at ERROR for a typo.
         let (raw, _) = merge_captures(&req.data, captures);
-        let data = FieldData::new(&path.fields, &raw)?;
+        let data = FieldData::lenient(&path.fields, &raw);
         let exists = check(req, data).await?;
         Ok(ExistenceResult {
             check_found: true,
@@ -292,6 +298,17 @@ impl Backend {
             }
         }
     }
+}
+
+/// The 400 of a [`Path::strict`] path for fields it does not declare (names only: they are
+/// the caller's own keys, never values).
+fn unknown_fields_message(unknown: &[&str]) -> String {
+    format!(
+        "unknown fields: [{}]; this path refuses fields it does not know instead of ignoring \
+         them, so that a misspelt field never lets it act with settings you did not mean (see \
+         path-help for its fields)",
+        unknown.join(" ")
+    )
 }
 
 /// Request data with the named captures laid over it, and the names whose

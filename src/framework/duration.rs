@@ -13,11 +13,37 @@
 //!
 //! Results are whole seconds, truncated toward zero (`1.9s` is 1, `-1.5s` is
 //! -1). Error messages never repeat the input: it may be a mistyped secret.
+//!
+//! The grammar alone allows any `i64` of seconds; a field of type
+//! [`super::FieldType::Duration`] further bounds it with [`check_duration_bounds`]
+//! (never negative, at most [`MAX_DURATION_SECS`]), so no handler does date
+//! arithmetic on a value that cannot be a real period.
 
 use serde_json::Value;
 
 const NANOS_PER_SECOND: u128 = 1_000_000_000;
 const SECONDS_PER_DAY: i64 = 86_400;
+
+/// The longest duration a field accepts: 100 years of 365.25 days (36525d). Periods, windows
+/// and grace periods longer than that are typos, and bounding them keeps every `now + period`
+/// far inside the range of a date.
+pub const MAX_DURATION_SECS: i64 = 36_525 * SECONDS_PER_DAY;
+
+/// The bounds of a duration field: `Err` says why `secs` is refused (without the value).
+pub fn check_duration_bounds(secs: i64) -> Result<i64, String> {
+    if secs < 0 {
+        Err("must not be negative".into())
+    } else if secs > MAX_DURATION_SECS {
+        Err(too_long())
+    } else {
+        Ok(secs)
+    }
+}
+
+/// The message for a duration beyond [`MAX_DURATION_SECS`] (or beyond what the grammar holds).
+pub(crate) fn too_long() -> String {
+    format!("must be at most 100 years (36525d, {MAX_DURATION_SECS} seconds)")
+}
 
 /// Parses a JSON duration: an integer is seconds, a string follows
 /// [`parse_duration_str`], `null` is 0. Numbers with a fraction or an
@@ -41,18 +67,31 @@ pub fn parse_duration_str(s: &str) -> Result<i64, String> {
     if s.is_empty() {
         return Ok(0);
     }
-    if let Ok(secs) = s.parse::<i64>() {
-        return Ok(secs);
+    match s.parse::<i64>() {
+        Ok(secs) => return Ok(secs),
+        Err(e) if is_overflow(&e) => return Err("duration out of range".into()),
+        Err(_) => {}
     }
     if let Some(days) = s.strip_suffix('d') {
-        let days: i64 = days
-            .parse()
-            .map_err(|_| "invalid duration: days must be a whole number like \"30d\"")?;
+        let days: i64 = days.parse().map_err(|e| {
+            if is_overflow(&e) {
+                "duration out of range"
+            } else {
+                "invalid duration: days must be a whole number like \"30d\""
+            }
+        })?;
         return days
             .checked_mul(SECONDS_PER_DAY)
             .ok_or_else(|| "duration out of range".to_owned());
     }
     parse_go_duration(s)
+}
+
+fn is_overflow(e: &std::num::ParseIntError) -> bool {
+    matches!(
+        e.kind(),
+        std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow
+    )
 }
 
 /// Go's `time.ParseDuration`, limited like Go to ±(2^63-1) nanoseconds.

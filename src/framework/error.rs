@@ -38,7 +38,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// The HTTP status this error stands for.
+    /// The HTTP status this error stands for: the one table of the engine's statuses, which
+    /// the transport follows (`host::translate` derives its wire error from it).
     pub fn status(&self) -> u16 {
         match self {
             Error::BadRequest(_) => 400,
@@ -47,6 +48,21 @@ impl Error {
             Error::UnsupportedPath => 404,
             Error::UnsupportedOperation => 405,
             Error::Storage(_) | Error::Internal(_) => 500,
+        }
+    }
+
+    /// The message for the caller when this is a user error (400 or 403, written by a handler
+    /// for the caller, never containing secrets), shown as is. `None` for routing errors (the
+    /// host has fixed texts for them), storage errors (whose text the host must see verbatim)
+    /// and anything else.
+    pub fn user_message(&self) -> Option<&str> {
+        match self {
+            Error::BadRequest(m) | Error::PermissionDenied(m) => Some(m),
+            Error::Coded {
+                status: 400 | 403,
+                message,
+            } => Some(message),
+            _ => None,
         }
     }
 }

@@ -9,9 +9,11 @@ use serde_json::{Map, Value};
 use super::error::Error;
 
 mod coerce;
+mod limits;
 
 pub use coerce::is_valid_name;
 use coerce::{coerce, FieldValue};
+pub use limits::DEFAULT_MAX_LEN;
 
 /// How a field's value is coerced (the Go framework's type in parentheses).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +76,12 @@ pub struct Field {
     pub sensitive: bool,
     /// Documented as a query parameter rather than a body field.
     pub query: bool,
+    /// Longest accepted text in bytes for a [`FieldType::String`] (or each item of a
+    /// [`FieldType::StringList`]); `None` means [`DEFAULT_MAX_LEN`]. Names have their own rule.
+    pub max_len: Option<usize>,
+    /// The text must use a provider id's alphabet: letters, digits, `_`, `-`, `.`, not only
+    /// dots (it goes into a URL path at the provider).
+    pub id_alphabet: bool,
 }
 
 impl Field {
@@ -87,7 +95,28 @@ impl Field {
             required: false,
             sensitive: false,
             query: false,
+            max_len: None,
+            id_alphabet: false,
         }
+    }
+
+    /// Sets the longest accepted text, in bytes (see [`Field::max_len`]).
+    pub fn max_len(mut self, bytes: usize) -> Field {
+        self.max_len = Some(bytes);
+        self
+    }
+
+    /// Restricts the text to a provider id's alphabet (see [`Field::id_alphabet`]).
+    pub fn id_alphabet(mut self) -> Field {
+        self.id_alphabet = true;
+        self
+    }
+
+    /// Coerces a request value and checks its limits; `Err` names the problem, never the value.
+    fn validate(&self, v: &Value) -> Result<FieldValue, String> {
+        let value = coerce(self.kind, v)?;
+        limits::check(self, &value)?;
+        Ok(value)
     }
 
     /// Sets the default value. [`super::Path::field`] panics if it does not
@@ -118,7 +147,7 @@ impl Field {
     /// Coerces the default, if any; `Err` names the problem.
     pub(super) fn check_default(&self) -> Result<(), String> {
         match &self.default {
-            Some(v) => coerce(self.kind, v).map(|_| ()),
+            Some(v) => self.validate(v).map(|_| ()),
             None => Ok(()),
         }
     }
@@ -152,7 +181,7 @@ impl FieldData {
             match raw.get(name) {
                 None | Some(Value::Null) => {}
                 Some(v) => {
-                    let value = coerce(field.kind, v).map_err(|problem| {
+                    let value = field.validate(v).map_err(|problem| {
                         Error::BadRequest(format!(
                             "Field validation failed: field \"{name}\": {problem}"
                         ))
@@ -162,6 +191,23 @@ impl FieldData {
             }
         }
         Ok(FieldData { schema, values })
+    }
+
+    /// Like [`FieldData::new`], but a value that fails validation is left out (as if the
+    /// request had not set it) instead of failing. For the existence check, which only needs
+    /// the path's name: a bad field value is the handler's 400 to give, not a failed existence
+    /// check (which the host logs at ERROR and answers with a 500 or a wrapped message).
+    pub fn lenient(fields: &[Field], raw: &Map<String, Value>) -> FieldData {
+        let schema: BTreeMap<String, Field> =
+            fields.iter().map(|f| (f.name.clone(), f.clone())).collect();
+        let values = schema
+            .iter()
+            .filter_map(|(name, field)| match raw.get(name) {
+                None | Some(Value::Null) => None,
+                Some(v) => field.validate(v).ok().map(|value| (name.clone(), value)),
+            })
+            .collect();
+        FieldData { schema, values }
     }
 
     /// The request value, else the default, else `None`.
@@ -240,7 +286,7 @@ impl FieldData {
             return Some(v.clone());
         }
         let default = field.default.as_ref()?;
-        match coerce(field.kind, default) {
+        match field.validate(default) {
             Ok(v) => Some(v),
             Err(problem) => panic!("default of field {name:?} is invalid: {problem}"),
         }

@@ -13,6 +13,11 @@ any of the paths below, use the help command with any route matching
 the path pattern. Note that depending on the policy of your auth token,
 you may or may not be able to access certain paths.";
 
+/// Appended to the help of a [`Path::strict`] path.
+pub(super) const STRICT_NOTE: &str = "Unknown fields are refused with a 400, not ignored with \
+a warning as on other paths: this path acts at once, and a misspelt field must never let it act \
+with settings you did not mean.";
+
 /// Root help: backend help, every route with its synopsis, and the OpenAPI
 /// document of all paths.
 pub(super) fn root_help(backend: &Backend, req: &Request) -> Response {
@@ -61,6 +66,9 @@ pub(super) fn path_help(backend: &Backend, path: &Path, req: &Request) -> Respon
         }
     }
     text.push_str(&format!("\n## DESCRIPTION\n\n{description}"));
+    if path.strict {
+        text.push_str(&format!("\n\n{STRICT_NOTE}"));
+    }
     let doc = openapi::document(&[path], backend.version_str(), &prefix(req));
     reply(text.trim(), doc)
 }

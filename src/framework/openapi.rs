@@ -158,7 +158,7 @@ fn operation(
     let writes = matches!(op, Operation::Create | Operation::Update | Operation::Patch);
     if writes && !body.is_empty() {
         let name = format!("{}Request", title_case(&id));
-        let schema = request_schema(body);
+        let schema = request_schema(body, p.strict);
         schemas.insert(name, schema.clone());
         let media = if op == Operation::Patch {
             "application/merge-patch+json"
@@ -182,7 +182,7 @@ fn operation(
     Value::Object(o)
 }
 
-fn request_schema(body: &[&Field]) -> Value {
+fn request_schema(body: &[&Field], strict: bool) -> Value {
     let mut properties = Map::new();
     let mut required = Vec::new();
     for f in body {
@@ -197,6 +197,9 @@ fn request_schema(body: &[&Field]) -> Value {
     schema.insert("properties".into(), Value::Object(properties));
     if !required.is_empty() {
         schema.insert("required".into(), json!(required));
+    }
+    if strict {
+        schema.insert("additionalProperties".into(), Value::Bool(false));
     }
     Value::Object(schema)
 }
@@ -229,6 +232,13 @@ fn field_schema(f: &Field, with_description: bool) -> Map<String, Value> {
     }
     if f.sensitive {
         schema.insert("x-vault-displayAttrs".into(), json!({"sensitive": true}));
+    }
+    if f.kind == FieldType::String {
+        let max = f.max_len.unwrap_or(super::field::DEFAULT_MAX_LEN);
+        schema.insert("maxLength".into(), Value::from(max));
+        if f.id_alphabet {
+            schema.insert("pattern".into(), Value::from("^[A-Za-z0-9_.-]*$"));
+        }
     }
     schema
 }

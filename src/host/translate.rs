@@ -16,6 +16,7 @@ mod err_type {
     pub const BAD_REQUEST: u32 = 4;
     pub const UNSUPPORTED_OPERATION: u32 = 5;
     pub const UNSUPPORTED_PATH: u32 = 6;
+    pub const PERMISSION_DENIED: u32 = 8;
 }
 
 /// Builds a framework request from the wire request.
@@ -48,6 +49,12 @@ pub fn parse_data(text: &str) -> Result<serde_json::Map<String, serde_json::Valu
 }
 
 /// Builds the wire reply for a handler result.
+///
+/// A user error (400, 403) also carries a response whose data is only `{"error": message}`, as
+/// Go's `logical.ErrorResponse` does: the host then shows that message as is (KV v2's clean
+/// `{"errors":["..."]}`), while the status still comes from the `ProtoError`. Without it the
+/// host wraps every plugin error as `1 error occurred:\n\t* ...` (the core collects routing
+/// errors in a multierror; `RespondErrorCommon` replaces it with the response's `error`).
 pub fn reply(result: HandlerResult) -> pb::HandleRequestReply {
     match result {
         Ok(None) => pb::HandleRequestReply::default(),
@@ -60,24 +67,30 @@ pub fn reply(result: HandlerResult) -> pb::HandleRequestReply {
             err: None,
         },
         Err(e) => pb::HandleRequestReply {
-            response: None,
+            response: e.user_message().map(|message| pb::Response {
+                data: serde_json::json!({ "error": message }).to_string(),
+                ..Default::default()
+            }),
             err: Some(proto_error(&e)),
         },
     }
 }
 
-/// The `ProtoError` for a framework error. Messages of user-facing errors are kept (they never
-/// contain secrets); storage errors pass verbatim so the host can recognise its sentinel texts
-/// (for example "cannot write to readonly storage", which makes a standby forward the request).
+/// The `ProtoError` for a framework error, chosen by [`Error::status`] (plugin-protocol.md
+/// 6.5): 400 travels as StatusBadRequest, 403 as PermissionDenied (the host's fixed text; the
+/// message comes from the response, see [`reply`]), 404 and 405 as the routing errors, storage
+/// errors verbatim as Unknown (the host recognises "cannot write to readonly storage", which
+/// makes a standby forward the request), other 5xx as Internal, any other status as Coded.
 pub fn proto_error(e: &Error) -> pb::ProtoError {
-    let (err_type, err_code) = match e {
-        Error::BadRequest(_) => (err_type::BAD_REQUEST, 400),
-        Error::PermissionDenied(_) => (err_type::CODED, 403),
-        Error::Coded { status, .. } => (err_type::CODED, i64::from(*status)),
-        Error::UnsupportedPath => (err_type::UNSUPPORTED_PATH, 404),
-        Error::UnsupportedOperation => (err_type::UNSUPPORTED_OPERATION, 405),
-        Error::Storage(_) => (err_type::UNKNOWN, 500),
-        _ => (err_type::INTERNAL, 500),
+    let status = e.status();
+    let err_type = match (e, status) {
+        (Error::Storage(_), _) => err_type::UNKNOWN,
+        (Error::UnsupportedPath, _) => err_type::UNSUPPORTED_PATH,
+        (Error::UnsupportedOperation, _) => err_type::UNSUPPORTED_OPERATION,
+        (_, 400) => err_type::BAD_REQUEST,
+        (_, 403) => err_type::PERMISSION_DENIED,
+        (Error::Internal(_), _) => err_type::INTERNAL,
+        _ => err_type::CODED,
     };
     let err_msg = match e {
         Error::BadRequest(m) | Error::PermissionDenied(m) | Error::Internal(m) => m.clone(),
@@ -88,7 +101,7 @@ pub fn proto_error(e: &Error) -> pb::ProtoError {
     pb::ProtoError {
         err_type,
         err_msg,
-        err_code,
+        err_code: i64::from(status),
     }
 }
 

@@ -246,11 +246,14 @@ fn validate_base_url(kind: ProviderType, raw: &str) -> Result<(), String> {
     let url = url::Url::parse(raw.trim_end_matches('/'))
         .map_err(|e| format!("base_url is not a valid URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err("base_url must start with http:// or https://".to_string());
+        return Err(
+            "base_url must start with https:// (or http:// for a loopback host)".to_string(),
+        );
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err("base_url must name a host".to_string());
     }
+    super::destination::check(&url)?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err("base_url must not contain credentials (user:password@)".to_string());
     }

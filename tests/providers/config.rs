@@ -63,14 +63,22 @@ fn validation_table() {
         (with(AzureOpenai, url(azure)), None),
         (with(OpenaiCompatible, url("http://127.0.0.1:8000/")), None),
         (
-            with(OpenaiCompatible, url("http://gw.internal/litellm")),
+            with(OpenaiCompatible, url("https://gw.internal/litellm")),
             None,
+        ),
+        (
+            with(OpenaiCompatible, url("http://gw.internal/litellm")),
+            Some("https"),
+        ),
+        (
+            with(Openai, url("https://169.254.169.254")),
+            Some("link-local"),
         ),
         (
             with(Openai, url("https://gateway.example.com/openai")),
             None,
         ),
-        (with(Openai, url("ftp://api.openai.com")), Some("http")),
+        (with(Openai, url("ftp://api.openai.com")), Some("https")),
         (with(Openai, url("api.openai.com")), Some("base_url")),
         (with(Openai, url("https://")), Some("base_url")),
         (
@@ -140,28 +148,28 @@ fn validation_table() {
         ),
         (
             with(OpenaiCompatible, |c| {
-                c.base_url = Some("http://h".into());
+                c.base_url = Some("https://h".into());
                 c.verify_path = Some("/health".into())
             }),
             None,
         ),
         (
             with(OpenaiCompatible, |c| {
-                c.base_url = Some("http://h".into());
+                c.base_url = Some("https://h".into());
                 c.verify_path = Some("health".into())
             }),
             Some("verify_path"),
         ),
         (
             with(OpenaiCompatible, |c| {
-                c.base_url = Some("http://h".into());
+                c.base_url = Some("https://h".into());
                 c.verify_path = Some("/a?b".into())
             }),
             Some("verify_path"),
         ),
         (
             with(OpenaiCompatible, |c| {
-                c.base_url = Some("http://h".into());
+                c.base_url = Some("https://h".into());
                 c.verify_path = Some("/../x".into())
             }),
             Some("verify_path"),
@@ -233,7 +241,7 @@ fn capabilities_table() {
         (
             with(OpenaiCompatible, |c| {
                 admin(c);
-                c.base_url = Some("http://h".into())
+                c.base_url = Some("https://h".into())
             }),
             caps(true, false, false),
         ),

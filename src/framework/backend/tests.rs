@@ -284,11 +284,18 @@ async fn existence_check_results() {
             .status(),
         500
     );
+    // A bad field value does not fail the check (the handler gives the 400): the host would
+    // log a failed existence check at ERROR.
     let bad = req(Operation::Update, "keys/k1", &s).with_data(json!({"ttl": "soon"}));
     assert_eq!(
-        b.handle_existence_check(bad).await.unwrap_err().status(),
-        400
+        b.handle_existence_check(bad).await.unwrap(),
+        ExistenceResult {
+            check_found: true,
+            exists: true
+        }
     );
+    let bad = req(Operation::Update, "keys/k1", &s).with_data(json!({"ttl": "soon"}));
+    assert_eq!(b.handle_request(bad).await.unwrap_err().status(), 400);
 }
 
 async fn call_write(b: &Backend, s: &Arc<InMemoryStorage>) {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::FieldType;
-use crate::framework::duration::parse_duration;
+use crate::framework::duration::{check_duration_bounds, parse_duration, too_long};
 use crate::framework::request::kind_of;
 
 /// Longest name accepted by [`FieldType::Name`].
@@ -34,9 +34,15 @@ pub(crate) fn coerce(kind: FieldType, v: &Value) -> Result<FieldValue, String> {
             .ok_or_else(|| format!("expected a string, got {}", kind_of(v))),
         FieldType::Bool => coerce_bool(v).map(FieldValue::Bool),
         FieldType::Int => coerce_int(v).map(FieldValue::Int),
-        FieldType::Duration => match parse_duration(v)? {
-            secs if secs < 0 => Err("cannot provide negative value".into()),
-            secs => Ok(FieldValue::Int(secs)),
+        FieldType::Duration => match parse_duration(v) {
+            Ok(secs) => check_duration_bounds(secs).map(FieldValue::Int),
+            Err(e) if e.contains("out of range") => match v.as_str() {
+                Some(text) if text.trim_start().starts_with('-') => {
+                    check_duration_bounds(-1).map(FieldValue::Int)
+                }
+                _ => Err(too_long()),
+            },
+            Err(e) => Err(e),
         },
         FieldType::Time => coerce_time(v).map(FieldValue::Time),
         FieldType::Map => coerce_map(v).map(FieldValue::Map),
@@ -119,7 +125,7 @@ fn coerce_time(v: &Value) -> Result<DateTime<Utc>, String> {
     let secs = match v {
         Value::String(s) => {
             if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-                return Ok(t.with_timezone(&Utc));
+                return check_time_bounds(t.with_timezone(&Utc));
             }
             parse_int_text(s).map_err(|_| {
                 "expected an RFC 3339 time (2026-11-25T18:31:59Z) or Unix seconds".to_owned()
@@ -130,7 +136,26 @@ fn coerce_time(v: &Value) -> Result<DateTime<Utc>, String> {
             .ok_or_else(|| "expected whole Unix seconds".to_owned())?,
         _ => return Err(format!("expected a time, got {}", kind_of(v))),
     };
-    DateTime::from_timestamp(secs, 0).ok_or_else(|| "time out of range".to_owned())
+    DateTime::from_timestamp(secs, 0)
+        .ok_or_else(time_out_of_range)
+        .and_then(check_time_bounds)
+}
+
+/// The earliest time a field accepts: the Unix epoch, 1970-01-01T00:00:00Z.
+pub(crate) const MIN_TIME_SECS: i64 = 0;
+/// The latest time a field accepts: 9999-12-31T23:59:59Z (the last second RFC 3339 can write).
+pub(crate) const MAX_TIME_SECS: i64 = 253_402_300_799;
+
+fn check_time_bounds(t: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if (MIN_TIME_SECS..=MAX_TIME_SECS).contains(&t.timestamp()) {
+        Ok(t)
+    } else {
+        Err(time_out_of_range())
+    }
+}
+
+fn time_out_of_range() -> String {
+    "must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z".to_owned()
 }
 
 fn coerce_map(v: &Value) -> Result<BTreeMap<String, String>, String> {

@@ -122,8 +122,36 @@ fn duration_coercion() {
     for (input, secs) in cases {
         assert_eq!(ok(T, input.clone()), FieldValue::Int(secs), "{input}");
     }
-    for neg in [json!(-1), json!("-1"), json!("-5s"), json!("-2d")] {
-        assert_eq!(bad(T, neg), "cannot provide negative value");
+    for neg in [
+        json!(-1),
+        json!("-1"),
+        json!("-5s"),
+        json!("-2d"),
+        json!(i64::MIN),
+        json!("-99999999999999999999d"),
+        json!("-9223372036854775809s"),
+    ] {
+        assert_eq!(bad(T, neg), "must not be negative");
+    }
+    // At most 100 years (36525d), whatever the spelling; beyond `i64` too.
+    assert_eq!(ok(T, json!("36525d")), FieldValue::Int(3_155_760_000));
+    assert_eq!(
+        ok(T, json!(3_155_760_000i64)),
+        FieldValue::Int(3_155_760_000)
+    );
+    for huge in [
+        json!("36526d"),
+        json!(3_155_760_001i64),
+        json!(999_999_999_999_999_999i64),
+        json!("999999999999999999"),
+        json!("9223372036854775807s"),
+        json!("106751991167d"),
+        json!("2562047h"),
+        json!("99999999999999999999d"),
+        json!("99999999999999999999"),
+        json!(u64::MAX),
+    ] {
+        assert!(bad(T, huge.clone()).contains("at most 100 years"), "{huge}");
     }
     for b in [
         json!("1x"),
@@ -165,6 +193,78 @@ fn time_coercion() {
     ] {
         bad(T, b);
     }
+    // 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59Z, whatever the spelling.
+    assert_eq!(
+        ok(T, json!(253_402_300_799i64)),
+        time("9999-12-31T23:59:59Z")
+    );
+    assert_eq!(
+        ok(T, json!("1970-01-01T01:00:00+01:00")),
+        time("1970-01-01T00:00:00Z")
+    );
+    for b in [
+        json!(-1),
+        json!("-1"),
+        json!("1969-12-31T23:59:59Z"),
+        json!("1970-01-01T00:30:00+01:00"),
+        json!(253_402_300_800i64),
+        json!("9999-12-31T23:59:59-01:00"),
+    ] {
+        assert!(bad(T, b.clone()).contains("1970-01-01"), "{b}");
+    }
+}
+
+#[test]
+fn limits() {
+    use crate::framework::DEFAULT_MAX_LEN;
+    let check = |f: Field, v: Value| {
+        let fields = [f];
+        FieldData::new(&fields, &data(json!({ "f": v })))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let text = |n: usize| "a".repeat(n);
+    let string = || Field::new("f", FieldType::String, "");
+    assert!(check(string(), json!(text(DEFAULT_MAX_LEN))).is_ok());
+    let e = check(string(), json!(text(DEFAULT_MAX_LEN + 1))).unwrap_err();
+    assert!(
+        e.contains("field \"f\"") && e.contains("1024") && e.contains("1025"),
+        "{e}"
+    );
+    assert!(check(string().max_len(3), json!("abc")).is_ok());
+    assert!(check(string().max_len(3), json!("abcd")).is_err());
+    let id = || string().id_alphabet();
+    for good in ["", "key_01-A.b", "a..b"] {
+        assert!(check(id(), json!(good)).is_ok(), "{good}");
+    }
+    for bad_id in [".", "..", "a/b", "a b", "é", "a?x"] {
+        assert!(
+            check(id(), json!(bad_id)).unwrap_err().contains("letters"),
+            "{bad_id}"
+        );
+    }
+    let map = || Field::new("f", FieldType::Map, "");
+    let pairs = |n: usize| -> Value {
+        (0..n)
+            .map(|i| (format!("k{i}"), json!("v")))
+            .collect::<Map<String, Value>>()
+            .into()
+    };
+    assert!(check(map(), pairs(64)).is_ok());
+    assert!(check(map(), pairs(65)).unwrap_err().contains("64 pairs"));
+    assert!(check(map(), json!({ text(128): text(512) })).is_ok());
+    assert!(check(map(), json!({ text(129): "v" }))
+        .unwrap_err()
+        .contains("128"));
+    assert!(check(map(), json!({ "k": text(513) }))
+        .unwrap_err()
+        .contains("512"));
+    let list = || Field::new("f", FieldType::StringList, "");
+    assert!(check(list(), json!(vec!["x"; 64])).is_ok());
+    assert!(check(list(), json!(vec!["x"; 65])).is_err());
+    // A secret typed into a bounded field is never echoed.
+    let e = check(string().max_len(4), json!("sk-secret")).unwrap_err();
+    assert!(!e.contains("sk-secret"), "{e}");
 }
 
 #[test]

@@ -127,7 +127,7 @@ fn path_item_with_parameters_body_and_operations() {
     );
     assert_eq!(
         props["api_key"],
-        json!({"type": "string", "description": "The key.", "x-vault-displayAttrs": {"sensitive": true}})
+        json!({"type": "string", "description": "The key.", "x-vault-displayAttrs": {"sensitive": true}, "maxLength": 1024})
     );
     assert_eq!(props["labels"]["type"], "object");
     assert_eq!(

@@ -60,13 +60,31 @@ fn response_data_is_always_valid_json() {
 
 #[test]
 fn errors_map_to_the_types_that_give_the_right_status() {
-    let cases: Vec<(Error, u32, i64, &str)> = vec![
-        (Error::BadRequest("bad field".into()), 4, 400, "bad field"),
+    // (error, ProtoError type, code, message, whether a `{"error": message}` response goes along)
+    let cases: Vec<(Error, u32, i64, &str, bool)> = vec![
+        (
+            Error::BadRequest("bad field".into()),
+            4,
+            400,
+            "bad field",
+            true,
+        ),
         (
             Error::PermissionDenied("two-person rule".into()),
-            3,
+            8,
             403,
             "two-person rule",
+            true,
+        ),
+        (
+            Error::Coded {
+                status: 400,
+                message: "coded 400".into(),
+            },
+            4,
+            400,
+            "coded 400",
+            true,
         ),
         (
             Error::Coded {
@@ -76,27 +94,37 @@ fn errors_map_to_the_types_that_give_the_right_status() {
             3,
             503,
             "provider down",
+            false,
         ),
-        (Error::UnsupportedPath, 6, 404, ""),
-        (Error::UnsupportedOperation, 5, 405, ""),
-        (Error::Internal("boom".into()), 2, 500, "boom"),
+        (Error::UnsupportedPath, 6, 404, "", false),
+        (Error::UnsupportedOperation, 5, 405, "", false),
+        (Error::Internal("boom".into()), 2, 500, "boom", false),
         (
             Error::Storage(StorageError("cannot write to readonly storage".into())),
             0,
             500,
             "cannot write to readonly storage",
+            false,
         ),
     ];
-    for (err, ty, code, msg) in cases {
+    for (err, ty, code, msg, with_response) in cases {
         let p = proto_error(&err);
         assert_eq!(p.err_type, ty, "{err:?}");
         assert_eq!(p.err_code, code, "{err:?}");
+        assert_eq!(i64::from(err.status()), code, "one table: {err:?}");
         if !msg.is_empty() {
             assert_eq!(p.err_msg, msg);
         }
-        let r = reply(Err(err));
-        assert!(r.response.is_none());
+        let r = reply(Err(err.clone()));
         assert_eq!(r.err.unwrap().err_type, ty);
+        match r.response {
+            Some(resp) if with_response => {
+                let data: serde_json::Value = serde_json::from_str(&resp.data).unwrap();
+                assert_eq!(data, serde_json::json!({ "error": msg }), "{err:?}");
+            }
+            None if !with_response => {}
+            other => panic!("{err:?}: unexpected response {other:?}"),
+        }
     }
 }
 

@@ -124,6 +124,10 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let rotation_id = d.get_string("rotation_id").filter(|r| !r.is_empty());
     let digest = input_digest("stage", &[value.as_deref().unwrap_or("")]);
     let mut locked = Locked::open(&s, &req, &name).await?;
+    if locked.config.require_separate_approver {
+        // Before anything else: under the two-person rule a stage counts only from a person.
+        locked.actor.approver()?;
+    }
     if let Some(previous) = replay(&locked, rotation_id.as_deref(), "stage", &digest)? {
         return Ok(Some(Response::with_data(previous)));
     }
@@ -257,8 +261,12 @@ pub(super) async fn do_promote(
 ) -> Result<Value, Error> {
     let periods = view::periods(shared, storage, locked.key_ref()).await?;
     let grace = grace.unwrap_or(periods.grace_period);
-    let promoter = locked.actor.identity();
     let two_person = locked.config.require_separate_approver;
+    let promoter = if two_person {
+        locked.actor.approver()?
+    } else {
+        locked.actor.identity()
+    };
     let now = locked.now;
     let old_current = locked.key_ref().versions.current_version();
     let changes = locked
@@ -334,7 +342,8 @@ const PROMOTE_DESCRIPTION: &str = "\
 The pending version becomes current; the old current becomes previous, valid until now + \
 grace_period (0 revokes it at once). A version still previous from an earlier rotation is revoked. \
 Refused unless the pending version's last test passed or was skipped, or force=true (recorded). \
-With require_separate_approver, the entity that staged the version cannot promote it (403).";
+With require_separate_approver, the entity that staged the version cannot promote it (403), and \
+stage/ and promote/ need a service token of an identity entity (403 otherwise).";
 const ROLLBACK_SYNOPSIS: &str = "Undo a rotation.";
 const ROLLBACK_DESCRIPTION: &str = "\
 With a pending version, discards it (failed; revoked at the provider if the engine created it). \

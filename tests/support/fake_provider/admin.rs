@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 
 use super::errors::{error, gate};
 use super::http::{
-    base62, bearer, body_json, header, hex, masked, query, respond, stall_after_create,
+    anthropic_hint, base62, bearer, body_json, header, hex, masked, note_mutation, query, respond,
+    stall_after_create,
 };
 use super::{Flavor, Kind, Minted, Shared};
 
@@ -32,7 +33,13 @@ fn deactivate(state: &Shared, pred: impl Fn(&Minted) -> bool) -> usize {
 }
 
 /// Mints a key; returns `(id, value)`.
-fn mint(state: &Shared, id: String, value: String, owner: String, name: &str) -> (String, String) {
+pub(super) fn mint(
+    state: &Shared,
+    id: String,
+    value: String,
+    owner: String,
+    name: &str,
+) -> (String, String) {
     let mut s = state.lock().unwrap();
     s.keys.insert(value.clone());
     let m = Minted {
@@ -123,12 +130,47 @@ pub(super) async fn openai_list(
     )
 }
 
+fn openai_view(k: &Minted, prefix: &str) -> Value {
+    json!({"object": "organization.project.api_key", "redacted_value": masked(&k.value), "name": "Secret Key",
+        "created_at": 1711471533, "last_used_at": 1711471534, "id": k.id, "owner": {"type": "service_account",
+        "service_account": {"id": &k.owner[prefix.len()..], "name": k.name, "role": "member", "created_at": 1711471533}}})
+}
+
+/// `GET .../api_keys/{id}`: one of the project's keys (a deleted key is a 404, as at OpenAI).
+pub(super) async fn openai_get_key(
+    State(s): State<Shared>,
+    Path((project, id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(&s, &uri, Flavor::OpenAi, bearer(&headers), true).await {
+        return r;
+    }
+    let prefix = format!("{project}/");
+    let st = s.lock().unwrap();
+    match st
+        .minted
+        .iter()
+        .find(|k| k.active && k.id == id && k.owner.starts_with(&prefix))
+    {
+        Some(k) => respond(200, &[], openai_view(k, &prefix)),
+        None => error(
+            Flavor::OpenAi,
+            404,
+            Kind::NotFound,
+            "",
+            &format!("No such API key: {id}"),
+        ),
+    }
+}
+
 pub(super) async fn openai_delete_key(
     State(s): State<Shared>,
     Path((project, id)): Path<(String, String)>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    note_mutation(&s, &id);
     if let Err(r) = gate(&s, &uri, Flavor::OpenAi, bearer(&headers), true).await {
         return r;
     }
@@ -175,6 +217,51 @@ pub(super) async fn openai_delete_sa(
     )
 }
 
+fn anthropic_view(id: &str, value: &str, status: &str) -> Value {
+    json!({"type": "api_key", "id": id,
+        "name": "Staged key", "created_at": "2026-01-05T10:00:00Z", "created_by": {"id": "user_01WCz1FkmYMm4gnmykNKUu3Q", "type": "user"},
+        "expires_at": null, "partial_key_hint": anthropic_hint(value), "status": status, "workspace_id": "wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ"})
+}
+
+/// `GET /v1/organizations/api_keys/{id}`: the key's record, never its value.
+pub(super) async fn anthropic_get(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(
+        &s,
+        &uri,
+        Flavor::Anthropic,
+        header(&headers, "x-api-key"),
+        true,
+    )
+    .await
+    {
+        return r;
+    }
+    if header(&headers, "anthropic-version").is_none() {
+        let msg = "anthropic-version: header is required";
+        return error(Flavor::Anthropic, 400, Kind::BadRequest, "", msg);
+    }
+    let st = s.lock().unwrap();
+    match st.anthropic.get(&id) {
+        Some((value, status)) => respond(
+            200,
+            &[("request-id", format!("req_011C{}", base62(20)))],
+            anthropic_view(&id, value, status),
+        ),
+        None => error(
+            Flavor::Anthropic,
+            404,
+            Kind::NotFound,
+            "",
+            "API key not found",
+        ),
+    }
+}
+
 pub(super) async fn anthropic_update(
     State(s): State<Shared>,
     Path(id): Path<String>,
@@ -182,6 +269,7 @@ pub(super) async fn anthropic_update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    note_mutation(&s, &id);
     if let Err(r) = gate(
         &s,
         &uri,
@@ -223,15 +311,14 @@ pub(super) async fn anthropic_update(
     respond(
         200,
         &[("request-id", format!("req_011C{}", base62(20)))],
-        json!({"type": "api_key", "id": id,
-        "name": "Staged key", "created_at": "2026-01-05T10:00:00Z", "created_by": {"id": "user_01WCz1FkmYMm4gnmykNKUu3Q", "type": "user"},
-        "partial_key_hint": masked(&value), "status": new, "workspace_id": "wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ"}),
+        anthropic_view(&id, &value, &new),
     )
 }
 
 fn openrouter_view(k: &Minted, limit: Option<f64>) -> Value {
     json!({"hash": k.id, "name": k.name, "label": masked(&k.value), "disabled": false, "limit": limit,
-        "limit_remaining": limit, "limit_reset": null, "usage": 0, "created_at": "2026-01-05T10:00:00Z", "updated_at": null})
+        "limit_remaining": limit, "limit_reset": null, "usage": 0, "usage_daily": 0, "usage_weekly": 0, "usage_monthly": 0,
+        "created_at": "2026-01-05T10:00:00Z", "updated_at": null, "expires_at": null})
 }
 
 pub(super) async fn openrouter_create(
@@ -295,12 +382,37 @@ pub(super) async fn openrouter_list(
     respond(200, &[], json!({ "data": page }))
 }
 
+/// `GET /api/v1/keys/{hash}`: one key of the management key (a deleted key is a 404).
+pub(super) async fn openrouter_get(
+    State(s): State<Shared>,
+    Path(hash): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(&s, &uri, Flavor::OpenRouter, bearer(&headers), true).await {
+        return r;
+    }
+    let st = s.lock().unwrap();
+    match st
+        .minted
+        .iter()
+        .find(|k| k.active && k.id == hash && k.owner == "openrouter")
+    {
+        Some(k) => {
+            let limit = st.limits.get(&k.value).copied().flatten();
+            respond(200, &[], json!({ "data": openrouter_view(k, limit) }))
+        }
+        None => error(Flavor::OpenRouter, 404, Kind::NotFound, "", "Key not found"),
+    }
+}
+
 pub(super) async fn openrouter_delete(
     State(s): State<Shared>,
     Path(hash): Path<String>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    note_mutation(&s, &hash);
     if let Err(r) = gate(&s, &uri, Flavor::OpenRouter, bearer(&headers), true).await {
         return r;
     }

@@ -4,6 +4,7 @@
 //! state, the request and its validated fields; [`bind`] turns them into framework handlers.
 
 mod locked;
+mod ownership;
 mod path_config;
 mod path_creds;
 mod path_keys;

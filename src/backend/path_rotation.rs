@@ -25,7 +25,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(name_field())
             .field(Field::new("value", FieldType::String, "The new key. Without it the provider is asked to create one (400 if it cannot). Write-only.").sensitive())
             .field(Field::new("rotation_id", FieldType::String, "Idempotency id: a retry with the same id and input returns the first result instead of staging twice."))
-            .field(Field::new("provider_key_id", FieldType::String, "The provider's id for a value given here (not secret), so the engine can deactivate it at the provider later (Anthropic: the API key id)."))
+            .field(Field::new("provider_key_id", FieldType::String, "The provider's id for a value given here (not secret), so the engine can deactivate it at the provider later (Anthropic: the API key id). Checked with the key's provider (admin_key needed): an id whose provider record does not match the value is a 400."))
             .operation(Operation::Update, "Stage a new pending version.", bind(shared, stage))
             .help(STAGE_SYNOPSIS, STAGE_DESCRIPTION),
         Path::new(&format!("test/{}", generic_name_regex("name")))
@@ -122,7 +122,11 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let value = d.get_string("value");
     let rotation_id = d.get_string("rotation_id").filter(|r| !r.is_empty());
-    let digest = input_digest("stage", &[value.as_deref().unwrap_or("")]);
+    let provided_id = d.get_string("provider_key_id").filter(|i| !i.is_empty());
+    // The id is part of the input only when given, so digests of earlier stages still match.
+    let mut parts = vec![value.as_deref().unwrap_or("")];
+    parts.extend(provided_id.as_deref());
+    let digest = input_digest("stage", &parts);
     let mut locked = Locked::open(&s, &req, &name).await?;
     if locked.config.require_separate_approver {
         // Before anything else: under the two-person rule a stage counts only from a person.
@@ -138,20 +142,31 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             p.number
         )));
     }
-    let provided_id = d.get_string("provider_key_id").filter(|i| !i.is_empty());
     if provided_id.is_some() && value.is_none() {
         return Err(Error::BadRequest(
             "provider_key_id goes with value: a key the provider creates gets its id from the provider".into(),
         ));
     }
     let new = new_value(&s, req.storage.as_ref(), &locked, value).await?;
+    if let Some(id) = &provided_id {
+        // Only an id the provider shows to be this value is recorded (and so ever revoked).
+        let provider = locked.key_ref().provider.clone();
+        super::ownership::verify_provider_key_id(
+            &s,
+            req.storage.as_ref(),
+            provider.as_deref(),
+            id,
+            &new.value,
+        )
+        .await?;
+    }
     let stager = locked.actor.identity();
     let now = locked.now;
     let changes = match locked.key().versions.stage(
         new.value,
         now,
         stager,
-        new.provider_key_id.or(provided_id),
+        new.provider_key_id.or(provided_id.clone()),
         new.engine_created,
     ) {
         Ok(c) => c,
@@ -160,12 +175,17 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         // settles by revoking it.
         Err(e) => return Err(rotation_error(e)),
     };
-    locked.record(&changes, None);
     let version = changes
         .iter()
         .find(|c| c.event == EventKind::Staged)
         .map(|c| c.version)
         .unwrap_or_default();
+    if provided_id.is_some() {
+        if let Some(v) = locked.key().versions.versions.get_mut(&version) {
+            v.provider_key_verified = true;
+        }
+    }
+    locked.record(&changes, None);
     let staged = locked.key_ref().versions.get(version).expect("staged");
     let data = json!({
         "version": version,

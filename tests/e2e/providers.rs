@@ -26,12 +26,12 @@ use crate::support::server::poll_until_or;
 use crate::support::{Bao, Client, Reply};
 
 /// Bound of a wait for the host's periodic tick (every 60 s, first one 60 s after unseal).
-const TICK_DEADLINE: Duration = Duration::from_secs(150);
+pub(crate) const TICK_DEADLINE: Duration = Duration::from_secs(150);
 /// Bound of every other wait.
 const SHORT_DEADLINE: Duration = Duration::from_secs(15);
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// OpenAI project every `openai` provider here is configured with.
-const PROJECT: &str = "proj_test";
+pub(crate) const PROJECT: &str = "proj_test";
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -39,7 +39,7 @@ const PROJECT: &str = "proj_test";
 
 /// The body of `providers/<p>` for `kind` pointing at `fake`, with a 2 s timeout; `openai` also
 /// gets `project_id`. `admin` is the admin (management) key, if any.
-fn provider_body(kind: &str, fake: &FakeProvider, admin: Option<&str>) -> Value {
+pub(crate) fn provider_body(kind: &str, fake: &FakeProvider, admin: Option<&str>) -> Value {
     let mut body = json!({ "type": kind, "base_url": fake.base_url(), "timeout": "2s" });
     if kind == "openai" {
         body["project_id"] = json!(PROJECT);
@@ -50,7 +50,7 @@ fn provider_body(kind: &str, fake: &FakeProvider, admin: Option<&str>) -> Value 
     body
 }
 
-async fn configure_provider(client: &Client, name: &str, body: Value) -> Value {
+pub(crate) async fn configure_provider(client: &Client, name: &str, body: Value) -> Value {
     write_ok(client, &format!("ai-keys/providers/{name}"), body).await
 }
 
@@ -80,7 +80,7 @@ fn version(key: &Value, n: u64) -> &Value {
 
 /// Polls `f` until it returns true; panics naming `what`, with the server log's tail, after
 /// `limit`. Returns how long it took.
-async fn wait_until<F, Fut>(bao: &Bao, what: &str, limit: Duration, f: F) -> Duration
+pub(crate) async fn wait_until<F, Fut>(bao: &Bao, what: &str, limit: Duration, f: F) -> Duration
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -94,7 +94,7 @@ where
 /// No secret (key values, admin keys, values the fake created) in the server log (which holds
 /// the plugin's stderr), in clear in the audit log, or in a URI the fake received. Also checks
 /// that the audit device saw at least one of them, hashed: the check is not vacuous.
-async fn assert_no_leaks(bao: &Bao, fake: &[&FakeProvider], secrets: &[String]) {
+pub(crate) async fn assert_no_leaks(bao: &Bao, fake: &[&FakeProvider], secrets: &[String]) {
     let mut all: Vec<String> = secrets.to_vec();
     for f in fake {
         all.extend(f.created_keys().into_iter().map(|(_, value, _)| value));

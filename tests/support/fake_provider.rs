@@ -15,6 +15,7 @@ mod admin;
 mod errors;
 mod http;
 mod key_tests;
+mod lookup;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,12 +24,12 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use admin::{
-    anthropic_get, anthropic_update, mint, openai_create, openai_delete_key, openai_delete_sa,
-    openai_get_key, openai_list, openrouter_create, openrouter_delete, openrouter_get,
-    openrouter_list,
+    anthropic_update, mint, openai_create, openai_delete_key, openai_delete_sa, openai_list,
+    openrouter_create, openrouter_delete, openrouter_list,
 };
 use http::not_found;
 use key_tests::{azure_models, gemini_models, models, openrouter_key};
+use lookup::{anthropic_get, openai_get_key, openrouter_get};
 
 /// How the fake answers (each provider in its own words).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

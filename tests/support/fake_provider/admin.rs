@@ -130,38 +130,10 @@ pub(super) async fn openai_list(
     )
 }
 
-fn openai_view(k: &Minted, prefix: &str) -> Value {
+pub(super) fn openai_view(k: &Minted, prefix: &str) -> Value {
     json!({"object": "organization.project.api_key", "redacted_value": masked(&k.value), "name": "Secret Key",
         "created_at": 1711471533, "last_used_at": 1711471534, "id": k.id, "owner": {"type": "service_account",
         "service_account": {"id": &k.owner[prefix.len()..], "name": k.name, "role": "member", "created_at": 1711471533}}})
-}
-
-/// `GET .../api_keys/{id}`: one of the project's keys (a deleted key is a 404, as at OpenAI).
-pub(super) async fn openai_get_key(
-    State(s): State<Shared>,
-    Path((project, id)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = gate(&s, &uri, Flavor::OpenAi, bearer(&headers), true).await {
-        return r;
-    }
-    let prefix = format!("{project}/");
-    let st = s.lock().unwrap();
-    match st
-        .minted
-        .iter()
-        .find(|k| k.active && k.id == id && k.owner.starts_with(&prefix))
-    {
-        Some(k) => respond(200, &[], openai_view(k, &prefix)),
-        None => error(
-            Flavor::OpenAi,
-            404,
-            Kind::NotFound,
-            "",
-            &format!("No such API key: {id}"),
-        ),
-    }
 }
 
 pub(super) async fn openai_delete_key(
@@ -217,49 +189,10 @@ pub(super) async fn openai_delete_sa(
     )
 }
 
-fn anthropic_view(id: &str, value: &str, status: &str) -> Value {
+pub(super) fn anthropic_view(id: &str, value: &str, status: &str) -> Value {
     json!({"type": "api_key", "id": id,
         "name": "Staged key", "created_at": "2026-01-05T10:00:00Z", "created_by": {"id": "user_01WCz1FkmYMm4gnmykNKUu3Q", "type": "user"},
         "expires_at": null, "partial_key_hint": anthropic_hint(value), "status": status, "workspace_id": "wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ"})
-}
-
-/// `GET /v1/organizations/api_keys/{id}`: the key's record, never its value.
-pub(super) async fn anthropic_get(
-    State(s): State<Shared>,
-    Path(id): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = gate(
-        &s,
-        &uri,
-        Flavor::Anthropic,
-        header(&headers, "x-api-key"),
-        true,
-    )
-    .await
-    {
-        return r;
-    }
-    if header(&headers, "anthropic-version").is_none() {
-        let msg = "anthropic-version: header is required";
-        return error(Flavor::Anthropic, 400, Kind::BadRequest, "", msg);
-    }
-    let st = s.lock().unwrap();
-    match st.anthropic.get(&id) {
-        Some((value, status)) => respond(
-            200,
-            &[("request-id", format!("req_011C{}", base62(20)))],
-            anthropic_view(&id, value, status),
-        ),
-        None => error(
-            Flavor::Anthropic,
-            404,
-            Kind::NotFound,
-            "",
-            "API key not found",
-        ),
-    }
 }
 
 pub(super) async fn anthropic_update(
@@ -315,7 +248,7 @@ pub(super) async fn anthropic_update(
     )
 }
 
-fn openrouter_view(k: &Minted, limit: Option<f64>) -> Value {
+pub(super) fn openrouter_view(k: &Minted, limit: Option<f64>) -> Value {
     json!({"hash": k.id, "name": k.name, "label": masked(&k.value), "disabled": false, "limit": limit,
         "limit_remaining": limit, "limit_reset": null, "usage": 0, "usage_daily": 0, "usage_weekly": 0, "usage_monthly": 0,
         "created_at": "2026-01-05T10:00:00Z", "updated_at": null, "expires_at": null})
@@ -380,30 +313,6 @@ pub(super) async fn openrouter_list(
         .map(|k| openrouter_view(k, st.limits.get(&k.value).copied().flatten()))
         .collect();
     respond(200, &[], json!({ "data": page }))
-}
-
-/// `GET /api/v1/keys/{hash}`: one key of the management key (a deleted key is a 404).
-pub(super) async fn openrouter_get(
-    State(s): State<Shared>,
-    Path(hash): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(r) = gate(&s, &uri, Flavor::OpenRouter, bearer(&headers), true).await {
-        return r;
-    }
-    let st = s.lock().unwrap();
-    match st
-        .minted
-        .iter()
-        .find(|k| k.active && k.id == hash && k.owner == "openrouter")
-    {
-        Some(k) => {
-            let limit = st.limits.get(&k.value).copied().flatten();
-            respond(200, &[], json!({ "data": openrouter_view(k, limit) }))
-        }
-        None => error(Flavor::OpenRouter, 404, Kind::NotFound, "", "Key not found"),
-    }
 }
 
 pub(super) async fn openrouter_delete(

@@ -5,6 +5,7 @@
 
 mod intents;
 mod locked;
+mod ownership;
 mod path_config;
 mod path_creds;
 mod path_keys;

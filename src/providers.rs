@@ -1,4 +1,5 @@
-//! AI providers: testing a key, and creating and revoking keys where the provider's API allows.
+//! AI providers: testing a key, and creating, looking up and revoking keys where the provider's
+//! API allows.
 //!
 //! One file per provider type (`openai.rs`, `anthropic.rs`, `gemini.rs`, `azure_openai.rs`,
 //! `openrouter.rs`, `openai_compatible.rs`), each holding its request shapes and the pure
@@ -22,6 +23,7 @@ mod http;
 mod openai;
 mod openai_compatible;
 mod openrouter;
+mod ownership;
 
 #[cfg(test)]
 mod tests;
@@ -38,6 +40,7 @@ pub use config::{
     DEFAULT_VERIFY_PATH,
 };
 pub use error::ProviderError;
+pub use ownership::{hint_matches, KeyRecord, MIN_HINT_CHARS, MIN_HINT_SUFFIX};
 
 use classify::Verdict;
 use http::{Exchange, HttpClient, Step};
@@ -312,6 +315,43 @@ impl Providers {
         result.map_err(|e| e.redacted(&[admin]))
     }
 
+    /// Looks up the key the provider knows as `provider_key_id` with the admin key, for its
+    /// ownership hint (and `last_used_at` / expiry where the answer has them): OpenAI
+    /// `GET .../projects/{p}/api_keys/{id}`, Anthropic `GET /v1/organizations/api_keys/{id}`,
+    /// OpenRouter `GET /api/v1/keys/{hash}`. `Ok(None)` when the provider itself answers that
+    /// there is no such key. Needs what revoking needs (the admin key, and OpenAI's
+    /// `project_id`); other types cannot look keys up ([`ProviderError::Unsupported`]).
+    pub async fn lookup_key(
+        &self,
+        cfg: &ProviderConfig,
+        provider_key_id: &str,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        cfg.validate().map_err(ProviderError::Unsupported)?;
+        let (http, base, admin) =
+            self.admin_call(cfg, cfg.capabilities().revoke, why_cannot_look_up)?;
+        config::check_provider_key_id(provider_key_id).map_err(ProviderError::Unsupported)?;
+        let id = provider_key_id;
+        let result = match cfg.kind {
+            ProviderType::Openai => openai::lookup(&http, &base, admin, project(cfg), id).await,
+            ProviderType::Anthropic => anthropic::lookup(&http, &base, admin, id).await,
+            ProviderType::Openrouter => openrouter::lookup(&http, &base, admin, id).await,
+            _ => Err(ProviderError::Unsupported(why_cannot_look_up(cfg))),
+        };
+        let result = result.map_err(|e| e.redacted(&[admin]));
+        match &result {
+            Ok(found) => tracing::info!(
+                provider = cfg.kind.as_str(),
+                provider_key_id = id,
+                found = found.is_some(),
+                "looked up key at provider"
+            ),
+            Err(e) => {
+                tracing::warn!(provider = cfg.kind.as_str(), provider_key_id = id, error = %e, "key lookup failed")
+            }
+        }
+        result
+    }
+
     fn http(&self, cfg: &ProviderConfig) -> HttpClient<'_> {
         HttpClient::new(&self.client, cfg.timeout())
     }
@@ -335,6 +375,20 @@ impl Providers {
 /// The OpenAI project keys are created in (validated: set whenever create is possible).
 fn project(cfg: &ProviderConfig) -> &str {
     cfg.project_id.as_deref().unwrap_or_default()
+}
+
+/// Why a key cannot be looked up with this configuration (a 400 message).
+fn why_cannot_look_up(cfg: &ProviderConfig) -> String {
+    match cfg.kind {
+        ProviderType::Openai => {
+            "provider type openai looks keys up only with admin_key and project_id set".to_string()
+        }
+        ProviderType::Anthropic | ProviderType::Openrouter => format!(
+            "provider type {} looks keys up only with admin_key set",
+            cfg.kind
+        ),
+        other => format!("provider type {other} cannot look keys up through its API"),
+    }
 }
 
 fn admin_key(cfg: &ProviderConfig) -> Result<&str, ProviderError> {

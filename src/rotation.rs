@@ -32,7 +32,7 @@ pub use age::{
 };
 pub use change::{Change, EventKind};
 pub use error::RotationError;
-pub use key::{KeyVersions, Version};
+pub use key::{KeyVersions, Version, ENTITY_PREFIX};
 pub use revocation::ProviderRevocation;
 pub use secret::{fingerprint_of, validate_key_value, SecretValue, MAX_KEY_VALUE_BYTES};
 pub use state::{TestOutcome, TestResult, VersionState};

@@ -7,6 +7,8 @@ mod support;
 mod admin;
 #[path = "providers/config.rs"]
 mod config;
+#[path = "providers/lookup.rs"]
+mod lookup;
 #[path = "providers/test_key.rs"]
 mod test_key;
 

@@ -93,6 +93,10 @@ pub struct RevokeIntent {
     pub version: u32,
     /// The provider's id of the key.
     pub provider_key_id: String,
+    /// Whether the engine proved the key is this key's (it created it, or the provider's record
+    /// matched the value). Intents of the previous release lack it.
+    #[serde(default)]
+    pub owned: bool,
     /// Recovery back-off.
     #[serde(default, flatten)]
     pub retry: Retry,
@@ -154,6 +158,7 @@ pub async fn begin_revoke(
         provider: revocation.provider.clone(),
         version,
         provider_key_id: revocation.provider_key_id.clone(),
+        owned: true,
         retry: Retry::default(),
     };
     Ok(wal_put(storage, WAL_REVOKE, &to_json(&intent)).await?)
@@ -298,6 +303,16 @@ async fn recover_revoke(
         .await?
         .and_then(|k| k.versions.get(intent.version).cloned())
         .filter(|v| v.provider_key_id.as_deref() == Some(intent.provider_key_id.as_str()));
+    // Only keys proven to be this key's are ever revoked. A previous-release intent names an
+    // unproven id only for Anthropic (its other intents were for keys the engine created).
+    let proven = match &version {
+        Some(v) => v.engine_created || v.provider_key_verified,
+        None => intent.owned || !anthropic(storage, &intent.provider).await?,
+    };
+    if !proven {
+        tracing::warn!(key = %intent.key, version = intent.version, "dropping a revocation of a key not proven to be this key's");
+        return Ok(WalOutcome::Settled);
+    }
     if let Some(v) = &version {
         if matches!(
             v.state,
@@ -338,6 +353,11 @@ async fn recover_revoke(
             back_off(storage, id, entry, &intent, &e).await
         }
     }
+}
+
+async fn anthropic(storage: &dyn Storage, provider: &str) -> Result<bool, Error> {
+    Ok(provider_ops::kind_of(storage, Some(provider)).await?
+        == Some(crate::providers::ProviderType::Anthropic))
 }
 
 /// Pending revocations at provider `provider`, as `key version N` strings: those a key's

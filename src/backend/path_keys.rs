@@ -66,7 +66,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(Field::new(
                 "provider_key_id",
                 FieldType::String,
-                "The provider's id for the imported value (not secret), so the engine can deactivate it at the provider after its grace window (Anthropic: the API key id). Create only. At most 256 letters, digits, '_', '-' or '.'.",
+                "The provider's id for the imported value (not secret), so the engine can deactivate it at the provider after its grace window (Anthropic: the API key id). Checked with the key's provider (admin_key needed): an id whose provider record does not match the value is a 400. Create only. At most 256 letters, digits, '_', '-' or '.'.",
             ).max_len(path_rotation::MAX_PROVIDER_KEY_ID_LEN).id_alphabet())
             .field(Field::new(
                 "custom_metadata",
@@ -226,12 +226,7 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             "key {name:?} already exists; update changes its settings, stage/ and rotate/ its value"
         )));
     }
-    let (mut versions, changes) = KeyVersions::create(SecretValue::new(value), created_time, now);
-    if let Some(id) = d.get_string("provider_key_id").filter(|i| !i.is_empty()) {
-        if let Some(v) = versions.versions.get_mut(&1) {
-            v.provider_key_id = Some(id);
-        }
-    }
+    let (versions, changes) = KeyVersions::create(SecretValue::new(value), created_time, now);
     let mut key = KeyState {
         name: name.clone(),
         provider: None,
@@ -248,6 +243,16 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     };
     apply(&mut key, settings);
     check_refs(&req, &key).await?;
+    if let Some(id) = d.get_string("provider_key_id").filter(|i| !i.is_empty()) {
+        // Only an id the provider shows to be this value is recorded (and so ever revoked).
+        if let Some(v) = key.versions.versions.get_mut(&1) {
+            let value = v.value.clone().expect("a new version holds its value");
+            let provider = key.provider.as_deref();
+            super::ownership::verify_provider_key_id(&s, storage, provider, &id, &value).await?;
+            v.provider_key_id = Some(id);
+            v.provider_key_verified = true;
+        }
+    }
     // Version 1's key lives at the key's provider: its revocation goes there.
     if let Some(v) = key.versions.versions.get_mut(&1) {
         v.provider = key.provider.clone();
@@ -287,6 +292,11 @@ async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     if d.is_set("created_time") {
         return Err(Error::BadRequest(
             "created_time can only be set when a key is created".into(),
+        ));
+    }
+    if d.is_set("provider_key_id") {
+        return Err(Error::BadRequest(
+            "provider_key_id can only be set when a key is created (for its first value) or with stage/ (for a new value): it names the provider's key for one value".into(),
         ));
     }
     let settings = settings(&d)?;

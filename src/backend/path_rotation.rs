@@ -33,7 +33,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(name_field())
             .field(Field::new("value", FieldType::String, "The new key. Without it the provider is asked to create one (400 if it cannot). Write-only.").sensitive().max_len(MAX_KEY_VALUE_LEN))
             .field(Field::new("rotation_id", FieldType::String, "Idempotency id: a retry with the same id and input returns the first result instead of staging twice. At most 128 characters.").max_len(MAX_ROTATION_ID_LEN))
-            .field(Field::new("provider_key_id", FieldType::String, "The provider's id for a value given here (not secret), so the engine can deactivate it at the provider later (Anthropic: the API key id). At most 256 letters, digits, '_', '-' or '.'.").max_len(MAX_PROVIDER_KEY_ID_LEN).id_alphabet())
+            .field(Field::new("provider_key_id", FieldType::String, "The provider's id for a value given here (not secret), so the engine can deactivate it at the provider later (Anthropic: the API key id). Checked with the key's provider (admin_key needed): an id whose provider record does not match the value is a 400. At most 256 letters, digits, '_', '-' or '.'.").max_len(MAX_PROVIDER_KEY_ID_LEN).id_alphabet())
             .strict()
             .operation(Operation::Update, "Stage a new pending version.", bind(shared, stage))
             .help(STAGE_SYNOPSIS, STAGE_DESCRIPTION),
@@ -133,8 +133,16 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let value = d.get_string("value");
     let rotation_id = d.get_string("rotation_id").filter(|r| !r.is_empty());
-    let digest = input_digest("stage", &[value.as_deref().unwrap_or("")]);
+    let provided_id = d.get_string("provider_key_id").filter(|i| !i.is_empty());
+    // The id is part of the input only when given, so digests of earlier stages still match.
+    let mut parts = vec![value.as_deref().unwrap_or("")];
+    parts.extend(provided_id.as_deref());
+    let digest = input_digest("stage", &parts);
     let mut locked = Locked::open(&s, &req, &name).await?;
+    if locked.config.require_separate_approver {
+        // Before anything else: under the two-person rule a stage counts only from a person.
+        locked.actor.approver()?;
+    }
     if let Some(previous) = replay(&locked, rotation_id.as_deref(), "stage", &digest)? {
         return Ok(Some(Response::with_data(previous)));
     }
@@ -145,20 +153,31 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             p.number
         )));
     }
-    let provided_id = d.get_string("provider_key_id").filter(|i| !i.is_empty());
     if provided_id.is_some() && value.is_none() {
         return Err(Error::BadRequest(
             "provider_key_id goes with value: a key the provider creates gets its id from the provider".into(),
         ));
     }
     let new = new_value(&s, req.storage.as_ref(), &locked, value).await?;
+    if let Some(id) = &provided_id {
+        // Only an id the provider shows to be this value is recorded (and so ever revoked).
+        let provider = locked.key_ref().provider.clone();
+        super::ownership::verify_provider_key_id(
+            &s,
+            req.storage.as_ref(),
+            provider.as_deref(),
+            id,
+            &new.value,
+        )
+        .await?;
+    }
     let stager = locked.actor.identity();
     let now = locked.now;
     let changes = match locked.key().versions.stage(
         new.value,
         now,
         stager,
-        new.provider_key_id.or(provided_id),
+        new.provider_key_id.or(provided_id.clone()),
         new.engine_created,
     ) {
         Ok(c) => c,
@@ -167,13 +186,18 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         // settles by revoking it.
         Err(e) => return Err(rotation_error(e)),
     };
-    locked.record(&changes, None);
-    note_staged_provider(&mut locked, &changes);
     let version = changes
         .iter()
         .find(|c| c.event == EventKind::Staged)
         .map(|c| c.version)
         .unwrap_or_default();
+    if provided_id.is_some() {
+        if let Some(v) = locked.key().versions.versions.get_mut(&version) {
+            v.provider_key_verified = true;
+        }
+    }
+    locked.record(&changes, None);
+    note_staged_provider(&mut locked, &changes);
     let staged = locked.key_ref().versions.get(version).expect("staged");
     let data = json!({
         "version": version,
@@ -280,8 +304,12 @@ pub(super) async fn do_promote(
 ) -> Result<Value, Error> {
     let periods = view::periods(shared, storage, locked.key_ref()).await?;
     let grace = grace.unwrap_or(periods.grace_period);
-    let promoter = locked.actor.identity();
     let two_person = locked.config.require_separate_approver;
+    let promoter = if two_person {
+        locked.actor.approver()?
+    } else {
+        locked.actor.identity()
+    };
     let now = locked.now;
     let old_current = locked.key_ref().versions.current_version();
     let changes = locked
@@ -356,7 +384,8 @@ const PROMOTE_DESCRIPTION: &str = "\
 The pending version becomes current; the old current becomes previous, valid until now + \
 grace_period (0 revokes it at once). A version still previous from an earlier rotation is revoked. \
 Refused unless the pending version's last test passed or was skipped, or force=true (recorded). \
-With require_separate_approver, the entity that staged the version cannot promote it (403).";
+With require_separate_approver, the entity that staged the version cannot promote it (403), and \
+stage/ and promote/ need a service token of an identity entity (403 otherwise).";
 const ROLLBACK_SYNOPSIS: &str = "Undo a rotation.";
 const ROLLBACK_DESCRIPTION: &str = "\
 With a pending version, discards it (failed; revoked at the provider if the engine created it). \

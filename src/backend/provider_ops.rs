@@ -152,21 +152,24 @@ pub async fn create(
     }
 }
 
-/// Provider keys retired by `changes` that the engine should revoke: keys it created, and for
-/// Anthropic (where people create keys) any key whose id was given.
+/// Provider keys retired by `changes` that the engine should revoke: only keys it can show are
+/// this key's, those it created and those whose operator-supplied id was verified against the
+/// value with the provider when it was given (whatever the provider type). An id recorded
+/// without that check (by an earlier release) is never revoked.
 pub fn to_revoke(
     key: &KeyState,
     changes: &[Change],
-    kind: Option<ProviderType>,
+    _kind: Option<ProviderType>,
 ) -> Vec<(u32, String)> {
     let mut out = key.versions.provider_revocations(changes);
-    if kind == Some(ProviderType::Anthropic) {
-        for c in changes.iter().filter(|c| c.event.destroys_value()) {
-            if let Some(v) = key.versions.get(c.version) {
-                if let Some(id) = &v.provider_key_id {
-                    if v.value.is_none() && !out.iter().any(|(n, _)| *n == v.number) {
-                        out.push((v.number, id.clone()));
-                    }
+    for c in changes.iter().filter(|c| c.event.destroys_value()) {
+        if let Some(v) = key.versions.get(c.version) {
+            if let Some(id) = &v.provider_key_id {
+                if v.provider_key_verified
+                    && v.value.is_none()
+                    && !out.iter().any(|(n, _)| *n == v.number)
+                {
+                    out.push((v.number, id.clone()));
                 }
             }
         }

@@ -47,7 +47,10 @@ impl Actor {
         }
     }
 
-    /// A stable identity for the two-person rule: the entity, else the token.
+    /// The person behind the actor, for the two-person rule: `entity:<entity id>`, or `None` for
+    /// the scheduler and for a client that cannot be told apart as a person (a token without an
+    /// identity entity, such as the root token and tokens created from it, or a batch token,
+    /// which has no accessor). Never the token accessor: two tokens of one entity are one person.
     pub fn identity(&self) -> Option<String> {
         match self {
             Actor::Scheduler => None,
@@ -55,14 +58,30 @@ impl Actor {
                 entity_id,
                 accessor,
                 ..
-            } => {
-                if !entity_id.is_empty() {
-                    Some(format!("entity:{entity_id}"))
-                } else if !accessor.is_empty() {
-                    Some(format!("token:{accessor}"))
+            } => (!entity_id.is_empty() && !accessor.is_empty())
+                .then(|| format!("{}{entity_id}", crate::rotation::ENTITY_PREFIX)),
+        }
+    }
+
+    /// The identity a stage or promote needs while `require_separate_approver` is on: the
+    /// entity (see [`Actor::identity`]), `None` for the scheduler, or a 403 for a client
+    /// without one.
+    pub fn approver(&self) -> Result<Option<String>, Error> {
+        match (self, self.identity()) {
+            (Actor::Scheduler, _) => Ok(None),
+            (_, Some(id)) => Ok(Some(id)),
+            (Actor::Client { entity_id, .. }, None) => {
+                let why = if entity_id.is_empty() {
+                    "this token has no identity entity (tokens from the token store, such as the \
+                     root token and tokens created from it, have none)"
                 } else {
-                    None
-                }
+                    "this is a batch token, which cannot be told apart from other tokens"
+                };
+                Err(Error::PermissionDenied(format!(
+                    "require_separate_approver is set: the two-person rule needs to know who \
+                     stages and who promotes, so stage/ and promote/ need a service token of an \
+                     identity entity (log in through an auth method such as userpass); {why}"
+                )))
             }
         }
     }

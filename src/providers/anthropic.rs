@@ -1,5 +1,6 @@
 //! Anthropic: probe `GET /v1/models` (`x-api-key` + `anthropic-version`); no create (keys are
-//! made in the Console); revoke by setting the key `inactive` (recoverable, unlike `archived`).
+//! made in the Console); revoke by setting the key `inactive` (recoverable, unlike `archived`);
+//! look one key up by id for its `partial_key_hint`.
 
 use serde_json::{json, Value};
 
@@ -7,6 +8,7 @@ use super::classify::{
     admin_error, admin_failure, common, idempotent_may_retry, is_provider_not_found, token, Verdict,
 };
 use super::http::{secret_header, Exchange, HttpClient, Reply, Step};
+use super::ownership::{interpret_lookup, short_field, timestamp, KeyRecord};
 use super::ProviderError;
 
 /// The API version header every Anthropic call carries.
@@ -36,6 +38,38 @@ pub(crate) fn classify_test(reply: &Reply) -> Verdict {
         return Verdict::unexpected_body(reply.status);
     }
     common(reply, tok.as_deref())
+}
+
+/// Looks up API key `id` (`GET /v1/organizations/api_keys/{id}`): `partial_key_hint`,
+/// `status`, `expires_at`. `None` when Anthropic has no such key.
+pub(super) async fn lookup(
+    http: &HttpClient<'_>,
+    base: &str,
+    admin: &str,
+    id: &str,
+) -> Result<Option<KeyRecord>, ProviderError> {
+    let url = format!("{base}/v1/organizations/api_keys/{id}");
+    let (result, _) = http
+        .exchange(
+            |c| authed(c.get(&url), admin),
+            |ex| {
+                let retry = idempotent_may_retry(&ex);
+                Step::judged(retry, interpret_lookup(ex, id, &["/error/type"], record))
+            },
+        )
+        .await;
+    result
+}
+
+/// The record in an Anthropic API key object.
+pub(crate) fn record(json: &Value, id: &str) -> KeyRecord {
+    KeyRecord {
+        id: id.to_string(),
+        hint: short_field(json, "/partial_key_hint"),
+        status: short_field(json, "/status"),
+        last_used_at: None,
+        expires_at: timestamp(json.get("expires_at")),
+    }
 }
 
 /// Sets API key `id` to `inactive` with the admin key.

@@ -1,5 +1,6 @@
 //! OpenAI: probe `GET /v1/models` (Bearer); create a service account with its API key in the
-//! configured project; revoke by deleting that project API key.
+//! configured project; revoke by deleting that project API key; look one key up by id for its
+//! `redacted_value`.
 //!
 //! Revocation deletes the API key (`DELETE /v1/organization/projects/{p}/api_keys/{id}`), not
 //! the service account: it is the call providers.md names, the id it takes is the one the
@@ -14,6 +15,7 @@ use super::classify::{
     is_provider_not_found, token, Verdict,
 };
 use super::http::{Exchange, HttpClient, Reply, Step};
+use super::ownership::{interpret_lookup, short_field, timestamp, KeyRecord};
 use super::{CreatedKey, ProviderError};
 use crate::rotation::{validate_key_value, SecretValue};
 
@@ -170,6 +172,41 @@ pub(crate) fn scan_key_page(page: &Value, name: &str) -> (Option<String>, Option
         .filter(|i| is_id(i))
         .map(str::to_string);
     (found, next.filter(|_| more))
+}
+
+/// Looks up project API key `id` (`GET /v1/organization/projects/{p}/api_keys/{id}`):
+/// `redacted_value`, `last_used_at`, `expires_at`. `None` when OpenAI has no such key in the
+/// project.
+pub(super) async fn lookup(
+    http: &HttpClient<'_>,
+    base: &str,
+    admin: &str,
+    project: &str,
+    id: &str,
+) -> Result<Option<KeyRecord>, ProviderError> {
+    let url = format!("{base}/v1/organization/projects/{project}/api_keys/{id}");
+    let pointers = ["/error/code", "/error/type"];
+    let (result, _) = http
+        .exchange(
+            |c| c.get(&url).bearer_auth(admin),
+            |ex| {
+                let retry = idempotent_may_retry(&ex);
+                Step::judged(retry, interpret_lookup(ex, id, &pointers, record))
+            },
+        )
+        .await;
+    result
+}
+
+/// The record in an OpenAI project API key object.
+pub(crate) fn record(json: &Value, id: &str) -> KeyRecord {
+    KeyRecord {
+        id: id.to_string(),
+        hint: short_field(json, "/redacted_value"),
+        status: None,
+        last_used_at: timestamp(json.get("last_used_at")),
+        expires_at: timestamp(json.get("expires_at")),
+    }
 }
 
 /// Deletes project API key `id`.

@@ -1,6 +1,7 @@
 //! OpenRouter: probe `GET /api/v1/key` (Bearer), whose `data.limit_remaining` tells whether
 //! the key can still spend (never `/models`: OpenRouter serves it without a key); create with
-//! `POST /api/v1/keys` and delete with `DELETE /api/v1/keys/{hash}` using a management key.
+//! `POST /api/v1/keys`, delete with `DELETE /api/v1/keys/{hash}` and look one key up (its
+//! `label`) with `GET /api/v1/keys/{hash}`, using a management key.
 
 use serde_json::{json, Value};
 
@@ -9,6 +10,7 @@ use super::classify::{
     is_provider_not_found, Verdict,
 };
 use super::http::{Exchange, HttpClient, Reply, Step};
+use super::ownership::{interpret_lookup, short_field, timestamp, KeyRecord};
 use super::{CreatedKey, ProviderError};
 use crate::rotation::{validate_key_value, SecretValue};
 
@@ -132,6 +134,43 @@ pub(super) async fn find_by_name(
     Err(ProviderError::Protocol(format!(
         "no key named {name:?} in the first {MAX_LIST_PAGES} pages of keys"
     )))
+}
+
+/// Looks up the key whose hash is `hash` (`GET /api/v1/keys/{hash}`): `label`, `disabled`,
+/// `expires_at`. `None` when OpenRouter has no such key.
+pub(super) async fn lookup(
+    http: &HttpClient<'_>,
+    base: &str,
+    admin: &str,
+    hash: &str,
+) -> Result<Option<KeyRecord>, ProviderError> {
+    let url = format!("{base}/api/v1/keys/{hash}");
+    let (result, _) = http
+        .exchange(
+            |c| c.get(&url).bearer_auth(admin),
+            |ex| {
+                let retry = idempotent_may_retry(&ex);
+                Step::judged(retry, interpret_lookup(ex, hash, &[], record))
+            },
+        )
+        .await;
+    result
+}
+
+/// The record in an OpenRouter key object (the API wraps it in `data`).
+pub(crate) fn record(json: &Value, hash: &str) -> KeyRecord {
+    let key = json.get("data").filter(|d| d.is_object()).unwrap_or(json);
+    let status = key
+        .get("disabled")
+        .and_then(Value::as_bool)
+        .map(|d| if d { "disabled" } else { "active" }.to_string());
+    KeyRecord {
+        id: hash.to_string(),
+        hint: short_field(key, "/label"),
+        status,
+        last_used_at: None,
+        expires_at: timestamp(key.get("expires_at")),
+    }
 }
 
 /// Deletes the key whose hash is `hash`.

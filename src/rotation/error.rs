@@ -6,9 +6,9 @@ use super::state::{TestOutcome, VersionState};
 
 /// A transition that the version state machine refuses. A refused transition changes nothing.
 ///
-/// Every variant is a client error (400) except [`RotationError::SameApprover`] (403, see
-/// [`RotationError::is_forbidden`]) and [`RotationError::Inconsistent`] (stored data is broken:
-/// a 500).
+/// Every variant is a client error (400) except [`RotationError::SameApprover`] and
+/// [`RotationError::UnknownStager`] (403, see [`RotationError::is_forbidden`]) and
+/// [`RotationError::Inconsistent`] (stored data is broken: a 500).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RotationError {
@@ -53,6 +53,18 @@ pub enum RotationError {
          (require_separate_approver) requires a different entity to promote it"
     )]
     SameApprover {
+        /// The pending version.
+        version: u32,
+    },
+    /// `promote` while `require_separate_approver` is on, of a version staged by no known
+    /// person (a token without an identity entity, or a record from before entities were
+    /// required): nobody can tell that the promoter is someone else.
+    #[error(
+        "version {version} was staged without an identity entity, so the two-person rule \
+         (require_separate_approver) cannot tell that a different entity promotes it; roll it \
+         back and stage it again with an entity's token"
+    )]
+    UnknownStager {
         /// The pending version.
         version: u32,
     },
@@ -121,7 +133,7 @@ pub enum RotationError {
 impl RotationError {
     /// Whether the caller should answer 403 (permission denied) rather than 400.
     pub fn is_forbidden(&self) -> bool {
-        matches!(self, Self::SameApprover { .. })
+        matches!(self, Self::SameApprover { .. } | Self::UnknownStager { .. })
     }
 }
 

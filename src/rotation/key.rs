@@ -42,7 +42,14 @@ pub struct Version {
     /// Whether the engine created this key at the provider (then it also revokes it there).
     #[serde(default)]
     pub engine_created: bool,
-    /// Entity id (or token accessor) of whoever staged it; `None` for the scheduler.
+    /// Whether the provider's own record of `provider_key_id` (its ownership hint) was checked
+    /// against this version's value when the id was given. Only ids the engine created or
+    /// verified are ever revoked at the provider; records older than this field have `false`.
+    #[serde(default)]
+    pub provider_key_verified: bool,
+    /// Who staged it: [`ENTITY_PREFIX`] + the entity id for a person; `None` for the scheduler
+    /// and tokens without an entity. (Records from before entities were required may hold
+    /// `token:<accessor>`, which names no person.)
     #[serde(default)]
     pub staged_by: Option<String>,
     /// The provider configuration (name under `providers/`) this version's key was created at
@@ -53,6 +60,10 @@ pub struct Version {
     #[serde(default)]
     pub provider_revocation: Option<super::revocation::ProviderRevocation>,
 }
+
+/// How `staged_by` names a person (an identity entity), the only thing the two-person rule
+/// compares.
+pub const ENTITY_PREFIX: &str = "entity:";
 
 impl Version {
     /// Whether `verify` accepts this version at `now`: `pending`, `current`, or `previous` with

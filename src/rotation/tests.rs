@@ -48,7 +48,7 @@ fn new_key() -> KeyVersions {
 /// Stages `value` at `now` (operator-supplied, staged by `alice`) and returns its number.
 fn stage(kv: &mut KeyVersions, value: &str, now: DateTime<Utc>) -> u32 {
     let changes = kv
-        .stage(sv(value), now, Some("alice".into()), None, false)
+        .stage(sv(value), now, Some("entity:alice".into()), None, false)
         .expect("stage");
     changes[0].version
 }

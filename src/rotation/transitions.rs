@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::change::{Change, EventKind};
 use super::error::RotationError;
-use super::key::{KeyVersions, Version};
+use super::key::{KeyVersions, Version, ENTITY_PREFIX};
 use super::secret::SecretValue;
 use super::state::{TestResult, VersionState};
 
@@ -35,7 +35,8 @@ impl KeyVersions {
 
     /// Stages `value` as a new `pending` version; its number is in the returned change.
     ///
-    /// `staged_by` is the stager's entity id (or token accessor), `None` for the scheduler;
+    /// `staged_by` is the stager's identity ([`ENTITY_PREFIX`] + entity id), `None` for the
+    /// scheduler and tokens without an entity;
     /// `provider_key_id` and `engine_created` describe a key the engine created at the provider.
     ///
     /// Errors: [`RotationError::PendingExists`], [`RotationError::SameValue`] (the value is
@@ -121,6 +122,9 @@ impl KeyVersions {
 
     /// Promotes the pending version to `current`.
     ///
+    /// `promoter` is the promoting person's identity ([`ENTITY_PREFIX`] + entity id); `None`
+    /// only for the scheduler (the caller refuses clients without an entity before this).
+    ///
     /// The old current becomes `previous` with `grace_expires_time = now + grace_secs`, or is
     /// revoked at once when `grace_secs` is 0; a version still `previous` from an earlier
     /// rotation is revoked. Changes, in order: `revoked` (old previous, if any), `promoted`
@@ -129,8 +133,10 @@ impl KeyVersions {
     ///
     /// Checks, in order: [`RotationError::NothingPending`],
     /// [`RotationError::InvalidGracePeriod`] (negative or overflowing),
-    /// [`RotationError::SameApprover`] (when `require_separate_approver` and `promoter` equals the
-    /// pending version's `staged_by`, both known; `force` does not bypass it),
+    /// the two-person rule when `require_separate_approver` and a `promoter` (a person, see
+    /// below) is given, which `force` does not bypass: [`RotationError::UnknownStager`] (the
+    /// pending version's `staged_by` names no entity) and [`RotationError::SameApprover`]
+    /// (`promoter` equals `staged_by`),
     /// [`RotationError::NotTested`] (last test missing or not `passed`/`skipped`, unless
     /// `force`).
     pub fn promote(
@@ -143,13 +149,10 @@ impl KeyVersions {
     ) -> Result<Vec<Change>, RotationError> {
         let pending = self.pending().ok_or(RotationError::NothingPending)?.clone();
         let grace_end = grace_end(now, grace_secs)?;
-        if require_separate_approver
-            && promoter.is_some()
-            && pending.staged_by.as_deref() == promoter
-        {
-            return Err(RotationError::SameApprover {
-                version: pending.number,
-            });
+        if require_separate_approver {
+            if let Some(promoter) = promoter {
+                check_separate_approver(&pending, promoter)?;
+            }
         }
         let outcome = pending.last_test.as_ref().map(|t| t.outcome);
         let tested = outcome.is_some_and(|o| o.allows_promotion());
@@ -231,9 +234,24 @@ fn new_version(
         last_test: None,
         provider_key_id: None,
         engine_created: false,
+        provider_key_verified: false,
         staged_by: None,
         provider: None,
         provider_revocation: None,
+    }
+}
+
+/// The two-person rule: the pending version was staged by a known entity other than `promoter`.
+/// People are compared by entity only.
+fn check_separate_approver(pending: &Version, promoter: &str) -> Result<(), RotationError> {
+    let version = pending.number;
+    match pending.staged_by.as_deref() {
+        Some(stager) if !stager.starts_with(ENTITY_PREFIX) || stager == ENTITY_PREFIX => {
+            Err(RotationError::UnknownStager { version })
+        }
+        None => Err(RotationError::UnknownStager { version }),
+        Some(stager) if stager == promoter => Err(RotationError::SameApprover { version }),
+        Some(_) => Ok(()),
     }
 }
 

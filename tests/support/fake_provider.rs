@@ -1,6 +1,7 @@
 //! A fake AI provider for tests: one local HTTP server answering, under the real paths, like
 //! OpenAI, Anthropic, Gemini, Azure OpenAI, OpenRouter and OpenAI-compatible servers do for the
-//! calls the engine makes (key tests, and the admin APIs that create, list and revoke keys),
+//! calls the engine makes (key tests, and the admin APIs that create, list, look up and revoke
+//! keys),
 //! checking each provider's auth header and answering with its error bodies and headers.
 //!
 //! `/v1/models` is shared: a request carrying `x-api-key` is answered as Anthropic, any other as
@@ -14,6 +15,7 @@ mod admin;
 mod errors;
 mod http;
 mod key_tests;
+mod lookup;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,11 +24,12 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use admin::{
-    anthropic_update, openai_create, openai_delete_key, openai_delete_sa, openai_list,
+    anthropic_update, mint, openai_create, openai_delete_key, openai_delete_sa, openai_list,
     openrouter_create, openrouter_delete, openrouter_list,
 };
 use http::not_found;
 use key_tests::{azure_models, gemini_models, models, openrouter_key};
+use lookup::{anthropic_get, openai_get_key, openrouter_get};
 
 /// How the fake answers (each provider in its own words).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +93,7 @@ struct Inner {
     anthropic: HashMap<String, (String, String)>,
     limits: HashMap<String, Option<f64>>,
     hits: HashMap<String, usize>,
+    mutations: HashMap<String, usize>,
     uris: Vec<String>,
     mode: Option<Mode>,
     admin_mode: Option<Mode>,
@@ -122,18 +126,24 @@ impl FakeProvider {
             .route("/openai/models", get(azure_models))
             .route("/api/v1/key", get(openrouter_key))
             .route("/api/v1/keys", post(openrouter_create).get(openrouter_list))
-            .route("/api/v1/keys/{hash}", delete(openrouter_delete))
+            .route(
+                "/api/v1/keys/{hash}",
+                get(openrouter_get).delete(openrouter_delete),
+            )
             .route(&format!("{project}/service_accounts"), post(openai_create))
             .route(&format!("{project}/api_keys"), get(openai_list))
             .route(
                 &format!("{project}/api_keys/{{id}}"),
-                delete(openai_delete_key),
+                get(openai_get_key).delete(openai_delete_key),
             )
             .route(
                 &format!("{project}/service_accounts/{{id}}"),
                 delete(openai_delete_sa),
             )
-            .route("/v1/organizations/api_keys/{id}", post(anthropic_update))
+            .route(
+                "/v1/organizations/api_keys/{id}",
+                get(anthropic_get).post(anthropic_update),
+            )
             .fallback(not_found)
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -253,10 +263,42 @@ impl FakeProvider {
             .sum()
     }
 
+    /// Requests that would change key `id` (OpenAI and OpenRouter deletes, Anthropic status
+    /// updates), counted before any check, so refused ones count too.
+    pub fn mutation_requests(&self, id: &str) -> usize {
+        self.lock().mutations.get(id).copied().unwrap_or(0)
+    }
+
+    /// Registers a key made at OpenAI by a person in `project` (not by the engine): valid, with
+    /// project API key id `id`.
+    pub fn add_openai_key(&self, project: &str, id: &str, value: &str) {
+        let owner = format!("{project}/svc_acct_person");
+        mint(
+            &self.state,
+            id.into(),
+            value.into(),
+            owner,
+            "made by a person",
+        );
+    }
+
+    /// Registers a key made at OpenRouter by a person: valid, with hash `hash`.
+    pub fn add_openrouter_key(&self, hash: &str, value: &str) {
+        let owner = "openrouter".to_string();
+        mint(
+            &self.state,
+            hash.into(),
+            value.into(),
+            owner,
+            "made by a person",
+        );
+    }
+
     /// Forgets the request counts and URIs.
     pub fn reset_hits(&self) {
         let mut s = self.lock();
         s.hits.clear();
+        s.mutations.clear();
         s.uris.clear();
     }
 

@@ -140,6 +140,7 @@ async fn recovery_skips_in_flight_intents_and_backs_off() {
         provider: "p".into(),
         version: 3,
         provider_key_id: "key_3".into(),
+        owned: true,
         retry: Default::default(),
     };
     let old = WalEntry {
@@ -210,4 +211,53 @@ async fn a_node_that_cannot_tell_its_role_does_no_periodic_work() {
     h.system.unreachable.store(false, Ordering::SeqCst);
     h.tick().await.unwrap();
     assert_eq!(h.read("keys/k").await["versions"]["1"]["state"], "revoked");
+}
+
+/// Item 3 with 6: a previous-release revoke intent for an Anthropic key of a deleted key names an
+/// id the engine never proved to be this key's: recovery drops it without calling the provider
+/// (a call would fail here, nothing listens on the port, and keep the intent).
+#[tokio::test]
+async fn recovery_never_revokes_an_unproven_id() {
+    let h = Harness::new().await;
+    h.create(
+        "providers/an",
+        json!({ "type": "anthropic", "base_url": "http://127.0.0.1:9", "admin_key": "sk-ant-admin-test-000" }),
+    )
+    .await
+    .unwrap();
+    let mut data =
+        json!({ "key": "gone", "provider": "an", "version": 2, "provider_key_id": "apikey_01" });
+    let entry = |data: &Value| WalEntry {
+        kind: WAL_REVOKE.into(),
+        data: data.clone(),
+        created_at: Utc::now().timestamp() - 3600,
+    };
+    let shared = h.engine.shared.clone();
+    let req = || {
+        Request::new(
+            Operation::Rollback,
+            "",
+            h.storage.clone() as Arc<dyn Storage>,
+        )
+    };
+    put_json(h.storage.as_ref(), "wal/old", &entry(&data))
+        .await
+        .unwrap();
+    let outcome = intents::recover(shared.clone(), req(), "old".into(), entry(&data)).await;
+    assert_eq!(
+        outcome.unwrap(),
+        WalOutcome::Settled,
+        "an unproven id is dropped"
+    );
+
+    data["owned"] = json!(true);
+    put_json(h.storage.as_ref(), "wal/new", &entry(&data))
+        .await
+        .unwrap();
+    let outcome = intents::recover(shared, req(), "new".into(), entry(&data)).await;
+    assert_eq!(
+        outcome.unwrap(),
+        WalOutcome::Later,
+        "a proven id is tried (and fails here)"
+    );
 }

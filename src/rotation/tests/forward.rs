@@ -306,50 +306,70 @@ fn promote_with_an_invalid_grace_period_is_refused() {
 #[test]
 fn two_person_rule() {
     let mut kv = new_key();
-    stage(&mut kv, "sk-two", at(HOUR)); // staged by "alice"
+    stage(&mut kv, "sk-two", at(HOUR)); // staged by "entity:alice"
     kv.record_test(None, result(TestOutcome::Passed, at(HOUR)))
         .expect("test");
     let expected = RotationError::SameApprover { version: 2 };
     assert!(expected.is_forbidden());
     assert!(expected.to_string().contains("different entity"));
     assert_refused(&mut kv, expected.clone(), |kv| {
-        kv.promote(at(HOUR), DAY, false, Some("alice"), true)
+        kv.promote(at(HOUR), DAY, false, Some("entity:alice"), true)
     });
     // force does not bypass it.
     assert_refused(&mut kv, expected, |kv| {
-        kv.promote(at(HOUR), DAY, true, Some("alice"), true)
+        kv.promote(at(HOUR), DAY, true, Some("entity:alice"), true)
     });
     // Without the rule the stager may promote.
     let mut same = kv.clone();
-    same.promote(at(HOUR), DAY, false, Some("alice"), false)
+    same.promote(at(HOUR), DAY, false, Some("entity:alice"), false)
         .expect("rule off");
-    // An unknown promoter is not refused.
-    let mut unknown = kv.clone();
-    unknown
+    // The scheduler (no promoter) is not refused.
+    let mut scheduler = kv.clone();
+    scheduler
         .promote(at(HOUR), DAY, false, None, true)
-        .expect("promoter unknown");
+        .expect("scheduler");
     // A different entity may promote.
-    kv.promote(at(HOUR), DAY, false, Some("bob"), true)
+    kv.promote(at(HOUR), DAY, false, Some("entity:bob"), true)
         .expect("bob promotes");
 }
 
 #[test]
-fn two_person_rule_with_unknown_stager() {
-    let mut kv = new_key();
-    kv.stage(sv("sk-two"), at(HOUR), None, None, true)
+fn two_person_rule_refuses_a_version_no_entity_staged() {
+    // Staged by a token without an entity (None), by a token of an older release
+    // (`token:<accessor>`), or with an empty entity: no person is known, so no promoter can be
+    // shown to be someone else, force or not.
+    for staged_by in [None, Some("token:acc-1"), Some("entity:")] {
+        let mut kv = new_key();
+        kv.stage(
+            sv("sk-two"),
+            at(HOUR),
+            staged_by.map(str::to_string),
+            None,
+            false,
+        )
         .expect("stage");
-    kv.record_test(None, result(TestOutcome::Passed, at(HOUR)))
-        .expect("test");
-    let mut unknown_promoter = kv.clone();
-    unknown_promoter
-        .promote(at(HOUR), DAY, false, None, true)
-        .expect("neither entity known");
-    kv.promote(at(HOUR), DAY, false, Some("alice"), true)
-        .expect("scheduler-staged version");
+        kv.record_test(None, result(TestOutcome::Passed, at(HOUR)))
+            .expect("test");
+        let expected = RotationError::UnknownStager { version: 2 };
+        assert!(expected.is_forbidden());
+        assert!(expected.to_string().contains("identity entity"));
+        for (promoter, force) in [
+            ("entity:bob", false),
+            ("entity:bob", true),
+            ("token:acc-2", false),
+        ] {
+            assert_refused(&mut kv, expected.clone(), |kv| {
+                kv.promote(at(HOUR), DAY, force, Some(promoter), true)
+            });
+        }
+        // Without the rule anyone may promote it.
+        kv.promote(at(HOUR), DAY, false, Some("entity:bob"), false)
+            .expect("rule off");
+    }
 }
 
 #[test]
-fn only_same_approver_is_forbidden() {
+fn only_two_person_refusals_are_forbidden() {
     let others = [
         RotationError::NothingPending,
         RotationError::PendingExists { version: 1 },
@@ -360,5 +380,6 @@ fn only_same_approver_is_forbidden() {
         RotationError::NothingToRollBack,
         RotationError::NoCurrent,
     ];
+    assert!(RotationError::UnknownStager { version: 1 }.is_forbidden());
     assert!(others.iter().all(|e| !e.is_forbidden()));
 }

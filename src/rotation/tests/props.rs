@@ -87,7 +87,7 @@ proptest! {
             let before = kv.clone();
             let outcome = match op {
                 Op::Stage(n, engine) => kv
-                    .stage(sv(&format!("v-{n}")), now, Some("alice".into()), Some(format!("id-{n}")), engine)
+                    .stage(sv(&format!("v-{n}")), now, Some("entity:alice".into()), Some(format!("id-{n}")), engine)
                     .map(|c| {
                         assert!(c[0].version >= seen, "new version numbers increase");
                         seen = c[0].version + 1;
@@ -95,7 +95,7 @@ proptest! {
                     }),
                 Op::Test(v, o) => kv.record_test(v, result(o, now)),
                 Op::Promote { grace, force, same_person, rule } => {
-                    let who = if same_person { "alice" } else { "bob" };
+                    let who = if same_person { "entity:alice" } else { "entity:bob" };
                     kv.promote(now, grace, force, Some(who), rule)
                 }
                 Op::Rollback => kv.rollback(now),

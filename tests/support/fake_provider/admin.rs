@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 
 use super::errors::{error, gate};
 use super::http::{
-    base62, bearer, body_json, header, hex, masked, query, respond, stall_after_create,
+    anthropic_hint, base62, bearer, body_json, header, hex, masked, note_mutation, query, respond,
+    stall_after_create,
 };
 use super::{Flavor, Kind, Minted, Shared};
 
@@ -32,7 +33,13 @@ fn deactivate(state: &Shared, pred: impl Fn(&Minted) -> bool) -> usize {
 }
 
 /// Mints a key; returns `(id, value)`.
-fn mint(state: &Shared, id: String, value: String, owner: String, name: &str) -> (String, String) {
+pub(super) fn mint(
+    state: &Shared,
+    id: String,
+    value: String,
+    owner: String,
+    name: &str,
+) -> (String, String) {
     let mut s = state.lock().unwrap();
     s.keys.insert(value.clone());
     let m = Minted {
@@ -123,12 +130,19 @@ pub(super) async fn openai_list(
     )
 }
 
+pub(super) fn openai_view(k: &Minted, prefix: &str) -> Value {
+    json!({"object": "organization.project.api_key", "redacted_value": masked(&k.value), "name": "Secret Key",
+        "created_at": 1711471533, "last_used_at": 1711471534, "id": k.id, "owner": {"type": "service_account",
+        "service_account": {"id": &k.owner[prefix.len()..], "name": k.name, "role": "member", "created_at": 1711471533}}})
+}
+
 pub(super) async fn openai_delete_key(
     State(s): State<Shared>,
     Path((project, id)): Path<(String, String)>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    note_mutation(&s, &id);
     if let Err(r) = gate(&s, &uri, Flavor::OpenAi, bearer(&headers), true).await {
         return r;
     }
@@ -175,6 +189,12 @@ pub(super) async fn openai_delete_sa(
     )
 }
 
+pub(super) fn anthropic_view(id: &str, value: &str, status: &str) -> Value {
+    json!({"type": "api_key", "id": id,
+        "name": "Staged key", "created_at": "2026-01-05T10:00:00Z", "created_by": {"id": "user_01WCz1FkmYMm4gnmykNKUu3Q", "type": "user"},
+        "expires_at": null, "partial_key_hint": anthropic_hint(value), "status": status, "workspace_id": "wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ"})
+}
+
 pub(super) async fn anthropic_update(
     State(s): State<Shared>,
     Path(id): Path<String>,
@@ -182,6 +202,7 @@ pub(super) async fn anthropic_update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    note_mutation(&s, &id);
     if let Err(r) = gate(
         &s,
         &uri,
@@ -223,15 +244,14 @@ pub(super) async fn anthropic_update(
     respond(
         200,
         &[("request-id", format!("req_011C{}", base62(20)))],
-        json!({"type": "api_key", "id": id,
-        "name": "Staged key", "created_at": "2026-01-05T10:00:00Z", "created_by": {"id": "user_01WCz1FkmYMm4gnmykNKUu3Q", "type": "user"},
-        "partial_key_hint": masked(&value), "status": new, "workspace_id": "wrkspc_01JwQvzr7rXLA5AGx3HKfFUJ"}),
+        anthropic_view(&id, &value, &new),
     )
 }
 
-fn openrouter_view(k: &Minted, limit: Option<f64>) -> Value {
+pub(super) fn openrouter_view(k: &Minted, limit: Option<f64>) -> Value {
     json!({"hash": k.id, "name": k.name, "label": masked(&k.value), "disabled": false, "limit": limit,
-        "limit_remaining": limit, "limit_reset": null, "usage": 0, "created_at": "2026-01-05T10:00:00Z", "updated_at": null})
+        "limit_remaining": limit, "limit_reset": null, "usage": 0, "usage_daily": 0, "usage_weekly": 0, "usage_monthly": 0,
+        "created_at": "2026-01-05T10:00:00Z", "updated_at": null, "expires_at": null})
 }
 
 pub(super) async fn openrouter_create(
@@ -301,6 +321,7 @@ pub(super) async fn openrouter_delete(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    note_mutation(&s, &hash);
     if let Err(r) = gate(&s, &uri, Flavor::OpenRouter, bearer(&headers), true).await {
         return r;
     }

@@ -18,6 +18,16 @@ pub(super) fn record(state: &Shared, uri: &Uri) {
     s.uris.push(uri.to_string());
 }
 
+/// Counts a request that would change key `id` (delete, deactivate), before any check.
+pub(super) fn note_mutation(state: &Shared, id: &str) {
+    *state
+        .lock()
+        .unwrap()
+        .mutations
+        .entry(id.to_string())
+        .or_default() += 1;
+}
+
 /// Waits while `stall_after_create` is set (bounded to 60 s).
 pub(super) async fn stall_after_create(state: &Shared) {
     let started = Instant::now();
@@ -79,6 +89,14 @@ pub(super) fn masked(key: &str) -> String {
     let chars: Vec<char> = key.chars().collect();
     let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
     format!("{}...{tail}", chars.iter().take(5).collect::<String>())
+}
+
+/// Anthropic's `partial_key_hint`: `sk-ant-api03-R2D...igAA`, the first 16 and last 4
+/// characters.
+pub(super) fn anthropic_hint(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
+    format!("{}...{tail}", chars.iter().take(16).collect::<String>())
 }
 
 pub(super) fn respond(status: u16, headers: &[(&str, String)], body: Value) -> Response {

@@ -4,6 +4,7 @@
 mod concurrency;
 mod grace;
 mod history;
+mod records;
 mod refusals;
 mod reports;
 mod rotation;

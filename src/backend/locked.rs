@@ -1,18 +1,20 @@
-//! A key opened for writing: its lock held, grace expiry applied, changes recorded in its history
-//! with the request's actor, then saved in one write.
+//! A key opened for writing: its lock held, its record checked (and converted if the previous
+//! release wrote it), grace expiry applied, changes recorded in its history with the request's
+//! actor, then saved (history pages, then the record).
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::store::{self, Actor, KeyEntry, KeyState};
+use super::key_locks::KeyGuard;
+use super::store::{self, Actor, Idempotency, KeyEntry, KeyState};
 use super::{Config, Shared};
 use crate::framework::{Error, Request, Storage};
 use crate::rotation::{Change, RotationError};
 
 /// A key under its write lock.
 pub struct Locked {
-    _guard: tokio::sync::OwnedMutexGuard<()>,
+    _guard: KeyGuard,
     /// The entry as it will be saved.
     pub entry: KeyEntry,
     /// The time of this operation.
@@ -53,7 +55,13 @@ impl Locked {
         request_id: Option<String>,
     ) -> Result<Locked, Error> {
         let guard = shared.locks.lock(name).await;
-        let entry = store::load_existing(storage, name).await?;
+        let mut entry = store::load_existing(storage, name).await?;
+        if entry.is_previous_format() {
+            // Initialize converts every record; one it has not reached yet is converted here,
+            // under the key's lock, before anything changes it.
+            super::migrate::key(storage, name).await?;
+            entry = store::load_existing(storage, name).await?;
+        }
         let config = Config::load(storage).await?;
         let provider = entry.key.as_ref().and_then(|k| k.provider.clone());
         let provider_kind = super::provider_ops::kind_of(storage, provider.as_deref()).await?;
@@ -125,6 +133,20 @@ impl Locked {
         self.entry.push(ev, limit);
     }
 
+    /// Remembers a rotation id's result; stored by the next save.
+    pub fn remember(&mut self, record: Idempotency) {
+        self.entry.remember(record);
+    }
+
+    /// The remembered result of `rotation_id`, if this key has one.
+    pub async fn recall(
+        &self,
+        storage: &dyn Storage,
+        rotation_id: &str,
+    ) -> Result<Option<Idempotency>, Error> {
+        self.entry.recall(storage, rotation_id).await
+    }
+
     fn note_retired(&mut self, changes: &[Change]) {
         let found = super::provider_ops::to_revoke(self.key_ref(), changes, self.provider_kind);
         self.retired.extend(found);
@@ -154,7 +176,8 @@ impl Locked {
             .await;
     }
 
-    /// Saves the entry (one write), keeping the lock until dropped.
+    /// Saves the entry (its new history events and rotation ids, then its record), keeping the
+    /// lock until dropped. Saving again writes the same data plus what changed since.
     pub async fn save(&self, storage: &dyn Storage) -> Result<(), Error> {
         store::save(storage, &self.entry).await
     }

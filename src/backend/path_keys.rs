@@ -8,6 +8,7 @@ use serde_json::json;
 use super::locked::Locked;
 use super::store::{self, Actor, AutoState, KeyEntry, KeyState, Stats};
 use super::{bind, path_schedules, provider_ops, view, Config, Shared};
+use super::{history, replays};
 use crate::framework::{
     existence_check, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult,
     Operation, Path, Request, Response,
@@ -249,11 +250,8 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     check_refs(&req, &key).await?;
 
     // A name created again continues the history it had before it was deleted.
-    let history = store::load_archive(storage, &name).await?;
-    let mut entry = KeyEntry {
-        key: Some(key),
-        history,
-    };
+    let log = history::adopt_archive(storage, &name).await?;
+    let mut entry = KeyEntry::new(key, log);
     entry.record(
         &changes,
         &Actor::of(&req),
@@ -263,9 +261,7 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         config.history_limit,
     );
     store::save(storage, &entry).await?;
-    storage
-        .delete(&format!("{}{name}", store::ARCHIVE_PREFIX))
-        .await?;
+    history::drop_archive(storage, &name).await?;
     tracing::info!(key = %name, "key created");
     let key = entry.key.as_ref().expect("live");
     let periods = view::periods(&s, storage, key).await?;
@@ -316,15 +312,13 @@ async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let changes = locked.key().versions.destroy_all(now);
     locked.record(&changes, None);
     locked.note("deleted", None, None, "key deleted; values destroyed");
-    // The history survives the key: archive it first, then remove the key. A crash between the
-    // two leaves both, and the live entry (which has the full history) wins until the next delete.
-    crate::framework::put_json(
-        storage,
-        &format!("{}{name}", store::ARCHIVE_PREFIX),
-        &locked.entry.history,
-    )
-    .await?;
+    // The history survives the key: store the last events and archive the log pointing at
+    // them, then remove the key. A crash in between leaves both, and the live record (which
+    // points at the same history) wins until the next delete.
+    let stored = store::write(storage, &locked.entry).await?;
+    history::save_archive(storage, &name, stored.log).await?;
     storage.delete(&store::key_path(&name)).await?;
+    replays::forget(storage, &name, &stored.replays).await;
     locked.revoke_retired(&s, storage).await;
     tracing::info!(key = %name, "key deleted");
     Ok(None)

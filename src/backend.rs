@@ -95,7 +95,6 @@ impl Engine for AiKeys {
     fn seal_wrap_storage(&self) -> Vec<String> {
         vec![
             store::KEYS_PREFIX.to_string(),
-            replays::PREFIX.to_string(),
             provider_ops::PROVIDERS_PREFIX.to_string(),
         ]
     }

@@ -31,7 +31,7 @@ pub async fn run(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<Vec<Stri
     }
     for name in archived_names(storage).await? {
         let _guard = shared.locks.lock(&name).await;
-        if store::read(storage, &name).await.is_ok_and(|e| e.is_some()) {
+        if !matches!(store::read(storage, &name).await, Ok(None)) {
             // A live key of that name has the complete history; the archive is a leftover.
             continue;
         }

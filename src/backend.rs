@@ -3,8 +3,11 @@
 //! One [`AiKeys`] serves one mount. Handlers are plain `async fn`s taking the shared engine
 //! state, the request and its validated fields; [`bind`] turns them into framework handlers.
 
+mod history;
 mod intents;
+mod key_locks;
 mod locked;
+mod migrate;
 mod ownership;
 mod path_config;
 mod path_creds;
@@ -16,6 +19,8 @@ mod path_rotation;
 mod path_schedules;
 mod periodic;
 mod provider_ops;
+mod records;
+mod replays;
 mod store;
 mod view;
 
@@ -109,12 +114,24 @@ impl Engine for AiKeys {
         self.shared.schedules.invalidate(key);
     }
 
-    /// Seeds the built-in schedules, except on a standby, whose storage is read-only.
+    /// Seeds the built-in schedules and converts records the previous release wrote, except on
+    /// a standby, whose storage is read-only (it reads the previous format until then).
     async fn initialize(&self, storage: Arc<dyn Storage>) -> Result<(), framework::Error> {
         if self.shared.system.is_standby().await {
             return Ok(());
         }
-        path_schedules::seed(storage.as_ref()).await
+        path_schedules::seed(storage.as_ref()).await?;
+        // A record that cannot be converted is logged and left as it is; the mount still serves
+        // every other key, and a write to that key names the problem.
+        let failures = migrate::run(&self.shared, storage.as_ref()).await?;
+        if !failures.is_empty() {
+            tracing::error!(
+                count = failures.len(),
+                "some stored records were not migrated: {}",
+                failures.join("; ")
+            );
+        }
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@ mod concurrency;
 mod grace;
 mod history;
 mod intents;
+mod records;
 mod refusals;
 mod reports;
 mod rotation;

@@ -1,5 +1,6 @@
-//! A key opened for writing: its lock held, grace expiry applied, changes recorded in its history
-//! with the request's actor, then saved in one write.
+//! A key opened for writing: its lock held, its record checked (and converted if the previous
+//! release wrote it), grace expiry applied, changes recorded in its history with the request's
+//! actor, then saved (history pages, then the record).
 //!
 //! A version that retires with a key at a provider gets its revocation intent written before the
 //! record that retires it ([`Locked::save`]), and the version shows the revocation as pending
@@ -10,14 +11,15 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::intents;
-use super::store::{self, Actor, KeyEntry, KeyState};
+use super::key_locks::KeyGuard;
+use super::store::{self, Actor, Idempotency, KeyEntry, KeyState};
 use super::{Config, Shared};
 use crate::framework::{Error, Request, Storage};
 use crate::rotation::{Change, ProviderRevocation, RotationError};
 
 /// A key under its write lock.
 pub struct Locked {
-    _guard: tokio::sync::OwnedMutexGuard<()>,
+    _guard: KeyGuard,
     /// The entry as it will be saved.
     pub entry: KeyEntry,
     /// The time of this operation.
@@ -68,9 +70,15 @@ impl Locked {
         name: &str,
         actor: Actor,
         request_id: Option<String>,
-        guard: tokio::sync::OwnedMutexGuard<()>,
+        guard: KeyGuard,
     ) -> Result<Locked, Error> {
-        let entry = store::load_existing(storage, name).await?;
+        let mut entry = store::load_existing(storage, name).await?;
+        if entry.is_previous_format() {
+            // Initialize converts every record; one it has not reached yet is converted here,
+            // under the key's lock, before anything changes it.
+            super::migrate::key(storage, name).await?;
+            entry = store::load_existing(storage, name).await?;
+        }
         let config = Config::load(storage).await?;
         let provider = entry.key.as_ref().and_then(|k| k.provider.clone());
         let provider_kind = super::provider_ops::kind_of(storage, provider.as_deref()).await?;
@@ -140,6 +148,20 @@ impl Locked {
         };
         let limit = self.config.history_limit;
         self.entry.push(ev, limit);
+    }
+
+    /// Remembers a rotation id's result; stored by the next save.
+    pub fn remember(&mut self, record: Idempotency) {
+        self.entry.remember(record);
+    }
+
+    /// The remembered result of `rotation_id`, if this key has one.
+    pub async fn recall(
+        &self,
+        storage: &dyn Storage,
+        rotation_id: &str,
+    ) -> Result<Option<Idempotency>, Error> {
+        self.entry.recall(storage, rotation_id).await
     }
 
     fn note_retired(&mut self, changes: &[Change]) {

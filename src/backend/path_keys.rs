@@ -8,6 +8,7 @@ use serde_json::json;
 use super::locked::Locked;
 use super::store::{self, Actor, AutoState, KeyEntry, KeyState, Stats};
 use super::{bind, path_rotation, path_schedules, provider_ops, view, Config, Shared};
+use super::{history, replays};
 use crate::framework::{
     existence_check, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult,
     Operation, Path, Request, Response,
@@ -259,11 +260,8 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
 
     // A name created again continues the history it had before it was deleted.
-    let history = store::load_archive(storage, &name).await?;
-    let mut entry = KeyEntry {
-        key: Some(key),
-        history,
-    };
+    let log = history::adopt_archive(storage, &name).await?;
+    let mut entry = KeyEntry::new(key, log);
     entry.record(
         &changes,
         &Actor::of(&req),
@@ -273,9 +271,7 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         config.history_limit,
     );
     store::save(storage, &entry).await?;
-    storage
-        .delete(&format!("{}{name}", store::ARCHIVE_PREFIX))
-        .await?;
+    history::drop_archive(storage, &name).await?;
     tracing::info!(key = %name, "key created");
     let key = entry.key.as_ref().expect("live");
     let periods = view::periods(&s, storage, key).await?;
@@ -331,17 +327,15 @@ async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let changes = locked.key().versions.destroy_all(now);
     locked.record(&changes, None);
     locked.note("deleted", None, None, "key deleted; values destroyed");
-    // The revocation intents first (they outlive the record), then the history survives the key:
-    // archive it, then remove the key. A crash between any two leaves a live entry (which has
-    // the full history) that wins until the next delete, and intents recovery drops as unneeded.
+    // The revocation intents first (they outlive the record); then the history survives the
+    // key: store the last events and archive the log pointing at them, then remove the key. A
+    // crash in between leaves a live record (which points at the same history) that wins until
+    // the next delete, and recovery drops the intents of versions still live.
     locked.request_revocations(storage).await?;
-    crate::framework::put_json(
-        storage,
-        &format!("{}{name}", store::ARCHIVE_PREFIX),
-        &locked.entry.history,
-    )
-    .await?;
+    let stored = store::write(storage, &locked.entry).await?;
+    history::save_archive(storage, &name, stored.log).await?;
     storage.delete(&store::key_path(&name)).await?;
+    replays::forget(storage, &name, &stored.replays).await;
     locked.revoke_deleted(&s, storage).await;
     tracing::info!(key = %name, "key deleted");
     Ok(None)

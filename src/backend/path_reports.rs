@@ -6,7 +6,8 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use super::store::{self, HistoryEvent};
+use super::history::{self, HistoryEvent, StoredArchive};
+use super::store;
 use super::{bind, view, Shared};
 use crate::framework::{
     generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
@@ -24,6 +25,22 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                     "Name of the key (also a deleted one).",
                 )
                 .required(),
+            )
+            .field(
+                Field::new(
+                    "limit",
+                    FieldType::Int,
+                    "Events per page (1 to 1000, default 100).",
+                )
+                .query(),
+            )
+            .field(
+                Field::new(
+                    "after",
+                    FieldType::String,
+                    "The cursor a previous page returned as next_after: continue after it.",
+                )
+                .query(),
             )
             .operation(
                 Operation::Read,
@@ -68,20 +85,49 @@ fn event_json(e: &HistoryEvent) -> Value {
     })
 }
 
+/// Default and largest `limit` of `history/`.
+const HISTORY_PAGE: i64 = 100;
+const HISTORY_MAX_PAGE: i64 = 1000;
+
 async fn history(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
-    let events = match store::load(storage, &name).await? {
-        Some(entry) => entry.history,
-        None => store::load_archive(storage, &name).await?,
+    let limit = d.get_int("limit").unwrap_or(HISTORY_PAGE);
+    if !(1..=HISTORY_MAX_PAGE).contains(&limit) {
+        return Err(Error::BadRequest(format!(
+            "limit must be between 1 and {HISTORY_MAX_PAGE}"
+        )));
+    }
+    let limit = limit as u64;
+    let after = match d.get_string("after").filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => Some(history::parse_cursor(&a).ok_or_else(|| {
+            Error::BadRequest("after must be a cursor returned as next_after by history/".into())
+        })?),
     };
-    if events.is_empty() {
+    // No version check: reading a key's history acts on nothing, and helps repair a broken one.
+    let (events, next) = match store::read(storage, &name).await? {
+        Some(entry) if entry.is_previous_format() => {
+            history::legacy_page(&entry.history, after, limit)
+        }
+        Some(entry) => history::page(storage, &name, entry.log, after, limit).await?,
+        None => match history::load_archive(storage, &name).await? {
+            None => return Ok(None),
+            Some(StoredArchive::Legacy(events)) => history::legacy_page(&events, after, limit),
+            Some(StoredArchive::Log(log)) => {
+                history::page(storage, &name, log, after, limit).await?
+            }
+        },
+    };
+    if events.is_empty() && after.is_none() {
         return Ok(None);
     }
-    let events: Vec<Value> = events.iter().rev().map(event_json).collect();
-    Ok(Some(Response::with_data(
-        json!({ "name": name, "events": events }),
-    )))
+    let events: Vec<Value> = events.iter().map(event_json).collect();
+    Ok(Some(Response::with_data(json!({
+        "name": name,
+        "events": events,
+        "next_after": next.map(history::cursor),
+    }))))
 }
 
 async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
@@ -263,10 +309,12 @@ pub(super) fn overdue_summary(
 
 const HISTORY_SYNOPSIS: &str = "Read a key's history.";
 const HISTORY_DESCRIPTION: &str = "\
-Returns events, newest first: time, event (created, staged, tested, promoted, rolled_back, \
-revoked, expired, failed, deleted, updated), version, actor ({entity_id, display_name, accessor} \
-or \"scheduler\"), request_id, outcome and detail. A deleted key's history is kept and continues \
-if the name is created again. history_limit in config caps the events kept per key.";
+Returns up to limit events (default 100, at most 1000), newest first, and next_after: pass it \
+as after to read the next (older) page; it is null on the last page. Each event has time, event \
+(created, staged, tested, promoted, rolled_back, revoked, expired, failed, deleted, updated), \
+version, actor ({entity_id, display_name, accessor} or \"scheduler\"), request_id, outcome and \
+detail. A deleted key's history is kept and continues if the name is created again. \
+history_limit in config caps the events kept per key.";
 const OVERDUE_SYNOPSIS: &str = "Report keys overdue for rotation.";
 const OVERDUE_DESCRIPTION: &str = "\
 Lists keys whose current version is older than its rotation period: key, age_days, \

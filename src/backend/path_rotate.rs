@@ -73,7 +73,15 @@ async fn rotate(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         ],
     );
     let locked = Locked::open(&s, &req, &name).await?;
-    if let Some(previous) = replay(&locked, rotation_id.as_deref(), "rotate", &digest)? {
+    if let Some(previous) = replay(
+        &locked,
+        req.storage.as_ref(),
+        rotation_id.as_deref(),
+        "rotate",
+        &digest,
+    )
+    .await?
+    {
         return Ok(Some(Response::with_data(previous)));
     }
     if locked.config.require_separate_approver {
@@ -137,7 +145,7 @@ pub(super) async fn rotate_locked(
     match stage_test_promote(s, storage, &mut locked, new, grace).await {
         Ok(data) => {
             if let Some((id, digest)) = remember {
-                locked.key().remember(Idempotency {
+                locked.remember(Idempotency {
                     rotation_id: id,
                     operation: "rotate".into(),
                     input_digest: digest,

@@ -70,8 +70,9 @@ pub(super) fn input_digest(operation: &str, parts: &[&str]) -> String {
 
 /// Returns the remembered response for a retried rotation id, or an error if the id was used
 /// with different input. `None` when the id is new.
-pub(super) fn replay(
+pub(super) async fn replay(
     locked: &Locked,
+    storage: &dyn crate::framework::Storage,
     rotation_id: Option<&str>,
     operation: &str,
     digest: &str,
@@ -79,7 +80,7 @@ pub(super) fn replay(
     let Some(id) = rotation_id else {
         return Ok(None);
     };
-    match locked.key_ref().recall(id) {
+    match locked.recall(storage, id).await? {
         None => Ok(None),
         Some(r) if r.operation == operation && r.input_digest == digest => {
             Ok(Some(r.response.clone()))
@@ -143,7 +144,15 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         // Before anything else: under the two-person rule a stage counts only from a person.
         locked.actor.approver()?;
     }
-    if let Some(previous) = replay(&locked, rotation_id.as_deref(), "stage", &digest)? {
+    if let Some(previous) = replay(
+        &locked,
+        req.storage.as_ref(),
+        rotation_id.as_deref(),
+        "stage",
+        &digest,
+    )
+    .await?
+    {
         return Ok(Some(Response::with_data(previous)));
     }
     // Refuse a second stage before asking a provider to create anything.
@@ -206,7 +215,7 @@ async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         "provider_key_id": staged.provider_key_id,
     });
     if let Some(id) = rotation_id {
-        locked.key().remember(Idempotency {
+        locked.remember(Idempotency {
             rotation_id: id,
             operation: "stage".into(),
             input_digest: digest,

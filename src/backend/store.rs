@@ -1,25 +1,34 @@
-//! How a key lives in storage: one entry per key (`keys/<name>`) holding its settings, versions,
-//! rotation state and history, so every state change is one atomic write. A deleted key's
-//! history moves to `history/<name>` and comes back if the name is created again.
+//! How a key lives in storage: its record (`keys/<name>`) holds its settings, its live versions
+//! plus the newest retired ones, its rotation state and pointers to its history (`history.rs`)
+//! and remembered rotation ids (`replays.rs`), which live in entries of their own. So reading a
+//! key costs the same whatever its age, and no entry grows with it. Every state change is one
+//! write of the record, after the history pages and rotation ids it points at.
+//!
+//! Records are checked when loaded: one from a newer release, or one that breaks the version
+//! invariants, is refused with an error naming the key and is never rewritten.
 //!
 //! Writers of one key are serialized by a per-key lock held in the plugin; different keys never
 //! wait for each other.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::framework::{get_json, put_json, Error, Request, Storage};
-use crate::rotation::{Change, KeyVersions};
+use super::history::{self, HistoryLog};
+use super::records::{self, FORMAT, PREVIOUS_FORMAT};
+use super::replays;
+use crate::framework::{put_json, Error, Request, Storage};
+use crate::rotation::{Change, KeyVersions, Version, VersionState};
+
+pub use super::history::HistoryEvent;
+pub use super::key_locks::KeyLocks;
+pub use super::replays::Idempotency;
 
 /// Prefix of live key entries.
 pub const KEYS_PREFIX: &str = "keys/";
-/// Prefix of archived histories of deleted keys.
-pub const ARCHIVE_PREFIX: &str = "history/";
-/// How many idempotency records a key keeps.
-const IDEMPOTENCY_KEEP: usize = 32;
+/// How many retired (revoked or failed) versions a record keeps besides its live ones.
+pub const RETIRED_KEEP: usize = 10;
 
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,39 +147,6 @@ impl<'de> Deserialize<'de> for Actor {
     }
 }
 
-/// One history event (api.md `history/`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryEvent {
-    /// When.
-    pub time: DateTime<Utc>,
-    /// `created`, `staged`, `tested`, `promoted`, `rolled_back`, `revoked`, `expired`, `failed`,
-    /// `deleted` (plus `updated` for settings changes).
-    pub event: String,
-    /// The version concerned, if any.
-    pub version: Option<u32>,
-    /// Who.
-    pub actor: Actor,
-    /// The Vault request id, when a request caused it.
-    pub request_id: Option<String>,
-    /// Test outcome or result, when there is one.
-    pub outcome: Option<String>,
-    /// A short note; never key material.
-    pub detail: String,
-}
-
-/// A remembered `rotation_id`: the same id with the same input returns the same result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Idempotency {
-    /// The client's rotation id.
-    pub rotation_id: String,
-    /// `stage` or `rotate`.
-    pub operation: String,
-    /// SHA-256 of the operation's input.
-    pub input_digest: String,
-    /// The response data returned the first time.
-    pub response: serde_json::Value,
-}
-
 /// Automatic rotation bookkeeping.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -220,8 +196,9 @@ pub struct KeyState {
     /// The last failed rotation, if the latest attempt failed.
     #[serde(default)]
     pub last_error: Option<String>,
-    /// Remembered rotation ids, newest last.
-    #[serde(default)]
+    /// The previous release's remembered rotation ids (read to migrate them, never written:
+    /// this release keeps them in entries of their own, see [`KeyEntry::replays`]).
+    #[serde(default, skip_serializing)]
     pub idempotency: Vec<Idempotency>,
     /// Automatic rotation state.
     #[serde(default)]
@@ -231,36 +208,51 @@ pub struct KeyState {
     pub stats: Stats,
 }
 
-impl KeyState {
-    /// Remembers a rotation id's result, keeping the newest few.
-    pub fn remember(&mut self, record: Idempotency) {
-        self.idempotency
-            .retain(|r| r.rotation_id != record.rotation_id);
-        self.idempotency.push(record);
-        let excess = self.idempotency.len().saturating_sub(IDEMPOTENCY_KEEP);
-        self.idempotency.drain(..excess);
-    }
-
-    /// The remembered record for `rotation_id`.
-    pub fn recall(&self, rotation_id: &str) -> Option<&Idempotency> {
-        self.idempotency
-            .iter()
-            .find(|r| r.rotation_id == rotation_id)
-    }
-}
-
 /// What `keys/<name>` holds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct KeyEntry {
+    /// Record format ([`records::FORMAT`]; absent, so 1, in the previous release's records).
+    #[serde(default = "records::previous_format")]
+    pub format: u32,
     /// The key; `None` only transiently.
     pub key: Option<KeyState>,
-    /// History, oldest first.
+    /// Which history events exist (their pages are under `history/<name>/`).
     #[serde(default)]
+    pub log: HistoryLog,
+    /// Storage ids of remembered rotation ids, newest last.
+    #[serde(default)]
+    pub replays: Vec<String>,
+    /// The previous release's history, oldest first (read, never written).
+    #[serde(default, skip_serializing)]
     pub history: Vec<HistoryEvent>,
+    /// Events recorded since the entry was loaded, written by [`save`].
+    #[serde(skip)]
+    pub unsaved: Vec<HistoryEvent>,
+    /// Rotation ids remembered since the entry was loaded, written by [`save`].
+    #[serde(skip)]
+    pub unsaved_replays: Vec<Idempotency>,
+    /// `history_limit` when the events were recorded.
+    #[serde(skip)]
+    history_limit: Option<i64>,
 }
 
 impl KeyEntry {
-    /// Appends events for `changes`, made by `actor` during `req_id`, then trims to `limit`.
+    /// A new record for `key`, continuing the history `log`.
+    pub fn new(key: KeyState, log: HistoryLog) -> KeyEntry {
+        KeyEntry {
+            format: FORMAT,
+            key: Some(key),
+            log,
+            ..KeyEntry::default()
+        }
+    }
+
+    /// Whether the previous release wrote this record (then `migrate` converts it).
+    pub fn is_previous_format(&self) -> bool {
+        self.format == PREVIOUS_FORMAT
+    }
+
+    /// Appends events for `changes`, made by `actor` during `req_id`, keeping `limit` events.
     pub fn record(
         &mut self,
         changes: &[Change],
@@ -286,12 +278,62 @@ impl KeyEntry {
         }
     }
 
-    /// Appends one event and trims to `limit`.
+    /// Appends one event, keeping `limit` events (older ones leave when the entry is saved).
     pub fn push(&mut self, event: HistoryEvent, limit: i64) {
-        self.history.push(event);
-        let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
-        let excess = self.history.len().saturating_sub(limit);
-        self.history.drain(..excess);
+        self.unsaved.push(event.bounded());
+        self.history_limit = Some(limit);
+    }
+
+    /// Remembers a rotation id's result (stored with the entry).
+    pub fn remember(&mut self, record: Idempotency) {
+        self.unsaved_replays
+            .retain(|r| r.rotation_id != record.rotation_id);
+        self.unsaved_replays.push(record);
+    }
+
+    /// The remembered record for `rotation_id`.
+    pub async fn recall(
+        &self,
+        storage: &dyn Storage,
+        rotation_id: &str,
+    ) -> Result<Option<Idempotency>, Error> {
+        if let Some(r) = self
+            .unsaved_replays
+            .iter()
+            .find(|r| r.rotation_id == rotation_id)
+        {
+            return Ok(Some(r.clone()));
+        }
+        let name = &self.key.as_ref().expect("a live key").name;
+        replays::recall(storage, name, &self.replays, rotation_id).await
+    }
+}
+
+/// Whether a retired version's metadata may leave the key's record once newer retired versions
+/// make it one of more than [`RETIRED_KEEP`]. The one place that decides what a record keeps.
+pub fn trimmable(v: &Version) -> bool {
+    matches!(v.state, VersionState::Revoked | VersionState::Failed)
+        && !v
+            .provider_revocation
+            .as_ref()
+            .is_some_and(|r| r.is_pending())
+}
+
+/// Drops the oldest trimmable retired versions beyond the newest [`RETIRED_KEEP`] retired ones.
+/// Live versions always stay; `next_version` is untouched, so numbers never repeat.
+pub fn trim_retired(versions: &mut KeyVersions) {
+    let retired = |v: &Version| matches!(v.state, VersionState::Revoked | VersionState::Failed);
+    let old: Vec<u32> = versions
+        .versions
+        .values()
+        .rev()
+        .filter(|v| retired(v))
+        .skip(RETIRED_KEEP)
+        .filter(|v| trimmable(v))
+        .map(|v| v.number)
+        .collect();
+    for number in old {
+        versions.versions.remove(&number);
     }
 }
 
@@ -300,24 +342,68 @@ pub fn key_path(name: &str) -> String {
     format!("{KEYS_PREFIX}{name}")
 }
 
-/// Loads a live key's entry.
-pub async fn load(storage: &dyn Storage, name: &str) -> Result<Option<KeyEntry>, Error> {
-    Ok(get_json::<KeyEntry>(storage, &key_path(name))
-        .await?
-        .filter(|e| e.key.is_some()))
+/// Reads a key's record as stored (this or the previous format), without checking its versions.
+/// For `history/` and reports, which act on nothing; `None` if there is no such key.
+pub async fn read(storage: &dyn Storage, name: &str) -> Result<Option<KeyEntry>, Error> {
+    let path = key_path(name);
+    let Some(raw) = storage.get(&path).await? else {
+        return Ok(None);
+    };
+    let value = records::decode(&path, &raw)?;
+    records::check_format(&path, &value).map_err(|_| {
+        Error::Internal(format!(
+            "key {name:?} is stored in format {}, newer than this plugin understands ({FORMAT});              its record was left untouched: run the plugin release that wrote it",
+            records::format_of(&value)
+        ))
+    })?;
+    let entry: KeyEntry = records::from_value(&path, value)?;
+    Ok(entry.key.is_some().then_some(entry))
 }
 
-/// Loads a live key (without its history).
+/// Refuses a record that breaks the version invariants; it is left as stored for an operator.
+pub fn check(name: &str, entry: &KeyEntry) -> Result<(), Error> {
+    let Some(key) = &entry.key else {
+        return Ok(());
+    };
+    key.versions.check_invariants().map_err(|e| {
+        tracing::error!(key = %name, error = %e, "stored key record is inconsistent; refusing to use it");
+        Error::Internal(format!(
+            "key {name:?} has an inconsistent stored record ({}); it is refused and left              untouched for an operator to repair",
+            match e {
+                crate::rotation::RotationError::Inconsistent { detail } => detail,
+                other => other.to_string(),
+            }
+        ))
+    })
+}
+
+/// Loads a live key's record, checked (see [`check`]).
+pub async fn load(storage: &dyn Storage, name: &str) -> Result<Option<KeyEntry>, Error> {
+    let entry = read(storage, name).await?;
+    if let Some(e) = &entry {
+        check(name, e)?;
+    }
+    Ok(entry)
+}
+
+/// Loads a live key (without its history), checked.
 pub async fn load_key(storage: &dyn Storage, name: &str) -> Result<Option<KeyState>, Error> {
     Ok(load(storage, name).await?.and_then(|e| e.key))
 }
 
-/// Every live key (without histories), in name order.
+/// Every live key's settings and versions, in name order, for reports and reference checks. A
+/// record that cannot be used (newer format, inconsistent) is left out with an error logged.
 pub async fn all_keys(storage: &dyn Storage) -> Result<Vec<KeyState>, Error> {
     let mut keys = Vec::new();
     for name in list_names(storage).await? {
         // A key deleted between the list and the read is simply not there.
-        keys.extend(load_key(storage, &name).await?);
+        match load_key(storage, &name).await {
+            Ok(key) => keys.extend(key),
+            Err(e @ Error::Internal(_)) => {
+                tracing::error!(key = %name, error = %e, "key left out of a report");
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(keys)
 }
@@ -329,17 +415,30 @@ pub async fn load_existing(storage: &dyn Storage, name: &str) -> Result<KeyEntry
         .ok_or_else(|| Error::BadRequest(format!("key {name:?} does not exist")))
 }
 
-/// Writes a live key's entry (one atomic write).
+/// Writes a live key: its new history events and rotation ids first, then its record (trimmed
+/// of old retired versions), then deletes what fell out of the history and the remembered ids.
+/// Saving the same entry again writes the same data.
 pub async fn save(storage: &dyn Storage, entry: &KeyEntry) -> Result<(), Error> {
-    let name = &entry.key.as_ref().expect("saving a live key").name;
-    Ok(put_json(storage, &key_path(name), entry).await?)
+    write(storage, entry).await.map(|_| ())
 }
 
-/// The archived history of a deleted key.
-pub async fn load_archive(storage: &dyn Storage, name: &str) -> Result<Vec<HistoryEvent>, Error> {
-    Ok(get_json(storage, &format!("{ARCHIVE_PREFIX}{name}"))
-        .await?
-        .unwrap_or_default())
+/// [`save`], returning the record as stored.
+pub async fn write(storage: &dyn Storage, entry: &KeyEntry) -> Result<KeyEntry, Error> {
+    let key = entry.key.as_ref().expect("saving a live key");
+    let name = key.name.clone();
+    let limit = entry.history_limit.unwrap_or(i64::MAX);
+    let appended = history::append(storage, &name, entry.log, &entry.unsaved, limit).await?;
+    let (ids, evicted) =
+        replays::store(storage, &name, &entry.replays, &entry.unsaved_replays).await?;
+    let mut stored = KeyEntry::new(key.clone(), appended.log);
+    stored.replays = ids;
+    if let Some(k) = stored.key.as_mut() {
+        trim_retired(&mut k.versions);
+    }
+    put_json(storage, &key_path(&name), &stored).await?;
+    history::delete_stale(storage, &name, &appended.stale).await;
+    replays::forget(storage, &name, &evicted).await;
+    Ok(stored)
 }
 
 /// Names of every live key.
@@ -352,36 +451,4 @@ pub async fn list_names(storage: &dyn Storage) -> Result<Vec<String>, Error> {
         .collect();
     names.sort();
     Ok(names)
-}
-
-/// Per-key write locks.
-#[derive(Debug, Default)]
-pub struct KeyLocks {
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl KeyLocks {
-    /// Waits for exclusive write access to key `name`.
-    pub async fn lock(&self, name: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = self
-            .locks
-            .lock()
-            .expect("key locks")
-            .entry(name.to_string())
-            .or_default()
-            .clone();
-        lock.lock_owned().await
-    }
-
-    /// Exclusive write access to key `name` if nobody holds it now.
-    pub fn try_lock(&self, name: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        let lock = self
-            .locks
-            .lock()
-            .expect("key locks")
-            .entry(name.to_string())
-            .or_default()
-            .clone();
-        lock.try_lock_owned().ok()
-    }
 }

@@ -66,6 +66,23 @@ impl Harness {
         }
     }
 
+    /// An engine initialized over existing `storage` (records of an older release, say), on a
+    /// standby node when `standby`.
+    pub async fn over(storage: Arc<InMemoryStorage>, standby: bool) -> Harness {
+        let system = Arc::new(FakeSystem::default());
+        system.standby.store(standby, Ordering::SeqCst);
+        let engine = AiKeys::new(system.clone());
+        engine
+            .initialize(storage.clone() as Arc<dyn Storage>)
+            .await
+            .expect("initialize");
+        Harness {
+            engine,
+            storage,
+            system,
+        }
+    }
+
     /// Runs one request as the entity `actor`.
     pub async fn call_as(
         &self,

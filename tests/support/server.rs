@@ -9,6 +9,9 @@
 //! production config does. It is also active before the first request, so the registration and
 //! mount of the plugin are audited too, and no test can forget to enable it.
 //!
+//! Why `raw_storage_endpoint`: tests plant records through `sys/raw` (a previous release's, a
+//! broken one) and check what the plugin stored, byte for byte.
+//!
 //! Why `disable_clustering`: the dev listener otherwise also binds a cluster port at PORT+1, which
 //! a parallel test may have picked as its own API port. A single dev node needs no cluster port.
 

@@ -134,6 +134,8 @@ pub(super) fn dev_config(root: &Path) -> String {
 plugin_directory   = "{root}/plugins"
 disable_clustering = true
 log_level          = "debug"
+# sys/raw: tests read and plant the mount's stored records (previous-release and broken ones).
+raw_storage_endpoint = true
 
 audit "file" "{AUDIT_DEVICE}" {{
   options {{

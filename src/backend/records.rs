@@ -1,0 +1,116 @@
+//! Format versions of stored records. Every record this release writes carries `format`; a
+//! record without one was written by the previous release (format 1, see `migrate`). A record
+//! with a format newer than this binary knows is refused with an error naming it and is never
+//! rewritten, so a downgrade cannot damage data the newer release wrote.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::framework::{Error, Storage};
+
+/// The format this release writes.
+pub const FORMAT: u32 = 2;
+/// The format of records without a `format` field (the previous release).
+pub const PREVIOUS_FORMAT: u32 = 1;
+
+/// Serde default of `format` fields: a record without one is the previous release's.
+pub fn previous_format() -> u32 {
+    PREVIOUS_FORMAT
+}
+
+/// Parses a stored entry as JSON, naming it on failure.
+pub fn decode(path: &str, raw: &[u8]) -> Result<Value, Error> {
+    serde_json::from_slice(raw).map_err(|e| {
+        Error::Internal(format!(
+            "storage entry {path:?} is not valid JSON ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// The format of a parsed record (1 when it has none).
+pub fn format_of(value: &Value) -> u64 {
+    value
+        .get("format")
+        .and_then(Value::as_u64)
+        .unwrap_or(u64::from(PREVIOUS_FORMAT))
+}
+
+/// Refuses a record written by a newer release.
+pub fn check_format(path: &str, value: &Value) -> Result<(), Error> {
+    let format = format_of(value);
+    if format > u64::from(FORMAT) {
+        return Err(Error::Internal(format!(
+            "storage entry {path:?} has format {format}, newer than this plugin understands \
+             ({FORMAT}); it was left untouched: run the plugin release that wrote it"
+        )));
+    }
+    Ok(())
+}
+
+/// Decodes a parsed record into `T`, naming the entry on failure (never its content).
+pub fn from_value<T: DeserializeOwned>(path: &str, value: Value) -> Result<T, Error> {
+    serde_json::from_value(value).map_err(|e| {
+        Error::Internal(format!(
+            "cannot decode storage entry {path:?}: {}",
+            kind(&e)
+        ))
+    })
+}
+
+fn kind(e: &serde_json::Error) -> String {
+    // serde's messages may quote stored values (a key's value, in the worst case): keep only
+    // the position-free category and the missing/unknown field names serde reports.
+    let text = e.to_string();
+    if text.starts_with("missing field") || text.starts_with("unknown variant") {
+        text
+    } else {
+        format!("{:?} error", e.classify())
+    }
+}
+
+/// Reads a record of this or the previous format.
+pub async fn get<T: DeserializeOwned>(
+    storage: &dyn Storage,
+    path: &str,
+) -> Result<Option<T>, Error> {
+    let Some(raw) = storage.get(path).await? else {
+        return Ok(None);
+    };
+    let value = decode(path, &raw)?;
+    check_format(path, &value)?;
+    from_value(path, value).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_record_without_format_is_the_previous_release() {
+        assert_eq!(format_of(&json!({"key": null})), 1);
+        assert!(check_format("keys/a", &json!({"key": null})).is_ok());
+        assert!(check_format("keys/a", &json!({"format": FORMAT})).is_ok());
+    }
+
+    #[test]
+    fn a_newer_format_is_refused_naming_the_entry() {
+        let e = check_format("keys/a", &json!({"format": FORMAT + 1})).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("keys/a") && text.contains("newer"), "{text}");
+    }
+
+    #[test]
+    fn decoding_errors_do_not_quote_stored_values() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct S {
+            n: u32,
+        }
+        let e = from_value::<S>("keys/a", json!({"n": "sk-secret"})).unwrap_err();
+        assert!(!e.to_string().contains("sk-secret"), "{e}");
+    }
+}

@@ -126,7 +126,11 @@ pub(super) async fn find_by_name(
 ) -> Result<Option<String>, ProviderError> {
     let mut after: Option<String> = None;
     for _ in 0..MAX_LIST_PAGES {
-        let mut url = format!("{base}/v1/organization/projects/{project}/api_keys?limit=100");
+        // `any`: without it the list follows membership rules that can hide keys the engine
+        // created (providers.md), and a lookup would wrongly conclude nothing was created.
+        let mut url = format!(
+            "{base}/v1/organization/projects/{project}/api_keys?limit=100&owner_project_access=any"
+        );
         if let Some(cursor) = &after {
             url.push_str(&format!("&after={cursor}"));
         }

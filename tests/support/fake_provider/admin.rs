@@ -106,10 +106,13 @@ pub(super) async fn openai_list(
     }
     let prefix = format!("{project}/");
     let st = s.lock().unwrap();
+    // Like the real list, visibility follows membership unless `owner_project_access=any`:
+    // keys owned by service accounts are left out by default (providers.md).
+    let any = query(&uri, "owner_project_access") == Some("any");
     let all: Vec<&Minted> = st
         .minted
         .iter()
-        .filter(|k| k.active && k.owner.starts_with(&prefix))
+        .filter(|k| k.active && k.owner.starts_with(&prefix) && any)
         .collect();
     let start = query(&uri, "after")
         .and_then(|a| all.iter().position(|k| k.id == a))

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::{assert_log_has_no_errors, clean_error};
-use crate::support::checks::{read_ok, secret, write_ok};
+use crate::support::checks::{expect_error, read_ok, secret, write_ok};
 use crate::support::Bao;
 
 // ---------------------------------------------------------------------------------------------
@@ -251,10 +251,25 @@ async fn item12_sizes_are_bounded() {
         json!({ "custom_metadata": { long(128): long(512) } }),
     )
     .await;
+    // A 256-character id passes the size check; without a provider nothing can vouch for it,
+    // so the ownership check (item 3) refuses it next, for that reason and not its length.
+    let refused = client
+        .write(
+            "ai-keys/stage/app",
+            json!({ "value": secret("v2"), "rotation_id": long(128), "provider_key_id": format!("key_{}", long(252)) }),
+        )
+        .await;
+    expect_error(
+        &refused,
+        400,
+        &["no provider"],
+        "a 256-character provider_key_id",
+    );
+    assert!(!refused.errors().contains("at most"), "{}", refused.text);
     write_ok(
         &client,
         "ai-keys/stage/app",
-        json!({ "value": secret("v2"), "rotation_id": long(128), "provider_key_id": format!("key_{}", long(252)) }),
+        json!({ "value": secret("v2"), "rotation_id": long(128) }),
     )
     .await;
 }

@@ -15,6 +15,7 @@ pub mod client;
 pub mod cluster;
 pub mod fake_provider;
 pub mod process;
+pub mod raw;
 pub mod server;
 
 pub use client::{Client, Reply};

@@ -7,53 +7,13 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::support::checks::{data, expect_error, read_ok, secret, write_ok};
+use crate::support::raw::{raw_get, raw_list, raw_put};
 use crate::support::{poll_until, Bao, Client};
 
 /// The previous release's `keys/legacy` and `history/gone`, as it wrote them (read back from
 /// OpenBao 2.7.2 through `sys/raw`).
 const LEGACY_KEY: &str = include_str!("../../fixtures/previous_release/keys_legacy.json");
 const LEGACY_ARCHIVE: &str = include_str!("../../fixtures/previous_release/history_gone.json");
-
-/// `sys/raw` path of the ai-keys mount's storage entry `path`.
-async fn raw_path(client: &Client, path: &str) -> String {
-    let mount = read_ok(client, "sys/mounts/ai-keys").await;
-    let uuid = mount["uuid"].as_str().expect("mount uuid");
-    format!("sys/raw/logical/{uuid}/{path}")
-}
-
-/// The stored text of `path`, `None` when absent.
-async fn raw_get(client: &Client, path: &str) -> Option<String> {
-    let reply = client.read(&raw_path(client, path).await).await;
-    if reply.status == 404 {
-        return None;
-    }
-    Some(
-        data(&reply, path)["value"]
-            .as_str()
-            .expect("raw value")
-            .to_string(),
-    )
-}
-
-async fn raw_put(client: &Client, path: &str, value: &str) {
-    let reply = client
-        .write(&raw_path(client, path).await, json!({ "value": value }))
-        .await;
-    assert!(reply.is_success(), "sys/raw put {path}: {}", reply.text);
-}
-
-async fn raw_list(client: &Client, prefix: &str) -> Vec<String> {
-    let reply = client.list(&raw_path(client, prefix).await).await;
-    if reply.status == 404 {
-        return Vec::new();
-    }
-    data(&reply, prefix)["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k.as_str().unwrap().to_string())
-        .collect()
-}
 
 /// Every event of `history/<name>`, following `next_after` with pages of `limit`.
 async fn all_events(client: &Client, name: &str, limit: u32) -> Vec<Value> {

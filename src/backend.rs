@@ -27,8 +27,8 @@ mod view;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::engine::{Engine, EngineContext, EngineFactory, SystemInfo};
 use crate::framework::{self, FieldData, Handler, HandlerResult, Request, Storage};
-use crate::host::{Engine, EngineContext, EngineFactory, SystemInfo};
 
 pub use path_config::Config;
 

@@ -7,7 +7,6 @@ pub mod system_view;
 pub mod translate;
 pub mod version;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
@@ -17,40 +16,10 @@ use crate::plugin::HostLink;
 use crate::proto::pb;
 use crate::proto::pb::backend_server::Backend as BackendRpc;
 
-pub use system_view::SystemInfo;
+pub use crate::engine::{Engine, EngineContext, EngineFactory, SystemInfo};
 
 /// Backend type reported to the host: 1 is a secrets engine.
 const TYPE_SECRETS: u32 = 1;
-
-/// What a secrets engine provides to the host glue. One engine instance serves one mount.
-#[async_trait::async_trait]
-pub trait Engine: Send + Sync + 'static {
-    /// The routed paths, periodic hook and WAL rollback.
-    fn backend(&self) -> &framework::Backend;
-    /// Storage keys that should be seal-wrapped where the server supports it.
-    fn seal_wrap_storage(&self) -> Vec<String> {
-        Vec::new()
-    }
-    /// Runs after Setup on mount, reload and restart: the first moment storage may be used.
-    async fn initialize(&self, _storage: Arc<dyn Storage>) -> Result<(), framework::Error> {
-        Ok(())
-    }
-    /// A storage key changed underneath us (replication, standby): drop what is cached for it.
-    async fn invalidate(&self, _key: &str) {}
-    /// The mount is going away or reloading.
-    async fn cleanup(&self) {}
-}
-
-/// What an engine is built from at Setup.
-pub struct EngineContext {
-    /// The host's system view for this mount.
-    pub system: Arc<dyn SystemInfo>,
-    /// Setup's `Config`: `plugin_name`, `plugin_type`, `plugin_version` and mount options.
-    pub config: HashMap<String, String>,
-}
-
-/// Builds the engine for a mount.
-pub type EngineFactory = Arc<dyn Fn(EngineContext) -> Arc<dyn Engine> + Send + Sync>;
 
 struct Instance {
     engine: Arc<dyn Engine>,

@@ -15,6 +15,10 @@
 //! - [`framework`]: transport-free routing in the style of Vault's `sdk/framework`: paths, typed
 //!   fields, operations, existence checks, help and OpenAPI, a Storage trait with an in-memory
 //!   implementation, and a write-ahead log for crash safety.
+//! - [`engine`]: the contract between the host glue and a secrets engine (the engine trait, the
+//!   host's system information and the standby flag), so neither imports the other.
+//! - [`secret`] and [`key_test`]: the secret value type and a key test's result, shared by the
+//!   state machine and the providers without either importing the other.
 //! - [`rotation`]: the version state machine, pure and exhaustively tested.
 //! - [`providers`]: one file per AI provider behind a registry: key tests, create, revoke.
 //! - [`backend`]: the engine itself, one file per path family.
@@ -28,13 +32,16 @@
 #![forbid(unsafe_code)]
 
 pub mod backend;
+pub mod engine;
 pub mod framework;
 pub mod host;
+pub mod key_test;
 pub mod logging;
 pub mod plugin;
 pub mod proto;
 pub mod providers;
 pub mod rotation;
+pub mod secret;
 
 /// The crate version, reported to the host as `v` + this.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

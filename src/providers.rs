@@ -33,7 +33,8 @@ use std::fmt;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use crate::rotation::{SecretValue, TestResult};
+use crate::key_test::TestResult;
+use crate::secret::SecretValue;
 
 pub use config::{
     Capabilities, ProviderConfig, DEFAULT_AZURE_API_VERSION, DEFAULT_TIMEOUT_SECS,

@@ -19,13 +19,14 @@ pub mod error;
 pub mod key;
 pub mod retire;
 pub mod revocation;
-pub mod secret;
 pub mod state;
 pub mod transitions;
 
 #[cfg(test)]
 mod tests;
 
+pub use crate::key_test::{TestOutcome, TestResult};
+pub use crate::secret::{fingerprint_of, validate_key_value, SecretValue, MAX_KEY_VALUE_BYTES};
 pub use age::{
     age_days, age_secs, is_overdue, next_rotation_time, overdue_days, period_days, ttl_secs,
     AgeReport, SECS_PER_DAY,
@@ -34,5 +35,4 @@ pub use change::{Change, EventKind};
 pub use error::RotationError;
 pub use key::{KeyVersions, Version, ENTITY_PREFIX};
 pub use revocation::ProviderRevocation;
-pub use secret::{fingerprint_of, validate_key_value, SecretValue, MAX_KEY_VALUE_BYTES};
-pub use state::{TestOutcome, TestResult, VersionState};
+pub use state::VersionState;

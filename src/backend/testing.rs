@@ -15,8 +15,8 @@ pub fn expect_bad_request<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
         other => panic!("expected a 400, got {other:?}"),
     }
 }
-use crate::host::system_view::SystemError;
-use crate::host::{Engine, SystemInfo};
+use crate::engine::SystemError;
+use crate::engine::{Engine, SystemInfo};
 
 /// A system view whose standby bit tests can flip, and which can fail to answer.
 #[derive(Debug, Default)]

@@ -8,12 +8,12 @@ use serde_json::Value;
 
 use super::http::{Failure, Reply};
 use super::ProviderError;
-use crate::rotation::TestOutcome;
+use crate::key_test::TestOutcome;
 
 /// Longest error token kept from a provider's answer.
 const MAX_TOKEN_LEN: usize = 48;
 
-/// What a key test concluded, before it becomes a [`crate::rotation::TestResult`].
+/// What a key test concluded, before it becomes a [`crate::key_test::TestResult`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Verdict {
     /// The outcome to record.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::ProviderType;
-use crate::rotation::{validate_key_value, SecretValue};
+use crate::secret::{validate_key_value, SecretValue};
 
 /// Azure OpenAI `api-version` used when none is configured (GA data-plane version).
 pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";

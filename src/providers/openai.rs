@@ -17,7 +17,7 @@ use super::classify::{
 use super::http::{Exchange, HttpClient, Reply, Step};
 use super::ownership::{interpret_lookup, short_field, timestamp, KeyRecord};
 use super::{CreatedKey, ProviderError};
-use crate::rotation::{validate_key_value, SecretValue};
+use crate::secret::{validate_key_value, SecretValue};
 
 /// `error.code` values of a 429 that mean "out of money", not "too fast" (providers.md).
 pub(crate) const QUOTA_CODES: [&str; 5] = [

@@ -12,7 +12,7 @@ use super::classify::{
 use super::http::{Exchange, HttpClient, Reply, Step};
 use super::ownership::{interpret_lookup, short_field, timestamp, KeyRecord};
 use super::{CreatedKey, ProviderError};
-use crate::rotation::{validate_key_value, SecretValue};
+use crate::secret::{validate_key_value, SecretValue};
 
 /// The key-test request.
 pub(super) fn probe(c: &reqwest::Client, base: &str, key: &str) -> reqwest::RequestBuilder {

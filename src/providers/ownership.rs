@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
-use crate::rotation::SecretValue;
+use crate::secret::SecretValue;
 
 /// The fewest characters of a key that a hint must show (prefix and suffix together) to tell
 /// one key from another; a hint showing less proves nothing.

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::classify::Verdict;
 use super::http::{Failure, Reply};
 use super::{anthropic, azure_openai, gemini, openai, openai_compatible, openrouter};
-use crate::rotation::TestOutcome::{self, BadKey, Passed, ProviderUnavailable, Unfunded};
+use crate::key_test::TestOutcome::{self, BadKey, Passed, ProviderUnavailable, Unfunded};
 
 fn reply(status: u16, body: serde_json::Value) -> Reply {
     raw(status, &body.to_string())

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::state::{TestOutcome, VersionState};
+use super::state::VersionState;
+use crate::key_test::TestOutcome;
 
 /// A transition that the version state machine refuses. A refused transition changes nothing.
 ///

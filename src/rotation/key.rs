@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use subtle::ConditionallySelectable;
 
 use super::error::RotationError;
-use super::secret::SecretValue;
-use super::state::{TestResult, VersionState};
+use super::state::VersionState;
+use crate::key_test::TestResult;
+use crate::secret::SecretValue;
 
 /// One numbered version of a key. `Debug` never shows the value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

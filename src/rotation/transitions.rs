@@ -8,15 +8,16 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::change::{Change, EventKind};
 use super::error::RotationError;
 use super::key::{KeyVersions, Version, ENTITY_PREFIX};
-use super::secret::SecretValue;
-use super::state::{TestResult, VersionState};
+use super::state::VersionState;
+use crate::key_test::TestResult;
+use crate::secret::SecretValue;
 
 impl KeyVersions {
     /// A new key whose `value` is version 1, `current`, with `promoted_time = created_time`.
     ///
     /// `created_time` is when the key was really created (for imports); one later than `now` is
     /// taken as `now`. Validate the value first with
-    /// [`validate_key_value`](super::secret::validate_key_value).
+    /// [`validate_key_value`](crate::secret::validate_key_value).
     pub fn create(
         value: SecretValue,
         created_time: DateTime<Utc>,

@@ -6,10 +6,10 @@ use serde_json::{json, Value};
 
 use super::{with_key, OLD};
 use crate::backend::testing::Harness;
+use crate::engine::Engine;
 use crate::framework::{
     Error, HandlerResult, InMemoryStorage, Operation, Request, Storage, StorageError,
 };
-use crate::host::Engine;
 
 /// The harness's storage, yielding to the scheduler around every call so that racing requests
 /// interleave at each storage access (the in-memory storage alone never suspends).

@@ -12,11 +12,11 @@ use super::{with_key, NEW};
 use crate::backend::intents::{self, RevokeIntent, WAL_REVOKE};
 use crate::backend::store;
 use crate::backend::testing::Harness;
+use crate::engine::Engine;
 use crate::framework::{
     get_json, put_json, InMemoryStorage, Operation, Request, Storage, StorageError, WalEntry,
     WalOutcome,
 };
-use crate::host::Engine;
 
 /// Makes version 1 of key `k` a key the engine created at provider `p` (`openai_compatible`,
 /// which cannot revoke: every revocation there fails without a network call).

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::backend::testing::{expect_bad_request, Harness};
+use crate::engine::Engine;
 use crate::framework::{Operation, Storage};
-use crate::host::Engine;
 
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
@@ -277,7 +277,7 @@ async fn existence_check_tells_create_from_update() {
 
 #[tokio::test]
 async fn a_deleted_built_in_stays_deleted_across_restarts() {
-    use crate::host::Engine as _;
+    use crate::engine::Engine as _;
     let h = Harness::new().await;
     h.call(
         crate::framework::Operation::Delete,
@@ -325,7 +325,7 @@ async fn a_schedule_change_reaches_its_keys_at_once() {
 
 #[tokio::test]
 async fn storage_changed_underneath_is_seen_after_invalidate_key() {
-    use crate::host::Engine as _;
+    use crate::engine::Engine as _;
     let h = Harness::new().await;
     h.create(
         "keys/k",

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::backend::flow_tests::{with_key, NEW, OLD};
 use crate::backend::testing::Harness;
+use crate::engine::Engine;
 use crate::framework::{Error, HandlerResult, Operation, Request, Storage};
-use crate::host::Engine;
 
 #[tokio::test]
 async fn two_person_rule_refuses_the_stager_and_accepts_another_entity() {

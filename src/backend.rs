@@ -23,6 +23,7 @@ mod records;
 mod replays;
 mod store;
 mod view;
+mod workflows;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -3,17 +3,14 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde_json::json;
 
-use super::locked::{rotation_error, Locked};
-use super::store::Idempotency;
-use super::{bind, intents, provider_ops, view, Shared};
+use super::locked::Locked;
+use super::{bind, workflows, Shared};
 use crate::framework::{
     generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
     Request, Response,
 };
-use crate::rotation::{validate_key_value, EventKind, SecretValue, TestResult};
 
 /// Longest key value (api.md: at most 4096 bytes), checked by the framework on every field
 /// that takes one.
@@ -57,229 +54,16 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
     ]
 }
 
-/// SHA-256 over the operation and its inputs, to tell a retry from a different request.
-pub(super) fn input_digest(operation: &str, parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    h.update(operation.as_bytes());
-    for p in parts {
-        h.update([0u8]);
-        h.update(p.as_bytes());
-    }
-    hex::encode(h.finalize())
-}
-
-/// Returns the remembered response for a retried rotation id, or an error if the id was used
-/// with different input. `None` when the id is new.
-pub(super) async fn replay(
-    locked: &Locked,
-    storage: &dyn crate::framework::Storage,
-    rotation_id: Option<&str>,
-    operation: &str,
-    digest: &str,
-) -> Result<Option<Value>, Error> {
-    let Some(id) = rotation_id else {
-        return Ok(None);
-    };
-    match locked.recall(storage, id).await? {
-        None => Ok(None),
-        Some(r) if r.operation == operation && r.input_digest == digest => {
-            Ok(Some(r.response.clone()))
-        }
-        Some(r) => Err(Error::BadRequest(format!(
-            "rotation_id {id:?} was already used for a {} with different input",
-            r.operation
-        ))),
-    }
-}
-
-/// A value to stage and where it came from.
-pub(super) struct NewValue {
-    pub value: SecretValue,
-    pub provider_key_id: Option<String>,
-    pub engine_created: bool,
-    /// The create intent to settle once the version is stored.
-    pub wal_id: Option<String>,
-}
-
-/// The value to stage: the request's, validated, or one the provider creates.
-pub(super) async fn new_value(
-    shared: &Arc<Shared>,
-    storage: &dyn crate::framework::Storage,
-    locked: &Locked,
-    value: Option<String>,
-) -> Result<NewValue, Error> {
-    match value {
-        Some(v) => {
-            validate_key_value(&v).map_err(|e| Error::BadRequest(format!("value: {e}")))?;
-            Ok(NewValue {
-                value: SecretValue::new(v),
-                provider_key_id: None,
-                engine_created: false,
-                wal_id: None,
-            })
-        }
-        None => {
-            let created = provider_ops::create(shared, storage, locked.key_ref()).await?;
-            Ok(NewValue {
-                value: created.value,
-                provider_key_id: Some(created.provider_key_id),
-                engine_created: true,
-                wal_id: Some(created.wal_id),
-            })
-        }
-    }
-}
-
 async fn stage(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
-    let value = d.get_string("value");
-    let rotation_id = d.get_string("rotation_id").filter(|r| !r.is_empty());
-    let provided_id = d.get_string("provider_key_id").filter(|i| !i.is_empty());
-    // The id is part of the input only when given, so digests of earlier stages still match.
-    let mut parts = vec![value.as_deref().unwrap_or("")];
-    parts.extend(provided_id.as_deref());
-    let digest = input_digest("stage", &parts);
-    let mut locked = Locked::open(&s, &req, &name).await?;
-    if locked.config.require_separate_approver {
-        // Before anything else: under the two-person rule a stage counts only from a person.
-        locked.actor.approver()?;
-    }
-    if let Some(previous) = replay(
-        &locked,
-        req.storage.as_ref(),
-        rotation_id.as_deref(),
-        "stage",
-        &digest,
-    )
-    .await?
-    {
-        return Ok(Some(Response::with_data(previous)));
-    }
-    // Refuse a second stage before asking a provider to create anything.
-    if let Some(p) = locked.key_ref().versions.pending() {
-        return Err(Error::BadRequest(format!(
-            "version {} is already pending; promote it or roll it back first",
-            p.number
-        )));
-    }
-    if provided_id.is_some() && value.is_none() {
-        return Err(Error::BadRequest(
-            "provider_key_id goes with value: a key the provider creates gets its id from the provider".into(),
-        ));
-    }
-    let new = new_value(&s, req.storage.as_ref(), &locked, value).await?;
-    if let Some(id) = &provided_id {
-        // Only an id the provider shows to be this value is recorded (and so ever revoked).
-        let provider = locked.key_ref().provider.clone();
-        super::ownership::verify_provider_key_id(
-            &s,
-            req.storage.as_ref(),
-            provider.as_deref(),
-            id,
-            &new.value,
-        )
-        .await?;
-    }
-    let stager = locked.actor.identity();
-    let now = locked.now;
-    let changes = match locked.key().versions.stage(
-        new.value,
-        now,
-        stager,
-        new.provider_key_id.or(provided_id.clone()),
-        new.engine_created,
-    ) {
-        Ok(c) => c,
-        // For example a value that a live version already holds: a 400 that changes nothing. A
-        // key the provider created for this attempt stays under its intent, which the tick
-        // settles by revoking it.
-        Err(e) => return Err(rotation_error(e)),
+    let input = workflows::StageInput {
+        value: d.get_string("value"),
+        rotation_id: d.get_string("rotation_id").filter(|r| !r.is_empty()),
+        provider_key_id: d.get_string("provider_key_id").filter(|i| !i.is_empty()),
     };
-    let version = changes
-        .iter()
-        .find(|c| c.event == EventKind::Staged)
-        .map(|c| c.version)
-        .unwrap_or_default();
-    if provided_id.is_some() {
-        if let Some(v) = locked.key().versions.versions.get_mut(&version) {
-            v.provider_key_verified = true;
-        }
-    }
-    locked.record(&changes, None);
-    note_staged_provider(&mut locked, &changes);
-    let staged = locked.key_ref().versions.get(version).expect("staged");
-    let data = json!({
-        "version": version,
-        "state": staged.state.as_str(),
-        "fingerprint": staged.fingerprint,
-        "provider_key_id": staged.provider_key_id,
-    });
-    if let Some(id) = rotation_id {
-        locked.remember(Idempotency {
-            rotation_id: id,
-            operation: "stage".into(),
-            input_digest: digest,
-            response: data.clone(),
-        });
-    }
-    locked.commit(&s, req.storage.as_ref()).await?;
-    intents::settle(req.storage.as_ref(), new.wal_id.as_deref()).await;
-    tracing::info!(key = %name, version, "version staged");
+    let locked = Locked::open(&s, &req, &name).await?;
+    let data = workflows::stage(&s, req.storage.as_ref(), locked, input).await?;
     Ok(Some(Response::with_data(data)))
-}
-
-/// Records on the version a stage just created the provider configuration its key belongs to,
-/// so its revocation goes there whatever the key names later.
-pub(super) fn note_staged_provider(locked: &mut Locked, changes: &[crate::rotation::Change]) {
-    let provider = locked.key_ref().provider.clone();
-    for c in changes.iter().filter(|c| c.event == EventKind::Staged) {
-        if let Some(v) = locked.key().versions.versions.get_mut(&c.version) {
-            v.provider = provider.clone();
-        }
-    }
-}
-
-/// Runs a provider test on `version` (or the pending one) and records it on the locked key.
-pub(super) async fn run_test(
-    shared: &Arc<Shared>,
-    storage: &dyn crate::framework::Storage,
-    locked: &mut Locked,
-    version: Option<u32>,
-) -> Result<(u32, TestResult), Error> {
-    let versions = &locked.key_ref().versions;
-    let target = match version {
-        Some(n) => versions.get(n),
-        None => versions.pending(),
-    };
-    let Some(target) = target else {
-        return Err(match version {
-            Some(n) => Error::BadRequest(format!("version {n} does not exist")),
-            None => Error::BadRequest("no version is pending; stage one first".into()),
-        });
-    };
-    let number = target.number;
-    let Some(value) = target.value.clone() else {
-        return Err(Error::BadRequest(format!(
-            "version {number} is {} and has no value to test",
-            target.state.as_str()
-        )));
-    };
-    let provider = locked.key_ref().provider.clone();
-    let result = provider_ops::test(shared, storage, provider.as_deref(), &value).await?;
-    let changes = locked
-        .key()
-        .versions
-        .record_test(Some(number), result.clone())
-        .map_err(rotation_error)?;
-    let outcome = result.outcome.as_str();
-    *locked
-        .key()
-        .stats
-        .test_outcomes
-        .entry(outcome.to_string())
-        .or_default() += 1;
-    locked.record(&changes, Some(outcome));
-    Ok((number, result))
 }
 
 async fn test(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
@@ -292,7 +76,8 @@ async fn test(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         None => None,
     };
     let mut locked = Locked::open(&s, &req, &name).await?;
-    let (number, result) = run_test(&s, req.storage.as_ref(), &mut locked, version).await?;
+    let (number, result) =
+        workflows::run_test(&s, req.storage.as_ref(), &mut locked, version).await?;
     locked.commit(&s, req.storage.as_ref()).await?;
     tracing::info!(key = %name, version = number, outcome = result.outcome.as_str(), "version tested");
     Ok(Some(Response::with_data(json!({
@@ -303,45 +88,6 @@ async fn test(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }))))
 }
 
-/// Promotes the pending version on a locked key; returns the response data.
-pub(super) async fn do_promote(
-    shared: &Shared,
-    storage: &dyn crate::framework::Storage,
-    locked: &mut Locked,
-    grace: Option<i64>,
-    force: bool,
-) -> Result<Value, Error> {
-    let periods = view::periods(shared, storage, locked.key_ref()).await?;
-    let grace = grace.unwrap_or(periods.grace_period);
-    let two_person = locked.config.require_separate_approver;
-    let promoter = if two_person {
-        locked.actor.approver()?
-    } else {
-        locked.actor.identity()
-    };
-    let now = locked.now;
-    let old_current = locked.key_ref().versions.current_version();
-    let changes = locked
-        .key()
-        .versions
-        .promote(now, grace, force, promoter.as_deref(), two_person)
-        .map_err(rotation_error)?;
-    locked.record(&changes, None);
-    let key = locked.key();
-    key.stats.rotations += 1;
-    key.last_error = None;
-    key.auto = Default::default();
-    let versions = &locked.key_ref().versions;
-    let previous = old_current.and_then(|n| versions.get(n));
-    Ok(json!({
-        "version": versions.current_version(),
-        "previous_version": old_current,
-        "previous_state": previous.map(|p| p.state.as_str()),
-        "grace_expires_time": previous.and_then(|p| p.grace_expires_time).filter(|_| previous.is_some_and(|p| p.value.is_some())).map(view::time),
-        "forced": changes.iter().any(|c| c.event == EventKind::Promoted && c.detail == "forced"),
-    }))
-}
-
 async fn promote(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let grace = d
@@ -350,7 +96,7 @@ async fn promote(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         .flatten();
     let force = d.get_bool("force").unwrap_or(false);
     let mut locked = Locked::open(&s, &req, &name).await?;
-    let data = do_promote(&s, req.storage.as_ref(), &mut locked, grace, force).await?;
+    let data = workflows::promote(&s, req.storage.as_ref(), &mut locked, grace, force).await?;
     locked.commit(&s, req.storage.as_ref()).await?;
     tracing::info!(key = %name, "version promoted");
     Ok(Some(Response::with_data(data)))
@@ -358,22 +104,8 @@ async fn promote(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 
 async fn rollback(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
-    let mut locked = Locked::open(&s, &req, &name).await?;
-    let now = locked.now;
-    let had_pending = locked.key_ref().versions.pending().map(|p| p.number);
-    let changes = locked
-        .key()
-        .versions
-        .rollback(now)
-        .map_err(rotation_error)?;
-    locked.record(&changes, None);
-    locked.commit(&s, req.storage.as_ref()).await?;
-    let data = json!({
-        "current_version": locked.key_ref().versions.current_version(),
-        "discarded_version": had_pending,
-        "revoked_versions": changes.iter().filter(|c| c.event.destroys_value()).map(|c| c.version).collect::<Vec<_>>(),
-    });
-    tracing::info!(key = %name, "rolled back");
+    let locked = Locked::open(&s, &req, &name).await?;
+    let data = workflows::rollback(&s, req.storage.as_ref(), locked).await?;
     Ok(Some(Response::with_data(data)))
 }
 

@@ -22,7 +22,7 @@ use chrono::DateTime;
 use sha2::{Digest, Sha256};
 
 use super::store::{self, Actor, KeyState};
-use super::{path_reports, path_rotate, view, Shared};
+use super::{path_reports, view, workflows, Shared};
 use crate::framework::{Error, Request, Storage};
 use crate::rotation::next_rotation_time;
 
@@ -203,7 +203,7 @@ async fn auto_rotate(
     locked.key().auto.failures = failures;
     locked.key().auto.next_attempt_time = Some(now + backoff(failures));
     tracing::info!(key = %name, "automatic rotation starting");
-    match path_rotate::rotate_locked(shared, storage, locked, None, None, None).await {
+    match workflows::rotate(shared, storage, locked, None, None, None).await {
         Ok(_) => tracing::info!(key = %name, "automatic rotation done"),
         Err(e) => {
             tracing::warn!(key = %name, attempt = failures, error = %e, "automatic rotation failed; current version unchanged, will retry with back-off")

@@ -1,0 +1,171 @@
+//! Staging a new version: from the client's value or one the provider creates, under the
+//! two-person rule, with `rotation_id` replays and the ownership check of a given provider id.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::{input_digest, replay};
+use crate::backend::locked::{rotation_error, Locked};
+use crate::backend::store::Idempotency;
+use crate::backend::{intents, provider_ops, Shared};
+use crate::framework::{Error, Storage};
+use crate::rotation::{validate_key_value, Change, EventKind, SecretValue};
+
+/// A value to stage and where it came from.
+pub struct NewValue {
+    pub value: SecretValue,
+    pub provider_key_id: Option<String>,
+    pub engine_created: bool,
+    /// The create intent to settle once the version is stored.
+    pub wal_id: Option<String>,
+}
+
+/// The value to stage: the request's, validated, or one the provider creates.
+pub async fn new_value(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    locked: &Locked,
+    value: Option<String>,
+) -> Result<NewValue, Error> {
+    match value {
+        Some(v) => {
+            validate_key_value(&v).map_err(|e| Error::BadRequest(format!("value: {e}")))?;
+            Ok(NewValue {
+                value: SecretValue::new(v),
+                provider_key_id: None,
+                engine_created: false,
+                wal_id: None,
+            })
+        }
+        None => {
+            let created = provider_ops::create(shared, storage, locked.key_ref()).await?;
+            Ok(NewValue {
+                value: created.value,
+                provider_key_id: Some(created.provider_key_id),
+                engine_created: true,
+                wal_id: Some(created.wal_id),
+            })
+        }
+    }
+}
+
+/// What a stage asks for.
+pub struct StageInput {
+    /// The new value; without it the provider creates one.
+    pub value: Option<String>,
+    /// Idempotency id.
+    pub rotation_id: Option<String>,
+    /// The provider's id for `value`, checked with the provider.
+    pub provider_key_id: Option<String>,
+}
+
+/// Stages a new pending version on an opened key (`stage/`); returns the response data.
+pub async fn stage(
+    s: &Arc<Shared>,
+    storage: &dyn Storage,
+    mut locked: Locked,
+    input: StageInput,
+) -> Result<Value, Error> {
+    let StageInput {
+        value,
+        rotation_id,
+        provider_key_id: provided_id,
+    } = input;
+    let name = locked.key_ref().name.clone();
+    // The id is part of the input only when given, so digests of earlier stages still match.
+    let mut parts = vec![value.as_deref().unwrap_or("")];
+    parts.extend(provided_id.as_deref());
+    let digest = input_digest("stage", &parts);
+    if locked.config.require_separate_approver {
+        // Before anything else: under the two-person rule a stage counts only from a person.
+        locked.actor.approver()?;
+    }
+    if let Some(previous) =
+        replay(&locked, storage, rotation_id.as_deref(), "stage", &digest).await?
+    {
+        return Ok(previous);
+    }
+    // Refuse a second stage before asking a provider to create anything.
+    if let Some(p) = locked.key_ref().versions.pending() {
+        return Err(Error::BadRequest(format!(
+            "version {} is already pending; promote it or roll it back first",
+            p.number
+        )));
+    }
+    if provided_id.is_some() && value.is_none() {
+        return Err(Error::BadRequest(
+            "provider_key_id goes with value: a key the provider creates gets its id from the provider".into(),
+        ));
+    }
+    let new = new_value(s, storage, &locked, value).await?;
+    if let Some(id) = &provided_id {
+        // Only an id the provider shows to be this value is recorded (and so ever revoked).
+        let provider = locked.key_ref().provider.clone();
+        crate::backend::ownership::verify_provider_key_id(
+            s,
+            storage,
+            provider.as_deref(),
+            id,
+            &new.value,
+        )
+        .await?;
+    }
+    let stager = locked.actor.identity();
+    let now = locked.now;
+    let changes = match locked.key().versions.stage(
+        new.value,
+        now,
+        stager,
+        new.provider_key_id.or(provided_id.clone()),
+        new.engine_created,
+    ) {
+        Ok(c) => c,
+        // For example a value that a live version already holds: a 400 that changes nothing. A
+        // key the provider created for this attempt stays under its intent, which the tick
+        // settles by revoking it.
+        Err(e) => return Err(rotation_error(e)),
+    };
+    let version = changes
+        .iter()
+        .find(|c| c.event == EventKind::Staged)
+        .map(|c| c.version)
+        .unwrap_or_default();
+    if provided_id.is_some() {
+        if let Some(v) = locked.key().versions.versions.get_mut(&version) {
+            v.provider_key_verified = true;
+        }
+    }
+    locked.record(&changes, None);
+    note_staged_provider(&mut locked, &changes);
+    let staged = locked.key_ref().versions.get(version).expect("staged");
+    let data = json!({
+        "version": version,
+        "state": staged.state.as_str(),
+        "fingerprint": staged.fingerprint,
+        "provider_key_id": staged.provider_key_id,
+    });
+    if let Some(id) = rotation_id {
+        locked.remember(Idempotency {
+            rotation_id: id,
+            operation: "stage".into(),
+            input_digest: digest,
+            response: data.clone(),
+        });
+    }
+    locked.commit(s, storage).await?;
+    intents::settle(storage, new.wal_id.as_deref()).await;
+    tracing::info!(key = %name, version, "version staged");
+    Ok(data)
+}
+
+/// Records on the version a stage just created the provider configuration its key belongs to,
+/// so its revocation goes there whatever the key names later.
+pub fn note_staged_provider(locked: &mut Locked, changes: &[Change]) {
+    let provider = locked.key_ref().provider.clone();
+    for c in changes.iter().filter(|c| c.event == EventKind::Staged) {
+        if let Some(v) = locked.key().versions.versions.get_mut(&c.version) {
+            v.provider = provider.clone();
+        }
+    }
+}

@@ -63,19 +63,29 @@ fn main() -> ExitCode {
     std::process::exit(code)
 }
 
-/// What a person who runs the binary by hand reads: what it is and how to register it.
+/// What a person who runs the binary by hand reads: what it is and how to register it under
+/// the file name it was run as (the catalog `command`).
 fn hand_run_help() -> String {
+    let file = std::env::args_os()
+        .next()
+        .and_then(|arg0| {
+            std::path::Path::new(&arg0)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| NAME.to_owned());
     format!(
         "{NAME} v{VERSION}: an OpenBao / HashiCorp Vault secrets engine plugin that keeps AI \
          provider API keys safe through their whole life.
 
 This binary is a plugin: the server starts it; it is not meant to be run directly.
-To use it, copy it into the server's plugin_directory, then (`vault` takes the same commands):
+To use it, copy it into the server's plugin_directory and run, in that directory
+(`vault` takes the same commands):
 
-  bao plugin register -sha256=$(sha256sum {NAME} | cut -d' ' -f1) -version=v{VERSION} secret ai-keys
+  bao plugin register -sha256=$(sha256sum {file} | cut -d' ' -f1) -version=v{VERSION} -command={file} secret ai-keys
   bao secrets enable -path=ai-keys -plugin-version=v{VERSION} ai-keys
 
-`{NAME} --version` prints the version. The README's \"Operating the plugin\" section covers \
+`{file} --version` prints the version. The README's \"Operating the plugin\" section covers \
 upgrades, rollbacks and clusters.
 "
     )

@@ -46,7 +46,7 @@ fn by_hand_it_explains_how_to_register_and_exits_1() {
         "not meant to be run directly",
         "plugin_directory",
         "bao plugin register -sha256=",
-        &format!("-version=v{VERSION} secret ai-keys"),
+        &format!("-version=v{VERSION} -command=vault-plugin-secrets-ai-keys secret ai-keys"),
         &format!("bao secrets enable -path=ai-keys -plugin-version=v{VERSION} ai-keys"),
         "--version",
     ] {

@@ -66,6 +66,18 @@ async fn switch_to(bao: &Bao, build: &PluginBuild, path: &Path, other: &Path) {
     let out = cli_ok(bao, &["plugin", "reload", "-plugin=ai-keys"]);
     assert!(out.contains("Success"), "{out}");
     expect_running(bao, build, path, other).await;
+    expect_documented_version(bao, build).await;
+}
+
+/// The plugin's own OpenAPI document (`GET ai-keys/?help=1`) carries the version it runs as.
+async fn expect_documented_version(bao: &Bao, build: &PluginBuild) {
+    let reply = bao.client().read(&format!("{MOUNT}/?help=1")).await;
+    assert_eq!(reply.status, 200, "{MOUNT}/?help=1: {}", reply.text);
+    assert_eq!(
+        reply.body["openapi"]["info"]["version"],
+        build.version.as_str(),
+        "OpenAPI info.version"
+    );
 }
 
 /// Polls until the mount reports `build` as its running version and sha256, a plugin process
@@ -148,6 +160,7 @@ async fn upgrade_to_v2_and_roll_back_to_v1_keep_every_key() {
         ],
     );
     expect_running(&bao, v1, &v1_path, &v2_path).await;
+    expect_documented_version(&bao, v1).await;
     let client = bao.client();
 
     // Under v1: "graced" has version 1 in its grace window, "pending" a staged version 2,

@@ -20,5 +20,7 @@ export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
 
 run cargo fmt --check
 run cargo clippy --all-targets -- -D warnings
+# The second plugin build the upgrade test registers as v2 (tests/e2e/upgrade.rs).
+run scripts/build-upgrade-plugin.sh
 run cargo test --all-targets
 log "all checks passed"

@@ -43,5 +43,13 @@ pub mod providers;
 pub mod rotation;
 pub mod secret;
 
-/// The crate version, reported to the host as `v` + this.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The plugin version, reported as `v` + this everywhere (the host's plugin version RPC, the
+/// OpenAPI `info.version`, the backend's running version, `--version`, the startup log line).
+///
+/// It is the crate version unless `AI_KEYS_VERSION` is set at compile time (without the leading
+/// `v`, e.g. `AI_KEYS_VERSION=0.2.0`): that builds a second binary reporting another version, for
+/// upgrade and rollback rehearsals.
+pub const VERSION: &str = match option_env!("AI_KEYS_VERSION") {
+    Some(v) => v,
+    None => env!("CARGO_PKG_VERSION"),
+};

@@ -10,8 +10,10 @@ mod support;
 
 mod agent;
 mod cluster;
+mod declarative;
 mod foundation;
 mod harness;
 mod lifecycle;
 mod providers;
 mod trust;
+mod upgrade;

@@ -10,6 +10,7 @@
 // binary uses only `fake_provider`.
 #![allow(dead_code, unused_imports)]
 
+pub mod builds;
 pub mod checks;
 pub mod client;
 pub mod cluster;

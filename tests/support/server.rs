@@ -59,9 +59,10 @@ pub fn plugin_sha256() -> &'static str {
     SHA256.get_or_init(|| sha256_hex(Path::new(PLUGIN_BUILD)))
 }
 
-/// The version the plugin is registered and mounted under: `v` + the crate version.
+/// The version the plugin is registered and mounted under: `v` + the version it reports (the
+/// crate version unless built with `AI_KEYS_VERSION`).
 pub fn plugin_version() -> String {
-    format!("v{}", env!("CARGO_PKG_VERSION"))
+    format!("v{}", vault_plugin_secrets_ai_keys::VERSION)
 }
 
 /// The `bao` binary: `$BAO_BIN`, else `$VAULT_BIN`, else `.tools/venv/bin/bao` in this crate,
@@ -130,13 +131,20 @@ impl Bao {
 
     /// A server alone: empty plugin directory, nothing registered.
     pub async fn start_bare() -> Bao {
+        Bao::start_configured(|_| String::new()).await
+    }
+
+    /// A server whose `dev.hcl` ends with what `extra` returns; `extra` gets the (canonical)
+    /// plugin directory first, to install binaries a declarative `plugin` block names.
+    pub async fn start_configured(extra: impl FnOnce(&Path) -> String) -> Bao {
         let dir = tempfile::Builder::new()
             .prefix("ai-keys-e2e-")
             .tempdir()
             .expect("creating the server's temporary directory");
         let root = dir.path().canonicalize().expect("canonical temp dir");
         fs::create_dir(root.join("plugins")).expect("creating plugins/");
-        fs::write(root.join("dev.hcl"), dev_config(&root)).expect("writing dev.hcl");
+        let config = dev_config(&root) + &extra(&root.join("plugins"));
+        fs::write(root.join("dev.hcl"), config).expect("writing dev.hcl");
         let http = http_client();
 
         let mut last_failure = String::new();

@@ -352,7 +352,8 @@ pub async fn read(storage: &dyn Storage, name: &str) -> Result<Option<KeyEntry>,
     let value = records::decode(&path, &raw)?;
     records::check_format(&path, &value).map_err(|_| {
         Error::Internal(format!(
-            "key {name:?} is stored in format {}, newer than this plugin understands ({FORMAT});              its record was left untouched: run the plugin release that wrote it",
+            "key {name:?} is stored in format {}, newer than this plugin understands ({FORMAT}); \
+             its record was left untouched: run the plugin release that wrote it",
             records::format_of(&value)
         ))
     })?;

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::support::builds::PluginBuild;
 use crate::support::checks::{history, read_ok, secret, write_ok};
+use crate::support::raw::{raw_get, raw_put};
 use crate::support::{poll_until, process, Bao, Client};
 
 const MOUNT: &str = "ai-keys";
@@ -259,9 +260,33 @@ async fn upgrade_to_v2_and_roll_back_to_v1_keep_every_key() {
         "state after the rollback to {}",
         v1.version
     );
-    // TODO(storage format version, issue 9): once the lead merges the storage format version,
-    // assert here that v1 refuses, with a clear error naming both format versions, a record v2
-    // wrote in a format v1 cannot read, and that it leaves that record untouched.
+    // A record a newer release wrote in a format this one cannot read (planted: both builds
+    // here share a format) is refused with a clear error naming both formats, and left as is.
+    let mut future: Value =
+        serde_json::from_str(&raw_get(&client, "keys/plain").await.expect("plain")).unwrap();
+    future["format"] = json!(3);
+    future["key"]["name"] = json!("future");
+    let future = future.to_string();
+    raw_put(&client, "keys/future", &future).await;
+    for path in ["ai-keys/creds/future", "ai-keys/keys/future"] {
+        let refused = client.read(path).await;
+        assert!(refused.status >= 400, "{path}: {}", refused.text);
+        let message = refused.errors();
+        assert!(
+            message.contains("\"future\"")
+                && message.contains("format 3")
+                && message.contains("newer than this plugin understands (2)"),
+            "{path}: {message}"
+        );
+    }
+    let refused = client
+        .write("ai-keys/stage/future", json!({ "value": secret("x") }))
+        .await;
+    assert!(refused.errors().contains("format 3"), "{}", refused.text);
+    assert_eq!(
+        raw_get(&client, "keys/future").await.as_deref(),
+        Some(future.as_str())
+    );
     assert_valid(
         &verify(&client, "pending", &p1).await,
         1,

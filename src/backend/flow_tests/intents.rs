@@ -261,3 +261,67 @@ async fn recovery_never_revokes_an_unproven_id() {
         "a proven id is tried (and fails here)"
     );
 }
+
+/// Storage whose writes of key records never finish (a request cancelled, or a process dying,
+/// while the record is being written).
+struct StuckRecords(Arc<InMemoryStorage>);
+
+#[async_trait::async_trait]
+impl Storage for StuckRecords {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        self.0.get(key).await
+    }
+    async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
+        if key.starts_with("keys/") {
+            std::future::pending::<()>().await;
+        }
+        self.0.put(key, value).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.0.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        self.0.list(prefix).await
+    }
+}
+
+/// Item 4: a request dropped between the intent and the record that retires the version (a
+/// client disconnect drops the handler's future) leaves the version live and an intent that
+/// recovery drops as unneeded; nothing retired is left without an intent.
+#[tokio::test]
+async fn a_cancelled_retirement_leaves_no_retired_version_without_an_intent() {
+    let h = with_key().await;
+    created_at_provider(&h).await;
+    h.write("stage/k", json!({ "value": NEW })).await.unwrap();
+    let req = Request::new(
+        Operation::Update,
+        "promote/k",
+        Arc::new(StuckRecords(h.storage.clone())) as Arc<dyn Storage>,
+    )
+    .with_data(json!({ "force": true, "grace_period": 0 }));
+    let dropped = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        h.engine.backend().handle_request(req),
+    )
+    .await;
+    assert!(dropped.is_err(), "the request should have been cut off");
+    let key = h.read("keys/k").await;
+    assert_eq!(key["versions"]["1"]["state"], "current", "{key:#}");
+    let intents = wal_entries(&h).await;
+    assert_eq!(intents.len(), 1, "{intents:?}");
+    let (id, entry) = intents.into_iter().next().unwrap();
+    let outcome = intents::recover(h.engine.shared.clone(), rollback_req(&h), id, entry).await;
+    assert_eq!(
+        outcome.unwrap(),
+        WalOutcome::Settled,
+        "dropped: its version is live"
+    );
+}
+
+fn rollback_req(h: &Harness) -> Request {
+    Request::new(
+        Operation::Rollback,
+        "",
+        h.storage.clone() as Arc<dyn Storage>,
+    )
+}

@@ -11,6 +11,7 @@ mod migrate;
 mod ownership;
 mod path_config;
 mod path_creds;
+mod path_cutover;
 mod path_keys;
 mod path_providers;
 mod path_reports;
@@ -74,6 +75,7 @@ impl AiKeys {
             path_creds::paths(&shared),
             path_rotation::paths(&shared),
             path_rotate::paths(&shared),
+            path_cutover::paths(&shared),
             path_reports::paths(&shared),
         ];
         let tick_shared = shared.clone();

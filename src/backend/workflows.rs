@@ -1,8 +1,9 @@
 //! The engine's rotation workflows, in one place: stage, test, promote, roll back, rotate (and
-//! what a failed rotation leaves), and `rotation_id` replays. Path files parse fields, open the
+//! what a failed rotation leaves), finalize and extend a grace window, and `rotation_id` replays. Path files parse fields, open the
 //! key ([`super::locked::Locked`]) and call these; the periodic tick calls [`rotate`] as the
 //! scheduler.
 
+mod cutover;
 mod promote;
 mod rotate;
 mod stage;
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::locked::Locked;
 use crate::framework::{Error, Storage};
 
+pub use cutover::{extend, finalize};
 pub use promote::{promote, rollback};
 pub use rotate::rotate;
 pub use stage::{stage, StageInput};

@@ -10,6 +10,7 @@ mod support;
 
 mod agent;
 mod cluster;
+mod cutover;
 mod declarative;
 mod foundation;
 mod harness;

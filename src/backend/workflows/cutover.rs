@@ -1,0 +1,75 @@
+//! The cut-over controls during a grace window: end it now (`finalize/`), or keep the previous
+//! version valid longer (`extend/`).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::backend::locked::{rotation_error, Locked};
+use crate::backend::{view, Shared};
+use crate::framework::{Error, Storage};
+
+/// Ends the previous version's grace window now: it is revoked here and, where the engine can,
+/// at its provider (through the same durable intent as a grace end). Returns the response data.
+pub async fn finalize(
+    s: &Arc<Shared>,
+    storage: &dyn Storage,
+    mut locked: Locked,
+) -> Result<Value, Error> {
+    let now = locked.now;
+    let changes = locked
+        .key()
+        .versions
+        .finalize(now)
+        .map_err(rotation_error)?;
+    locked.record(&changes, None);
+    locked.commit(s, storage).await?;
+    let number = changes[0].version;
+    let version = locked.key_ref().versions.get(number);
+    tracing::info!(key = %locked.key_ref().name, version = number, "grace window finalized");
+    Ok(json!({
+        "version": number,
+        "state": version.map(|v| v.state.as_str()),
+        "revoked_time": version.and_then(|v| v.revoked_time).map(view::time),
+        "provider_revocation": version
+            .and_then(|v| v.provider_revocation.as_ref())
+            .map(|r| r.status()),
+    }))
+}
+
+/// Keeps the previous version valid until `until` (later than its current grace end); `reason`
+/// goes into the history with who did it. Returns the response data.
+pub async fn extend(
+    s: &Arc<Shared>,
+    storage: &dyn Storage,
+    mut locked: Locked,
+    until: DateTime<Utc>,
+    reason: Option<&str>,
+) -> Result<Value, Error> {
+    let now = locked.now;
+    let before = locked
+        .key_ref()
+        .versions
+        .previous_in_grace(now)
+        .and_then(|v| v.grace_expires_time);
+    let mut changes = locked
+        .key()
+        .versions
+        .extend_grace(now, until)
+        .map_err(rotation_error)?;
+    if let Some(reason) = reason {
+        for c in &mut changes {
+            c.detail = format!("{}: {reason}", c.detail);
+        }
+    }
+    locked.record(&changes, None);
+    locked.commit(s, storage).await?;
+    let number = changes[0].version;
+    tracing::info!(key = %locked.key_ref().name, version = number, "grace window extended");
+    Ok(json!({
+        "version": number,
+        "previous_grace_expires_time": before.map(view::time),
+        "grace_expires_time": view::time(until),
+    }))
+}

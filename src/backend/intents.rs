@@ -23,6 +23,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+use super::key_locks::KeyGuard;
 use super::locked::Locked;
 use super::store::{self, Actor};
 use super::{provider_ops, Shared};
@@ -223,6 +224,29 @@ async fn back_off<T: Serialize>(
     Ok(WalOutcome::Later)
 }
 
+/// Whether intent `id` (for key `key`) may be worked on now: its back-off is over, the
+/// operation that wrote it no longer runs (it would hold the key's lock), and it still exists.
+/// The key's lock, or what to tell the WAL driver instead.
+async fn claim(
+    shared: &Shared,
+    storage: &dyn Storage,
+    id: &str,
+    key: &str,
+    retry: &Retry,
+    now: DateTime<Utc>,
+) -> Result<Result<KeyGuard, WalOutcome>, Error> {
+    if !retry.due(now) {
+        return Ok(Err(WalOutcome::Later));
+    }
+    let Some(guard) = shared.locks.try_lock(key) else {
+        return Ok(Err(WalOutcome::Later));
+    };
+    if crate::framework::wal_get(storage, id).await?.is_none() {
+        return Ok(Err(WalOutcome::Settled));
+    }
+    Ok(Ok(guard))
+}
+
 async fn recover_create(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
@@ -231,16 +255,10 @@ async fn recover_create(
 ) -> Result<WalOutcome, Error> {
     let mut intent: CreateIntent = decode(entry)?;
     let now = Utc::now();
-    if !intent.retry.due(now) {
-        return Ok(WalOutcome::Later);
-    }
-    // The operation that wrote the intent may still run: it holds the key's lock.
-    let Some(_guard) = shared.locks.try_lock(&intent.key) else {
-        return Ok(WalOutcome::Later);
+    let _guard = match claim(shared, storage, id, &intent.key, &intent.retry, now).await? {
+        Ok(guard) => guard,
+        Err(outcome) => return Ok(outcome),
     };
-    if crate::framework::wal_get(storage, id).await?.is_none() {
-        return Ok(WalOutcome::Settled);
-    }
     let Some(cfg) = provider_ops::load(storage, &intent.provider).await? else {
         tracing::error!(key = %intent.key, provider = %intent.provider, "provider is gone; cannot clean up an unrecorded key");
         return Ok(WalOutcome::Settled);
@@ -290,15 +308,10 @@ async fn recover_revoke(
 ) -> Result<WalOutcome, Error> {
     let mut intent: RevokeIntent = decode(entry)?;
     let now = Utc::now();
-    if !intent.retry.due(now) {
-        return Ok(WalOutcome::Later);
-    }
-    let Some(guard) = shared.locks.try_lock(&intent.key) else {
-        return Ok(WalOutcome::Later);
+    let guard = match claim(shared, storage, id, &intent.key, &intent.retry, now).await? {
+        Ok(guard) => guard,
+        Err(outcome) => return Ok(outcome),
     };
-    if crate::framework::wal_get(storage, id).await?.is_none() {
-        return Ok(WalOutcome::Settled);
-    }
     let version = store::load_key(storage, &intent.key)
         .await?
         .and_then(|k| k.versions.get(intent.version).cloned())

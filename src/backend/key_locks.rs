@@ -25,40 +25,40 @@ pub struct KeyGuard {
 impl KeyLocks {
     /// Waits for exclusive write access to key `name`.
     pub async fn lock(&self, name: &str) -> KeyGuard {
-        let lock = self
-            .locks
+        let lock = self.entry(name);
+        let guard = lock.clone().lock_owned().await;
+        self.guard(name, lock, guard)
+    }
+
+    /// Exclusive write access to key `name` if nobody holds it now.
+    pub fn try_lock(&self, name: &str) -> Option<KeyGuard> {
+        let lock = self.entry(name);
+        // On failure our clone goes away here; the holder removes the name when it releases.
+        let guard = lock.clone().try_lock_owned().ok()?;
+        Some(self.guard(name, lock, guard))
+    }
+
+    /// The lock of `name`, entered in the table (under the table's lock, see [`KeyGuard`]).
+    fn entry(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks
             .lock()
             .expect("key locks")
             .entry(name.to_string())
             .or_default()
-            .clone();
-        let guard = lock.clone().lock_owned().await;
+            .clone()
+    }
+
+    fn guard(
+        &self,
+        name: &str,
+        lock: Arc<tokio::sync::Mutex<()>>,
+        guard: tokio::sync::OwnedMutexGuard<()>,
+    ) -> KeyGuard {
         KeyGuard {
             guard: Some(guard),
             lock,
             name: name.to_string(),
             table: self.locks.clone(),
-        }
-    }
-
-    /// Exclusive write access to key `name` if nobody holds it now.
-    pub fn try_lock(&self, name: &str) -> Option<KeyGuard> {
-        let lock = self
-            .locks
-            .lock()
-            .expect("key locks")
-            .entry(name.to_string())
-            .or_default()
-            .clone();
-        match lock.clone().try_lock_owned() {
-            Ok(guard) => Some(KeyGuard {
-                guard: Some(guard),
-                lock,
-                name: name.to_string(),
-                table: self.locks.clone(),
-            }),
-            // Our clone goes away here; a holder that releases later removes the name.
-            Err(_) => None,
         }
     }
 

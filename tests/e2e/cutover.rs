@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::providers::{
-    configure_provider, create_key, creds, provider_body, read_key, rotate, version, wait_until,
-    SHORT_DEADLINE,
+    create_key, creds, openai_provider, read_key, rotate, version, wait_until, SHORT_DEADLINE,
 };
 use crate::support::checks::{data, expect_error, history, secret, write_ok};
 use crate::support::fake_provider::FakeProvider;
@@ -17,9 +16,7 @@ use crate::support::Bao;
 async fn finalize_revokes_the_previous_key_at_the_provider_now() {
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
     let client = bao.client();
-    let admin = secret("admin");
-    fake.add_admin_key(&admin);
-    configure_provider(&client, "oa", provider_body("openai", &fake, Some(&admin))).await;
+    openai_provider(&client, &fake, "oa").await;
     let v0 = secret("v0");
     fake.add_key(&v0);
     create_key(&client, "k", json!({ "value": v0, "provider": "oa" })).await;

@@ -54,6 +54,14 @@ pub(crate) async fn configure_provider(client: &Client, name: &str, body: Value)
     write_ok(client, &format!("ai-keys/providers/{name}"), body).await
 }
 
+/// Configures OpenAI provider `name` at `fake` with a fresh admin key.
+pub(crate) async fn openai_provider(client: &Client, fake: &FakeProvider, name: &str) {
+    let admin = crate::support::checks::secret(&format!("admin-{name}"));
+    fake.add_admin_key(&admin);
+    let got = configure_provider(client, name, provider_body("openai", fake, Some(&admin))).await;
+    assert_eq!(got["capabilities"]["revoke"], true, "{got:#}");
+}
+
 pub(crate) async fn create_key(client: &Client, name: &str, body: Value) -> Value {
     write_ok(client, &format!("ai-keys/keys/{name}"), body).await
 }

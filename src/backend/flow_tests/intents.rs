@@ -38,17 +38,29 @@ async fn created_at_provider(h: &Harness) {
     store::save(storage, &entry).await.unwrap();
 }
 
-/// Storage that refuses every write under `wal/`.
-struct NoWal(Arc<InMemoryStorage>);
+/// What a [`Faulty`] storage does to writes under its prefix.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// Refuse them.
+    Fail,
+    /// Never finish them (a request cancelled, or a process dying, in the middle).
+    Hang,
+}
+
+/// Storage that injects `fault` into every write (put) under `prefix`.
+struct Faulty(Arc<InMemoryStorage>, &'static str, Fault);
 
 #[async_trait::async_trait]
-impl Storage for NoWal {
+impl Storage for Faulty {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         self.0.get(key).await
     }
     async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
-        if key.starts_with("wal/") {
-            return Err(StorageError("injected failure".into()));
+        if key.starts_with(self.1) {
+            match self.2 {
+                Fault::Fail => return Err(StorageError("injected failure".into())),
+                Fault::Hang => std::future::pending::<()>().await,
+            }
         }
         self.0.put(key, value).await
     }
@@ -71,7 +83,7 @@ async fn a_delete_that_cannot_write_its_intent_deletes_nothing() {
     let req = Request::new(
         Operation::Delete,
         "keys/k",
-        Arc::new(NoWal(h.storage.clone())) as Arc<dyn Storage>,
+        Arc::new(Faulty(h.storage.clone(), "wal/", Fault::Fail)) as Arc<dyn Storage>,
     );
     let result = h.engine.backend().handle_request(req).await;
     assert!(result.is_err(), "{result:?}");
@@ -262,29 +274,6 @@ async fn recovery_never_revokes_an_unproven_id() {
     );
 }
 
-/// Storage whose writes of key records never finish (a request cancelled, or a process dying,
-/// while the record is being written).
-struct StuckRecords(Arc<InMemoryStorage>);
-
-#[async_trait::async_trait]
-impl Storage for StuckRecords {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        self.0.get(key).await
-    }
-    async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
-        if key.starts_with("keys/") {
-            std::future::pending::<()>().await;
-        }
-        self.0.put(key, value).await
-    }
-    async fn delete(&self, key: &str) -> Result<(), StorageError> {
-        self.0.delete(key).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        self.0.list(prefix).await
-    }
-}
-
 /// Item 4: a request dropped between the intent and the record that retires the version (a
 /// client disconnect drops the handler's future) leaves the version live and an intent that
 /// recovery drops as unneeded; nothing retired is left without an intent.
@@ -296,7 +285,7 @@ async fn a_cancelled_retirement_leaves_no_retired_version_without_an_intent() {
     let req = Request::new(
         Operation::Update,
         "promote/k",
-        Arc::new(StuckRecords(h.storage.clone())) as Arc<dyn Storage>,
+        Arc::new(Faulty(h.storage.clone(), "keys/", Fault::Hang)) as Arc<dyn Storage>,
     )
     .with_data(json!({ "force": true, "grace_period": 0 }));
     let dropped = tokio::time::timeout(

@@ -8,8 +8,8 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::providers::{
-    configure_provider, create_key, creds, provider_body, read_key, rotate, version, wait_until,
-    SHORT_DEADLINE, TICK_DEADLINE,
+    configure_provider, create_key, creds, openai_provider, provider_body, read_key, rotate,
+    version, wait_until, SHORT_DEADLINE, TICK_DEADLINE,
 };
 use crate::support::checks::{data, history, secret, write_ok};
 use crate::support::fake_provider::{FakeProvider, Mode};
@@ -171,9 +171,7 @@ async fn scheduler_did(client: &Client, name: &str, event: &str) -> bool {
 async fn hostile_stored_data_never_stops_the_tick() {
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
     let client = bao.client();
-    let admin = secret("admin");
-    fake.add_admin_key(&admin);
-    configure_provider(&client, "oa", provider_body("openai", &fake, Some(&admin))).await;
+    openai_provider(&client, &fake, "oa").await;
     write_ok(
         &client,
         "ai-keys/schedules/spread",
@@ -231,9 +229,7 @@ async fn hostile_stored_data_never_stops_the_tick() {
 async fn a_failed_automatic_rotation_backs_off_and_revokes_what_it_created() {
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
     let client = bao.client();
-    let admin = secret("admin");
-    fake.add_admin_key(&admin);
-    configure_provider(&client, "oa", provider_body("openai", &fake, Some(&admin))).await;
+    openai_provider(&client, &fake, "oa").await;
     let v0 = secret("v0");
     fake.add_key(&v0);
     create_key(

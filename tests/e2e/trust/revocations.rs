@@ -7,20 +7,12 @@
 use serde_json::{json, Value};
 
 use crate::providers::{
-    configure_provider, create_key, creds, provider_body, read_key, rotate, version, wait_until,
-    SHORT_DEADLINE, TICK_DEADLINE,
+    create_key, creds, openai_provider, read_key, rotate, version, wait_until, SHORT_DEADLINE,
+    TICK_DEADLINE,
 };
 use crate::support::checks::{data, expect_error, history, secret, write_ok};
 use crate::support::fake_provider::{FakeProvider, Mode};
 use crate::support::{Bao, Client};
-
-/// Configures OpenAI provider `name` at `fake` with a fresh admin key.
-async fn openai_provider(client: &Client, fake: &FakeProvider, name: &str) {
-    let admin = secret(&format!("admin-{name}"));
-    fake.add_admin_key(&admin);
-    let got = configure_provider(client, name, provider_body("openai", fake, Some(&admin))).await;
-    assert_eq!(got["capabilities"]["revoke"], true, "{got:#}");
-}
 
 /// `rotate/` without a value: the provider creates the key. Returns its provider id.
 async fn rotate_created(client: &Client, fake: &FakeProvider, key: &str, body: Value) -> String {

@@ -12,6 +12,7 @@ mod agent;
 mod cluster;
 mod declarative;
 mod foundation;
+mod governance;
 mod harness;
 mod lifecycle;
 mod providers;

@@ -3,6 +3,7 @@
 //! the files stay the single source), and the audit-log proof that no key value is ever logged
 //! in clear while the HMAC of each new value appears exactly where `creds/` handed it out.
 
+mod audit;
 mod roles;
 
 use std::path::PathBuf;

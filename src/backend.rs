@@ -13,6 +13,7 @@ mod path_config;
 mod path_creds;
 mod path_keys;
 mod path_providers;
+mod path_report;
 mod path_reports;
 mod path_rotate;
 mod path_rotation;
@@ -75,6 +76,7 @@ impl AiKeys {
             path_rotation::paths(&shared),
             path_rotate::paths(&shared),
             path_reports::paths(&shared),
+            path_report::paths(&shared),
         ];
         let tick_shared = shared.clone();
         let wal_shared = shared.clone();

@@ -4,6 +4,7 @@
 //! in clear while the HMAC of each new value appears exactly where `creds/` handed it out.
 
 mod audit;
+mod report;
 mod roles;
 
 use std::path::PathBuf;

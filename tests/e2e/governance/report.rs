@@ -116,4 +116,16 @@ async fn auditor_reads_a_report_of_rotations_failures_revocations_and_promoters(
     }
     // The auditor may not read a value.
     assert_eq!(auditor.read("ai-keys/creds/team-a-app").await.status, 403);
+
+    // path-help documents the parameters and every field of the report.
+    let out = bao.bao(&["path-help", "ai-keys/report"]);
+    assert!(out.status.success(), "{out:?}");
+    let help = String::from_utf8_lossy(&out.stdout);
+    let fields = k.as_object().expect("a key's report").keys().cloned();
+    for field in fields.chain(["prefix", "window", "format"].map(String::from)) {
+        assert!(
+            help.contains(field.as_str()),
+            "path-help report lacks {field}:\n{help}"
+        );
+    }
 }

@@ -117,6 +117,24 @@ async fn auditor_reads_a_report_of_rotations_failures_revocations_and_promoters(
     // The auditor may not read a value.
     assert_eq!(auditor.read("ai-keys/creds/team-a-app").await.status, 403);
 
+    // The README's command: the CLI passes prefix and window as query parameters.
+    let out = bao.bao(&[
+        "read",
+        "-format=json",
+        "ai-keys/report",
+        "window=365d",
+        "prefix=team-b-",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let cli: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON from the CLI");
+    let names: Vec<_> = cli["data"]["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["key"].clone())
+        .collect();
+    assert_eq!(names, vec![json!("team-b-app")], "{cli:#}");
+
     // path-help documents the parameters and every field of the report.
     let out = bao.bao(&["path-help", "ai-keys/report"]);
     assert!(out.status.success(), "{out:?}");

@@ -14,6 +14,7 @@ mod path_creds;
 mod path_cutover;
 mod path_keys;
 mod path_providers;
+mod path_report;
 mod path_reports;
 mod path_rotate;
 mod path_rotation;
@@ -77,6 +78,7 @@ impl AiKeys {
             path_rotate::paths(&shared),
             path_cutover::paths(&shared),
             path_reports::paths(&shared),
+            path_report::paths(&shared),
         ];
         let tick_shared = shared.clone();
         let wal_shared = shared.clone();

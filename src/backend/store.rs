@@ -369,7 +369,8 @@ pub fn check(name: &str, entry: &KeyEntry) -> Result<(), Error> {
     key.versions.check_invariants().map_err(|e| {
         tracing::error!(key = %name, error = %e, "stored key record is inconsistent; refusing to use it");
         Error::Internal(format!(
-            "key {name:?} has an inconsistent stored record ({}); it is refused and left              untouched for an operator to repair",
+            "key {name:?} has an inconsistent stored record ({}); it is refused and left \
+             untouched for an operator to repair",
             match e {
                 crate::rotation::RotationError::Inconsistent { detail } => detail,
                 other => other.to_string(),

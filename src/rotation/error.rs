@@ -114,7 +114,8 @@ pub enum RotationError {
     },
     /// `extend` to a time not after the grace window's current end.
     #[error(
-        "version {version}'s grace window already lasts until {}; extend only makes it longer          (finalize ends it now)",
+        "version {version}'s grace window already lasts until {}; extend only makes it longer \
+         (finalize ends it now)",
         .grace_expires_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     )]
     NotLater {

@@ -13,6 +13,7 @@ mod cluster;
 mod cutover;
 mod declarative;
 mod foundation;
+mod governance;
 mod harness;
 mod lifecycle;
 mod providers;

@@ -75,3 +75,23 @@ fn extend_moves_the_grace_end_later_only() {
     assert!(kv.expire(at(2 * HOUR)).is_empty());
     assert_eq!(kv.expire(at(DAY)).len(), 1);
 }
+
+#[test]
+fn cutover_refusals_read_cleanly() {
+    let not_later = RotationError::NotLater {
+        version: 1,
+        grace_expires_time: at(HOUR),
+    };
+    assert_eq!(
+        not_later.to_string(),
+        "version 1's grace window already lasts until 2025-01-01T01:00:00Z; extend only makes \
+         it longer (finalize ends it now)"
+    );
+    let none = RotationError::NoneInGrace {
+        detail: "there is no previous version".into(),
+    };
+    assert_eq!(
+        none.to_string(),
+        "no version is in its grace window: there is no previous version"
+    );
+}

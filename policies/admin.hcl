@@ -1,0 +1,32 @@
+# ai-keys role "admin": configures the engine and manages keys, never reads their values.
+#
+# May read and change the engine configuration, schedules, providers (the admin key is
+# write-only) and keys (create from a value, change settings, delete), and read the reports.
+# No creds/: an administrator who could read every application's key would defeat the app role;
+# an emergency read goes through a break-glass token, not this role. No rotation steps either:
+# rotations belong to the operator and approver, so the history names who did what.
+# Adapt: replace "ai-keys/" with the engine's mount path.
+path "ai-keys/config" {
+  capabilities = ["read", "update"]
+}
+path "ai-keys/schedules/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+}
+path "ai-keys/providers/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+}
+path "ai-keys/keys/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
+}
+path "ai-keys/history/*" {
+  capabilities = ["read"]
+}
+path "ai-keys/overdue" {
+  capabilities = ["read"]
+}
+path "ai-keys/metrics" {
+  capabilities = ["read"]
+}
+path "ai-keys/report" {
+  capabilities = ["read"]
+}

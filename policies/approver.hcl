@@ -1,0 +1,20 @@
+# ai-keys role "approver": makes a staged and tested version live, and ends a cut-over.
+#
+# May promote the pending version and finalize (end the previous version's grace now). May read
+# keys' metadata and history (never values) to check the pending version's test outcome before
+# promoting. Cannot stage, test or roll back (the operator does), cannot read creds/. With
+# config require_separate_approver=true the engine also refuses a promote by the identity that
+# staged the version, so the two roles must be held by different people.
+# Adapt: replace "ai-keys/" with the engine's mount path.
+path "ai-keys/promote/*" {
+  capabilities = ["update"]
+}
+path "ai-keys/finalize/*" {
+  capabilities = ["update"]
+}
+path "ai-keys/keys/*" {
+  capabilities = ["read", "list"]
+}
+path "ai-keys/history/*" {
+  capabilities = ["read"]
+}

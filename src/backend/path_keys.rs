@@ -275,7 +275,11 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     tracing::info!(key = %name, "key created");
     let key = entry.key.as_ref().expect("live");
     let periods = view::periods(&s, storage, key).await?;
-    Ok(Some(Response::with_data(view::key_json(key, periods, now))))
+    Ok(Some(view::with_grace_warning(
+        view::key_json(key, periods, now),
+        &format!("key {name:?}"),
+        periods.grace_period,
+    )))
 }
 
 async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
@@ -309,11 +313,11 @@ async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
     locked.commit(&s, req.storage.as_ref()).await?;
     let periods = view::periods(&s, req.storage.as_ref(), locked.key_ref()).await?;
-    Ok(Some(Response::with_data(view::key_json(
-        locked.key_ref(),
-        periods,
-        locked.now,
-    ))))
+    Ok(Some(view::with_grace_warning(
+        view::key_json(locked.key_ref(), periods, locked.now),
+        &format!("key {name:?}"),
+        periods.grace_period,
+    )))
 }
 
 async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {

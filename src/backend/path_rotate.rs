@@ -65,7 +65,9 @@ async fn rotate(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
     let remember = rotation_id.map(|id| (id, digest));
     let data = workflows::rotate(&s, req.storage.as_ref(), locked, value, grace, remember).await?;
-    Ok(Some(Response::with_data(data)))
+    Ok(Some(super::path_rotation::grace_response(
+        data, &name, grace,
+    )))
 }
 
 async fn verify(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::locked::Locked;
-use super::{bind, workflows, Shared};
+use super::{bind, view, workflows, Shared};
 use crate::framework::{
     generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
     Request, Response,
@@ -99,7 +99,16 @@ async fn promote(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let data = workflows::promote(&s, req.storage.as_ref(), &mut locked, grace, force).await?;
     locked.commit(&s, req.storage.as_ref()).await?;
     tracing::info!(key = %name, "version promoted");
-    Ok(Some(Response::with_data(data)))
+    Ok(Some(grace_response(data, &name, grace)))
+}
+
+/// The response of a promotion with an explicit `grace` (and the short-grace warning, except
+/// for 0, a deliberate emergency rotation).
+pub(super) fn grace_response(data: serde_json::Value, name: &str, grace: Option<i64>) -> Response {
+    match grace.filter(|g| *g > 0) {
+        Some(g) => view::with_grace_warning(data, &format!("key {name:?}"), g),
+        None => Response::with_data(data),
+    }
 }
 
 async fn rollback(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {

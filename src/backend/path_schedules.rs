@@ -233,7 +233,11 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     )
     .await?;
     s.schedules.forget(&name);
-    Ok(Some(Response::with_data(schedule.to_json(&name))))
+    Ok(Some(super::view::with_grace_warning(
+        schedule.to_json(&name),
+        &format!("schedule {name:?}"),
+        schedule.grace_period,
+    )))
 }
 
 async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {

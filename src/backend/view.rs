@@ -18,6 +18,41 @@ fn opt_time(t: Option<DateTime<Utc>>) -> Value {
     t.map(time).map(Value::String).unwrap_or(Value::Null)
 }
 
+/// Grace windows shorter than this rarely let every application re-read `creds/` in time
+/// (an agent template re-renders on its own interval).
+pub const SHORT_GRACE_SECS: i64 = 300;
+
+/// The warning for a grace window of `grace_secs` shorter than [`SHORT_GRACE_SECS`] (also
+/// logged, naming `subject`), or `None`.
+pub fn short_grace_warning(subject: &str, grace_secs: i64) -> Option<String> {
+    if grace_secs >= SHORT_GRACE_SECS {
+        return None;
+    }
+    tracing::warn!(
+        subject,
+        grace_secs,
+        "grace period shorter than five minutes"
+    );
+    Some(format!(
+        "{subject}: the grace period is {grace_secs}s, shorter than five minutes: applications \
+         (and agent templates, on their re-render interval) may still use the previous key when \
+         it is revoked; use at least 5m unless this is an emergency rotation"
+    ))
+}
+
+/// A response with `data` and the short-grace warning for `grace_secs`, if any.
+pub fn with_grace_warning(
+    data: Value,
+    subject: &str,
+    grace_secs: i64,
+) -> crate::framework::Response {
+    let mut response = crate::framework::Response::with_data(data);
+    response
+        .warnings
+        .extend(short_grace_warning(subject, grace_secs));
+    response
+}
+
 /// A key's effective periods: its overrides, else its schedule's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Periods {

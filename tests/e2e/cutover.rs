@@ -1,6 +1,6 @@
 //! Cut-over controls (issue 13): `finalize/` ends a grace window now and revokes the previous key
 //! at its provider; `extend/` keeps the previous key working past its planned end. Both record
-//! who did it.
+//! who did it. Short grace periods are warned about.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -146,4 +146,55 @@ async fn extend_keeps_the_previous_key_working_past_its_planned_end() {
         "extend a revoked version",
     );
     assert!(creds(&client, "k").await.get("previous_api_key").is_none());
+}
+
+/// Issue 11: a grace period shorter than five minutes gets a warning in the response and the
+/// log (applications and agent templates may not have re-read `creds/` by then), wherever it is
+/// set; an emergency rotation (grace 0) is deliberate and gets none.
+#[tokio::test]
+async fn short_grace_periods_are_warned_about() {
+    let bao = Bao::start().await;
+    let client = bao.client();
+    let short = "shorter than five minutes";
+    let warned = |reply: &crate::support::Reply| reply.warnings().iter().any(|w| w.contains(short));
+
+    let created = client
+        .write(
+            "ai-keys/keys/k",
+            json!({ "value": secret("v0"), "grace_period": "1m" }),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert!(warned(&created), "{}", created.text);
+    let schedule = client
+        .write(
+            "ai-keys/schedules/fast",
+            json!({ "rotation_period": "30d", "grace_period": "2m" }),
+        )
+        .await;
+    assert!(warned(&schedule), "{}", schedule.text);
+    let rotated = rotate(
+        &client,
+        "k",
+        json!({ "value": secret("v1"), "grace_period": "30s" }),
+    )
+    .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    assert!(warned(&rotated), "{}", rotated.text);
+    assert!(bao
+        .server_log()
+        .contains("grace period shorter than five minutes"));
+
+    let fine = client
+        .write("ai-keys/keys/ok", json!({ "value": secret("w0") }))
+        .await;
+    assert!(!warned(&fine), "{}", fine.text);
+    let emergency = rotate(
+        &client,
+        "ok",
+        json!({ "value": secret("w1"), "grace_period": 0 }),
+    )
+    .await;
+    assert_eq!(emergency.status, 200, "{}", emergency.text);
+    assert!(!warned(&emergency), "{}", emergency.text);
 }

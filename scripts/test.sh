@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Every check, from a fresh clone: installs OpenBao 2.7.2 if needed (idempotent), then checks
-# formatting and lints and runs every test, the end-to-end ones against real OpenBao servers
-# that the tests start on free loopback ports.
+# Every check, from a fresh clone: installs OpenBao 2.7.2 and hvac (for examples/hvac_client.py)
+# if needed (idempotent), then checks formatting and lints and runs every test, the end-to-end
+# ones against real OpenBao servers that the tests start on free loopback ports.
 #
 #   scripts/test.sh                      # what CI runs (.ci/run)
 #   BAO_BIN=/path/to/bao scripts/test.sh # use an existing OpenBao 2.7.2 binary
@@ -11,6 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/tools.sh
 
 ensure_bao
+ensure_hvac
 log "$("$BAO_BIN" version)"
 log "$(cargo --version)"
 

@@ -49,3 +49,20 @@ ensure_bao() {
   log "using BAO_BIN=$BAO_BIN"
   export BAO_BIN
 }
+
+HVAC_VERSION="2.4.0"
+
+# Installs hvac==$HVAC_VERSION (the common Python Vault client, used by examples/hvac_client.py
+# and its end-to-end test) into .tools/venv, creating the venv if ensure_bao did not (it returns
+# early when BAO_BIN is set). Idempotent: nothing happens when the wanted version is there.
+ensure_hvac() {
+  local venv="$TOOLS_ROOT/.tools/venv" have
+  [[ -x "$venv/bin/python" ]] || run python3 -m venv "$venv"
+  have="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("hvac"))' \
+    2>/dev/null || true)"
+  if [[ "$have" != "$HVAC_VERSION" ]]; then
+    log "installing hvac==$HVAC_VERSION into .tools/venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "hvac==$HVAC_VERSION"
+  fi
+  log "using hvac $HVAC_VERSION from .tools/venv"
+}

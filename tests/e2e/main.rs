@@ -9,6 +9,7 @@
 mod support;
 
 mod agent;
+mod applications;
 mod cluster;
 mod cutover;
 mod declarative;

@@ -33,8 +33,6 @@ pub struct Locked {
     pub retired: Vec<(u32, String)>,
     /// Whether opening the key already changed it (a grace window had closed).
     pub expired: bool,
-    /// The type of the key's provider, if it has one.
-    pub provider_kind: Option<crate::providers::ProviderType>,
 }
 
 impl Locked {
@@ -80,8 +78,6 @@ impl Locked {
             entry = store::load_existing(storage, name).await?;
         }
         let config = Config::load(storage).await?;
-        let provider = entry.key.as_ref().and_then(|k| k.provider.clone());
-        let provider_kind = super::provider_ops::kind_of(storage, provider.as_deref()).await?;
         let mut locked = Locked {
             _guard: guard,
             entry,
@@ -91,7 +87,6 @@ impl Locked {
             request_id: request_id.filter(|r| !r.is_empty()),
             retired: Vec::new(),
             expired: false,
-            provider_kind,
         };
         locked.expired = locked.expire();
         Ok(locked)
@@ -165,7 +160,7 @@ impl Locked {
     }
 
     fn note_retired(&mut self, changes: &[Change]) {
-        let found = super::provider_ops::to_revoke(self.key_ref(), changes, self.provider_kind);
+        let found = self.key_ref().versions.provider_revocations(changes);
         self.retired.extend(found);
     }
 

@@ -87,16 +87,13 @@ pub(super) async fn verify_provider_key_id(
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use serde_json::json;
 
-    use super::super::provider_ops::to_revoke;
-    use super::super::store::KeyState;
-    use crate::providers::ProviderType;
     use crate::rotation::{KeyVersions, SecretValue};
 
-    /// A key whose version 1 carries `id-1` (marked as given), replaced by version 2 with no
-    /// grace: what `to_revoke` says to revoke for that retirement, per provider type.
-    fn revoked_on_promotion(engine_created: bool, verified: bool) -> Vec<Vec<(u32, String)>> {
+    /// A key whose version 1 carries `id-1`, replaced by version 2 with no grace: what the state
+    /// machine says to revoke at the provider for that retirement (the same rule for every
+    /// provider type).
+    fn revoked_on_promotion(engine_created: bool, verified: bool) -> Vec<(u32, String)> {
         let now = Utc::now();
         let value = |v: &str| SecretValue::new(v.to_string());
         let (mut versions, _) = KeyVersions::create(value("sk-old-0123456789"), now, now);
@@ -110,35 +107,24 @@ mod tests {
         let changes = versions
             .promote(now, 0, true, None, false)
             .expect("promote");
-        let key: KeyState = serde_json::from_value(json!({
-            "name": "k", "schedule": "production", "versions": versions,
-        }))
-        .expect("key");
-        [
-            Some(ProviderType::Anthropic),
-            Some(ProviderType::Openai),
-            None,
-        ]
-        .into_iter()
-        .map(|kind| to_revoke(&key, &changes, kind))
-        .collect()
+        versions.provider_revocations(&changes)
     }
 
     #[test]
     fn an_id_recorded_without_verification_is_never_revoked() {
         // A record from the previous release: an operator-supplied, unverified id (even for
         // Anthropic, whose operator ids were revoked before).
-        for found in revoked_on_promotion(false, false) {
-            assert_eq!(found, []);
-        }
+        assert_eq!(revoked_on_promotion(false, false), []);
     }
 
     #[test]
     fn created_and_verified_ids_are_revoked() {
         for (created, verified) in [(true, false), (false, true), (true, true)] {
-            for found in revoked_on_promotion(created, verified) {
-                assert_eq!(found, [(1, "id-1".to_string())], "{created} {verified}");
-            }
+            assert_eq!(
+                revoked_on_promotion(created, verified),
+                [(1, "id-1".to_string())],
+                "{created} {verified}"
+            );
         }
     }
 }

@@ -11,7 +11,7 @@ use super::store::KeyState;
 use super::Shared;
 use crate::framework::{get_json, put_json, Error, Storage};
 use crate::providers::{ProviderConfig, ProviderError, ProviderType};
-use crate::rotation::{Change, SecretValue, TestOutcome, TestResult};
+use crate::rotation::{SecretValue, TestOutcome, TestResult};
 
 /// Prefix of provider entries.
 pub const PROVIDERS_PREFIX: &str = "providers/";
@@ -150,31 +150,6 @@ pub async fn create(
             Err(provider_error("creating a key at the provider", e))
         }
     }
-}
-
-/// Provider keys retired by `changes` that the engine should revoke: only keys it can show are
-/// this key's, those it created and those whose operator-supplied id was verified against the
-/// value with the provider when it was given (whatever the provider type). An id recorded
-/// without that check (by an earlier release) is never revoked.
-pub fn to_revoke(
-    key: &KeyState,
-    changes: &[Change],
-    _kind: Option<ProviderType>,
-) -> Vec<(u32, String)> {
-    let mut out = key.versions.provider_revocations(changes);
-    for c in changes.iter().filter(|c| c.event.destroys_value()) {
-        if let Some(v) = key.versions.get(c.version) {
-            if let Some(id) = &v.provider_key_id {
-                if v.provider_key_verified
-                    && v.value.is_none()
-                    && !out.iter().any(|(n, _)| *n == v.number)
-                {
-                    out.push((v.number, id.clone()));
-                }
-            }
-        }
-    }
-    out
 }
 
 /// The provider type of provider `name`, if configured.

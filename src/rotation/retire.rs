@@ -118,16 +118,18 @@ impl KeyVersions {
 
     /// The provider-side keys to revoke after a transition returned `changes`: `(version,
     /// provider_key_id)` for each version that a `revoked`, `expired` or `failed` change left
-    /// without a value, that the engine created (`engine_created`) and whose provider id is
-    /// known. Each version once, in the order of the changes.
+    /// without a value, whose key the engine can show is this key's (it created it,
+    /// `engine_created`, or the provider's record matched the value, `provider_key_verified`)
+    /// and whose provider id is known. An id recorded without that proof (by an earlier release)
+    /// is never revoked. Each version once, in the order of the changes.
     pub fn provider_revocations(&self, changes: &[Change]) -> Vec<(u32, String)> {
         let mut out: Vec<(u32, String)> = Vec::new();
         for change in changes.iter().filter(|c| c.event.destroys_value()) {
             let Some(v) = self.get(change.version) else {
                 continue;
             };
-            if v.state.keeps_value() || !v.engine_created || out.iter().any(|(n, _)| *n == v.number)
-            {
+            let proven = v.engine_created || v.provider_key_verified;
+            if v.state.keeps_value() || !proven || out.iter().any(|(n, _)| *n == v.number) {
                 continue;
             }
             if let Some(id) = &v.provider_key_id {

@@ -222,9 +222,22 @@ impl Locked {
         shared: &Arc<Shared>,
         storage: &dyn Storage,
     ) -> bool {
-        let retired = std::mem::take(&mut self.retired);
-        let mut noted = false;
-        for (number, _) in retired {
+        let outcomes = self.revoke_pending(shared, storage).await;
+        for (number, result) in &outcomes {
+            self.note_revocation(*number, result);
+        }
+        !outcomes.is_empty()
+    }
+
+    /// Calls the provider once for each pending revocation this operation retired, settling the
+    /// intents of the confirmed ones; the outcome per version.
+    async fn revoke_pending(
+        &mut self,
+        shared: &Arc<Shared>,
+        storage: &dyn Storage,
+    ) -> Vec<(u32, Result<(), String>)> {
+        let mut outcomes = Vec::new();
+        for (number, _) in std::mem::take(&mut self.retired) {
             let Some(revocation) = self
                 .key_ref()
                 .versions
@@ -244,10 +257,9 @@ impl Locked {
             if result.is_ok() {
                 intents::settle(storage, revocation.intent_id.as_deref()).await;
             }
-            self.note_revocation(number, &result);
-            noted = true;
+            outcomes.push((number, result));
         }
-        noted
+        outcomes
     }
 
     /// Records the outcome of a revocation attempt on version `number` and in the history.
@@ -287,27 +299,9 @@ impl Locked {
     /// For a key being deleted, once its record is gone: tries each revocation once and settles
     /// the intents of the confirmed ones; the others stay for recovery.
     pub async fn revoke_deleted(&mut self, shared: &Arc<Shared>, storage: &dyn Storage) {
-        for (number, _) in std::mem::take(&mut self.retired) {
-            let Some(revocation) = self
-                .key_ref()
-                .versions
-                .get(number)
-                .and_then(|v| v.provider_revocation.clone())
-            else {
-                continue;
-            };
-            match intents::revoke_at(
-                shared,
-                storage,
-                &revocation.provider,
-                &revocation.provider_key_id,
-            )
-            .await
-            {
-                Ok(()) => intents::settle(storage, revocation.intent_id.as_deref()).await,
-                Err(e) => {
-                    tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation of a deleted key's version failed; recovery retries it")
-                }
+        for (number, result) in self.revoke_pending(shared, storage).await {
+            if let Err(e) = result {
+                tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation of a deleted key's version failed; recovery retries it");
             }
         }
     }

@@ -89,12 +89,17 @@ async fn a_stalled_provider_delays_only_its_own_keys() {
         || async { !fine.is_active(&healthy) },
     )
     .await;
-    let key = read_key(&client, "b-fine").await;
-    assert_eq!(
-        version(&key, 2)["provider_revocation"]["status"],
-        "confirmed",
-        "{key:#}"
-    );
+    // The provider answers before the engine records its answer: wait for the record too.
+    wait_until(
+        &bao,
+        "the record to show the revocation confirmed",
+        SHORT_DEADLINE,
+        || async {
+            version(&read_key(&client, "b-fine").await, 2)["provider_revocation"]["status"]
+                == "confirmed"
+        },
+    )
+    .await;
     assert!(slow.is_active(&stalled), "the stalled provider answered?");
     slow.set_admin_mode(Mode::Normal);
 }

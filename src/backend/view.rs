@@ -106,6 +106,7 @@ fn version_json(v: &Version) -> Value {
         "created_time": time(v.created_time),
         "promoted_time": opt_time(v.promoted_time),
         "grace_expires_time": opt_time(v.grace_expires_time),
+        "planned_grace_expires_time": opt_time(v.planned_grace_expires_time),
         "revoked_time": opt_time(v.revoked_time),
         "fingerprint": v.fingerprint,
         "last_test": v.last_test.as_ref().map(test_json),

@@ -31,6 +31,11 @@ pub struct Version {
     /// When its grace window as `previous` ends (kept after it is revoked).
     #[serde(default)]
     pub grace_expires_time: Option<DateTime<Utc>>,
+    /// When its grace window was planned to end when it became `previous` (the promotion's
+    /// grace period). `extend/` and usage-aware postponements move `grace_expires_time` only,
+    /// so the two differ exactly while a retired key is kept past its plan.
+    #[serde(default)]
+    pub planned_grace_expires_time: Option<DateTime<Utc>>,
     /// When its value was destroyed (`revoked` or `failed`).
     #[serde(default)]
     pub revoked_time: Option<DateTime<Utc>>,

@@ -175,6 +175,7 @@ impl KeyVersions {
             let v = self.version_mut(old);
             v.state = VersionState::Previous;
             v.grace_expires_time = Some(grace_end);
+            v.planned_grace_expires_time = Some(grace_end);
         }
         let new = self.version_mut(pending.number);
         new.state = VersionState::Current;
@@ -238,6 +239,7 @@ fn new_version(
         provider_key_verified: false,
         staged_by: None,
         provider: None,
+        planned_grace_expires_time: None,
         provider_revocation: None,
     }
 }

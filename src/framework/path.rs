@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::error::Error;
 use super::field::{Field, FieldData};

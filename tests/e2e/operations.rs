@@ -9,7 +9,9 @@
 //! unpacks into .tools/prometheus (`ensure_prometheus` in scripts/lib/tools.sh).
 
 mod alerting;
+mod decommission;
 mod metrics;
+mod outage;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -19,7 +19,7 @@ use crate::support::checks::secret;
 use crate::support::server::poll_until_or;
 use crate::support::Bao;
 
-/// Bound of the wait for Prometheus to start, scrape, evaluate and fire (about 3 s here).
+/// Bound of the wait for Prometheus to start, scrape, evaluate and fire (3-6 s measured).
 const FIRE_DEADLINE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(200);
 

@@ -45,6 +45,34 @@ fn the_alert_rules_pass_promtool_check_rules() {
     assert_eq!(rules.matches("          runbook: ").count(), alerts);
 }
 
+/// The rules' unit tests (deploy/prometheus/ai-keys.rules.test.yml): every alert fires on
+/// series shaped like a real scrape, and stays silent before and for keys that do not qualify.
+#[test]
+fn every_alert_rule_fires_when_it_should_in_promtool_test_rules() {
+    let out = std::process::Command::new(promtool())
+        .args(["test", "rules", "ai-keys.rules.test.yml"])
+        .current_dir(root().join("deploy/prometheus"))
+        .output()
+        .expect("running promtool");
+    assert!(out.status.success(), "{}", output_text(&out));
+    let tests = fs::read_to_string(root().join("deploy/prometheus/ai-keys.rules.test.yml"))
+        .expect("the rules' unit tests");
+    for alert in [
+        "AiKeyOverdue",
+        "AiKeyDueSoonWithoutAutoRotate",
+        "AiKeyRotationFailed",
+        "AiKeyPastPlannedGrace",
+        "AiKeyProviderRevocationPending",
+        "AiKeysPeriodicWorkStalled",
+        "AiKeysNotScraped",
+    ] {
+        assert!(
+            tests.contains(&format!("alertname: {alert}\n")),
+            "{alert} has no unit test"
+        );
+    }
+}
+
 /// deploy/prometheus/prometheus.yml with `from` replaced by `to`, each exactly once.
 fn example_config(replacements: &[(&str, &str)]) -> String {
     let mut text = fs::read_to_string(root().join("deploy/prometheus/prometheus.yml"))

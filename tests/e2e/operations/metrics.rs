@@ -211,6 +211,17 @@ path "team-b/metrics" { capabilities = ["read"] }"#,
     ] {
         assert!(bodies[0].contains(line), "{line} in:\n{}", bodies[0]);
     }
+    // Every metric the alert rules use is in a real scrape.
+    let rules = std::fs::read_to_string(super::root().join("deploy/prometheus/ai-keys.rules.yml"))
+        .expect("the alert rules");
+    let used = regex::Regex::new(r"ai_keys_[a-z_]+").unwrap();
+    for name in used.find_iter(&rules).map(|m| m.as_str()) {
+        assert!(
+            bodies[0].contains(&format!("# TYPE {name} ")),
+            "the rules use {name}, which the scrape does not have:\n{}",
+            bodies[0]
+        );
+    }
     // The other mount's `app` is its own series.
     assert!(
         bodies[1].contains("ai_keys_rotations_total{key=\"app\",mount=\"team-b\"} 0\n"),

@@ -51,7 +51,7 @@ impl Family {
     }
 }
 
-/// When the periodic work last finished with no failure, in Unix seconds: the plugin's start
+/// When the periodic work last finished with no failure (Unix microseconds): the plugin's start
 /// until then (so "no successful tick for N minutes" also covers a plugin that never ticked).
 /// In memory on purpose: recording it writes nothing to storage every minute.
 #[derive(Debug)]
@@ -59,19 +59,19 @@ pub struct TickClock(AtomicI64);
 
 impl Default for TickClock {
     fn default() -> Self {
-        TickClock(AtomicI64::new(Utc::now().timestamp()))
+        TickClock(AtomicI64::new(Utc::now().timestamp_micros()))
     }
 }
 
 impl TickClock {
     /// Records a successful tick at `now`.
     pub fn record(&self, now: DateTime<Utc>) {
-        self.0.fetch_max(now.timestamp(), Ordering::Relaxed);
+        self.0.fetch_max(now.timestamp_micros(), Ordering::Relaxed);
     }
 
     /// The last successful tick (or the start), in Unix seconds.
-    pub fn last(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
+    pub fn last(&self) -> f64 {
+        self.0.load(Ordering::Relaxed) as f64 / 1e6
     }
 }
 
@@ -104,7 +104,7 @@ pub struct KeyFigures<'a> {
 pub fn collect(
     mount: &str,
     keys: &[KeyFigures<'_>],
-    last_tick: i64,
+    last_tick: f64,
     now: DateTime<Utc>,
 ) -> Vec<Family> {
     use Kind::{Counter, Gauge};
@@ -199,7 +199,7 @@ pub fn collect(
         "When the periodic work last finished without a failure (the plugin's start until then), Unix seconds.",
         &[],
     );
-    tick.add(mount, &[], last_tick as f64);
+    tick.add(mount, &[], last_tick);
     for KeyFigures {
         key: k,
         rotation_period,
@@ -317,11 +317,11 @@ mod tests {
     fn tick_clock_starts_at_start_and_never_goes_back() {
         let clock = TickClock::default();
         let start = clock.last();
-        assert!((Utc::now().timestamp() - start).abs() <= 1);
+        assert!((Utc::now().timestamp() as f64 - start).abs() <= 1.0);
         let later = Utc::now() + TimeDelta::minutes(1);
         clock.record(later);
         clock.record(later - TimeDelta::minutes(5));
-        assert_eq!(clock.last(), later.timestamp());
+        assert_eq!(clock.last(), later.timestamp_micros() as f64 / 1e6);
     }
 
     #[test]

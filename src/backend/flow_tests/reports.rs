@@ -218,3 +218,25 @@ async fn metrics_default_to_json_and_refuse_an_unknown_format() {
     );
     assert!(msg.contains("format"), "{msg}");
 }
+
+/// The tick gauge: the plugin's start, then each tick that finished without a failure.
+#[tokio::test]
+async fn metrics_show_the_last_successful_tick() {
+    let h = Harness::new().await;
+    let tick = |m: &Value| {
+        m["gauges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "ai_keys_last_successful_tick_timestamp_seconds")
+            .map(|s| (s["labels"].clone(), s["value"].as_f64().unwrap()))
+            .expect("the tick gauge")
+    };
+    let (labels, started) = tick(&h.read("metrics").await);
+    assert_eq!(labels, json!({"mount": "ai-keys"}));
+    let now = Utc::now().timestamp_micros() as f64 / 1e6;
+    assert!((now - 60.0..=now).contains(&started), "{started} {now}");
+    h.tick().await.unwrap();
+    let (_, ticked) = tick(&h.read("metrics").await);
+    assert!(ticked > started, "{ticked} after {started}");
+}

@@ -10,7 +10,7 @@ use tokio::process::Command;
 
 use serde_json::json;
 
-use super::{output_text, root};
+use super::{output_text, root, token_with_policy};
 use crate::providers::{create_key, openai_provider, provider_body, rotate};
 use crate::support::checks::{data, secret, write_ok};
 use crate::support::fake_provider::{FakeProvider, Mode};
@@ -37,9 +37,9 @@ fn readme_procedure() -> String {
     body[..=end].to_owned()
 }
 
-/// Runs `script` with bash, `bao` (the real CLI) first on PATH, against `bao`. Asynchronously:
-/// the fake provider answers on this test's runtime while the script runs.
-async fn run_script(bao: &Bao, script: &str) -> Output {
+/// Runs `script` with bash, `bao` (the real CLI) first on PATH, against `bao` with `token`.
+/// Asynchronously: the fake provider answers on this test's runtime while the script runs.
+async fn run_script(bao: &Bao, token: &str, script: &str) -> Output {
     let bin = tempfile::tempdir().expect("temp dir");
     std::os::unix::fs::symlink(bao_bin(), bin.path().join("bao")).expect("linking bao");
     let path = format!(
@@ -52,7 +52,7 @@ async fn run_script(bao: &Bao, script: &str) -> Output {
         .arg(script)
         .env("PATH", path)
         .env("BAO_ADDR", &bao.addr)
-        .env("BAO_TOKEN", &bao.token)
+        .env("BAO_TOKEN", token)
         .env("NO_PROXY", "127.0.0.1,localhost")
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -127,7 +127,7 @@ async fn the_readme_procedure_revokes_everything_the_engine_created_before_disab
     created_twice(&client, &other, "team-b", "app", "ob").await;
     assert_eq!(other.active_created_keys().len(), 2);
 
-    let out = run_script(&bao, &script).await;
+    let out = run_script(&bao, &bao.token, &script).await;
     assert!(
         out.status.success(),
         "the README procedure: {}",
@@ -144,11 +144,23 @@ async fn the_readme_procedure_revokes_everything_the_engine_created_before_disab
     other.set_admin_mode(Mode::ServerError500);
     let team_b = script.replacen("MOUNT=ai-keys\n", "MOUNT=team-b\n", 1);
     assert_ne!(team_b, script, "the block starts with MOUNT=ai-keys");
-    let out = run_script(&bao, &team_b).await;
+    let out = run_script(&bao, &bao.token, &team_b).await;
     let text = output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("has pending revocations"), "{text}");
     assert!(text.contains("not disabled: team-b"), "{text}");
+
+    // A token that may disable the mount but not list it: nothing is disabled on a failed list.
+    let blind = token_with_policy(
+        &bao,
+        "blind",
+        r#"path "sys/mounts/team-b" { capabilities = ["delete", "update", "read"] }"#,
+    )
+    .await;
+    let out = run_script(&bao, &blind, &team_b).await;
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("cannot list them"), "{text}");
     assert!(mounts(&client).await.contains(&"team-b/".to_owned()));
     assert_eq!(
         other.active_created_keys().len(),

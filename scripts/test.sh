@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Every check, from a fresh clone: installs OpenBao 2.7.2 and hvac (for examples/hvac_client.py)
-# if needed (idempotent), then checks formatting and lints and runs every test, the end-to-end
-# ones against real OpenBao servers that the tests start on free loopback ports.
+# Every check, from a fresh clone: installs OpenBao 2.7.2, hvac (for examples/hvac_client.py) and
+# promtool/prometheus (for the metrics and alert-rule tests) if needed (idempotent), then checks
+# formatting and lints and runs every test, the end-to-end ones against real OpenBao servers
+# that the tests start on free loopback ports.
 #
 #   scripts/test.sh                      # what CI runs (.ci/run)
 #   BAO_BIN=/path/to/bao scripts/test.sh # use an existing OpenBao 2.7.2 binary
@@ -12,6 +13,7 @@ source scripts/lib/tools.sh
 
 ensure_bao
 ensure_hvac
+ensure_prometheus
 log "$("$BAO_BIN" version)"
 log "$(cargo --version)"
 

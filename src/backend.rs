@@ -7,6 +7,8 @@ mod history;
 mod intents;
 mod key_locks;
 mod locked;
+mod metrics;
+mod metrics_format;
 mod migrate;
 mod ownership;
 mod path_config;
@@ -51,6 +53,8 @@ pub struct Shared {
     pub providers: crate::providers::Providers,
     /// Schedules, read through and kept until they change.
     pub schedules: path_schedules::ScheduleCache,
+    /// When the periodic work last finished without a failure (for `metrics`).
+    pub ticks: metrics::TickClock,
 }
 
 /// One mounted engine.
@@ -67,6 +71,7 @@ impl AiKeys {
             locks: store::KeyLocks::default(),
             providers: crate::providers::Providers::new(),
             schedules: path_schedules::ScheduleCache::default(),
+            ticks: metrics::TickClock::default(),
         });
         let families = [
             path_config::paths(&shared),

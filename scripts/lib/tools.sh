@@ -66,3 +66,45 @@ ensure_hvac() {
   fi
   log "using hvac $HVAC_VERSION from .tools/venv"
 }
+
+PROMETHEUS_DEB_VERSION="2.42.0+ds-5+b6"
+
+# True when "$1" runs and reports Prometheus (promtool or prometheus) 2.42.0.
+prometheus_is_wanted_version() {
+  local out
+  out="$("$1" --version 2>&1)" || return 1
+  [[ "$out" == *"version 2.42.0"* ]]
+}
+
+# Sets and exports PROMTOOL_BIN and PROMETHEUS_BIN (the Debian 12 package `prometheus`, used by
+# the tests that check the metrics and the alert rules, tests/e2e/operations/). The binaries
+# are taken out of the package (`apt-get download` + `dpkg-deb -x`) into .tools/prometheus
+# rather than installed: installing the package would also start a Prometheus service on
+# :9090 and pull in the web UI's JavaScript libraries. Idempotent: nothing is downloaded when
+# .tools/prometheus already holds the wanted version. Needs the Debian archive in apt's
+# sources (runs `apt-get update` once if the package is unknown and we are root).
+ensure_prometheus() {
+  local dir="$TOOLS_ROOT/.tools/prometheus" tmp deb
+  if ! prometheus_is_wanted_version "$dir/usr/bin/promtool" \
+    || ! prometheus_is_wanted_version "$dir/usr/bin/prometheus"; then
+    command -v apt-get >/dev/null || die "apt-get is needed to fetch the Debian package prometheus"
+    tmp="$(mktemp -d)"
+    log "downloading the Debian package prometheus into .tools/prometheus"
+    if ! (cd "$tmp" && apt-get download "prometheus=$PROMETHEUS_DEB_VERSION" >/dev/null 2>&1) \
+      && ! (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); then
+      [[ "$(id -u)" == 0 ]] || die "apt-get download prometheus failed (run apt-get update?)"
+      run apt-get update -qq
+      (cd "$tmp" && apt-get download prometheus) || die "apt-get download prometheus failed"
+    fi
+    deb="$(ls "$tmp"/prometheus_*.deb)"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    dpkg-deb -x "$deb" "$dir"
+    rm -rf "$tmp"
+  fi
+  PROMTOOL_BIN="$dir/usr/bin/promtool"
+  PROMETHEUS_BIN="$dir/usr/bin/prometheus"
+  "$PROMTOOL_BIN" --version >/dev/null 2>&1 || die "$PROMTOOL_BIN does not run"
+  log "using $("$PROMTOOL_BIN" --version 2>&1 | head -n1) from .tools/prometheus"
+  export PROMTOOL_BIN PROMETHEUS_BIN
+}

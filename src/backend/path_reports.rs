@@ -1,6 +1,5 @@
 //! Read-only reports: `history/:name`, `overdue`, `metrics`.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -8,12 +7,12 @@ use serde_json::{json, Value};
 
 use super::history::{self, HistoryEvent, StoredArchive};
 use super::store;
-use super::{bind, view, Shared};
+use super::{bind, metrics, metrics_format, view, Shared};
 use crate::framework::{
     generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
     Request, Response,
 };
-use crate::rotation::{age_days, overdue_days, period_days, VersionState};
+use crate::rotation::{age_days, overdue_days, period_days};
 
 pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
     vec![
@@ -64,9 +63,17 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             )
             .help(OVERDUE_SYNOPSIS, OVERDUE_DESCRIPTION),
         Path::new("metrics")
+            .field(
+                Field::new(
+                    "format",
+                    FieldType::String,
+                    "prometheus for the Prometheus text format; json (the default) otherwise.",
+                )
+                .query(),
+            )
             .operation(
                 Operation::Read,
-                "Prometheus metrics for every key.",
+                "Metrics for every key: JSON, or Prometheus text with format=prometheus.",
                 bind(shared, metrics),
             )
             .help(METRICS_SYNOPSIS, METRICS_DESCRIPTION),
@@ -161,141 +168,40 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     Ok(Some(Response::with_data(json!({ "keys": keys }))))
 }
 
-/// Escapes a Prometheus label value.
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-struct Family {
-    name: &'static str,
-    kind: &'static str,
-    help: &'static str,
-    samples: Vec<(String, String)>,
-}
-
-impl Family {
-    fn new(name: &'static str, kind: &'static str, help: &'static str) -> Family {
-        Family {
-            name,
-            kind,
-            help,
-            samples: Vec::new(),
+async fn metrics(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let prometheus = match d.get_string("format").unwrap_or_default().as_str() {
+        "prometheus" => true,
+        "" | "json" => false,
+        _ => {
+            return Err(Error::BadRequest(
+                "format must be prometheus or json (the default)".into(),
+            ))
         }
-    }
-
-    fn add(&mut self, labels: String, value: impl ToString) {
-        self.samples.push((labels, value.to_string()));
-    }
-
-    fn write(&self, out: &mut String) {
-        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
-        let _ = writeln!(out, "# TYPE {} {}", self.name, self.kind);
-        for (labels, value) in &self.samples {
-            let _ = writeln!(out, "{}{{{}}} {}", self.name, labels, value);
-        }
-    }
-}
-
-async fn metrics(s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
+    };
     let storage = req.storage.as_ref();
     let now = Utc::now();
-    let mut age = Family::new(
-        "ai_keys_current_version_age_seconds",
-        "gauge",
-        "Age of the key's current version.",
-    );
-    let mut due = Family::new(
-        "ai_keys_seconds_until_due",
-        "gauge",
-        "Seconds until the current version is due for rotation (negative when overdue).",
-    );
-    let mut overdue = Family::new(
-        "ai_keys_overdue",
-        "gauge",
-        "1 when the current version is older than its rotation period.",
-    );
-    let mut grace = Family::new(
-        "ai_keys_versions_in_grace",
-        "gauge",
-        "Previous versions still inside their grace window.",
-    );
-    let mut pending = Family::new(
-        "ai_keys_pending_versions",
-        "gauge",
-        "Staged versions waiting for promotion.",
-    );
-    let mut revocations = Family::new(
-        "ai_keys_provider_revocations_pending",
-        "gauge",
-        "Retired versions whose revocation at the provider is not confirmed yet.",
-    );
-    let mut rotations = Family::new(
-        "ai_keys_rotations_total",
-        "counter",
-        "Promotions completed.",
-    );
-    let mut tests = Family::new(
-        "ai_keys_test_outcomes_total",
-        "counter",
-        "Key tests by outcome.",
-    );
-    for key in store::all_keys(storage).await? {
-        let l = format!("key=\"{}\"", label(&key.name));
-        let periods = view::periods(&s, storage, &key).await?;
-        if let Some(a) = key.versions.age(periods.rotation_period, now) {
-            age.add(l.clone(), a.age_secs);
-            due.add(l.clone(), (a.next_rotation_time - now).num_seconds());
-            overdue.add(l.clone(), u8::from(a.overdue));
-        }
-        grace.add(
-            l.clone(),
-            u8::from(key.versions.previous_in_grace(now).is_some()),
-        );
-        pending.add(
-            l.clone(),
-            key.versions
-                .versions
-                .values()
-                .filter(|v| v.state == VersionState::Pending)
-                .count(),
-        );
-        revocations.add(
-            l.clone(),
-            key.versions
-                .versions
-                .values()
-                .filter(|v| {
-                    v.provider_revocation
-                        .as_ref()
-                        .is_some_and(|r| r.is_pending())
-                })
-                .count(),
-        );
-        rotations.add(l.clone(), key.stats.rotations);
-        for (outcome, count) in &key.stats.test_outcomes {
-            tests.add(format!("{l},outcome=\"{}\"", label(outcome)), count);
-        }
+    let keys = store::all_keys(storage).await?;
+    let mut figures = Vec::with_capacity(keys.len());
+    for key in &keys {
+        let rotation_period = view::periods(&s, storage, key).await?.rotation_period;
+        figures.push(metrics::KeyFigures {
+            key,
+            rotation_period,
+        });
     }
-    let mut body = String::new();
-    for family in [
-        &age,
-        &due,
-        &overdue,
-        &grace,
-        &pending,
-        &revocations,
-        &rotations,
-        &tests,
-    ] {
-        family.write(&mut body);
+    let mount = metrics::mount_label(&req.mount_point);
+    let families = metrics::collect(&mount, &figures, s.ticks.last(), now);
+    if prometheus {
+        let body = metrics_format::prometheus_text(&families)?;
+        return Ok(Some(Response::raw(
+            200,
+            metrics_format::PROMETHEUS_CONTENT_TYPE,
+            body.as_bytes(),
+        )));
     }
-    Ok(Some(Response::raw(
-        200,
-        "text/plain; version=0.0.4",
-        body.as_bytes(),
-    )))
+    Ok(Some(Response::with_data(metrics_format::json(
+        &mount, &families, now,
+    ))))
 }
 
 /// Days a key is overdue, for the daily warning.
@@ -320,8 +226,15 @@ const OVERDUE_DESCRIPTION: &str = "\
 Lists keys whose current version is older than its rotation period: key, age_days, \
 overdue_days, rotation_period_days, next_rotation_time. max_age replaces every key's rotation \
 period for this report (a key created 45 days ago with max_age=30d is 15 days overdue).";
-const METRICS_SYNOPSIS: &str = "Prometheus metrics.";
+const METRICS_SYNOPSIS: &str = "Metrics for alerting: JSON, or Prometheus text.";
 const METRICS_DESCRIPTION: &str = "\
-Prometheus text format (text/plain; version=0.0.4): per key, the age of the current version, \
-seconds until due, overdue (0/1), versions in grace, pending versions, and counters of rotations \
-and test outcomes. Scrape it through Vault with a token (Authorization: Bearer).";
+Like sys/metrics: format=prometheus returns the Prometheus text format (text/plain; \
+version=0.0.4), what Prometheus scrapes through Vault with a token (Authorization: Bearer); \
+without format (or format=json) the same samples as JSON data {mount, timestamp, gauges, \
+counters}, each {name, labels, value}, so bao read works. Every sample has a mount label. Per \
+key: current version age, seconds until due, overdue (0/1), auto_rotate (0/1), versions in \
+grace, versions past their planned grace end, pending versions, provider revocations pending \
+and the age of the oldest, consecutive failed automatic rotations, whether the latest attempt \
+failed (last_error), and counters of rotations, failed rotations by trigger (automatic, manual) \
+and test outcomes. Per mount: the last successful periodic tick (Unix seconds). No key \
+material ever appears.";

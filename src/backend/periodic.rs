@@ -82,6 +82,9 @@ pub async fn tick(shared: Arc<Shared>, req: Request) -> Result<(), Error> {
         );
     }
     if failures.is_empty() {
+        if finished.is_ok() {
+            shared.ticks.record(Utc::now());
+        }
         Ok(())
     } else {
         Err(Error::Internal(format!(

@@ -167,6 +167,23 @@ pub struct Stats {
     pub rotations: u64,
     /// Test outcomes by name.
     pub test_outcomes: BTreeMap<String, u64>,
+    /// Failed one-call rotations by trigger (`automatic`, `manual`).
+    pub rotation_failures: BTreeMap<String, u64>,
+}
+
+impl Stats {
+    /// Counts a failed one-call rotation (`rotate/` or automatic).
+    pub fn count_rotation_failure(&mut self, actor: &Actor) {
+        let trigger = if *actor == Actor::Scheduler {
+            "automatic"
+        } else {
+            "manual"
+        };
+        *self
+            .rotation_failures
+            .entry(trigger.to_string())
+            .or_default() += 1;
+    }
 }
 
 /// A managed key.

@@ -94,6 +94,7 @@ impl Harness {
         let mut req =
             Request::new(op, path, self.storage.clone() as Arc<dyn Storage>).with_data(data);
         req.id = format!("req-{}", uuid::Uuid::new_v4());
+        req.mount_point = "ai-keys/".to_string();
         req.entity_id = actor.to_string();
         req.display_name = format!("userpass-{actor}");
         req.client_token_accessor = format!("acc-{actor}");

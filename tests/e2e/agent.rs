@@ -38,7 +38,7 @@ const AGENT_STOP_GRACE: Duration = Duration::from_secs(5);
 const MISSING: &str = "<no file>";
 
 /// The template: the current key, and the previous one on a second line while it is in grace.
-const TEMPLATE: &str = r#"{{ with secret "ai-keys/creds/app" }}{{ .Data.api_key }}{{ if .Data.previous_api_key }}
+pub(crate) const TEMPLATE: &str = r#"{{ with secret "ai-keys/creds/app" }}{{ .Data.api_key }}{{ if .Data.previous_api_key }}
 {{ .Data.previous_api_key }}{{ end }}{{ end }}"#;
 
 /// A distinctive key value: a random suffix, so finding it in a log is never a coincidence.
@@ -48,13 +48,13 @@ fn secret(tag: &str) -> String {
 
 /// `bao agent` as a child process; stopped by its PID (SIGTERM, then SIGKILL) and reaped on
 /// drop, which also runs while a failed test unwinds.
-struct Agent {
+pub(crate) struct Agent {
     child: Option<Child>,
     log: PathBuf,
 }
 
 impl Agent {
-    fn spawn(config: &Path, log: &Path) -> Agent {
+    pub(crate) fn spawn(config: &Path, log: &Path) -> Agent {
         let out = fs::File::create(log).expect("creating agent.log");
         let err = out.try_clone().expect("cloning the agent.log handle");
         let mut command = Command::new(bao_bin());
@@ -87,13 +87,13 @@ impl Agent {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Panics (with the log) if the agent has exited.
     #[track_caller]
-    fn assert_running(&mut self) {
+    pub(crate) fn assert_running(&mut self) {
         let child = self.child.as_mut().expect("agent not stopped yet");
         if let Ok(Some(status)) = child.try_wait() {
             panic!(
@@ -104,7 +104,7 @@ impl Agent {
     }
 
     /// Stops the agent (so its log is complete) and returns the log.
-    fn stop(&mut self) -> String {
+    pub(crate) fn stop(&mut self) -> String {
         if let Some(mut child) = self.child.take() {
             process::stop_child(&mut child, AGENT_STOP_GRACE);
         }
@@ -123,7 +123,7 @@ impl Drop for Agent {
 }
 
 /// The rendered file's content, or [`MISSING`].
-fn read_rendered(path: &Path) -> String {
+pub(crate) fn read_rendered(path: &Path) -> String {
     match fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => MISSING.to_owned(),
@@ -210,7 +210,7 @@ fn expect_ok(reply: &crate::support::Reply, what: &str) -> Value {
 
 /// Creates the policy `agent-app` (read on `ai-keys/creds/app` only) and a token with it and
 /// `default`; returns the token.
-async fn agent_token(root: &Client) -> String {
+pub(crate) async fn agent_token(root: &Client) -> String {
     let policy = r#"path "ai-keys/creds/app" { capabilities = ["read"] }"#;
     expect_ok(
         &root
@@ -244,7 +244,7 @@ async fn agent_token(root: &Client) -> String {
 }
 
 /// Writes `contents` to a new file readable by its owner only.
-fn write_private(path: &Path, contents: &str) {
+pub(crate) fn write_private(path: &Path, contents: &str) {
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -257,7 +257,7 @@ fn write_private(path: &Path, contents: &str) {
 
 /// The agent's config: OpenBao 2.7.2 accepts the `vault` stanza and the labelled
 /// `method "token_file"` / `sink "file"` blocks.
-fn agent_config(addr: &str, dir: &Path) -> String {
+pub(crate) fn agent_config(addr: &str, dir: &Path) -> String {
     let dir = dir.display();
     format!(
         r#"# Written by tests/e2e/agent.rs.

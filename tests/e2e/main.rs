@@ -17,6 +17,7 @@ mod foundation;
 mod governance;
 mod harness;
 mod lifecycle;
+mod operations;
 mod providers;
 mod trust;
 mod upgrade;

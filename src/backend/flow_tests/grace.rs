@@ -133,7 +133,7 @@ async fn metrics_stop_counting_an_ended_grace_window_before_the_tick() {
         .call(
             crate::framework::Operation::Read,
             "metrics",
-            serde_json::Value::Null,
+            serde_json::json!({"format": "prometheus"}),
         )
         .await
         .unwrap()
@@ -143,7 +143,7 @@ async fn metrics_stop_counting_an_ended_grace_window_before_the_tick() {
         .unwrap();
     let body = String::from_utf8(body).unwrap();
     assert!(
-        body.contains("ai_keys_versions_in_grace{key=\"k\"} 0\n"),
+        body.contains("ai_keys_versions_in_grace{key=\"k\",mount=\"ai-keys\"} 0\n"),
         "{body}"
     );
 }

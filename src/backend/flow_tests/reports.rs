@@ -69,7 +69,7 @@ async fn overdue_max_age_zero_is_400() {
 /// The decoded metrics body, after checking the raw response's envelope.
 async fn metrics(h: &Harness) -> String {
     let resp = h
-        .call(Operation::Read, "metrics", Value::Null)
+        .call(Operation::Read, "metrics", json!({"format": "prometheus"}))
         .await
         .unwrap()
         .expect("metrics response");
@@ -126,32 +126,37 @@ async fn metrics_count_rotations_and_test_outcomes() {
     let body = metrics(&h).await;
     check_format(&body);
     assert!(
-        body.contains("ai_keys_rotations_total{key=\"k\"} 4\n"),
+        body.contains("ai_keys_rotations_total{key=\"k\",mount=\"ai-keys\"} 4\n"),
         "{body}"
     );
     assert!(
-        body.contains("ai_keys_rotations_total{key=\"idle\"} 0\n"),
+        body.contains("ai_keys_rotations_total{key=\"idle\",mount=\"ai-keys\"} 0\n"),
         "{body}"
     );
     assert!(
-        body.contains("ai_keys_test_outcomes_total{key=\"k\",outcome=\"skipped\"} 4\n"),
+        body.contains(
+            "ai_keys_test_outcomes_total{key=\"k\",mount=\"ai-keys\",outcome=\"skipped\"} 4\n"
+        ),
         "{body}"
     );
     assert!(
-        body.contains("ai_keys_versions_in_grace{key=\"k\"} 1\n"),
+        body.contains("ai_keys_versions_in_grace{key=\"k\",mount=\"ai-keys\"} 1\n"),
         "{body}"
     );
-    assert!(body.contains("ai_keys_overdue{key=\"idle\"} 0\n"), "{body}");
+    assert!(
+        body.contains("ai_keys_overdue{key=\"idle\",mount=\"ai-keys\"} 0\n"),
+        "{body}"
+    );
     assert!(
         body.contains("# TYPE ai_keys_rotations_total counter"),
         "{body}"
     );
     assert!(
-        body.contains("ai_keys_current_version_age_seconds{key=\"k\"}"),
+        body.contains("ai_keys_current_version_age_seconds{key=\"k\",mount=\"ai-keys\"}"),
         "{body}"
     );
     assert!(
-        body.contains("ai_keys_seconds_until_due{key=\"k\"}"),
+        body.contains("ai_keys_seconds_until_due{key=\"k\",mount=\"ai-keys\"}"),
         "{body}"
     );
     // metrics never carry key material
@@ -173,14 +178,65 @@ async fn metrics_show_an_overdue_key() {
     .unwrap();
     let body = metrics(&h).await;
     check_format(&body);
-    assert!(body.contains("ai_keys_overdue{key=\"old\"} 1\n"), "{body}");
+    assert!(
+        body.contains("ai_keys_overdue{key=\"old\",mount=\"ai-keys\"} 1\n"),
+        "{body}"
+    );
     let due = body
         .lines()
-        .find(|l| l.starts_with("ai_keys_seconds_until_due{key=\"old\"}"))
+        .find(|l| l.starts_with("ai_keys_seconds_until_due{key=\"old\",mount=\"ai-keys\"}"))
         .expect("seconds until due");
     let secs: i64 = due.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(
         (-15 * 86_400 - 60..=-15 * 86_400 + 60).contains(&secs),
         "{due}"
     );
+}
+
+#[tokio::test]
+async fn metrics_default_to_json_and_refuse_an_unknown_format() {
+    let h = Harness::new().await;
+    h.create_key("k", OLD).await;
+    let m = h.read("metrics").await;
+    assert_eq!(m["mount"], "ai-keys", "{m}");
+    let rotations: Vec<&Value> = m["counters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] == "ai_keys_rotations_total")
+        .collect();
+    assert_eq!(
+        rotations,
+        vec![
+            &json!({"name": "ai_keys_rotations_total", "labels": {"mount": "ai-keys", "key": "k"}, "value": 0})
+        ]
+    );
+    assert!(!m.to_string().contains(OLD));
+    let msg = expect_bad_request(
+        h.call(Operation::Read, "metrics", json!({"format": "text"}))
+            .await,
+    );
+    assert!(msg.contains("format"), "{msg}");
+}
+
+/// The tick gauge: the plugin's start, then each tick that finished without a failure.
+#[tokio::test]
+async fn metrics_show_the_last_successful_tick() {
+    let h = Harness::new().await;
+    let tick = |m: &Value| {
+        m["gauges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "ai_keys_last_successful_tick_timestamp_seconds")
+            .map(|s| (s["labels"].clone(), s["value"].as_f64().unwrap()))
+            .expect("the tick gauge")
+    };
+    let (labels, started) = tick(&h.read("metrics").await);
+    assert_eq!(labels, json!({"mount": "ai-keys"}));
+    let now = Utc::now().timestamp_micros() as f64 / 1e6;
+    assert!((now - 60.0..=now).contains(&started), "{started} {now}");
+    h.tick().await.unwrap();
+    let (_, ticked) = tick(&h.read("metrics").await);
+    assert!(ticked > started, "{ticked} after {started}");
 }

@@ -63,6 +63,8 @@ pub async fn rotate(
             // nothing.
             if matches!(e, Error::Coded { .. }) || locked.actor == Actor::Scheduler {
                 let message = e.to_string();
+                let actor = locked.actor.clone();
+                locked.key().stats.count_rotation_failure(&actor);
                 locked.key().last_error = Some(message.clone());
                 locked.note("failed", None, None, &message);
                 if let Err(save) = locked.save(storage).await {
@@ -219,6 +221,8 @@ async fn discard(
             }
         }
     }
+    let actor = locked.actor.clone();
+    locked.key().stats.count_rotation_failure(&actor);
     locked.key().last_error = Some(message.to_string());
     locked.commit(s, storage).await?;
     if settle_create {

@@ -81,7 +81,7 @@ const PATH_FIELDS: &[(&str, &[&str])] = &[
     ("verify/x", &["name", "value"]),
     ("history/x", &["name"]),
     ("overdue", &["max_age"]),
-    ("metrics", &[]),
+    ("metrics", &["format"]),
     (
         "schedules/x",
         &["name", "rotation_period", "grace_period", "rotation_window"],

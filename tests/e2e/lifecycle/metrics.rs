@@ -195,7 +195,7 @@ async fn metrics_are_prometheus_text_through_the_http_api() {
     let scraper = bao
         .client_with_token("")
         .with_header("Authorization", "Bearer root");
-    let reply = scraper.read("ai-keys/metrics").await;
+    let reply = scraper.read("ai-keys/metrics?format=prometheus").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(
         reply.headers["content-type"].to_str().unwrap(),
@@ -215,21 +215,44 @@ async fn metrics_are_prometheus_text_through_the_http_api() {
         assert_eq!(found.len(), 1, "{name}{want:?} in:\n{}", reply.text);
         found[0].value
     };
-    assert!(reply.text.contains("ai_keys_rotations_total{key=\"app\"}"));
-    assert_eq!(get("ai_keys_rotations_total", &[("key", "app")]), 1.0);
+    assert!(reply
+        .text
+        .contains("ai_keys_rotations_total{key=\"app\",mount=\"ai-keys\"}"));
     assert_eq!(
         get(
-            "ai_keys_test_outcomes_total",
-            &[("key", "app"), ("outcome", "skipped")]
+            "ai_keys_rotations_total",
+            &[("key", "app"), ("mount", "ai-keys")]
         ),
         1.0
     );
-    assert_eq!(get("ai_keys_versions_in_grace", &[("key", "app")]), 1.0);
-    assert_eq!(get("ai_keys_overdue", &[("key", "app")]), 0.0);
-    let age = get("ai_keys_current_version_age_seconds", &[("key", "app")]);
+    assert_eq!(
+        get(
+            "ai_keys_test_outcomes_total",
+            &[("key", "app"), ("mount", "ai-keys"), ("outcome", "skipped")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        get(
+            "ai_keys_versions_in_grace",
+            &[("key", "app"), ("mount", "ai-keys")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        get("ai_keys_overdue", &[("key", "app"), ("mount", "ai-keys")]),
+        0.0
+    );
+    let age = get(
+        "ai_keys_current_version_age_seconds",
+        &[("key", "app"), ("mount", "ai-keys")],
+    );
     assert!((0.0..60.0).contains(&age), "age {age}");
 
-    let anonymous = bao.client_with_token("").read("ai-keys/metrics").await;
+    let anonymous = bao
+        .client_with_token("")
+        .read("ai-keys/metrics?format=prometheus")
+        .await;
     assert_eq!(
         anonymous.status, 403,
         "metrics need a token: {}",

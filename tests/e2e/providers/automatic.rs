@@ -160,5 +160,27 @@ async fn tick_records_a_failed_automatic_rotation() {
             .any(|e| e["event"] == "failed" && e["actor"] == "scheduler"),
         "no failed event by the scheduler: {events:#?}"
     );
+    // The metrics an alert stands on: counted as an automatic failure, and still failing.
+    let m = crate::support::checks::read_ok(&client, "ai-keys/metrics").await;
+    let value = |section: &str, name: &str, labels: serde_json::Value| {
+        m[section]
+            .as_array()
+            .expect("samples")
+            .iter()
+            .find(|s| s["name"] == name && s["labels"] == labels)
+            .unwrap_or_else(|| panic!("{name} {labels} in {m:#}"))["value"]
+            .clone()
+    };
+    let key_labels = json!({ "mount": "ai-keys", "key": "b-down" });
+    let trigger = |t: &str| json!({ "mount": "ai-keys", "key": "b-down", "trigger": t });
+    let failures = "ai_keys_rotation_failures_total";
+    assert_eq!(value("counters", failures, trigger("automatic")), 1);
+    assert_eq!(value("counters", failures, trigger("manual")), 0);
+    let consecutive = "ai_keys_auto_rotation_consecutive_failures";
+    assert_eq!(value("gauges", consecutive, key_labels.clone()), 1);
+    assert_eq!(
+        value("gauges", "ai_keys_last_attempt_failed", key_labels),
+        1
+    );
     assert_no_leaks(&bao, &[&healthy, &broken], &[v_ok, v_down, admin]).await;
 }

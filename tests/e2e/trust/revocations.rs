@@ -67,12 +67,14 @@ fn revocation(key: &Value, n: u64) -> &Value {
 
 /// The `ai_keys_provider_revocations_pending` sample for key `k`.
 async fn pending_metric(client: &Client) -> String {
-    let reply = client.read("ai-keys/metrics").await;
+    let reply = client.read("ai-keys/metrics?format=prometheus").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     reply
         .text
         .lines()
-        .find(|l| l.starts_with("ai_keys_provider_revocations_pending{key=\"k\"}"))
+        .find(|l| {
+            l.starts_with("ai_keys_provider_revocations_pending{key=\"k\",mount=\"ai-keys\"}")
+        })
         .unwrap_or_else(|| panic!("no pending-revocation sample for k:\n{}", reply.text))
         .rsplit(' ')
         .next()

@@ -13,7 +13,7 @@ use crate::framework::{
     generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
     Request, Response,
 };
-use crate::rotation::{age_days, overdue_days, period_days, VersionState};
+use crate::rotation::{period_days, VersionState};
 
 pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
     vec![
@@ -141,11 +141,18 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let now = Utc::now();
     let mut keys = Vec::new();
     for key in store::all_keys(storage).await? {
-        let period = match max_age {
-            Some(m) => m,
-            None => view::periods(&s, storage, &key).await?.rotation_period,
+        // max_age replaces the key's period or cron schedule for this report.
+        let periods = match max_age {
+            Some(m) => view::Periods {
+                rotation_period: m,
+                rotation_window: 0,
+                rotation_schedule: None,
+                ..view::periods(&s, storage, &key).await?
+            },
+            None => view::periods(&s, storage, &key).await?,
         };
-        let Some(age) = key.versions.age(period, now) else {
+        let period = periods.rotation_period;
+        let Some(age) = periods.age(&key.versions, now) else {
             continue;
         };
         if age.overdue {
@@ -155,6 +162,7 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
                 "overdue_days": age.overdue_days,
                 "rotation_period_days": period_days(period),
                 "next_rotation_time": view::time(age.next_rotation_time),
+                "rotation_schedule": periods.rotation_schedule.map(|c| c.to_string()).unwrap_or_default(),
             }));
         }
     }
@@ -244,7 +252,7 @@ async fn metrics(s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
     for key in store::all_keys(storage).await? {
         let l = format!("key=\"{}\"", label(&key.name));
         let periods = view::periods(&s, storage, &key).await?;
-        if let Some(a) = key.versions.age(periods.rotation_period, now) {
+        if let Some(a) = periods.age(&key.versions, now) {
             age.add(l.clone(), a.age_secs);
             due.add(l.clone(), (a.next_rotation_time - now).num_seconds());
             overdue.add(l.clone(), u8::from(a.overdue));
@@ -296,15 +304,6 @@ async fn metrics(s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
         "text/plain; version=0.0.4",
         body.as_bytes(),
     )))
-}
-
-/// Days a key is overdue, for the daily warning.
-pub(super) fn overdue_summary(
-    created: chrono::DateTime<Utc>,
-    period: i64,
-    now: chrono::DateTime<Utc>,
-) -> i64 {
-    overdue_days(age_days(created, now), period)
 }
 
 const HISTORY_SYNOPSIS: &str = "Read a key's history.";

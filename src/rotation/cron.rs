@@ -85,10 +85,25 @@ const DOW: usize = 4;
 pub struct CronError(String);
 
 /// A parsed cron expression: which minutes, hours, days of the month, months and weekdays it
-/// selects. Small and `Copy`, so resolved key settings stay `Copy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// selects, and its text as written (trimmed). `Copy` (the text is inline), so resolved key
+/// settings stay `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CronSpec {
     fields: [u64; 5],
+    text: [u8; MAX_EXPRESSION_LEN],
+    text_len: usize,
+}
+
+impl std::fmt::Debug for CronSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CronSpec({:?})", self.as_str())
+    }
+}
+
+impl std::fmt::Display for CronSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl std::str::FromStr for CronSpec {
@@ -140,7 +155,13 @@ impl CronSpec {
             fields[i] = parse_field(text, def)
                 .map_err(|m| CronError(format!("{} field {text:?}: {m}", def.name)))?;
         }
-        let spec = CronSpec { fields };
+        let mut text = [0u8; MAX_EXPRESSION_LEN];
+        text[..trimmed.len()].copy_from_slice(trimmed.as_bytes());
+        let spec = CronSpec {
+            fields,
+            text,
+            text_len: trimmed.len(),
+        };
         if !spec.can_fire() {
             return fail(
                 "day-of-month field: none of the selected months has any of the selected days, \
@@ -149,6 +170,11 @@ impl CronSpec {
             );
         }
         Ok(spec)
+    }
+
+    /// The expression as written (trimmed).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[..self.text_len]).unwrap_or_default()
     }
 
     /// Whether some day matches (only AND-combined day fields can rule out every day).
@@ -230,17 +256,17 @@ impl CronSpec {
     /// years from 2024 (two leap days, no skipped century leap year): what a rotation period
     /// would have to be to allow the same ages. Cached per expression.
     pub fn longest_interval_secs(&self) -> i64 {
-        static CACHE: Mutex<Option<HashMap<CronSpec, i64>>> = Mutex::new(None);
+        static CACHE: Mutex<Option<HashMap<[u64; 5], i64>>> = Mutex::new(None);
         let mut guard = CACHE.lock().unwrap_or_else(|e| e.into_inner());
         let cache = guard.get_or_insert_with(HashMap::new);
-        if let Some(v) = cache.get(self) {
+        if let Some(v) = cache.get(&self.fields) {
             return *v;
         }
         let v = self.compute_longest_interval();
         if cache.len() >= 1024 {
             cache.clear();
         }
-        cache.insert(*self, v);
+        cache.insert(self.fields, v);
         v
     }
 

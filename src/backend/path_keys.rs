@@ -358,7 +358,12 @@ A managed key holds numbered versions: pending (staged), current (what creds/ re
 the value in use today; change it only through stage/, test/, promote/ or rotate/. Reads never \
 return values: each version shows its fingerprint (sha256: plus 16 hex digits of the value's \
 SHA-256), so a leaked key can be matched to its version. Delete destroys every stored value, \
-revokes at the provider what the engine created there, and keeps the key's history.";
+revokes at the provider what the engine created there, and keeps the key's history. \
+next_rotation_time is when the current version is due: created_time plus rotation_period, or the \
+first time of its rotation_schedule (cron, UTC) after it was created; with a cron schedule and a \
+rotation_window, a scheduled time whose window closed without a rotation shows as \
+missed_rotation_time and next_rotation_time moves to the next scheduled time (the key stays \
+overdue). rotation_period reads 0 while a rotation_schedule is in force.";
 
 #[cfg(test)]
 mod tests;

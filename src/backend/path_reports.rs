@@ -156,14 +156,19 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             continue;
         };
         if age.overdue {
-            keys.push(json!({
+            let mut entry = json!({
                 "key": key.name,
                 "age_days": age.age_days,
                 "overdue_days": age.overdue_days,
                 "rotation_period_days": period_days(period),
                 "next_rotation_time": view::time(age.next_rotation_time),
-                "rotation_schedule": periods.rotation_schedule.map(|c| c.to_string()).unwrap_or_default(),
-            }));
+            });
+            // Cron keys say so, and show a scheduled time whose window was missed.
+            if let Some(spec) = periods.rotation_schedule {
+                entry["rotation_schedule"] = json!(spec.as_str());
+                entry["missed_rotation_time"] = json!(age.missed_rotation_time.map(view::time));
+            }
+            keys.push(entry);
         }
     }
     Ok(Some(Response::with_data(json!({ "keys": keys }))))
@@ -317,8 +322,11 @@ history_limit in config caps the events kept per key.";
 const OVERDUE_SYNOPSIS: &str = "Report keys overdue for rotation.";
 const OVERDUE_DESCRIPTION: &str = "\
 Lists keys whose current version is older than its rotation period: key, age_days, \
-overdue_days, rotation_period_days, next_rotation_time. max_age replaces every key's rotation \
-period for this report (a key created 45 days ago with max_age=30d is 15 days overdue).";
+overdue_days, rotation_period_days, next_rotation_time; keys with a cron rotation_schedule also \
+show it and missed_rotation_time (overdue counts from the first scheduled time after the current \
+version was created; rotation_period_days is the longest interval between scheduled times plus \
+the window). max_age replaces every key's rotation period or schedule for this report (a key \
+created 45 days ago with max_age=30d is 15 days overdue).";
 const METRICS_SYNOPSIS: &str = "Prometheus metrics.";
 const METRICS_DESCRIPTION: &str = "\
 Prometheus text format (text/plain; version=0.0.4): per key, the age of the current version, \

@@ -68,7 +68,11 @@ impl Timing {
     /// time, except that with a cron schedule and a window a scheduled time whose window has
     /// closed is skipped for the next one whose window is still open (or ahead).
     pub fn next_rotation_time(&self, created: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
-        let first = self.first_due_time(created);
+        self.next_after_first(self.first_due_time(created), now)
+    }
+
+    /// [`Self::next_rotation_time`] given the first due time.
+    fn next_after_first(&self, first: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
         match self.cadence {
             Cadence::Cron(spec) if self.window > 0 && now >= add_secs(first, self.window) => spec
                 .next_after(add_secs(now, -self.window))
@@ -100,7 +104,7 @@ impl Timing {
         let created = current.created_time;
         let days = age::age_days(created, now);
         let first = self.first_due_time(created);
-        let next = self.next_rotation_time(created, now);
+        let next = self.next_after_first(first, now);
         let overdue_days = match self.cadence {
             Cadence::Period(p) => age::overdue_days(days, p),
             Cadence::Cron(_) => (now - first).num_seconds().max(0).div_euclid(DAY),

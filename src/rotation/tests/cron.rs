@@ -218,7 +218,7 @@ fn field(max: u32, min: u32) -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     /// croner, given the canonical form, finds the same next time as a scan of the fields.
     #[test]
@@ -233,8 +233,8 @@ proptest! {
         let expr = format!("{minute} {hour} {dom} {month} {dow}");
         let Ok(spec) = CronSpec::parse(&expr) else { return Ok(()); };
         let t = time("2024-01-01T00:00:00Z") + TimeDelta::minutes(start) + TimeDelta::seconds(7);
-        // Forty days of minutes; expressions firing later are checked by the cases above.
-        let expected = scan_next(&spec, t, 40 * 24 * 60);
+        // Twenty days of minutes; expressions firing later are checked by the cases above.
+        let expected = scan_next(&spec, t, 20 * 24 * 60);
         if let Some(expected) = expected {
             prop_assert_eq!(spec.next_after(t), Some(expected), "{}", expr);
         }

@@ -3,6 +3,7 @@
 //! One [`AiKeys`] serves one mount. Handlers are plain `async fn`s taking the shared engine
 //! state, the request and its validated fields; [`bind`] turns them into framework handlers.
 
+mod cron_settings;
 mod history;
 mod intents;
 mod key_locks;

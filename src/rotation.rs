@@ -14,12 +14,14 @@
 
 pub mod age;
 pub mod change;
+pub mod cron;
 pub mod cutover;
 pub mod error;
 pub mod key;
 pub mod retire;
 pub mod revocation;
 pub mod state;
+pub mod timing;
 pub mod transitions;
 
 #[cfg(test)]
@@ -32,7 +34,9 @@ pub use age::{
     AgeReport, SECS_PER_DAY,
 };
 pub use change::{Change, EventKind};
+pub use cron::{CronError, CronSpec};
 pub use error::RotationError;
 pub use key::{KeyVersions, Version, ENTITY_PREFIX};
 pub use revocation::ProviderRevocation;
 pub use state::VersionState;
+pub use timing::{Cadence, Timing};

@@ -94,10 +94,11 @@ pub fn past_planned_grace(v: &Version, now: DateTime<Utc>) -> bool {
     v.grace_expires_time.is_some_and(|g| g > planned) || now >= planned
 }
 
-/// One key's figures, with its rotation period (seconds) resolved by the caller.
+/// One key's figures, with its age against its cadence (period or cron schedule) resolved by
+/// the caller (`view::Periods::age`).
 pub struct KeyFigures<'a> {
     pub key: &'a KeyState,
-    pub rotation_period: i64,
+    pub age: Option<crate::rotation::AgeReport>,
 }
 
 /// The snapshot: per-key families for `keys`, and the mount's own.
@@ -200,14 +201,10 @@ pub fn collect(
         &[],
     );
     tick.add(mount, &[], last_tick);
-    for KeyFigures {
-        key: k,
-        rotation_period,
-    } in keys
-    {
+    for KeyFigures { key: k, age: report } in keys {
         let name = [k.name.as_str()];
         let versions = || k.versions.versions.values();
-        if let Some(a) = k.versions.age(*rotation_period, now) {
+        if let Some(a) = report {
             age.add(mount, &name, a.age_secs as f64);
             due.add(
                 mount,

@@ -40,7 +40,7 @@ async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         "version": current.number,
         "provider": key.provider,
         "last_rotation_time": versions.last_rotation_time().map(view::time),
-        "ttl": versions.ttl_secs(periods.rotation_period, now),
+        "ttl": periods.age(versions, now).map_or(0, |a| a.ttl_secs),
     });
     // Grace is judged now, not by the last periodic tick.
     if let Some(prev) = versions.previous_in_grace(now) {

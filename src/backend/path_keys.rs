@@ -7,7 +7,9 @@ use serde_json::json;
 
 use super::locked::Locked;
 use super::store::{self, Actor, AutoState, KeyEntry, KeyState, Stats};
-use super::{bind, path_rotation, path_schedules, provider_ops, view, Config, Shared};
+use super::{
+    bind, cron_settings, path_rotation, path_schedules, provider_ops, view, Config, Shared,
+};
 use super::{history, replays};
 use crate::framework::{
     existence_check, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult,
@@ -52,8 +54,10 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(Field::new(
                 "rotation_period",
                 FieldType::Duration,
-                "Overrides the schedule's rotation period for this key.",
+                "Overrides the schedule's rotation period (or its rotation_schedule) for this key; replaces a rotation_schedule override. Mutually exclusive with rotation_schedule.",
             ))
+            .field(cron_settings::schedule_field(true))
+            .field(cron_settings::key_window_field())
             .field(Field::new(
                 "grace_period",
                 FieldType::Duration,
@@ -109,22 +113,14 @@ async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 struct Settings {
     provider: Option<Option<String>>,
     schedule: Option<String>,
-    rotation_period: Option<i64>,
+    cadence: cron_settings::CadenceInput,
+    rotation_window: Option<i64>,
     grace_period: Option<i64>,
     auto_rotate: Option<bool>,
     custom_metadata: Option<std::collections::BTreeMap<String, String>>,
 }
 
 fn settings(d: &FieldData) -> Result<Settings, Error> {
-    let rotation_period = d
-        .is_set("rotation_period")
-        .then(|| d.get_duration("rotation_period"))
-        .flatten();
-    if rotation_period == Some(0) {
-        return Err(Error::BadRequest(
-            "rotation_period must be greater than zero".into(),
-        ));
-    }
     Ok(Settings {
         provider: d
             .is_set("provider")
@@ -133,7 +129,11 @@ fn settings(d: &FieldData) -> Result<Settings, Error> {
             .is_set("schedule")
             .then(|| d.get_string("schedule"))
             .flatten(),
-        rotation_period,
+        cadence: cron_settings::cadence_input(d)?,
+        rotation_window: d
+            .is_set("rotation_window")
+            .then(|| d.get_duration("rotation_window"))
+            .flatten(),
         grace_period: d
             .is_set("grace_period")
             .then(|| d.get_duration("grace_period"))
@@ -153,7 +153,8 @@ fn settings(d: &FieldData) -> Result<Settings, Error> {
 /// create keys.
 async fn check_refs(req: &Request, key: &KeyState) -> Result<(), Error> {
     let storage = req.storage.as_ref();
-    path_schedules::require(storage, "schedule", &key.schedule).await?;
+    let schedule = path_schedules::require(storage, "schedule", &key.schedule).await?;
+    cron_settings::check_key(key, &schedule)?;
     if let Some(p) = &key.provider {
         if !provider_ops::exists(storage, p).await? {
             return Err(Error::BadRequest(format!(
@@ -185,10 +186,11 @@ fn apply(key: &mut KeyState, s: Settings) -> Vec<&'static str> {
         key.schedule = v;
         changed.push("schedule");
     }
-    if let Some(v) = s.rotation_period {
-        key.rotation_period = Some(v);
-        changed.push("rotation_period");
-    }
+    changed.extend(cron_settings::apply_to_key(
+        key,
+        &s.cadence,
+        s.rotation_window,
+    ));
     if let Some(v) = s.grace_period {
         key.grace_period = Some(v);
         changed.push("grace_period");
@@ -234,6 +236,8 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         schedule: config.default_schedule.clone(),
         rotation_period: None,
         grace_period: None,
+        rotation_schedule: None,
+        rotation_window: None,
         auto_rotate: false,
         custom_metadata: Default::default(),
         versions,
@@ -354,7 +358,12 @@ A managed key holds numbered versions: pending (staged), current (what creds/ re
 the value in use today; change it only through stage/, test/, promote/ or rotate/. Reads never \
 return values: each version shows its fingerprint (sha256: plus 16 hex digits of the value's \
 SHA-256), so a leaked key can be matched to its version. Delete destroys every stored value, \
-revokes at the provider what the engine created there, and keeps the key's history.";
+revokes at the provider what the engine created there, and keeps the key's history. \
+next_rotation_time is when the current version is due: created_time plus rotation_period, or the \
+first time of its rotation_schedule (cron, UTC) after it was created; with a cron schedule and a \
+rotation_window, a scheduled time whose window closed without a rotation shows as \
+missed_rotation_time and next_rotation_time moves to the next scheduled time (the key stays \
+overdue). rotation_period reads 0 while a rotation_schedule is in force.";
 
 #[cfg(test)]
 mod tests;

@@ -179,7 +179,7 @@ async fn key_report(
         .collect();
     let events = all_events(storage, &key.name).await?;
     let sum = summarize(&events, &created, start, now);
-    let age = versions.age(periods.rotation_period, now);
+    let age = periods.age(versions, now);
     let in_grace: Vec<Value> = versions
         .versions
         .values()

@@ -12,7 +12,7 @@ use crate::framework::{
     generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
     Request, Response,
 };
-use crate::rotation::{age_days, overdue_days, period_days};
+use crate::rotation::period_days;
 
 pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
     vec![
@@ -148,21 +148,34 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let now = Utc::now();
     let mut keys = Vec::new();
     for key in store::all_keys(storage).await? {
-        let period = match max_age {
-            Some(m) => m,
-            None => view::periods(&s, storage, &key).await?.rotation_period,
+        // max_age replaces the key's period or cron schedule for this report.
+        let periods = match max_age {
+            Some(m) => view::Periods {
+                rotation_period: m,
+                rotation_window: 0,
+                rotation_schedule: None,
+                ..view::periods(&s, storage, &key).await?
+            },
+            None => view::periods(&s, storage, &key).await?,
         };
-        let Some(age) = key.versions.age(period, now) else {
+        let period = periods.rotation_period;
+        let Some(age) = periods.age(&key.versions, now) else {
             continue;
         };
         if age.overdue {
-            keys.push(json!({
+            let mut entry = json!({
                 "key": key.name,
                 "age_days": age.age_days,
                 "overdue_days": age.overdue_days,
                 "rotation_period_days": period_days(period),
                 "next_rotation_time": view::time(age.next_rotation_time),
-            }));
+            });
+            // Cron keys say so, and show a scheduled time whose window was missed.
+            if let Some(spec) = periods.rotation_schedule {
+                entry["rotation_schedule"] = json!(spec.as_str());
+                entry["missed_rotation_time"] = json!(age.missed_rotation_time.map(view::time));
+            }
+            keys.push(entry);
         }
     }
     Ok(Some(Response::with_data(json!({ "keys": keys }))))
@@ -183,11 +196,8 @@ async fn metrics(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let keys = store::all_keys(storage).await?;
     let mut figures = Vec::with_capacity(keys.len());
     for key in &keys {
-        let rotation_period = view::periods(&s, storage, key).await?.rotation_period;
-        figures.push(metrics::KeyFigures {
-            key,
-            rotation_period,
-        });
+        let age = view::periods(&s, storage, key).await?.age(&key.versions, now);
+        figures.push(metrics::KeyFigures { key, age });
     }
     let mount = metrics::mount_label(&req.mount_point);
     let families = metrics::collect(&mount, &figures, s.ticks.last(), now);
@@ -204,15 +214,6 @@ async fn metrics(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     ))))
 }
 
-/// Days a key is overdue, for the daily warning.
-pub(super) fn overdue_summary(
-    created: chrono::DateTime<Utc>,
-    period: i64,
-    now: chrono::DateTime<Utc>,
-) -> i64 {
-    overdue_days(age_days(created, now), period)
-}
-
 const HISTORY_SYNOPSIS: &str = "Read a key's history.";
 const HISTORY_DESCRIPTION: &str = "\
 Returns up to limit events (default 100, at most 1000), newest first, and next_after: pass it \
@@ -224,8 +225,11 @@ history_limit in config caps the events kept per key.";
 const OVERDUE_SYNOPSIS: &str = "Report keys overdue for rotation.";
 const OVERDUE_DESCRIPTION: &str = "\
 Lists keys whose current version is older than its rotation period: key, age_days, \
-overdue_days, rotation_period_days, next_rotation_time. max_age replaces every key's rotation \
-period for this report (a key created 45 days ago with max_age=30d is 15 days overdue).";
+overdue_days, rotation_period_days, next_rotation_time; keys with a cron rotation_schedule also \
+show it and missed_rotation_time (overdue counts from the first scheduled time after the current \
+version was created; rotation_period_days is the longest interval between scheduled times plus \
+the window). max_age replaces every key's rotation period or schedule for this report (a key \
+created 45 days ago with max_age=30d is 15 days overdue).";
 const METRICS_SYNOPSIS: &str = "Metrics for alerting: JSON, or Prometheus text.";
 const METRICS_DESCRIPTION: &str = "\
 Like sys/metrics: format=prometheus returns the Prometheus text format (text/plain; \

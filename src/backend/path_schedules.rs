@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{bind, store, Shared};
+use super::{bind, cron_settings, store, Shared};
 use crate::framework::{
     existence_check, generic_name_regex, get_json, put_json, Error, Field, FieldData, FieldType,
     HandlerResult, Operation, Path, Request, Response, Storage,
@@ -19,23 +19,33 @@ const HOUR: i64 = 3_600;
 /// A named rotation policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schedule {
-    /// Maximum age of the current version (seconds).
+    /// Maximum age of the current version (seconds). With a `rotation_schedule`, the longest
+    /// interval it allows (see [`cron_settings::check_schedule`]), shown as 0.
     pub rotation_period: i64,
     /// How long `previous` stays valid after a promotion (seconds).
     pub grace_period: i64,
     /// Automatic rotation may start at any time within this window after the key is due.
     #[serde(default)]
     pub rotation_window: i64,
+    /// A five-field cron expression (UTC) used instead of the period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_schedule: Option<String>,
 }
 
 impl Schedule {
     fn to_json(&self, name: &str) -> serde_json::Value {
-        json!({
+        let mut out = json!({
             "name": name,
             "rotation_period": self.rotation_period,
             "grace_period": self.grace_period,
             "rotation_window": self.rotation_window,
-        })
+            "rotation_schedule": "",
+        });
+        if let Some(expr) = &self.rotation_schedule {
+            out["rotation_schedule"] = json!(expr);
+            out["rotation_period"] = json!(0);
+        }
+        out
     }
 }
 
@@ -45,6 +55,7 @@ pub fn builtin() -> [(&'static str, Schedule); 4] {
         rotation_period: days * DAY,
         grace_period: grace_hours * HOUR,
         rotation_window: 0,
+        rotation_schedule: None,
     };
     [
         ("production-tier1", s(30, 24)),
@@ -155,8 +166,9 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(Field::new(
                 "rotation_period",
                 FieldType::Duration,
-                "Maximum age of the current version (seconds, Go duration such as 720h, or whole days such as 30d). Required on create.",
+                "Maximum age of the current version (seconds, Go duration such as 720h, or whole days such as 30d). Required on create unless rotation_schedule is given; mutually exclusive with it. Reads 0 on a schedule with a rotation_schedule.",
             ))
+            .field(cron_settings::schedule_field(false))
             .field(Field::new(
                 "grace_period",
                 FieldType::Duration,
@@ -165,7 +177,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(Field::new(
                 "rotation_window",
                 FieldType::Duration,
-                "Automatic rotation may start at any time within this window after a key becomes due (spreads load). Default 0.",
+                "With rotation_period: automatic rotation may start at any time within this window after a key becomes due (spreads load; at most rotation_period). With rotation_schedule: how long after each scheduled time an automatic rotation may start (0 for no limit, else 1h to 366d); a scheduled time whose window closes without a rotation is recorded (rotation_window_missed) and the key waits for the next one. Default 0.",
             ))
             .operation(Operation::Create, "Create a schedule.", bind(shared, write))
             .operation(Operation::Update, "Update a schedule.", bind(shared, write))
@@ -198,34 +210,26 @@ fn given(d: &FieldData, field: &str) -> Option<i64> {
 async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let existing = load(req.storage.as_ref(), &name).await?;
-    let rotation_period = given(&d, "rotation_period");
+    let cadence = cron_settings::cadence_input(&d)?;
     let grace_period = given(&d, "grace_period");
     let rotation_window = given(&d, "rotation_window");
-    let schedule = match existing {
+    let creating = existing.is_none();
+    let mut schedule = match existing {
         Some(mut s) => {
-            s.rotation_period = rotation_period.unwrap_or(s.rotation_period);
             s.grace_period = grace_period.unwrap_or(s.grace_period);
             s.rotation_window = rotation_window.unwrap_or(s.rotation_window);
             s
         }
         None => Schedule {
-            rotation_period: rotation_period
-                .ok_or_else(|| Error::BadRequest("rotation_period is required".into()))?,
+            rotation_period: 0,
             grace_period: grace_period
                 .ok_or_else(|| Error::BadRequest("grace_period is required".into()))?,
             rotation_window: rotation_window.unwrap_or(0),
+            rotation_schedule: None,
         },
     };
-    if schedule.rotation_period == 0 {
-        return Err(Error::BadRequest(
-            "rotation_period must be greater than zero".into(),
-        ));
-    }
-    if schedule.rotation_window > schedule.rotation_period {
-        return Err(Error::BadRequest(
-            "rotation_window must not be longer than rotation_period".into(),
-        ));
-    }
+    cron_settings::apply_to_schedule(&mut schedule, &cadence, creating)?;
+    cron_settings::check_schedule(&mut schedule)?;
     put_json(
         req.storage.as_ref(),
         &format!("{SCHEDULES_PREFIX}{name}"),
@@ -271,9 +275,12 @@ const LIST_DESCRIPTION: &str =
     "Lists the names of every schedule, the four built-in ones included.";
 const SYNOPSIS: &str = "Manage a named rotation schedule.";
 const DESCRIPTION: &str = "\
-A schedule sets how old a key's current version may get (rotation_period), how long the \
-previous version stays valid after a promotion (grace_period) and the window in which automatic \
-rotation may start once a key is due (rotation_window). The engine creates production-tier1 \
+A schedule sets how old a key's current version may get (rotation_period) or, instead, the \
+times it is rotated at (rotation_schedule: a five-field cron expression in UTC, as Vault's \
+engines accept it), how long the previous version stays valid after a promotion (grace_period) \
+and the window in which automatic rotation may start once a key is due (rotation_window: spread \
+over it with a period; with a cron schedule the time after each scheduled time in which it may \
+start, and a missed window waits for the next scheduled time). The engine creates production-tier1 \
 (30d, 24h), production (90d, 48h), staging (90d, 168h) and development (180d, 336h) on first \
 mount and never overwrites them. A schedule that keys still use cannot be deleted.";
 

@@ -22,9 +22,8 @@ use chrono::DateTime;
 use sha2::{Digest, Sha256};
 
 use super::store::{self, Actor, KeyState};
-use super::{path_reports, view, workflows, Shared};
+use super::{view, workflows, Shared};
 use crate::framework::{Error, Request, Storage};
-use crate::rotation::next_rotation_time;
 
 /// How often an overdue key is logged.
 const OVERDUE_WARNING_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(24);
@@ -134,15 +133,16 @@ async fn tick_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(),
     }
     let now = Utc::now();
     let periods = view::periods(shared, storage, locked.key_ref()).await?;
-    if let Some(current) = locked.key_ref().versions.current() {
-        let created = current.created_time;
-        let age = locked.key_ref().versions.age(periods.rotation_period, now);
+    if let Some(age) = periods.age(&locked.key_ref().versions, now) {
         let last = locked.key_ref().auto.last_overdue_warning;
-        if age.is_some_and(|a| a.overdue) && last.is_none_or(|t| now - t >= OVERDUE_WARNING_EVERY) {
-            let days = path_reports::overdue_summary(created, periods.rotation_period, now);
+        if age.overdue && last.is_none_or(|t| now - t >= OVERDUE_WARNING_EVERY) {
+            let days = age.overdue_days;
             tracing::warn!(key = %name, overdue_days = days, "key is overdue for rotation");
             locked.key().auto.last_overdue_warning = Some(now);
             dirty = true;
+        }
+        if let Some(missed) = age.missed_rotation_time {
+            dirty |= note_missed_window(&mut locked, &periods, missed, age.next_rotation_time);
         }
     }
     if dirty {
@@ -154,25 +154,71 @@ async fn tick_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(),
     Ok(())
 }
 
-/// Whether the scheduler should try to rotate this key now: automatic rotation is on, nothing is
-/// pending, the current version is due (at a per-key offset inside the rotation window, so keys
-/// due together do not all rotate in the same tick), and no back-off is running.
-fn due_for_auto_rotation(
+/// Records, once per scheduled time, that an automatic rotation did not start within the
+/// `rotation_window` after it (cron schedules): a `rotation_window_missed` history event saying
+/// why as far as the key shows it, and a warning in the log. The key waits for the next
+/// scheduled time, and a running back-off is dropped so that time is tried at once. Returns
+/// whether the key changed.
+fn note_missed_window(
+    locked: &mut Locked,
+    periods: &view::Periods,
+    missed: DateTime<Utc>,
+    next: DateTime<Utc>,
+) -> bool {
+    let key = locked.key_ref();
+    if !key.auto_rotate || key.auto.missed_rotation_time.is_some_and(|t| t >= missed) {
+        return false;
+    }
+    let reason = if key.versions.pending().is_some() {
+        "a pending version was waiting for promotion".to_string()
+    } else if key.auto.failures > 0 {
+        format!(
+            "{} automatic attempt(s) failed (see last_error)",
+            key.auto.failures
+        )
+    } else {
+        "the engine did not run its periodic work in time (sealed, stopped or standby)".to_string()
+    };
+    let version = key.versions.current_version();
+    let window_end = missed + chrono::TimeDelta::seconds(periods.rotation_window);
+    let detail = format!(
+        "automatic rotation scheduled at {} did not start before its rotation_window closed at {}: {reason}; next scheduled time {}",
+        view::time(missed),
+        view::time(window_end),
+        view::time(next)
+    );
+    tracing::warn!(
+        key = %key.name,
+        scheduled = %view::time(missed),
+        next = %view::time(next),
+        reason = %reason,
+        "automatic rotation missed its window; waiting for the next scheduled time"
+    );
+    locked.note("rotation_window_missed", version, None, &detail);
+    let auto = &mut locked.key().auto;
+    auto.missed_rotation_time = Some(missed);
+    auto.next_attempt_time = None;
+    true
+}
+
+/// When the scheduler starts rotating this key: `None` when automatic rotation is off, a
+/// version is pending or there is none current; else the key's next rotation time
+/// ([`view::Periods::next_rotation_time`]: with a cron schedule and a window, inside a window
+/// still open or ahead), for a period moved by a per-key offset inside the rotation window (so
+/// keys due together do not all rotate in the same tick), and no earlier than a running
+/// back-off. Seen at `now`; a later look may give a later time (a window that closed).
+pub fn auto_rotation_time(
     name: &str,
     key: &KeyState,
     periods: view::Periods,
     now: DateTime<Utc>,
-) -> bool {
+) -> Option<DateTime<Utc>> {
     if !key.auto_rotate || key.versions.pending().is_some() {
-        return false;
+        return None;
     }
-    if key.auto.next_attempt_time.is_some_and(|t| now < t) {
-        return false;
-    }
-    let Some(current) = key.versions.current() else {
-        return false;
-    };
-    let spread = if periods.rotation_window > 0 {
+    let current = key.versions.current()?;
+    let due = periods.next_rotation_time(current.created_time, now);
+    let spread = if periods.rotation_schedule.is_none() && periods.rotation_window > 0 {
         let digest = Sha256::digest(name.as_bytes());
         let n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
         i64::try_from(n % (periods.rotation_window as u64 + 1)).unwrap_or(0)
@@ -180,11 +226,23 @@ fn due_for_auto_rotation(
         0
     };
     // Saturating: stored periods from an older release may be beyond any representable time.
-    let due = next_rotation_time(current.created_time, periods.rotation_period);
     let due = chrono::TimeDelta::try_seconds(spread)
         .and_then(|d| due.checked_add_signed(d))
         .unwrap_or(due);
-    now >= due
+    Some(match key.auto.next_attempt_time {
+        Some(t) if t > due => t,
+        _ => due,
+    })
+}
+
+/// Whether the scheduler should try to rotate this key now ([`auto_rotation_time`] has come).
+fn due_for_auto_rotation(
+    name: &str,
+    key: &KeyState,
+    periods: view::Periods,
+    now: DateTime<Utc>,
+) -> bool {
+    auto_rotation_time(name, key, periods, now).is_some_and(|t| now >= t)
 }
 
 /// Back-off after `failures` consecutive failed automatic attempts: 5 min, doubling, at most 24 h.

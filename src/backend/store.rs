@@ -157,6 +157,9 @@ pub struct AutoState {
     pub next_attempt_time: Option<DateTime<Utc>>,
     /// Last time an overdue warning was logged.
     pub last_overdue_warning: Option<DateTime<Utc>>,
+    /// The latest scheduled time (cron schedules) whose missed window was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missed_rotation_time: Option<DateTime<Utc>>,
 }
 
 /// Counters for `metrics`.
@@ -202,6 +205,13 @@ pub struct KeyState {
     /// Override of the schedule's grace period (seconds).
     #[serde(default)]
     pub grace_period: Option<i64>,
+    /// Override of the schedule's cadence with a cron expression (UTC); replaces
+    /// `rotation_period` (see `cron_settings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_schedule: Option<String>,
+    /// Override of the schedule's rotation window (seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_window: Option<i64>,
     /// Rotate automatically when due.
     #[serde(default)]
     pub auto_rotate: bool,

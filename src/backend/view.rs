@@ -7,7 +7,9 @@ use super::path_schedules::{self, Schedule};
 use super::store::KeyState;
 use super::Shared;
 use crate::framework::{Error, Storage};
-use crate::rotation::{KeyVersions, ProviderRevocation, TestResult, Version};
+use crate::rotation::{
+    AgeReport, Cadence, CronSpec, KeyVersions, ProviderRevocation, TestResult, Timing, Version,
+};
 
 /// RFC 3339 UTC with whole seconds, as api.md shows times.
 pub fn time(t: DateTime<Utc>) -> String {
@@ -62,6 +64,33 @@ pub struct Periods {
     pub grace_period: i64,
     /// Window for automatic rotation (seconds).
     pub rotation_window: i64,
+    /// The cron expression in force instead of the period, if any (`rotation_period` then
+    /// holds the longest interval it allows, for consumers that need a length).
+    pub rotation_schedule: Option<CronSpec>,
+}
+
+impl Periods {
+    /// The rotation timing these settings give.
+    pub fn timing(&self) -> Timing {
+        Timing {
+            cadence: match self.rotation_schedule {
+                Some(spec) => Cadence::Cron(spec),
+                None => Cadence::Period(self.rotation_period),
+            },
+            window: self.rotation_window,
+        }
+    }
+
+    /// A version created at `created` is next due at this time, seen at `now`
+    /// ([`Timing::next_rotation_time`], the one function for it).
+    pub fn next_rotation_time(&self, created: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.timing().next_rotation_time(created, now)
+    }
+
+    /// The current version's age report at `now`.
+    pub fn age(&self, versions: &KeyVersions, now: DateTime<Utc>) -> Option<AgeReport> {
+        versions.age_with(&self.timing(), now)
+    }
 }
 
 /// Resolves a key's periods. A schedule that vanished (it cannot be deleted while used, so only
@@ -75,10 +104,19 @@ pub async fn periods(
         Some(s) => s,
         None => fallback_schedule(),
     };
+    let timing = super::cron_settings::timing(key, &schedule)?;
+    let (rotation_period, rotation_schedule) = match timing.cadence {
+        Cadence::Period(p) => (p, None),
+        Cadence::Cron(spec) => (
+            spec.longest_interval_secs().saturating_add(timing.window),
+            Some(spec),
+        ),
+    };
     Ok(Periods {
-        rotation_period: key.rotation_period.unwrap_or(schedule.rotation_period),
+        rotation_period,
         grace_period: key.grace_period.unwrap_or(schedule.grace_period),
-        rotation_window: schedule.rotation_window,
+        rotation_window: timing.window,
+        rotation_schedule,
     })
 }
 
@@ -146,12 +184,17 @@ pub fn versions_json(versions: &KeyVersions, now: DateTime<Utc>) -> Value {
 /// The full `keys/:name` read.
 pub fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> Value {
     let versions = &key.versions;
-    let age = versions.age(periods.rotation_period, now);
+    let age = periods.age(versions, now);
+    let cadence = super::cron_settings::cadence_json(
+        periods.rotation_schedule.as_ref(),
+        periods.rotation_period,
+    );
     json!({
         "name": key.name,
         "provider": key.provider,
         "schedule": key.schedule,
-        "rotation_period": periods.rotation_period,
+        "rotation_period": cadence["rotation_period"],
+        "rotation_schedule": cadence["rotation_schedule"],
         "grace_period": periods.grace_period,
         "rotation_window": periods.rotation_window,
         "auto_rotate": key.auto_rotate,
@@ -164,6 +207,7 @@ pub fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> Value {
         "next_rotation_time": opt_time(age.as_ref().map(|a| a.next_rotation_time)),
         "overdue": age.as_ref().is_some_and(|a| a.overdue),
         "overdue_days": age.as_ref().map(|a| a.overdue_days).unwrap_or(0),
+        "missed_rotation_time": opt_time(age.as_ref().and_then(|a| a.missed_rotation_time)),
         "last_error": key.last_error,
     })
 }

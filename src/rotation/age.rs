@@ -76,26 +76,19 @@ pub struct AgeReport {
     pub ttl_secs: i64,
     /// Whether it is older than the rotation period.
     pub overdue: bool,
-    /// Whole days beyond the rotation period ([`overdue_days`]).
+    /// Whole days beyond the rotation period ([`overdue_days`]), or since the first scheduled
+    /// time after the version was created.
     pub overdue_days: i64,
+    /// The latest scheduled time (cron schedules with a window) whose window closed without a
+    /// rotation ([`super::timing::Timing::missed_rotation_time`]).
+    pub missed_rotation_time: Option<DateTime<Utc>>,
 }
 
 impl KeyVersions {
     /// The current version's age against a rotation period of `period_secs` at `now`; `None`
     /// when there is no current version.
     pub fn age(&self, period_secs: i64, now: DateTime<Utc>) -> Option<AgeReport> {
-        let current = self.current()?;
-        let created = current.created_time;
-        let days = age_days(created, now);
-        Some(AgeReport {
-            version: current.number,
-            age_secs: age_secs(created, now),
-            age_days: days,
-            next_rotation_time: next_rotation_time(created, period_secs),
-            ttl_secs: ttl_secs(created, period_secs, now),
-            overdue: is_overdue(created, period_secs, now),
-            overdue_days: overdue_days(days, period_secs),
-        })
+        self.age_with(&super::timing::Timing::period(period_secs), now)
     }
 
     /// Seconds until the current version is due ([`ttl_secs`]); 0 without a current version.

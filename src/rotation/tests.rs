@@ -1,6 +1,7 @@
 //! Unit tests of the version state machine, one module per concern, with shared helpers here.
 
 mod age;
+mod cron;
 mod cutover;
 mod forward;
 mod invariants;
@@ -9,6 +10,7 @@ mod read;
 mod retire;
 mod secret;
 mod serde_debug;
+mod timing;
 
 use chrono::{DateTime, TimeDelta, Utc};
 

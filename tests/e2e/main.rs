@@ -11,6 +11,7 @@ mod support;
 mod agent;
 mod applications;
 mod cluster;
+mod cron;
 mod cutover;
 mod declarative;
 mod foundation;

@@ -342,6 +342,7 @@ async fn storage_changed_underneath_is_seen_after_invalidate_key() {
             rotation_period: 7 * 86_400,
             grace_period: 3_600,
             rotation_window: 0,
+            rotation_schedule: None,
         },
     )
     .await

@@ -64,6 +64,8 @@ const PATH_FIELDS: &[(&str, &[&str])] = &[
             "provider",
             "schedule",
             "rotation_period",
+            "rotation_schedule",
+            "rotation_window",
             "grace_period",
             "auto_rotate",
             "custom_metadata",
@@ -84,7 +86,13 @@ const PATH_FIELDS: &[(&str, &[&str])] = &[
     ("metrics", &["format"]),
     (
         "schedules/x",
-        &["name", "rotation_period", "grace_period", "rotation_window"],
+        &[
+            "name",
+            "rotation_period",
+            "rotation_schedule",
+            "grace_period",
+            "rotation_window",
+        ],
     ),
     (
         "config",
@@ -150,6 +158,8 @@ async fn path_help_and_openapi_document_every_path() {
                 "provider",
                 "schedule",
                 "rotation_period",
+                "rotation_schedule",
+                "rotation_window",
                 "grace_period",
                 "auto_rotate",
                 "custom_metadata",
@@ -185,7 +195,12 @@ async fn path_help_and_openapi_document_every_path() {
             "/ai-keys/schedules/{name}",
             &["get", "post", "delete"],
             &["name"],
-            &["rotation_period", "grace_period", "rotation_window"],
+            &[
+                "rotation_period",
+                "rotation_schedule",
+                "grace_period",
+                "rotation_window",
+            ],
         ),
         ("/ai-keys/schedules/", &["get"], &[], &[]),
         (

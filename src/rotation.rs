@@ -21,6 +21,7 @@ pub mod retire;
 pub mod revocation;
 pub mod state;
 pub mod transitions;
+pub mod usage;
 
 #[cfg(test)]
 mod tests;
@@ -36,3 +37,4 @@ pub use error::RotationError;
 pub use key::{KeyVersions, Version, ENTITY_PREFIX};
 pub use revocation::ProviderRevocation;
 pub use state::VersionState;
+pub use usage::{Observation, UsageCheck, UsageDecision, UsagePolicy};

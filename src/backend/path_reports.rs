@@ -236,6 +236,11 @@ async fn metrics(s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
         "counter",
         "Promotions completed.",
     );
+    let mut extensions = Family::new(
+        "ai_keys_grace_extensions_total",
+        "counter",
+        "Grace windows postponed because the previous version was still in use.",
+    );
     let mut tests = Family::new(
         "ai_keys_test_outcomes_total",
         "counter",
@@ -274,6 +279,7 @@ async fn metrics(s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
                 .count(),
         );
         rotations.add(l.clone(), key.stats.rotations);
+        extensions.add(l.clone(), key.stats.grace_extensions);
         for (outcome, count) in &key.stats.test_outcomes {
             tests.add(format!("{l},outcome=\"{}\"", label(outcome)), count);
         }
@@ -287,6 +293,7 @@ async fn metrics(s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
         &pending,
         &revocations,
         &rotations,
+        &extensions,
         &tests,
     ] {
         family.write(&mut body);

@@ -167,6 +167,9 @@ pub struct Stats {
     pub rotations: u64,
     /// Test outcomes by name.
     pub test_outcomes: BTreeMap<String, u64>,
+    /// Grace windows postponed because the retiring key was still in use.
+    #[serde(default)]
+    pub grace_extensions: u64,
 }
 
 /// A managed key.
@@ -185,6 +188,12 @@ pub struct KeyState {
     /// Override of the schedule's grace period (seconds).
     #[serde(default)]
     pub grace_period: Option<i64>,
+    /// Override of the schedule's `usage_quiet_period` (seconds).
+    #[serde(default)]
+    pub usage_quiet_period: Option<i64>,
+    /// Override of the schedule's `max_grace` (seconds).
+    #[serde(default)]
+    pub max_grace: Option<i64>,
     /// Rotate automatically when due.
     #[serde(default)]
     pub auto_rotate: bool,

@@ -62,6 +62,20 @@ pub struct Periods {
     pub grace_period: i64,
     /// Window for automatic rotation (seconds).
     pub rotation_window: i64,
+    /// Usage-aware revocation: quiet period (seconds; 0 off).
+    pub usage_quiet_period: i64,
+    /// Usage-aware revocation and `extend/`: the most past the planned grace end (seconds).
+    pub max_grace: i64,
+}
+
+impl Periods {
+    /// The usage-aware revocation settings.
+    pub fn usage_policy(&self) -> crate::rotation::UsagePolicy {
+        crate::rotation::UsagePolicy {
+            quiet_period: self.usage_quiet_period,
+            max_grace: self.max_grace,
+        }
+    }
 }
 
 /// Resolves a key's periods. A schedule that vanished (it cannot be deleted while used, so only
@@ -79,6 +93,10 @@ pub async fn periods(
         rotation_period: key.rotation_period.unwrap_or(schedule.rotation_period),
         grace_period: key.grace_period.unwrap_or(schedule.grace_period),
         rotation_window: schedule.rotation_window,
+        usage_quiet_period: key
+            .usage_quiet_period
+            .unwrap_or(schedule.usage_quiet_period),
+        max_grace: key.max_grace.unwrap_or(schedule.max_grace),
     })
 }
 
@@ -114,6 +132,7 @@ fn version_json(v: &Version) -> Value {
         "engine_created": v.engine_created,
         "provider": v.provider,
         "provider_revocation": v.provider_revocation.as_ref().map(revocation_json),
+        "grace_extensions": v.usage_check.as_ref().map_or(0, |c| c.extensions),
     })
 }
 
@@ -154,6 +173,8 @@ pub fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> Value {
         "rotation_period": periods.rotation_period,
         "grace_period": periods.grace_period,
         "rotation_window": periods.rotation_window,
+        "usage_quiet_period": periods.usage_quiet_period,
+        "max_grace": periods.max_grace,
         "auto_rotate": key.auto_rotate,
         "custom_metadata": key.custom_metadata,
         "current_version": versions.current_version(),

@@ -20,3 +20,4 @@ mod lifecycle;
 mod providers;
 mod trust;
 mod upgrade;
+mod usage;

@@ -60,6 +60,7 @@ pub async fn check(
         // The window ended while the provider was asked: it is never reopened.
         return Ok(false);
     }
+    let before = locked.key_ref().versions.get(number).cloned();
     let decision = locked
         .key_ref()
         .versions
@@ -82,5 +83,6 @@ pub async fn check(
             }
         }
     }
-    Ok(true)
+    // A repeated outcome with nothing new to keep is not written again.
+    Ok(locked.key_ref().versions.get(number) != before.as_ref())
 }

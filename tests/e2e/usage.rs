@@ -22,9 +22,12 @@ use crate::support::{Bao, Client};
 /// Grace of the rotation that makes the watched key `previous`: long enough that a tick (every
 /// 60 s) always falls inside it, after the setup.
 const GRACE: &str = "90s";
+/// The same for OpenRouter, which reports spend, not a time: its first check only records a
+/// baseline, so two ticks must fall inside the window (the engine checks from 150 s before).
+const SPEND_GRACE: &str = "150s";
 
 /// A key whose current version the engine created at `provider`, then retired by a second
-/// rotation with [`GRACE`]: version 2 is `previous`. Returns (its provider id, its value, its
+/// rotation with `grace`: version 2 is `previous`. Returns (its provider id, its value, its
 /// planned grace end).
 async fn retired_created_key(
     client: &Client,
@@ -32,6 +35,7 @@ async fn retired_created_key(
     name: &str,
     provider: &str,
     settings: Value,
+    grace: &str,
 ) -> (String, String, DateTime<Utc>) {
     let v0 = secret(&format!("{name}-v0"));
     fake.add_key(&v0);
@@ -52,7 +56,7 @@ async fn retired_created_key(
         .find(|(id, _, _)| !before.iter().any(|(b, _, _)| b == id))
         .expect("a key created at the provider");
     data(
-        &rotate(client, name, json!({ "grace_period": GRACE })).await,
+        &rotate(client, name, json!({ "grace_period": grace })).await,
         &format!("{name}: second rotate"),
     );
     let key = read_key(client, name).await;
@@ -101,24 +105,48 @@ async fn a_previous_key_in_use_is_kept_until_quiet_or_max_grace() {
     let (bao, fake, down) =
         tokio::join!(Bao::start(), FakeProvider::start(), FakeProvider::start());
     let client = bao.client();
-    for (name, f) in [("oa", &fake), ("down", &down)] {
+    for (name, kind, f) in [
+        ("oa", "openai", &fake),
+        ("down", "openai", &down),
+        ("or", "openrouter", &fake),
+    ] {
         let admin = secret(&format!("admin-{name}"));
         f.add_admin_key(&admin);
-        configure_provider(&client, name, provider_body("openai", f, Some(&admin))).await;
+        configure_provider(&client, name, provider_body(kind, f, Some(&admin))).await;
     }
     let quick = json!({ "usage_quiet_period": "30s" });
-    let (a_id, a, a_planned) =
-        retired_created_key(&client, &fake, "busy-then-quiet", "oa", quick.clone()).await;
+    let (a_id, a, a_planned) = retired_created_key(
+        &client,
+        &fake,
+        "busy-then-quiet",
+        "oa",
+        quick.clone(),
+        GRACE,
+    )
+    .await;
     let capped = json!({ "usage_quiet_period": "30s", "max_grace": "30s" });
-    let (b_id, b, b_planned) = retired_created_key(&client, &fake, "busy", "oa", capped).await;
-    let (_, c, c_planned) = retired_created_key(&client, &down, "unasked", "down", quick).await;
-    let (_, _, e_planned) = retired_created_key(&client, &fake, "own-test", "oa", json!({})).await;
+    let (b_id, b, b_planned) =
+        retired_created_key(&client, &fake, "busy", "oa", capped, GRACE).await;
+    let (_, c, c_planned) =
+        retired_created_key(&client, &down, "unasked", "down", quick, GRACE).await;
+    let (_, _, e_planned) =
+        retired_created_key(&client, &fake, "own-test", "oa", json!({}), GRACE).await;
+    let (_, f, _) = retired_created_key(
+        &client,
+        &fake,
+        "spending",
+        "or",
+        json!({ "usage_quiet_period": "30s" }),
+        SPEND_GRACE,
+    )
+    .await;
     // The provider holding "unasked" cannot answer admin calls from now on.
     down.set_admin_mode(Mode::ServerError500);
     let started = Utc::now();
 
     // Emergency promotion (grace 0): a key in use is revoked at once, nothing asked.
-    let (d_id, d, _) = retired_created_key(&client, &fake, "emergency", "oa", json!({})).await;
+    let (d_id, d, _) =
+        retired_created_key(&client, &fake, "emergency", "oa", json!({}), GRACE).await;
     assert!(app_uses(&fake, &d).await);
     data(
         &rotate(&client, "emergency", json!({ "grace_period": "0s" })).await,
@@ -242,17 +270,22 @@ async fn a_previous_key_in_use_is_kept_until_quiet_or_max_grace() {
         .is_none());
 
     // Quiet: revoked once its postponed end passes. In use: revoked at max_grace anyway.
-    let (ia, ib) = (&a_id, &b_id);
+    // An OpenRouter key whose spend keeps rising is postponed too (by its second check).
+    let (ia, ib, ff) = (&a_id, &b_id, &f);
     wait_until(
         &bao,
         "both postponed keys revoked at the provider",
         TICK_DEADLINE,
         || async move {
             app_uses(fa, ab.1).await;
-            !fa.is_active(ia) && !fa.is_active(ib)
+            fa.spend(ff, 0.001);
+            let spending = v2(ca, "spending").await["grace_extensions"].as_u64() >= Some(1);
+            spending && !fa.is_active(ia) && !fa.is_active(ib)
         },
     )
     .await;
+    let rose = event(&client, "spending", "grace_extended", "spend rose from $").await;
+    assert!(rose.is_some(), "{:#?}", history(&client, "spending").await);
     assert_eq!(
         v2(&client, "busy-then-quiet").await["grace_extensions"],
         1,
@@ -286,4 +319,89 @@ async fn a_previous_key_in_use_is_kept_until_quiet_or_max_grace() {
         "usage e2e: postponed {}s after setup",
         (postponed_at - started).num_seconds()
     );
+}
+
+/// The settings: on schedules (defaults 1h and 7d) and as key overrides, bad input refused
+/// naming the field; `extend/` is bounded by `max_grace` after the planned end.
+#[tokio::test]
+async fn usage_settings_and_extend_bounded_by_max_grace() {
+    use crate::support::checks::{expect_error, read_ok, write_ok};
+    let bao = Bao::start().await;
+    let client = bao.client();
+    let builtin = read_ok(&client, "ai-keys/schedules/production").await;
+    assert_eq!(builtin["usage_quiet_period"], 3600, "{builtin:#}");
+    assert_eq!(builtin["max_grace"], 7 * 86_400);
+    let s = write_ok(
+        &client,
+        "ai-keys/schedules/watched",
+        json!({ "rotation_period": "30d", "grace_period": "1h", "usage_quiet_period": "10m", "max_grace": "2h" }),
+    )
+    .await;
+    assert_eq!(
+        (s["usage_quiet_period"].clone(), s["max_grace"].clone()),
+        (json!(600), json!(7200))
+    );
+
+    let v0 = secret("v0");
+    for (field, bad) in [("usage_quiet_period", "soon"), ("max_grace", "-1h")] {
+        let body = json!({ "value": v0, "schedule": "watched", field: bad });
+        let refused = client.write("ai-keys/keys/k", body).await;
+        expect_error(&refused, 400, &[field], &format!("{field}={bad}"));
+    }
+    assert_eq!(
+        client.read("ai-keys/keys/k").await.status,
+        404,
+        "nothing created"
+    );
+    let key = create_key(
+        &client,
+        "k",
+        json!({ "value": v0, "schedule": "watched", "max_grace": "1h" }),
+    )
+    .await;
+    assert_eq!(
+        (key["usage_quiet_period"].clone(), key["max_grace"].clone()),
+        (json!(600), json!(3600))
+    );
+    let key = write_ok(
+        &client,
+        "ai-keys/keys/k",
+        json!({ "usage_quiet_period": 0 }),
+    )
+    .await;
+    assert_eq!(key["usage_quiet_period"], 0, "0 turns the check off");
+
+    let rotated = data(
+        &rotate(
+            &client,
+            "k",
+            json!({ "value": secret("v1"), "grace_period": "5m" }),
+        )
+        .await,
+        "rotate",
+    );
+    let planned = time(&rotated["grace_expires_time"]);
+    let beyond = client
+        .write("ai-keys/extend/k", json!({ "grace_period": "2h" }))
+        .await;
+    expect_error(
+        &beyond,
+        400,
+        &["max_grace (1h)", "planned end"],
+        "extend beyond max_grace",
+    );
+    let until = planned + TimeDelta::minutes(60);
+    let within = write_ok(
+        &client,
+        "ai-keys/extend/k",
+        json!({ "until": until.to_rfc3339() }),
+    )
+    .await;
+    assert_eq!(
+        time(&within["grace_expires_time"]),
+        until,
+        "up to max_grace exactly"
+    );
+    let key = read_key(&client, "k").await;
+    assert_eq!(version(&key, 1)["state"], "previous", "{key:#}");
 }

@@ -65,6 +65,8 @@ const PATH_FIELDS: &[(&str, &[&str])] = &[
             "schedule",
             "rotation_period",
             "grace_period",
+            "usage_quiet_period",
+            "max_grace",
             "auto_rotate",
             "custom_metadata",
         ],
@@ -84,7 +86,14 @@ const PATH_FIELDS: &[(&str, &[&str])] = &[
     ("metrics", &[]),
     (
         "schedules/x",
-        &["name", "rotation_period", "grace_period", "rotation_window"],
+        &[
+            "name",
+            "rotation_period",
+            "grace_period",
+            "rotation_window",
+            "usage_quiet_period",
+            "max_grace",
+        ],
     ),
     (
         "config",
@@ -151,6 +160,8 @@ async fn path_help_and_openapi_document_every_path() {
                 "schedule",
                 "rotation_period",
                 "grace_period",
+                "usage_quiet_period",
+                "max_grace",
                 "auto_rotate",
                 "custom_metadata",
             ],
@@ -185,7 +196,13 @@ async fn path_help_and_openapi_document_every_path() {
             "/ai-keys/schedules/{name}",
             &["get", "post", "delete"],
             &["name"],
-            &["rotation_period", "grace_period", "rotation_window"],
+            &[
+                "rotation_period",
+                "grace_period",
+                "rotation_window",
+                "usage_quiet_period",
+                "max_grace",
+            ],
         ),
         ("/ai-keys/schedules/", &["get"], &[], &[]),
         (

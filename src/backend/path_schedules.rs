@@ -318,7 +318,7 @@ usage_quiet_period while it was used within that period, never past the planned 
 max_grace.";
 
 /// Path help of `usage_quiet_period` (schedules and key overrides).
-pub const USAGE_QUIET_PERIOD_HELP: &str = "Usage-aware revocation: shortly before a previous version's grace window ends, the engine asks its provider when the key was last used (OpenAI keys the engine created or verified, OpenRouter keys); used within this period, the end is postponed by this period (history: grace_extended with the evidence). The engine's own key tests do not count as use. 0 turns the check off. Default 1h.";
+pub const USAGE_QUIET_PERIOD_HELP: &str = "Usage-aware revocation: shortly before a previous version's grace window ends, the engine asks its provider when the key was last used (OpenAI keys the engine created or verified, OpenRouter keys); used within this period, the end is postponed by this period (history: grace_extended with the evidence). The engine's own key tests do not count as use. The check runs on the 60 s periodic tick from 150 s before the end, so a period under about 2m cannot keep a key in use between two ticks. 0 turns the check off. Default 1h.";
 /// Path help of `max_grace` (schedules and key overrides).
 pub const MAX_GRACE_HELP: &str = "Longest time past the planned end of a grace window that usage-aware postponements and extend/ may keep a previous version valid; then it is revoked even if still in use. Default 7d.";
 

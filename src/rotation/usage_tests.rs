@@ -73,6 +73,23 @@ fn checked_only_shortly_before_the_end_and_only_when_on() {
 }
 
 #[test]
+fn the_next_check_follows_the_moved_end() {
+    let mut kv = retired();
+    let lead = TimeDelta::seconds(USAGE_CHECK_LEAD_SECS);
+    assert_eq!(kv.next_usage_check_time(POLICY), Some(at(HOUR) - lead));
+    let now = at(HOUR - 100);
+    let obs = Observation::LastUsed(Some(now));
+    let d = kv.judge_usage(1, &obs, POLICY, now);
+    kv.apply_usage(1, &obs, &d, now);
+    assert_eq!(kv.next_usage_check_time(POLICY), Some(at(2 * HOUR) - lead));
+    let off = UsagePolicy {
+        quiet_period: 0,
+        ..POLICY
+    };
+    assert_eq!(kv.next_usage_check_time(off), None);
+}
+
+#[test]
 fn an_emergency_promotion_leaves_nothing_to_check() {
     let mut kv = retired();
     kv.stage(

@@ -27,6 +27,7 @@ mod provider_ops;
 mod records;
 mod replays;
 mod store;
+mod usage;
 mod view;
 mod workflows;
 

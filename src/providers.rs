@@ -24,6 +24,7 @@ mod openai;
 mod openai_compatible;
 mod openrouter;
 mod ownership;
+mod usage;
 
 #[cfg(test)]
 mod tests;
@@ -42,6 +43,7 @@ pub use config::{
 };
 pub use error::ProviderError;
 pub use ownership::{hint_matches, KeyRecord, MIN_HINT_CHARS, MIN_HINT_SUFFIX};
+pub use usage::KeyUsage;
 
 use classify::Verdict;
 use http::{Exchange, HttpClient, Step};

@@ -23,6 +23,7 @@ pub mod revocation;
 pub mod state;
 pub mod timing;
 pub mod transitions;
+pub mod usage;
 
 #[cfg(test)]
 mod tests;
@@ -40,3 +41,4 @@ pub use key::{KeyVersions, Version, ENTITY_PREFIX};
 pub use revocation::ProviderRevocation;
 pub use state::VersionState;
 pub use timing::{Cadence, Timing};
+pub use usage::{Observation, UsageCheck, UsageDecision, UsagePolicy};

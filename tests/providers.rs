@@ -11,6 +11,8 @@ mod config;
 mod lookup;
 #[path = "providers/test_key.rs"]
 mod test_key;
+#[path = "providers/usage.rs"]
+mod usage;
 
 use vault_plugin_secrets_ai_keys::providers::{ProviderConfig, ProviderType};
 use vault_plugin_secrets_ai_keys::rotation::{SecretValue, TestResult};

@@ -188,6 +188,12 @@ pub fn collect(
         "Failed one-call rotations (rotate/ and automatic), by trigger.",
         &["key", "trigger"],
     );
+    let mut extensions = Family::new(
+        "ai_keys_grace_extensions_total",
+        Counter,
+        "Grace windows postponed because the previous version was still in use at its provider.",
+        key,
+    );
     let mut tests = Family::new(
         "ai_keys_test_outcomes_total",
         Counter,
@@ -201,7 +207,11 @@ pub fn collect(
         &[],
     );
     tick.add(mount, &[], last_tick);
-    for KeyFigures { key: k, age: report } in keys {
+    for KeyFigures {
+        key: k,
+        age: report,
+    } in keys
+    {
         let name = [k.name.as_str()];
         let versions = || k.versions.versions.values();
         if let Some(a) = report {
@@ -236,6 +246,7 @@ pub fn collect(
         auto_failures.add(mount, &name, f64::from(k.auto.failures));
         last_error.add(mount, &name, f64::from(u8::from(k.last_error.is_some())));
         rotations.add(mount, &name, k.stats.rotations as f64);
+        extensions.add(mount, &name, k.stats.grace_extensions as f64);
         // Both triggers always, so a first failure is an increase from 0 for `increase()`.
         for trigger in ["automatic", "manual"] {
             let n = k.stats.rotation_failures.get(trigger).copied().unwrap_or(0);
@@ -259,6 +270,7 @@ pub fn collect(
         last_error,
         rotations,
         failures,
+        extensions,
         tests,
         tick,
     ]
@@ -289,6 +301,7 @@ mod tests {
             staged_by: None,
             provider: None,
             provider_revocation: None,
+            usage_check: None,
         }
     }
 

@@ -109,5 +109,5 @@ Moves the end of the previous version's grace window later: give grace_period (c
 or until (a time), and optionally a short reason. The history records a grace_extended event with \
 who did it, the old and new ends, and the reason. A window that has ended cannot be extended: a \
 revoked key never comes back (400). The new end must be later than the current one (finalize/ \
-ends a window early). Bounded by 100 years; a per-key max_grace is not implemented yet. Unknown \
-fields are refused.";
+ends a window early). Bounded by the key's max_grace (default 7d, see schedules/ and keys/) after \
+the window's planned end: a later end is a 400 that names the limit. Unknown fields are refused.";

@@ -64,6 +64,16 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 "Overrides the schedule's grace period for this key.",
             ))
             .field(Field::new(
+                "usage_quiet_period",
+                FieldType::Duration,
+                format!("Overrides the schedule's usage_quiet_period for this key. {}", path_schedules::USAGE_QUIET_PERIOD_HELP),
+            ))
+            .field(Field::new(
+                "max_grace",
+                FieldType::Duration,
+                format!("Overrides the schedule's max_grace for this key. {}", path_schedules::MAX_GRACE_HELP),
+            ))
+            .field(Field::new(
                 "auto_rotate",
                 FieldType::Bool,
                 "Rotate automatically when due. Requires a provider that can create keys.",
@@ -116,6 +126,8 @@ struct Settings {
     cadence: cron_settings::CadenceInput,
     rotation_window: Option<i64>,
     grace_period: Option<i64>,
+    usage_quiet_period: Option<i64>,
+    max_grace: Option<i64>,
     auto_rotate: Option<bool>,
     custom_metadata: Option<std::collections::BTreeMap<String, String>>,
 }
@@ -137,6 +149,14 @@ fn settings(d: &FieldData) -> Result<Settings, Error> {
         grace_period: d
             .is_set("grace_period")
             .then(|| d.get_duration("grace_period"))
+            .flatten(),
+        usage_quiet_period: d
+            .is_set("usage_quiet_period")
+            .then(|| d.get_duration("usage_quiet_period"))
+            .flatten(),
+        max_grace: d
+            .is_set("max_grace")
+            .then(|| d.get_duration("max_grace"))
             .flatten(),
         auto_rotate: d
             .is_set("auto_rotate")
@@ -195,6 +215,14 @@ fn apply(key: &mut KeyState, s: Settings) -> Vec<&'static str> {
         key.grace_period = Some(v);
         changed.push("grace_period");
     }
+    if let Some(v) = s.usage_quiet_period {
+        key.usage_quiet_period = Some(v);
+        changed.push("usage_quiet_period");
+    }
+    if let Some(v) = s.max_grace {
+        key.max_grace = Some(v);
+        changed.push("max_grace");
+    }
     if let Some(v) = s.auto_rotate {
         key.auto_rotate = v;
         changed.push("auto_rotate");
@@ -238,6 +266,8 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         grace_period: None,
         rotation_schedule: None,
         rotation_window: None,
+        usage_quiet_period: None,
+        max_grace: None,
         auto_rotate: false,
         custom_metadata: Default::default(),
         versions,

@@ -196,7 +196,9 @@ async fn metrics(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let keys = store::all_keys(storage).await?;
     let mut figures = Vec::with_capacity(keys.len());
     for key in &keys {
-        let age = view::periods(&s, storage, key).await?.age(&key.versions, now);
+        let age = view::periods(&s, storage, key)
+            .await?
+            .age(&key.versions, now);
         figures.push(metrics::KeyFigures { key, age });
     }
     let mount = metrics::mount_label(&req.mount_point);

@@ -30,6 +30,25 @@ pub struct Schedule {
     /// A five-field cron expression (UTC) used instead of the period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_schedule: Option<String>,
+    /// A retiring key used within this long is kept this much longer (0: no usage checks).
+    #[serde(default = "default_usage_quiet_period")]
+    pub usage_quiet_period: i64,
+    /// Grace windows are never extended past their planned end plus this.
+    #[serde(default = "default_max_grace")]
+    pub max_grace: i64,
+}
+
+/// Default `usage_quiet_period`: one hour.
+pub const DEFAULT_USAGE_QUIET_PERIOD: i64 = HOUR;
+/// Default `max_grace`: seven days after the planned end.
+pub const DEFAULT_MAX_GRACE: i64 = 7 * DAY;
+
+fn default_usage_quiet_period() -> i64 {
+    DEFAULT_USAGE_QUIET_PERIOD
+}
+
+fn default_max_grace() -> i64 {
+    DEFAULT_MAX_GRACE
 }
 
 impl Schedule {
@@ -40,6 +59,8 @@ impl Schedule {
             "grace_period": self.grace_period,
             "rotation_window": self.rotation_window,
             "rotation_schedule": "",
+            "usage_quiet_period": self.usage_quiet_period,
+            "max_grace": self.max_grace,
         });
         if let Some(expr) = &self.rotation_schedule {
             out["rotation_schedule"] = json!(expr);
@@ -56,6 +77,8 @@ pub fn builtin() -> [(&'static str, Schedule); 4] {
         grace_period: grace_hours * HOUR,
         rotation_window: 0,
         rotation_schedule: None,
+        usage_quiet_period: DEFAULT_USAGE_QUIET_PERIOD,
+        max_grace: DEFAULT_MAX_GRACE,
     };
     [
         ("production-tier1", s(30, 24)),
@@ -179,6 +202,12 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 FieldType::Duration,
                 "With rotation_period: automatic rotation may start at any time within this window after a key becomes due (spreads load; at most rotation_period). With rotation_schedule: how long after each scheduled time an automatic rotation may start (0 for no limit, else 1h to 366d); a scheduled time whose window closes without a rotation is recorded (rotation_window_missed) and the key waits for the next one. Default 0.",
             ))
+            .field(Field::new(
+                "usage_quiet_period",
+                FieldType::Duration,
+                USAGE_QUIET_PERIOD_HELP,
+            ))
+            .field(Field::new("max_grace", FieldType::Duration, MAX_GRACE_HELP))
             .operation(Operation::Create, "Create a schedule.", bind(shared, write))
             .operation(Operation::Update, "Update a schedule.", bind(shared, write))
             .operation(Operation::Read, "Read a schedule.", bind(shared, read))
@@ -214,10 +243,14 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let grace_period = given(&d, "grace_period");
     let rotation_window = given(&d, "rotation_window");
     let creating = existing.is_none();
+    let usage_quiet_period = given(&d, "usage_quiet_period");
+    let max_grace = given(&d, "max_grace");
     let mut schedule = match existing {
         Some(mut s) => {
             s.grace_period = grace_period.unwrap_or(s.grace_period);
             s.rotation_window = rotation_window.unwrap_or(s.rotation_window);
+            s.usage_quiet_period = usage_quiet_period.unwrap_or(s.usage_quiet_period);
+            s.max_grace = max_grace.unwrap_or(s.max_grace);
             s
         }
         None => Schedule {
@@ -226,6 +259,8 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
                 .ok_or_else(|| Error::BadRequest("grace_period is required".into()))?,
             rotation_window: rotation_window.unwrap_or(0),
             rotation_schedule: None,
+            usage_quiet_period: usage_quiet_period.unwrap_or(DEFAULT_USAGE_QUIET_PERIOD),
+            max_grace: max_grace.unwrap_or(DEFAULT_MAX_GRACE),
         },
     };
     cron_settings::apply_to_schedule(&mut schedule, &cadence, creating)?;
@@ -282,7 +317,17 @@ and the window in which automatic rotation may start once a key is due (rotation
 over it with a period; with a cron schedule the time after each scheduled time in which it may \
 start, and a missed window waits for the next scheduled time). The engine creates production-tier1 \
 (30d, 24h), production (90d, 48h), staging (90d, 168h) and development (180d, 336h) on first \
-mount and never overwrites them. A schedule that keys still use cannot be deleted.";
+mount and never overwrites them. A schedule that keys still use cannot be deleted. \
+usage_quiet_period (default 1h, 0 turns it off) and max_grace (default 7d) make revocation \
+usage-aware: shortly before a previous version's grace window ends, the engine asks its provider \
+(OpenAI last_used_at, OpenRouter usage) whether the key is still used, and postpones the end by \
+usage_quiet_period while it was used within that period, never past the planned end plus \
+max_grace.";
+
+/// Path help of `usage_quiet_period` (schedules and key overrides).
+pub const USAGE_QUIET_PERIOD_HELP: &str = "Usage-aware revocation: shortly before a previous version's grace window ends, the engine asks its provider when the key was last used (OpenAI keys the engine created or verified, OpenRouter keys); used within this period, the end is postponed by this period (history: grace_extended with the evidence). The engine's own key tests do not count as use. The check runs on the 60 s periodic tick from 150 s before the end, so a period under about 2m cannot keep a key in use between two ticks. 0 turns the check off. Default 1h.";
+/// Path help of `max_grace` (schedules and key overrides).
+pub const MAX_GRACE_HELP: &str = "Longest time past the planned end of a grace window that usage-aware postponements and extend/ may keep a previous version valid; then it is revoked even if still in use. Default 7d.";
 
 #[cfg(test)]
 mod tests;

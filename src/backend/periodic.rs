@@ -1,5 +1,7 @@
 //! The engine's own work, on the host's periodic `rollback` tick (every 60 s, active node only):
-//! retire previous versions whose grace has ended (revoking them at the provider), rotate keys
+//! ask the providers whether previous versions whose grace ends soon are still used (and
+//! postpone their end if so, [`super::usage`]), retire previous versions whose grace has ended
+//! (revoking them at the provider), rotate keys
 //! with `auto_rotate` that are due, and warn once a day about overdue keys. (Intents that crashes
 //! and provider outages left are settled by [`super::intents::recover`], which the framework's
 //! WAL driver runs on the same tick.)
@@ -133,6 +135,10 @@ async fn tick_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(),
     }
     let now = Utc::now();
     let periods = view::periods(shared, storage, locked.key_ref()).await?;
+    // Usage-aware revocation: a retiring key still in use keeps its grace window longer.
+    if super::usage::check(shared, storage, &mut locked, periods).await? {
+        dirty = true;
+    }
     if let Some(age) = periods.age(&locked.key_ref().versions, now) {
         let last = locked.key_ref().auto.last_overdue_warning;
         if age.overdue && last.is_none_or(|t| now - t >= OVERDUE_WARNING_EVERY) {

@@ -172,6 +172,9 @@ pub struct Stats {
     pub test_outcomes: BTreeMap<String, u64>,
     /// Failed one-call rotations by trigger (`automatic`, `manual`).
     pub rotation_failures: BTreeMap<String, u64>,
+    /// Grace windows postponed because the retiring key was still in use.
+    #[serde(default)]
+    pub grace_extensions: u64,
 }
 
 impl Stats {
@@ -212,6 +215,12 @@ pub struct KeyState {
     /// Override of the schedule's rotation window (seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_window: Option<i64>,
+    /// Override of the schedule's `usage_quiet_period` (seconds).
+    #[serde(default)]
+    pub usage_quiet_period: Option<i64>,
+    /// Override of the schedule's `max_grace` (seconds).
+    #[serde(default)]
+    pub max_grace: Option<i64>,
     /// Rotate automatically when due.
     #[serde(default)]
     pub auto_rotate: bool,

@@ -67,6 +67,10 @@ pub struct Periods {
     /// The cron expression in force instead of the period, if any (`rotation_period` then
     /// holds the longest interval it allows, for consumers that need a length).
     pub rotation_schedule: Option<CronSpec>,
+    /// Usage-aware revocation: quiet period (seconds; 0 off).
+    pub usage_quiet_period: i64,
+    /// Usage-aware revocation and `extend/`: the most past the planned grace end (seconds).
+    pub max_grace: i64,
 }
 
 impl Periods {
@@ -90,6 +94,14 @@ impl Periods {
     /// The current version's age report at `now`.
     pub fn age(&self, versions: &KeyVersions, now: DateTime<Utc>) -> Option<AgeReport> {
         versions.age_with(&self.timing(), now)
+    }
+
+    /// The usage-aware revocation settings.
+    pub fn usage_policy(&self) -> crate::rotation::UsagePolicy {
+        crate::rotation::UsagePolicy {
+            quiet_period: self.usage_quiet_period,
+            max_grace: self.max_grace,
+        }
     }
 }
 
@@ -117,6 +129,10 @@ pub async fn periods(
         grace_period: key.grace_period.unwrap_or(schedule.grace_period),
         rotation_window: timing.window,
         rotation_schedule,
+        usage_quiet_period: key
+            .usage_quiet_period
+            .unwrap_or(schedule.usage_quiet_period),
+        max_grace: key.max_grace.unwrap_or(schedule.max_grace),
     })
 }
 
@@ -152,6 +168,7 @@ fn version_json(v: &Version) -> Value {
         "engine_created": v.engine_created,
         "provider": v.provider,
         "provider_revocation": v.provider_revocation.as_ref().map(revocation_json),
+        "grace_extensions": v.usage_check.as_ref().map_or(0, |c| c.extensions),
     })
 }
 
@@ -197,6 +214,8 @@ pub fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> Value {
         "rotation_schedule": cadence["rotation_schedule"],
         "grace_period": periods.grace_period,
         "rotation_window": periods.rotation_window,
+        "usage_quiet_period": periods.usage_quiet_period,
+        "max_grace": periods.max_grace,
         "auto_rotate": key.auto_rotate,
         "custom_metadata": key.custom_metadata,
         "current_version": versions.current_version(),

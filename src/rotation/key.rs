@@ -65,6 +65,9 @@ pub struct Version {
     /// Its revocation at the provider, once retired (pending until the provider confirms).
     #[serde(default)]
     pub provider_revocation: Option<super::revocation::ProviderRevocation>,
+    /// Its usage checks while `previous` (usage-aware revocation), if any were made.
+    #[serde(default)]
+    pub usage_check: Option<super::usage::UsageCheck>,
 }
 
 /// How `staged_by` names a person (an identity entity), the only thing the two-person rule

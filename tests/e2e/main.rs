@@ -22,3 +22,4 @@ mod operations;
 mod providers;
 mod trust;
 mod upgrade;
+mod usage;

@@ -54,6 +54,7 @@ async fn lookups_show_a_hint_that_matches_only_the_keys_own_value() {
         let value = format!("{}Ab12", key_for(kind, "Own9"));
         let other = format!("{}Cd34", key_for(kind, "Own9"));
         let id = add_person_key(&fake, kind, "one", &value);
+        fake.set_last_used(&value, Some(1_711_471_534));
         let record = providers
             .lookup_key(&c, &id)
             .await
@@ -71,7 +72,11 @@ async fn lookups_show_a_hint_that_matches_only_the_keys_own_value() {
         );
         match kind {
             Anthropic => assert_eq!(record.status.as_deref(), Some("active")),
-            Openai => assert!(record.last_used_at.is_some(), "{record:?}"),
+            Openai => assert_eq!(
+                record.last_used_at.map(|t| t.timestamp()),
+                Some(1_711_471_534),
+                "{record:?}"
+            ),
             _ => assert_eq!(record.status.as_deref(), Some("active")),
         }
         // An id the provider does not know is None, not an error.

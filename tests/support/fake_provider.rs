@@ -16,6 +16,7 @@ mod errors;
 mod http;
 mod key_tests;
 mod lookup;
+mod usage;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -98,6 +99,10 @@ struct Inner {
     mode: Option<Mode>,
     admin_mode: Option<Mode>,
     stall_after_create: bool,
+    /// Last use of each key value (Unix seconds), see `usage.rs`.
+    last_used: HashMap<String, i64>,
+    /// Spend of each key value (USD), see `usage.rs`.
+    spend: HashMap<String, f64>,
 }
 
 type Shared = Arc<Mutex<Inner>>;

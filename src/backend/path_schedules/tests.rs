@@ -343,6 +343,8 @@ async fn storage_changed_underneath_is_seen_after_invalidate_key() {
             grace_period: 3_600,
             rotation_window: 0,
             rotation_schedule: None,
+            usage_quiet_period: 3_600,
+            max_grace: 7 * 86_400,
         },
     )
     .await

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use crate::backend::locked::{rotation_error, Locked};
 use crate::backend::{view, Shared};
 use crate::framework::{Error, Storage};
+use crate::rotation::usage;
 
 /// Ends the previous version's grace window now: it is revoked here and, where the engine can,
 /// at its provider (through the same durable intent as a grace end). Returns the response data.
@@ -38,6 +39,30 @@ pub async fn finalize(
     }))
 }
 
+/// Refuses (400) an end beyond the key's `max_grace` after the previous version's planned end.
+async fn check_max_grace(
+    s: &Arc<Shared>,
+    storage: &dyn Storage,
+    locked: &Locked,
+    until: DateTime<Utc>,
+) -> Result<(), Error> {
+    let Some(previous) = locked.key_ref().versions.previous_in_grace(locked.now) else {
+        return Ok(()); // the state machine says why
+    };
+    let max_grace = view::periods(s, storage, locked.key_ref()).await?.max_grace;
+    match usage::grace_limit(previous, max_grace) {
+        Some(limit) if until > limit => Err(Error::BadRequest(format!(
+            "the new end {} is beyond the key's max_grace ({}) after the planned end {} of version {}'s grace window: at most {}",
+            view::time(until),
+            usage::short_duration(max_grace),
+            view::time(previous.planned_grace_expires_time.or(previous.grace_expires_time).unwrap_or(limit)),
+            previous.number,
+            view::time(limit)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Keeps the previous version valid until `until` (later than its current grace end); `reason`
 /// goes into the history with who did it. Returns the response data.
 pub async fn extend(
@@ -53,6 +78,7 @@ pub async fn extend(
         .versions
         .previous_in_grace(now)
         .and_then(|v| v.grace_expires_time);
+    check_max_grace(s, storage, &locked, until).await?;
     let mut changes = locked
         .key()
         .versions

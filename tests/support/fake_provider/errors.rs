@@ -152,7 +152,7 @@ pub(super) async fn gate(
             return Err(error(flavor, status, kind, key, ""));
         }
     }
-    let s = state.lock().unwrap();
+    let mut s = state.lock().unwrap();
     let valid = if admin { &s.admin_keys } else { &s.keys };
     if key.is_empty() {
         let status = if flavor == Flavor::Gemini { 403 } else { 401 };
@@ -160,6 +160,9 @@ pub(super) async fn gate(
     } else if !valid.contains(key) {
         Err(error(flavor, 401, Kind::Invalid, key, ""))
     } else {
+        if !admin {
+            super::usage::touch(&mut s, key);
+        }
         Ok(key.to_string())
     }
 }

@@ -29,7 +29,11 @@ pub(super) async fn openai_get_key(
         .iter()
         .find(|k| k.active && k.id == id && k.owner.starts_with(&prefix))
     {
-        Some(k) => respond(200, &[], openai_view(k, &prefix)),
+        Some(k) => {
+            let mut view = openai_view(k, &prefix);
+            view["last_used_at"] = super::usage::openai_last_used(&st, &k.value);
+            respond(200, &[], view)
+        }
         None => error(
             Flavor::OpenAi,
             404,
@@ -97,7 +101,9 @@ pub(super) async fn openrouter_get(
     {
         Some(k) => {
             let limit = st.limits.get(&k.value).copied().flatten();
-            respond(200, &[], json!({ "data": openrouter_view(k, limit) }))
+            let mut view = openrouter_view(k, limit);
+            view["usage"] = super::usage::openrouter_usage(&st, &k.value);
+            respond(200, &[], json!({ "data": view }))
         }
         None => error(Flavor::OpenRouter, 404, Kind::NotFound, "", "Key not found"),
     }

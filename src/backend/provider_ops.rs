@@ -105,12 +105,8 @@ pub async fn create(
     let cfg = require(storage, provider).await?;
     if !cfg.capabilities().create {
         return Err(Error::BadRequest(format!(
-            "value is required: provider {provider:?} cannot create keys (it needs an admin_key{})",
-            if cfg.kind == ProviderType::Openai {
-                " and project_id"
-            } else {
-                ""
-            }
+            "value is required: provider {provider:?} cannot create keys ({})",
+            cfg.why_cannot_create()
         )));
     }
     let suffix = uuid::Uuid::new_v4().simple().to_string();

@@ -16,7 +16,94 @@ use super::classify::{
 };
 use super::http::{Exchange, HttpClient, Reply, Step};
 use super::ownership::{interpret_lookup, short_field, timestamp, KeyRecord};
-use super::{CreatedKey, ProviderError};
+use super::provider::{AdminCall, CreateRequest, Features, Provider, Settings};
+use super::{CreatedKey, ProviderConfig, ProviderError};
+
+/// OpenAI: key tests; creating, deleting and looking up project keys with an admin key.
+pub(crate) struct OpenAi;
+
+#[async_trait::async_trait]
+impl Provider for OpenAi {
+    fn name(&self) -> &'static str {
+        "openai"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://api.openai.com")
+    }
+
+    fn own_path_segment(&self) -> Option<&'static str> {
+        Some("v1")
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            admin_key: true,
+            project_id: true,
+            ..Settings::default()
+        }
+    }
+
+    fn features(&self) -> Features {
+        Features {
+            create: true,
+            revoke: true,
+            lookup: true,
+            last_used: false,
+            expiry: true,
+        }
+    }
+
+    fn admin_needs(&self) -> &'static str {
+        "admin_key and project_id"
+    }
+
+    fn admin_ready(&self, cfg: &ProviderConfig) -> bool {
+        cfg.admin_key.is_some() && cfg.project_id.is_some()
+    }
+
+    fn probe(
+        &self,
+        c: &reqwest::Client,
+        _cfg: &ProviderConfig,
+        base: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        probe(c, base, key)
+    }
+
+    fn classify(&self, reply: &Reply) -> Verdict {
+        classify_test(reply)
+    }
+
+    async fn create(
+        &self,
+        call: &AdminCall<'_>,
+        req: &CreateRequest<'_>,
+    ) -> Result<CreatedKey, ProviderError> {
+        create(&call.http, &call.base, call.admin, call.project(), req.name).await
+    }
+
+    async fn revoke(&self, call: &AdminCall<'_>, id: &str) -> Result<(), ProviderError> {
+        revoke(&call.http, &call.base, call.admin, call.project(), id).await
+    }
+
+    async fn lookup(
+        &self,
+        call: &AdminCall<'_>,
+        id: &str,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        lookup(&call.http, &call.base, call.admin, call.project(), id).await
+    }
+
+    async fn find_by_name(
+        &self,
+        call: &AdminCall<'_>,
+        name: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        find_by_name(&call.http, &call.base, call.admin, call.project(), name).await
+    }
+}
 use crate::secret::{validate_key_value, SecretValue};
 
 /// `error.code` values of a 429 that mean "out of money", not "too fast" (providers.md).

@@ -61,6 +61,9 @@ pub struct CreatedKey {
     /// The provider's id for the key (OpenAI project API key id, OpenRouter hash), which
     /// [`Providers::revoke_key`] takes. Not secret.
     pub provider_key_id: String,
+    /// When the key expires at the provider: the provider's answer, else the lifetime asked
+    /// for; `None` when the key does not expire there.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// The shared provider client: one connection pool for the whole process (rustls with
@@ -178,13 +181,26 @@ impl Providers {
     ) -> Result<CreatedKey, ProviderError> {
         cfg.validate().map_err(ProviderError::Unsupported)?;
         let call = self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
-        let result = provider(cfg.kind).create(&call, req).await;
+        let asked_at = Utc::now();
+        let p = provider(cfg.kind);
+        let req = &CreateRequest {
+            expires_in_secs: req.expires_in_secs.filter(|_| p.features().expiry),
+            ..*req
+        };
+        let mut result = p.create(&call, req).await;
+        if let Ok(created) = &mut result {
+            created.expires_at = created.expires_at.or_else(|| {
+                let secs = req.expires_in_secs?;
+                asked_at.checked_add_signed(chrono::TimeDelta::try_seconds(secs)?)
+            });
+        }
         let result = result.map_err(|e| e.redacted(&[call.admin]));
         match &result {
             Ok(created) => tracing::info!(
                 provider = cfg.kind.as_str(),
                 provider_key_id = %created.provider_key_id,
                 fingerprint = %created.value.fingerprint(),
+                expires_at = ?created.expires_at,
                 "created key at provider"
             ),
             Err(e) => tracing::warn!(provider = cfg.kind.as_str(), error = %e, "create failed"),

@@ -8,9 +8,10 @@ use chrono::Utc;
 
 use super::intents::{self, CreateIntent};
 use super::store::KeyState;
+use super::view::{self, Periods};
 use super::Shared;
 use crate::framework::{get_json, put_json, Error, Storage};
-use crate::providers::{ProviderConfig, ProviderError, ProviderType};
+use crate::providers::{CreateRequest, ProviderConfig, ProviderError, ProviderType};
 use crate::rotation::{SecretValue, TestOutcome, TestResult};
 
 /// Prefix of provider entries.
@@ -89,6 +90,34 @@ pub struct Created {
     pub provider_key_id: String,
     /// The WAL intent to settle once the version is stored.
     pub wal_id: String,
+    /// When it expires at the provider on its own, if it does.
+    pub expires_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// How long after a key's retirement is planned the engine may still keep it while it is in
+/// use (`max_grace`, default 7 days), when counting a created key's provider-side lifetime.
+pub const DEFAULT_MAX_GRACE_SECS: i64 = 7 * 24 * 3600;
+/// What a created key's provider-side lifetime adds past everything the engine plans, so a
+/// rotation a little late never meets a dead key.
+pub const EXPIRY_MARGIN_SECS: i64 = 24 * 3600;
+
+/// The provider-side lifetime, in seconds, of a key created now for a key with these periods:
+/// its rotation period, plus its grace period, plus [`DEFAULT_MAX_GRACE_SECS`], plus
+/// [`EXPIRY_MARGIN_SECS`]. Rotation is due one rotation period after creation, so it always
+/// comes first. Where the provider limits the lifetime (`max`), a longer one is cut to the
+/// limit only if the rotation still comes a margin before it; otherwise the key gets none.
+pub fn provider_lifetime_secs(periods: &Periods, max: Option<i64>) -> Option<i64> {
+    let lifetime = periods
+        .rotation_period
+        .checked_add(periods.grace_period)?
+        .checked_add(DEFAULT_MAX_GRACE_SECS)?
+        .checked_add(EXPIRY_MARGIN_SECS)?;
+    match max {
+        Some(max) if lifetime > max => {
+            (periods.rotation_period.saturating_add(EXPIRY_MARGIN_SECS) <= max).then_some(max)
+        }
+        _ => Some(lifetime),
+    }
 }
 
 /// Asks the key's provider to create a key, under a WAL intent.
@@ -109,6 +138,17 @@ pub async fn create(
             cfg.why_cannot_create()
         )));
     }
+    let features = cfg.kind.features();
+    let lifetime = if features.expiry {
+        let periods = view::periods(shared, storage, key).await?;
+        let lifetime = provider_lifetime_secs(&periods, features.max_expiry_secs);
+        if lifetime.is_none() {
+            tracing::warn!(key = %key.name, provider, "rotation period longer than the provider allows a key to live: the created key gets no provider-side expiry");
+        }
+        lifetime
+    } else {
+        None
+    };
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let mut intent = CreateIntent {
         key: key.name.clone(),
@@ -120,11 +160,11 @@ pub async fn create(
     // Before any side effect: on a standby this write fails with the read-only error, which
     // makes the server forward the request to the active node.
     let wal_id = intents::begin_create(storage, &intent).await?;
-    match shared
-        .providers
-        .create_key(&cfg, &intent.name_at_provider)
-        .await
-    {
+    let request = CreateRequest {
+        name: &intent.name_at_provider,
+        expires_in_secs: lifetime,
+    };
+    match shared.providers.create(&cfg, &request).await {
         Ok(created) => {
             intent.provider_key_id = Some(created.provider_key_id.clone());
             intents::note_created(storage, &wal_id, &intent).await?;
@@ -132,6 +172,7 @@ pub async fn create(
                 value: created.value,
                 provider_key_id: created.provider_key_id,
                 wal_id,
+                expires_at: created.expires_at,
             })
         }
         Err(e) => {
@@ -156,5 +197,37 @@ pub async fn kind_of(
     match name {
         Some(n) => Ok(load(storage, n).await?.map(|c| c.kind)),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn periods(rotation: i64, grace: i64) -> Periods {
+        Periods {
+            rotation_period: rotation,
+            grace_period: grace,
+            rotation_window: 3600,
+        }
+    }
+
+    #[test]
+    fn a_created_key_outlives_its_rotation_grace_and_max_grace() {
+        let day = 24 * 3600;
+        let p = periods(30 * day, day);
+        let expected = 30 * day + day + DEFAULT_MAX_GRACE_SECS + EXPIRY_MARGIN_SECS;
+        assert_eq!(provider_lifetime_secs(&p, None), Some(expected));
+        assert_eq!(provider_lifetime_secs(&p, Some(365 * day)), Some(expected));
+        // Longer than the provider allows: cut to its limit while rotation still comes first.
+        let long = periods(360 * day, day);
+        assert_eq!(
+            provider_lifetime_secs(&long, Some(365 * day)),
+            Some(365 * day)
+        );
+        // A rotation period the limit cannot cover: no expiry rather than an early death.
+        let longer = periods(365 * day, day);
+        assert_eq!(provider_lifetime_secs(&longer, Some(365 * day)), None);
+        assert_eq!(provider_lifetime_secs(&periods(i64::MAX, 1), None), None);
     }
 }

@@ -114,6 +114,7 @@ fn version_json(v: &Version) -> Value {
         "engine_created": v.engine_created,
         "provider": v.provider,
         "provider_revocation": v.provider_revocation.as_ref().map(revocation_json),
+        "provider_expires_time": opt_time(v.provider_expires_time),
     })
 }
 

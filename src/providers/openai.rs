@@ -51,6 +51,7 @@ impl Provider for OpenAi {
             lookup: true,
             last_used: false,
             expiry: true,
+            max_expiry_secs: Some(MAX_EXPIRES_IN_SECONDS),
         }
     }
 
@@ -81,7 +82,7 @@ impl Provider for OpenAi {
         call: &AdminCall<'_>,
         req: &CreateRequest<'_>,
     ) -> Result<CreatedKey, ProviderError> {
-        create(&call.http, &call.base, call.admin, call.project(), req.name).await
+        create(&call.http, &call.base, call.admin, call.project(), req).await
     }
 
     async fn revoke(&self, call: &AdminCall<'_>, id: &str) -> Result<(), ProviderError> {
@@ -148,16 +149,23 @@ pub(crate) fn is_quota_error(json: Option<&Value>) -> bool {
         || field("/error/code").is_some_and(|c| QUOTA_CODES.contains(&c))
 }
 
-/// Creates a service account named `name` in `project`; returns its API key.
+/// The longest `expires_in_seconds` OpenAI accepts (providers.md: 1 to 31,536,000).
+pub(crate) const MAX_EXPIRES_IN_SECONDS: i64 = 31_536_000;
+
+/// Creates a service account named `req.name` in `project` (with `expires_in_seconds` when
+/// asked); returns its API key.
 pub(super) async fn create(
     http: &HttpClient<'_>,
     base: &str,
     admin: &str,
     project: &str,
-    name: &str,
+    req: &CreateRequest<'_>,
 ) -> Result<CreatedKey, ProviderError> {
     let url = format!("{base}/v1/organization/projects/{project}/service_accounts");
-    let body = json!({ "name": name });
+    let mut body = json!({ "name": req.name });
+    if let Some(secs) = req.expires_in_secs {
+        body["expires_in_seconds"] = json!(secs.clamp(1, MAX_EXPIRES_IN_SECONDS));
+    }
     let (result, _) = http
         .exchange(
             |c| c.post(&url).bearer_auth(admin).json(&body),
@@ -186,6 +194,9 @@ pub(crate) fn interpret_create(ex: Exchange) -> Result<CreatedKey, ProviderError
             Ok(CreatedKey {
                 value: SecretValue::new(value.to_string()),
                 provider_key_id: id.to_string(),
+                expires_at: json
+                    .as_ref()
+                    .and_then(|j| timestamp(j.pointer("/api_key/expires_at"))),
             })
         }
         _ => Err(ProviderError::Protocol(format!(

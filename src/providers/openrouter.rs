@@ -45,6 +45,7 @@ impl Provider for OpenRouter {
             lookup: true,
             last_used: false,
             expiry: true,
+            max_expiry_secs: None,
         }
     }
 
@@ -71,7 +72,11 @@ impl Provider for OpenRouter {
         call: &AdminCall<'_>,
         req: &CreateRequest<'_>,
     ) -> Result<CreatedKey, ProviderError> {
-        create(&call.http, &call.base, call.admin, req.name).await
+        let expires_at = req
+            .expires_in_secs
+            .and_then(chrono::TimeDelta::try_seconds)
+            .and_then(|d| chrono::Utc::now().checked_add_signed(d));
+        create(&call.http, &call.base, call.admin, req.name, expires_at).await
     }
 
     async fn revoke(&self, call: &AdminCall<'_>, id: &str) -> Result<(), ProviderError> {
@@ -126,15 +131,20 @@ pub(crate) fn classify_test(reply: &Reply) -> Verdict {
     }
 }
 
-/// Creates a key named `name`; returns `key` and `data.hash`.
+/// Creates a key named `name`, expiring at `expires_at` (`expires_at`, ISO 8601 UTC) when
+/// given; returns `key`, `data.hash` and `data.expires_at`.
 pub(super) async fn create(
     http: &HttpClient<'_>,
     base: &str,
     admin: &str,
     name: &str,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<CreatedKey, ProviderError> {
     let url = format!("{base}/api/v1/keys");
-    let body = json!({ "name": name });
+    let mut body = json!({ "name": name });
+    if let Some(t) = expires_at {
+        body["expires_at"] = json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
     let (result, _) = http
         .exchange(
             |c| c.post(&url).bearer_auth(admin).json(&body),
@@ -161,6 +171,9 @@ pub(crate) fn interpret_create(ex: Exchange) -> Result<CreatedKey, ProviderError
             Ok(CreatedKey {
                 value: SecretValue::new(value.to_string()),
                 provider_key_id: hash.to_string(),
+                expires_at: json
+                    .as_ref()
+                    .and_then(|j| timestamp(j.pointer("/data/expires_at"))),
             })
         }
         (_, hash) => Err(ProviderError::Protocol(format!(

@@ -42,6 +42,8 @@ pub struct Features {
     pub last_used: bool,
     /// Give a created key an expiry at the provider.
     pub expiry: bool,
+    /// The longest provider-side lifetime a created key may get, in seconds, if limited.
+    pub max_expiry_secs: Option<i64>,
 }
 
 /// What the engine asks a provider to create.

@@ -65,6 +65,10 @@ pub struct Version {
     /// Its revocation at the provider, once retired (pending until the provider confirms).
     #[serde(default)]
     pub provider_revocation: Option<super::revocation::ProviderRevocation>,
+    /// When the key expires at the provider on its own (a backstop the engine gives the keys it
+    /// creates, well after the version's rotation and grace), as the provider reported it.
+    #[serde(default)]
+    pub provider_expires_time: Option<DateTime<Utc>>,
 }
 
 /// How `staged_by` names a person (an identity entity), the only thing the two-person rule

@@ -241,6 +241,7 @@ fn new_version(
         provider: None,
         planned_grace_expires_time: None,
         provider_revocation: None,
+        provider_expires_time: None,
     }
 }
 

@@ -12,6 +12,7 @@
 mod automatic;
 mod config;
 mod crash;
+mod expiry;
 mod outcomes;
 mod revocation;
 

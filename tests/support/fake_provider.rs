@@ -13,6 +13,7 @@
 
 mod admin;
 mod errors;
+mod expiry;
 mod http;
 mod key_tests;
 mod lookup;
@@ -98,6 +99,8 @@ struct Inner {
     mode: Option<Mode>,
     admin_mode: Option<Mode>,
     stall_after_create: bool,
+    /// When created keys expire (id to Unix seconds), where a create asked for it.
+    expires: HashMap<String, i64>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -292,6 +295,11 @@ impl FakeProvider {
             owner,
             "made by a person",
         );
+    }
+
+    /// When created key `id` expires at the provider (Unix seconds), if its create asked.
+    pub fn key_expires_at(&self, id: &str) -> Option<i64> {
+        self.lock().expires.get(id).copied()
     }
 
     /// Forgets the request counts and URIs.

@@ -12,7 +12,7 @@ use super::http::{
     anthropic_hint, base62, bearer, body_json, header, hex, masked, note_mutation, query, respond,
     stall_after_create,
 };
-use super::{Flavor, Kind, Minted, Shared};
+use super::{expiry, Flavor, Kind, Minted, Shared};
 
 /// Deactivates minted keys matching `pred`; returns how many.
 fn deactivate(state: &Shared, pred: impl Fn(&Minted) -> bool) -> usize {
@@ -63,7 +63,8 @@ pub(super) async fn openai_create(
     if let Err(r) = gate(&s, &uri, Flavor::OpenAi, bearer(&headers), true).await {
         return r;
     }
-    let Some(name) = body_json(&body)["name"].as_str().map(str::to_string) else {
+    let body = body_json(&body);
+    let Some(name) = body["name"].as_str().map(str::to_string) else {
         return error(
             Flavor::OpenAi,
             400,
@@ -71,6 +72,10 @@ pub(super) async fn openai_create(
             "",
             "Missing required parameter: 'name'.",
         );
+    };
+    let expires = match expiry::openai_requested(&body) {
+        Ok(at) => at,
+        Err(r) => return *r,
     };
     let sa = format!("svc_acct_{}", hex(24));
     let value = format!("sk-svcacct-{}", base62(64));
@@ -81,6 +86,7 @@ pub(super) async fn openai_create(
         format!("{project}/{sa}"),
         &name,
     );
+    expiry::record(&mut s.lock().unwrap(), &id, expires);
     stall_after_create(&s).await;
     let now = chrono::Utc::now().timestamp();
     respond(
@@ -119,7 +125,7 @@ pub(super) async fn openai_list(
         .map_or(0, |i| i + 1);
     let page: Vec<Value> = all.iter().skip(start).take(2).map(|k| json!({
         "object": "organization.project.api_key", "redacted_value": masked(&k.value), "name": "Secret Key",
-        "created_at": 1711471533, "last_used_at": null, "id": k.id, "owner": {"type": "service_account",
+        "created_at": 1711471533, "last_used_at": null, "expires_at": expiry::openai_field(&st, &k.id), "id": k.id, "owner": {"type": "service_account",
         "service_account": {"id": &k.owner[prefix.len()..], "name": k.name, "role": "member", "created_at": 1711471533}}})).collect();
     let more = start + page.len() < all.len();
     let (first, last) = (
@@ -277,7 +283,11 @@ pub(super) async fn openrouter_create(
         );
     };
     let limit = body["limit"].as_f64();
-    let (_, value) = mint(
+    let expires = match expiry::openrouter_requested(&body) {
+        Ok(at) => at,
+        Err(r) => return *r,
+    };
+    let (hash, value) = mint(
         &s,
         hex(64),
         format!("sk-or-v1-{}", hex(64)),
@@ -287,7 +297,10 @@ pub(super) async fn openrouter_create(
     let data = {
         let mut st = s.lock().unwrap();
         st.limits.insert(value.clone(), limit);
-        openrouter_view(st.minted.last().unwrap(), limit)
+        expiry::record(&mut st, &hash, expires);
+        let mut view = openrouter_view(st.minted.last().unwrap(), limit);
+        view["expires_at"] = expiry::openrouter_field(&st, &hash);
+        view
     };
     stall_after_create(&s).await;
     respond(201, &[], json!({"data": data, "key": value}))
@@ -313,7 +326,11 @@ pub(super) async fn openrouter_list(
     let page: Vec<Value> = keys
         .skip(offset)
         .take(2)
-        .map(|k| openrouter_view(k, st.limits.get(&k.value).copied().flatten()))
+        .map(|k| {
+            let mut view = openrouter_view(k, st.limits.get(&k.value).copied().flatten());
+            view["expires_at"] = expiry::openrouter_field(&st, &k.id);
+            view
+        })
         .collect();
     respond(200, &[], json!({ "data": page }))
 }

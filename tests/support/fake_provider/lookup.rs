@@ -10,7 +10,7 @@ use serde_json::json;
 use super::admin::{anthropic_view, openai_view, openrouter_view};
 use super::errors::{error, gate};
 use super::http::{base62, bearer, header, respond};
-use super::{Flavor, Kind, Shared};
+use super::{expiry, Flavor, Kind, Shared};
 
 /// `GET .../api_keys/{id}`: one of the project's keys (a deleted key is a 404, as at OpenAI).
 pub(super) async fn openai_get_key(
@@ -29,7 +29,11 @@ pub(super) async fn openai_get_key(
         .iter()
         .find(|k| k.active && k.id == id && k.owner.starts_with(&prefix))
     {
-        Some(k) => respond(200, &[], openai_view(k, &prefix)),
+        Some(k) => {
+            let mut view = openai_view(k, &prefix);
+            view["expires_at"] = expiry::openai_field(&st, &k.id);
+            respond(200, &[], view)
+        }
         None => error(
             Flavor::OpenAi,
             404,
@@ -97,7 +101,9 @@ pub(super) async fn openrouter_get(
     {
         Some(k) => {
             let limit = st.limits.get(&k.value).copied().flatten();
-            respond(200, &[], json!({ "data": openrouter_view(k, limit) }))
+            let mut view = openrouter_view(k, limit);
+            view["expires_at"] = expiry::openrouter_field(&st, &k.id);
+            respond(200, &[], json!({ "data": view }))
         }
         None => error(Flavor::OpenRouter, 404, Kind::NotFound, "", "Key not found"),
     }

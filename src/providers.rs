@@ -23,6 +23,7 @@ mod error;
 mod gemini;
 mod http;
 mod openai;
+mod openai_accounts;
 mod openai_compatible;
 mod openrouter;
 mod ownership;
@@ -40,7 +41,7 @@ use crate::key_test::TestResult;
 use crate::secret::SecretValue;
 
 pub use config::{
-    Capabilities, ProviderConfig, DEFAULT_AZURE_API_VERSION, DEFAULT_TIMEOUT_SECS,
+    Capabilities, EngineAccount, ProviderConfig, DEFAULT_AZURE_API_VERSION, DEFAULT_TIMEOUT_SECS,
     DEFAULT_VERIFY_PATH,
 };
 pub use error::ProviderError;
@@ -164,6 +165,7 @@ impl Providers {
         let req = CreateRequest {
             name,
             expires_in_secs: None,
+            account: None,
         };
         self.create(cfg, &req).await
     }
@@ -296,6 +298,40 @@ impl Providers {
         config::check_provider_key_id(provider_key_id).map_err(ProviderError::Unsupported)?;
         let result = provider(cfg.kind).last_used(&call, provider_key_id).await;
         result.map_err(|e| e.redacted(&[call.admin]))
+    }
+
+    /// The id of the engine's account named `name` at the provider (an OpenAI service account),
+    /// if it exists: how an account whose creation was not recorded is found again.
+    pub async fn find_account(
+        &self,
+        cfg: &ProviderConfig,
+        name: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        cfg.validate().map_err(ProviderError::Unsupported)?;
+        let call = self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
+        let result = provider(cfg.kind).find_account(&call, name).await;
+        result.map_err(|e| e.redacted(&[call.admin]))
+    }
+
+    /// Creates the engine's account named `name` at the provider; its id.
+    pub async fn create_account(
+        &self,
+        cfg: &ProviderConfig,
+        name: &str,
+    ) -> Result<String, ProviderError> {
+        cfg.validate().map_err(ProviderError::Unsupported)?;
+        let call = self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
+        let result = provider(cfg.kind).create_account(&call, name).await;
+        let result = result.map_err(|e| e.redacted(&[call.admin]));
+        match &result {
+            Ok(id) => {
+                tracing::info!(provider = cfg.kind.as_str(), account = %id, "created the engine's account at the provider")
+            }
+            Err(e) => {
+                tracing::warn!(provider = cfg.kind.as_str(), error = %e, "creating the engine's account failed")
+            }
+        }
+        result
     }
 
     fn http(&self, cfg: &ProviderConfig) -> HttpClient<'_> {

@@ -11,7 +11,7 @@ use super::store::KeyState;
 use super::view::{self, Periods};
 use super::Shared;
 use crate::framework::{get_json, put_json, Error, Storage};
-use crate::providers::{CreateRequest, ProviderConfig, ProviderError, ProviderType};
+use crate::providers::{CreateRequest, EngineAccount, ProviderConfig, ProviderError, ProviderType};
 use crate::rotation::{SecretValue, TestOutcome, TestResult};
 
 /// Prefix of provider entries.
@@ -157,14 +157,31 @@ pub async fn create(
         provider_key_id: None,
         retry: Default::default(),
     };
-    // Before any side effect: on a standby this write fails with the read-only error, which
-    // makes the server forward the request to the active node.
+    let account = match features.account {
+        true => Some(engine_account(shared, storage, provider).await?),
+        false => None,
+    };
+    // Written before the provider is asked: on a standby this write fails with the read-only
+    // error, which makes the server forward the request to the active node.
     let wal_id = intents::begin_create(storage, &intent).await?;
-    let request = CreateRequest {
+    let mut request = CreateRequest {
         name: &intent.name_at_provider,
         expires_in_secs: lifetime,
+        account: account.as_deref(),
     };
-    match shared.providers.create(&cfg, &request).await {
+    let mut result = shared.providers.create(&cfg, &request).await;
+    if account.is_some() && matches!(result, Err(ProviderError::Rejected { status: 404, .. })) {
+        // The engine's account is gone at the provider (deleted by hand): make a new one.
+        tracing::warn!(
+            provider,
+            "the engine's account is gone at the provider; creating a new one"
+        );
+        forget_account(shared, storage, provider).await?;
+        let fresh = engine_account(shared, storage, provider).await?;
+        request.account = Some(&fresh);
+        result = shared.providers.create(&cfg, &request).await;
+    }
+    match result {
         Ok(created) => {
             intent.provider_key_id = Some(created.provider_key_id.clone());
             intents::note_created(storage, &wal_id, &intent).await?;
@@ -187,6 +204,75 @@ pub async fn create(
             Err(provider_error("creating a key at the provider", e))
         }
     }
+}
+
+/// The id of the engine's account at provider `name` (an OpenAI service account holding the
+/// keys the engine creates), created on first use. Durable across crashes: a unique name is
+/// stored in the provider's configuration before the provider is asked to create the account,
+/// and an account whose id was not recorded is found again by that name, never created twice.
+/// Serialized per provider by a lock beside the keys' locks.
+pub async fn engine_account(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    provider: &str,
+) -> Result<String, Error> {
+    let _guard = shared.locks.lock(&account_lock(provider)).await;
+    let mut cfg = require(storage, provider).await?;
+    let account = match cfg.current_engine_account() {
+        Some(EngineAccount { id: Some(id), .. }) => return Ok(id.clone()),
+        Some(account) => account.clone(),
+        None => {
+            let suffix = uuid::Uuid::new_v4().simple().to_string();
+            let account = EngineAccount {
+                name: format!("vault-ai-keys-{provider}-{}", &suffix[..12]),
+                id: None,
+                scope: cfg.account_scope(),
+            };
+            cfg.engine_account = Some(account.clone());
+            save(storage, provider, &cfg).await?;
+            account
+        }
+    };
+    let action = "creating the engine's service account at the provider";
+    let found = shared
+        .providers
+        .find_account(&cfg, &account.name)
+        .await
+        .map_err(|e| provider_error(action, e))?;
+    let id = match found {
+        Some(id) => id,
+        None => shared
+            .providers
+            .create_account(&cfg, &account.name)
+            .await
+            .map_err(|e| provider_error(action, e))?,
+    };
+    // Re-read: only the account field changes, whatever else was written meanwhile.
+    let mut cfg = require(storage, provider).await?;
+    cfg.engine_account = Some(EngineAccount {
+        id: Some(id.clone()),
+        ..account
+    });
+    save(storage, provider, &cfg).await?;
+    tracing::info!(provider, account = %id, "recorded the engine's account at the provider");
+    Ok(id)
+}
+
+/// Drops the recorded engine account of provider `provider` (it is gone at the provider).
+async fn forget_account(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    provider: &str,
+) -> Result<(), Error> {
+    let _guard = shared.locks.lock(&account_lock(provider)).await;
+    let mut cfg = require(storage, provider).await?;
+    cfg.engine_account = None;
+    save(storage, provider, &cfg).await
+}
+
+/// The lock name of provider `name`'s account (key names cannot contain `/`).
+fn account_lock(name: &str) -> String {
+    format!("{PROVIDERS_PREFIX}{name}")
 }
 
 /// The provider type of provider `name`, if configured.

@@ -44,6 +44,25 @@ pub struct ProviderConfig {
     /// Timeout of each provider call, in seconds (1 to 300, default 10).
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: i64,
+    /// The account the engine created (or is creating) at the provider to hold the keys it
+    /// creates, for types whose keys live in one ([`super::Features::account`]).
+    #[serde(default)]
+    pub engine_account: Option<EngineAccount>,
+}
+
+/// The engine's own account at a provider (an OpenAI service account), created once per
+/// configuration. Its unique name is stored before the provider is asked to create it, so an
+/// account whose creation answer was lost is found again by name rather than created twice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineAccount {
+    /// Its unique name at the provider.
+    pub name: String,
+    /// Its id there, once created and recorded.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Where it was made ([`ProviderConfig::account_scope`]); a record for another scope (after
+    /// `base_url` or `project_id` changed) is not used.
+    pub scope: String,
 }
 
 fn default_timeout_secs() -> i64 {
@@ -73,7 +92,23 @@ impl ProviderConfig {
             api_version: None,
             verify_path: None,
             timeout_secs: DEFAULT_TIMEOUT_SECS,
+            engine_account: None,
         }
+    }
+
+    /// Where an account the engine creates lives: the API origin and the project.
+    pub fn account_scope(&self) -> String {
+        format!(
+            "{} {}",
+            self.effective_base_url().unwrap_or_default(),
+            self.project_id.as_deref().unwrap_or_default()
+        )
+    }
+
+    /// The engine account recorded for the current scope, if any.
+    pub fn current_engine_account(&self) -> Option<&EngineAccount> {
+        let scope = self.account_scope();
+        self.engine_account.as_ref().filter(|a| a.scope == scope)
     }
 
     /// Checks the settings. The error is a message for a 400 that names the field; it never

@@ -1,12 +1,8 @@
-//! OpenAI: probe `GET /v1/models` (Bearer); create a service account with its API key in the
-//! configured project; revoke by deleting that project API key; look one key up by id for its
+//! OpenAI: probe `GET /v1/models` (Bearer); create keys in the engine's one service account of
+//! the configured project (`openai_accounts.rs`), or, without one, a service account with its
+//! API key (the previous release's way); revoke by deleting the project API key (or the
+//! previous release's one-key service account); look one key up by id for its
 //! `redacted_value`.
-//!
-//! Revocation deletes the API key (`DELETE /v1/organization/projects/{p}/api_keys/{id}`), not
-//! the service account: it is the call providers.md names, the id it takes is the one the
-//! create returns as `api_key.id` (the single provider id the engine records), and it works for
-//! any project key, including ones the engine did not create. The key-less service account
-//! that remains can do nothing; removing it would need its id recorded as well.
 
 use serde_json::{json, Value};
 
@@ -15,6 +11,7 @@ use super::classify::{
     is_provider_not_found, token, Verdict,
 };
 use super::http::{Exchange, HttpClient, Reply, Step};
+use super::openai_accounts;
 use super::ownership::{interpret_lookup, short_field, timestamp, KeyRecord};
 use super::provider::{AdminCall, CreateRequest, Features, Provider, Settings};
 use super::{CreatedKey, ProviderConfig, ProviderError};
@@ -52,6 +49,7 @@ impl Provider for OpenAi {
             last_used: false,
             expiry: true,
             max_expiry_secs: Some(MAX_EXPIRES_IN_SECONDS),
+            account: true,
         }
     }
 
@@ -82,11 +80,30 @@ impl Provider for OpenAi {
         call: &AdminCall<'_>,
         req: &CreateRequest<'_>,
     ) -> Result<CreatedKey, ProviderError> {
-        create(&call.http, &call.base, call.admin, call.project(), req).await
+        match req.account {
+            Some(account) => openai_accounts::create_key(call, account, req).await,
+            None => create(&call.http, &call.base, call.admin, call.project(), req).await,
+        }
     }
 
     async fn revoke(&self, call: &AdminCall<'_>, id: &str) -> Result<(), ProviderError> {
-        revoke(&call.http, &call.base, call.admin, call.project(), id).await
+        openai_accounts::revoke(call, id).await
+    }
+
+    async fn find_account(
+        &self,
+        call: &AdminCall<'_>,
+        name: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        openai_accounts::find(call, name).await
+    }
+
+    async fn create_account(
+        &self,
+        call: &AdminCall<'_>,
+        name: &str,
+    ) -> Result<String, ProviderError> {
+        openai_accounts::create(call, name).await
     }
 
     async fn lookup(
@@ -252,15 +269,17 @@ pub(super) async fn find_by_name(
     )))
 }
 
-/// One page of `GET .../api_keys`: the id of the key owned by service account `name`, and the
-/// cursor of the next page (when `has_more`).
+/// One page of `GET .../api_keys`: the id of the key named `name` (a key of the engine's
+/// service account) or owned by a service account named `name` (the previous release's one
+/// account per key), and the cursor of the next page (when `has_more`).
 pub(crate) fn scan_key_page(page: &Value, name: &str) -> (Option<String>, Option<String>) {
     let keys = page.get("data").and_then(Value::as_array);
     let found = keys.into_iter().flatten().find_map(|k| {
         let owner = k
             .pointer("/owner/service_account/name")
             .and_then(Value::as_str);
-        (owner == Some(name)).then(|| {
+        let own_name = k.get("name").and_then(Value::as_str);
+        (owner == Some(name) || own_name == Some(name)).then(|| {
             k.get("id")?
                 .as_str()
                 .filter(|i| is_id(i))
@@ -309,24 +328,6 @@ pub(crate) fn record(json: &Value, id: &str) -> KeyRecord {
         last_used_at: timestamp(json.get("last_used_at")),
         expires_at: timestamp(json.get("expires_at")),
     }
-}
-
-/// Deletes project API key `id`.
-pub(super) async fn revoke(
-    http: &HttpClient<'_>,
-    base: &str,
-    admin: &str,
-    project: &str,
-    id: &str,
-) -> Result<(), ProviderError> {
-    let url = format!("{base}/v1/organization/projects/{project}/api_keys/{id}");
-    let (result, _) = http
-        .exchange(
-            |c| c.delete(&url).bearer_auth(admin),
-            |ex| Step::judged(idempotent_may_retry(&ex), interpret_revoke(ex)),
-        )
-        .await;
-    result
 }
 
 /// Reads a delete answer: 2xx with `deleted` not false, or the provider's own 404.

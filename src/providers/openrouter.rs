@@ -46,6 +46,7 @@ impl Provider for OpenRouter {
             last_used: false,
             expiry: true,
             max_expiry_secs: None,
+            account: false,
         }
     }
 

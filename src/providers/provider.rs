@@ -44,6 +44,9 @@ pub struct Features {
     pub expiry: bool,
     /// The longest provider-side lifetime a created key may get, in seconds, if limited.
     pub max_expiry_secs: Option<i64>,
+    /// Created keys live inside one account the engine creates once per configuration (an
+    /// OpenAI service account), whose id the configuration records.
+    pub account: bool,
 }
 
 /// What the engine asks a provider to create.
@@ -53,6 +56,9 @@ pub struct CreateRequest<'a> {
     pub name: &'a str,
     /// The provider-side lifetime to give the key, in seconds, where the provider has one.
     pub expires_in_secs: Option<i64>,
+    /// The engine's account to create the key in (see [`Features::account`]); without it a
+    /// type with accounts creates one account for this key alone (the previous release's way).
+    pub account: Option<&'a str>,
 }
 
 /// Everything one admin call needs: the shared client with the configured timeout, the base
@@ -165,6 +171,24 @@ pub(crate) trait Provider: Send + Sync {
         _name: &str,
     ) -> Result<Option<String>, ProviderError> {
         Ok(None)
+    }
+
+    /// The id of the engine's account named `name`, if it exists (see [`Features::account`]).
+    async fn find_account(
+        &self,
+        _call: &AdminCall<'_>,
+        _name: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+
+    /// Creates the engine's account named `name`; its id.
+    async fn create_account(
+        &self,
+        _call: &AdminCall<'_>,
+        _name: &str,
+    ) -> Result<String, ProviderError> {
+        unsupported(self.name(), "create accounts")
     }
 
     /// When key `id` was last used, as the provider reports it (`None`: never used). Types that

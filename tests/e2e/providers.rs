@@ -15,6 +15,7 @@ mod crash;
 mod expiry;
 mod outcomes;
 mod revocation;
+mod service_accounts;
 
 use std::future::Future;
 use std::time::Duration;

@@ -12,7 +12,7 @@ use super::http::{
     anthropic_hint, base62, bearer, body_json, header, hex, masked, note_mutation, query, respond,
     stall_after_create,
 };
-use super::{expiry, Flavor, Kind, Minted, Shared};
+use super::{accounts, expiry, Flavor, Kind, Minted, Shared};
 
 /// Deactivates minted keys matching `pred`; returns how many.
 fn deactivate(state: &Shared, pred: impl Fn(&Minted) -> bool) -> usize {
@@ -77,7 +77,11 @@ pub(super) async fn openai_create(
         Ok(at) => at,
         Err(r) => return *r,
     };
+    if body["create_service_account_only"] == json!(true) {
+        return accounts::create_only(&s, &project, &name);
+    }
     let sa = format!("svc_acct_{}", hex(24));
+    accounts::register(&mut s.lock().unwrap(), &project, &sa, &name);
     let value = format!("sk-svcacct-{}", base62(64));
     let (id, value) = mint(
         &s,
@@ -123,10 +127,14 @@ pub(super) async fn openai_list(
     let start = query(&uri, "after")
         .and_then(|a| all.iter().position(|k| k.id == a))
         .map_or(0, |i| i + 1);
-    let page: Vec<Value> = all.iter().skip(start).take(2).map(|k| json!({
+    let page: Vec<Value> = all.iter().skip(start).take(2).map(|k| {
+        let mut view = json!({
         "object": "organization.project.api_key", "redacted_value": masked(&k.value), "name": "Secret Key",
         "created_at": 1711471533, "last_used_at": null, "expires_at": expiry::openai_field(&st, &k.id), "id": k.id, "owner": {"type": "service_account",
-        "service_account": {"id": &k.owner[prefix.len()..], "name": k.name, "role": "member", "created_at": 1711471533}}})).collect();
+        "service_account": {"id": &k.owner[prefix.len()..], "name": k.name, "role": "member", "created_at": 1711471533}}});
+        accounts::patch_view(&st, &mut view, k, &project);
+        view
+    }).collect();
     let more = start + page.len() < all.len();
     let (first, last) = (
         page.first().map(|k| k["id"].clone()),
@@ -182,7 +190,12 @@ pub(super) async fn openai_delete_sa(
         return r;
     }
     let owner = format!("{project}/{id}");
-    if deactivate(&s, |k| k.owner == owner) == 0 {
+    let tracked = accounts::delete(&mut s.lock().unwrap(), &project, &id);
+    if let Some(missing) = tracked {
+        return missing;
+    }
+    let known = s.lock().unwrap().accounts.iter().any(|a| a.id == id);
+    if deactivate(&s, |k| k.owner == owner) == 0 && !known {
         return error(
             Flavor::OpenAi,
             404,

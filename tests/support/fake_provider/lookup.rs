@@ -32,6 +32,7 @@ pub(super) async fn openai_get_key(
         Some(k) => {
             let mut view = openai_view(k, &prefix);
             view["expires_at"] = expiry::openai_field(&st, &k.id);
+            super::accounts::patch_view(&st, &mut view, k, &project);
             respond(200, &[], view)
         }
         None => error(

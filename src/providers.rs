@@ -2,10 +2,12 @@
 //! API allows.
 //!
 //! One file per provider type (`openai.rs`, `anthropic.rs`, `gemini.rs`, `azure_openai.rs`,
-//! `openrouter.rs`, `openai_compatible.rs`), each holding its request shapes and the pure
-//! classification of its answers. [`Providers`] is the registry: it matches on
-//! [`ProviderType`] and sends every call through the one shared HTTP client in `http.rs`, which
-//! owns timeouts and the retry policy (no retries on answers about the key; at most two more
+//! `openrouter.rs`, `openai_compatible.rs`), each holding its request shapes, the pure
+//! classification of its answers and its implementation of the one provider interface
+//! (`provider.rs`), found through the registry (`registry.rs`, the only `match` on
+//! [`ProviderType`]). [`Providers`] is what the engine calls: it checks the configuration, logs,
+//! redacts, and sends every call through the one shared HTTP client in `http.rs`, which owns
+//! timeouts and the retry policy (no retries on answers about the key; at most two more
 //! attempts, with jittered back-off, on rate limits, 5xx, timeouts and connection errors).
 //!
 //! Key material never leaves this module except in the request header that authenticates a call
@@ -21,9 +23,12 @@ mod error;
 mod gemini;
 mod http;
 mod openai;
+mod openai_accounts;
 mod openai_compatible;
 mod openrouter;
 mod ownership;
+mod provider;
+mod registry;
 mod usage;
 
 #[cfg(test)]
@@ -31,88 +36,25 @@ mod tests;
 
 use std::fmt;
 
-use chrono::Utc;
-use serde::{Deserialize, Serialize};
+use chrono::{DateTime, Utc};
 
 use crate::key_test::TestResult;
 use crate::secret::SecretValue;
 
 pub use config::{
-    Capabilities, ProviderConfig, DEFAULT_AZURE_API_VERSION, DEFAULT_TIMEOUT_SECS,
+    Capabilities, EngineAccount, ProviderConfig, DEFAULT_AZURE_API_VERSION, DEFAULT_TIMEOUT_SECS,
     DEFAULT_VERIFY_PATH,
 };
 pub use error::ProviderError;
 pub use ownership::{hint_matches, KeyRecord, MIN_HINT_CHARS, MIN_HINT_SUFFIX};
+pub use provider::{CreateRequest, Features, Settings};
+pub use registry::ProviderType;
 pub use usage::KeyUsage;
 
 use classify::Verdict;
 use http::{Exchange, HttpClient, Step};
-
-/// The kinds of provider the engine supports (api.md `providers/:name` `type`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderType {
-    /// OpenAI (`api.openai.com`): test, and create/revoke project service-account keys.
-    Openai,
-    /// Anthropic (`api.anthropic.com`): test, and deactivate keys a person created.
-    Anthropic,
-    /// Google Gemini API (`generativelanguage.googleapis.com`): test only.
-    Gemini,
-    /// Azure OpenAI (`RESOURCE.openai.azure.com`): test only.
-    AzureOpenai,
-    /// OpenRouter (`openrouter.ai`): test, and create/delete keys with a management key.
-    Openrouter,
-    /// Any server speaking the OpenAI API shape (vLLM, LiteLLM, Ollama, ...): test only.
-    OpenaiCompatible,
-}
-
-impl ProviderType {
-    /// Every provider type, in documentation order.
-    pub const ALL: [ProviderType; 6] = [
-        Self::Openai,
-        Self::Anthropic,
-        Self::Gemini,
-        Self::AzureOpenai,
-        Self::Openrouter,
-        Self::OpenaiCompatible,
-    ];
-
-    /// Parses the API spelling (`openai`, `azure_openai`, ...); `None` for anything else.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-
-    /// The API spelling (`openai`, `anthropic`, `gemini`, `azure_openai`, `openrouter`,
-    /// `openai_compatible`).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Openai => "openai",
-            Self::Anthropic => "anthropic",
-            Self::Gemini => "gemini",
-            Self::AzureOpenai => "azure_openai",
-            Self::Openrouter => "openrouter",
-            Self::OpenaiCompatible => "openai_compatible",
-        }
-    }
-
-    /// The provider's public API origin, or `None` where `base_url` is required
-    /// (`azure_openai`, `openai_compatible`).
-    pub fn default_base_url(&self) -> Option<&'static str> {
-        match self {
-            Self::Openai => Some("https://api.openai.com"),
-            Self::Anthropic => Some("https://api.anthropic.com"),
-            Self::Gemini => Some("https://generativelanguage.googleapis.com"),
-            Self::Openrouter => Some("https://openrouter.ai"),
-            Self::AzureOpenai | Self::OpenaiCompatible => None,
-        }
-    }
-}
-
-impl fmt::Display for ProviderType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use provider::AdminCall;
+use registry::provider;
 
 /// A key the engine had a provider create. `Debug` redacts the value.
 #[derive(Clone, Debug)]
@@ -122,6 +64,9 @@ pub struct CreatedKey {
     /// The provider's id for the key (OpenAI project API key id, OpenRouter hash), which
     /// [`Providers::revoke_key`] takes. Not secret.
     pub provider_key_id: String,
+    /// When the key expires at the provider: the provider's answer, else the lifetime asked
+    /// for; `None` when the key does not expire there.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// The shared provider client: one connection pool for the whole process (rustls with
@@ -194,33 +139,15 @@ impl Providers {
         let http = self.http(cfg);
         let base = cfg.effective_base_url().unwrap_or_default();
         let key = key.expose();
-        let kind = cfg.kind;
+        let p = provider(cfg.kind);
         let classify = move |ex: Exchange| -> Step<Verdict> {
             let verdict = match ex {
-                Ok(reply) => match kind {
-                    ProviderType::Openai => openai::classify_test(&reply),
-                    ProviderType::Anthropic => anthropic::classify_test(&reply),
-                    ProviderType::Gemini => gemini::classify_test(&reply),
-                    ProviderType::AzureOpenai => azure_openai::classify_test(&reply),
-                    ProviderType::Openrouter => openrouter::classify_test(&reply),
-                    ProviderType::OpenaiCompatible => openai_compatible::classify_test(&reply),
-                },
+                Ok(reply) => p.classify(&reply),
                 Err(failure) => Verdict::from_failure(&failure),
             };
             Step::judged(verdict.transient, verdict)
         };
-        let build = |c: &reqwest::Client| match kind {
-            ProviderType::Openai => openai::probe(c, &base, key),
-            ProviderType::Anthropic => anthropic::probe(c, &base, key),
-            ProviderType::Gemini => gemini::probe(c, &base, key),
-            ProviderType::AzureOpenai => {
-                azure_openai::probe(c, &base, cfg.azure_api_version(), key)
-            }
-            ProviderType::Openrouter => openrouter::probe(c, &base, key),
-            ProviderType::OpenaiCompatible => {
-                openai_compatible::probe(c, &base, cfg.effective_verify_path(), key)
-            }
-        };
+        let build = |c: &reqwest::Client| p.probe(c, cfg, &base, key);
         let (mut verdict, attempts) = http.exchange(build, classify).await;
         if attempts > 1 {
             verdict
@@ -230,31 +157,54 @@ impl Providers {
         verdict
     }
 
-    /// Has the provider create a new key named `name` (OpenAI: a service account in
-    /// `project_id` with its API key; OpenRouter: `POST /api/v1/keys`).
-    ///
-    /// A create is retried only where the provider certainly did nothing (429, 503, 529,
-    /// connection refused), never after a timeout or a 500, so that a retry cannot leave a
-    /// second, unrecorded key at the provider.
+    /// Has the provider create a new key named `name` (OpenAI: a key of the engine's service
+    /// account in `project_id`; OpenRouter: `POST /api/v1/keys`), without a provider-side expiry.
     pub async fn create_key(
         &self,
         cfg: &ProviderConfig,
         name: &str,
     ) -> Result<CreatedKey, ProviderError> {
-        cfg.validate().map_err(ProviderError::Unsupported)?;
-        let (http, base, admin) =
-            self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
-        let result = match cfg.kind {
-            ProviderType::Openai => openai::create(&http, &base, admin, project(cfg), name).await,
-            ProviderType::Openrouter => openrouter::create(&http, &base, admin, name).await,
-            _ => Err(ProviderError::Unsupported(config::why_cannot_create(cfg))),
+        let req = CreateRequest {
+            name,
+            expires_in_secs: None,
+            account: None,
         };
-        let result = result.map_err(|e| e.redacted(&[admin]));
+        self.create(cfg, &req).await
+    }
+
+    /// Has the provider create a new key as `req` says (its name, and the provider-side
+    /// lifetime where the provider has one).
+    ///
+    /// A create is retried only where the provider certainly did nothing (429, 503, 529,
+    /// connection refused), never after a timeout or a 500, so that a retry cannot leave a
+    /// second, unrecorded key at the provider.
+    pub async fn create(
+        &self,
+        cfg: &ProviderConfig,
+        req: &CreateRequest<'_>,
+    ) -> Result<CreatedKey, ProviderError> {
+        cfg.validate().map_err(ProviderError::Unsupported)?;
+        let call = self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
+        let asked_at = Utc::now();
+        let p = provider(cfg.kind);
+        let req = &CreateRequest {
+            expires_in_secs: req.expires_in_secs.filter(|_| p.features().expiry),
+            ..*req
+        };
+        let mut result = p.create(&call, req).await;
+        if let Ok(created) = &mut result {
+            created.expires_at = created.expires_at.or_else(|| {
+                let secs = req.expires_in_secs?;
+                asked_at.checked_add_signed(chrono::TimeDelta::try_seconds(secs)?)
+            });
+        }
+        let result = result.map_err(|e| e.redacted(&[call.admin]));
         match &result {
             Ok(created) => tracing::info!(
                 provider = cfg.kind.as_str(),
                 provider_key_id = %created.provider_key_id,
                 fingerprint = %created.value.fingerprint(),
+                expires_at = ?created.expires_at,
                 "created key at provider"
             ),
             Err(e) => tracing::warn!(provider = cfg.kind.as_str(), error = %e, "create failed"),
@@ -271,17 +221,11 @@ impl Providers {
         provider_key_id: &str,
     ) -> Result<(), ProviderError> {
         cfg.validate().map_err(ProviderError::Unsupported)?;
-        let (http, base, admin) =
-            self.admin_call(cfg, cfg.capabilities().revoke, config::why_cannot_revoke)?;
+        let call = self.admin_call(cfg, cfg.capabilities().revoke, config::why_cannot_revoke)?;
         config::check_provider_key_id(provider_key_id).map_err(ProviderError::Unsupported)?;
         let id = provider_key_id;
-        let result = match cfg.kind {
-            ProviderType::Openai => openai::revoke(&http, &base, admin, project(cfg), id).await,
-            ProviderType::Anthropic => anthropic::revoke(&http, &base, admin, id).await,
-            ProviderType::Openrouter => openrouter::revoke(&http, &base, admin, id).await,
-            _ => Err(ProviderError::Unsupported(config::why_cannot_revoke(cfg))),
-        };
-        let result = result.map_err(|e| e.redacted(&[admin]));
+        let result = provider(cfg.kind).revoke(&call, id).await;
+        let result = result.map_err(|e| e.redacted(&[call.admin]));
         match &result {
             Ok(()) => tracing::info!(
                 provider = cfg.kind.as_str(),
@@ -304,18 +248,12 @@ impl Providers {
         name: &str,
     ) -> Result<Option<String>, ProviderError> {
         cfg.validate().map_err(ProviderError::Unsupported)?;
-        if !matches!(cfg.kind, ProviderType::Openai | ProviderType::Openrouter) {
+        if !cfg.kind.creates_keys() {
             return Ok(None);
         }
-        let (http, base, admin) =
-            self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
-        let result = match cfg.kind {
-            ProviderType::Openai => {
-                openai::find_by_name(&http, &base, admin, project(cfg), name).await
-            }
-            _ => openrouter::find_by_name(&http, &base, admin, name).await,
-        };
-        result.map_err(|e| e.redacted(&[admin]))
+        let call = self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
+        let result = provider(cfg.kind).find_by_name(&call, name).await;
+        result.map_err(|e| e.redacted(&[call.admin]))
     }
 
     /// Looks up the key the provider knows as `provider_key_id` with the admin key, for its
@@ -330,17 +268,11 @@ impl Providers {
         provider_key_id: &str,
     ) -> Result<Option<KeyRecord>, ProviderError> {
         cfg.validate().map_err(ProviderError::Unsupported)?;
-        let (http, base, admin) =
-            self.admin_call(cfg, cfg.capabilities().revoke, why_cannot_look_up)?;
+        let call = self.admin_call(cfg, cfg.can_look_up(), config::why_cannot_look_up)?;
         config::check_provider_key_id(provider_key_id).map_err(ProviderError::Unsupported)?;
         let id = provider_key_id;
-        let result = match cfg.kind {
-            ProviderType::Openai => openai::lookup(&http, &base, admin, project(cfg), id).await,
-            ProviderType::Anthropic => anthropic::lookup(&http, &base, admin, id).await,
-            ProviderType::Openrouter => openrouter::lookup(&http, &base, admin, id).await,
-            _ => Err(ProviderError::Unsupported(why_cannot_look_up(cfg))),
-        };
-        let result = result.map_err(|e| e.redacted(&[admin]));
+        let result = provider(cfg.kind).lookup(&call, id).await;
+        let result = result.map_err(|e| e.redacted(&[call.admin]));
         match &result {
             Ok(found) => tracing::info!(
                 provider = cfg.kind.as_str(),
@@ -350,6 +282,69 @@ impl Providers {
             ),
             Err(e) => {
                 tracing::warn!(provider = cfg.kind.as_str(), provider_key_id = id, error = %e, "key lookup failed")
+            }
+        }
+        result
+    }
+
+    /// What the provider says about the use of the key it knows as `provider_key_id` (OpenAI:
+    /// `last_used_at` of `GET .../projects/{p}/api_keys/{id}`; OpenRouter: `usage` of
+    /// `GET /api/v1/keys/{hash}`), for usage-aware revocation. A key the provider does not know
+    /// is an error; types (or configurations) that cannot tell refuse with
+    /// [`ProviderError::Unsupported`].
+    pub async fn last_used(
+        &self,
+        cfg: &ProviderConfig,
+        provider_key_id: &str,
+    ) -> Result<KeyUsage, ProviderError> {
+        cfg.validate().map_err(ProviderError::Unsupported)?;
+        if !Self::reports_usage(cfg) {
+            return Err(ProviderError::Unsupported(format!(
+                "provider type {} does not report key use with this configuration",
+                cfg.kind
+            )));
+        }
+        let call = self.admin_call(cfg, cfg.can_look_up(), config::why_cannot_look_up)?;
+        config::check_provider_key_id(provider_key_id).map_err(ProviderError::Unsupported)?;
+        let result = provider(cfg.kind)
+            .last_used(&call, provider_key_id)
+            .await
+            .map_err(|e| e.redacted(&[call.admin]));
+        if let Ok(usage) = &result {
+            tracing::info!(provider = cfg.kind.as_str(), provider_key_id, usage = ?usage, "asked provider about key use");
+        }
+        result
+    }
+
+    /// The id of the engine's account named `name` at the provider (an OpenAI service account),
+    /// if it exists: how an account whose creation was not recorded is found again.
+    pub async fn find_account(
+        &self,
+        cfg: &ProviderConfig,
+        name: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        cfg.validate().map_err(ProviderError::Unsupported)?;
+        let call = self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
+        let result = provider(cfg.kind).find_account(&call, name).await;
+        result.map_err(|e| e.redacted(&[call.admin]))
+    }
+
+    /// Creates the engine's account named `name` at the provider; its id.
+    pub async fn create_account(
+        &self,
+        cfg: &ProviderConfig,
+        name: &str,
+    ) -> Result<String, ProviderError> {
+        cfg.validate().map_err(ProviderError::Unsupported)?;
+        let call = self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
+        let result = provider(cfg.kind).create_account(&call, name).await;
+        let result = result.map_err(|e| e.redacted(&[call.admin]));
+        match &result {
+            Ok(id) => {
+                tracing::info!(provider = cfg.kind.as_str(), account = %id, "created the engine's account at the provider")
+            }
+            Err(e) => {
+                tracing::warn!(provider = cfg.kind.as_str(), error = %e, "creating the engine's account failed")
             }
         }
         result
@@ -366,31 +361,16 @@ impl Providers {
         cfg: &'a ProviderConfig,
         allowed: bool,
         why: fn(&ProviderConfig) -> String,
-    ) -> Result<(HttpClient<'a>, String, &'a str), ProviderError> {
+    ) -> Result<AdminCall<'a>, ProviderError> {
         if !allowed {
             return Err(ProviderError::Unsupported(why(cfg)));
         }
-        let base = cfg.effective_base_url().unwrap_or_default();
-        Ok((self.http(cfg), base, admin_key(cfg)?))
-    }
-}
-
-/// The OpenAI project keys are created in (validated: set whenever create is possible).
-fn project(cfg: &ProviderConfig) -> &str {
-    cfg.project_id.as_deref().unwrap_or_default()
-}
-
-/// Why a key cannot be looked up with this configuration (a 400 message).
-fn why_cannot_look_up(cfg: &ProviderConfig) -> String {
-    match cfg.kind {
-        ProviderType::Openai => {
-            "provider type openai looks keys up only with admin_key and project_id set".to_string()
-        }
-        ProviderType::Anthropic | ProviderType::Openrouter => format!(
-            "provider type {} looks keys up only with admin_key set",
-            cfg.kind
-        ),
-        other => format!("provider type {other} cannot look keys up through its API"),
+        Ok(AdminCall {
+            http: self.http(cfg),
+            base: cfg.effective_base_url().unwrap_or_default(),
+            admin: admin_key(cfg)?,
+            cfg,
+        })
     }
 }
 

@@ -317,10 +317,11 @@ async fn recover_revoke(
         .and_then(|k| k.versions.get(intent.version).cloned())
         .filter(|v| v.provider_key_id.as_deref() == Some(intent.provider_key_id.as_str()));
     // Only keys proven to be this key's are ever revoked. A previous-release intent names an
-    // unproven id only for Anthropic (its other intents were for keys the engine created).
+    // unproven id only for a type that cannot create keys (its other intents were for keys the
+    // engine created).
     let proven = match &version {
         Some(v) => v.engine_created || v.provider_key_verified,
-        None => intent.owned || !anthropic(storage, &intent.provider).await?,
+        None => intent.owned || creates_keys(storage, &intent.provider).await?,
     };
     if !proven {
         tracing::warn!(key = %intent.key, version = intent.version, "dropping a revocation of a key not proven to be this key's");
@@ -368,9 +369,12 @@ async fn recover_revoke(
     }
 }
 
-async fn anthropic(storage: &dyn Storage, provider: &str) -> Result<bool, Error> {
-    Ok(provider_ops::kind_of(storage, Some(provider)).await?
-        == Some(crate::providers::ProviderType::Anthropic))
+/// Whether provider `provider` is of a type that creates keys (as before, a provider that is
+/// no longer configured counts as one: its intent stays until the provider is back).
+async fn creates_keys(storage: &dyn Storage, provider: &str) -> Result<bool, Error> {
+    Ok(provider_ops::kind_of(storage, Some(provider))
+        .await?
+        .is_none_or(|t| t.creates_keys()))
 }
 
 /// Pending revocations at provider `provider`, as `key version N` strings: those a key's

@@ -302,6 +302,7 @@ mod tests {
             provider: None,
             provider_revocation: None,
             usage_check: None,
+            provider_expires_time: None,
         }
     }
 

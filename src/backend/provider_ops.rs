@@ -8,9 +8,10 @@ use chrono::Utc;
 
 use super::intents::{self, CreateIntent};
 use super::store::KeyState;
+use super::view::{self, Periods};
 use super::Shared;
 use crate::framework::{get_json, put_json, Error, Storage};
-use crate::providers::{ProviderConfig, ProviderError, ProviderType};
+use crate::providers::{CreateRequest, EngineAccount, ProviderConfig, ProviderError, ProviderType};
 use crate::rotation::{SecretValue, TestOutcome, TestResult};
 
 /// Prefix of provider entries.
@@ -89,6 +90,33 @@ pub struct Created {
     pub provider_key_id: String,
     /// The WAL intent to settle once the version is stored.
     pub wal_id: String,
+    /// When it expires at the provider on its own, if it does.
+    pub expires_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// What a created key's provider-side lifetime adds past everything the engine plans, so a
+/// rotation a little late never meets a dead key.
+pub const EXPIRY_MARGIN_SECS: i64 = 24 * 3600;
+
+/// The provider-side lifetime, in seconds, of a key created now for a key with these periods:
+/// its rotation period (for a cron schedule, the longest interval between scheduled times plus
+/// the window), plus its grace period, plus its `max_grace` (the most that usage-aware
+/// revocation and `extend/` may keep it past the planned grace end), plus
+/// [`EXPIRY_MARGIN_SECS`]. Rotation is due one rotation period after creation, so it always
+/// comes first. Where the provider limits the lifetime (`max`), a longer one is cut to the
+/// limit only if the rotation still comes a margin before it; otherwise the key gets none.
+pub fn provider_lifetime_secs(periods: &Periods, max: Option<i64>) -> Option<i64> {
+    let lifetime = periods
+        .rotation_period
+        .checked_add(periods.grace_period)?
+        .checked_add(periods.max_grace)?
+        .checked_add(EXPIRY_MARGIN_SECS)?;
+    match max {
+        Some(max) if lifetime > max => {
+            (periods.rotation_period.saturating_add(EXPIRY_MARGIN_SECS) <= max).then_some(max)
+        }
+        _ => Some(lifetime),
+    }
 }
 
 /// Asks the key's provider to create a key, under a WAL intent.
@@ -105,14 +133,21 @@ pub async fn create(
     let cfg = require(storage, provider).await?;
     if !cfg.capabilities().create {
         return Err(Error::BadRequest(format!(
-            "value is required: provider {provider:?} cannot create keys (it needs an admin_key{})",
-            if cfg.kind == ProviderType::Openai {
-                " and project_id"
-            } else {
-                ""
-            }
+            "value is required: provider {provider:?} cannot create keys ({})",
+            cfg.why_cannot_create()
         )));
     }
+    let features = cfg.kind.features();
+    let lifetime = if features.expiry {
+        let periods = view::periods(shared, storage, key).await?;
+        let lifetime = provider_lifetime_secs(&periods, features.max_expiry_secs);
+        if lifetime.is_none() {
+            tracing::warn!(key = %key.name, provider, "rotation period longer than the provider allows a key to live: the created key gets no provider-side expiry");
+        }
+        lifetime
+    } else {
+        None
+    };
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let mut intent = CreateIntent {
         key: key.name.clone(),
@@ -121,14 +156,31 @@ pub async fn create(
         provider_key_id: None,
         retry: Default::default(),
     };
-    // Before any side effect: on a standby this write fails with the read-only error, which
-    // makes the server forward the request to the active node.
+    let account = match features.account {
+        true => Some(engine_account(shared, storage, provider).await?),
+        false => None,
+    };
+    // Written before the provider is asked: on a standby this write fails with the read-only
+    // error, which makes the server forward the request to the active node.
     let wal_id = intents::begin_create(storage, &intent).await?;
-    match shared
-        .providers
-        .create_key(&cfg, &intent.name_at_provider)
-        .await
-    {
+    let mut request = CreateRequest {
+        name: &intent.name_at_provider,
+        expires_in_secs: lifetime,
+        account: account.as_deref(),
+    };
+    let mut result = shared.providers.create(&cfg, &request).await;
+    if account.is_some() && matches!(result, Err(ProviderError::Rejected { status: 404, .. })) {
+        // The engine's account is gone at the provider (deleted by hand): make a new one.
+        tracing::warn!(
+            provider,
+            "the engine's account is gone at the provider; creating a new one"
+        );
+        forget_account(shared, storage, provider).await?;
+        let fresh = engine_account(shared, storage, provider).await?;
+        request.account = Some(&fresh);
+        result = shared.providers.create(&cfg, &request).await;
+    }
+    match result {
         Ok(created) => {
             intent.provider_key_id = Some(created.provider_key_id.clone());
             intents::note_created(storage, &wal_id, &intent).await?;
@@ -136,6 +188,7 @@ pub async fn create(
                 value: created.value,
                 provider_key_id: created.provider_key_id,
                 wal_id,
+                expires_at: created.expires_at,
             })
         }
         Err(e) => {
@@ -152,6 +205,75 @@ pub async fn create(
     }
 }
 
+/// The id of the engine's account at provider `name` (an OpenAI service account holding the
+/// keys the engine creates), created on first use. Durable across crashes: a unique name is
+/// stored in the provider's configuration before the provider is asked to create the account,
+/// and an account whose id was not recorded is found again by that name, never created twice.
+/// Serialized per provider by a lock beside the keys' locks.
+pub async fn engine_account(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    provider: &str,
+) -> Result<String, Error> {
+    let _guard = shared.locks.lock(&account_lock(provider)).await;
+    let mut cfg = require(storage, provider).await?;
+    let account = match cfg.current_engine_account() {
+        Some(EngineAccount { id: Some(id), .. }) => return Ok(id.clone()),
+        Some(account) => account.clone(),
+        None => {
+            let suffix = uuid::Uuid::new_v4().simple().to_string();
+            let account = EngineAccount {
+                name: format!("vault-ai-keys-{provider}-{}", &suffix[..12]),
+                id: None,
+                scope: cfg.account_scope(),
+            };
+            cfg.engine_account = Some(account.clone());
+            save(storage, provider, &cfg).await?;
+            account
+        }
+    };
+    let action = "creating the engine's service account at the provider";
+    let found = shared
+        .providers
+        .find_account(&cfg, &account.name)
+        .await
+        .map_err(|e| provider_error(action, e))?;
+    let id = match found {
+        Some(id) => id,
+        None => shared
+            .providers
+            .create_account(&cfg, &account.name)
+            .await
+            .map_err(|e| provider_error(action, e))?,
+    };
+    // Re-read: only the account field changes, whatever else was written meanwhile.
+    let mut cfg = require(storage, provider).await?;
+    cfg.engine_account = Some(EngineAccount {
+        id: Some(id.clone()),
+        ..account
+    });
+    save(storage, provider, &cfg).await?;
+    tracing::info!(provider, account = %id, "recorded the engine's account at the provider");
+    Ok(id)
+}
+
+/// Drops the recorded engine account of provider `provider` (it is gone at the provider).
+async fn forget_account(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    provider: &str,
+) -> Result<(), Error> {
+    let _guard = shared.locks.lock(&account_lock(provider)).await;
+    let mut cfg = require(storage, provider).await?;
+    cfg.engine_account = None;
+    save(storage, provider, &cfg).await
+}
+
+/// The lock name of provider `name`'s account (key names cannot contain `/`).
+fn account_lock(name: &str) -> String {
+    format!("{PROVIDERS_PREFIX}{name}")
+}
+
 /// The provider type of provider `name`, if configured.
 pub async fn kind_of(
     storage: &dyn Storage,
@@ -160,5 +282,42 @@ pub async fn kind_of(
     match name {
         Some(n) => Ok(load(storage, n).await?.map(|c| c.kind)),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX_GRACE: i64 = 7 * 24 * 3600;
+
+    fn periods(rotation: i64, grace: i64) -> Periods {
+        Periods {
+            rotation_period: rotation,
+            grace_period: grace,
+            rotation_window: 3600,
+            rotation_schedule: None,
+            usage_quiet_period: 3600,
+            max_grace: MAX_GRACE,
+        }
+    }
+
+    #[test]
+    fn a_created_key_outlives_its_rotation_grace_and_max_grace() {
+        let day = 24 * 3600;
+        let p = periods(30 * day, day);
+        let expected = 30 * day + day + MAX_GRACE + EXPIRY_MARGIN_SECS;
+        assert_eq!(provider_lifetime_secs(&p, None), Some(expected));
+        assert_eq!(provider_lifetime_secs(&p, Some(365 * day)), Some(expected));
+        // Longer than the provider allows: cut to its limit while rotation still comes first.
+        let long = periods(360 * day, day);
+        assert_eq!(
+            provider_lifetime_secs(&long, Some(365 * day)),
+            Some(365 * day)
+        );
+        // A rotation period the limit cannot cover: no expiry rather than an early death.
+        let longer = periods(365 * day, day);
+        assert_eq!(provider_lifetime_secs(&longer, Some(365 * day)), None);
+        assert_eq!(provider_lifetime_secs(&periods(i64::MAX, 1), None), None);
     }
 }

@@ -169,6 +169,7 @@ fn version_json(v: &Version) -> Value {
         "provider": v.provider,
         "provider_revocation": v.provider_revocation.as_ref().map(revocation_json),
         "grace_extensions": v.usage_check.as_ref().map_or(0, |c| c.extensions),
+        "provider_expires_time": opt_time(v.provider_expires_time),
     })
 }
 

@@ -9,7 +9,67 @@ use super::classify::{
 };
 use super::http::{secret_header, Exchange, HttpClient, Reply, Step};
 use super::ownership::{interpret_lookup, short_field, timestamp, KeyRecord};
-use super::ProviderError;
+use super::provider::{AdminCall, Features, Provider, Settings};
+use super::{ProviderConfig, ProviderError};
+
+/// Anthropic: key tests; deactivating and looking up keys a person created, with an admin key.
+pub(crate) struct Anthropic;
+
+#[async_trait::async_trait]
+impl Provider for Anthropic {
+    fn name(&self) -> &'static str {
+        "anthropic"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://api.anthropic.com")
+    }
+
+    fn own_path_segment(&self) -> Option<&'static str> {
+        Some("v1")
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            admin_key: true,
+            ..Settings::default()
+        }
+    }
+
+    fn features(&self) -> Features {
+        Features {
+            revoke: true,
+            lookup: true,
+            ..Features::default()
+        }
+    }
+
+    fn probe(
+        &self,
+        c: &reqwest::Client,
+        _cfg: &ProviderConfig,
+        base: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        probe(c, base, key)
+    }
+
+    fn classify(&self, reply: &Reply) -> Verdict {
+        classify_test(reply)
+    }
+
+    async fn revoke(&self, call: &AdminCall<'_>, id: &str) -> Result<(), ProviderError> {
+        revoke(&call.http, &call.base, call.admin, id).await
+    }
+
+    async fn lookup(
+        &self,
+        call: &AdminCall<'_>,
+        id: &str,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        lookup(&call.http, &call.base, call.admin, id).await
+    }
+}
 
 /// The API version header every Anthropic call carries.
 pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";

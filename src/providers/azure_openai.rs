@@ -7,6 +7,46 @@
 use super::classify::{token, Verdict};
 use super::http::{secret_header, Reply};
 use super::openai::classify_openai_shaped;
+use super::provider::{Provider, Settings};
+use super::ProviderConfig;
+
+/// Azure OpenAI: key tests only.
+pub(crate) struct AzureOpenAi;
+
+impl Provider for AzureOpenAi {
+    fn name(&self) -> &'static str {
+        "azure_openai"
+    }
+
+    fn example_base_url(&self) -> &'static str {
+        "https://RESOURCE.openai.azure.com"
+    }
+
+    fn own_path_segment(&self) -> Option<&'static str> {
+        Some("openai")
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            api_version: true,
+            ..Settings::default()
+        }
+    }
+
+    fn probe(
+        &self,
+        c: &reqwest::Client,
+        cfg: &ProviderConfig,
+        base: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        probe(c, base, cfg.azure_api_version(), key)
+    }
+
+    fn classify(&self, reply: &Reply) -> Verdict {
+        classify_test(reply)
+    }
+}
 
 /// The key-test request. `api_version` was validated to letters, digits, `-` and `.`.
 pub(super) fn probe(

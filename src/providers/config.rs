@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::registry::provider;
 use super::ProviderType;
 use crate::secret::{validate_key_value, SecretValue};
 
@@ -43,6 +44,25 @@ pub struct ProviderConfig {
     /// Timeout of each provider call, in seconds (1 to 300, default 10).
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: i64,
+    /// The account the engine created (or is creating) at the provider to hold the keys it
+    /// creates, for types whose keys live in one ([`super::Features::account`]).
+    #[serde(default)]
+    pub engine_account: Option<EngineAccount>,
+}
+
+/// The engine's own account at a provider (an OpenAI service account), created once per
+/// configuration. Its unique name is stored before the provider is asked to create it, so an
+/// account whose creation answer was lost is found again by name rather than created twice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineAccount {
+    /// Its unique name at the provider.
+    pub name: String,
+    /// Its id there, once created and recorded.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Where it was made ([`ProviderConfig::account_scope`]); a record for another scope (after
+    /// `base_url` or `project_id` changed) is not used.
+    pub scope: String,
 }
 
 fn default_timeout_secs() -> i64 {
@@ -72,7 +92,23 @@ impl ProviderConfig {
             api_version: None,
             verify_path: None,
             timeout_secs: DEFAULT_TIMEOUT_SECS,
+            engine_account: None,
         }
+    }
+
+    /// Where an account the engine creates lives: the API origin and the project.
+    pub fn account_scope(&self) -> String {
+        format!(
+            "{} {}",
+            self.effective_base_url().unwrap_or_default(),
+            self.project_id.as_deref().unwrap_or_default()
+        )
+    }
+
+    /// The engine account recorded for the current scope, if any.
+    pub fn current_engine_account(&self) -> Option<&EngineAccount> {
+        let scope = self.account_scope();
+        self.engine_account.as_ref().filter(|a| a.scope == scope)
     }
 
     /// Checks the settings. The error is a message for a 400 that names the field; it never
@@ -90,10 +126,7 @@ impl ProviderConfig {
                 return Err(format!(
                     "base_url is required for provider type {} (for example {})",
                     self.kind,
-                    match self.kind {
-                        ProviderType::AzureOpenai => "https://RESOURCE.openai.azure.com",
-                        _ => "http://localhost:8000",
-                    }
+                    provider(self.kind).example_base_url()
                 ))
             }
             None => {}
@@ -141,46 +174,45 @@ impl ProviderConfig {
     }
 
     /// What this provider can do with these settings (providers.md "Which providers the engine
-    /// supports"): every type can test; OpenAI creates and revokes with `admin_key` and
-    /// `project_id`; OpenRouter creates and revokes with `admin_key`; Anthropic revokes
-    /// (deactivates) with `admin_key`.
+    /// supports"): every type can test; a type's admin operations (OpenAI: create and revoke,
+    /// with `admin_key` and `project_id`; OpenRouter: create and revoke with `admin_key`;
+    /// Anthropic: revoke, that is deactivate, with `admin_key`) once what they need is set.
     pub fn capabilities(&self) -> Capabilities {
-        let admin = self.admin_key.is_some();
-        let (create, revoke) = match self.kind {
-            ProviderType::Openai => {
-                let both = admin && self.project_id.is_some();
-                (both, both)
-            }
-            ProviderType::Openrouter => (admin, admin),
-            ProviderType::Anthropic => (false, admin),
-            ProviderType::Gemini | ProviderType::AzureOpenai | ProviderType::OpenaiCompatible => {
-                (false, false)
-            }
-        };
+        let p = provider(self.kind);
+        let ready = p.admin_ready(self);
+        let features = p.features();
         Capabilities {
             test: self.effective_base_url().is_some(),
-            create,
-            revoke,
+            create: ready && features.create,
+            revoke: ready && features.revoke,
         }
+    }
+
+    /// Why this configuration cannot create keys (a message for a 400).
+    pub fn why_cannot_create(&self) -> String {
+        why_cannot_create(self)
+    }
+
+    /// Whether keys can be looked up by id with these settings (what revoking needs).
+    pub fn can_look_up(&self) -> bool {
+        let p = provider(self.kind);
+        p.admin_ready(self) && p.features().lookup
     }
 
     /// Settings that are set but mean nothing for this type, for the caller's warnings.
     pub fn unused_fields(&self) -> Vec<&'static str> {
+        let used = provider(self.kind).settings();
         let mut unused = Vec::new();
-        if self.project_id.is_some() && self.kind != ProviderType::Openai {
+        if self.project_id.is_some() && !used.project_id {
             unused.push("project_id");
         }
-        if self.api_version.is_some() && self.kind != ProviderType::AzureOpenai {
+        if self.api_version.is_some() && !used.api_version {
             unused.push("api_version");
         }
-        if self.verify_path.is_some() && self.kind != ProviderType::OpenaiCompatible {
+        if self.verify_path.is_some() && !used.verify_path {
             unused.push("verify_path");
         }
-        let admin_used = matches!(
-            self.kind,
-            ProviderType::Openai | ProviderType::Anthropic | ProviderType::Openrouter
-        );
-        if self.admin_key.is_some() && !admin_used {
+        if self.admin_key.is_some() && !used.admin_key {
             unused.push("admin_key");
         }
         unused
@@ -230,18 +262,6 @@ pub(super) fn check_provider_key_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The path segment a user might wrongly include in `base_url` (api.md: the engine appends
-/// the provider's own paths, API version included).
-fn own_first_segment(kind: ProviderType) -> Option<&'static str> {
-    match kind {
-        ProviderType::Openai | ProviderType::Anthropic => Some("v1"),
-        ProviderType::Gemini => Some("v1beta"),
-        ProviderType::AzureOpenai => Some("openai"),
-        ProviderType::Openrouter => Some("v1"),
-        ProviderType::OpenaiCompatible => None,
-    }
-}
-
 fn validate_base_url(kind: ProviderType, raw: &str) -> Result<(), String> {
     let url = url::Url::parse(raw.trim_end_matches('/'))
         .map_err(|e| format!("base_url is not a valid URL: {e}"))?;
@@ -269,13 +289,12 @@ fn validate_base_url(kind: ProviderType, raw: &str) -> Result<(), String> {
     let last = url
         .path_segments()
         .and_then(|mut s| s.rfind(|seg| !seg.is_empty()));
-    if let (Some(own), Some(last)) = (own_first_segment(kind), last) {
+    if let (Some(own), Some(last)) = (provider(kind).own_path_segment(), last) {
         if last.eq_ignore_ascii_case(own) {
             return Err(format!(
                 "base_url must not end with /{own}: the engine appends the provider's paths \
                  (give the origin, for example {})",
-                kind.default_base_url()
-                    .unwrap_or("https://RESOURCE.openai.azure.com")
+                provider(kind).example_base_url()
             ));
         }
     }
@@ -284,33 +303,48 @@ fn validate_base_url(kind: ProviderType, raw: &str) -> Result<(), String> {
 
 /// Why `create` is unavailable for this configuration (a 400 message).
 pub(super) fn why_cannot_create(cfg: &ProviderConfig) -> String {
-    match cfg.kind {
-        ProviderType::Openai => {
-            "provider type openai creates keys only with admin_key and project_id set".to_string()
-        }
-        ProviderType::Openrouter => {
-            "provider type openrouter creates keys only with admin_key (a management key) set"
-                .to_string()
-        }
-        ProviderType::Anthropic => "provider type anthropic cannot create keys through its API: \
-                                    create the key in the Console and stage it with value"
-            .to_string(),
-        other => format!("provider type {other} cannot create keys: stage the key with value"),
-    }
+    why_cannot(
+        cfg,
+        provider(cfg.kind).features().create,
+        "creates",
+        "create",
+    )
 }
 
 /// Why `revoke` is unavailable for this configuration (a 400 message).
 pub(super) fn why_cannot_revoke(cfg: &ProviderConfig) -> String {
-    match cfg.kind {
-        ProviderType::Openai => {
-            "provider type openai revokes keys only with admin_key and project_id set".to_string()
-        }
-        ProviderType::Anthropic | ProviderType::Openrouter => {
-            format!(
-                "provider type {} revokes keys only with admin_key set",
-                cfg.kind
-            )
-        }
-        other => format!("provider type {other} cannot revoke keys through its API"),
+    why_cannot(
+        cfg,
+        provider(cfg.kind).features().revoke,
+        "revokes",
+        "revoke",
+    )
+}
+
+/// Why looking a key up is unavailable for this configuration (a 400 message).
+pub(super) fn why_cannot_look_up(cfg: &ProviderConfig) -> String {
+    why_cannot(cfg, provider(cfg.kind).features().lookup, "looks", "look")
+}
+
+fn why_cannot(cfg: &ProviderConfig, possible: bool, does: &str, verb: &str) -> String {
+    let p = provider(cfg.kind);
+    let object = if verb == "look" { "keys up" } else { "keys" };
+    if possible {
+        format!(
+            "provider type {} {does} {object} only with {} set",
+            p.name(),
+            p.admin_needs()
+        )
+    } else if verb == "create" {
+        format!(
+            "provider type {} cannot create keys through its API: create the key with the \
+             provider and stage it with value",
+            p.name()
+        )
+    } else {
+        format!(
+            "provider type {} cannot {verb} {object} through its API",
+            p.name()
+        )
     }
 }

@@ -5,6 +5,39 @@ use serde_json::Value;
 
 use super::classify::{clean_token, common, token, Verdict};
 use super::http::{secret_header, Reply};
+use super::provider::Provider;
+use super::ProviderConfig;
+
+/// The Gemini API: key tests only.
+pub(crate) struct Gemini;
+
+impl Provider for Gemini {
+    fn name(&self) -> &'static str {
+        "gemini"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://generativelanguage.googleapis.com")
+    }
+
+    fn own_path_segment(&self) -> Option<&'static str> {
+        Some("v1beta")
+    }
+
+    fn probe(
+        &self,
+        c: &reqwest::Client,
+        _cfg: &ProviderConfig,
+        base: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        probe(c, base, key)
+    }
+
+    fn classify(&self, reply: &Reply) -> Verdict {
+        classify_test(reply)
+    }
+}
 
 /// The `ErrorInfo.reason` of a key Google does not accept.
 pub(crate) const API_KEY_INVALID: &str = "API_KEY_INVALID";

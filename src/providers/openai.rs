@@ -1,12 +1,8 @@
-//! OpenAI: probe `GET /v1/models` (Bearer); create a service account with its API key in the
-//! configured project; revoke by deleting that project API key; look one key up by id for its
+//! OpenAI: probe `GET /v1/models` (Bearer); create keys in the engine's one service account of
+//! the configured project (`openai_accounts.rs`), or, without one, a service account with its
+//! API key (the previous release's way); revoke by deleting the project API key (or the
+//! previous release's one-key service account); look one key up by id for its
 //! `redacted_value`.
-//!
-//! Revocation deletes the API key (`DELETE /v1/organization/projects/{p}/api_keys/{id}`), not
-//! the service account: it is the call providers.md names, the id it takes is the one the
-//! create returns as `api_key.id` (the single provider id the engine records), and it works for
-//! any project key, including ones the engine did not create. The key-less service account
-//! that remains can do nothing; removing it would need its id recorded as well.
 
 use serde_json::{json, Value};
 
@@ -15,8 +11,124 @@ use super::classify::{
     is_provider_not_found, token, Verdict,
 };
 use super::http::{Exchange, HttpClient, Reply, Step};
+use super::openai_accounts;
 use super::ownership::{interpret_lookup, short_field, timestamp, KeyRecord};
-use super::{CreatedKey, ProviderError};
+use super::provider::{AdminCall, CreateRequest, Features, Provider, Settings};
+use super::{CreatedKey, KeyUsage, ProviderConfig, ProviderError};
+
+/// OpenAI: key tests; creating, deleting and looking up project keys with an admin key.
+pub(crate) struct OpenAi;
+
+#[async_trait::async_trait]
+impl Provider for OpenAi {
+    fn name(&self) -> &'static str {
+        "openai"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://api.openai.com")
+    }
+
+    fn own_path_segment(&self) -> Option<&'static str> {
+        Some("v1")
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            admin_key: true,
+            project_id: true,
+            ..Settings::default()
+        }
+    }
+
+    fn features(&self) -> Features {
+        Features {
+            create: true,
+            revoke: true,
+            lookup: true,
+            last_used: true,
+            expiry: true,
+            max_expiry_secs: Some(MAX_EXPIRES_IN_SECONDS),
+            account: true,
+        }
+    }
+
+    fn admin_needs(&self) -> &'static str {
+        "admin_key and project_id"
+    }
+
+    fn admin_ready(&self, cfg: &ProviderConfig) -> bool {
+        cfg.admin_key.is_some() && cfg.project_id.is_some()
+    }
+
+    fn probe(
+        &self,
+        c: &reqwest::Client,
+        _cfg: &ProviderConfig,
+        base: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        probe(c, base, key)
+    }
+
+    fn classify(&self, reply: &Reply) -> Verdict {
+        classify_test(reply)
+    }
+
+    async fn create(
+        &self,
+        call: &AdminCall<'_>,
+        req: &CreateRequest<'_>,
+    ) -> Result<CreatedKey, ProviderError> {
+        match req.account {
+            Some(account) => openai_accounts::create_key(call, account, req).await,
+            None => create(&call.http, &call.base, call.admin, call.project(), req).await,
+        }
+    }
+
+    async fn revoke(&self, call: &AdminCall<'_>, id: &str) -> Result<(), ProviderError> {
+        openai_accounts::revoke(call, id).await
+    }
+
+    async fn find_account(
+        &self,
+        call: &AdminCall<'_>,
+        name: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        openai_accounts::find(call, name).await
+    }
+
+    async fn create_account(
+        &self,
+        call: &AdminCall<'_>,
+        name: &str,
+    ) -> Result<String, ProviderError> {
+        openai_accounts::create(call, name).await
+    }
+
+    async fn lookup(
+        &self,
+        call: &AdminCall<'_>,
+        id: &str,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        lookup(&call.http, &call.base, call.admin, call.project(), id).await
+    }
+
+    async fn last_used(&self, call: &AdminCall<'_>, id: &str) -> Result<KeyUsage, ProviderError> {
+        match self.lookup(call, id).await? {
+            Some(record) => Ok(KeyUsage::LastUsed(record.last_used_at)),
+            None => Err(super::usage::not_found()),
+        }
+    }
+
+    async fn find_by_name(
+        &self,
+        call: &AdminCall<'_>,
+        name: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        find_by_name(&call.http, &call.base, call.admin, call.project(), name).await
+    }
+}
 use crate::secret::{validate_key_value, SecretValue};
 
 /// `error.code` values of a 429 that mean "out of money", not "too fast" (providers.md).
@@ -61,16 +173,23 @@ pub(crate) fn is_quota_error(json: Option<&Value>) -> bool {
         || field("/error/code").is_some_and(|c| QUOTA_CODES.contains(&c))
 }
 
-/// Creates a service account named `name` in `project`; returns its API key.
+/// The longest `expires_in_seconds` OpenAI accepts (providers.md: 1 to 31,536,000).
+pub(crate) const MAX_EXPIRES_IN_SECONDS: i64 = 31_536_000;
+
+/// Creates a service account named `req.name` in `project` (with `expires_in_seconds` when
+/// asked); returns its API key.
 pub(super) async fn create(
     http: &HttpClient<'_>,
     base: &str,
     admin: &str,
     project: &str,
-    name: &str,
+    req: &CreateRequest<'_>,
 ) -> Result<CreatedKey, ProviderError> {
     let url = format!("{base}/v1/organization/projects/{project}/service_accounts");
-    let body = json!({ "name": name });
+    let mut body = json!({ "name": req.name });
+    if let Some(secs) = req.expires_in_secs {
+        body["expires_in_seconds"] = json!(secs.clamp(1, MAX_EXPIRES_IN_SECONDS));
+    }
     let (result, _) = http
         .exchange(
             |c| c.post(&url).bearer_auth(admin).json(&body),
@@ -99,6 +218,9 @@ pub(crate) fn interpret_create(ex: Exchange) -> Result<CreatedKey, ProviderError
             Ok(CreatedKey {
                 value: SecretValue::new(value.to_string()),
                 provider_key_id: id.to_string(),
+                expires_at: json
+                    .as_ref()
+                    .and_then(|j| timestamp(j.pointer("/api_key/expires_at"))),
             })
         }
         _ => Err(ProviderError::Protocol(format!(
@@ -154,15 +276,17 @@ pub(super) async fn find_by_name(
     )))
 }
 
-/// One page of `GET .../api_keys`: the id of the key owned by service account `name`, and the
-/// cursor of the next page (when `has_more`).
+/// One page of `GET .../api_keys`: the id of the key named `name` (a key of the engine's
+/// service account) or owned by a service account named `name` (the previous release's one
+/// account per key), and the cursor of the next page (when `has_more`).
 pub(crate) fn scan_key_page(page: &Value, name: &str) -> (Option<String>, Option<String>) {
     let keys = page.get("data").and_then(Value::as_array);
     let found = keys.into_iter().flatten().find_map(|k| {
         let owner = k
             .pointer("/owner/service_account/name")
             .and_then(Value::as_str);
-        (owner == Some(name)).then(|| {
+        let own_name = k.get("name").and_then(Value::as_str);
+        (owner == Some(name) || own_name == Some(name)).then(|| {
             k.get("id")?
                 .as_str()
                 .filter(|i| is_id(i))
@@ -211,24 +335,6 @@ pub(crate) fn record(json: &Value, id: &str) -> KeyRecord {
         last_used_at: timestamp(json.get("last_used_at")),
         expires_at: timestamp(json.get("expires_at")),
     }
-}
-
-/// Deletes project API key `id`.
-pub(super) async fn revoke(
-    http: &HttpClient<'_>,
-    base: &str,
-    admin: &str,
-    project: &str,
-    id: &str,
-) -> Result<(), ProviderError> {
-    let url = format!("{base}/v1/organization/projects/{project}/api_keys/{id}");
-    let (result, _) = http
-        .exchange(
-            |c| c.delete(&url).bearer_auth(admin),
-            |ex| Step::judged(idempotent_may_retry(&ex), interpret_revoke(ex)),
-        )
-        .await;
-    result
 }
 
 /// Reads a delete answer: 2xx with `deleted` not false, or the provider's own 404.

@@ -7,6 +7,38 @@
 use super::classify::Verdict;
 use super::http::Reply;
 use super::openai::classify_openai_shaped;
+use super::provider::{Provider, Settings};
+use super::ProviderConfig;
+
+/// An OpenAI-compatible server: key tests only.
+pub(crate) struct OpenAiCompatible;
+
+impl Provider for OpenAiCompatible {
+    fn name(&self) -> &'static str {
+        "openai_compatible"
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            verify_path: true,
+            ..Settings::default()
+        }
+    }
+
+    fn probe(
+        &self,
+        c: &reqwest::Client,
+        cfg: &ProviderConfig,
+        base: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        probe(c, base, cfg.effective_verify_path(), key)
+    }
+
+    fn classify(&self, reply: &Reply) -> Verdict {
+        classify_test(reply)
+    }
+}
 
 /// The key-test request. `verify_path` was validated to start with `/`.
 pub(super) fn probe(

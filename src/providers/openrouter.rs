@@ -11,7 +11,106 @@ use super::classify::{
 };
 use super::http::{Exchange, HttpClient, Reply, Step};
 use super::ownership::{interpret_lookup, short_field, timestamp, KeyRecord};
-use super::{CreatedKey, ProviderError};
+use super::provider::{AdminCall, CreateRequest, Features, Provider, Settings};
+use super::{CreatedKey, KeyUsage, ProviderConfig, ProviderError};
+
+/// OpenRouter: key tests; creating, deleting and looking up keys with a management key.
+pub(crate) struct OpenRouter;
+
+#[async_trait::async_trait]
+impl Provider for OpenRouter {
+    fn name(&self) -> &'static str {
+        "openrouter"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://openrouter.ai")
+    }
+
+    fn own_path_segment(&self) -> Option<&'static str> {
+        Some("v1")
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            admin_key: true,
+            ..Settings::default()
+        }
+    }
+
+    fn features(&self) -> Features {
+        Features {
+            create: true,
+            revoke: true,
+            lookup: true,
+            last_used: true,
+            expiry: true,
+            max_expiry_secs: None,
+            account: false,
+        }
+    }
+
+    fn admin_needs(&self) -> &'static str {
+        "admin_key (a management key)"
+    }
+
+    fn probe(
+        &self,
+        c: &reqwest::Client,
+        _cfg: &ProviderConfig,
+        base: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        probe(c, base, key)
+    }
+
+    fn classify(&self, reply: &Reply) -> Verdict {
+        classify_test(reply)
+    }
+
+    async fn create(
+        &self,
+        call: &AdminCall<'_>,
+        req: &CreateRequest<'_>,
+    ) -> Result<CreatedKey, ProviderError> {
+        let expires_at = req
+            .expires_in_secs
+            .and_then(chrono::TimeDelta::try_seconds)
+            .and_then(|d| chrono::Utc::now().checked_add_signed(d));
+        create(&call.http, &call.base, call.admin, req.name, expires_at).await
+    }
+
+    async fn revoke(&self, call: &AdminCall<'_>, id: &str) -> Result<(), ProviderError> {
+        revoke(&call.http, &call.base, call.admin, id).await
+    }
+
+    async fn lookup(
+        &self,
+        call: &AdminCall<'_>,
+        id: &str,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        lookup(&call.http, &call.base, call.admin, id).await
+    }
+
+    /// OpenRouter reports no last-use time, only the key's spend (`usage`, USD): rising
+    /// between two readings means the key is in use.
+    async fn last_used(&self, call: &AdminCall<'_>, hash: &str) -> Result<KeyUsage, ProviderError> {
+        let url = format!("{}/api/v1/keys/{hash}", call.base);
+        let json = call
+            .http
+            .admin_json(|c| c.get(&url).bearer_auth(call.admin), &["/error/message"])
+            .await?;
+        super::usage::spend(&json)
+    }
+
+    async fn find_by_name(
+        &self,
+        call: &AdminCall<'_>,
+        name: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        find_by_name(&call.http, &call.base, call.admin, name).await
+    }
+}
 use crate::secret::{validate_key_value, SecretValue};
 
 /// The key-test request.
@@ -44,15 +143,20 @@ pub(crate) fn classify_test(reply: &Reply) -> Verdict {
     }
 }
 
-/// Creates a key named `name`; returns `key` and `data.hash`.
+/// Creates a key named `name`, expiring at `expires_at` (`expires_at`, ISO 8601 UTC) when
+/// given; returns `key`, `data.hash` and `data.expires_at`.
 pub(super) async fn create(
     http: &HttpClient<'_>,
     base: &str,
     admin: &str,
     name: &str,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<CreatedKey, ProviderError> {
     let url = format!("{base}/api/v1/keys");
-    let body = json!({ "name": name });
+    let mut body = json!({ "name": name });
+    if let Some(t) = expires_at {
+        body["expires_at"] = json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
     let (result, _) = http
         .exchange(
             |c| c.post(&url).bearer_auth(admin).json(&body),
@@ -79,6 +183,9 @@ pub(crate) fn interpret_create(ex: Exchange) -> Result<CreatedKey, ProviderError
             Ok(CreatedKey {
                 value: SecretValue::new(value.to_string()),
                 provider_key_id: hash.to_string(),
+                expires_at: json
+                    .as_ref()
+                    .and_then(|j| timestamp(j.pointer("/data/expires_at"))),
             })
         }
         (_, hash) => Err(ProviderError::Protocol(format!(

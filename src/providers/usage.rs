@@ -3,14 +3,15 @@
 //! `last_used_at` (Unix seconds, or null); OpenRouter reports a key's `usage` (USD spent), which
 //! rising between two readings means the key is in use. Other types report nothing.
 //!
-//! Self-contained (one entry point, [`Providers::last_used`]) so that it can become the
-//! provider trait's `last_used` method.
+//! The calls themselves are each type's [`super::provider::Provider::last_used`]; this file
+//! holds what they answer and its reading.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::config::{self, ProviderConfig};
-use super::{ProviderError, ProviderType, Providers};
+use super::config::ProviderConfig;
+use super::registry::provider;
+use super::{ProviderError, Providers};
 
 /// A provider's report of a key's use.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,65 +24,20 @@ pub enum KeyUsage {
 }
 
 impl Providers {
-    /// Whether `cfg` can report the use of a key it knows by id (OpenAI with `admin_key` and
-    /// `project_id`, OpenRouter with its management key).
+    /// Whether `cfg` can report the use of a key it knows by id (a type whose
+    /// [`super::Features::last_used`] is set, with the admin credentials its lookups need:
+    /// OpenAI with `admin_key` and `project_id`, OpenRouter with its management key).
     pub fn reports_usage(cfg: &ProviderConfig) -> bool {
-        matches!(cfg.kind, ProviderType::Openai | ProviderType::Openrouter)
-            && cfg.capabilities().revoke
-    }
-
-    /// Asks the provider about the use of the key it knows as `provider_key_id` (OpenAI:
-    /// `GET .../projects/{p}/api_keys/{id}` `last_used_at`; OpenRouter: `GET /api/v1/keys/{hash}`
-    /// `usage`). A key the provider does not know is an error (it cannot say anything about its
-    /// use); other types are [`ProviderError::Unsupported`].
-    pub async fn last_used(
-        &self,
-        cfg: &ProviderConfig,
-        provider_key_id: &str,
-    ) -> Result<KeyUsage, ProviderError> {
-        if !Self::reports_usage(cfg) {
-            return Err(ProviderError::Unsupported(format!(
-                "provider type {} does not report key use with this configuration",
-                cfg.kind
-            )));
-        }
-        let result = match cfg.kind {
-            ProviderType::Openrouter => self.openrouter_spend(cfg, provider_key_id).await,
-            _ => match self.lookup_key(cfg, provider_key_id).await? {
-                Some(record) => Ok(KeyUsage::LastUsed(record.last_used_at)),
-                None => Err(not_found()),
-            },
-        };
-        if let Ok(usage) = &result {
-            tracing::info!(provider = cfg.kind.as_str(), provider_key_id, usage = ?usage, "asked provider about key use");
-        }
-        result
-    }
-
-    async fn openrouter_spend(
-        &self,
-        cfg: &ProviderConfig,
-        hash: &str,
-    ) -> Result<KeyUsage, ProviderError> {
-        cfg.validate().map_err(ProviderError::Unsupported)?;
-        config::check_provider_key_id(hash).map_err(ProviderError::Unsupported)?;
-        let (http, base, admin) =
-            self.admin_call(cfg, cfg.capabilities().revoke, config::why_cannot_revoke)?;
-        let url = format!("{base}/api/v1/keys/{hash}");
-        let json = http
-            .admin_json(|c| c.get(&url).bearer_auth(admin), &["/error/message"])
-            .await
-            .map_err(|e| e.redacted(&[admin]))?;
-        spend(&json)
+        provider(cfg.kind).features().last_used && cfg.can_look_up()
     }
 }
 
-fn not_found() -> ProviderError {
+pub(super) fn not_found() -> ProviderError {
     ProviderError::Protocol("the provider has no such key".to_string())
 }
 
 /// `usage` of an OpenRouter key object (wrapped in `data`).
-fn spend(json: &Value) -> Result<KeyUsage, ProviderError> {
+pub(super) fn spend(json: &Value) -> Result<KeyUsage, ProviderError> {
     let key = json.get("data").filter(|d| d.is_object()).unwrap_or(json);
     key.get("usage")
         .and_then(Value::as_f64)
@@ -93,6 +49,7 @@ fn spend(json: &Value) -> Result<KeyUsage, ProviderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::ProviderType;
     use serde_json::json;
 
     #[test]

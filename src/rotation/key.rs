@@ -68,6 +68,10 @@ pub struct Version {
     /// Its usage checks while `previous` (usage-aware revocation), if any were made.
     #[serde(default)]
     pub usage_check: Option<super::usage::UsageCheck>,
+    /// When the key expires at the provider on its own (a backstop the engine gives the keys it
+    /// creates, well after the version's rotation and grace), as the provider reported it.
+    #[serde(default)]
+    pub provider_expires_time: Option<DateTime<Utc>>,
 }
 
 /// How `staged_by` names a person (an identity entity), the only thing the two-person rule

@@ -242,6 +242,7 @@ fn new_version(
         planned_grace_expires_time: None,
         provider_revocation: None,
         usage_check: None,
+        provider_expires_time: None,
     }
 }
 

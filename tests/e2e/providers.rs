@@ -12,8 +12,10 @@
 mod automatic;
 mod config;
 mod crash;
+mod expiry;
 mod outcomes;
 mod revocation;
+mod service_accounts;
 
 use std::future::Future;
 use std::time::Duration;

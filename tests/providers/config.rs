@@ -278,6 +278,7 @@ fn secrets_never_show_in_debug_and_round_trip_in_storage() {
     let created = CreatedKey {
         value: secret("sk-svcacct-abcdef123456"),
         provider_key_id: "key_1".into(),
+        expires_at: None,
     };
     let debug = format!("{created:?}");
     assert!(

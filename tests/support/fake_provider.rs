@@ -11,8 +11,10 @@
 //! Self-contained: depends on axum, tokio, serde_json, rand and chrono only.
 #![allow(dead_code)]
 
+mod accounts;
 mod admin;
 mod errors;
+mod expiry;
 mod http;
 mod key_tests;
 mod lookup;
@@ -103,6 +105,12 @@ struct Inner {
     last_used: HashMap<String, i64>,
     /// Spend of each key value (USD), see `usage.rs`.
     spend: HashMap<String, f64>,
+    /// When created keys expire (id to Unix seconds), where a create asked for it.
+    expires: HashMap<String, i64>,
+    /// OpenAI service accounts, tracked as objects.
+    accounts: Vec<accounts::Account>,
+    /// The names of keys created inside a service account.
+    key_names: HashMap<String, String>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -135,7 +143,14 @@ impl FakeProvider {
                 "/api/v1/keys/{hash}",
                 get(openrouter_get).delete(openrouter_delete),
             )
-            .route(&format!("{project}/service_accounts"), post(openai_create))
+            .route(
+                &format!("{project}/service_accounts"),
+                post(openai_create).get(accounts::openai_list_accounts),
+            )
+            .route(
+                &format!("{project}/service_accounts/{{sa}}/api_keys"),
+                post(accounts::openai_create_account_key),
+            )
             .route(&format!("{project}/api_keys"), get(openai_list))
             .route(
                 &format!("{project}/api_keys/{{id}}"),
@@ -297,6 +312,32 @@ impl FakeProvider {
             owner,
             "made by a person",
         );
+    }
+
+    /// When created key `id` expires at the provider (Unix seconds), if its create asked.
+    pub fn key_expires_at(&self, id: &str) -> Option<i64> {
+        self.lock().expires.get(id).copied()
+    }
+
+    /// The live OpenAI service accounts of `project`: `(id, name, active keys)`.
+    pub fn service_accounts(&self, project: &str) -> Vec<(String, String, usize)> {
+        accounts::summary(&self.lock(), project)
+    }
+
+    /// Registers a key as the previous release created it: alone in a service account named
+    /// `account_name` in `project`, with project API key id `id`. Returns the account's id.
+    pub fn add_legacy_openai_key(
+        &self,
+        project: &str,
+        account_name: &str,
+        id: &str,
+        value: &str,
+    ) -> String {
+        let sa = format!("svc_acct_legacy_{id}");
+        accounts::register(&mut self.lock(), project, &sa, account_name);
+        let owner = format!("{project}/{sa}");
+        mint(&self.state, id.into(), value.into(), owner, account_name);
+        sa
     }
 
     /// Forgets the request counts and URIs.

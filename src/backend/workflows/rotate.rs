@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::promote::promote;
-use super::stage::{new_value, note_staged_provider, NewValue};
+use super::stage::{new_value, note_provider_expiry, note_staged_provider, NewValue};
 use super::test::run_test;
 use crate::backend::locked::{rotation_error, Locked};
 use crate::backend::store::{self, Actor, Idempotency};
@@ -128,6 +128,7 @@ async fn stage_test_promote(
 ) -> Result<serde_json::Value, (Error, Option<TestResult>)> {
     let stager = locked.actor.identity();
     let now = locked.now;
+    let provider_expires_time = new.provider_expires_time;
     let staged = locked
         .key()
         .versions
@@ -141,6 +142,7 @@ async fn stage_test_promote(
         .map_err(|e| (rotation_error(e), None))?;
     locked.record(&staged, None);
     note_staged_provider(locked, &staged);
+    note_provider_expiry(locked, &staged, provider_expires_time);
     let (version, result) = match run_test(s, storage, locked, None).await {
         Ok((v, r)) if r.outcome.allows_promotion() => (v, r),
         Ok((_, r)) => return Err((failed_rotation(&r), Some(r))),

@@ -19,6 +19,8 @@ pub struct NewValue {
     pub engine_created: bool,
     /// The create intent to settle once the version is stored.
     pub wal_id: Option<String>,
+    /// When a key the provider created expires there on its own.
+    pub provider_expires_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The value to stage: the request's, validated, or one the provider creates.
@@ -36,6 +38,7 @@ pub async fn new_value(
                 provider_key_id: None,
                 engine_created: false,
                 wal_id: None,
+                provider_expires_time: None,
             })
         }
         None => {
@@ -45,6 +48,7 @@ pub async fn new_value(
                 provider_key_id: Some(created.provider_key_id),
                 engine_created: true,
                 wal_id: Some(created.wal_id),
+                provider_expires_time: created.expires_at,
             })
         }
     }
@@ -99,6 +103,7 @@ pub async fn stage(
         ));
     }
     let new = new_value(s, storage, &locked, value).await?;
+    let provider_expires_time = new.provider_expires_time;
     if let Some(id) = &provided_id {
         // Only an id the provider shows to be this value is recorded (and so ever revoked).
         let provider = locked.key_ref().provider.clone();
@@ -138,6 +143,7 @@ pub async fn stage(
     }
     locked.record(&changes, None);
     note_staged_provider(&mut locked, &changes);
+    note_provider_expiry(&mut locked, &changes, provider_expires_time);
     let staged = locked.key_ref().versions.get(version).expect("staged");
     let data = json!({
         "version": version,
@@ -166,6 +172,19 @@ pub fn note_staged_provider(locked: &mut Locked, changes: &[Change]) {
     for c in changes.iter().filter(|c| c.event == EventKind::Staged) {
         if let Some(v) = locked.key().versions.versions.get_mut(&c.version) {
             v.provider = provider.clone();
+        }
+    }
+}
+
+/// Records on the version a stage just created when its key expires at the provider.
+pub fn note_provider_expiry(
+    locked: &mut Locked,
+    changes: &[Change],
+    expires: Option<chrono::DateTime<chrono::Utc>>,
+) {
+    for c in changes.iter().filter(|c| c.event == EventKind::Staged) {
+        if let Some(v) = locked.key().versions.versions.get_mut(&c.version) {
+            v.provider_expires_time = expires;
         }
     }
 }

@@ -12,7 +12,7 @@ use super::http::{
     anthropic_hint, base62, bearer, body_json, header, hex, masked, note_mutation, query, respond,
     stall_after_create,
 };
-use super::{Flavor, Kind, Minted, Shared};
+use super::{accounts, expiry, Flavor, Kind, Minted, Shared};
 
 /// Deactivates minted keys matching `pred`; returns how many.
 fn deactivate(state: &Shared, pred: impl Fn(&Minted) -> bool) -> usize {
@@ -63,7 +63,8 @@ pub(super) async fn openai_create(
     if let Err(r) = gate(&s, &uri, Flavor::OpenAi, bearer(&headers), true).await {
         return r;
     }
-    let Some(name) = body_json(&body)["name"].as_str().map(str::to_string) else {
+    let body = body_json(&body);
+    let Some(name) = body["name"].as_str().map(str::to_string) else {
         return error(
             Flavor::OpenAi,
             400,
@@ -72,7 +73,15 @@ pub(super) async fn openai_create(
             "Missing required parameter: 'name'.",
         );
     };
+    let expires = match expiry::openai_requested(&body) {
+        Ok(at) => at,
+        Err(r) => return *r,
+    };
+    if body["create_service_account_only"] == json!(true) {
+        return accounts::create_only(&s, &project, &name);
+    }
     let sa = format!("svc_acct_{}", hex(24));
+    accounts::register(&mut s.lock().unwrap(), &project, &sa, &name);
     let value = format!("sk-svcacct-{}", base62(64));
     let (id, value) = mint(
         &s,
@@ -81,6 +90,7 @@ pub(super) async fn openai_create(
         format!("{project}/{sa}"),
         &name,
     );
+    expiry::record(&mut s.lock().unwrap(), &id, expires);
     stall_after_create(&s).await;
     let now = chrono::Utc::now().timestamp();
     respond(
@@ -117,10 +127,14 @@ pub(super) async fn openai_list(
     let start = query(&uri, "after")
         .and_then(|a| all.iter().position(|k| k.id == a))
         .map_or(0, |i| i + 1);
-    let page: Vec<Value> = all.iter().skip(start).take(2).map(|k| json!({
+    let page: Vec<Value> = all.iter().skip(start).take(2).map(|k| {
+        let mut view = json!({
         "object": "organization.project.api_key", "redacted_value": masked(&k.value), "name": "Secret Key",
-        "created_at": 1711471533, "last_used_at": null, "id": k.id, "owner": {"type": "service_account",
-        "service_account": {"id": &k.owner[prefix.len()..], "name": k.name, "role": "member", "created_at": 1711471533}}})).collect();
+        "created_at": 1711471533, "last_used_at": null, "expires_at": expiry::openai_field(&st, &k.id), "id": k.id, "owner": {"type": "service_account",
+        "service_account": {"id": &k.owner[prefix.len()..], "name": k.name, "role": "member", "created_at": 1711471533}}});
+        accounts::patch_view(&st, &mut view, k, &project);
+        view
+    }).collect();
     let more = start + page.len() < all.len();
     let (first, last) = (
         page.first().map(|k| k["id"].clone()),
@@ -176,7 +190,12 @@ pub(super) async fn openai_delete_sa(
         return r;
     }
     let owner = format!("{project}/{id}");
-    if deactivate(&s, |k| k.owner == owner) == 0 {
+    let tracked = accounts::delete(&mut s.lock().unwrap(), &project, &id);
+    if let Some(missing) = tracked {
+        return missing;
+    }
+    let known = s.lock().unwrap().accounts.iter().any(|a| a.id == id);
+    if deactivate(&s, |k| k.owner == owner) == 0 && !known {
         return error(
             Flavor::OpenAi,
             404,
@@ -277,7 +296,11 @@ pub(super) async fn openrouter_create(
         );
     };
     let limit = body["limit"].as_f64();
-    let (_, value) = mint(
+    let expires = match expiry::openrouter_requested(&body) {
+        Ok(at) => at,
+        Err(r) => return *r,
+    };
+    let (hash, value) = mint(
         &s,
         hex(64),
         format!("sk-or-v1-{}", hex(64)),
@@ -287,7 +310,10 @@ pub(super) async fn openrouter_create(
     let data = {
         let mut st = s.lock().unwrap();
         st.limits.insert(value.clone(), limit);
-        openrouter_view(st.minted.last().unwrap(), limit)
+        expiry::record(&mut st, &hash, expires);
+        let mut view = openrouter_view(st.minted.last().unwrap(), limit);
+        view["expires_at"] = expiry::openrouter_field(&st, &hash);
+        view
     };
     stall_after_create(&s).await;
     respond(201, &[], json!({"data": data, "key": value}))
@@ -313,7 +339,11 @@ pub(super) async fn openrouter_list(
     let page: Vec<Value> = keys
         .skip(offset)
         .take(2)
-        .map(|k| openrouter_view(k, st.limits.get(&k.value).copied().flatten()))
+        .map(|k| {
+            let mut view = openrouter_view(k, st.limits.get(&k.value).copied().flatten());
+            view["expires_at"] = expiry::openrouter_field(&st, &k.id);
+            view
+        })
         .collect();
     respond(200, &[], json!({ "data": page }))
 }

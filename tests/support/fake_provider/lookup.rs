@@ -10,7 +10,7 @@ use serde_json::json;
 use super::admin::{anthropic_view, openai_view, openrouter_view};
 use super::errors::{error, gate};
 use super::http::{base62, bearer, header, respond};
-use super::{Flavor, Kind, Shared};
+use super::{expiry, Flavor, Kind, Shared};
 
 /// `GET .../api_keys/{id}`: one of the project's keys (a deleted key is a 404, as at OpenAI).
 pub(super) async fn openai_get_key(
@@ -32,6 +32,8 @@ pub(super) async fn openai_get_key(
         Some(k) => {
             let mut view = openai_view(k, &prefix);
             view["last_used_at"] = super::usage::openai_last_used(&st, &k.value);
+            view["expires_at"] = expiry::openai_field(&st, &k.id);
+            super::accounts::patch_view(&st, &mut view, k, &project);
             respond(200, &[], view)
         }
         None => error(
@@ -103,6 +105,7 @@ pub(super) async fn openrouter_get(
             let limit = st.limits.get(&k.value).copied().flatten();
             let mut view = openrouter_view(k, limit);
             view["usage"] = super::usage::openrouter_usage(&st, &k.value);
+            view["expires_at"] = expiry::openrouter_field(&st, &k.id);
             respond(200, &[], json!({ "data": view }))
         }
         None => error(Flavor::OpenRouter, 404, Kind::NotFound, "", "Key not found"),

@@ -1,0 +1,324 @@
+//! OpenAI keys inside the engine's one service account (providers.md "Create key via API"):
+//! the engine creates a key-less service account once per configuration
+//! (`create_service_account_only`), finds it again by its unique name
+//! (`GET .../service_accounts`), creates each rotated key in it
+//! (`POST .../service_accounts/{sa}/api_keys`) and revokes by deleting just that key, so no
+//! empty service accounts pile up.
+//!
+//! Keys of the previous release each have a service account of their own, named
+//! `ai-keys-<key>-<suffix>`: such a key is revoked by deleting its service account (which takes
+//! the key with it and leaves nothing behind). Which kind a key is comes from the provider's own
+//! record of it (its owner), so revocation intents of either release need nothing new.
+
+use serde_json::{json, Value};
+
+use super::classify::{
+    admin_error, admin_failure, create_may_retry, idempotent_may_retry, is_provider_not_found,
+    token,
+};
+use super::http::{Exchange, HttpClient, Step};
+use super::openai::{interpret_revoke, MAX_EXPIRES_IN_SECONDS};
+use super::ownership::timestamp;
+use super::provider::{AdminCall, CreateRequest};
+use super::{CreatedKey, ProviderError};
+use crate::secret::{validate_key_value, SecretValue};
+
+/// How the previous release named the service account it created for each key.
+pub(crate) const LEGACY_ACCOUNT_PREFIX: &str = "ai-keys-";
+/// Most list pages read when looking an account up by name.
+const MAX_LIST_PAGES: usize = 50;
+const ERROR_POINTERS: [&str; 2] = ["/error/code", "/error/type"];
+
+fn projects(call: &AdminCall<'_>) -> String {
+    format!("{}/v1/organization/projects/{}", call.base, call.project())
+}
+
+fn is_id(id: &str) -> bool {
+    super::config::check_provider_key_id(id).is_ok()
+}
+
+/// The id of the project's service account named `name`, paging with `after` (100 a page).
+pub(super) async fn find(
+    call: &AdminCall<'_>,
+    name: &str,
+) -> Result<Option<String>, ProviderError> {
+    let mut after: Option<String> = None;
+    for _ in 0..MAX_LIST_PAGES {
+        let mut url = format!("{}/service_accounts?limit=100", projects(call));
+        if let Some(cursor) = &after {
+            url.push_str(&format!("&after={cursor}"));
+        }
+        let page = call
+            .http
+            .admin_json(|c| c.get(&url).bearer_auth(call.admin), &ERROR_POINTERS)
+            .await?;
+        let accounts = page.get("data").and_then(Value::as_array);
+        let found = accounts.into_iter().flatten().find_map(|a| {
+            let named = a.get("name").and_then(Value::as_str) == Some(name);
+            let id = a.get("id").and_then(Value::as_str).filter(|i| is_id(i));
+            named.then(|| id.map(str::to_string))?
+        });
+        if found.is_some() {
+            return Ok(found);
+        }
+        let more = page.get("has_more").and_then(Value::as_bool) == Some(true);
+        match page.get("last_id").and_then(Value::as_str) {
+            Some(last) if more && is_id(last) => after = Some(last.to_string()),
+            _ => return Ok(None),
+        }
+    }
+    Err(ProviderError::Protocol(format!(
+        "no service account named {name:?} in the first {MAX_LIST_PAGES} pages"
+    )))
+}
+
+/// Creates a key-less service account named `name`; its id. A key the answer brings anyway
+/// (an API that ignored `create_service_account_only`) is deleted at once.
+pub(super) async fn create(call: &AdminCall<'_>, name: &str) -> Result<String, ProviderError> {
+    let url = format!("{}/service_accounts", projects(call));
+    let body = json!({ "name": name, "create_service_account_only": true });
+    let (result, _) = call
+        .http
+        .exchange(
+            |c| c.post(&url).bearer_auth(call.admin).json(&body),
+            |ex| Step::judged(create_may_retry(&ex), interpret_account(ex)),
+        )
+        .await;
+    let (id, stray_key) = result?;
+    if let Some(key) = stray_key {
+        delete_key(call, &key).await?;
+    }
+    Ok(id)
+}
+
+/// Reads a service-account create answer: its `id`, and the id of a key it came with.
+pub(crate) fn interpret_account(ex: Exchange) -> Result<(String, Option<String>), ProviderError> {
+    let reply = ex.map_err(|f| admin_failure(&f))?;
+    let json = reply.json();
+    if !(200..300).contains(&reply.status) {
+        let tok = token(json.as_ref(), &ERROR_POINTERS);
+        return Err(admin_error(&reply, tok.as_deref(), "project"));
+    }
+    let field = |p: &str| {
+        json.as_ref()
+            .and_then(|j| j.pointer(p))
+            .and_then(Value::as_str)
+            .filter(|i| is_id(i))
+            .map(str::to_string)
+    };
+    match field("/id") {
+        Some(id) => Ok((id, field("/api_key/id"))),
+        None => Err(ProviderError::Protocol(
+            "the service account was created without a usable id".to_string(),
+        )),
+    }
+}
+
+/// Creates key `req.name` in service account `account` (with `expires_in_seconds` when asked).
+/// A 404 means the account is gone (`Rejected` with status 404).
+pub(super) async fn create_key(
+    call: &AdminCall<'_>,
+    account: &str,
+    req: &CreateRequest<'_>,
+) -> Result<CreatedKey, ProviderError> {
+    if !is_id(account) {
+        return Err(ProviderError::Unsupported(
+            "the recorded service account id is not a valid id".to_string(),
+        ));
+    }
+    let url = format!("{}/service_accounts/{account}/api_keys", projects(call));
+    let mut body = json!({ "name": req.name });
+    if let Some(secs) = req.expires_in_secs {
+        body["expires_in_seconds"] = json!(secs.clamp(1, MAX_EXPIRES_IN_SECONDS));
+    }
+    let (result, _) = call
+        .http
+        .exchange(
+            |c| c.post(&url).bearer_auth(call.admin).json(&body),
+            |ex| Step::judged(create_may_retry(&ex), interpret_key(ex)),
+        )
+        .await;
+    result
+}
+
+/// Reads a service-account key create answer: `value`, `id` and `expires_at`.
+pub(crate) fn interpret_key(ex: Exchange) -> Result<CreatedKey, ProviderError> {
+    let reply = ex.map_err(|f| admin_failure(&f))?;
+    let json = reply.json();
+    if !(200..300).contains(&reply.status) {
+        let tok = token(json.as_ref(), &ERROR_POINTERS);
+        return Err(admin_error(&reply, tok.as_deref(), "service account"));
+    }
+    let field = |p: &str| {
+        json.as_ref()
+            .and_then(|j| j.pointer(p))
+            .and_then(Value::as_str)
+    };
+    match (field("/value"), field("/id")) {
+        (Some(value), Some(id)) if validate_key_value(value).is_ok() && is_id(id) => {
+            Ok(CreatedKey {
+                value: SecretValue::new(value.to_string()),
+                provider_key_id: id.to_string(),
+                expires_at: json.as_ref().and_then(|j| timestamp(j.get("expires_at"))),
+            })
+        }
+        _ => Err(ProviderError::Protocol(
+            "the service account key was created without a usable value and id".to_string(),
+        )),
+    }
+}
+
+/// A key's owner service account as its record shows it: `(id, name)`, each if shown.
+type Owner = (Option<String>, Option<String>);
+
+/// The owner service account of project key `id`; `Ok(None)` when OpenAI has no such key.
+async fn owner(call: &AdminCall<'_>, id: &str) -> Result<Option<Owner>, ProviderError> {
+    let url = format!("{}/api_keys/{id}", projects(call));
+    let (result, _) = call
+        .http
+        .exchange(
+            |c| c.get(&url).bearer_auth(call.admin),
+            |ex| Step::judged(idempotent_may_retry(&ex), interpret_owner(ex)),
+        )
+        .await;
+    result
+}
+
+fn interpret_owner(ex: Exchange) -> Result<Option<Owner>, ProviderError> {
+    let reply = ex.map_err(|f| admin_failure(&f))?;
+    let json = reply.json();
+    if (200..300).contains(&reply.status) {
+        let field = |p: &str| {
+            json.as_ref()
+                .and_then(|j| j.pointer(p))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        return Ok(Some((
+            field("/owner/service_account/id").filter(|i| is_id(i)),
+            field("/owner/service_account/name"),
+        )));
+    }
+    if is_provider_not_found(&reply) {
+        return Ok(None);
+    }
+    let tok = token(json.as_ref(), &ERROR_POINTERS);
+    Err(admin_error(&reply, tok.as_deref(), "key"))
+}
+
+/// Revokes project key `id`: a key of the previous release (alone in a service account the
+/// engine named `ai-keys-...`) by deleting its service account, any other key (the engine's
+/// account's, or one a person made) by deleting just the key. A key OpenAI no longer has is
+/// already revoked.
+pub(super) async fn revoke(call: &AdminCall<'_>, id: &str) -> Result<(), ProviderError> {
+    let Some((account, account_name)) = owner(call, id).await? else {
+        return Ok(());
+    };
+    let engine_account = call.cfg.current_engine_account().and_then(|a| a.id.clone());
+    let legacy = account_name
+        .as_deref()
+        .is_some_and(|n| n.starts_with(LEGACY_ACCOUNT_PREFIX));
+    match account {
+        Some(sa) if legacy && engine_account.as_deref() != Some(sa.as_str()) => {
+            delete_account(call, &sa).await
+        }
+        _ => delete_key(call, id).await,
+    }
+}
+
+/// Deletes project key `id` (an account's other keys and the account stay).
+pub(super) async fn delete_key(call: &AdminCall<'_>, id: &str) -> Result<(), ProviderError> {
+    let url = format!("{}/api_keys/{id}", projects(call));
+    delete(call, &url).await
+}
+
+/// Deletes service account `sa` with its keys.
+async fn delete_account(call: &AdminCall<'_>, sa: &str) -> Result<(), ProviderError> {
+    let url = format!("{}/service_accounts/{sa}", projects(call));
+    delete(call, &url).await
+}
+
+async fn delete(call: &AdminCall<'_>, url: &str) -> Result<(), ProviderError> {
+    let http: &HttpClient<'_> = &call.http;
+    let (result, _) = http
+        .exchange(
+            |c| c.delete(url).bearer_auth(call.admin),
+            |ex| Step::judged(idempotent_may_retry(&ex), interpret_revoke(ex)),
+        )
+        .await;
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::HeaderMap;
+
+    use super::super::http::Reply;
+    use super::*;
+
+    fn reply(status: u16, body: Value) -> Exchange {
+        Ok(Reply {
+            status,
+            headers: HeaderMap::new(),
+            body: body.to_string().into_bytes(),
+        })
+    }
+
+    #[test]
+    fn account_and_key_answers() {
+        let made = reply(200, json!({"id": "svc_acct_1", "name": "vault-ai-keys-x"}));
+        assert_eq!(
+            interpret_account(made).unwrap(),
+            ("svc_acct_1".to_string(), None)
+        );
+        let with_key = reply(200, json!({"id": "svc_acct_1", "api_key": {"id": "key_9"}}));
+        assert_eq!(
+            interpret_account(with_key).unwrap().1.as_deref(),
+            Some("key_9")
+        );
+        assert!(matches!(
+            interpret_account(reply(200, json!({"id": "../x"}))),
+            Err(ProviderError::Protocol(_))
+        ));
+
+        let key = reply(
+            200,
+            json!({"id": "key_1", "value": "sk-svcacct-abcdef123456", "expires_at": 1800000000}),
+        );
+        let key = interpret_key(key).unwrap();
+        assert_eq!(key.provider_key_id, "key_1");
+        assert_eq!(key.expires_at.map(|t| t.timestamp()), Some(1800000000));
+        let gone = reply(
+            404,
+            json!({"error": {"message": "No such service account", "type": "invalid_request_error"}}),
+        );
+        assert!(matches!(
+            interpret_key(gone),
+            Err(ProviderError::Rejected { status: 404, .. })
+        ));
+    }
+
+    #[test]
+    fn owners_and_missing_keys() {
+        let owned = reply(
+            200,
+            json!({"id": "key_1", "owner": {"type": "service_account",
+                "service_account": {"id": "svc_acct_1", "name": "ai-keys-k-0123"}}}),
+        );
+        assert_eq!(
+            interpret_owner(owned).unwrap(),
+            Some((Some("svc_acct_1".into()), Some("ai-keys-k-0123".into())))
+        );
+        let gone = reply(404, json!({"error": {"type": "invalid_request_error"}}));
+        assert_eq!(interpret_owner(gone).unwrap(), None);
+        let html = Ok(Reply {
+            status: 404,
+            headers: HeaderMap::new(),
+            body: b"<html>Not Found</html>".to_vec(),
+        });
+        assert!(
+            interpret_owner(html).is_err(),
+            "a wrong base_url is not a revoked key"
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! OpenAI keys inside one service account (issue 12 item 3): the engine creates one service
+//! account per provider configuration and creates each rotated key in it, so revoking deletes
+//! just the old key and leaves no empty service accounts; a key of the previous release (alone
+//! in a service account the engine named `ai-keys-...`) is revoked by deleting its account.
+
+use serde_json::json;
+
+use super::{create_key, creds, openai_provider, read_key, rotate, version, PROJECT};
+use crate::support::checks::{data, read_ok, secret};
+use crate::support::fake_provider::FakeProvider;
+use crate::support::Bao;
+
+/// Three emergency rotations (`grace_period=0s`, so each old key is revoked in the request) of
+/// a key, and one of a key imported from the previous release: afterwards the project holds
+/// exactly one service account, the engine's, with exactly the current key in it; every
+/// retired key is gone at the provider, and the previous release's account was deleted.
+#[tokio::test]
+async fn rotations_share_one_engine_account_and_leave_no_empty_ones() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let client = bao.client();
+    openai_provider(&client, &fake, "openai").await;
+
+    let v0 = secret("v0");
+    fake.add_key(&v0);
+    create_key(
+        &client,
+        "sa-key",
+        json!({ "value": v0, "provider": "openai" }),
+    )
+    .await;
+    let mut created = Vec::new();
+    for round in 0..3 {
+        let rotated = data(
+            &rotate(&client, "sa-key", json!({ "grace_period": "0s" })).await,
+            &format!("rotation {round}"),
+        );
+        assert_eq!(rotated["test"]["outcome"], "passed", "{rotated:#}");
+        let key = read_key(&client, "sa-key").await;
+        let current = key["current_version"].as_u64().unwrap();
+        let id = version(&key, current)["provider_key_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        created.push(id);
+    }
+    let accounts = fake.service_accounts(PROJECT);
+    assert_eq!(accounts.len(), 1, "one engine account: {accounts:?}");
+    let (account, name, keys) = &accounts[0];
+    assert!(name.starts_with("vault-ai-keys-openai-"), "{name}");
+    assert_eq!(*keys, 1, "only the current key is left in {account}");
+    let (current, retired) = created.split_last().unwrap();
+    assert!(fake.is_active(current));
+    for id in retired {
+        assert!(!fake.is_active(id), "retired key {id} still active");
+    }
+    let c = creds(&client, "sa-key").await;
+    assert!(fake.is_valid_key(c["api_key"].as_str().unwrap()));
+
+    // The account's id is recorded with the provider configuration (a second configuration
+    // would get its own); reading the provider still works and shows no secret.
+    let provider = read_ok(&client, "ai-keys/providers/openai").await;
+    assert_eq!(provider["capabilities"]["create"], true, "{provider:#}");
+
+    // A key of the previous release: alone in its own `ai-keys-...` service account.
+    let legacy = secret("legacy");
+    let legacy_account =
+        fake.add_legacy_openai_key(PROJECT, "ai-keys-old-0123456789ab", "key_legacy1", &legacy);
+    create_key(
+        &client,
+        "old",
+        json!({ "value": legacy, "provider": "openai", "provider_key_id": "key_legacy1" }),
+    )
+    .await;
+    let rotated = data(
+        &rotate(&client, "old", json!({ "grace_period": "0s" })).await,
+        "rotation of the imported key",
+    );
+    assert_eq!(rotated["test"]["outcome"], "passed", "{rotated:#}");
+    let key = read_key(&client, "old").await;
+    assert_eq!(version(&key, 1)["state"], "revoked", "{key:#}");
+    assert_eq!(
+        version(&key, 1)["provider_revocation"]["status"],
+        "confirmed",
+        "{key:#}"
+    );
+    assert!(!fake.is_active("key_legacy1"), "the legacy key still works");
+    let accounts = fake.service_accounts(PROJECT);
+    assert!(
+        accounts.iter().all(|(id, _, _)| *id != legacy_account),
+        "the legacy account was left behind: {accounts:?}"
+    );
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    assert_eq!(
+        accounts[0].2, 2,
+        "both current keys in the one account: {accounts:?}"
+    );
+    assert!(
+        accounts.iter().all(|(_, _, keys)| *keys > 0),
+        "an empty service account: {accounts:?}"
+    );
+}

@@ -18,5 +18,6 @@ mod governance;
 mod harness;
 mod lifecycle;
 mod providers;
+mod reliability;
 mod trust;
 mod upgrade;

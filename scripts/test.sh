@@ -12,6 +12,7 @@ source scripts/lib/tools.sh
 
 ensure_bao
 ensure_hvac
+ensure_schemathesis
 log "$("$BAO_BIN" version)"
 log "$(cargo --version)"
 

@@ -66,3 +66,21 @@ ensure_hvac() {
   fi
   log "using hvac $HVAC_VERSION from .tools/venv"
 }
+
+SCHEMATHESIS_VERSION="4.32.5"
+
+# Installs schemathesis==$SCHEMATHESIS_VERSION (a schema-driven API fuzzer, run by the
+# reliability suite against the plugin's OpenAPI document: tests/e2e/reliability/schema_fuzz.rs)
+# into .tools/venv, creating the venv if needed. Idempotent like ensure_hvac.
+ensure_schemathesis() {
+  local venv="$TOOLS_ROOT/.tools/venv" have
+  [[ -x "$venv/bin/python" ]] || run python3 -m venv "$venv"
+  have="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' \
+    2>/dev/null || true)"
+  if [[ "$have" != "$SCHEMATHESIS_VERSION" ]]; then
+    log "installing schemathesis==$SCHEMATHESIS_VERSION into .tools/venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+  log "using schemathesis $SCHEMATHESIS_VERSION from .tools/venv"
+}

@@ -12,6 +12,7 @@ mod crash_loop;
 mod hostile;
 mod invariants;
 mod replay;
+mod schema_fuzz;
 
 use std::fmt::Display;
 

@@ -9,8 +9,10 @@
 
 mod concurrency;
 mod crash_loop;
+mod fuzz_corpora;
 mod hostile;
 mod invariants;
+mod provider_faults;
 mod replay;
 mod schema_fuzz;
 

@@ -6,6 +6,7 @@
 #   scripts/soak.sh                              # 1000 rotations under SIGKILL, 32 x 100 ops, ...
 #   scripts/soak.sh --rotations 5000 --keys 16   # longer
 #   scripts/soak.sh --only crash_loop            # one test (a filter on the test names)
+#   scripts/soak.sh --fuzz-secs 600              # then each cargo fuzz target for 10 minutes
 #
 # Each test prints one line `RELIABILITY test=NAME key=value ...`; the table at the end has one
 # block per test. The tests run one at a time (--test-threads 1) so their figures are not
@@ -16,6 +17,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/tools.sh
 
 rotations=1000 keys=8 held_every=3 clients=32 ops=100 schema_secs=600 huge_mb=8 only=""
+fuzz_secs=60
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rotations) rotations="$2"; shift 2 ;;
@@ -26,6 +28,7 @@ while [[ $# -gt 0 ]]; do
     --schema-secs) schema_secs="$2"; shift 2 ;;
     --huge-mb) huge_mb="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
+    --fuzz-secs) fuzz_secs="$2"; shift 2 ;; # per cargo fuzz target; 0 skips fuzzing
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
@@ -43,6 +46,9 @@ log "output in $out"
 status=0
 run cargo test --test e2e -- --nocapture --test-threads 1 "reliability::${only}" 2>&1 \
   | tee "$out" || status=$?
+if [[ "$fuzz_secs" != 0 && -z "$only" ]]; then
+  scripts/fuzz.sh "$fuzz_secs" 2>&1 | tee -a "$out" || status=$?
+fi
 
 echo
 echo "== reliability figures =="

@@ -84,3 +84,18 @@ ensure_schemathesis() {
   fi
   log "using schemathesis $SCHEMATHESIS_VERSION from .tools/venv"
 }
+
+CARGO_FUZZ_VERSION="0.13.2"
+
+# Installs cargo-fuzz $CARGO_FUZZ_VERSION into .tools/cargo (git-ignored) with `cargo install`
+# and puts it on PATH. Used by scripts/fuzz.sh only (not by scripts/test.sh: building it and the
+# instrumented targets costs minutes). Idempotent.
+ensure_cargo_fuzz() {
+  local root="$TOOLS_ROOT/.tools/cargo"
+  if ! "$root/bin/cargo-fuzz" --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+    log "installing cargo-fuzz $CARGO_FUZZ_VERSION into .tools/cargo"
+    cargo install --quiet --locked --root "$root" cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+  fi
+  export PATH="$root/bin:$PATH"
+  log "using $(cargo-fuzz --version)"
+}

@@ -71,6 +71,8 @@ async fn schemathesis_finds_no_server_error_in_the_plugins_openapi_document() {
         .args(["--report", "ndjson", "--report-ndjson-path"])
         .arg(&report)
         .env("NO_PROXY", "127.0.0.1,localhost")
+        // It keeps a cache (.schemathesis/) in its working directory: the server's, not ours.
+        .current_dir(bao.dir.path())
         .output()
         .unwrap_or_else(|e| panic!("running {}: {e}", bin.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -44,7 +44,7 @@ export AI_KEYS_SOAK_HUGE_MB="$huge_mb"
 out="$(mktemp "${TMPDIR:-/tmp}/ai-keys-soak.XXXXXX")"
 log "output in $out"
 status=0
-run cargo test --test e2e -- --nocapture --test-threads 1 "reliability::${only}" 2>&1 \
+run cargo test --test e2e -- --nocapture --include-ignored --test-threads 1 "reliability::${only}" 2>&1 \
   | tee "$out" || status=$?
 if [[ "$fuzz_secs" != 0 && -z "$only" ]]; then
   scripts/fuzz.sh "$fuzz_secs" 2>&1 | tee -a "$out" || status=$?

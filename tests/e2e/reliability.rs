@@ -9,6 +9,7 @@
 
 mod concurrency;
 mod crash_loop;
+mod failover;
 mod fuzz_corpora;
 mod hostile;
 mod invariants;

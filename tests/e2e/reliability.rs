@@ -15,6 +15,7 @@ mod hostile;
 mod invariants;
 mod provider_faults;
 mod replay;
+mod restarts;
 mod schema_fuzz;
 
 use std::fmt::Display;

@@ -14,6 +14,7 @@ source scripts/lib/tools.sh
 ensure_bao
 ensure_hvac
 ensure_prometheus
+ensure_schemathesis
 log "$("$BAO_BIN" version)"
 log "$(cargo --version)"
 

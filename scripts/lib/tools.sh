@@ -108,3 +108,36 @@ ensure_prometheus() {
   log "using $("$PROMTOOL_BIN" --version 2>&1 | head -n1) from .tools/prometheus"
   export PROMTOOL_BIN PROMETHEUS_BIN
 }
+
+SCHEMATHESIS_VERSION="4.32.5"
+
+# Installs schemathesis==$SCHEMATHESIS_VERSION (a schema-driven API fuzzer, run by the
+# reliability suite against the plugin's OpenAPI document: tests/e2e/reliability/schema_fuzz.rs)
+# into .tools/venv, creating the venv if needed. Idempotent like ensure_hvac.
+ensure_schemathesis() {
+  local venv="$TOOLS_ROOT/.tools/venv" have
+  [[ -x "$venv/bin/python" ]] || run python3 -m venv "$venv"
+  have="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' \
+    2>/dev/null || true)"
+  if [[ "$have" != "$SCHEMATHESIS_VERSION" ]]; then
+    log "installing schemathesis==$SCHEMATHESIS_VERSION into .tools/venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+  log "using schemathesis $SCHEMATHESIS_VERSION from .tools/venv"
+}
+
+CARGO_FUZZ_VERSION="0.13.2"
+
+# Installs cargo-fuzz $CARGO_FUZZ_VERSION into .tools/cargo (git-ignored) with `cargo install`
+# and puts it on PATH. Used by scripts/fuzz.sh only (not by scripts/test.sh: building it and the
+# instrumented targets costs minutes). Idempotent.
+ensure_cargo_fuzz() {
+  local root="$TOOLS_ROOT/.tools/cargo"
+  if ! "$root/bin/cargo-fuzz" --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+    log "installing cargo-fuzz $CARGO_FUZZ_VERSION into .tools/cargo"
+    cargo install --quiet --locked --root "$root" cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+  fi
+  export PATH="$root/bin:$PATH"
+  log "using $(cargo-fuzz --version)"
+}

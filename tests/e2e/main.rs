@@ -20,6 +20,7 @@ mod harness;
 mod lifecycle;
 mod operations;
 mod providers;
+mod reliability;
 mod trust;
 mod upgrade;
 mod usage;

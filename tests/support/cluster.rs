@@ -78,6 +78,8 @@ pub struct Cluster {
     pub nodes: Vec<Node>,
     /// The root token from `sys/init`.
     pub root_token: String,
+    /// The single unseal key share from `sys/init`, to unseal nodes again after a restart.
+    pub unseal_key: String,
     /// From the start of [`Cluster::start`] (copying the plugin three times included) to the
     /// mount answering through every node.
     pub setup_time: Duration,
@@ -114,6 +116,7 @@ impl Cluster {
         let mut cluster = Cluster {
             nodes: Vec::new(),
             root_token: String::new(),
+            unseal_key: String::new(),
             setup_time: Duration::ZERO,
             http,
             dir,
@@ -183,6 +186,7 @@ impl Cluster {
             .ok_or_else(|| Attempt::Fatal(format!("no root token in {}", init.text)))?
             .to_owned();
 
+        self.unseal_key = unseal_key.clone();
         let c: &Cluster = self;
         c.unseal(0, &unseal_key).await?;
         c.phase("node1 to become active", || async move {
@@ -358,6 +362,79 @@ impl Cluster {
             let _ = child.wait();
         }
         plugins
+    }
+
+    /// Sends `SIG{signal}` (`"TERM"` or `"KILL"`) to every running server at once and reaps
+    /// them (a SIGTERMed one gets up to 5 s before SIGKILL). Their Raft data stays; plugin
+    /// processes are remembered and killed on drop if they outlive their server.
+    pub fn stop_every_node(&mut self, signal: &str) {
+        for i in 0..self.nodes.len() {
+            let _ = self.plugin_pids(i);
+        }
+        let mut children: Vec<Child> = self
+            .nodes
+            .iter_mut()
+            .filter_map(|n| n.child.take())
+            .collect();
+        for child in &mut children {
+            if matches!(child.try_wait(), Ok(None)) {
+                process::signal(child.id(), signal);
+            }
+        }
+        for child in &mut children {
+            process::stop_child(child, STOP_GRACE);
+        }
+    }
+
+    /// Starts every stopped node again on its own ports, configuration and Raft data (the log
+    /// is appended to), unseals each with [`Cluster::unseal_key`], and waits until one node is
+    /// active and the mount answers through every node. Returns how long it took.
+    pub async fn restart_stopped(&mut self) -> Duration {
+        let started = Instant::now();
+        let stopped: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].child.is_none())
+            .collect();
+        for &i in &stopped {
+            let n = &self.nodes[i];
+            let node =
+                Node::spawn_appending(n.name.clone(), n.dir.clone(), n.api_port, n.cluster_port);
+            self.nodes[i] = node;
+        }
+        let key = self.unseal_key.clone();
+        for &i in &stopped {
+            if let Err(Attempt::Fatal(why) | Attempt::PortTaken(why)) = self.wait_listening(i).await
+            {
+                panic!(
+                    "restarting {}: {why}\n{}",
+                    self.nodes[i].name,
+                    self.log_tails(40)
+                );
+            }
+        }
+        for &i in &stopped {
+            let _ = self
+                .node_client(i, "")
+                .try_request("POST", "sys/unseal", Some(json!({ "key": key })))
+                .await;
+        }
+        let c: &Cluster = self;
+        c.wait_for("a leader after the restart", PHASE_TIMEOUT, || async move {
+            c.active().await.is_some()
+        })
+        .await;
+        for i in 0..NODES {
+            let what = format!(
+                "the mount to answer through {} after the restart",
+                c.nodes[i].name
+            );
+            c.wait_for(&what, PHASE_TIMEOUT, || async move {
+                c.probe(i, "GET", &format!("{MOUNT_PATH}/config"))
+                    .await
+                    .is_some_and(|r| r.status == 200)
+            })
+            .await;
+        }
+        started.elapsed()
     }
 
     /// Live plugin processes whose parent is node `i`'s server (remembered for drop).
@@ -561,6 +638,26 @@ impl Drop for Cluster {
 impl Node {
     fn spawn(name: String, dir: PathBuf, api_port: u16, cluster_port: u16) -> Node {
         let log = fs::File::create(dir.join("server.log")).expect("creating server.log");
+        Node::spawn_logging_to(log, name, dir, api_port, cluster_port)
+    }
+
+    /// [`Node::spawn`] appending to the node's existing log (a restart).
+    fn spawn_appending(name: String, dir: PathBuf, api_port: u16, cluster_port: u16) -> Node {
+        let log = fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(dir.join("server.log"))
+            .expect("opening server.log");
+        Node::spawn_logging_to(log, name, dir, api_port, cluster_port)
+    }
+
+    fn spawn_logging_to(
+        log: fs::File,
+        name: String,
+        dir: PathBuf,
+        api_port: u16,
+        cluster_port: u16,
+    ) -> Node {
         let log_err = log.try_clone().expect("cloning the server.log handle");
         let child = Command::new(bao_bin())
             .arg("server")

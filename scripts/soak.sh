@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The reliability suite (tests/e2e/reliability*, issue 8) in its long size, against real OpenBao
+# servers and the fake provider, then a table of its figures. The same tests run in .ci/run with
+# small sizes; here the sizes come from the arguments (defaults below).
+#
+#   scripts/soak.sh                              # 1000 rotations under SIGKILL, 32 x 100 ops, ...
+#   scripts/soak.sh --rotations 5000 --keys 16   # longer
+#   scripts/soak.sh --only crash_loop            # one test (a filter on the test names)
+#   scripts/soak.sh --fuzz-secs 600              # then each cargo fuzz target for 10 minutes
+#
+# Each test prints one line `RELIABILITY test=NAME key=value ...`; the table at the end has one
+# block per test. The tests run one at a time (--test-threads 1) so their figures are not
+# distorted by each other.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib/tools.sh
+source scripts/lib/tools.sh
+
+rotations=1000 keys=8 held_every=3 clients=32 ops=100 schema_secs=600 huge_mb=8 only=""
+fuzz_secs=60
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rotations) rotations="$2"; shift 2 ;;
+    --keys) keys="$2"; shift 2 ;;
+    --held-every) held_every="$2"; shift 2 ;;
+    --clients) clients="$2"; shift 2 ;;
+    --ops) ops="$2"; shift 2 ;;
+    --schema-secs) schema_secs="$2"; shift 2 ;;
+    --huge-mb) huge_mb="$2"; shift 2 ;;
+    --only) only="$2"; shift 2 ;;
+    --fuzz-secs) fuzz_secs="$2"; shift 2 ;; # per cargo fuzz target; 0 skips fuzzing
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) die "unknown argument $1 (see --help)" ;;
+  esac
+done
+
+ensure_bao
+ensure_schemathesis
+export AI_KEYS_SOAK_ROTATIONS="$rotations" AI_KEYS_SOAK_KEYS="$keys"
+export AI_KEYS_SOAK_HELD_EVERY="$held_every" AI_KEYS_SOAK_CLIENTS="$clients"
+export AI_KEYS_SOAK_OPS_PER_CLIENT="$ops" AI_KEYS_SOAK_SCHEMA_SECS="$schema_secs"
+export AI_KEYS_SOAK_HUGE_MB="$huge_mb"
+
+out="$(mktemp "${TMPDIR:-/tmp}/ai-keys-soak.XXXXXX")"
+log "output in $out"
+status=0
+run cargo test --test e2e -- --nocapture --include-ignored --test-threads 1 "reliability::${only}" 2>&1 \
+  | tee "$out" || status=$?
+if [[ "$fuzz_secs" != 0 && -z "$only" ]]; then
+  scripts/fuzz.sh "$fuzz_secs" 2>&1 | tee -a "$out" || status=$?
+fi
+
+echo
+echo "== reliability figures =="
+grep -o 'RELIABILITY test=.*' "$out" | while read -r _ test rest; do
+  printf '\n%s\n' "${test#test=}"
+  for pair in $rest; do
+    printf '  %-34s %s\n' "${pair%%=*}" "${pair#*=}"
+  done
+done
+grep -E '^test result:' "$out" || true
+exit "$status"

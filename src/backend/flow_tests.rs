@@ -1,6 +1,7 @@
 //! End-to-end flows through the engine on in-memory storage: rotations, grace windows, the
 //! periodic tick, history, reports, refusals that must change nothing, and concurrency.
 
+mod cache;
 mod concurrency;
 mod grace;
 mod history;

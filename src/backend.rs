@@ -3,6 +3,7 @@
 //! One [`AiKeys`] serves one mount. Handlers are plain `async fn`s taking the shared engine
 //! state, the request and its validated fields; [`bind`] turns them into framework handlers.
 
+mod due_index;
 mod history;
 mod intents;
 mod key_locks;
@@ -54,6 +55,8 @@ pub struct Shared {
     /// Decoded key records, kept exact in front of the mount's storage (see
     /// [`framework::get_cached`]); on from Initialize unless the server disables caching.
     pub records: Arc<framework::StorageCache>,
+    /// When each key next needs the periodic tick (active node).
+    pub due: due_index::DueIndex,
 }
 
 /// Bounds of the record cache: the hot keys of a mount, not all of them (a record with a few
@@ -77,10 +80,11 @@ impl AiKeys {
             locks: store::KeyLocks::default(),
             providers: crate::providers::Providers::new(),
             schedules: path_schedules::ScheduleCache::default(),
-            records: Arc::new(framework::StorageCache::new(
-                &[store::KEYS_PREFIX],
-                RECORD_CACHE,
-            )),
+            records: Arc::new(
+                framework::StorageCache::new(&[store::KEYS_PREFIX], RECORD_CACHE)
+                    .watch(&[store::KEYS_PREFIX, path_schedules::SCHEDULES_PREFIX]),
+            ),
+            due: due_index::DueIndex::default(),
         });
         let families = [
             path_config::paths(&shared),

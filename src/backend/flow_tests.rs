@@ -3,6 +3,7 @@
 
 mod cache;
 mod concurrency;
+mod due_index;
 mod grace;
 mod history;
 mod intents;

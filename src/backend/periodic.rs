@@ -21,7 +21,7 @@ use super::locked::Locked;
 use chrono::DateTime;
 use sha2::{Digest, Sha256};
 
-use super::store::{self, Actor, KeyState};
+use super::store::{Actor, KeyState};
 use super::{path_reports, view, workflows, Shared};
 use crate::framework::{Error, Request, Storage};
 use crate::rotation::next_rotation_time;
@@ -40,7 +40,11 @@ pub async fn tick(shared: Arc<Shared>, req: Request) -> Result<(), Error> {
     if shared.system.is_standby().await {
         return Ok(());
     }
-    let mut names = store::list_names(req.storage.as_ref()).await?;
+    // Only the keys due now (see `due_index`): an idle tick reads no record.
+    let mut names = shared
+        .due
+        .due(&shared, req.storage.as_ref(), Utc::now())
+        .await?;
     if !names.is_empty() {
         // A different first key each tick, so a budget spent on slow keys starves nobody.
         let start = rand::random_range(0..names.len());
@@ -52,17 +56,12 @@ pub async fn tick(shared: Arc<Shared>, req: Request) -> Result<(), Error> {
             let shared = shared.clone();
             let req = req.clone();
             async move {
-                let outcome = AssertUnwindSafe(tick_key(&shared, &req, &name))
-                    .catch_unwind()
+                let failure = work_on_key(&shared, &req, &name).await;
+                shared
+                    .due
+                    .refresh(&shared, req.storage.as_ref(), &name)
                     .await;
-                let message = match outcome {
-                    Ok(Ok(())) => return None,
-                    Ok(Err(e)) => e.to_string(),
-                    Err(panic) => format!("panic: {}", panic_message(panic.as_ref())),
-                };
-                tracing::error!(key = %name, error = %message, "periodic work failed for key");
-                record_failure(&shared, req.storage.as_ref(), &name, &message).await;
-                Some(format!("{name}: {message}"))
+                failure
             }
         })
         .buffer_unordered(KEY_CONCURRENCY)
@@ -89,6 +88,21 @@ pub async fn tick(shared: Arc<Shared>, req: Request) -> Result<(), Error> {
             failures.join("; ")
         )))
     }
+}
+
+/// Works on one key; its failure (recorded on the key), if any.
+async fn work_on_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Option<String> {
+    let outcome = AssertUnwindSafe(tick_key(shared, req, name))
+        .catch_unwind()
+        .await;
+    let message = match outcome {
+        Ok(Ok(())) => return None,
+        Ok(Err(e)) => e.to_string(),
+        Err(panic) => format!("panic: {}", panic_message(panic.as_ref())),
+    };
+    tracing::error!(key = %name, error = %message, "periodic work failed for key");
+    record_failure(shared, req.storage.as_ref(), name, &message).await;
+    Some(format!("{name}: {message}"))
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -151,24 +165,55 @@ async fn tick_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(),
     Ok(())
 }
 
-/// Whether the scheduler should try to rotate this key now: automatic rotation is on, nothing is
-/// pending, the current version is due (at a per-key offset inside the rotation window, so keys
-/// due together do not all rotate in the same tick), and no back-off is running.
+/// When the tick next has work on key `name`: the earliest of its previous version's grace end
+/// ([`crate::rotation::KeyVersions::grace_end`]), its next overdue warning and its next
+/// automatic rotation ([`auto_rotation_time`]); `None` when nothing is ever due until the key
+/// changes. What the tick's index of due times holds (`due_index`).
+pub fn next_work_time(name: &str, key: &KeyState, periods: view::Periods) -> Option<DateTime<Utc>> {
+    [
+        key.versions.grace_end(),
+        overdue_warning_time(key, periods),
+        auto_rotation_time(name, key, periods),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+}
+
+/// When the tick next logs that the key is overdue: once its current version is due, then
+/// every [`OVERDUE_WARNING_EVERY`].
+fn overdue_warning_time(key: &KeyState, periods: view::Periods) -> Option<DateTime<Utc>> {
+    let current = key.versions.current()?;
+    let due = next_rotation_time(current.created_time, periods.rotation_period);
+    Some(match key.auto.last_overdue_warning {
+        Some(last) => due.max(last.checked_add_signed(OVERDUE_WARNING_EVERY)?),
+        None => due,
+    })
+}
+
+/// Whether the scheduler should try to rotate this key now (see [`auto_rotation_time`]).
 fn due_for_auto_rotation(
     name: &str,
     key: &KeyState,
     periods: view::Periods,
     now: DateTime<Utc>,
 ) -> bool {
+    auto_rotation_time(name, key, periods).is_some_and(|t| now >= t)
+}
+
+/// When the scheduler should next try to rotate this key: `None` unless automatic rotation is
+/// on and nothing is pending; else when the current version is due (at a per-key offset inside
+/// the rotation window, so keys due together do not all rotate in the same tick), or when the
+/// back-off ends if that is later.
+pub fn auto_rotation_time(
+    name: &str,
+    key: &KeyState,
+    periods: view::Periods,
+) -> Option<DateTime<Utc>> {
     if !key.auto_rotate || key.versions.pending().is_some() {
-        return false;
+        return None;
     }
-    if key.auto.next_attempt_time.is_some_and(|t| now < t) {
-        return false;
-    }
-    let Some(current) = key.versions.current() else {
-        return false;
-    };
+    let current = key.versions.current()?;
     let spread = if periods.rotation_window > 0 {
         let digest = Sha256::digest(name.as_bytes());
         let n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
@@ -181,7 +226,10 @@ fn due_for_auto_rotation(
     let due = chrono::TimeDelta::try_seconds(spread)
         .and_then(|d| due.checked_add_signed(d))
         .unwrap_or(due);
-    now >= due
+    Some(match key.auto.next_attempt_time {
+        Some(backoff_end) => due.max(backoff_end),
+        None => due,
+    })
 }
 
 /// Back-off after `failures` consecutive failed automatic attempts: 5 min, doubling, at most 24 h.

@@ -38,6 +38,7 @@ pub struct CacheLimits {
 /// The cache's state, shared by every [`CachedStorage`] of one mount.
 pub struct StorageCache {
     prefixes: Vec<String>,
+    watched: Vec<String>,
     limits: CacheLimits,
     enabled: AtomicBool,
     state: Mutex<State>,
@@ -52,6 +53,9 @@ struct State {
     entries: HashMap<String, Slot>,
     bytes: usize,
     clock: u64,
+    /// Watched keys written since the last [`StorageCache::take_written`] (`None` until the
+    /// first call: nobody asked yet).
+    written: Option<std::collections::HashSet<String>>,
 }
 
 struct Slot {
@@ -83,9 +87,36 @@ impl StorageCache {
     pub fn new(prefixes: &[&str], limits: CacheLimits) -> StorageCache {
         StorageCache {
             prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+            watched: Vec::new(),
             limits,
             enabled: AtomicBool::new(false),
             state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Also records which keys under `prefixes` are written (whether or not they are cached,
+    /// whether or not the cache is on), for [`StorageCache::take_written`].
+    pub fn watch(mut self, prefixes: &[&str]) -> StorageCache {
+        self.watched = prefixes.iter().map(|p| p.to_string()).collect();
+        self
+    }
+
+    /// The watched keys written (put or deleted, successfully or not) through a
+    /// [`CachedStorage`] since the previous call; the first call starts the record and returns
+    /// nothing. What an index kept beside storage needs to stay exact.
+    pub fn take_written(&self) -> Vec<String> {
+        let mut state = self.lock();
+        match state.written.replace(Default::default()) {
+            Some(written) => written.into_iter().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn note_written(&self, state: &mut State, key: &str) {
+        if let Some(written) = state.written.as_mut() {
+            if self.watched.iter().any(|p| key.starts_with(p.as_str())) {
+                written.insert(key.to_string());
+            }
         }
     }
 
@@ -153,6 +184,7 @@ impl StorageCache {
     /// write, no invalidation): otherwise which write storage applied last is unknown.
     fn end_write(&self, key: &str, ticket: u64, written: Option<Vec<u8>>) {
         let mut state = self.lock();
+        self.note_written(&mut state, key);
         state.writing -= 1;
         let alone = state.generation == ticket && state.writing == 0;
         state.generation += 1;
@@ -246,7 +278,10 @@ impl CachedStorage {
         F: std::future::Future<Output = Result<(), StorageError>>,
     {
         if !self.cache.covers(key) {
-            return op.await;
+            let result = op.await;
+            let mut state = self.cache.lock();
+            self.cache.note_written(&mut state, key);
+            return result;
         }
         let ticket = self.cache.begin_write(key);
         // If this future is dropped mid-write (a cancelled request), the guard still ends the

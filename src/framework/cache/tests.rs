@@ -312,3 +312,25 @@ async fn decoding_errors_are_not_cached() {
     get_cached(s.as_ref(), "k/a", true, bad).await.unwrap_err();
     assert_eq!(cache.stats().entries, 0);
 }
+
+#[tokio::test]
+async fn watched_writes_are_recorded_once_asked() {
+    let probe = Arc::new(Probe::default());
+    let cache = Arc::new(StorageCache::new(&["k/"], LIMITS).watch(&["k/", "s/"]));
+    let s = CachedStorage::new(probe.clone(), cache.clone());
+    s.put("k/before", b"x".to_vec()).await.unwrap();
+    assert!(
+        cache.take_written().is_empty(),
+        "the first call starts the record"
+    );
+    s.put("k/a", b"x".to_vec()).await.unwrap();
+    s.put("s/b", b"x".to_vec()).await.unwrap();
+    s.put("other", b"x".to_vec()).await.unwrap();
+    s.delete("k/c").await.unwrap();
+    probe.inner.set_read_only(true);
+    s.put("k/d", b"x".to_vec()).await.unwrap_err();
+    let mut written = cache.take_written();
+    written.sort();
+    assert_eq!(written, ["k/a", "k/c", "k/d", "s/b"]);
+    assert!(cache.take_written().is_empty());
+}

@@ -4,6 +4,7 @@
 //! state, the request and its validated fields; [`bind`] turns them into framework handlers.
 
 mod cron_settings;
+mod due_index;
 mod history;
 mod intents;
 mod key_locks;
@@ -57,7 +58,19 @@ pub struct Shared {
     pub schedules: path_schedules::ScheduleCache,
     /// When the periodic work last finished without a failure (for `metrics`).
     pub ticks: metrics::TickClock,
+    /// Decoded key records, kept exact in front of the mount's storage (see
+    /// [`framework::get_cached`]); on from Initialize unless the server disables caching.
+    pub records: Arc<framework::StorageCache>,
+    /// When each key next needs the periodic tick (active node).
+    pub due: due_index::DueIndex,
 }
+
+/// Bounds of the record cache: the hot keys of a mount, not all of them (a record with a few
+/// versions is 1 to 2 KB stored).
+pub const RECORD_CACHE: framework::CacheLimits = framework::CacheLimits {
+    max_entries: 2048,
+    max_bytes: 2 << 20,
+};
 
 /// One mounted engine.
 pub struct AiKeys {
@@ -74,6 +87,11 @@ impl AiKeys {
             providers: crate::providers::Providers::new(),
             schedules: path_schedules::ScheduleCache::default(),
             ticks: metrics::TickClock::default(),
+            records: Arc::new(
+                framework::StorageCache::new(&[store::KEYS_PREFIX], RECORD_CACHE)
+                    .watch(&[store::KEYS_PREFIX, path_schedules::SCHEDULES_PREFIX]),
+            ),
+            due: due_index::DueIndex::default(),
         });
         let families = [
             path_config::paths(&shared),
@@ -124,11 +142,33 @@ impl Engine for AiKeys {
     /// Storage changed underneath us (a standby following the active node): drop what is cached.
     async fn invalidate(&self, key: &str) {
         self.shared.schedules.invalidate(key);
+        self.shared.records.invalidate(key);
     }
 
-    /// Seeds the built-in schedules and converts records the previous release wrote, except on
-    /// a standby, whose storage is read-only (it reads the previous format until then).
+    /// Key records are cached in front of the host's storage, so every write updates them.
+    fn wrap_storage(&self, storage: Arc<dyn Storage>) -> Arc<dyn Storage> {
+        Arc::new(framework::CachedStorage::new(
+            storage,
+            self.shared.records.clone(),
+        ))
+    }
+
+    async fn cleanup(&self) {
+        self.shared.records.set_enabled(false);
+    }
+
+    /// Turns the record cache on unless the server disables caching (or cannot say); seeds the
+    /// built-in schedules and converts records the previous release wrote, except on a standby,
+    /// whose storage is read-only (it reads the previous format until then).
     async fn initialize(&self, storage: Arc<dyn Storage>) -> Result<(), framework::Error> {
+        let caching = match self.shared.system.caching_disabled().await {
+            Ok(disabled) => !disabled,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell whether caching is disabled; not caching");
+                false
+            }
+        };
+        self.shared.records.set_enabled(caching);
         if self.shared.system.is_standby().await {
             return Ok(());
         }

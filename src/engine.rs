@@ -24,6 +24,11 @@ pub trait Engine: Send + Sync + 'static {
     }
     /// A storage key changed underneath us (replication, standby): drop what is cached for it.
     async fn invalidate(&self, _key: &str) {}
+    /// The storage every request and Initialize of this engine use, given the host's: an
+    /// engine that caches what it reads puts its cache in front here, so it sees every write.
+    fn wrap_storage(&self, storage: Arc<dyn Storage>) -> Arc<dyn Storage> {
+        storage
+    }
     /// The mount is going away or reloading.
     async fn cleanup(&self) {}
 }
@@ -58,6 +63,11 @@ pub trait SystemInfo: Send + Sync {
     async fn replication_state(&self) -> Result<i32, SystemError>;
     /// The server's version (`2.7.2`).
     async fn server_version(&self) -> Result<String, SystemError>;
+    /// Whether the server's caching is disabled (`disable_cache` in its configuration): then
+    /// the engine keeps no cache of storage either.
+    async fn caching_disabled(&self) -> Result<bool, SystemError> {
+        Ok(false)
+    }
 
     /// Whether this node is a standby that must not write (performance-standby bit set). Fails
     /// closed: a node that cannot ask the host counts as a standby, so it makes no periodic

@@ -164,6 +164,7 @@ impl BackendRpc for BackendService {
             system: system.clone(),
             config: args.config,
         });
+        let storage = engine.wrap_storage(storage);
         *self.instance.write().await = Some(Arc::new(Instance {
             engine,
             storage,

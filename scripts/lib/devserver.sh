@@ -16,7 +16,8 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Starts the server with plugin binary "$1" and mounts it. Sets work, server_pid, version,
+# Starts the server with plugin binary "$1" and mounts it (with a file audit device unless
+# AI_KEYS_DEV_AUDIT=0). Sets work, server_pid, version,
 # BAO_ADDR and BAO_TOKEN (exported), and an EXIT trap that stops the server.
 start_dev_server() {
   local plugin_build="$1"
@@ -60,7 +61,9 @@ start_dev_server() {
   {
     printf 'plugin_directory   = "%s/plugins"\n' "$work"
     printf 'disable_clustering = true\n\n'
-    printf 'audit "file" "main" {\n  options {\n    file_path = "%s/audit.log"\n  }\n}\n' "$work"
+    if [[ "${AI_KEYS_DEV_AUDIT:-1}" != 0 ]]; then
+      printf 'audit "file" "main" {\n  options {\n    file_path = "%s/audit.log"\n  }\n}\n' "$work"
+    fi
   } >"$work/dev.hcl"
 
   port="$(free_port)"

@@ -141,3 +141,18 @@ ensure_cargo_fuzz() {
   export PATH="$root/bin:$PATH"
   log "using $(cargo-fuzz --version)"
 }
+
+# Installs what scripts/bench.sh needs and a fresh machine may lack (wrk for HTTP load, openssl
+# for a throwaway certificate), with apt-get when running as root; idempotent.
+ensure_bench_tools() {
+  local missing=() tool
+  for tool in wrk openssl; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+  done
+  ((${#missing[@]} == 0)) && return
+  [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null ||
+    die "missing: ${missing[*]}; install them (apt-get install ${missing[*]})"
+  log "installing ${missing[*]} with apt-get"
+  apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
+}

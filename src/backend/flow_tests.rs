@@ -1,7 +1,9 @@
 //! End-to-end flows through the engine on in-memory storage: rotations, grace windows, the
 //! periodic tick, history, reports, refusals that must change nothing, and concurrency.
 
+mod cache;
 mod concurrency;
+mod due_index;
 mod grace;
 mod history;
 mod intents;

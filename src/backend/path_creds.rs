@@ -25,7 +25,11 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
 async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
-    let Some(key) = store::load_key(storage, &name).await? else {
+    // The record as stored (from the cache when warm); what it shows is judged now.
+    let Some(entry) = store::load_shared(storage, &name).await? else {
+        return Ok(None);
+    };
+    let Some(key) = entry.key.as_ref() else {
         return Ok(None);
     };
     let now = Utc::now();
@@ -34,7 +38,7 @@ async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         return Ok(None);
     };
     let value = current.value.as_ref().map(|v| v.expose().to_string());
-    let periods = view::periods(&s, storage, &key).await?;
+    let periods = view::periods(&s, storage, key).await?;
     let mut data = json!({
         "api_key": value,
         "version": current.number,

@@ -108,12 +108,15 @@ async fn list(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
 async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
-    let Some(key) = store::load_key(storage, &name).await? else {
+    let Some(entry) = store::load_shared(storage, &name).await? else {
         return Ok(None);
     };
-    let periods = view::periods(&s, storage, &key).await?;
+    let Some(key) = entry.key.as_ref() else {
+        return Ok(None);
+    };
+    let periods = view::periods(&s, storage, key).await?;
     Ok(Some(Response::with_data(view::key_json(
-        &key,
+        key,
         periods,
         Utc::now(),
     ))))

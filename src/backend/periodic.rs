@@ -23,7 +23,7 @@ use super::locked::Locked;
 use chrono::DateTime;
 use sha2::{Digest, Sha256};
 
-use super::store::{self, Actor, KeyState};
+use super::store::{Actor, KeyState};
 use super::{view, workflows, Shared};
 use crate::framework::{Error, Request, Storage};
 
@@ -41,7 +41,11 @@ pub async fn tick(shared: Arc<Shared>, req: Request) -> Result<(), Error> {
     if shared.system.is_standby().await {
         return Ok(());
     }
-    let mut names = store::list_names(req.storage.as_ref()).await?;
+    // Only the keys due now (see `due_index`): an idle tick reads no record.
+    let mut names = shared
+        .due
+        .due(&shared, req.storage.as_ref(), Utc::now())
+        .await?;
     if !names.is_empty() {
         // A different first key each tick, so a budget spent on slow keys starves nobody.
         let start = rand::random_range(0..names.len());
@@ -53,17 +57,12 @@ pub async fn tick(shared: Arc<Shared>, req: Request) -> Result<(), Error> {
             let shared = shared.clone();
             let req = req.clone();
             async move {
-                let outcome = AssertUnwindSafe(tick_key(&shared, &req, &name))
-                    .catch_unwind()
+                let failure = work_on_key(&shared, &req, &name).await;
+                shared
+                    .due
+                    .refresh(&shared, req.storage.as_ref(), &name)
                     .await;
-                let message = match outcome {
-                    Ok(Ok(())) => return None,
-                    Ok(Err(e)) => e.to_string(),
-                    Err(panic) => format!("panic: {}", panic_message(panic.as_ref())),
-                };
-                tracing::error!(key = %name, error = %message, "periodic work failed for key");
-                record_failure(&shared, req.storage.as_ref(), &name, &message).await;
-                Some(format!("{name}: {message}"))
+                failure
             }
         })
         .buffer_unordered(KEY_CONCURRENCY)
@@ -93,6 +92,21 @@ pub async fn tick(shared: Arc<Shared>, req: Request) -> Result<(), Error> {
             failures.join("; ")
         )))
     }
+}
+
+/// Works on one key; its failure (recorded on the key), if any.
+async fn work_on_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Option<String> {
+    let outcome = AssertUnwindSafe(tick_key(shared, req, name))
+        .catch_unwind()
+        .await;
+    let message = match outcome {
+        Ok(Ok(())) => return None,
+        Ok(Err(e)) => e.to_string(),
+        Err(panic) => format!("panic: {}", panic_message(panic.as_ref())),
+    };
+    tracing::error!(key = %name, error = %message, "periodic work failed for key");
+    record_failure(shared, req.storage.as_ref(), name, &message).await;
+    Some(format!("{name}: {message}"))
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -205,6 +219,64 @@ fn note_missed_window(
     auto.missed_rotation_time = Some(missed);
     auto.next_attempt_time = None;
     true
+}
+
+/// When the tick next has work on key `name`, seen at `now`: the earliest of its previous
+/// version's grace end ([`crate::rotation::KeyVersions::grace_end`]), the usage check before it
+/// ([`crate::rotation::KeyVersions::next_usage_check_time`]), its next overdue warning, its next
+/// automatic rotation ([`auto_rotation_time`]) and, on a cron schedule with a window, the close
+/// of the current window (where a missed rotation is recorded); `None` when nothing is ever due
+/// until the key changes. What the tick's index of due times holds (`due_index`).
+pub fn next_work_time(
+    name: &str,
+    key: &KeyState,
+    periods: view::Periods,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    [
+        key.versions.grace_end(),
+        key.versions.next_usage_check_time(periods.usage_policy()),
+        overdue_warning_time(key, periods, now),
+        auto_rotation_time(name, key, periods, now),
+        window_close_time(key, periods, now),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+}
+
+/// When the tick next logs that the key is overdue: once its current version is due, then
+/// every [`OVERDUE_WARNING_EVERY`].
+fn overdue_warning_time(
+    key: &KeyState,
+    periods: view::Periods,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let age = periods.age(&key.versions, now)?;
+    let due = if age.overdue {
+        now
+    } else {
+        age.next_rotation_time
+    };
+    Some(match key.auto.last_overdue_warning {
+        Some(last) => due.max(last.checked_add_signed(OVERDUE_WARNING_EVERY)?),
+        None => due,
+    })
+}
+
+/// On a cron schedule with a `rotation_window`, just after the window of the current (or next)
+/// scheduled time closes: when a rotation that did not start is recorded as missed.
+fn window_close_time(
+    key: &KeyState,
+    periods: view::Periods,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if periods.rotation_schedule.is_none() || periods.rotation_window <= 0 || !key.auto_rotate {
+        return None;
+    }
+    let current = key.versions.current()?;
+    let scheduled = periods.next_rotation_time(current.created_time, now);
+    scheduled.checked_add_signed(chrono::TimeDelta::seconds(periods.rotation_window + 1))
 }
 
 /// When the scheduler starts rotating this key: `None` when automatic rotation is off, a

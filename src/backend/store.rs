@@ -11,6 +11,7 @@
 //! wait for each other.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::history::{self, HistoryLog};
 use super::records::{self, FORMAT, PREVIOUS_FORMAT};
 use super::replays;
-use crate::framework::{put_json, Error, Request, Storage};
+use crate::framework::{get_cached, put_json, Error, Request, Storage};
 use crate::rotation::{Change, KeyVersions, Version, VersionState};
 
 pub use super::history::HistoryEvent;
@@ -381,20 +382,37 @@ pub fn key_path(name: &str) -> String {
 /// Reads a key's record as stored (this or the previous format), without checking its versions.
 /// For `history/` and reports, which act on nothing; `None` if there is no such key.
 pub async fn read(storage: &dyn Storage, name: &str) -> Result<Option<KeyEntry>, Error> {
+    Ok(read_shared(storage, name, true)
+        .await?
+        .map(|e| e.as_ref().clone()))
+}
+
+/// [`read`], shared with the storage's cache of decoded records (see
+/// [`crate::framework::get_cached`]): a warm read costs no round trip to the host and no
+/// decoding. `keep`: whether a record read from storage may be cached (scans over every key
+/// pass false). The cache holds records as stored, never views: whatever depends on the time
+/// (grace windows) is judged by the reader.
+pub async fn read_shared(
+    storage: &dyn Storage,
+    name: &str,
+    keep: bool,
+) -> Result<Option<Arc<KeyEntry>>, Error> {
     let path = key_path(name);
-    let Some(raw) = storage.get(&path).await? else {
-        return Ok(None);
-    };
-    let value = records::decode(&path, &raw)?;
-    records::check_format(&path, &value).map_err(|_| {
+    let entry = get_cached(storage, &path, keep, |raw| decode(name, &path, raw)).await?;
+    Ok(entry.filter(|e| e.key.is_some()))
+}
+
+/// A stored record, decoded and its format checked.
+fn decode(name: &str, path: &str, raw: &[u8]) -> Result<KeyEntry, Error> {
+    let value = records::decode(path, raw)?;
+    records::check_format(path, &value).map_err(|_| {
         Error::Internal(format!(
             "key {name:?} is stored in format {}, newer than this plugin understands ({FORMAT}); \
              its record was left untouched: run the plugin release that wrote it",
             records::format_of(&value)
         ))
     })?;
-    let entry: KeyEntry = records::from_value(&path, value)?;
-    Ok(entry.key.is_some().then_some(entry))
+    records::from_value(path, value)
 }
 
 /// Refuses a record that breaks the version invariants; it is left as stored for an operator.
@@ -417,7 +435,25 @@ pub fn check(name: &str, entry: &KeyEntry) -> Result<(), Error> {
 
 /// Loads a live key's record, checked (see [`check`]).
 pub async fn load(storage: &dyn Storage, name: &str) -> Result<Option<KeyEntry>, Error> {
-    let entry = read(storage, name).await?;
+    Ok(load_shared(storage, name)
+        .await?
+        .map(|e| e.as_ref().clone()))
+}
+
+/// [`load`], shared with the cache (see [`read_shared`]): for reads that change nothing.
+pub async fn load_shared(
+    storage: &dyn Storage,
+    name: &str,
+) -> Result<Option<Arc<KeyEntry>>, Error> {
+    load_with(storage, name, true).await
+}
+
+async fn load_with(
+    storage: &dyn Storage,
+    name: &str,
+    keep: bool,
+) -> Result<Option<Arc<KeyEntry>>, Error> {
+    let entry = read_shared(storage, name, keep).await?;
     if let Some(e) = &entry {
         check(name, e)?;
     }
@@ -434,9 +470,10 @@ pub async fn load_key(storage: &dyn Storage, name: &str) -> Result<Option<KeySta
 pub async fn all_keys(storage: &dyn Storage) -> Result<Vec<KeyState>, Error> {
     let mut keys = Vec::new();
     for name in list_names(storage).await? {
-        // A key deleted between the list and the read is simply not there.
-        match load_key(storage, &name).await {
-            Ok(key) => keys.extend(key),
+        // A key deleted between the list and the read is simply not there. A scan uses the
+        // cached records but does not push the hot ones out.
+        match load_with(storage, &name, false).await {
+            Ok(entry) => keys.extend(entry.and_then(|e| e.key.clone())),
             Err(e @ Error::Internal(_)) => {
                 tracing::error!(key = %name, error = %e, "key left out of a report");
             }

@@ -23,6 +23,7 @@ use crate::engine::{Engine, SystemInfo};
 pub struct FakeSystem {
     pub standby: AtomicBool,
     pub unreachable: AtomicBool,
+    pub caching_disabled: AtomicBool,
 }
 
 #[async_trait::async_trait]
@@ -41,29 +42,26 @@ impl SystemInfo for FakeSystem {
     async fn server_version(&self) -> Result<String, SystemError> {
         Ok("2.7.2".into())
     }
+
+    async fn caching_disabled(&self) -> Result<bool, SystemError> {
+        Ok(self.caching_disabled.load(Ordering::SeqCst))
+    }
 }
 
 /// An initialized engine on fresh in-memory storage.
 pub struct Harness {
     pub engine: AiKeys,
+    /// The storage itself: writes made here are unseen by the engine's record cache, as a
+    /// replicated write is until the host's InvalidateKey ([`Harness::invalidate`]).
     pub storage: Arc<InMemoryStorage>,
+    /// The storage as requests see it (behind the engine's record cache).
+    pub cached: Arc<dyn Storage>,
     pub system: Arc<FakeSystem>,
 }
 
 impl Harness {
     pub async fn new() -> Harness {
-        let system = Arc::new(FakeSystem::default());
-        let storage = Arc::new(InMemoryStorage::new());
-        let engine = AiKeys::new(system.clone());
-        engine
-            .initialize(storage.clone() as Arc<dyn Storage>)
-            .await
-            .expect("initialize");
-        Harness {
-            engine,
-            storage,
-            system,
-        }
+        Harness::over(Arc::new(InMemoryStorage::new()), false).await
     }
 
     /// An engine initialized over existing `storage` (records of an older release, say), on a
@@ -71,14 +69,18 @@ impl Harness {
     pub async fn over(storage: Arc<InMemoryStorage>, standby: bool) -> Harness {
         let system = Arc::new(FakeSystem::default());
         system.standby.store(standby, Ordering::SeqCst);
+        Harness::with_system(storage, system).await
+    }
+
+    /// An engine initialized over `storage` with the system view `system`.
+    pub async fn with_system(storage: Arc<InMemoryStorage>, system: Arc<FakeSystem>) -> Harness {
         let engine = AiKeys::new(system.clone());
-        engine
-            .initialize(storage.clone() as Arc<dyn Storage>)
-            .await
-            .expect("initialize");
+        let cached = engine.wrap_storage(storage.clone());
+        engine.initialize(cached.clone()).await.expect("initialize");
         Harness {
             engine,
             storage,
+            cached,
             system,
         }
     }
@@ -91,8 +93,7 @@ impl Harness {
         path: &str,
         data: Value,
     ) -> HandlerResult {
-        let mut req =
-            Request::new(op, path, self.storage.clone() as Arc<dyn Storage>).with_data(data);
+        let mut req = Request::new(op, path, self.cached.clone()).with_data(data);
         req.id = format!("req-{}", uuid::Uuid::new_v4());
         req.mount_point = "ai-keys/".to_string();
         req.entity_id = actor.to_string();
@@ -156,11 +157,7 @@ impl Harness {
 
     /// The host's existence check for a write on `path`.
     pub async fn exists(&self, path: &str) -> bool {
-        let req = Request::new(
-            Operation::Create,
-            path,
-            self.storage.clone() as Arc<dyn Storage>,
-        );
+        let req = Request::new(Operation::Create, path, self.cached.clone());
         let r = self
             .engine
             .backend()
@@ -181,6 +178,11 @@ impl Harness {
             Some(r) => r.data["events"].as_array().cloned().unwrap_or_default(),
             None => Vec::new(),
         }
+    }
+
+    /// What the host does after a replicated write to `key`: its InvalidateKey.
+    pub async fn invalidate(&self, key: &str) {
+        self.engine.invalidate(key).await;
     }
 
     /// Runs the host's periodic tick (the `rollback` operation).

@@ -25,6 +25,11 @@ pub trait Storage: Send + Sync {
     /// Immediate children of prefix; sub-"directories" returned with a
     /// trailing '/', sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError>;
+    /// The cache of decoded entries kept in front of this storage, if any (see
+    /// [`super::cache`]). Wrappers that do not forward it simply read without the cache.
+    fn cache(&self) -> Option<&super::cache::StorageCache> {
+        None
+    }
 }
 
 /// Reads and decodes a JSON value. A decoding failure names the key and the

@@ -51,4 +51,14 @@ impl SystemInfo for GrpcSystemView {
             .map(|e| e.vault_version)
             .unwrap_or_default())
     }
+
+    async fn caching_disabled(&self) -> Result<bool, SystemError> {
+        let reply = self
+            .client
+            .clone()
+            .caching_disabled(pb::Empty {})
+            .await
+            .map_err(|s| SystemError::Rpc(s.message().to_string()))?;
+        Ok(reply.into_inner().disabled)
+    }
 }

@@ -79,6 +79,14 @@ impl KeyVersions {
         Ok(vec![Change::new(EventKind::Failed, pending, detail)])
     }
 
+    /// When [`KeyVersions::expire`] next has a version to retire: the previous version's grace
+    /// end (at once if it has none); `None` without a previous version. The periodic tick's
+    /// index of due times reads grace ends through this alone.
+    pub fn grace_end(&self) -> Option<DateTime<Utc>> {
+        self.previous()
+            .map(|v| v.grace_expires_time.unwrap_or(DateTime::<Utc>::MIN_UTC))
+    }
+
     /// Revokes every `previous` version whose grace window has ended
     /// (`grace_expires_time <= now`), destroying its value; one `expired` change each. Nothing
     /// to do is not an error. For the periodic tick; reads enforce grace without it.

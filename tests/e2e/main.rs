@@ -10,6 +10,7 @@ mod support;
 
 mod agent;
 mod applications;
+mod cache;
 mod cluster;
 mod cron;
 mod cutover;

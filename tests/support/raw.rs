@@ -35,6 +35,20 @@ pub async fn raw_put(client: &Client, path: &str, value: &str) {
     assert!(reply.is_success(), "sys/raw put {path}: {}", reply.text);
 }
 
+/// Stores `value` as `path` like [`raw_put`], then reloads the mount's plugin, as an operator
+/// must after editing a mount's storage behind its plugin: the plugin caches the key records it
+/// read or wrote, and only the host's own writes (replication) tell it about a change.
+pub async fn raw_put_reloaded(client: &Client, path: &str, value: &str) {
+    raw_put(client, path, value).await;
+    let reply = client
+        .write(
+            "sys/plugins/reload/backend",
+            json!({ "mounts": ["ai-keys/"] }),
+        )
+        .await;
+    assert!(reply.is_success(), "reload: {}", reply.text);
+}
+
 /// The entries under `prefix` in the mount's storage.
 pub async fn raw_list(client: &Client, prefix: &str) -> Vec<String> {
     let reply = client.list(&raw_path(client, prefix).await).await;

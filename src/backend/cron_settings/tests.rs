@@ -263,10 +263,11 @@ async fn a_window_that_closed_is_recorded_once_and_the_key_waits_for_the_next_ti
     )
     .await
     .unwrap();
-    // Automatic rotation on, without a provider (set underneath: nothing is due, so no call).
-    let mut entry = store::load(h.storage.as_ref(), "k").await.unwrap().unwrap();
+    // Automatic rotation on, without a provider (set underneath the paths, through the record
+    // cache as every write in the plugin goes: nothing is due, so no call).
+    let mut entry = store::load(h.cached.as_ref(), "k").await.unwrap().unwrap();
     entry.key.as_mut().unwrap().auto_rotate = true;
-    store::save(h.storage.as_ref(), &entry).await.unwrap();
+    store::save(h.cached.as_ref(), &entry).await.unwrap();
 
     let k = h.read("keys/k").await;
     assert_eq!(k["missed_rotation_time"], rfc3339(slot), "{k}");

@@ -7,13 +7,11 @@ use serde_json::{json, Value};
 use super::{with_key, OLD};
 use crate::backend::testing::Harness;
 use crate::engine::Engine;
-use crate::framework::{
-    Error, HandlerResult, InMemoryStorage, Operation, Request, Storage, StorageError,
-};
+use crate::framework::{Error, HandlerResult, Operation, Request, Storage, StorageError};
 
 /// The harness's storage, yielding to the scheduler around every call so that racing requests
 /// interleave at each storage access (the in-memory storage alone never suspends).
-struct Yielding(Arc<InMemoryStorage>);
+struct Yielding(Arc<dyn Storage>);
 
 #[async_trait::async_trait]
 impl Storage for Yielding {
@@ -52,7 +50,7 @@ async fn racing(
     data: Value,
 ) -> HandlerResult {
     start.wait().await;
-    let storage: Arc<dyn Storage> = Arc::new(Yielding(h.storage.clone()));
+    let storage: Arc<dyn Storage> = Arc::new(Yielding(h.cached.clone()));
     let mut req = Request::new(op, path, storage).with_data(data);
     req.id = format!("req-{}", uuid::Uuid::new_v4());
     req.entity_id = "alice".into();

@@ -14,8 +14,7 @@ use crate::backend::store;
 use crate::backend::testing::Harness;
 use crate::engine::Engine;
 use crate::framework::{
-    get_json, put_json, InMemoryStorage, Operation, Request, Storage, StorageError, WalEntry,
-    WalOutcome,
+    get_json, put_json, Operation, Request, Storage, StorageError, WalEntry, WalOutcome,
 };
 
 /// Makes version 1 of key `k` a key the engine created at provider `p` (`openai_compatible`,
@@ -27,7 +26,7 @@ async fn created_at_provider(h: &Harness) {
     )
     .await
     .expect("provider");
-    let storage = h.storage.as_ref();
+    let storage = h.cached.as_ref();
     let mut entry = store::load(storage, "k").await.unwrap().unwrap();
     let key = entry.key.as_mut().unwrap();
     key.provider = Some("p".into());
@@ -48,7 +47,7 @@ enum Fault {
 }
 
 /// Storage that injects `fault` into every write (put) under `prefix`.
-struct Faulty(Arc<InMemoryStorage>, &'static str, Fault);
+struct Faulty(Arc<dyn Storage>, &'static str, Fault);
 
 #[async_trait::async_trait]
 impl Storage for Faulty {
@@ -83,7 +82,7 @@ async fn a_delete_that_cannot_write_its_intent_deletes_nothing() {
     let req = Request::new(
         Operation::Delete,
         "keys/k",
-        Arc::new(Faulty(h.storage.clone(), "wal/", Fault::Fail)) as Arc<dyn Storage>,
+        Arc::new(Faulty(h.cached.clone(), "wal/", Fault::Fail)) as Arc<dyn Storage>,
     );
     let result = h.engine.backend().handle_request(req).await;
     assert!(result.is_err(), "{result:?}");
@@ -162,13 +161,7 @@ async fn recovery_skips_in_flight_intents_and_backs_off() {
     };
     put_json(h.storage.as_ref(), "wal/i1", &old).await.unwrap();
     let shared = h.engine.shared.clone();
-    let req = || {
-        Request::new(
-            Operation::Rollback,
-            "",
-            h.storage.clone() as Arc<dyn Storage>,
-        )
-    };
+    let req = || Request::new(Operation::Rollback, "", h.cached.clone());
     let stored = || async { wal_entries(&h).await[0].1.data.clone() };
 
     let guard = shared.locks.lock("gone").await;
@@ -198,7 +191,7 @@ async fn a_node_that_cannot_tell_its_role_does_no_periodic_work() {
         .await
         .unwrap();
     // The grace window has ended (in storage), but the tick has not recorded it yet.
-    let storage = h.storage.as_ref();
+    let storage = h.cached.as_ref();
     let mut entry = store::load(storage, "k").await.unwrap().unwrap();
     let v = entry
         .key
@@ -245,13 +238,7 @@ async fn recovery_never_revokes_an_unproven_id() {
         created_at: Utc::now().timestamp() - 3600,
     };
     let shared = h.engine.shared.clone();
-    let req = || {
-        Request::new(
-            Operation::Rollback,
-            "",
-            h.storage.clone() as Arc<dyn Storage>,
-        )
-    };
+    let req = || Request::new(Operation::Rollback, "", h.cached.clone());
     put_json(h.storage.as_ref(), "wal/old", &entry(&data))
         .await
         .unwrap();
@@ -285,7 +272,7 @@ async fn a_cancelled_retirement_leaves_no_retired_version_without_an_intent() {
     let req = Request::new(
         Operation::Update,
         "promote/k",
-        Arc::new(Faulty(h.storage.clone(), "keys/", Fault::Hang)) as Arc<dyn Storage>,
+        Arc::new(Faulty(h.cached.clone(), "keys/", Fault::Hang)) as Arc<dyn Storage>,
     )
     .with_data(json!({ "force": true, "grace_period": 0 }));
     let dropped = tokio::time::timeout(
@@ -308,9 +295,5 @@ async fn a_cancelled_retirement_leaves_no_retired_version_without_an_intent() {
 }
 
 fn rollback_req(h: &Harness) -> Request {
-    Request::new(
-        Operation::Rollback,
-        "",
-        h.storage.clone() as Arc<dyn Storage>,
-    )
+    Request::new(Operation::Rollback, "", h.cached.clone())
 }

@@ -105,7 +105,7 @@ async fn break_record(h: &crate::backend::testing::Harness) -> Vec<u8> {
     let (mut stored, _) = record(h).await;
     stored["key"]["versions"]["versions"]["2"]["state"] = json!("current");
     let bytes = serde_json::to_vec(&stored).unwrap();
-    h.storage.put("keys/k", bytes.clone()).await.unwrap();
+    h.cached.put("keys/k", bytes.clone()).await.unwrap();
     bytes
 }
 

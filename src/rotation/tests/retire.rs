@@ -129,6 +129,19 @@ fn expire_revokes_previous_versions_whose_grace_ended() {
 }
 
 #[test]
+fn grace_end_is_when_expire_first_retires() {
+    let mut kv = new_key();
+    assert_eq!(kv.grace_end(), None);
+    rotate(&mut kv, "sk-two", at(HOUR), DAY);
+    let end = kv.grace_end().expect("a previous version");
+    assert_eq!(end, at(HOUR + DAY));
+    let just_before = end - chrono::TimeDelta::nanoseconds(1);
+    assert!(kv.clone().expire(just_before).is_empty());
+    assert_eq!(events(&kv.expire(end)), [(Expired, 1)]);
+    assert_eq!(kv.grace_end(), None);
+}
+
+#[test]
 fn expire_leaves_pending_and_current_alone() {
     let mut kv = new_key();
     stage(&mut kv, "sk-two", at(HOUR));

@@ -13,7 +13,7 @@ use crate::providers::{
 };
 use crate::support::checks::{data, history, secret, write_ok};
 use crate::support::fake_provider::{FakeProvider, Mode};
-use crate::support::raw::{raw_get, raw_put};
+use crate::support::raw::{raw_get, raw_put_reloaded};
 use crate::support::{Bao, Client};
 
 /// Key `name` at provider `provider` (OpenAI at `fake`, `timeout`), whose version 2 was created
@@ -159,7 +159,7 @@ async fn plant(client: &Client, name: &str, pointer: &str, value: serde_json::Va
     let text = raw_get(client, &path).await.expect("a stored record");
     let mut record: serde_json::Value = serde_json::from_str(&text).unwrap();
     *record.pointer_mut(pointer).expect("field in the record") = value;
-    raw_put(client, &path, &record.to_string()).await;
+    raw_put_reloaded(client, &path, &record.to_string()).await;
 }
 
 /// Whether key `name`'s history has an event `event` by the scheduler.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::support::checks::{data, expect_error, read_ok, secret, write_ok};
-use crate::support::raw::{raw_get, raw_list, raw_put};
+use crate::support::raw::{raw_get, raw_list, raw_put, raw_put_reloaded};
 use crate::support::{poll_until, Bao, Client};
 
 /// The previous release's `keys/legacy` and `history/gone`, as it wrote them (read back from
@@ -225,7 +225,7 @@ async fn a_broken_record_is_refused_and_left_untouched() {
         serde_json::from_str(&raw_get(&client, "keys/broken").await.unwrap()).unwrap();
     record["key"]["versions"]["versions"]["2"]["state"] = json!("current");
     let planted = serde_json::to_string(&record).unwrap();
-    raw_put(&client, "keys/broken", &planted).await;
+    raw_put_reloaded(&client, "keys/broken", &planted).await;
 
     for (method, path, body) in [
         ("GET", "ai-keys/creds/broken", None),

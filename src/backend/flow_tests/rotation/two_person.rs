@@ -2,12 +2,10 @@
 
 use serde_json::json;
 
-use std::sync::Arc;
-
 use crate::backend::flow_tests::{with_key, NEW, OLD};
 use crate::backend::testing::Harness;
 use crate::engine::Engine;
-use crate::framework::{Error, HandlerResult, Operation, Request, Storage};
+use crate::framework::{Error, HandlerResult, Operation, Request};
 
 #[tokio::test]
 async fn two_person_rule_refuses_the_stager_and_accepts_another_entity() {
@@ -71,12 +69,7 @@ async fn call_with_token(
     path: &str,
     data: serde_json::Value,
 ) -> HandlerResult {
-    let mut req = Request::new(
-        Operation::Update,
-        path,
-        h.storage.clone() as Arc<dyn Storage>,
-    )
-    .with_data(data);
+    let mut req = Request::new(Operation::Update, path, h.cached.clone()).with_data(data);
     req.id = "req-token".into();
     req.entity_id = entity_id.into();
     req.client_token_accessor = accessor.into();

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Measurements for scripts/bench.sh that wrk cannot make (standard library only, loopback only).
+
+  bench.py create N              create keys bench-00000.. (4 connections); prints seconds
+  bench.py time PATH [QUERY]     one GET of PATH; prints seconds
+  bench.py rotate N PLUGIN_PID   N rotations of one key against a fake provider answering at once;
+                                 prints "median_ms p90_ms plugin_cpu_ms_per_rotation"
+  bench.py start N PLUGIN        N plugin starts, exec to handshake line; prints "median_ms p90_ms"
+  bench.py ticks PID SECONDS     plugin CPU of each burst of work (a periodic tick) seen in
+                                 SECONDS of sampling; prints one "cpu_ms" per burst
+
+BAO_ADDR and BAO_TOKEN come from the environment.
+"""
+
+import http.client
+import http.server
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def connection():
+    url = urllib.parse.urlparse(os.environ["BAO_ADDR"])
+    return http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+
+
+def call(conn, method, path, body=None):
+    headers = {"X-Vault-Token": os.environ["BAO_TOKEN"]}
+    data = None
+    if body is not None:
+        data = json.dumps(body)
+        headers["Content-Type"] = "application/json"
+    conn.request(method, "/v1/" + path, body=data, headers=headers)
+    resp = conn.getresponse()
+    text = resp.read()
+    if resp.status >= 300 and resp.status != 404:
+        raise SystemExit(f"{method} {path}: HTTP {resp.status}: {text[:300]!r}")
+    return resp.status, text
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def create(n):
+    n = int(n)
+    start = time.monotonic()
+
+    def worker(k):
+        conn = connection()
+        for i in range(k, n, 4):
+            call(conn, "POST", f"ai-keys/keys/bench-{i:05d}",
+                 {"value": f"sk-bench-{i:05d}-0123456789abcdef0123"})
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(f"{time.monotonic() - start:.1f}")
+
+
+def timed(path, query=""):
+    conn = connection()
+    start = time.monotonic()
+    call(conn, "GET", path + (("?" + query) if query else ""))
+    print(f"{time.monotonic() - start:.3f}")
+
+
+class Instant(http.server.BaseHTTPRequestHandler):
+    """A provider that accepts every key at once (GET /v1/models and anything else)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        body = b'{"object":"list","data":[]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = answer
+
+    def log_message(self, *args):
+        pass
+
+
+def rotate(n, plugin_pid):
+    n = int(n)
+    fake = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Instant)
+    threading.Thread(target=fake.serve_forever, daemon=True).start()
+    conn = connection()
+    base = f"http://127.0.0.1:{fake.server_address[1]}"
+    call(conn, "POST", "ai-keys/providers/instant",
+         {"type": "openai_compatible", "base_url": base, "timeout": "2s"})
+    call(conn, "POST", "ai-keys/keys/bench-rotate",
+         {"value": "sk-bench-rotate-0000-0123456789abcdef", "provider": "instant"})
+    times = []
+    before = cpu_ticks(plugin_pid)
+    for i in range(1, n + 1):
+        start = time.monotonic()
+        call(conn, "POST", "ai-keys/rotate/bench-rotate",
+             {"value": f"sk-bench-rotate-{i:04d}-0123456789abcdef", "grace_period": "1h"})
+        times.append((time.monotonic() - start) * 1000)
+    cpu_ms = (cpu_ticks(plugin_pid) - before) * 1000 / CLK_TCK / n
+    fake.shutdown()
+    times.sort()
+    print(f"{statistics.median(times):.2f} {times[int(len(times) * 0.9)]:.2f} {cpu_ms:.2f}")
+
+
+def start(n, plugin):
+    n = int(n)
+    pem = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", "/dev/null", "-subj", "/CN=localhost", "-days", "1"],
+        check=True, capture_output=True, text=True).stdout
+    env = dict(os.environ, VAULT_BACKEND_PLUGIN="6669da05-b1c8-4f49-97d9-c8e5bed98e20",
+               PLUGIN_PROTOCOL_VERSIONS="5", PLUGIN_CLIENT_CERT=pem,
+               BAO_PLUGIN_AUTOMTLS_ENABLED="true", VAULT_PLUGIN_AUTOMTLS_ENABLED="true")
+    times = []
+    for _ in range(n):
+        began = time.monotonic()
+        proc = subprocess.Popen([plugin], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        line = proc.stdout.readline()
+        times.append((time.monotonic() - began) * 1000)
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if not line.startswith(b"1|5|unix|"):
+            raise SystemExit(f"no handshake line: {line!r}")
+    times.sort()
+    print(f"{statistics.median(times):.1f} {times[int(len(times) * 0.9)]:.1f}")
+
+
+def ticks(pid, seconds):
+    """Samples the CPU of pid every 0.25 s; work separated by 5 s of idleness is one burst."""
+    deadline = time.monotonic() + float(seconds)
+    last = cpu_ticks(pid)
+    bursts, current, idle_since = [], 0, None
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = cpu_ticks(pid)
+        delta, last = now - last, now
+        if delta:
+            current += delta
+            idle_since = None
+        elif current:
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= 5:
+                bursts.append(current)
+                current, idle_since = 0, None
+    if current:
+        bursts.append(current)
+    for b in bursts:
+        print(f"{b * 1000 / CLK_TCK:.0f}")
+
+
+if __name__ == "__main__":
+    commands = {"create": create, "time": timed, "rotate": rotate, "start": start,
+                "ticks": ticks}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        raise SystemExit(__doc__)
+    commands[sys.argv[1]](*sys.argv[2:])

@@ -1,0 +1,388 @@
+//! An exact in-memory cache of decoded storage entries under chosen prefixes, in front of the
+//! mount's storage: [`CachedStorage`] passes every call through to the host and keeps, for the
+//! entries it covers, the value decoded by whoever read it ([`get_cached`]).
+//!
+//! Exact, not eventually consistent:
+//! - every write through [`CachedStorage`] replaces the entry (a put keeps the bytes written,
+//!   decoded again on the next read; a delete drops it). A write that fails, or whose outcome is
+//!   unknown, drops it: the cache is never ahead of storage;
+//! - a read that raced a write, or an invalidation, never stores what it read: a generation
+//!   counter moves at every write start, write end and invalidation, and a read stores its value
+//!   only if the counter did not move and no write was in flight when it started;
+//! - the host's `InvalidateKey` (a standby following the active node) drops the entry through
+//!   [`StorageCache::invalidate`] when the replicated storage already holds the new value, so
+//!   the cache never makes a stale window longer than storage's own;
+//! - it is bounded (entries and bytes; least recently used entries leave first) and can be
+//!   turned off (the host's caching-disabled flag), which empties it.
+//!
+//! What it holds is what storage holds, decoded: never a view computed at some time. Anything
+//! time-dependent (grace windows) is judged by the reader on every read.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::storage::{Storage, StorageError};
+
+/// Limits of a [`StorageCache`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheLimits {
+    /// Entries kept at most.
+    pub max_entries: usize,
+    /// Stored bytes of the entries kept, at most (decoded values are accounted by the size of
+    /// the bytes they were decoded from).
+    pub max_bytes: usize,
+}
+
+/// The cache's state, shared by every [`CachedStorage`] of one mount.
+pub struct StorageCache {
+    prefixes: Vec<String>,
+    watched: Vec<String>,
+    limits: CacheLimits,
+    enabled: AtomicBool,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Moves at every write start, write end and invalidation.
+    generation: u64,
+    /// Writes to covered keys started and not finished.
+    writing: usize,
+    entries: HashMap<String, Slot>,
+    bytes: usize,
+    clock: u64,
+    /// Watched keys written since the last [`StorageCache::take_written`] (`None` until the
+    /// first call: nobody asked yet).
+    written: Option<std::collections::HashSet<String>>,
+}
+
+struct Slot {
+    value: Held,
+    size: usize,
+    used: u64,
+}
+
+#[derive(Clone)]
+enum Held {
+    /// Bytes this node wrote, not decoded yet.
+    Raw(Arc<[u8]>),
+    /// A decoded value.
+    Decoded(Arc<dyn Any + Send + Sync>),
+}
+
+/// Counters for tests and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Entries held.
+    pub entries: usize,
+    /// Bytes accounted.
+    pub bytes: usize,
+}
+
+impl StorageCache {
+    /// A cache of the entries whose keys start with one of `prefixes`, off until
+    /// [`StorageCache::set_enabled`].
+    pub fn new(prefixes: &[&str], limits: CacheLimits) -> StorageCache {
+        StorageCache {
+            prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+            watched: Vec::new(),
+            limits,
+            enabled: AtomicBool::new(false),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Also records which keys under `prefixes` are written (whether or not they are cached,
+    /// whether or not the cache is on), for [`StorageCache::take_written`].
+    pub fn watch(mut self, prefixes: &[&str]) -> StorageCache {
+        self.watched = prefixes.iter().map(|p| p.to_string()).collect();
+        self
+    }
+
+    /// The watched keys written (put or deleted, successfully or not) through a
+    /// [`CachedStorage`] since the previous call; the first call starts the record and returns
+    /// nothing. What an index kept beside storage needs to stay exact.
+    pub fn take_written(&self) -> Vec<String> {
+        let mut state = self.lock();
+        match state.written.replace(Default::default()) {
+            Some(written) => written.into_iter().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn note_written(&self, state: &mut State, key: &str) {
+        if let Some(written) = state.written.as_mut() {
+            if self.watched.iter().any(|p| key.starts_with(p.as_str())) {
+                written.insert(key.to_string());
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every update leaves the state consistent between statements that can panic.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `key` is one this cache keeps.
+    pub fn covers(&self, key: &str) -> bool {
+        self.prefixes.iter().any(|p| key.starts_with(p.as_str()))
+    }
+
+    /// Turns the cache on or off; off empties it.
+    pub fn set_enabled(&self, enabled: bool) {
+        self.enabled.store(enabled, Ordering::SeqCst);
+        if !enabled {
+            self.clear();
+        }
+    }
+
+    /// Whether the cache is on.
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::SeqCst)
+    }
+
+    /// Drops everything (a failed read after which nothing can be trusted, cleanup).
+    pub fn clear(&self) {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.entries.clear();
+        state.bytes = 0;
+    }
+
+    /// Storage key `key` changed underneath (the host's InvalidateKey): drop it.
+    pub fn invalidate(&self, key: &str) {
+        if !self.covers(key) {
+            return;
+        }
+        let mut state = self.lock();
+        state.generation += 1;
+        state.remove(key);
+    }
+
+    /// Entries and bytes held.
+    pub fn stats(&self) -> CacheStats {
+        let state = self.lock();
+        CacheStats {
+            entries: state.entries.len(),
+            bytes: state.bytes,
+        }
+    }
+
+    /// A write to `key` starts: drop it, and make every read in progress forget what it read.
+    fn begin_write(&self, key: &str) -> u64 {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.writing += 1;
+        state.remove(key);
+        state.generation
+    }
+
+    /// A write to `key` that began with `ticket` ended; `written` holds the bytes now stored if
+    /// the write succeeded. They are kept only if nothing else happened meanwhile (no other
+    /// write, no invalidation): otherwise which write storage applied last is unknown.
+    fn end_write(&self, key: &str, ticket: u64, written: Option<Vec<u8>>) {
+        let mut state = self.lock();
+        self.note_written(&mut state, key);
+        state.writing -= 1;
+        let alone = state.generation == ticket && state.writing == 0;
+        state.generation += 1;
+        state.remove(key);
+        if let (true, Some(bytes), true) = (alone, written, self.enabled()) {
+            let size = bytes.len();
+            state.insert(key, Held::Raw(bytes.into()), size, self.limits);
+        }
+    }
+
+    /// The held value of `key`, and the generation and whether a read started now may store
+    /// what it reads.
+    fn lookup(&self, key: &str) -> (Option<Held>, u64, bool) {
+        let mut state = self.lock();
+        state.clock += 1;
+        let clock = state.clock;
+        let held = state.entries.get_mut(key).map(|slot| {
+            slot.used = clock;
+            slot.value.clone()
+        });
+        (held, state.generation, state.writing == 0)
+    }
+
+    /// Stores `value`, read at `generation`, if nothing moved since.
+    fn fill(&self, key: &str, generation: u64, value: Arc<dyn Any + Send + Sync>, size: usize) {
+        let mut state = self.lock();
+        if state.generation != generation || !self.enabled() {
+            return;
+        }
+        state.remove(key);
+        state.insert(key, Held::Decoded(value), size, self.limits);
+    }
+}
+
+impl State {
+    fn remove(&mut self, key: &str) {
+        if let Some(slot) = self.entries.remove(key) {
+            self.bytes -= slot.size;
+        }
+    }
+
+    fn insert(&mut self, key: &str, value: Held, size: usize, limits: CacheLimits) {
+        if size > limits.max_bytes || limits.max_entries == 0 {
+            return;
+        }
+        self.clock += 1;
+        let used = self.clock;
+        self.bytes += size;
+        self.entries
+            .insert(key.to_string(), Slot { value, size, used });
+        if self.entries.len() > limits.max_entries || self.bytes > limits.max_bytes {
+            self.evict(limits);
+        }
+    }
+
+    /// Drops the least recently used entries down to seven eighths of the limits (in one pass,
+    /// so the sort is paid once per many inserts).
+    fn evict(&mut self, limits: CacheLimits) {
+        let max_entries = limits.max_entries - limits.max_entries / 8;
+        let max_bytes = limits.max_bytes - limits.max_bytes / 8;
+        let mut by_age: Vec<(u64, String)> = self
+            .entries
+            .iter()
+            .map(|(k, s)| (s.used, k.clone()))
+            .collect();
+        by_age.sort_unstable();
+        for (_, key) in by_age {
+            if self.entries.len() <= max_entries && self.bytes <= max_bytes {
+                break;
+            }
+            self.remove(&key);
+        }
+    }
+}
+
+/// Storage that keeps a [`StorageCache`] exact: reads pass through, writes to covered keys
+/// update the cache around the host's answer.
+pub struct CachedStorage {
+    inner: Arc<dyn Storage>,
+    cache: Arc<StorageCache>,
+}
+
+impl CachedStorage {
+    /// `inner` behind `cache`.
+    pub fn new(inner: Arc<dyn Storage>, cache: Arc<StorageCache>) -> CachedStorage {
+        CachedStorage { inner, cache }
+    }
+
+    async fn write<F>(&self, key: &str, kept: Option<Vec<u8>>, op: F) -> Result<(), StorageError>
+    where
+        F: std::future::Future<Output = Result<(), StorageError>>,
+    {
+        if !self.cache.covers(key) {
+            let result = op.await;
+            let mut state = self.cache.lock();
+            self.cache.note_written(&mut state, key);
+            return result;
+        }
+        let ticket = self.cache.begin_write(key);
+        // If this future is dropped mid-write (a cancelled request), the guard still ends the
+        // write, as one whose outcome is unknown.
+        let mut guard = WriteGuard {
+            cache: &self.cache,
+            key,
+            ticket,
+            written: None,
+        };
+        let result = op.await;
+        if result.is_ok() {
+            guard.written = kept;
+        }
+        drop(guard);
+        result
+    }
+}
+
+struct WriteGuard<'a> {
+    cache: &'a StorageCache,
+    key: &'a str,
+    ticket: u64,
+    written: Option<Vec<u8>>,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        self.cache
+            .end_write(self.key, self.ticket, self.written.take());
+    }
+}
+
+#[async_trait::async_trait]
+impl Storage for CachedStorage {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        self.inner.get(key).await
+    }
+
+    async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
+        let kept = (self.cache.covers(key) && self.cache.enabled()).then(|| value.clone());
+        self.write(key, kept, self.inner.put(key, value)).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        self.write(key, None, self.inner.delete(key)).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        self.inner.list(prefix).await
+    }
+
+    fn cache(&self) -> Option<&StorageCache> {
+        Some(&self.cache)
+    }
+}
+
+/// Reads `key` and decodes it with `decode`, through the storage's cache when it has one that
+/// covers `key`. `keep`: whether a value read from storage may be stored (scans over every
+/// entry pass false, so they do not push the hot entries out). Absent entries and decoding
+/// errors are never cached.
+pub async fn get_cached<T, E, F>(
+    storage: &dyn Storage,
+    key: &str,
+    keep: bool,
+    decode: F,
+) -> Result<Option<Arc<T>>, E>
+where
+    T: Any + Send + Sync,
+    E: From<StorageError>,
+    F: FnOnce(&[u8]) -> Result<T, E>,
+{
+    let cache = storage.cache().filter(|c| c.enabled() && c.covers(key));
+    let Some(cache) = cache else {
+        let Some(bytes) = storage.get(key).await? else {
+            return Ok(None);
+        };
+        return decode(&bytes).map(|v| Some(Arc::new(v)));
+    };
+    let (held, generation, may_fill) = cache.lookup(key);
+    let (bytes, may_fill) = match held {
+        Some(Held::Decoded(value)) => match value.downcast::<T>() {
+            Ok(v) => return Ok(Some(v)),
+            Err(_) => match storage.get(key).await? {
+                Some(bytes) => (bytes.into(), may_fill && keep),
+                None => return Ok(None),
+            },
+        },
+        // Bytes this node wrote: decoding them costs no round trip, and replaces them.
+        Some(Held::Raw(bytes)) => (bytes, true),
+        None => match storage.get(key).await? {
+            Some(bytes) => (Arc::<[u8]>::from(bytes), may_fill && keep),
+            None => return Ok(None),
+        },
+    };
+    let value = Arc::new(decode(&bytes)?);
+    if may_fill {
+        cache.fill(key, generation, value.clone(), bytes.len());
+    }
+    Ok(Some(value))
+}
+
+#[cfg(test)]
+mod tests;

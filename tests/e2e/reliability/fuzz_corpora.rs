@@ -45,6 +45,9 @@ fn handshake_env_corpus() {
     replay("handshake_env", targets::handshake_env);
 }
 
+/// A fuzz target: its corpus directory's name and its body.
+type Target = (&'static str, fn(&[u8]));
+
 /// Mutations per target in the bounded run below: a few seconds in all.
 const MUTATIONS_PER_TARGET: usize = 20_000;
 
@@ -120,7 +123,7 @@ fn bounded_mutation_run_over_every_target() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random);
-    let targets: [(&str, fn(&[u8])); 4] = [
+    let targets: [Target; 4] = [
         ("request_decoding", targets::request_decoding),
         ("field_coercion", targets::field_coercion),
         ("duration_parsing", targets::duration_parsing),

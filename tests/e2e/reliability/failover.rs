@@ -7,9 +7,9 @@
 //! that replay, no orphan at the provider (after the new leader's recovery), and no key
 //! created or revoked twice at the provider.
 //!
-//! Three servers and the new leader's periodic tick (about 90 s, alongside the other tests).
-//! Size: `AI_KEYS_SOAK_FAILOVER_ROTATIONS` (default 8, the kill comes in the middle; larger in
-//! scripts/soak.sh).
+//! Expensive (three servers, and the new leader's periodic tick): `#[ignore]`d in the default
+//! run; scripts/soak.sh runs it (`--include-ignored`). Size: `AI_KEYS_SOAK_FAILOVER_ROTATIONS`
+//! (default 8, the kill comes in the middle).
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -80,6 +80,7 @@ async fn ok(client: &Client, path: &str, body: Value) -> Value {
 }
 
 #[tokio::test]
+#[ignore = "expensive (three servers and a tick): scripts/soak.sh runs it"]
 async fn leader_sigkill_during_rotations_loses_revives_and_duplicates_nothing() {
     let rotations = size("AI_KEYS_SOAK_FAILOVER_ROTATIONS", 8).max(2);
     let (mut cluster, fake) = tokio::join!(Cluster::start(), FakeProvider::start());

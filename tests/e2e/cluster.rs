@@ -287,7 +287,11 @@ async fn three_node_cluster_standbys_forward_writes_and_survive_failover() {
     );
     // The key lives in the engine's one service account, created once (issue 12.3).
     let accounts = fake.service_accounts(PROJECT);
-    assert_eq!(accounts.len(), 1, "service accounts at the provider: {accounts:?}");
+    assert_eq!(
+        accounts.len(),
+        1,
+        "service accounts at the provider: {accounts:?}"
+    );
     let (created_id, created_value, active) = created[0].clone();
     assert!(active, "the created key is active");
     let took = creds_everywhere(&cluster, &created_value, "the created key").await;

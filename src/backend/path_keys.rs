@@ -244,17 +244,21 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         .get_string("value")
         .ok_or_else(|| Error::BadRequest("value is required to create a key".into()))?;
     validate_key_value(&value).map_err(|e| Error::BadRequest(format!("value: {e}")))?;
-    let now = Utc::now();
-    let created_time = d.get_time("created_time").unwrap_or(now);
-    if (created_time - now).num_seconds() > CREATED_TIME_SKEW_SECS {
-        return Err(Error::BadRequest(
-            "created_time must not be in the future".into(),
-        ));
+    if let Some(given) = d.get_time("created_time") {
+        if (given - Utc::now()).num_seconds() > CREATED_TIME_SKEW_SECS {
+            return Err(Error::BadRequest(
+                "created_time must not be in the future".into(),
+            ));
+        }
     }
     let settings = settings(&d)?;
     let config = Config::load(storage).await?;
 
     let _guard = s.locks.lock(&name).await;
+    // Taken under the lock, so the history's events stay in time order when creates and other
+    // changes of one name wait for each other (a delete, then a create of the same name).
+    let now = Utc::now();
+    let created_time = d.get_time("created_time").unwrap_or(now);
     if store::load(storage, &name).await?.is_some() {
         return Err(Error::BadRequest(format!(
             "key {name:?} already exists; update changes its settings, stage/ and rotate/ its value"

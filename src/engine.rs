@@ -46,6 +46,10 @@ pub type EngineFactory = Arc<dyn Fn(EngineContext) -> Arc<dyn Engine> + Send + S
 
 /// The replication-state bit set on performance standbys (openbao.md: 16384).
 pub const PERF_STANDBY: i32 = 16384;
+/// The replication-state bit a lone server (dev mode, no HA storage) sets: performance
+/// replication disabled (4096). The active node of an integrated-Raft cluster has it clear
+/// (8224), and so has a standby (24576).
+pub const PERF_DISABLED: i32 = 4096;
 
 /// Errors asking the host.
 #[non_exhaustive]
@@ -67,6 +71,15 @@ pub trait SystemInfo: Send + Sync {
     /// the engine keeps no cache of storage either.
     async fn caching_disabled(&self) -> Result<bool, SystemError> {
         Ok(false)
+    }
+
+    /// Whether other nodes may serve reads of this node's storage (the server runs in a
+    /// cluster: the performance-disabled bit is clear). Fails safe: a node that cannot ask the
+    /// host counts as clustered.
+    async fn may_have_standbys(&self) -> bool {
+        self.replication_state()
+            .await
+            .map_or(true, |state| state & PERF_DISABLED == 0)
     }
 
     /// Whether this node is a standby that must not write (performance-standby bit set). Fails

@@ -7,6 +7,7 @@
 //! until the provider confirms it ([`Locked::commit`] tries at once; recovery retries).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -16,6 +17,22 @@ use super::store::{self, Actor, Idempotency, KeyEntry, KeyState};
 use super::{Config, Shared};
 use crate::framework::{Error, Request, Storage};
 use crate::rotation::{Change, ProviderRevocation, RotationError};
+
+/// How long a revocation at the provider waits after the write that retired the key, when the
+/// server runs in a cluster: standbys serve reads from their own replicated storage and apply
+/// a write 50-100 ms after the leader (openbao.md), so revoking at once would let a standby
+/// serve a value the provider already refuses. Twenty times the lag observed; the intent covers
+/// a crash or cancellation during the wait.
+pub const STANDBY_SETTLE: Duration = Duration::from_secs(2);
+
+/// How long revocations at the provider wait after their retiring write on this node.
+pub async fn revocation_delay(shared: &Shared) -> Duration {
+    if shared.system.may_have_standbys().await {
+        STANDBY_SETTLE
+    } else {
+        Duration::ZERO
+    }
+}
 
 /// A key under its write lock.
 pub struct Locked {
@@ -237,7 +254,18 @@ impl Locked {
         storage: &dyn Storage,
     ) -> Vec<(u32, Result<(), String>)> {
         let mut outcomes = Vec::new();
-        for (number, _) in std::mem::take(&mut self.retired) {
+        let retired = std::mem::take(&mut self.retired);
+        let pending = |number: &u32| {
+            self.key_ref()
+                .versions
+                .get(*number)
+                .and_then(|v| v.provider_revocation.as_ref())
+                .is_some_and(ProviderRevocation::is_pending)
+        };
+        if retired.iter().any(|(number, _)| pending(number)) {
+            tokio::time::sleep(revocation_delay(shared).await).await;
+        }
+        for (number, _) in retired {
             let Some(revocation) = self
                 .key_ref()
                 .versions

@@ -18,10 +18,12 @@ pub fn expect_bad_request<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
 use crate::engine::SystemError;
 use crate::engine::{Engine, SystemInfo};
 
-/// A system view whose standby bit tests can flip, and which can fail to answer.
+/// A system view whose standby bit tests can flip, and which can fail to answer. A lone
+/// server unless `clustered` (or `standby`).
 #[derive(Debug, Default)]
 pub struct FakeSystem {
     pub standby: AtomicBool,
+    pub clustered: AtomicBool,
     pub unreachable: AtomicBool,
     pub caching_disabled: AtomicBool,
 }
@@ -34,8 +36,10 @@ impl SystemInfo for FakeSystem {
         }
         Ok(if self.standby.load(Ordering::SeqCst) {
             24576
-        } else {
+        } else if self.clustered.load(Ordering::SeqCst) {
             8224
+        } else {
+            12288
         })
     }
 

@@ -4,12 +4,14 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
 
 use super::{with_key, NEW};
 use crate::backend::intents::{self, RevokeIntent, WAL_REVOKE};
+use crate::backend::locked::STANDBY_SETTLE;
 use crate::backend::store;
 use crate::backend::testing::Harness;
 use crate::engine::Engine;
@@ -296,4 +298,38 @@ async fn a_cancelled_retirement_leaves_no_retired_version_without_an_intent() {
 
 fn rollback_req(h: &Harness) -> Request {
     Request::new(Operation::Rollback, "", h.cached.clone())
+}
+
+/// Failover review: in a cluster, standbys serve reads from storage they apply 50-100 ms after
+/// the leader, so the revocation at the provider waits [`STANDBY_SETTLE`] after the write that
+/// retired the key (before the fix it followed at once, and a standby served the value the
+/// provider had just revoked). A lone server revokes at once.
+#[tokio::test(start_paused = true)]
+async fn in_a_cluster_the_provider_revocation_waits_for_the_standbys() {
+    for clustered in [false, true] {
+        let h = with_key().await;
+        h.system.clustered.store(clustered, Ordering::SeqCst);
+        created_at_provider(&h).await;
+        h.write("stage/k", json!({ "value": NEW })).await.unwrap();
+        let start = tokio::time::Instant::now();
+        h.write("promote/k", json!({ "force": true, "grace_period": 0 }))
+            .await
+            .unwrap();
+        let waited = start.elapsed();
+        let expected = if clustered {
+            STANDBY_SETTLE
+        } else {
+            Duration::ZERO
+        };
+        assert!(
+            waited >= expected && waited < expected + Duration::from_millis(500),
+            "clustered={clustered}: waited {waited:?}"
+        );
+        // The attempt was made (and failed: this provider type cannot revoke) after the wait.
+        let r = &h.read("keys/k").await["versions"]["1"]["provider_revocation"];
+        assert!(
+            r["last_error"].as_str().unwrap().contains("cannot revoke"),
+            "{r}"
+        );
+    }
 }

@@ -27,6 +27,7 @@ mod periodic;
 mod provider_ops;
 mod records;
 mod replays;
+mod scan;
 mod store;
 mod usage;
 mod view;

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::testing::Harness;
 
 /// The value every flow starts from (version 1).
-const OLD: &str = "sk-test-OLDVALUE-0123456789abcdef";
+pub(crate) const OLD: &str = "sk-test-OLDVALUE-0123456789abcdef";
 /// The value staged or rotated in (version 2).
 const NEW: &str = "sk-test-NEWVALUE-fedcba9876543210";
 

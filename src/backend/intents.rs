@@ -393,7 +393,8 @@ pub async fn pending_at(storage: &dyn Storage, provider: &str) -> Result<Vec<Str
             }
         }
     }
-    for key in store::all_keys(storage).await? {
+    let mut keys = std::pin::pin!(super::scan::keys(storage).await?);
+    while let Some(key) = futures::TryStreamExt::try_next(&mut keys).await? {
         for v in key.versions.versions.values() {
             if v.provider_revocation
                 .as_ref()

@@ -94,186 +94,145 @@ pub fn past_planned_grace(v: &Version, now: DateTime<Utc>) -> bool {
     v.grace_expires_time.is_some_and(|g| g > planned) || now >= planned
 }
 
-/// One key's figures, with its age against its cadence (period or cron schedule) resolved by
-/// the caller (`view::Periods::age`).
-pub struct KeyFigures<'a> {
-    pub key: &'a KeyState,
-    pub age: Option<crate::rotation::AgeReport>,
+/// One key's figures: small and owned, so a scan of every key drops each record as soon as its
+/// figures are taken. Its age is against its cadence (period or cron schedule), resolved by the
+/// caller (`view::Periods::age`).
+pub struct KeyFigures {
+    name: String,
+    /// Age of the current version, seconds until due, overdue.
+    age: Option<(i64, i64, bool)>,
+    auto_rotate: bool,
+    in_grace: bool,
+    past_plan: usize,
+    pending: usize,
+    revocations: usize,
+    oldest_revocation_secs: i64,
+    auto_failures: u32,
+    last_error: bool,
+    rotations: u64,
+    extensions: u64,
+    /// Failed rotations by trigger: automatic, manual.
+    failures: [u64; 2],
+    tests: Vec<(String, u64)>,
 }
 
-/// The snapshot: per-key families for `keys`, and the mount's own.
-pub fn collect(
-    mount: &str,
-    keys: &[KeyFigures<'_>],
-    last_tick: f64,
-    now: DateTime<Utc>,
-) -> Vec<Family> {
-    use Kind::{Counter, Gauge};
-    let key = &["key"];
-    let mut age = Family::new(
-        "ai_keys_current_version_age_seconds",
-        Gauge,
-        "Age of the key's current version.",
-        key,
-    );
-    let mut due = Family::new(
-        "ai_keys_seconds_until_due",
-        Gauge,
-        "Seconds until the current version is due for rotation (negative when overdue).",
-        key,
-    );
-    let mut overdue = Family::new(
-        "ai_keys_overdue",
-        Gauge,
-        "1 when the current version is older than its rotation period.",
-        key,
-    );
-    let mut auto_rotate = Family::new(
-        "ai_keys_auto_rotate",
-        Gauge,
-        "1 when the key rotates automatically when due (auto_rotate).",
-        key,
-    );
-    let mut grace = Family::new(
-        "ai_keys_versions_in_grace",
-        Gauge,
-        "Previous versions still inside their grace window.",
-        key,
-    );
-    let mut past_plan = Family::new(
-        "ai_keys_versions_past_planned_grace",
-        Gauge,
-        "Previous versions kept past their planned grace end (extended, or not retired yet).",
-        key,
-    );
-    let mut pending = Family::new(
-        "ai_keys_pending_versions",
-        Gauge,
-        "Staged versions waiting for promotion.",
-        key,
-    );
-    let mut revocations = Family::new(
-        "ai_keys_provider_revocations_pending",
-        Gauge,
-        "Retired versions whose revocation at the provider is not confirmed yet.",
-        key,
-    );
-    let mut revocation_age = Family::new(
-        "ai_keys_provider_revocation_oldest_pending_seconds",
-        Gauge,
-        "Age of the oldest unconfirmed provider revocation (0 when none is pending).",
-        key,
-    );
-    let mut auto_failures = Family::new(
-        "ai_keys_auto_rotation_consecutive_failures",
-        Gauge,
-        "Failed automatic rotation attempts since the last promotion (0: the last one succeeded or none failed).",
-        key,
-    );
-    let mut last_error = Family::new(
-        "ai_keys_last_attempt_failed",
-        Gauge,
-        "1 while the key records an error from its latest rotation attempt or periodic work (last_error).",
-        key,
-    );
-    let mut rotations = Family::new(
-        "ai_keys_rotations_total",
-        Counter,
-        "Promotions completed.",
-        key,
-    );
-    let mut failures = Family::new(
-        "ai_keys_rotation_failures_total",
-        Counter,
-        "Failed one-call rotations (rotate/ and automatic), by trigger.",
-        &["key", "trigger"],
-    );
-    let mut extensions = Family::new(
-        "ai_keys_grace_extensions_total",
-        Counter,
-        "Grace windows postponed because the previous version was still in use at its provider.",
-        key,
-    );
-    let mut tests = Family::new(
-        "ai_keys_test_outcomes_total",
-        Counter,
-        "Key tests by outcome.",
-        &["key", "outcome"],
-    );
-    let mut tick = Family::new(
-        "ai_keys_last_successful_tick_timestamp_seconds",
-        Gauge,
-        "When the periodic work last finished without a failure (the plugin's start until then), Unix seconds.",
-        &[],
-    );
-    tick.add(mount, &[], last_tick);
-    for KeyFigures {
-        key: k,
-        age: report,
-    } in keys
-    {
-        let name = [k.name.as_str()];
+/// The triggers of failed rotations, in the order of [`KeyFigures::failures`].
+const TRIGGERS: [&str; 2] = ["automatic", "manual"];
+
+impl KeyFigures {
+    /// The figures of `k` at `now`.
+    pub fn new(k: &KeyState, age: Option<crate::rotation::AgeReport>, now: DateTime<Utc>) -> Self {
         let versions = || k.versions.versions.values();
-        if let Some(a) = report {
-            age.add(mount, &name, a.age_secs as f64);
-            due.add(
-                mount,
-                &name,
-                (a.next_rotation_time - now).num_seconds() as f64,
-            );
-            overdue.add(mount, &name, f64::from(u8::from(a.overdue)));
-        }
-        auto_rotate.add(mount, &name, f64::from(u8::from(k.auto_rotate)));
-        grace.add(
-            mount,
-            &name,
-            f64::from(u8::from(k.versions.previous_in_grace(now).is_some())),
-        );
-        let count = |f: &dyn Fn(&Version) -> bool| versions().filter(|v| f(v)).count() as f64;
-        past_plan.add(mount, &name, count(&|v| past_planned_grace(v, now)));
-        pending.add(mount, &name, count(&|v| v.state == VersionState::Pending));
-        let requested: Vec<DateTime<Utc>> = versions()
-            .filter_map(|v| v.provider_revocation.as_ref())
-            .filter(|r| r.is_pending())
-            .map(|r| r.requested_time)
-            .collect();
-        revocations.add(mount, &name, requested.len() as f64);
-        let oldest = requested
-            .iter()
-            .min()
-            .map_or(0, |t| (now - *t).num_seconds());
-        revocation_age.add(mount, &name, oldest.max(0) as f64);
-        auto_failures.add(mount, &name, f64::from(k.auto.failures));
-        last_error.add(mount, &name, f64::from(u8::from(k.last_error.is_some())));
-        rotations.add(mount, &name, k.stats.rotations as f64);
-        extensions.add(mount, &name, k.stats.grace_extensions as f64);
-        // Both triggers always, so a first failure is an increase from 0 for `increase()`.
-        for trigger in ["automatic", "manual"] {
-            let n = k.stats.rotation_failures.get(trigger).copied().unwrap_or(0);
-            failures.add(mount, &[&k.name, trigger], n as f64);
-        }
-        for (outcome, n) in &k.stats.test_outcomes {
-            tests.add(mount, &[&k.name, outcome], *n as f64);
+        let count = |f: &dyn Fn(&Version) -> bool| versions().filter(|v| f(v)).count();
+        let requested = || {
+            versions()
+                .filter_map(|v| v.provider_revocation.as_ref())
+                .filter(|r| r.is_pending())
+                .map(|r| r.requested_time)
+        };
+        KeyFigures {
+            name: k.name.clone(),
+            age: age.map(|a| {
+                let due = (a.next_rotation_time - now).num_seconds();
+                (a.age_secs, due, a.overdue)
+            }),
+            auto_rotate: k.auto_rotate,
+            in_grace: k.versions.previous_in_grace(now).is_some(),
+            past_plan: count(&|v| past_planned_grace(v, now)),
+            pending: count(&|v| v.state == VersionState::Pending),
+            revocations: requested().count(),
+            oldest_revocation_secs: requested()
+                .min()
+                .map_or(0, |t| (now - t).num_seconds().max(0)),
+            auto_failures: k.auto.failures,
+            last_error: k.last_error.is_some(),
+            rotations: k.stats.rotations,
+            extensions: k.stats.grace_extensions,
+            failures: TRIGGERS.map(|t| k.stats.rotation_failures.get(t).copied().unwrap_or(0)),
+            tests: k
+                .stats
+                .test_outcomes
+                .iter()
+                .map(|(o, n)| (o.clone(), *n))
+                .collect(),
         }
     }
-    vec![
-        age,
-        due,
-        overdue,
-        auto_rotate,
-        grace,
-        past_plan,
-        pending,
-        revocations,
-        revocation_age,
-        auto_failures,
-        last_error,
-        rotations,
-        failures,
-        extensions,
-        tests,
-        tick,
-    ]
+}
+
+/// Adds one key's samples to a family: `add(extra label values, value)`.
+type Sampler = fn(&KeyFigures, &mut dyn FnMut(&[&str], f64));
+
+fn flag(b: bool) -> f64 {
+    f64::from(u8::from(b))
+}
+
+/// The per-key families: name, kind, help, labels after `mount`, and how a key adds samples.
+const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 15] = [
+    ("ai_keys_current_version_age_seconds", Kind::Gauge, "Age of the key's current version.", &["key"],
+        |k, add| if let Some((age, _, _)) = k.age { add(&[], age as f64) }),
+    ("ai_keys_seconds_until_due", Kind::Gauge, "Seconds until the current version is due for rotation (negative when overdue).", &["key"],
+        |k, add| if let Some((_, due, _)) = k.age { add(&[], due as f64) }),
+    ("ai_keys_overdue", Kind::Gauge, "1 when the current version is older than its rotation period.", &["key"],
+        |k, add| if let Some((_, _, overdue)) = k.age { add(&[], flag(overdue)) }),
+    ("ai_keys_auto_rotate", Kind::Gauge, "1 when the key rotates automatically when due (auto_rotate).", &["key"],
+        |k, add| add(&[], flag(k.auto_rotate))),
+    ("ai_keys_versions_in_grace", Kind::Gauge, "Previous versions still inside their grace window.", &["key"],
+        |k, add| add(&[], flag(k.in_grace))),
+    ("ai_keys_versions_past_planned_grace", Kind::Gauge, "Previous versions kept past their planned grace end (extended, or not retired yet).", &["key"],
+        |k, add| add(&[], k.past_plan as f64)),
+    ("ai_keys_pending_versions", Kind::Gauge, "Staged versions waiting for promotion.", &["key"],
+        |k, add| add(&[], k.pending as f64)),
+    ("ai_keys_provider_revocations_pending", Kind::Gauge, "Retired versions whose revocation at the provider is not confirmed yet.", &["key"],
+        |k, add| add(&[], k.revocations as f64)),
+    ("ai_keys_provider_revocation_oldest_pending_seconds", Kind::Gauge, "Age of the oldest unconfirmed provider revocation (0 when none is pending).", &["key"],
+        |k, add| add(&[], k.oldest_revocation_secs as f64)),
+    ("ai_keys_auto_rotation_consecutive_failures", Kind::Gauge, "Failed automatic rotation attempts since the last promotion (0: the last one succeeded or none failed).", &["key"],
+        |k, add| add(&[], f64::from(k.auto_failures))),
+    ("ai_keys_last_attempt_failed", Kind::Gauge, "1 while the key records an error from its latest rotation attempt or periodic work (last_error).", &["key"],
+        |k, add| add(&[], flag(k.last_error))),
+    ("ai_keys_rotations_total", Kind::Counter, "Promotions completed.", &["key"],
+        |k, add| add(&[], k.rotations as f64)),
+    // Both triggers always, so a first failure is an increase from 0 for `increase()`.
+    ("ai_keys_rotation_failures_total", Kind::Counter, "Failed one-call rotations (rotate/ and automatic), by trigger.", &["key", "trigger"],
+        |k, add| for (trigger, n) in TRIGGERS.iter().zip(k.failures) { add(&[trigger], n as f64) }),
+    ("ai_keys_grace_extensions_total", Kind::Counter, "Grace windows postponed because the previous version was still in use at its provider.", &["key"],
+        |k, add| add(&[], k.extensions as f64)),
+    ("ai_keys_test_outcomes_total", Kind::Counter, "Key tests by outcome.", &["key", "outcome"],
+        |k, add| for (outcome, n) in &k.tests { add(&[outcome], *n as f64) }),
+];
+
+/// The snapshot, one family at a time (so only one family's samples exist at once): the
+/// per-key families for `keys` (in their order), then the mount's own.
+pub fn collect<'a>(
+    mount: &'a str,
+    keys: &'a [KeyFigures],
+    last_tick: f64,
+) -> impl Iterator<Item = Family> + 'a {
+    let per_key = PER_KEY
+        .iter()
+        .map(move |(name, kind, help, labels, sampler)| {
+            let mut family = Family::new(name, *kind, help, labels);
+            for k in keys {
+                sampler(k, &mut |extra, value| {
+                    let mut values = Vec::with_capacity(extra.len() + 1);
+                    values.push(k.name.as_str());
+                    values.extend_from_slice(extra);
+                    family.add(mount, &values, value);
+                });
+            }
+            family
+        });
+    let tick = std::iter::once_with(move || {
+        let mut tick = Family::new(
+            "ai_keys_last_successful_tick_timestamp_seconds",
+            Kind::Gauge,
+            "When the periodic work last finished without a failure (the plugin's start until then), Unix seconds.",
+            &[],
+        );
+        tick.add(mount, &[], last_tick);
+        tick
+    });
+    per_key.chain(tick)
 }
 
 #[cfg(test)]

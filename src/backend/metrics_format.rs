@@ -18,39 +18,49 @@ fn internal(e: prometheus::Error) -> Error {
     Error::Internal(format!("encoding metrics: {e}"))
 }
 
-/// The Prometheus text exposition of `families` (families sorted by name; empty ones left out).
-pub fn prometheus_text(families: &[Family]) -> Result<String, Error> {
+/// One family registered alone, so it can be encoded and dropped before the next is built.
+fn registry_of(f: &Family) -> Result<Registry, Error> {
     let registry = Registry::new();
-    for f in families {
-        let opts = Opts::new(f.name, f.help);
-        match f.kind {
-            Kind::Gauge => {
-                let vec = GaugeVec::new(opts, &f.labels).map_err(internal)?;
-                for (values, v) in &f.samples {
-                    let values: Vec<&str> = values.iter().map(String::as_str).collect();
-                    vec.get_metric_with_label_values(&values)
-                        .map_err(internal)?
-                        .set(*v);
-                }
-                registry.register(Box::new(vec)).map_err(internal)?;
+    let opts = Opts::new(f.name, f.help);
+    match f.kind {
+        Kind::Gauge => {
+            let vec = GaugeVec::new(opts, &f.labels).map_err(internal)?;
+            for (values, v) in &f.samples {
+                let values: Vec<&str> = values.iter().map(String::as_str).collect();
+                vec.get_metric_with_label_values(&values)
+                    .map_err(internal)?
+                    .set(*v);
             }
-            Kind::Counter => {
-                let vec = CounterVec::new(opts, &f.labels).map_err(internal)?;
-                for (values, v) in &f.samples {
-                    let values: Vec<&str> = values.iter().map(String::as_str).collect();
-                    vec.get_metric_with_label_values(&values)
-                        .map_err(internal)?
-                        .inc_by(*v);
-                }
-                registry.register(Box::new(vec)).map_err(internal)?;
+            registry.register(Box::new(vec)).map_err(internal)?;
+        }
+        Kind::Counter => {
+            let vec = CounterVec::new(opts, &f.labels).map_err(internal)?;
+            for (values, v) in &f.samples {
+                let values: Vec<&str> = values.iter().map(String::as_str).collect();
+                vec.get_metric_with_label_values(&values)
+                    .map_err(internal)?
+                    .inc_by(*v);
             }
+            registry.register(Box::new(vec)).map_err(internal)?;
         }
     }
-    let mut out = Vec::new();
-    TextEncoder::new()
-        .encode(&registry.gather(), &mut out)
-        .map_err(internal)?;
-    String::from_utf8(out).map_err(|e| Error::Internal(format!("encoding metrics: {e}")))
+    Ok(registry)
+}
+
+/// The Prometheus text exposition of `families` (families sorted by name; empty ones left out),
+/// encoded one family at a time.
+pub fn prometheus_text(families: impl IntoIterator<Item = Family>) -> Result<String, Error> {
+    let mut parts = Vec::new();
+    for f in families {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&registry_of(&f)?.gather(), &mut out)
+            .map_err(internal)?;
+        parts.push((f.name, out));
+    }
+    parts.sort_by_key(|(name, _)| *name);
+    let text: Vec<u8> = parts.into_iter().flat_map(|(_, out)| out).collect();
+    String::from_utf8(text).map_err(|e| Error::Internal(format!("encoding metrics: {e}")))
 }
 
 /// A whole number as an integer, anything else as a float.
@@ -63,8 +73,9 @@ fn number(v: f64) -> Value {
 }
 
 /// The JSON rendering: `{mount, timestamp, gauges: [...], counters: [...]}`, each sample as
-/// `{name, labels: {...}, value}`.
-pub fn json(mount: &str, families: &[Family], now: DateTime<Utc>) -> Value {
+/// `{name, labels: {...}, value}`. Written as text one sample at a time: at 10,000 keys a tree
+/// of values would take hundreds of megabytes for a reply of about 20.
+pub fn json(mount: &str, families: impl IntoIterator<Item = Family>, now: DateTime<Utc>) -> String {
     let mut gauges = Vec::new();
     let mut counters = Vec::new();
     for f in families {
@@ -76,18 +87,28 @@ pub fn json(mount: &str, families: &[Family], now: DateTime<Utc>) -> Value {
                 .map(|(k, v)| (k.to_string(), json!(v)))
                 .collect();
             let sample = json!({ "name": f.name, "labels": labels, "value": number(*v) });
-            match f.kind {
-                Kind::Gauge => gauges.push(sample),
-                Kind::Counter => counters.push(sample),
-            }
+            let out = match f.kind {
+                Kind::Gauge => &mut gauges,
+                Kind::Counter => &mut counters,
+            };
+            out.push(if out.is_empty() { b'[' } else { b',' });
+            serde_json::to_writer(&mut *out, &sample).expect("JSON to memory");
         }
     }
-    json!({
-        "mount": mount,
-        "timestamp": view::time(now),
-        "gauges": gauges,
-        "counters": counters,
-    })
+    for out in [&mut gauges, &mut counters] {
+        if out.is_empty() {
+            out.push(b'[');
+        }
+        out.push(b']');
+    }
+    let head = json!({ "mount": mount, "timestamp": view::time(now) }).to_string();
+    let mut text = head[..head.len() - 1].to_string();
+    text.push_str(",\"counters\":");
+    text.push_str(std::str::from_utf8(&counters).expect("JSON is UTF-8"));
+    text.push_str(",\"gauges\":");
+    text.push_str(std::str::from_utf8(&gauges).expect("JSON is UTF-8"));
+    text.push('}');
+    text
 }
 
 #[cfg(test)]
@@ -122,7 +143,7 @@ mod tests {
 
     #[test]
     fn prometheus_text_escapes_and_types() {
-        let text = prometheus_text(&families()).unwrap();
+        let text = prometheus_text(families()).unwrap();
         assert_eq!(
             text,
             "# HELP ai_keys_overdue 1 when overdue.\n\
@@ -137,7 +158,7 @@ mod tests {
     #[test]
     fn json_lists_gauges_and_counters_with_labels() {
         let now = Utc::now();
-        let v = json("m", &families(), now);
+        let v: Value = serde_json::from_str(&json("m", families(), now)).unwrap();
         assert_eq!(v["mount"], "m");
         assert_eq!(
             v["gauges"],

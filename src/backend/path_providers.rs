@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{bind, intents, provider_ops, store, Shared};
+use super::{bind, intents, provider_ops, scan, Shared};
 use crate::framework::{
     existence_check, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult,
     Operation, Path, Request, Response,
@@ -197,12 +197,10 @@ async fn check_keys_keep_what_they_need(
     if !before.capabilities().create || after.capabilities().create {
         return Ok(());
     }
-    let users: Vec<String> = store::all_keys(storage)
-        .await?
-        .into_iter()
-        .filter(|k| k.auto_rotate && k.provider.as_deref() == Some(name))
-        .map(|k| k.name)
-        .collect();
+    let users = scan::names_where(storage, |k| {
+        k.auto_rotate && k.provider.as_deref() == Some(name)
+    })
+    .await?;
     if users.is_empty() {
         return Ok(());
     }
@@ -216,12 +214,8 @@ async fn check_keys_keep_what_they_need(
 async fn delete(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
-    let users: Vec<String> = store::all_keys(storage)
-        .await?
-        .into_iter()
-        .filter(|k| k.provider.as_deref() == Some(name.as_str()))
-        .map(|k| k.name)
-        .collect();
+    let users =
+        scan::names_where(storage, |k| k.provider.as_deref() == Some(name.as_str())).await?;
     if !users.is_empty() {
         return Err(Error::BadRequest(format!(
             "provider {name:?} is used by keys: {}",

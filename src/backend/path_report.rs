@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use futures::TryStreamExt;
 use serde_json::{json, Value};
 
 use super::history::{self, HistoryEvent};
 use super::store::{self, KeyState};
-use super::{bind, view, Shared};
+use super::{bind, scan, view, Shared};
 use crate::framework::{
     Error, Field, FieldData, FieldType, HandlerResult, Operation, Path, Request, Response, Storage,
 };
@@ -252,7 +253,8 @@ async fn report(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let now = Utc::now();
     let start = now - Duration::seconds(window);
     let mut keys = Vec::new();
-    for key in store::all_keys(storage).await? {
+    let mut all = std::pin::pin!(scan::keys(storage).await?);
+    while let Some(key) = all.try_next().await? {
         if key.name.starts_with(&prefix) {
             keys.push(key_report(&s, storage, &key, start, now).await?);
         }

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use futures::TryStreamExt;
 use serde_json::{json, Value};
 
 use super::history::{self, HistoryEvent, StoredArchive};
-use super::store;
 use super::{bind, metrics, metrics_format, view, Shared};
+use super::{scan, store};
 use crate::framework::{
     generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
     Request, Response,
@@ -147,7 +148,8 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
     let now = Utc::now();
     let mut keys = Vec::new();
-    for key in store::all_keys(storage).await? {
+    let mut all = std::pin::pin!(scan::keys(storage).await?);
+    while let Some(key) = all.try_next().await? {
         // max_age replaces the key's period or cron schedule for this report.
         let periods = match max_age {
             Some(m) => view::Periods {
@@ -193,26 +195,26 @@ async fn metrics(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     };
     let storage = req.storage.as_ref();
     let now = Utc::now();
-    let keys = store::all_keys(storage).await?;
-    let mut figures = Vec::with_capacity(keys.len());
-    for key in &keys {
-        let age = view::periods(&s, storage, key)
+    let mut figures = Vec::new();
+    let mut all = std::pin::pin!(scan::keys(storage).await?);
+    while let Some(key) = all.try_next().await? {
+        let age = view::periods(&s, storage, &key)
             .await?
             .age(&key.versions, now);
-        figures.push(metrics::KeyFigures { key, age });
+        figures.push(metrics::KeyFigures::new(&key, age, now));
     }
     let mount = metrics::mount_label(&req.mount_point);
-    let families = metrics::collect(&mount, &figures, s.ticks.last(), now);
+    let families = metrics::collect(&mount, &figures, s.ticks.last());
     if prometheus {
-        let body = metrics_format::prometheus_text(&families)?;
+        let body = metrics_format::prometheus_text(families)?;
         return Ok(Some(Response::raw(
             200,
             metrics_format::PROMETHEUS_CONTENT_TYPE,
             body.as_bytes(),
         )));
     }
-    Ok(Some(Response::with_data(metrics_format::json(
-        &mount, &families, now,
+    Ok(Some(Response::with_encoded(metrics_format::json(
+        &mount, families, now,
     ))))
 }
 

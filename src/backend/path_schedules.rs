@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{bind, cron_settings, store, Shared};
+use super::{bind, cron_settings, scan, Shared};
 use crate::framework::{
     existence_check, generic_name_regex, get_json, put_json, Error, Field, FieldData, FieldType,
     HandlerResult, Operation, Path, Request, Response, Storage,
@@ -282,12 +282,7 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
-    let users: Vec<String> = store::all_keys(storage)
-        .await?
-        .into_iter()
-        .filter(|k| k.schedule == name)
-        .map(|k| k.name)
-        .collect();
+    let users = scan::names_where(storage, |k| k.schedule == name).await?;
     if !users.is_empty() {
         return Err(Error::BadRequest(format!(
             "schedule {name:?} is used by keys: {}",

@@ -448,7 +448,8 @@ pub async fn load_shared(
     load_with(storage, name, true).await
 }
 
-async fn load_with(
+/// [`load`]; `keep` false leaves the record cache's hot entries in place (a scan).
+pub(super) async fn load_with(
     storage: &dyn Storage,
     name: &str,
     keep: bool,
@@ -463,24 +464,6 @@ async fn load_with(
 /// Loads a live key (without its history), checked.
 pub async fn load_key(storage: &dyn Storage, name: &str) -> Result<Option<KeyState>, Error> {
     Ok(load(storage, name).await?.and_then(|e| e.key))
-}
-
-/// Every live key's settings and versions, in name order, for reports and reference checks. A
-/// record that cannot be used (newer format, inconsistent) is left out with an error logged.
-pub async fn all_keys(storage: &dyn Storage) -> Result<Vec<KeyState>, Error> {
-    let mut keys = Vec::new();
-    for name in list_names(storage).await? {
-        // A key deleted between the list and the read is simply not there. A scan uses the
-        // cached records but does not push the hot ones out.
-        match load_with(storage, &name, false).await {
-            Ok(entry) => keys.extend(entry.and_then(|e| e.key.clone())),
-            Err(e @ Error::Internal(_)) => {
-                tracing::error!(key = %name, error = %e, "key left out of a report");
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(keys)
 }
 
 /// Loads a live key's entry or fails with a 400 naming it.

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::AiKeys;
-use crate::framework::{Error, HandlerResult, InMemoryStorage, Operation, Request, Storage};
+use crate::framework::{
+    Error, HandlerResult, InMemoryStorage, Operation, Request, Response, Storage,
+};
 
 /// The message of a 400, panicking on anything else.
 pub fn expect_bad_request<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
@@ -117,7 +119,7 @@ impl Harness {
             .await
             .unwrap_or_else(|e| panic!("read {path}: {e}"))
             .unwrap_or_else(|| panic!("read {path}: no response"));
-        Value::Object(resp.data)
+        resp.data_value()
     }
 
     /// Writes `path` (update) and returns its data (Null when there is no response).
@@ -125,7 +127,7 @@ impl Harness {
         Ok(self
             .call(Operation::Update, path, data)
             .await?
-            .map(|r| Value::Object(r.data))
+            .map(Response::data_value)
             .unwrap_or(Value::Null))
     }
 
@@ -145,7 +147,7 @@ impl Harness {
         Ok(self
             .call(Operation::Create, path, data)
             .await?
-            .map(|r| Value::Object(r.data))
+            .map(Response::data_value)
             .unwrap_or(Value::Null))
     }
 

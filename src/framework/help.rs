@@ -80,7 +80,7 @@ fn reply(help: &str, doc: Value) -> Response {
     data.insert("openapi".into(), doc);
     Response {
         data,
-        warnings: Vec::new(),
+        ..Response::default()
     }
 }
 

@@ -173,6 +173,9 @@ impl fmt::Debug for Request {
 pub struct Response {
     /// Response data (a JSON object on the wire).
     pub data: Map<String, Value>,
+    /// The data already written as a JSON object, sent instead of `data` when set: for large
+    /// replies, whose tree of values would take many times the memory of their text.
+    pub encoded: Option<String>,
     /// Warnings shown to the client next to the data.
     pub warnings: Vec<String>,
 }
@@ -190,7 +193,30 @@ impl Response {
         };
         Response {
             data,
-            warnings: Vec::new(),
+            ..Response::default()
+        }
+    }
+
+    /// A response whose data is `json`, a JSON object already written (see
+    /// [`Response::encoded`]).
+    pub fn with_encoded(json: String) -> Response {
+        Response {
+            encoded: Some(json),
+            ..Response::default()
+        }
+    }
+
+    /// The data as sent on the wire: a JSON object's text.
+    pub fn data_json(self) -> String {
+        self.encoded
+            .unwrap_or_else(|| Value::Object(self.data).to_string())
+    }
+
+    /// The data as a JSON value (decoding [`Response::encoded`]).
+    pub fn data_value(self) -> Value {
+        match self.encoded {
+            Some(json) => serde_json::from_str(&json).expect("encoded data is JSON"),
+            None => Value::Object(self.data),
         }
     }
 
@@ -212,7 +238,7 @@ impl Response {
         );
         Response {
             data,
-            warnings: Vec::new(),
+            ..Response::default()
         }
     }
 }

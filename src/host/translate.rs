@@ -58,10 +58,10 @@ pub fn parse_data(text: &str) -> Result<serde_json::Map<String, serde_json::Valu
 pub fn reply(result: HandlerResult) -> pb::HandleRequestReply {
     match result {
         Ok(None) => pb::HandleRequestReply::default(),
-        Ok(Some(resp)) => pb::HandleRequestReply {
+        Ok(Some(mut resp)) => pb::HandleRequestReply {
             response: Some(pb::Response {
-                data: serde_json::Value::Object(resp.data).to_string(),
-                warnings: resp.warnings,
+                warnings: std::mem::take(&mut resp.warnings),
+                data: resp.data_json(),
                 ..Default::default()
             }),
             err: None,

@@ -67,10 +67,10 @@ pub struct Shared {
 }
 
 /// Bounds of the record cache: the hot keys of a mount, not all of them (a record with a few
-/// versions is 1 to 2 KB stored).
+/// versions is 1 to 2 KB stored, and several times that decoded: at most about 3 MiB).
 pub const RECORD_CACHE: framework::CacheLimits = framework::CacheLimits {
-    max_entries: 2048,
-    max_bytes: 2 << 20,
+    max_entries: 512,
+    max_bytes: 1 << 20,
 };
 
 /// One mounted engine.

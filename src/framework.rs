@@ -25,6 +25,7 @@ mod duration;
 mod error;
 mod field;
 mod help;
+mod memory;
 mod openapi;
 mod path;
 mod request;
@@ -36,6 +37,7 @@ pub use cache::{get_cached, CacheLimits, CacheStats, CachedStorage, StorageCache
 pub use duration::{parse_duration, parse_duration_str};
 pub use error::Error;
 pub use field::{is_valid_name, Field, FieldData, FieldType, DEFAULT_MAX_LEN};
+pub use memory::{configure_allocator, release_freed_memory};
 pub use path::{
     existence_check, generic_name_regex, handler, ExistenceCheck, Handler, HandlerResult,
     OperationSpec, Path,

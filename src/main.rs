@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use vault_plugin_secrets_ai_keys::plugin::env::LaunchError;
-use vault_plugin_secrets_ai_keys::{backend, host, logging, plugin, VERSION};
+use vault_plugin_secrets_ai_keys::{backend, framework, host, logging, plugin, VERSION};
 
 /// The binary's name, also the catalog `command` the registration commands use.
 const NAME: &str = "vault-plugin-secrets-ai-keys";
@@ -35,6 +35,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    framework::configure_allocator();
     logging::init();
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -16,6 +16,7 @@ import http.client
 import http.server
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -80,6 +81,12 @@ class Instant(http.server.BaseHTTPRequestHandler):
     """A provider that accepts every key at once (GET /v1/models and anything else)."""
 
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        # Headers and body go out in two writes: without TCP_NODELAY the second waits for the
+        # client's delayed ACK (40 ms on Linux), which would be the whole of a rotation's time.
+        super().setup()
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def answer(self):
         length = int(self.headers.get("Content-Length") or 0)

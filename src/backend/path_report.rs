@@ -259,6 +259,7 @@ async fn report(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             keys.push(key_report(&s, storage, &key, start, now).await?);
         }
     }
+    crate::framework::release_freed_memory();
     if csv {
         return Ok(Some(Response::raw(
             200,

@@ -10,7 +10,7 @@ use super::history::{self, HistoryEvent, StoredArchive};
 use super::{bind, metrics, metrics_format, view, Shared};
 use super::{scan, store};
 use crate::framework::{
-    generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
+    self, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
     Request, Response,
 };
 use crate::rotation::period_days;
@@ -180,6 +180,7 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             keys.push(entry);
         }
     }
+    framework::release_freed_memory();
     Ok(Some(Response::with_data(json!({ "keys": keys }))))
 }
 
@@ -207,15 +208,16 @@ async fn metrics(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let families = metrics::collect(&mount, &figures, s.ticks.last());
     if prometheus {
         let body = metrics_format::prometheus_text(families)?;
+        framework::release_freed_memory();
         return Ok(Some(Response::raw(
             200,
             metrics_format::PROMETHEUS_CONTENT_TYPE,
             body.as_bytes(),
         )));
     }
-    Ok(Some(Response::with_encoded(metrics_format::json(
-        &mount, families, now,
-    ))))
+    let json = metrics_format::json(&mount, families, now);
+    framework::release_freed_memory();
+    Ok(Some(Response::with_encoded(json)))
 }
 
 const HISTORY_SYNOPSIS: &str = "Read a key's history.";

@@ -31,6 +31,8 @@ use crate::framework::{Error, Request, Storage};
 const OVERDUE_WARNING_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 /// Keys worked on at once.
 pub const KEY_CONCURRENCY: usize = 8;
+/// A tick that worked on this many keys gives the memory it freed back to the system.
+const RELEASE_AFTER_KEYS: usize = 100;
 /// Time after which the tick stops working on keys (the rest wait for the next tick).
 pub const KEY_BUDGET: Duration = Duration::from_secs(45);
 
@@ -75,6 +77,10 @@ pub async fn tick(shared: Arc<Shared>, req: Request) -> Result<(), Error> {
         }
     })
     .await;
+    // A tick over many keys (the first of a process works on all of them) leaves freed memory.
+    if total >= RELEASE_AFTER_KEYS {
+        crate::framework::release_freed_memory();
+    }
     if finished.is_err() {
         tracing::warn!(
             keys = total,

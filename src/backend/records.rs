@@ -18,15 +18,52 @@ pub fn previous_format() -> u32 {
     PREVIOUS_FORMAT
 }
 
+fn invalid_json(path: &str, e: &serde_json::Error) -> Error {
+    Error::Internal(format!(
+        "storage entry {path:?} is not valid JSON ({:?} error at line {} column {})",
+        e.classify(),
+        e.line(),
+        e.column()
+    ))
+}
+
 /// Parses a stored entry as JSON, naming it on failure.
 pub fn decode(path: &str, raw: &[u8]) -> Result<Value, Error> {
+    serde_json::from_slice(raw).map_err(|e| invalid_json(path, &e))
+}
+
+/// The format of a stored entry, as [`format_of`] reads it from the parsed value, without
+/// building the value: the rest of the entry is only checked to be JSON. A hot path (reports
+/// decode every key record, and a tree of values costs several times the typed record).
+pub fn format_in(path: &str, raw: &[u8]) -> Result<u64, Error> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(default)]
+        format: Option<Value>,
+    }
+    let format = match serde_json::from_slice::<Head>(raw) {
+        Ok(head) => head.format,
+        Err(e) if e.is_syntax() || e.is_eof() => return Err(invalid_json(path, &e)),
+        // Valid JSON of another shape: decoding it into the record type names the problem.
+        Err(_) => None,
+    };
+    Ok(format
+        .as_ref()
+        .and_then(Value::as_u64)
+        .unwrap_or(u64::from(PREVIOUS_FORMAT)))
+}
+
+/// Decodes a stored entry straight into `T`, naming the entry on failure (never its content).
+pub fn from_slice<T: DeserializeOwned>(path: &str, raw: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(raw).map_err(|e| {
-        Error::Internal(format!(
-            "storage entry {path:?} is not valid JSON ({:?} error at line {} column {})",
-            e.classify(),
-            e.line(),
-            e.column()
-        ))
+        if e.is_syntax() || e.is_eof() {
+            invalid_json(path, &e)
+        } else {
+            Error::Internal(format!(
+                "cannot decode storage entry {path:?}: {}",
+                kind(&e)
+            ))
+        }
     })
 }
 

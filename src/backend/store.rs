@@ -404,15 +404,14 @@ pub async fn read_shared(
 
 /// A stored record, decoded and its format checked.
 fn decode(name: &str, path: &str, raw: &[u8]) -> Result<KeyEntry, Error> {
-    let value = records::decode(path, raw)?;
-    records::check_format(path, &value).map_err(|_| {
-        Error::Internal(format!(
-            "key {name:?} is stored in format {}, newer than this plugin understands ({FORMAT}); \
-             its record was left untouched: run the plugin release that wrote it",
-            records::format_of(&value)
-        ))
-    })?;
-    records::from_value(path, value)
+    let format = records::format_in(path, raw)?;
+    if format > u64::from(FORMAT) {
+        return Err(Error::Internal(format!(
+            "key {name:?} is stored in format {format}, newer than this plugin understands \
+             ({FORMAT}); its record was left untouched: run the plugin release that wrote it"
+        )));
+    }
+    records::from_slice(path, raw)
 }
 
 /// Refuses a record that breaks the version invariants; it is left as stored for an operator.

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
 
-use super::invariants::{check_key, fingerprint, provider_disagreements};
+use super::invariants::{agrees_with_provider, check_key, fingerprint};
 use super::{figures, size};
 use crate::providers::{create_key, openai_provider, TICK_DEADLINE};
 use crate::support::checks::secret;
@@ -241,26 +241,9 @@ async fn leader_sigkill_during_rotations_loses_revives_and_duplicates_nothing() 
             "the new leader's periodic work",
             TICK_DEADLINE,
             || async move {
-                let mut live = BTreeSet::new();
-                for name in n {
-                    let r = l.read(&format!("ai-keys/keys/{name}")).await;
-                    if r.status != 200 {
-                        return false;
-                    }
-                    for v in r.data()["versions"].as_object().unwrap().values() {
-                        if matches!(
-                            v["state"].as_str(),
-                            Some("pending" | "current" | "previous")
-                        ) {
-                            live.insert(v["fingerprint"].as_str().unwrap().to_string());
-                        }
-                    }
-                }
                 let auto = l.read("ai-keys/keys/fo-auto").await;
                 let revoke = l.read("ai-keys/keys/fo-revoke").await;
-                let (orphans, lost) = provider_disagreements(f, &live);
-                orphans.is_empty()
-                    && lost.is_empty()
+                agrees_with_provider(l, f, n).await
                     && auto.data()["current_version"] == 2
                     && revoke.data()["versions"]["2"]["provider_revocation"]["status"]
                         == "confirmed"

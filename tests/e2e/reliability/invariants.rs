@@ -155,6 +155,34 @@ pub(crate) fn provider_disagreements(
     (orphans, lost)
 }
 
+/// Whether the keys `names` (read through `client`) and the fake agree: no orphan, no lost key
+/// (see [`provider_disagreements`]). False while a key cannot be read (a node still starting).
+pub(crate) async fn agrees_with_provider(
+    client: &Client,
+    fake: &FakeProvider,
+    names: &[impl AsRef<str>],
+) -> bool {
+    let mut live = BTreeSet::new();
+    for name in names {
+        let r = client
+            .read(&format!("ai-keys/keys/{}", name.as_ref()))
+            .await;
+        if r.status != 200 {
+            return false;
+        }
+        for v in r.data()["versions"].as_object().unwrap().values() {
+            if matches!(
+                v["state"].as_str(),
+                Some("pending" | "current" | "previous")
+            ) {
+                live.insert(v["fingerprint"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let (orphans, lost) = provider_disagreements(fake, &live);
+    orphans.is_empty() && lost.is_empty()
+}
+
 /// Asserts that no value the fake created and has since revoked is served by `creds/` of any
 /// of `keys` or accepted by their `verify/`. Returns how many values were checked.
 pub(crate) async fn assert_revoked_stay_dead(

@@ -11,12 +11,11 @@
 //! 2 minutes, mostly waiting); scripts/soak.sh runs it larger. Size: `AI_KEYS_SOAK_RESTARTS`
 //! (default 2: TERM then KILL, alternating beyond).
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::invariants::{check_key, full_history, provider_disagreements};
+use super::invariants::{agrees_with_provider, check_key, full_history};
 use super::{figures, size};
 use crate::providers::{create_key, openai_provider, TICK_DEADLINE};
 use crate::support::checks::secret;
@@ -133,25 +132,7 @@ async fn stopping_and_starting_the_raft_cluster_loses_nothing_and_finishes_inter
         .wait_for(
             "no orphan at the provider after the restarts",
             TICK_DEADLINE,
-            || async move {
-                let mut live = BTreeSet::new();
-                for n in NAMES {
-                    let r = lc.read(&format!("ai-keys/keys/{n}")).await;
-                    if r.status != 200 {
-                        return false;
-                    }
-                    for v in r.data()["versions"].as_object().unwrap().values() {
-                        if matches!(
-                            v["state"].as_str(),
-                            Some("pending" | "current" | "previous")
-                        ) {
-                            live.insert(v["fingerprint"].as_str().unwrap().to_string());
-                        }
-                    }
-                }
-                let (orphans, lost) = provider_disagreements(f, &live);
-                orphans.is_empty() && lost.is_empty()
-            },
+            || async move { agrees_with_provider(lc, f, &NAMES).await },
         )
         .await;
     let mut events = 0;

@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 
 use super::admin::mint;
 use super::errors::{error, gate};
-use super::http::{base62, bearer, body_json, hex, query, respond, stall_after_create};
+use super::http::{
+    base62, bearer, body_json, hex, openai_page, query, respond, stall_after_create,
+};
 use super::{expiry, Flavor, Inner, Kind, Minted, Shared};
 
 /// One service account.
@@ -85,15 +87,7 @@ pub(super) async fn openai_list_accounts(
         .map_or(0, |i| i + 1);
     let page: Vec<Value> = all.iter().skip(start).take(2).map(|a| view(a)).collect();
     let more = start + page.len() < all.len();
-    let (first, last) = (
-        page.first().map(|a| a["id"].clone()),
-        page.last().map(|a| a["id"].clone()),
-    );
-    respond(
-        200,
-        &[],
-        json!({"object": "list", "data": page, "first_id": first, "last_id": last, "has_more": more}),
-    )
+    openai_page(page, more)
 }
 
 /// `POST .../service_accounts/{sa}/api_keys` `{name?, scopes?, expires_in_seconds?}`.

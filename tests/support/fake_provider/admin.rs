@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use super::errors::{error, gate};
 use super::http::{
-    anthropic_hint, base62, bearer, body_json, header, hex, masked, note_mutation, query, respond,
-    stall_after_create,
+    anthropic_hint, base62, bearer, body_json, header, hex, masked, note_mutation, openai_page,
+    query, respond, stall_after_create,
 };
 use super::{accounts, expiry, Flavor, Kind, Minted, Shared};
 
@@ -136,15 +136,7 @@ pub(super) async fn openai_list(
         view
     }).collect();
     let more = start + page.len() < all.len();
-    let (first, last) = (
-        page.first().map(|k| k["id"].clone()),
-        page.last().map(|k| k["id"].clone()),
-    );
-    respond(
-        200,
-        &[],
-        json!({"object": "list", "data": page, "first_id": first, "last_id": last, "has_more": more}),
-    )
+    openai_page(page, more)
 }
 
 pub(super) fn openai_view(k: &Minted, prefix: &str) -> Value {

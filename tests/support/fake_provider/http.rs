@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use rand::Rng;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{Mode, Shared};
 
@@ -97,6 +97,20 @@ pub(super) fn anthropic_hint(key: &str) -> String {
     let chars: Vec<char> = key.chars().collect();
     let tail: String = chars[chars.len().saturating_sub(4)..].iter().collect();
     format!("{}...{tail}", chars.iter().take(16).collect::<String>())
+}
+
+/// One page of an OpenAI list (`first_id`, `last_id`, `has_more`): `page` of the items after
+/// the cursor, and whether more follow.
+pub(super) fn openai_page(page: Vec<Value>, more: bool) -> Response {
+    let (first, last) = (
+        page.first().map(|a| a["id"].clone()),
+        page.last().map(|a| a["id"].clone()),
+    );
+    respond(
+        200,
+        &[],
+        json!({"object": "list", "data": page, "first_id": first, "last_id": last, "has_more": more}),
+    )
 }
 
 pub(super) fn respond(status: u16, headers: &[(&str, String)], body: Value) -> Response {

@@ -59,29 +59,42 @@ async fn racing(
     h.engine.backend().handle_request(req).await
 }
 
+/// Runs `n` requests at once (each released by one barrier): request `i` is `op` on the path and
+/// data `request(i)` gives. The results, in request order.
+async fn race(
+    h: &Arc<Harness>,
+    n: usize,
+    op: Operation,
+    request: impl Fn(usize) -> (String, Value),
+) -> Vec<HandlerResult> {
+    let start = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (h, start) = (h.clone(), start.clone());
+            let (path, data) = request(i);
+            tokio::spawn(async move { racing(&h, &start, op, &path, data).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    results
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_stages_on_one_key_stage_exactly_once() {
     let h = Arc::new(with_key().await);
-    let start = Arc::new(tokio::sync::Barrier::new(20));
-    let tasks: Vec<_> = (0..20)
-        .map(|i| {
-            let h = h.clone();
-            let start = start.clone();
-            tokio::spawn(async move {
-                racing(
-                    &h,
-                    &start,
-                    Operation::Update,
-                    "stage/k",
-                    json!({"value": format!("sk-test-RACE-{i:02}-abcdef")}),
-                )
-                .await
-            })
-        })
-        .collect();
+    let results = race(&h, 20, Operation::Update, |i| {
+        (
+            "stage/k".to_string(),
+            json!({"value": format!("sk-test-RACE-{i:02}-abcdef")}),
+        )
+    })
+    .await;
     let mut ok = 0;
-    for t in tasks {
-        match t.await.unwrap() {
+    for result in results {
+        match result {
             Ok(Some(resp)) => {
                 assert_eq!(resp.data["version"], 2);
                 ok += 1;
@@ -125,25 +138,15 @@ async fn concurrent_stages_on_one_key_stage_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_creates_of_different_keys_all_succeed() {
     let h = Arc::new(Harness::new().await);
-    let start = Arc::new(tokio::sync::Barrier::new(10));
-    let tasks: Vec<_> = (0..10)
-        .map(|i| {
-            let h = h.clone();
-            let start = start.clone();
-            tokio::spawn(async move {
-                racing(
-                    &h,
-                    &start,
-                    Operation::Create,
-                    &format!("keys/key-{i}"),
-                    json!({"value": format!("sk-test-PAR-{i}-abcdef")}),
-                )
-                .await
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap().unwrap();
+    let results = race(&h, 10, Operation::Create, |i| {
+        (
+            format!("keys/key-{i}"),
+            json!({"value": format!("sk-test-PAR-{i}-abcdef")}),
+        )
+    })
+    .await;
+    for result in results {
+        result.unwrap();
     }
     let resp = h
         .call(Operation::List, "keys/", Value::Null)
@@ -162,26 +165,16 @@ async fn concurrent_creates_of_different_keys_all_succeed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_creates_of_one_key_create_it_once() {
     let h = Arc::new(Harness::new().await);
-    let start = Arc::new(tokio::sync::Barrier::new(10));
-    let tasks: Vec<_> = (0..10)
-        .map(|i| {
-            let h = h.clone();
-            let start = start.clone();
-            tokio::spawn(async move {
-                racing(
-                    &h,
-                    &start,
-                    Operation::Create,
-                    "keys/same",
-                    json!({"value": format!("sk-test-SAME-{i}-abcdef")}),
-                )
-                .await
-            })
-        })
-        .collect();
+    let results = race(&h, 10, Operation::Create, |i| {
+        (
+            "keys/same".to_string(),
+            json!({"value": format!("sk-test-SAME-{i}-abcdef")}),
+        )
+    })
+    .await;
     let mut ok = 0;
-    for t in tasks {
-        match t.await.unwrap() {
+    for result in results {
+        match result {
             Ok(_) => ok += 1,
             Err(Error::BadRequest(msg)) => assert!(msg.contains("already exists"), "{msg}"),
             Err(e) => panic!("unexpected {e:?}"),
@@ -200,26 +193,16 @@ async fn concurrent_creates_of_one_key_create_it_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_rotations_on_one_key_keep_the_invariants() {
     let h = Arc::new(with_key().await);
-    let start = Arc::new(tokio::sync::Barrier::new(8));
-    let tasks: Vec<_> = (0..8)
-        .map(|i| {
-            let h = h.clone();
-            let start = start.clone();
-            tokio::spawn(async move {
-                racing(
-                    &h,
-                    &start,
-                    Operation::Update,
-                    "rotate/k",
-                    json!({"value": format!("sk-test-ROTRACE-{i}-abcdef")}),
-                )
-                .await
-            })
-        })
-        .collect();
-    for t in tasks {
+    let results = race(&h, 8, Operation::Update, |i| {
+        (
+            "rotate/k".to_string(),
+            json!({"value": format!("sk-test-ROTRACE-{i}-abcdef")}),
+        )
+    })
+    .await;
+    for result in results {
         // each rotation runs alone under the key's lock, so all succeed one after another
-        t.await.unwrap().unwrap();
+        result.unwrap();
     }
     let k = h.read("keys/k").await;
     assert_eq!(k["current_version"], 9, "{k}");

@@ -7,6 +7,7 @@
 #   scripts/soak.sh --rotations 5000 --keys 16   # longer
 #   scripts/soak.sh --only crash_loop            # one test (a filter on the test names)
 #   scripts/soak.sh --fuzz-secs 600              # then each cargo fuzz target for 10 minutes
+#   scripts/soak.sh --restarts 10 --failover-rotations 40   # the Raft cluster tests, longer
 #
 # Each test prints one line `RELIABILITY test=NAME key=value ...`; the table at the end has one
 # block per test. The tests run one at a time (--test-threads 1) so their figures are not
@@ -17,7 +18,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/tools.sh
 
 rotations=1000 keys=8 held_every=3 clients=32 ops=100 schema_secs=600 huge_mb=8 only=""
-fuzz_secs=60
+fuzz_secs=60 restarts=6 failover_rotations=20
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rotations) rotations="$2"; shift 2 ;;
@@ -29,7 +30,9 @@ while [[ $# -gt 0 ]]; do
     --huge-mb) huge_mb="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     --fuzz-secs) fuzz_secs="$2"; shift 2 ;; # per cargo fuzz target; 0 skips fuzzing
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --restarts) restarts="$2"; shift 2 ;; # whole-cluster stops, SIGTERM and SIGKILL in turn
+    --failover-rotations) failover_rotations="$2"; shift 2 ;; # the leader dies in the middle
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
@@ -39,12 +42,13 @@ ensure_schemathesis
 export AI_KEYS_SOAK_ROTATIONS="$rotations" AI_KEYS_SOAK_KEYS="$keys"
 export AI_KEYS_SOAK_HELD_EVERY="$held_every" AI_KEYS_SOAK_CLIENTS="$clients"
 export AI_KEYS_SOAK_OPS_PER_CLIENT="$ops" AI_KEYS_SOAK_SCHEMA_SECS="$schema_secs"
-export AI_KEYS_SOAK_HUGE_MB="$huge_mb"
+export AI_KEYS_SOAK_HUGE_MB="$huge_mb" AI_KEYS_SOAK_RESTARTS="$restarts"
+export AI_KEYS_SOAK_FAILOVER_ROTATIONS="$failover_rotations"
 
 out="$(mktemp "${TMPDIR:-/tmp}/ai-keys-soak.XXXXXX")"
 log "output in $out"
 status=0
-run cargo test --test e2e -- --nocapture --include-ignored --test-threads 1 "reliability::${only}" 2>&1 \
+run cargo test --test e2e -- --nocapture --test-threads 1 "reliability::${only}" 2>&1 \
   | tee "$out" || status=$?
 if [[ "$fuzz_secs" != 0 && -z "$only" ]]; then
   scripts/fuzz.sh "$fuzz_secs" 2>&1 | tee -a "$out" || status=$?

@@ -333,3 +333,43 @@ async fn in_a_cluster_the_provider_revocation_waits_for_the_standbys() {
         );
     }
 }
+
+/// Review of the wait above: in a cluster the periodic tick does not wait for the standbys key
+/// by key (eight keys at a time, each waiting 2 s, would cap a tick at a few hundred grace
+/// ends). A grace end it records leaves the revocation pending with its intent, for the
+/// recovery of a later tick; a lone server's tick tries it at once.
+#[tokio::test]
+async fn in_a_cluster_the_tick_leaves_grace_end_revocations_to_recovery() {
+    for clustered in [false, true] {
+        let h = with_key().await;
+        h.system.clustered.store(clustered, Ordering::SeqCst);
+        created_at_provider(&h).await;
+        h.write("stage/k", json!({ "value": NEW })).await.unwrap();
+        h.write("promote/k", json!({ "force": true, "grace_period": 1 }))
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while h.read("keys/k").await["versions"]["1"]["state"] != "revoked" {
+            assert!(std::time::Instant::now() < deadline, "grace never ended");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let start = std::time::Instant::now();
+        h.tick().await.unwrap();
+        assert!(start.elapsed() < STANDBY_SETTLE, "the tick waited");
+        let r = &h.read("keys/k").await["versions"]["1"]["provider_revocation"];
+        assert_eq!(r["status"], "pending", "{r}");
+        if clustered {
+            assert!(r["last_error"].is_null(), "tried at once: {r}");
+        } else {
+            assert!(
+                r["last_error"].as_str().unwrap().contains("cannot revoke"),
+                "{r}"
+            );
+        }
+        assert_eq!(
+            wal_entries(&h).await.len(),
+            1,
+            "the intent stays for recovery"
+        );
+    }
+}

@@ -117,6 +117,18 @@ async fn pending_revocation(leader: &Client, fake: &FakeProvider) {
     assert_eq!(r["status"], "pending", "{:#}", key.data());
 }
 
+/// Creates `name` with `auto_rotate`, due for rotation 90 s from now.
+async fn falls_due_soon(leader: &Client, fake: &FakeProvider, name: &str) {
+    let v = secret(name);
+    fake.add_key(&v);
+    let created = Utc::now() - TimeDelta::hours(1) + TimeDelta::seconds(90);
+    let body = json!({
+        "value": v, "provider": "oa", "auto_rotate": true, "rotation_period": "1h",
+        "created_time": created.to_rfc3339_opts(SecondsFormat::Secs, true),
+    });
+    create_key(leader, name, body).await;
+}
+
 #[tokio::test]
 async fn leader_sigkill_during_rotations_loses_revives_and_duplicates_nothing() {
     let rotations = size("AI_KEYS_SOAK_FAILOVER_ROTATIONS", 6).max(2);
@@ -128,22 +140,14 @@ async fn leader_sigkill_during_rotations_loses_revives_and_duplicates_nothing() 
     let names: Vec<String> = ["fo-pending", "fo-grace", "fo-loop", "fo-revoke", "fo-auto"]
         .map(String::from)
         .to_vec();
-    for n in &names {
+    for n in &names[..4] {
         let v = secret(n);
         fake.add_key(&v);
-        let mut body = json!({ "value": v, "provider": "oa" });
-        if n == "fo-auto" {
-            // Falls due a minute and a half from now: after the kill, so only the new leader's
-            // scheduler can rotate it.
-            let created = Utc::now() - TimeDelta::hours(1) + TimeDelta::seconds(90);
-            body["auto_rotate"] = json!(true);
-            body["rotation_period"] = json!("1h");
-            body["created_time"] = json!(created.to_rfc3339_opts(SecondsFormat::Secs, true));
-        }
-        create_key(&leader, n, body).await;
+        create_key(&leader, n, json!({ "value": v, "provider": "oa" })).await;
     }
-    // Work the new leader must continue: a staged (created at the provider) version, a
-    // previous version inside its grace window, and a revocation the provider refused.
+    // Work the new leader must continue: a staged (created at the provider) version and a
+    // previous version inside its grace window (a refused revocation and a key falling due
+    // come just before the kill).
     ok(&leader, "ai-keys/stage/fo-pending", json!({})).await;
     ok(
         &leader,
@@ -152,7 +156,6 @@ async fn leader_sigkill_during_rotations_loses_revives_and_duplicates_nothing() 
     )
     .await;
     let grace_before = leader.read("ai-keys/keys/fo-grace").await.data()["versions"]["1"].clone();
-    pending_revocation(&leader, &fake).await;
 
     let done = Arc::new(AtomicBool::new(false));
     let (reads, bad) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
@@ -175,6 +178,10 @@ async fn leader_sigkill_during_rotations_loses_revives_and_duplicates_nothing() 
         let path = "ai-keys/rotate/fo-loop";
         let body = json!({ "grace_period": if r % 2 == 0 { "0s" } else { "1h" } });
         if r == rotations / 2 {
+            // Right before the kill (so the old leader's tick cannot have done it): a revocation
+            // the provider refuses, and a key that falls due 90 s from now.
+            pending_revocation(&leader, &fake).await;
+            falls_due_soon(&leader, &fake, "fo-auto").await;
             // Kill the leader while this rotation is in flight at it.
             let c = leader.clone();
             let inflight =
@@ -295,6 +302,10 @@ async fn leader_sigkill_during_rotations_loses_revives_and_duplicates_nothing() 
             ("history_events", &events),
             ("settle_secs", &settle.as_secs()),
         ],
+    );
+    assert!(
+        reads.load(Ordering::SeqCst) > 0,
+        "the standbys answered no read"
     );
     assert_eq!(
         bad.load(Ordering::SeqCst),

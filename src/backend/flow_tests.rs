@@ -10,6 +10,7 @@ mod intents;
 mod records;
 mod refusals;
 mod reports;
+mod revocation_timing;
 mod rotation;
 
 use serde_json::{json, Value};

@@ -50,6 +50,8 @@ pub struct Locked {
     pub retired: Vec<(u32, String)>,
     /// Whether opening the key already changed it (a grace window had closed).
     pub expired: bool,
+    /// Intents of revocations the provider confirmed, settled once the record says so.
+    confirmed_intents: Vec<String>,
 }
 
 impl Locked {
@@ -104,6 +106,7 @@ impl Locked {
             request_id: request_id.filter(|r| !r.is_empty()),
             retired: Vec::new(),
             expired: false,
+            confirmed_intents: Vec::new(),
         };
         locked.expired = locked.expire();
         Ok(locked)
@@ -200,6 +203,10 @@ impl Locked {
         if self.attempt_revocations(shared, storage).await {
             self.save(storage).await?;
         }
+        // Only now: had the record not been saved, the intent is what lets recovery finish it.
+        for id in std::mem::take(&mut self.confirmed_intents) {
+            intents::settle(storage, Some(&id)).await;
+        }
         Ok(())
     }
 
@@ -240,8 +247,8 @@ impl Locked {
     }
 
     /// Tries each pending revocation of this operation once (call after the retirement is
-    /// stored), records the outcomes and settles the intents of the confirmed ones. Whether
-    /// anything was recorded.
+    /// stored) and records the outcomes; the intents of the confirmed ones are settled by the
+    /// caller once the record is saved. Whether anything was recorded.
     pub async fn attempt_revocations(
         &mut self,
         shared: &Arc<Shared>,
@@ -254,8 +261,8 @@ impl Locked {
         !outcomes.is_empty()
     }
 
-    /// Calls the provider once for each pending revocation this operation retired, settling the
-    /// intents of the confirmed ones; the outcome per version.
+    /// Calls the provider once for each pending revocation this operation retired, keeping the
+    /// intents of the confirmed ones in `confirmed_intents`; the outcome per version.
     async fn revoke_pending(
         &mut self,
         shared: &Arc<Shared>,
@@ -291,7 +298,7 @@ impl Locked {
             )
             .await;
             if result.is_ok() {
-                intents::settle(storage, revocation.intent_id.as_deref()).await;
+                self.confirmed_intents.extend(revocation.intent_id.clone());
             }
             outcomes.push((number, result));
         }
@@ -339,6 +346,10 @@ impl Locked {
             if let Err(e) = result {
                 tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation of a deleted key's version failed; recovery retries it");
             }
+        }
+        // The record is already gone: nothing else would tell recovery the key is dead.
+        for id in std::mem::take(&mut self.confirmed_intents) {
+            intents::settle(storage, Some(&id)).await;
         }
     }
 }

@@ -4,14 +4,12 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
 
 use super::{with_key, NEW};
 use crate::backend::intents::{self, RevokeIntent, WAL_REVOKE};
-use crate::backend::locked::STANDBY_SETTLE;
 use crate::backend::store;
 use crate::backend::testing::Harness;
 use crate::engine::Engine;
@@ -21,7 +19,7 @@ use crate::framework::{
 
 /// Makes version 1 of key `k` a key the engine created at provider `p` (`openai_compatible`,
 /// which cannot revoke: every revocation there fails without a network call).
-async fn created_at_provider(h: &Harness) {
+pub(super) async fn created_at_provider(h: &Harness) {
     h.create(
         "providers/p",
         json!({ "type": "openai_compatible", "base_url": "http://127.0.0.1:9" }),
@@ -122,7 +120,7 @@ async fn a_retired_version_records_a_pending_revocation_and_its_intent() {
     assert_eq!(entry.data["provider"], "p");
 }
 
-async fn wal_entries(h: &Harness) -> Vec<(String, WalEntry)> {
+pub(super) async fn wal_entries(h: &Harness) -> Vec<(String, WalEntry)> {
     let mut out = Vec::new();
     for id in crate::framework::wal_list(h.storage.as_ref())
         .await
@@ -298,78 +296,4 @@ async fn a_cancelled_retirement_leaves_no_retired_version_without_an_intent() {
 
 fn rollback_req(h: &Harness) -> Request {
     Request::new(Operation::Rollback, "", h.cached.clone())
-}
-
-/// Failover review: in a cluster, standbys serve reads from storage they apply 50-100 ms after
-/// the leader, so the revocation at the provider waits [`STANDBY_SETTLE`] after the write that
-/// retired the key (before the fix it followed at once, and a standby served the value the
-/// provider had just revoked). A lone server revokes at once.
-#[tokio::test(start_paused = true)]
-async fn in_a_cluster_the_provider_revocation_waits_for_the_standbys() {
-    for clustered in [false, true] {
-        let h = with_key().await;
-        h.system.clustered.store(clustered, Ordering::SeqCst);
-        created_at_provider(&h).await;
-        h.write("stage/k", json!({ "value": NEW })).await.unwrap();
-        let start = tokio::time::Instant::now();
-        h.write("promote/k", json!({ "force": true, "grace_period": 0 }))
-            .await
-            .unwrap();
-        let waited = start.elapsed();
-        let expected = if clustered {
-            STANDBY_SETTLE
-        } else {
-            Duration::ZERO
-        };
-        assert!(
-            waited >= expected && waited < expected + Duration::from_millis(500),
-            "clustered={clustered}: waited {waited:?}"
-        );
-        // The attempt was made (and failed: this provider type cannot revoke) after the wait.
-        let r = &h.read("keys/k").await["versions"]["1"]["provider_revocation"];
-        assert!(
-            r["last_error"].as_str().unwrap().contains("cannot revoke"),
-            "{r}"
-        );
-    }
-}
-
-/// Review of the wait above: in a cluster the periodic tick does not wait for the standbys key
-/// by key (eight keys at a time, each waiting 2 s, would cap a tick at a few hundred grace
-/// ends). A grace end it records leaves the revocation pending with its intent, for the
-/// recovery of a later tick; a lone server's tick tries it at once.
-#[tokio::test]
-async fn in_a_cluster_the_tick_leaves_grace_end_revocations_to_recovery() {
-    for clustered in [false, true] {
-        let h = with_key().await;
-        h.system.clustered.store(clustered, Ordering::SeqCst);
-        created_at_provider(&h).await;
-        h.write("stage/k", json!({ "value": NEW })).await.unwrap();
-        h.write("promote/k", json!({ "force": true, "grace_period": 1 }))
-            .await
-            .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while h.read("keys/k").await["versions"]["1"]["state"] != "revoked" {
-            assert!(std::time::Instant::now() < deadline, "grace never ended");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let start = std::time::Instant::now();
-        h.tick().await.unwrap();
-        assert!(start.elapsed() < STANDBY_SETTLE, "the tick waited");
-        let r = &h.read("keys/k").await["versions"]["1"]["provider_revocation"];
-        assert_eq!(r["status"], "pending", "{r}");
-        if clustered {
-            assert!(r["last_error"].is_null(), "tried at once: {r}");
-        } else {
-            assert!(
-                r["last_error"].as_str().unwrap().contains("cannot revoke"),
-                "{r}"
-            );
-        }
-        assert_eq!(
-            wal_entries(&h).await.len(),
-            1,
-            "the intent stays for recovery"
-        );
-    }
 }

@@ -21,8 +21,9 @@ use crate::rotation::{Change, ProviderRevocation, RotationError};
 /// How long a revocation at the provider waits after the write that retired the key, when the
 /// server runs in a cluster: standbys serve reads from their own replicated storage and apply
 /// a write 50-100 ms after the leader (openbao.md), so revoking at once would let a standby
-/// serve a value the provider already refuses. Twenty times the lag observed; the intent covers
-/// a crash or cancellation during the wait.
+/// serve a value the provider already refuses. Twenty to forty times the lag observed: a
+/// margin, not a guarantee (a standby cut off from the leader lags longer and still serves
+/// reads). The intent covers a crash or cancellation during the wait.
 pub const STANDBY_SETTLE: Duration = Duration::from_secs(2);
 
 /// How long revocations at the provider wait after their retiring write on this node.

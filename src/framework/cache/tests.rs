@@ -93,6 +93,24 @@ fn gets(p: &Probe) -> usize {
     p.gets.load(Ordering::SeqCst)
 }
 
+/// Stores "old" at `k/a`, then starts a read of it through `s` that has its value from storage
+/// but is held before it can fill the cache ([`Probe::release`] lets it go).
+async fn held_read_of_old(
+    probe: &Arc<Probe>,
+    s: &Arc<CachedStorage>,
+) -> tokio::task::JoinHandle<Option<String>> {
+    probe.inner.put("k/a", b"old".to_vec()).await.unwrap();
+    probe.hold_gets.store(true, Ordering::SeqCst);
+    let reader = tokio::spawn({
+        let s = s.clone();
+        async move { read(s.as_ref(), "k/a").await }
+    });
+    while gets(probe) == 0 {
+        tokio::task::yield_now().await;
+    }
+    reader
+}
+
 #[tokio::test]
 async fn a_warm_read_does_not_reach_storage() {
     let (probe, _, s) = setup(LIMITS);
@@ -159,16 +177,8 @@ async fn a_cancelled_write_leaves_nothing_cached() {
 #[tokio::test]
 async fn a_read_that_raced_a_write_does_not_store_the_old_value() {
     let (probe, _, s) = setup(LIMITS);
-    probe.inner.put("k/a", b"old".to_vec()).await.unwrap();
-    probe.hold_gets.store(true, Ordering::SeqCst);
-    let reader = tokio::spawn({
-        let s = s.clone();
-        async move { read(s.as_ref(), "k/a").await }
-    });
-    // The read has its value ("old") and waits; the write lands and finishes meanwhile.
-    while gets(&probe) == 0 {
-        tokio::task::yield_now().await;
-    }
+    let reader = held_read_of_old(&probe, &s).await;
+    // The write lands and finishes meanwhile.
     s.put("k/a", b"new".to_vec()).await.unwrap();
     probe.release();
     assert_eq!(reader.await.unwrap().as_deref(), Some("old"));
@@ -179,15 +189,7 @@ async fn a_read_that_raced_a_write_does_not_store_the_old_value() {
 #[tokio::test]
 async fn a_read_that_raced_an_invalidation_does_not_store_the_old_value() {
     let (probe, cache, s) = setup(LIMITS);
-    probe.inner.put("k/a", b"old".to_vec()).await.unwrap();
-    probe.hold_gets.store(true, Ordering::SeqCst);
-    let reader = tokio::spawn({
-        let s = s.clone();
-        async move { read(s.as_ref(), "k/a").await }
-    });
-    while gets(&probe) == 0 {
-        tokio::task::yield_now().await;
-    }
+    let reader = held_read_of_old(&probe, &s).await;
     // The active node's write replicates, then the host invalidates.
     probe.inner.put("k/a", b"new".to_vec()).await.unwrap();
     cache.invalidate("k/a");

@@ -205,10 +205,16 @@ impl Locked {
             self.save(storage).await?;
         }
         // Only now: had the record not been saved, the intent is what lets recovery finish it.
+        self.settle_confirmed(storage).await;
+        Ok(())
+    }
+
+    /// Deletes the intents of the revocations the provider confirmed (call once nothing but
+    /// the intent would tell recovery the key is still to be revoked).
+    async fn settle_confirmed(&mut self, storage: &dyn Storage) {
         for id in std::mem::take(&mut self.confirmed_intents) {
             intents::settle(storage, Some(&id)).await;
         }
-        Ok(())
     }
 
     /// Writes the revocation intents for what this operation retired, then the entry (one
@@ -349,9 +355,7 @@ impl Locked {
             }
         }
         // The record is already gone: nothing else would tell recovery the key is dead.
-        for id in std::mem::take(&mut self.confirmed_intents) {
-            intents::settle(storage, Some(&id)).await;
-        }
+        self.settle_confirmed(storage).await;
     }
 }
 

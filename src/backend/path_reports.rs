@@ -7,8 +7,7 @@ use futures::TryStreamExt;
 use serde_json::{json, Value};
 
 use super::history::{self, HistoryEvent, StoredArchive};
-use super::{bind, metrics, metrics_format, view, Shared};
-use super::{scan, store};
+use super::{bind, metrics, metrics_format, scan, store, view, Shared};
 use crate::framework::{
     self, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
     Request, Response,

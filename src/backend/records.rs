@@ -47,10 +47,7 @@ pub fn format_in(path: &str, raw: &[u8]) -> Result<u64, Error> {
         // Valid JSON of another shape: decoding it into the record type names the problem.
         Err(_) => None,
     };
-    Ok(format
-        .as_ref()
-        .and_then(Value::as_u64)
-        .unwrap_or(u64::from(PREVIOUS_FORMAT)))
+    Ok(format_number(format.as_ref()))
 }
 
 /// Decodes a stored entry straight into `T`, naming the entry on failure (never its content).
@@ -59,18 +56,19 @@ pub fn from_slice<T: DeserializeOwned>(path: &str, raw: &[u8]) -> Result<T, Erro
         if e.is_syntax() || e.is_eof() {
             invalid_json(path, &e)
         } else {
-            Error::Internal(format!(
-                "cannot decode storage entry {path:?}: {}",
-                kind(&e)
-            ))
+            cannot_decode(path, &e)
         }
     })
 }
 
 /// The format of a parsed record (1 when it has none).
 pub fn format_of(value: &Value) -> u64 {
-    value
-        .get("format")
+    format_number(value.get("format"))
+}
+
+/// A record's `format` field as a number: 1 (the previous release) when absent or not one.
+fn format_number(format: Option<&Value>) -> u64 {
+    format
         .and_then(Value::as_u64)
         .unwrap_or(u64::from(PREVIOUS_FORMAT))
 }
@@ -89,12 +87,11 @@ pub fn check_format(path: &str, value: &Value) -> Result<(), Error> {
 
 /// Decodes a parsed record into `T`, naming the entry on failure (never its content).
 pub fn from_value<T: DeserializeOwned>(path: &str, value: Value) -> Result<T, Error> {
-    serde_json::from_value(value).map_err(|e| {
-        Error::Internal(format!(
-            "cannot decode storage entry {path:?}: {}",
-            kind(&e)
-        ))
-    })
+    serde_json::from_value(value).map_err(|e| cannot_decode(path, &e))
+}
+
+fn cannot_decode(path: &str, e: &serde_json::Error) -> Error {
+    Error::Internal(format!("cannot decode storage entry {path:?}: {}", kind(e)))
 }
 
 fn kind(e: &serde_json::Error) -> String {

@@ -23,6 +23,15 @@ async fn cron_schedule(h: &Harness, name: &str, expr: &str, window: &str) -> Val
     .unwrap()
 }
 
+/// Creates key `k` with `value` on `schedule`, created at `created` (now when `None`).
+async fn key_k(h: &Harness, value: &str, schedule: &str, created: Option<DateTime<Utc>>) -> Value {
+    let mut body = json!({ "value": value, "schedule": schedule });
+    if let Some(t) = created {
+        body["created_time"] = json!(rfc3339(t));
+    }
+    h.create("keys/k", body).await.unwrap()
+}
+
 #[tokio::test]
 async fn a_schedule_with_a_cron_expression_reads_back_with_period_zero() {
     let h = Harness::new().await;
@@ -77,12 +86,7 @@ async fn giving_one_cadence_replaces_the_other() {
 async fn invalid_cadences_are_400_naming_the_field_and_change_nothing() {
     let h = Harness::new().await;
     cron_schedule(&h, "s", "0 3 * * *", "2h").await;
-    h.create(
-        "keys/k",
-        json!({"value": "sk-cron-unit-0001", "schedule": "s"}),
-    )
-    .await
-    .unwrap();
+    key_k(&h, "sk-cron-unit-0001", "s", None).await;
     let before = h.snapshot().await;
     for (body, field) in [
         (
@@ -149,13 +153,7 @@ async fn a_key_on_a_cron_schedule_shows_its_next_scheduled_time() {
     let created = (Utc::now() - Duration::hours(1))
         .duration_trunc(Duration::seconds(1))
         .unwrap();
-    let k = h
-        .create(
-            "keys/k",
-            json!({"value": "sk-cron-unit-0002", "schedule": "nightly", "created_time": rfc3339(created)}),
-        )
-        .await
-        .unwrap();
+    let k = key_k(&h, "sk-cron-unit-0002", "nightly", Some(created)).await;
     let mut expected = created
         .with_hour(3)
         .unwrap()
@@ -181,12 +179,7 @@ async fn a_key_on_a_cron_schedule_shows_its_next_scheduled_time() {
 async fn a_key_override_replaces_the_schedules_cadence_of_either_kind() {
     let h = Harness::new().await;
     cron_schedule(&h, "nightly", "0 3 * * *", "2h").await;
-    h.create(
-        "keys/k",
-        json!({"value": "sk-cron-unit-0003", "schedule": "nightly"}),
-    )
-    .await
-    .unwrap();
+    key_k(&h, "sk-cron-unit-0003", "nightly", None).await;
     // The schedule's window applies to the schedule's kind of cadence.
     assert_eq!(h.read("keys/k").await["rotation_window"], 2 * HOUR);
     // A period override: the cron window does not carry over.
@@ -257,12 +250,7 @@ async fn a_window_that_closed_is_recorded_once_and_the_key_waits_for_the_next_ti
     let expr = format!("{} {} * * *", slot.minute(), slot.hour());
     cron_schedule(&h, "daily", &expr, "1h").await;
     let created = now - Duration::hours(3);
-    h.create(
-        "keys/k",
-        json!({"value": "sk-cron-unit-0004", "schedule": "daily", "created_time": rfc3339(created)}),
-    )
-    .await
-    .unwrap();
+    key_k(&h, "sk-cron-unit-0004", "daily", Some(created)).await;
     // Automatic rotation on, without a provider (set underneath the paths, through the record
     // cache as every write in the plugin goes: nothing is due, so no call).
     let mut entry = store::load(h.cached.as_ref(), "k").await.unwrap().unwrap();
@@ -302,12 +290,7 @@ async fn overdue_lists_a_cron_key_past_its_scheduled_time() {
     let h = Harness::new().await;
     cron_schedule(&h, "hourly", "0 * * * *", "0").await;
     let created = Utc::now() - Duration::hours(3);
-    h.create(
-        "keys/k",
-        json!({"value": "sk-cron-unit-0005", "schedule": "hourly", "created_time": rfc3339(created)}),
-    )
-    .await
-    .unwrap();
+    key_k(&h, "sk-cron-unit-0005", "hourly", Some(created)).await;
     let out = h
         .call(Operation::Read, "overdue", Value::Null)
         .await

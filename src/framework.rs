@@ -33,7 +33,7 @@ mod storage;
 mod wal;
 
 pub use backend::{Backend, ExistenceResult, PeriodicFn, WalOutcome, WalRollbackFn};
-pub use cache::{get_cached, CacheLimits, CacheStats, CachedStorage, StorageCache};
+pub use cache::{get_cached, get_summary, CacheLimits, CacheStats, CachedStorage, StorageCache};
 pub use duration::{parse_duration, parse_duration_str};
 pub use error::Error;
 pub use field::{is_valid_name, Field, FieldData, FieldType, DEFAULT_MAX_LEN};

@@ -17,6 +17,9 @@
 //!
 //! What it holds is what storage holds, decoded: never a view computed at some time. Anything
 //! time-dependent (grace windows) is judged by the reader on every read.
+//!
+//! Beside the entries it keeps small summaries of them ([`get_summary`], `summaries.rs`) under
+//! the same rules, bounded apart, so a scan over every entry need not read them all again.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -33,6 +36,8 @@ pub struct CacheLimits {
     /// Stored bytes of the entries kept, at most (decoded values are accounted by the size of
     /// the bytes they were decoded from).
     pub max_bytes: usize,
+    /// Summaries kept at most ([`get_summary`]); beyond it, new ones are not kept.
+    pub max_summaries: usize,
 }
 
 /// The cache's state, shared by every [`CachedStorage`] of one mount.
@@ -51,6 +56,8 @@ struct State {
     /// Writes to covered keys started and not finished.
     writing: usize,
     entries: HashMap<String, Slot>,
+    /// Summaries of entries by key, which outlive the entries' eviction.
+    summaries: HashMap<String, Arc<dyn Any + Send + Sync>>,
     bytes: usize,
     clock: u64,
     /// Watched keys written since the last [`StorageCache::take_written`] (`None` until the
@@ -79,6 +86,8 @@ pub struct CacheStats {
     pub entries: usize,
     /// Bytes accounted.
     pub bytes: usize,
+    /// Summaries held.
+    pub summaries: usize,
 }
 
 impl StorageCache {
@@ -148,6 +157,7 @@ impl StorageCache {
         let mut state = self.lock();
         state.generation += 1;
         state.entries.clear();
+        state.summaries.clear();
         state.bytes = 0;
     }
 
@@ -158,7 +168,7 @@ impl StorageCache {
         }
         let mut state = self.lock();
         state.generation += 1;
-        state.remove(key);
+        state.forget(key);
     }
 
     /// Entries and bytes held.
@@ -167,6 +177,7 @@ impl StorageCache {
         CacheStats {
             entries: state.entries.len(),
             bytes: state.bytes,
+            summaries: state.summaries.len(),
         }
     }
 
@@ -175,7 +186,7 @@ impl StorageCache {
         let mut state = self.lock();
         state.generation += 1;
         state.writing += 1;
-        state.remove(key);
+        state.forget(key);
         state.generation
     }
 
@@ -188,7 +199,7 @@ impl StorageCache {
         state.writing -= 1;
         let alone = state.generation == ticket && state.writing == 0;
         state.generation += 1;
-        state.remove(key);
+        state.forget(key);
         if let (true, Some(bytes), true) = (alone, written, self.enabled()) {
             let size = bytes.len();
             state.insert(key, Held::Raw(bytes.into()), size, self.limits);
@@ -220,6 +231,12 @@ impl StorageCache {
 }
 
 impl State {
+    /// `key` changed: drops its entry and its summary.
+    fn forget(&mut self, key: &str) {
+        self.remove(key);
+        self.summaries.remove(key);
+    }
+
     fn remove(&mut self, key: &str) {
         if let Some(slot) = self.entries.remove(key) {
             self.bytes -= slot.size;
@@ -383,6 +400,9 @@ where
     }
     Ok(Some(value))
 }
+
+mod summaries;
+pub use summaries::get_summary;
 
 #[cfg(test)]
 mod tests;

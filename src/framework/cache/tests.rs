@@ -68,6 +68,7 @@ impl Storage for Probe {
 const LIMITS: CacheLimits = CacheLimits {
     max_entries: 100,
     max_bytes: 1 << 20,
+    max_summaries: 4,
 };
 
 fn setup(limits: CacheLimits) -> (Arc<Probe>, Arc<StorageCache>, Arc<CachedStorage>) {
@@ -242,6 +243,7 @@ async fn the_cache_is_bounded_and_keeps_the_recently_used() {
     let limits = CacheLimits {
         max_entries: 8,
         max_bytes: 1 << 20,
+        max_summaries: 4,
     };
     let (probe, cache, s) = setup(limits);
     for i in 0..8 {
@@ -270,6 +272,7 @@ async fn the_cache_is_bounded_and_keeps_the_recently_used() {
     let small = CacheLimits {
         max_entries: 100,
         max_bytes: 100,
+        max_summaries: 4,
     };
     let (probe, cache, s) = setup(small);
     for i in 0..20 {
@@ -336,3 +339,5 @@ async fn watched_writes_are_recorded_once_asked() {
     assert_eq!(written, ["k/a", "k/c", "k/d", "s/b"]);
     assert!(cache.take_written().is_empty());
 }
+
+mod summaries;

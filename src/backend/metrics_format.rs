@@ -4,7 +4,8 @@
 //! <mount>/metrics` shows it).
 
 use chrono::{DateTime, Utc};
-use prometheus::{CounterVec, Encoder as _, GaugeVec, Opts, Registry, TextEncoder};
+use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::{Encoder as _, TextEncoder};
 use serde_json::{json, Map, Value};
 
 use super::metrics::{Family, Kind};
@@ -18,43 +19,68 @@ fn internal(e: prometheus::Error) -> Error {
     Error::Internal(format!("encoding metrics: {e}"))
 }
 
-/// One family registered alone, so it can be encoded and dropped before the next is built.
-fn registry_of(f: &Family) -> Result<Registry, Error> {
-    let registry = Registry::new();
-    let opts = Opts::new(f.name, f.help);
-    match f.kind {
-        Kind::Gauge => {
-            let vec = GaugeVec::new(opts, &f.labels).map_err(internal)?;
-            for (values, v) in &f.samples {
-                let values: Vec<&str> = values.iter().map(String::as_str).collect();
-                vec.get_metric_with_label_values(&values)
-                    .map_err(internal)?
-                    .set(*v);
+/// The family as the encoder takes it, built directly (no registry: at 10,000 keys a registry's
+/// hashing of every label set cost seconds). Label pairs sorted by name and samples by label
+/// values, as a registry gathers them.
+fn family_proto(f: &Family) -> MetricFamily {
+    let mut order: Vec<usize> = (0..f.labels.len()).collect();
+    order.sort_by_key(|&i| f.labels[i]);
+    let mut samples: Vec<&(Vec<String>, f64)> = f.samples.iter().collect();
+    samples.sort_by(|a, b| {
+        order
+            .iter()
+            .map(|&i| &a.0[i])
+            .cmp(order.iter().map(|&i| &b.0[i]))
+    });
+    let metrics = samples
+        .into_iter()
+        .map(|(values, v)| {
+            let mut m = Metric::default();
+            m.set_label(
+                order
+                    .iter()
+                    .map(|&i| {
+                        let mut pair = LabelPair::default();
+                        pair.set_name(f.labels[i].to_string());
+                        pair.set_value(values[i].clone());
+                        pair
+                    })
+                    .collect(),
+            );
+            match f.kind {
+                Kind::Gauge => {
+                    let mut g = Gauge::default();
+                    g.set_value(*v);
+                    m.set_gauge(g);
+                }
+                Kind::Counter => {
+                    let mut c = Counter::default();
+                    c.set_value(*v);
+                    m.set_counter(c);
+                }
             }
-            registry.register(Box::new(vec)).map_err(internal)?;
-        }
-        Kind::Counter => {
-            let vec = CounterVec::new(opts, &f.labels).map_err(internal)?;
-            for (values, v) in &f.samples {
-                let values: Vec<&str> = values.iter().map(String::as_str).collect();
-                vec.get_metric_with_label_values(&values)
-                    .map_err(internal)?
-                    .inc_by(*v);
-            }
-            registry.register(Box::new(vec)).map_err(internal)?;
-        }
-    }
-    Ok(registry)
+            m
+        })
+        .collect();
+    let mut family = MetricFamily::default();
+    family.set_name(f.name.to_string());
+    family.set_help(f.help.to_string());
+    family.set_field_type(match f.kind {
+        Kind::Gauge => MetricType::GAUGE,
+        Kind::Counter => MetricType::COUNTER,
+    });
+    family.set_metric(metrics);
+    family
 }
 
 /// The Prometheus text exposition of `families` (families sorted by name; empty ones left out),
 /// encoded one family at a time.
 pub fn prometheus_text(families: impl IntoIterator<Item = Family>) -> Result<String, Error> {
     let mut parts = Vec::new();
-    for f in families {
+    for f in families.into_iter().filter(|f| !f.samples.is_empty()) {
         let mut out = Vec::new();
         TextEncoder::new()
-            .encode(&registry_of(&f)?.gather(), &mut out)
+            .encode(&[family_proto(&f)], &mut out)
             .map_err(internal)?;
         parts.push((f.name, out));
     }
@@ -129,7 +155,10 @@ mod tests {
                 kind: Kind::Counter,
                 help: "Promotions.",
                 labels: vec!["mount", "key"],
-                samples: vec![(vec!["m".into(), "a".into()], 3.0)],
+                samples: vec![
+                    (vec!["m".into(), "b".into()], 4.0),
+                    (vec!["m".into(), "a".into()], 3.0),
+                ],
             },
             Family {
                 name: "ai_keys_empty",
@@ -151,7 +180,8 @@ mod tests {
              ai_keys_overdue{key=\"we\\\"ird\\\\\\nname\",mount=\"m\"} 1\n\
              # HELP ai_keys_rotations_total Promotions.\n\
              # TYPE ai_keys_rotations_total counter\n\
-             ai_keys_rotations_total{key=\"a\",mount=\"m\"} 3\n"
+             ai_keys_rotations_total{key=\"a\",mount=\"m\"} 3\n\
+             ai_keys_rotations_total{key=\"b\",mount=\"m\"} 4\n"
         );
     }
 
@@ -166,7 +196,10 @@ mod tests {
         );
         assert_eq!(
             v["counters"],
-            json!([{ "name": "ai_keys_rotations_total", "labels": {"mount": "m", "key": "a"}, "value": 3 }])
+            json!([
+                { "name": "ai_keys_rotations_total", "labels": {"mount": "m", "key": "b"}, "value": 4 },
+                { "name": "ai_keys_rotations_total", "labels": {"mount": "m", "key": "a"}, "value": 3 },
+            ])
         );
         assert_eq!(number(0.5), json!(0.5));
     }

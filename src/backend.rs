@@ -4,6 +4,7 @@
 //! state, the request and its validated fields; [`bind`] turns them into framework handlers.
 
 mod cron_settings;
+mod digest;
 mod due_index;
 mod history;
 mod intents;
@@ -71,6 +72,7 @@ pub struct Shared {
 pub const RECORD_CACHE: framework::CacheLimits = framework::CacheLimits {
     max_entries: 512,
     max_bytes: 1 << 20,
+    max_summaries: 25_000,
 };
 
 /// One mounted engine.

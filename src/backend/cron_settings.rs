@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::path_schedules::Schedule;
 use super::store::KeyState;
+use super::view::Overrides;
 use crate::framework::{Error, Field, FieldData, FieldType};
 use crate::rotation::{cron::MAX_EXPRESSION_LEN, Cadence, CronSpec, Timing};
 
@@ -189,7 +190,7 @@ pub fn apply_to_key(
 
 /// Checks a key's overrides against its schedule (called before the key is stored).
 pub fn check_key(key: &KeyState, schedule: &Schedule) -> Result<(), Error> {
-    let timing = timing(key, schedule)?;
+    let timing = timing(&key.overrides(), schedule)?;
     if let Some(w) = key.rotation_window {
         check_window(w, &timing.cadence)?;
     }
@@ -213,9 +214,9 @@ fn stored_expression(expr: &str) -> Result<CronSpec, Error> {
 }
 
 /// A key's rotation timing: its overrides, else its schedule's.
-pub fn timing(key: &KeyState, schedule: &Schedule) -> Result<Timing, Error> {
+pub fn timing(key: &Overrides<'_>, schedule: &Schedule) -> Result<Timing, Error> {
     let inherited = schedule_cadence(schedule)?;
-    let cadence = match (&key.rotation_schedule, key.rotation_period) {
+    let cadence = match (key.rotation_schedule, key.rotation_period) {
         (Some(expr), _) => Cadence::Cron(stored_expression(expr)?),
         (None, Some(p)) => Cadence::Period(p),
         (None, None) => inherited,

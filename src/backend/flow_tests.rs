@@ -9,6 +9,7 @@ mod history;
 mod intents;
 mod records;
 mod refusals;
+mod report_digests;
 mod reports;
 mod revocation_timing;
 mod rotation;

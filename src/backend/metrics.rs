@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 
-use super::store::KeyState;
-use crate::rotation::{Version, VersionState};
+use std::sync::Arc;
+
+use super::digest::KeyDigest;
 
 /// A counter or a gauge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,81 +81,44 @@ pub fn mount_label(mount_point: &str) -> String {
     mount_point.trim_end_matches('/').to_string()
 }
 
-/// Whether a `previous` version is kept past its planned grace end: its grace window was moved
-/// later than planned (`extend/`, usage), or it is still live although the planned end passed
-/// (the periodic work has not retired it yet). Records from before the plan was remembered
-/// count their grace end as the plan.
-pub fn past_planned_grace(v: &Version, now: DateTime<Utc>) -> bool {
-    if v.state != VersionState::Previous {
-        return false;
-    }
-    let Some(planned) = v.planned_grace_expires_time.or(v.grace_expires_time) else {
-        return false;
-    };
-    v.grace_expires_time.is_some_and(|g| g > planned) || now >= planned
-}
-
-/// One key's figures: small and owned, so a scan of every key drops each record as soon as its
-/// figures are taken. Its age is against its cadence (period or cron schedule), resolved by the
-/// caller (`view::Periods::age`).
+/// One key's figures at the report's time: its digest (what its record holds) and what the
+/// clock makes of it. Its age is against its cadence (period or cron schedule), resolved by the
+/// caller (`view::Periods::age_of`).
 pub struct KeyFigures {
     name: String,
+    key: Arc<KeyDigest>,
     /// Age of the current version, seconds until due, overdue.
     age: Option<(i64, i64, bool)>,
-    auto_rotate: bool,
     in_grace: bool,
     past_plan: usize,
-    pending: usize,
-    revocations: usize,
     oldest_revocation_secs: i64,
-    auto_failures: u32,
-    last_error: bool,
-    rotations: u64,
-    extensions: u64,
-    /// Failed rotations by trigger: automatic, manual.
-    failures: [u64; 2],
-    tests: Vec<(String, u64)>,
 }
 
-/// The triggers of failed rotations, in the order of [`KeyFigures::failures`].
+/// The triggers of failed rotations, always reported both.
 const TRIGGERS: [&str; 2] = ["automatic", "manual"];
 
 impl KeyFigures {
-    /// The figures of `k` at `now`.
-    pub fn new(k: &KeyState, age: Option<crate::rotation::AgeReport>, now: DateTime<Utc>) -> Self {
-        let versions = || k.versions.versions.values();
-        let count = |f: &dyn Fn(&Version) -> bool| versions().filter(|v| f(v)).count();
-        let requested = || {
-            versions()
-                .filter_map(|v| v.provider_revocation.as_ref())
-                .filter(|r| r.is_pending())
-                .map(|r| r.requested_time)
-        };
+    /// The figures of key `name`, digest `key`, at `now`.
+    pub fn new(
+        name: String,
+        key: Arc<KeyDigest>,
+        age: Option<crate::rotation::AgeReport>,
+        now: DateTime<Utc>,
+    ) -> Self {
         KeyFigures {
-            name: k.name.clone(),
+            name,
             age: age.map(|a| {
                 let due = (a.next_rotation_time - now).num_seconds();
                 (a.age_secs, due, a.overdue)
             }),
-            auto_rotate: k.auto_rotate,
-            in_grace: k.versions.previous_in_grace(now).is_some(),
-            past_plan: count(&|v| past_planned_grace(v, now)),
-            pending: count(&|v| v.state == VersionState::Pending),
-            revocations: requested().count(),
-            oldest_revocation_secs: requested()
-                .min()
-                .map_or(0, |t| (now - t).num_seconds().max(0)),
-            auto_failures: k.auto.failures,
-            last_error: k.last_error.is_some(),
-            rotations: k.stats.rotations,
-            extensions: k.stats.grace_extensions,
-            failures: TRIGGERS.map(|t| k.stats.rotation_failures.get(t).copied().unwrap_or(0)),
-            tests: k
-                .stats
-                .test_outcomes
+            in_grace: key.in_grace(now),
+            past_plan: key.previous.iter().filter(|g| g.past_plan(now)).count(),
+            oldest_revocation_secs: key
+                .revocations
                 .iter()
-                .map(|(o, n)| (o.clone(), *n))
-                .collect(),
+                .min()
+                .map_or(0, |t| (now - *t).num_seconds().max(0)),
+            key,
         }
     }
 }
@@ -175,30 +139,30 @@ const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 15] = [
     ("ai_keys_overdue", Kind::Gauge, "1 when the current version is older than its rotation period.", &["key"],
         |k, add| if let Some((_, _, overdue)) = k.age { add(&[], flag(overdue)) }),
     ("ai_keys_auto_rotate", Kind::Gauge, "1 when the key rotates automatically when due (auto_rotate).", &["key"],
-        |k, add| add(&[], flag(k.auto_rotate))),
+        |k, add| add(&[], flag(k.key.auto_rotate))),
     ("ai_keys_versions_in_grace", Kind::Gauge, "Previous versions still inside their grace window.", &["key"],
         |k, add| add(&[], flag(k.in_grace))),
     ("ai_keys_versions_past_planned_grace", Kind::Gauge, "Previous versions kept past their planned grace end (extended, or not retired yet).", &["key"],
         |k, add| add(&[], k.past_plan as f64)),
     ("ai_keys_pending_versions", Kind::Gauge, "Staged versions waiting for promotion.", &["key"],
-        |k, add| add(&[], k.pending as f64)),
+        |k, add| add(&[], k.key.pending as f64)),
     ("ai_keys_provider_revocations_pending", Kind::Gauge, "Retired versions whose revocation at the provider is not confirmed yet.", &["key"],
-        |k, add| add(&[], k.revocations as f64)),
+        |k, add| add(&[], k.key.revocations.len() as f64)),
     ("ai_keys_provider_revocation_oldest_pending_seconds", Kind::Gauge, "Age of the oldest unconfirmed provider revocation (0 when none is pending).", &["key"],
         |k, add| add(&[], k.oldest_revocation_secs as f64)),
     ("ai_keys_auto_rotation_consecutive_failures", Kind::Gauge, "Failed automatic rotation attempts since the last promotion (0: the last one succeeded or none failed).", &["key"],
-        |k, add| add(&[], f64::from(k.auto_failures))),
+        |k, add| add(&[], f64::from(k.key.auto_failures))),
     ("ai_keys_last_attempt_failed", Kind::Gauge, "1 while the key records an error from its latest rotation attempt or periodic work (last_error).", &["key"],
-        |k, add| add(&[], flag(k.last_error))),
+        |k, add| add(&[], flag(k.key.last_error))),
     ("ai_keys_rotations_total", Kind::Counter, "Promotions completed.", &["key"],
-        |k, add| add(&[], k.rotations as f64)),
+        |k, add| add(&[], k.key.rotations as f64)),
     // Both triggers always, so a first failure is an increase from 0 for `increase()`.
     ("ai_keys_rotation_failures_total", Kind::Counter, "Failed one-call rotations (rotate/ and automatic), by trigger.", &["key", "trigger"],
-        |k, add| for (trigger, n) in TRIGGERS.iter().zip(k.failures) { add(&[trigger], n as f64) }),
+        |k, add| for trigger in TRIGGERS { add(&[trigger], k.key.failures(trigger) as f64) }),
     ("ai_keys_grace_extensions_total", Kind::Counter, "Grace windows postponed because the previous version was still in use at its provider.", &["key"],
-        |k, add| add(&[], k.extensions as f64)),
+        |k, add| add(&[], k.key.grace_extensions as f64)),
     ("ai_keys_test_outcomes_total", Kind::Counter, "Key tests by outcome.", &["key", "outcome"],
-        |k, add| for (outcome, n) in &k.tests { add(&[outcome], *n as f64) }),
+        |k, add| for (outcome, n) in &k.key.test_outcomes { add(&[outcome], *n as f64) }),
 ];
 
 /// The snapshot, one family at a time (so only one family's samples exist at once): the
@@ -240,28 +204,13 @@ mod tests {
     use chrono::TimeDelta;
 
     use super::*;
+    use crate::backend::digest::Grace;
 
-    fn previous(grace: Option<i64>, planned: Option<i64>, now: DateTime<Utc>) -> Version {
+    fn previous(grace: Option<i64>, planned: Option<i64>, now: DateTime<Utc>) -> Grace {
         let at = |h: i64| now + TimeDelta::hours(h);
-        Version {
-            number: 1,
-            state: VersionState::Previous,
-            value: None,
-            fingerprint: "sha256:0000000000000000".into(),
-            created_time: now - TimeDelta::days(10),
-            promoted_time: None,
-            grace_expires_time: grace.map(at),
-            planned_grace_expires_time: planned.map(at),
-            revoked_time: None,
-            last_test: None,
-            provider_key_id: None,
-            engine_created: false,
-            provider_key_verified: false,
-            staged_by: None,
-            provider: None,
-            provider_revocation: None,
-            usage_check: None,
-            provider_expires_time: None,
+        Grace {
+            expires: grace.map(at),
+            planned: planned.map(at),
         }
     }
 
@@ -269,18 +218,14 @@ mod tests {
     fn past_planned_grace_is_an_extension_or_a_live_version_after_the_plan() {
         let now = Utc::now();
         // on plan, inside the window
-        assert!(!past_planned_grace(&previous(Some(2), Some(2), now), now));
+        assert!(!previous(Some(2), Some(2), now).past_plan(now));
         // extended beyond the plan, even before the plan ends
-        assert!(past_planned_grace(&previous(Some(5), Some(2), now), now));
+        assert!(previous(Some(5), Some(2), now).past_plan(now));
         // the plan ended and the version is still previous
-        assert!(past_planned_grace(&previous(Some(-1), Some(-1), now), now));
+        assert!(previous(Some(-1), Some(-1), now).past_plan(now));
         // an old record without a plan: its grace end is the plan
-        assert!(!past_planned_grace(&previous(Some(2), None, now), now));
-        assert!(past_planned_grace(&previous(Some(-2), None, now), now));
-        // a revoked version is not kept
-        let mut revoked = previous(Some(5), Some(2), now);
-        revoked.state = VersionState::Revoked;
-        assert!(!past_planned_grace(&revoked, now));
+        assert!(!previous(Some(2), None, now).past_plan(now));
+        assert!(previous(Some(-2), None, now).past_plan(now));
     }
 
     #[test]

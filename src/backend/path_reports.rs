@@ -147,25 +147,27 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
     let now = Utc::now();
     let mut keys = Vec::new();
-    let mut all = std::pin::pin!(scan::keys(storage).await?);
-    while let Some(key) = all.try_next().await? {
+    let mut all = std::pin::pin!(scan::digests(storage).await?);
+    while let Some((name, key)) = all.try_next().await? {
+        let Some((number, created)) = key.current else {
+            continue;
+        };
         // max_age replaces the key's period or cron schedule for this report.
+        let periods = view::periods_of(&s, storage, &key.overrides()).await?;
         let periods = match max_age {
             Some(m) => view::Periods {
                 rotation_period: m,
                 rotation_window: 0,
                 rotation_schedule: None,
-                ..view::periods(&s, storage, &key).await?
+                ..periods
             },
-            None => view::periods(&s, storage, &key).await?,
+            None => periods,
         };
         let period = periods.rotation_period;
-        let Some(age) = periods.age(&key.versions, now) else {
-            continue;
-        };
+        let age = periods.age_of(number, created, now);
         if age.overdue {
             let mut entry = json!({
-                "key": key.name,
+                "key": name,
                 "age_days": age.age_days,
                 "overdue_days": age.overdue_days,
                 "rotation_period_days": period_days(period),
@@ -196,12 +198,13 @@ async fn metrics(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let storage = req.storage.as_ref();
     let now = Utc::now();
     let mut figures = Vec::new();
-    let mut all = std::pin::pin!(scan::keys(storage).await?);
-    while let Some(key) = all.try_next().await? {
-        let age = view::periods(&s, storage, &key)
-            .await?
-            .age(&key.versions, now);
-        figures.push(metrics::KeyFigures::new(&key, age, now));
+    let mut all = std::pin::pin!(scan::digests(storage).await?);
+    while let Some((name, key)) = all.try_next().await? {
+        let periods = view::periods_of(&s, storage, &key.overrides()).await?;
+        let age = key
+            .current
+            .map(|(n, created)| periods.age_of(n, created, now));
+        figures.push(metrics::KeyFigures::new(name, key, age, now));
     }
     let mount = metrics::mount_label(&req.mount_point);
     let families = metrics::collect(&mount, &figures, s.ticks.last());

@@ -282,7 +282,7 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
-    let users = scan::names_where(storage, |k| k.schedule == name).await?;
+    let users = scan::names_where(storage, |k| *k.schedule == *name).await?;
     if !users.is_empty() {
         return Err(Error::BadRequest(format!(
             "schedule {name:?} is used by keys: {}",

@@ -7,8 +7,12 @@
 //! and holds at most that many decoded records (plus what the caller keeps). Records come from
 //! the record cache when it has them, without pushing its hot entries out.
 
+use std::future::Future;
+use std::sync::Arc;
+
 use futures::stream::{self, Stream, StreamExt, TryStreamExt};
 
+use super::digest::{self, KeyDigest};
 use super::store::{self, KeyState};
 use crate::framework::{Error, Storage};
 
@@ -21,16 +25,46 @@ pub const CONCURRENCY: usize = 16;
 pub async fn keys(
     storage: &dyn Storage,
 ) -> Result<impl Stream<Item = Result<KeyState, Error>> + '_, Error> {
+    each(storage, move |name| async move {
+        let entry = store::load_with(storage, &name, false).await?;
+        Ok(entry.and_then(|e| e.key.clone()))
+    })
+    .await
+}
+
+/// Every live key's name and digest, as [`keys`] (what the reports read): the digests the
+/// record cache keeps cost no storage read.
+pub async fn digests(
+    storage: &dyn Storage,
+) -> Result<impl Stream<Item = Result<(String, Arc<KeyDigest>), Error>> + '_, Error> {
+    each(storage, move |name| async move {
+        let digest = digest::load(storage, &name).await?;
+        Ok(digest.map(|d| (name, d)))
+    })
+    .await
+}
+
+/// `load` of every listed key, in name order, [`CONCURRENCY`] at once; see [`keys`] for what
+/// is left out.
+async fn each<'a, T, F, Fut>(
+    storage: &'a dyn Storage,
+    load: F,
+) -> Result<impl Stream<Item = Result<T, Error>> + 'a, Error>
+where
+    T: 'a,
+    F: Fn(String) -> Fut + 'a,
+    Fut: Future<Output = Result<Option<T>, Error>> + 'a,
+{
     let names = store::list_names(storage).await?;
     Ok(stream::iter(names)
-        .map(move |name| async move {
-            let loaded = store::load_with(storage, &name, false).await;
-            (name, loaded)
+        .map(move |name| {
+            let loading = load(name.clone());
+            async move { (name, loading.await) }
         })
         .buffered(CONCURRENCY)
         .filter_map(|(name, loaded)| async move {
             match loaded {
-                Ok(entry) => entry.and_then(|e| e.key.clone()).map(Ok),
+                Ok(value) => value.map(Ok),
                 Err(e @ Error::Internal(_)) => {
                     tracing::error!(key = %name, error = %e, "key left out of a report");
                     None
@@ -40,15 +74,15 @@ pub async fn keys(
         }))
 }
 
-/// The names of the keys for which `pred` holds, in name order.
+/// The names of the keys for which `pred` holds (judged on their digests), in name order.
 pub async fn names_where(
     storage: &dyn Storage,
-    pred: impl Fn(&KeyState) -> bool,
+    pred: impl Fn(&KeyDigest) -> bool,
 ) -> Result<Vec<String>, Error> {
-    keys(storage)
+    digests(storage)
         .await?
-        .try_filter_map(|k| {
-            let name = pred(&k).then_some(k.name);
+        .try_filter_map(|(name, k)| {
+            let name = pred(&k).then_some(name);
             async move { Ok(name) }
         })
         .try_collect()
@@ -71,9 +105,17 @@ mod tests {
         let h = Harness::new().await;
         let mut names: Vec<String> = (0..3 * CONCURRENCY).map(|i| format!("k{i}")).collect();
         for n in &names {
-            h.create(&format!("keys/{n}"), json!({ "value": OLD }))
-                .await
-                .unwrap();
+            let schedule = if n.ends_with('0') {
+                "staging"
+            } else {
+                "production"
+            };
+            h.create(
+                &format!("keys/{n}"),
+                json!({ "value": OLD, "schedule": schedule }),
+            )
+            .await
+            .unwrap();
         }
         h.storage
             .put("keys/k7", b"{\"format\": 999}".to_vec())
@@ -90,10 +132,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(scanned, names);
-        let even = names_where(h.cached.as_ref(), |k| k.name.ends_with('0'))
+        let staging = names_where(h.cached.as_ref(), |k| &*k.schedule == "staging")
             .await
             .unwrap();
         let expected: Vec<&String> = names.iter().filter(|n| n.ends_with('0')).collect();
-        assert_eq!(even.iter().collect::<Vec<_>>(), expected);
+        assert_eq!(staging.iter().collect::<Vec<_>>(), expected);
     }
 }

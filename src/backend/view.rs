@@ -96,6 +96,11 @@ impl Periods {
         versions.age_with(&self.timing(), now)
     }
 
+    /// [`Self::age`] of current version `number`, created at `created`.
+    pub fn age_of(&self, number: u32, created: DateTime<Utc>, now: DateTime<Utc>) -> AgeReport {
+        self.timing().age_of(number, created, now)
+    }
+
     /// The usage-aware revocation settings.
     pub fn usage_policy(&self) -> crate::rotation::UsagePolicy {
         crate::rotation::UsagePolicy {
@@ -105,14 +110,51 @@ impl Periods {
     }
 }
 
-/// Resolves a key's periods. A schedule that vanished (it cannot be deleted while used, so only
-/// through storage damage) falls back to the built-in `production` values.
+/// What a key sets of its periods, borrowed from its record or its digest: its schedule and
+/// the overrides of it (`None` inherits the schedule's).
+#[derive(Debug, Clone, Copy)]
+pub struct Overrides<'a> {
+    pub schedule: &'a str,
+    pub rotation_period: Option<i64>,
+    pub grace_period: Option<i64>,
+    pub rotation_schedule: Option<&'a str>,
+    pub rotation_window: Option<i64>,
+    pub usage_quiet_period: Option<i64>,
+    pub max_grace: Option<i64>,
+}
+
+impl KeyState {
+    /// This key's [`Overrides`].
+    pub fn overrides(&self) -> Overrides<'_> {
+        Overrides {
+            schedule: &self.schedule,
+            rotation_period: self.rotation_period,
+            grace_period: self.grace_period,
+            rotation_schedule: self.rotation_schedule.as_deref(),
+            rotation_window: self.rotation_window,
+            usage_quiet_period: self.usage_quiet_period,
+            max_grace: self.max_grace,
+        }
+    }
+}
+
+/// Resolves a key's periods ([`periods_of`] its record's overrides).
 pub async fn periods(
     shared: &Shared,
     storage: &dyn Storage,
     key: &KeyState,
 ) -> Result<Periods, Error> {
-    let schedule = match shared.schedules.get(storage, &key.schedule).await? {
+    periods_of(shared, storage, &key.overrides()).await
+}
+
+/// Resolves the periods `key` sets. A schedule that vanished (it cannot be deleted while used,
+/// so only through storage damage) falls back to the built-in `production` values.
+pub async fn periods_of(
+    shared: &Shared,
+    storage: &dyn Storage,
+    key: &Overrides<'_>,
+) -> Result<Periods, Error> {
+    let schedule = match shared.schedules.get(storage, key.schedule).await? {
         Some(s) => s,
         None => fallback_schedule(),
     };

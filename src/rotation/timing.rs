@@ -101,7 +101,11 @@ impl Timing {
     /// The current version's age report at `now`.
     pub fn age_report(&self, versions: &KeyVersions, now: DateTime<Utc>) -> Option<AgeReport> {
         let current = versions.current()?;
-        let created = current.created_time;
+        Some(self.age_of(current.number, current.created_time, now))
+    }
+
+    /// The age report of current version `number`, created at `created`, at `now`.
+    pub fn age_of(&self, number: u32, created: DateTime<Utc>, now: DateTime<Utc>) -> AgeReport {
         let days = age::age_days(created, now);
         let first = self.first_due_time(created);
         let next = self.next_after_first(first, now);
@@ -109,8 +113,8 @@ impl Timing {
             Cadence::Period(p) => age::overdue_days(days, p),
             Cadence::Cron(_) => (now - first).num_seconds().max(0).div_euclid(DAY),
         };
-        Some(AgeReport {
-            version: current.number,
+        AgeReport {
+            version: number,
             age_secs: age::age_secs(created, now),
             age_days: days,
             next_rotation_time: next,
@@ -118,7 +122,7 @@ impl Timing {
             overdue: now > first,
             overdue_days,
             missed_rotation_time: self.missed_rotation_time(created, now),
-        })
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 # the external-plugin floor (an unknown path under the mount: the plugin answers 404 with no
 # work) and of creds/ and keys/, at 1 and 8 connections, as ratios measured in the same run;
 # server and plugin CPU per request (from /proc); plugin RSS idle, after the reads and at 10,000
-# keys; plugin start time; keys/ list, overdue and metrics at 10,000 keys; the periodic tick's
+# keys; plugin start time; keys/ list, overdue and metrics (both formats) at 10,000 keys; the periodic tick's
 # plugin CPU at 10,000 keys; rotate/ against a provider answering at once.
 #
 #   scripts/bench.sh                                   # builds the release plugin, 5 s per read run
@@ -113,7 +113,11 @@ rss_after="$(rss_mib "$pid")"
 log "creating $keys keys"
 create_s="$("${helper[@]}" create "$keys")"
 list_s="$("${helper[@]}" time ai-keys/keys list=true)"
+# The first report after the creates reads every record (and keeps each key's digest); the
+# next ones read only the records changed since.
+overdue_cold_s="$("${helper[@]}" time ai-keys/overdue)"
 overdue_s="$("${helper[@]}" time ai-keys/overdue)"
+metrics_prom_s="$("${helper[@]}" time ai-keys/metrics format=prometheus)"
 metrics_s="$("${helper[@]}" time ai-keys/metrics)"
 ticks="skipped (BENCH_TICKS=0)"
 if [[ "$tick_wait" != 0 ]]; then
@@ -153,7 +157,7 @@ cat <<EOF
 
 plugin RSS: idle after mount ${rss_idle} MiB, after the reads ${rss_after} MiB, at $keys keys ${rss_keys} MiB
 plugin start, exec to handshake line: median ${start_p50} ms, p90 ${start_p90} ms (30 starts)
-$keys keys: created in ${create_s} s; keys/ list ${list_s} s, overdue ${overdue_s} s, metrics ${metrics_s} s
+$keys keys: created in ${create_s} s; keys/ list ${list_s} s; overdue ${overdue_s} s (the first after the creates ${overdue_cold_s} s); metrics ${metrics_prom_s} s (Prometheus text), ${metrics_s} s (JSON)
 periodic tick at $keys keys, plugin CPU: $ticks
 rotate/ (stage, test against a provider answering at once, promote): median ${rot_p50} ms, p90 ${rot_p90} ms, plugin CPU ${rot_cpu} ms per rotation (50 rotations)
 

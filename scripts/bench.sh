@@ -3,8 +3,9 @@
 # the external-plugin floor (an unknown path under the mount: the plugin answers 404 with no
 # work) and of creds/ and keys/, at 1 and 8 connections, as ratios measured in the same run;
 # server and plugin CPU per request (from /proc); plugin RSS idle, after the reads and at 10,000
-# keys; plugin start time; keys/ list, overdue and metrics (both formats) at 10,000 keys; the periodic tick's
-# plugin CPU at 10,000 keys; rotate/ against a provider answering at once.
+# keys; plugin start time; keys/ list, overdue and metrics (both formats, with the CPU each costs)
+# at 10,000 keys; the periodic tick's plugin CPU at 10,000 keys; rotate/ against a provider
+# answering at once.
 #
 #   scripts/bench.sh                                   # builds the release plugin, 5 s per read run
 #   BENCH_SECONDS=10 BENCH_KEYS=10000 scripts/bench.sh
@@ -113,12 +114,21 @@ rss_after="$(rss_mib "$pid")"
 log "creating $keys keys"
 create_s="$("${helper[@]}" create "$keys")"
 list_s="$("${helper[@]}" time ai-keys/keys list=true)"
+# "seconds (CPU: plugin s, server s)" of one read of $1 (query $2).
+timed_cpu() {
+  local s0 p0 t s1 p1
+  s0="$(cpu "$server_pid")" p0="$(cpu "$pid")"
+  t="$("${helper[@]}" time "$@")"
+  s1="$(cpu "$server_pid")" p1="$(cpu "$pid")"
+  awk -v t="$t" -v p="$((p1 - p0))" -v s="$((s1 - s0))" -v hz="$hz" \
+    'BEGIN { printf "%s s (CPU: plugin %.2f s, server %.2f s)", t, p / hz, s / hz }'
+}
 # The first report after the creates reads every record (and keeps each key's digest); the
 # next ones read only the records changed since.
-overdue_cold_s="$("${helper[@]}" time ai-keys/overdue)"
-overdue_s="$("${helper[@]}" time ai-keys/overdue)"
-metrics_prom_s="$("${helper[@]}" time ai-keys/metrics format=prometheus)"
-metrics_s="$("${helper[@]}" time ai-keys/metrics)"
+overdue_cold_s="$(timed_cpu ai-keys/overdue)"
+overdue_s="$(timed_cpu ai-keys/overdue)"
+metrics_prom_s="$(timed_cpu ai-keys/metrics format=prometheus)"
+metrics_s="$(timed_cpu ai-keys/metrics)"
 ticks="skipped (BENCH_TICKS=0)"
 if [[ "$tick_wait" != 0 ]]; then
   log "sampling the plugin's CPU for 130 s (two periodic ticks, every 60 s)"
@@ -157,7 +167,9 @@ cat <<EOF
 
 plugin RSS: idle after mount ${rss_idle} MiB, after the reads ${rss_after} MiB, at $keys keys ${rss_keys} MiB
 plugin start, exec to handshake line: median ${start_p50} ms, p90 ${start_p90} ms (30 starts)
-$keys keys: created in ${create_s} s; keys/ list ${list_s} s; overdue ${overdue_s} s (the first after the creates ${overdue_cold_s} s); metrics ${metrics_prom_s} s (Prometheus text), ${metrics_s} s (JSON)
+$keys keys: created in ${create_s} s; keys/ list ${list_s} s
+  overdue:  ${overdue_s}; the first after the creates ${overdue_cold_s}
+  metrics:  Prometheus text ${metrics_prom_s}; JSON ${metrics_s}
 periodic tick at $keys keys, plugin CPU: $ticks
 rotate/ (stage, test against a provider answering at once, promote): median ${rot_p50} ms, p90 ${rot_p90} ms, plugin CPU ${rot_cpu} ms per rotation (50 rotations)
 

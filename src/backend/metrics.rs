@@ -22,17 +22,17 @@ pub enum Kind {
 
 /// One metric family: its samples share the label names.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Family {
+pub struct Family<'a> {
     pub name: &'static str,
     pub kind: Kind,
     pub help: &'static str,
     /// Label names, `mount` first.
     pub labels: Vec<&'static str>,
-    /// Label values (in the order of `labels`) and the value.
-    pub samples: Vec<(Vec<String>, f64)>,
+    /// Label values (in the order of `labels`), borrowed from the snapshot, and the value.
+    pub samples: Vec<(Vec<&'a str>, f64)>,
 }
 
-impl Family {
+impl<'a> Family<'a> {
     fn new(name: &'static str, kind: Kind, help: &'static str, labels: &[&'static str]) -> Self {
         let mut all = vec!["mount"];
         all.extend_from_slice(labels);
@@ -45,9 +45,10 @@ impl Family {
         }
     }
 
-    fn add(&mut self, mount: &str, values: &[&str], value: f64) {
-        let mut all = vec![mount.to_string()];
-        all.extend(values.iter().map(|v| v.to_string()));
+    fn add(&mut self, mount: &'a str, values: &[&'a str], value: f64) {
+        let mut all = Vec::with_capacity(values.len() + 1);
+        all.push(mount);
+        all.extend_from_slice(values);
         self.samples.push((all, value));
     }
 }
@@ -124,7 +125,7 @@ impl KeyFigures {
 }
 
 /// Adds one key's samples to a family: `add(extra label values, value)`.
-type Sampler = fn(&KeyFigures, &mut dyn FnMut(&[&str], f64));
+type Sampler = for<'k> fn(&'k KeyFigures, &mut dyn FnMut(&[&'k str], f64));
 
 fn flag(b: bool) -> f64 {
     f64::from(u8::from(b))
@@ -171,17 +172,18 @@ pub fn collect<'a>(
     mount: &'a str,
     keys: &'a [KeyFigures],
     last_tick: f64,
-) -> impl Iterator<Item = Family> + 'a {
+) -> impl Iterator<Item = Family<'a>> + 'a {
     let per_key = PER_KEY
         .iter()
         .map(move |(name, kind, help, labels, sampler)| {
             let mut family = Family::new(name, *kind, help, labels);
             for k in keys {
                 sampler(k, &mut |extra, value| {
-                    let mut values = Vec::with_capacity(extra.len() + 1);
+                    let mut values = Vec::with_capacity(extra.len() + 2);
+                    values.push(mount);
                     values.push(k.name.as_str());
                     values.extend_from_slice(extra);
-                    family.add(mount, &values, value);
+                    family.samples.push((values, value));
                 });
             }
             family

@@ -6,7 +6,9 @@
 use chrono::{DateTime, Utc};
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{Encoder as _, TextEncoder};
-use serde_json::{json, Map, Value};
+use serde::ser::SerializeMap as _;
+use serde::Serialize;
+use serde_json::{json, Value};
 
 use super::metrics::{Family, Kind};
 use super::view;
@@ -22,10 +24,10 @@ fn internal(e: prometheus::Error) -> Error {
 /// The family as the encoder takes it, built directly (no registry: at 10,000 keys a registry's
 /// hashing of every label set cost seconds). Label pairs sorted by name and samples by label
 /// values, as a registry gathers them.
-fn family_proto(f: &Family) -> MetricFamily {
+fn family_proto(f: &Family<'_>) -> MetricFamily {
     let mut order: Vec<usize> = (0..f.labels.len()).collect();
     order.sort_by_key(|&i| f.labels[i]);
-    let mut samples: Vec<&(Vec<String>, f64)> = f.samples.iter().collect();
+    let mut samples: Vec<&(Vec<&str>, f64)> = f.samples.iter().collect();
     samples.sort_by(|a, b| {
         order
             .iter()
@@ -42,7 +44,7 @@ fn family_proto(f: &Family) -> MetricFamily {
                     .map(|&i| {
                         let mut pair = LabelPair::default();
                         pair.set_name(f.labels[i].to_string());
-                        pair.set_value(values[i].clone());
+                        pair.set_value(values[i].to_string());
                         pair
                     })
                     .collect(),
@@ -75,7 +77,9 @@ fn family_proto(f: &Family) -> MetricFamily {
 
 /// The Prometheus text exposition of `families` (families sorted by name; empty ones left out),
 /// encoded one family at a time.
-pub fn prometheus_text(families: impl IntoIterator<Item = Family>) -> Result<String, Error> {
+pub fn prometheus_text<'a>(
+    families: impl IntoIterator<Item = Family<'a>>,
+) -> Result<String, Error> {
     let mut parts = Vec::new();
     for f in families.into_iter().filter(|f| !f.samples.is_empty()) {
         let mut out = Vec::new();
@@ -98,21 +102,43 @@ fn number(v: f64) -> Value {
     }
 }
 
+/// A sample's labels, written as a JSON object straight from the family (no map built).
+struct Labels<'f>(&'f [&'static str], &'f [&'f str]);
+
+impl Serialize for Labels<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0.iter().zip(self.1) {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Sample<'f> {
+    name: &'f str,
+    labels: Labels<'f>,
+    value: Value,
+}
+
 /// The JSON rendering: `{mount, timestamp, gauges: [...], counters: [...]}`, each sample as
 /// `{name, labels: {...}, value}`. Written as text one sample at a time: at 10,000 keys a tree
 /// of values would take hundreds of megabytes for a reply of about 20.
-pub fn json(mount: &str, families: impl IntoIterator<Item = Family>, now: DateTime<Utc>) -> String {
+pub fn json<'a>(
+    mount: &str,
+    families: impl IntoIterator<Item = Family<'a>>,
+    now: DateTime<Utc>,
+) -> String {
     let mut gauges = Vec::new();
     let mut counters = Vec::new();
     for f in families {
         for (values, v) in &f.samples {
-            let labels: Map<String, Value> = f
-                .labels
-                .iter()
-                .zip(values)
-                .map(|(k, v)| (k.to_string(), json!(v)))
-                .collect();
-            let sample = json!({ "name": f.name, "labels": labels, "value": number(*v) });
+            let sample = Sample {
+                name: f.name,
+                labels: Labels(&f.labels, values),
+                value: number(*v),
+            };
             let out = match f.kind {
                 Kind::Gauge => &mut gauges,
                 Kind::Counter => &mut counters,
@@ -141,24 +167,21 @@ pub fn json(mount: &str, families: impl IntoIterator<Item = Family>, now: DateTi
 mod tests {
     use super::*;
 
-    fn families() -> Vec<Family> {
+    fn families() -> Vec<Family<'static>> {
         vec![
             Family {
                 name: "ai_keys_overdue",
                 kind: Kind::Gauge,
                 help: "1 when overdue.",
                 labels: vec!["mount", "key"],
-                samples: vec![(vec!["m".into(), "we\"ird\\\nname".into()], 1.0)],
+                samples: vec![(vec!["m", "we\"ird\\\nname"], 1.0)],
             },
             Family {
                 name: "ai_keys_rotations_total",
                 kind: Kind::Counter,
                 help: "Promotions.",
                 labels: vec!["mount", "key"],
-                samples: vec![
-                    (vec!["m".into(), "b".into()], 4.0),
-                    (vec!["m".into(), "a".into()], 3.0),
-                ],
+                samples: vec![(vec!["m", "b"], 4.0), (vec!["m", "a"], 3.0)],
             },
             Family {
                 name: "ai_keys_empty",

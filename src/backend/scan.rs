@@ -25,7 +25,7 @@ pub const CONCURRENCY: usize = 16;
 pub async fn keys(
     storage: &dyn Storage,
 ) -> Result<impl Stream<Item = Result<KeyState, Error>> + '_, Error> {
-    each(storage, move |name| async move {
+    each(storage, Broken::LeftOut, move |name| async move {
         let entry = store::load_with(storage, &name, false).await?;
         Ok(entry.and_then(|e| e.key.clone()))
     })
@@ -37,7 +37,23 @@ pub async fn keys(
 pub async fn digests(
     storage: &dyn Storage,
 ) -> Result<impl Stream<Item = Result<(String, Arc<KeyDigest>), Error>> + '_, Error> {
-    each(storage, move |name| async move {
+    digests_or(storage, Broken::LeftOut).await
+}
+
+/// What a scan does with a record that cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Broken {
+    /// Logged and left out (a report goes on).
+    LeftOut,
+    /// The scan ends with its error (a check that must not pass on what it could not read).
+    Refused,
+}
+
+async fn digests_or(
+    storage: &dyn Storage,
+    broken: Broken,
+) -> Result<impl Stream<Item = Result<(String, Arc<KeyDigest>), Error>> + '_, Error> {
+    each(storage, broken, move |name| async move {
         let digest = digest::load(storage, &name).await?;
         Ok(digest.map(|d| (name, d)))
     })
@@ -45,9 +61,10 @@ pub async fn digests(
 }
 
 /// `load` of every listed key, in name order, [`CONCURRENCY`] at once; see [`keys`] for what
-/// is left out.
+/// is left out (a record that cannot be used only with [`Broken::LeftOut`]).
 async fn each<'a, T, F, Fut>(
     storage: &'a dyn Storage,
+    broken: Broken,
     load: F,
 ) -> Result<impl Stream<Item = Result<T, Error>> + 'a, Error>
 where
@@ -62,10 +79,10 @@ where
             async move { (name, loading.await) }
         })
         .buffered(CONCURRENCY)
-        .filter_map(|(name, loaded)| async move {
+        .filter_map(move |(name, loaded)| async move {
             match loaded {
                 Ok(value) => value.map(Ok),
-                Err(e @ Error::Internal(_)) => {
+                Err(e @ Error::Internal(_)) if broken == Broken::LeftOut => {
                     tracing::error!(key = %name, error = %e, "key left out of a report");
                     None
                 }
@@ -74,12 +91,14 @@ where
         }))
 }
 
-/// The names of the keys for which `pred` holds (judged on their digests), in name order.
+/// The names of the keys for which `pred` holds (judged on their digests), in name order. A
+/// record that cannot be used fails the call (naming its key): a reference check must not pass
+/// on a record it could not read.
 pub async fn names_where(
     storage: &dyn Storage,
     pred: impl Fn(&KeyDigest) -> bool,
 ) -> Result<Vec<String>, Error> {
-    digests(storage)
+    digests_or(storage, Broken::Refused)
         .await?
         .try_filter_map(|(name, k)| {
             let name = pred(&k).then_some(name);
@@ -99,7 +118,8 @@ mod tests {
     use crate::backend::testing::Harness;
 
     /// More keys than reads in flight: every key once, in name order, whatever order the reads
-    /// finish in; a record that cannot be used is left out, not the end of the report.
+    /// finish in; a record that cannot be used is left out, not the end of the report (records
+    /// and digests alike).
     #[tokio::test]
     async fn a_scan_yields_every_key_once_in_name_order_and_skips_a_broken_record() {
         let h = Harness::new().await;
@@ -132,10 +152,49 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(scanned, names);
-        let staging = names_where(h.cached.as_ref(), |k| &*k.schedule == "staging")
+        let staging: Vec<String> = digests(h.cached.as_ref())
+            .await
+            .unwrap()
+            .try_filter_map(|(n, k)| async move { Ok((&*k.schedule == "staging").then_some(n)) })
+            .try_collect()
             .await
             .unwrap();
         let expected: Vec<&String> = names.iter().filter(|n| n.ends_with('0')).collect();
         assert_eq!(staging.iter().collect::<Vec<_>>(), expected);
+    }
+
+    /// A schedule (or provider) delete must not pass because the record naming it is damaged.
+    #[tokio::test]
+    async fn a_reference_check_fails_on_a_record_it_cannot_use() {
+        let h = Harness::new().await;
+        h.write(
+            "schedules/s",
+            json!({ "rotation_period": "30d", "grace_period": "1h" }),
+        )
+        .await
+        .unwrap();
+        h.create("keys/k", json!({ "value": OLD, "schedule": "s" }))
+            .await
+            .unwrap();
+        let users = names_where(h.cached.as_ref(), |k| &*k.schedule == "s").await;
+        assert_eq!(users.unwrap(), ["k"]);
+        h.storage
+            .put("keys/k", b"{\"format\": 999}".to_vec())
+            .await
+            .unwrap();
+        h.invalidate("keys/k").await;
+        let err = names_where(h.cached.as_ref(), |k| &*k.schedule == "s")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("\"k\""), "{err}");
+        let refused = h
+            .call(
+                crate::framework::Operation::Delete,
+                "schedules/s",
+                json!({}),
+            )
+            .await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert!(h.read("schedules/s").await.get("rotation_period").is_some());
     }
 }

@@ -126,3 +126,16 @@ async fn with_caching_disabled_reports_read_every_record() {
     .await;
     assert_eq!(sample(&h, "ai_keys_rotations_total").await, Some(3.0));
 }
+
+/// The first tick of a process works on every key, so it leaves every key's digest: the first
+/// report after a start reads no record.
+#[tokio::test]
+async fn the_first_tick_leaves_every_key_with_its_digest() {
+    let h = Harness::new().await;
+    for name in ["a", "b", "c"] {
+        h.create_key(name, OLD).await;
+    }
+    assert_eq!(h.engine.shared.records.stats().summaries, 0);
+    h.tick().await.unwrap();
+    assert_eq!(h.engine.shared.records.stats().summaries, 3);
+}

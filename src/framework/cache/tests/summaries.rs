@@ -146,3 +146,34 @@ async fn summaries_are_bounded() {
     }
     assert_eq!(computed.load(Ordering::SeqCst), n + 3);
 }
+
+#[tokio::test]
+async fn a_failed_or_cancelled_write_drops_the_summary() {
+    let (probe, _, s) = setup(LIMITS);
+    let computed = AtomicUsize::new(0);
+    s.put("k/a", b"one".to_vec()).await.unwrap();
+    assert_eq!(
+        summary(s.as_ref(), "k/a", &computed).await.as_deref(),
+        Some("ONE")
+    );
+    // Failed after landing: the next summary is of what storage holds.
+    probe.fail_puts.store(true, Ordering::SeqCst);
+    s.put("k/a", b"two".to_vec()).await.unwrap_err();
+    probe.fail_puts.store(false, Ordering::SeqCst);
+    assert_eq!(
+        summary(s.as_ref(), "k/a", &computed).await.as_deref(),
+        Some("TWO")
+    );
+    // Cancelled: whether it landed is unknown, so the summary is computed again.
+    probe.hold_puts.store(true, Ordering::SeqCst);
+    let write = s.put("k/a", b"three".to_vec());
+    let timed_out = tokio::time::timeout(std::time::Duration::from_millis(10), write).await;
+    assert!(timed_out.is_err());
+    probe.hold_puts.store(false, Ordering::SeqCst);
+    let before = computed.load(Ordering::SeqCst);
+    assert_eq!(
+        summary(s.as_ref(), "k/a", &computed).await.as_deref(),
+        Some("TWO")
+    );
+    assert_eq!(computed.load(Ordering::SeqCst), before + 1);
+}

@@ -24,4 +24,3 @@ mod providers;
 mod reliability;
 mod trust;
 mod upgrade;
-mod usage;

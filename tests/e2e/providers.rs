@@ -2,7 +2,7 @@
 //! reaches it only through each provider's `base_url`): key tests for all six provider types and
 //! how their outcomes gate `rotate/`, `test/` and `promote/`; provider reads that never show the
 //! admin key; keys the engine creates at the provider and revokes when their grace ends; Anthropic
-//! deactivation; automatic rotation; recovery of a key created at the provider by a request whose
+//! deactivation; automatic rotation; usage-aware revocation; recovery of a key created at the provider by a request whose
 //! plugin process was killed; and secrets that never reach the server or audit log.
 //!
 //! Contract: docs/api.md, docs/providers.md. The host's periodic tick (grace expiry at the
@@ -16,6 +16,9 @@ mod expiry;
 mod outcomes;
 mod revocation;
 mod service_accounts;
+// Usage-aware revocation: its longest test waits for several ticks (about 150 s). libtest starts
+// tests in name order, so here (not last in the order) it runs beside others instead of alone.
+mod usage;
 
 use std::future::Future;
 use std::time::Duration;

@@ -23,6 +23,16 @@ pub struct Grace {
     pub planned: Option<DateTime<Utc>>,
 }
 
+/// A retired version's revocation at its provider, not confirmed yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRevocation {
+    pub version: u32,
+    /// The provider configuration it waits for.
+    pub provider: Box<str>,
+    /// When the engine decided the key must die there.
+    pub requested: DateTime<Utc>,
+}
+
 impl Grace {
     /// Whether the version is kept past its planned grace end: its grace window was moved later
     /// than planned (`extend/`, usage), or it is still live although the planned end passed
@@ -50,8 +60,8 @@ pub struct KeyDigest {
     pub previous: Box<[Grace]>,
     /// Versions staged and waiting for promotion.
     pub pending: usize,
-    /// When each unconfirmed provider revocation was requested.
-    pub revocations: Box<[DateTime<Utc>]>,
+    /// The provider revocations not confirmed yet.
+    pub revocations: Box<[PendingRevocation]>,
     pub auto_failures: u32,
     pub last_error: bool,
     pub rotations: u64,
@@ -116,9 +126,13 @@ impl KeyDigest {
                 .filter(|v| v.state == VersionState::Pending)
                 .count(),
             revocations: versions()
-                .filter_map(|v| v.provider_revocation.as_ref())
-                .filter(|r| r.is_pending())
-                .map(|r| r.requested_time)
+                .filter_map(|v| Some((v.number, v.provider_revocation.as_ref()?)))
+                .filter(|(_, r)| r.is_pending())
+                .map(|(version, r)| PendingRevocation {
+                    version,
+                    provider: r.provider.as_str().into(),
+                    requested: r.requested_time,
+                })
                 .collect(),
             auto_failures: k.auto.failures,
             last_error: k.last_error.is_some(),
@@ -209,5 +223,38 @@ mod tests {
             assert_eq!(digest.current.map(|c| c.0), Some(1));
             assert!(!format!("{digest:?}").contains(OLD));
         }
+    }
+
+    /// Pending revocations carry their version and provider (what a provider delete checks);
+    /// confirmed ones are gone.
+    #[tokio::test]
+    async fn a_digest_lists_the_pending_revocations() {
+        let h = Harness::new().await;
+        h.create_key("k", OLD).await;
+        let mut key = store::load_key(h.cached.as_ref(), "k")
+            .await
+            .unwrap()
+            .unwrap();
+        let v = key.versions.versions.values_mut().next().unwrap();
+        let requested = Utc::now();
+        v.provider_revocation = Some(crate::rotation::ProviderRevocation {
+            provider: "p".into(),
+            provider_key_id: "key-1".into(),
+            requested_time: requested,
+            confirmed_time: None,
+            attempts: 2,
+            last_error: None,
+            intent_id: None,
+        });
+        let pending = KeyDigest::of(&key).revocations;
+        let expected = PendingRevocation {
+            version: 1,
+            provider: "p".into(),
+            requested,
+        };
+        assert_eq!(&*pending, [expected]);
+        let v = key.versions.versions.values_mut().next().unwrap();
+        v.provider_revocation.as_mut().unwrap().confirmed_time = Some(Utc::now());
+        assert!(KeyDigest::of(&key).revocations.is_empty());
     }
 }

@@ -393,17 +393,14 @@ pub async fn pending_at(storage: &dyn Storage, provider: &str) -> Result<Vec<Str
             }
         }
     }
-    let mut keys = std::pin::pin!(super::scan::keys(storage).await?);
-    while let Some(key) = futures::TryStreamExt::try_next(&mut keys).await? {
-        for v in key.versions.versions.values() {
-            if v.provider_revocation
-                .as_ref()
-                .is_some_and(|r| r.is_pending() && r.provider == provider)
-            {
-                let label = format!("{} version {}", key.name, v.number);
-                if !out.contains(&label) {
-                    out.push(label);
-                }
+    // Judged on the digests, and refused on a record that cannot be read: a provider deleted
+    // while a damaged record still waits for it would leave that key alive there.
+    let mut keys = std::pin::pin!(super::scan::digests_checked(storage).await?);
+    while let Some((name, key)) = futures::TryStreamExt::try_next(&mut keys).await? {
+        for r in key.revocations.iter().filter(|r| &*r.provider == provider) {
+            let label = format!("{name} version {}", r.version);
+            if !out.contains(&label) {
+                out.push(label);
             }
         }
     }

@@ -117,8 +117,9 @@ impl KeyFigures {
             oldest_revocation_secs: key
                 .revocations
                 .iter()
+                .map(|r| r.requested)
                 .min()
-                .map_or(0, |t| (now - *t).num_seconds().max(0)),
+                .map_or(0, |t| (now - t).num_seconds().max(0)),
             key,
         }
     }

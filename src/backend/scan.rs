@@ -49,6 +49,14 @@ enum Broken {
     Refused,
 }
 
+/// [`digests`] for a check that must not pass on what it could not read: a record that cannot
+/// be used ends the stream with its error (naming the key).
+pub async fn digests_checked(
+    storage: &dyn Storage,
+) -> Result<impl Stream<Item = Result<(String, Arc<KeyDigest>), Error>> + '_, Error> {
+    digests_or(storage, Broken::Refused).await
+}
+
 async fn digests_or(
     storage: &dyn Storage,
     broken: Broken,
@@ -98,7 +106,7 @@ pub async fn names_where(
     storage: &dyn Storage,
     pred: impl Fn(&KeyDigest) -> bool,
 ) -> Result<Vec<String>, Error> {
-    digests_or(storage, Broken::Refused)
+    digests_checked(storage)
         .await?
         .try_filter_map(|(name, k)| {
             let name = pred(&k).then_some(name);

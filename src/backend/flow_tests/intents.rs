@@ -20,20 +20,24 @@ use crate::framework::{
 /// Makes version 1 of key `k` a key the engine created at provider `p` (`openai_compatible`,
 /// which cannot revoke: every revocation there fails without a network call).
 pub(super) async fn created_at_provider(h: &Harness) {
-    h.create(
-        "providers/p",
-        json!({ "type": "openai_compatible", "base_url": "http://127.0.0.1:9" }),
-    )
-    .await
-    .expect("provider");
+    let config = json!({ "type": "openai_compatible", "base_url": "http://127.0.0.1:9" });
+    created_at(h, "p", config, "key_1").await;
+}
+
+/// Creates provider `name` from `config` and makes version 1 of key `k` a key the engine
+/// created there, with provider id `key_id`.
+pub(super) async fn created_at(h: &Harness, name: &str, config: Value, key_id: &str) {
+    h.create(&format!("providers/{name}"), config)
+        .await
+        .expect("provider");
     let storage = h.cached.as_ref();
     let mut entry = store::load(storage, "k").await.unwrap().unwrap();
     let key = entry.key.as_mut().unwrap();
-    key.provider = Some("p".into());
+    key.provider = Some(name.into());
     let v = key.versions.versions.get_mut(&1).unwrap();
     v.engine_created = true;
-    v.provider_key_id = Some("key_1".into());
-    v.provider = Some("p".into());
+    v.provider_key_id = Some(key_id.into());
+    v.provider = Some(name.into());
     store::save(storage, &entry).await.unwrap();
 }
 

@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::intents::{created_at_provider, wal_entries};
+use super::intents::{created_at, created_at_provider, wal_entries};
 use super::{with_key, NEW};
 use crate::backend::locked::STANDBY_SETTLE;
-use crate::backend::store;
 use crate::engine::Engine;
 use crate::framework::{Operation, Request, Storage, StorageError};
 
@@ -157,21 +156,8 @@ async fn confirming_provider() -> (String, Arc<std::sync::atomic::AtomicUsize>) 
 async fn a_confirmed_revocation_keeps_its_intent_until_the_record_says_so() {
     let h = with_key().await;
     let (base, hits) = confirming_provider().await;
-    h.create(
-        "providers/or",
-        json!({ "type": "openrouter", "base_url": base, "admin_key": "sk-or-v1-admin-0123456789abcdef" }),
-    )
-    .await
-    .expect("provider");
-    let storage = h.cached.as_ref();
-    let mut entry = store::load(storage, "k").await.unwrap().unwrap();
-    let key = entry.key.as_mut().unwrap();
-    key.provider = Some("or".into());
-    let v = key.versions.versions.get_mut(&1).unwrap();
-    v.engine_created = true;
-    v.provider_key_id = Some("hash1".into());
-    v.provider = Some("or".into());
-    store::save(storage, &entry).await.unwrap();
+    let config = json!({ "type": "openrouter", "base_url": base, "admin_key": "sk-or-v1-admin-0123456789abcdef" });
+    created_at(&h, "or", config, "hash1").await;
     h.write("stage/k", json!({ "value": NEW })).await.unwrap();
 
     // The promotion's first save retires version 1; its second (the confirmation) fails.

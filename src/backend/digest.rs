@@ -1,5 +1,5 @@
 //! A key's digest: what the reports (`overdue`, `metrics`) and the reference checks (a provider
-//! or schedule still in use) read of its record, in about two hundred bytes and with no key
+//! or schedule still in use) read of its record, in a few hundred bytes and with no key
 //! material. The record cache keeps one for every key ([`crate::framework::get_summary`]), exact
 //! as the records are, and apart from the records' own bound: a report at 10,000 keys reads
 //! storage only for the keys changed since the last one, not every record.
@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use super::store::{self, KeyState};
 use super::view::Overrides;
 use crate::framework::{get_summary, Error, Storage};
+use crate::rotation::key::grace_open;
 use crate::rotation::VersionState;
 
 /// A `previous` version's grace end and planned grace end.
@@ -161,7 +162,7 @@ impl KeyDigest {
     pub fn in_grace(&self, now: DateTime<Utc>) -> bool {
         self.previous
             .first()
-            .is_some_and(|g| g.expires.is_some_and(|t| t > now))
+            .is_some_and(|g| grace_open(g.expires, now))
     }
 
     /// Failed rotations with trigger `trigger`.

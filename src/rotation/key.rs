@@ -84,10 +84,16 @@ impl Version {
     pub fn is_valid_at(&self, now: DateTime<Utc>) -> bool {
         match self.state {
             VersionState::Pending | VersionState::Current => true,
-            VersionState::Previous => self.grace_expires_time.is_some_and(|t| t > now),
+            VersionState::Previous => grace_open(self.grace_expires_time, now),
             VersionState::Revoked | VersionState::Failed => false,
         }
     }
+}
+
+/// Whether a `previous` version whose grace window ends at `expires` is still valid at `now`
+/// (strictly before the end; no end recorded means none is left).
+pub fn grace_open(expires: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    expires.is_some_and(|t| t > now)
 }
 
 /// All versions of one key: what the engine stores per key (in Vault's encrypted storage).

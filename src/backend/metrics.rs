@@ -45,10 +45,9 @@ impl<'a> Family<'a> {
         }
     }
 
-    fn add(&mut self, mount: &'a str, values: &[&'a str], value: f64) {
-        let mut all = Vec::with_capacity(values.len() + 1);
-        all.push(mount);
-        all.extend_from_slice(values);
+    /// A sample: `mount`, then the other label values in order.
+    fn add(&mut self, mount: &'a str, values: impl IntoIterator<Item = &'a str>, value: f64) {
+        let all = std::iter::once(mount).chain(values).collect();
         self.samples.push((all, value));
     }
 }
@@ -180,11 +179,8 @@ pub fn collect<'a>(
             let mut family = Family::new(name, *kind, help, labels);
             for k in keys {
                 sampler(k, &mut |extra, value| {
-                    let mut values = Vec::with_capacity(extra.len() + 2);
-                    values.push(mount);
-                    values.push(k.name.as_str());
-                    values.extend_from_slice(extra);
-                    family.samples.push((values, value));
+                    let values = std::iter::once(k.name.as_str()).chain(extra.iter().copied());
+                    family.add(mount, values, value);
                 });
             }
             family
@@ -196,7 +192,7 @@ pub fn collect<'a>(
             "When the periodic work last finished without a failure (the plugin's start until then), Unix seconds.",
             &[],
         );
-        tick.add(mount, &[], last_tick);
+        tick.add(mount, [], last_tick);
         tick
     });
     per_key.chain(tick)

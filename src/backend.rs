@@ -3,69 +3,46 @@
 //! One [`AiKeys`] serves one mount. Handlers are plain `async fn`s taking the shared engine
 //! state, the request and its validated fields; [`bind`] turns them into framework handlers.
 
-mod cron_settings;
-mod digest;
-mod due_index;
-mod history;
-mod intents;
-mod key_locks;
-mod locked;
-mod metrics;
-mod metrics_format;
-mod migrate;
-mod ownership;
+// The API: one file per path family. Each declares its paths and parses, calls and renders;
+// none imports another.
 mod path_config;
 mod path_creds;
 mod path_cutover;
+mod path_history;
 mod path_keys;
+mod path_metrics;
+mod path_overdue;
 mod path_providers;
 mod path_report;
-mod path_reports;
 mod path_rotate;
-mod path_rotation;
 mod path_schedules;
+mod path_steps;
+
+// What stands behind them, top down (see ARCHITECTURE.md): each part behind its facade.
+mod fields;
+mod metrics;
 mod periodic;
+mod policy;
 mod provider_ops;
-mod records;
-mod replays;
-mod scan;
-mod store;
-mod usage;
+mod record;
+mod recovery;
+mod shared;
 mod view;
 mod workflows;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use crate::engine::{Engine, EngineContext, EngineFactory, SystemInfo};
-use crate::framework::{self, FieldData, Handler, HandlerResult, Request, Storage};
+use crate::framework::{self, Storage};
 
-pub use path_config::Config;
+use periodic::TickState;
+use shared::Shared;
 
 const BACKEND_HELP: &str = "\
 The ai-keys secrets engine keeps AI provider API keys (OpenAI, Anthropic, Gemini, Azure OpenAI, \
 OpenRouter, any OpenAI-compatible API) safe through their whole life: two live versions during a \
 cut-over, rotation schedules and grace windows, and rotations that stage a new key, test it \
 against the provider and promote it. Applications read creds/<name>.";
-
-/// State shared by every handler of one mount.
-pub struct Shared {
-    /// The host's system view (standby detection, server version).
-    pub system: Arc<dyn SystemInfo>,
-    /// Per-key write locks.
-    pub locks: store::KeyLocks,
-    /// The shared HTTP client for provider calls.
-    pub providers: crate::providers::Providers,
-    /// Schedules, read through and kept until they change.
-    pub schedules: path_schedules::ScheduleCache,
-    /// When the periodic work last finished without a failure (for `metrics`).
-    pub ticks: metrics::TickClock,
-    /// Decoded key records, kept exact in front of the mount's storage (see
-    /// [`framework::get_cached`]); on from Initialize unless the server disables caching.
-    pub records: Arc<framework::StorageCache>,
-    /// When each key next needs the periodic tick (active node).
-    pub due: due_index::DueIndex,
-}
 
 /// Bounds of the record cache: the hot keys of a mount, not all of them (a record with a few
 /// versions is 1 to 2 KB stored, and several times that decoded: at most about 3 MiB).
@@ -79,6 +56,9 @@ pub const RECORD_CACHE: framework::CacheLimits = framework::CacheLimits {
 pub struct AiKeys {
     backend: framework::Backend,
     shared: Arc<Shared>,
+    /// The periodic work's memory, which the tick and `metrics` share; tests read it here.
+    #[cfg(test)]
+    periodic: Arc<TickState>,
 }
 
 impl AiKeys {
@@ -86,46 +66,52 @@ impl AiKeys {
     pub fn new(system: Arc<dyn SystemInfo>) -> AiKeys {
         let shared = Arc::new(Shared {
             system,
-            locks: store::KeyLocks::default(),
+            locks: record::KeyLocks::default(),
             providers: crate::providers::Providers::new(),
-            schedules: path_schedules::ScheduleCache::default(),
-            ticks: metrics::TickClock::default(),
+            schedules: policy::ScheduleCache::default(),
             records: Arc::new(
-                framework::StorageCache::new(&[store::KEYS_PREFIX], RECORD_CACHE)
-                    .watch(&[store::KEYS_PREFIX, path_schedules::SCHEDULES_PREFIX]),
+                framework::StorageCache::new(&[record::KEYS_PREFIX], RECORD_CACHE)
+                    .watch(&[record::KEYS_PREFIX, policy::SCHEDULES_PREFIX]),
             ),
-            due: due_index::DueIndex::default(),
         });
+        let periodic = Arc::new(TickState::default());
         let families = [
             path_config::paths(&shared),
             path_schedules::paths(&shared),
             path_providers::paths(&shared),
             path_keys::paths(&shared),
             path_creds::paths(&shared),
-            path_rotation::paths(&shared),
+            path_steps::paths(&shared),
             path_rotate::paths(&shared),
             path_cutover::paths(&shared),
-            path_reports::paths(&shared),
+            path_history::paths(&shared),
+            path_overdue::paths(&shared),
+            path_metrics::paths(&shared, &periodic),
             path_report::paths(&shared),
         ];
-        let tick_shared = shared.clone();
+        let (tick_shared, tick_state) = (shared.clone(), periodic.clone());
         let wal_shared = shared.clone();
         let mut backend = framework::Backend::new(BACKEND_HELP)
             .version(&format!("v{}", crate::VERSION))
             .periodic(Arc::new(move |req| {
-                Box::pin(periodic::tick(tick_shared.clone(), req))
+                Box::pin(periodic::tick(tick_shared.clone(), tick_state.clone(), req))
             }))
             .wal_rollback(
                 Arc::new(move |req, id, entry| {
-                    Box::pin(intents::recover(wal_shared.clone(), req, id, entry))
+                    Box::pin(recovery::recover(wal_shared.clone(), req, id, entry))
                 }),
-                intents::MIN_AGE,
+                recovery::MIN_AGE,
             )
-            .wal_budget(intents::BUDGET);
+            .wal_budget(recovery::BUDGET);
         for path in families.into_iter().flatten() {
             backend = backend.path(path);
         }
-        AiKeys { backend, shared }
+        AiKeys {
+            backend,
+            shared,
+            #[cfg(test)]
+            periodic,
+        }
     }
 }
 
@@ -137,7 +123,7 @@ impl Engine for AiKeys {
 
     fn seal_wrap_storage(&self) -> Vec<String> {
         vec![
-            store::KEYS_PREFIX.to_string(),
+            record::KEYS_PREFIX.to_string(),
             provider_ops::PROVIDERS_PREFIX.to_string(),
         ]
     }
@@ -175,10 +161,10 @@ impl Engine for AiKeys {
         if self.shared.system.is_standby().await {
             return Ok(());
         }
-        path_schedules::seed(storage.as_ref()).await?;
+        policy::seed_schedules(storage.as_ref()).await?;
         // A record that cannot be converted is logged and left as it is; the mount still serves
         // every other key, and a write to that key names the problem.
-        let failures = migrate::run(&self.shared, storage.as_ref()).await?;
+        let failures = record::migrate_all(&self.shared.locks, storage.as_ref()).await?;
         if !failures.is_empty() {
             tracing::error!(
                 count = failures.len(),
@@ -195,17 +181,7 @@ pub fn factory() -> EngineFactory {
     Arc::new(|ctx: EngineContext| Arc::new(AiKeys::new(ctx.system)) as Arc<dyn Engine>)
 }
 
-/// Turns `async fn(shared, request, fields)` into a framework handler.
-pub(crate) fn bind<F, Fut>(shared: &Arc<Shared>, f: F) -> Handler
-where
-    F: Fn(Arc<Shared>, Request, FieldData) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = HandlerResult> + Send + 'static,
-{
-    let shared = shared.clone();
-    framework::handler(move |req, data| f(shared.clone(), req, data))
-}
-
-#[cfg(test)]
-mod flow_tests;
 #[cfg(test)]
 pub(crate) mod testing;
+#[cfg(test)]
+mod tests;

@@ -2,56 +2,13 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{bind, Shared};
+use super::policy::{self, Config, CONFIG_KEY, MAX_HISTORY_LIMIT};
+use super::shared::{bind, Shared};
 use crate::framework::{
-    get_json, put_json, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
-    Request, Response, Storage,
+    put_json, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path, Request, Response,
 };
-
-/// Storage key of the configuration.
-pub const CONFIG_KEY: &str = "config";
-/// Upper bound for `history_limit`, so one key's entry stays a reasonable size.
-pub const MAX_HISTORY_LIMIT: i64 = 100_000;
-
-/// Mount-wide settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Config {
-    /// Schedule for keys that name none.
-    pub default_schedule: String,
-    /// `promote` must come from another entity than `stage`.
-    pub require_separate_approver: bool,
-    /// History events kept per key.
-    pub history_limit: i64,
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            default_schedule: "production".into(),
-            require_separate_approver: false,
-            history_limit: 1000,
-        }
-    }
-}
-
-impl Config {
-    /// The stored configuration, or the defaults.
-    pub async fn load(storage: &dyn Storage) -> Result<Config, Error> {
-        Ok(get_json(storage, CONFIG_KEY).await?.unwrap_or_default())
-    }
-
-    fn to_json(&self) -> serde_json::Value {
-        json!({
-            "default_schedule": self.default_schedule,
-            "require_separate_approver": self.require_separate_approver,
-            "history_limit": self.history_limit,
-        })
-    }
-}
 
 pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
     vec![Path::new("config")
@@ -84,7 +41,7 @@ async fn update(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let mut config = Config::load(req.storage.as_ref()).await?;
     if d.is_set("default_schedule") {
         let name = d.get_string("default_schedule").unwrap_or_default();
-        super::path_schedules::require(req.storage.as_ref(), "default_schedule", &name).await?;
+        policy::require_schedule(req.storage.as_ref(), "default_schedule", &name).await?;
         config.default_schedule = name;
     }
     if d.is_set("require_separate_approver") {

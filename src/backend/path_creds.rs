@@ -5,7 +5,10 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::json;
 
-use super::{bind, store, view, Shared};
+use super::policy;
+use super::record;
+use super::shared::{bind, Shared};
+use super::view;
 use crate::framework::{
     generic_name_regex, Field, FieldData, FieldType, HandlerResult, Operation, Path, Request,
     Response,
@@ -26,19 +29,17 @@ async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
     // The record as stored (from the cache when warm); what it shows is judged now.
-    let Some(entry) = store::load_shared(storage, &name).await? else {
+    let Some(entry) = record::load_shared(storage, &name).await? else {
         return Ok(None);
     };
-    let Some(key) = entry.key.as_ref() else {
-        return Ok(None);
-    };
+    let key = &entry.key;
     let now = Utc::now();
     let versions = &key.versions;
     let Some(current) = versions.current() else {
         return Ok(None);
     };
     let value = current.value.as_ref().map(|v| v.expose().to_string());
-    let periods = view::periods(&s, storage, key).await?;
+    let periods = policy::periods(&s.schedules, storage, key).await?;
     let mut data = json!({
         "api_key": value,
         "version": current.number,

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
 
-use super::locked::Locked;
-use super::{bind, workflows, Shared};
+use super::shared::{bind, Shared};
+use super::workflows::{self, Locked};
 use crate::framework::{
     generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
     Request, Response,

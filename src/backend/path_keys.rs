@@ -5,17 +5,17 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::json;
 
-use super::locked::Locked;
-use super::store::{self, Actor, AutoState, KeyEntry, KeyState, Stats};
-use super::{
-    bind, cron_settings, path_rotation, path_schedules, provider_ops, view, Config, Shared,
-};
-use super::{history, replays};
+use super::fields;
+use super::policy;
+use super::record;
+use super::shared::{bind, Shared};
+use super::view;
+use super::workflows::{self, KeySettings, Locked, NewKey};
 use crate::framework::{
     existence_check, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult,
     Operation, Path, Request, Response,
 };
-use crate::rotation::{validate_key_value, KeyVersions, SecretValue};
+use crate::rotation::validate_key_value;
 
 /// How far in the future an imported `created_time` may be (clock skew).
 const CREATED_TIME_SKEW_SECS: i64 = 300;
@@ -34,7 +34,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                     "The API key in use today (create only; it becomes version 1). Write-only.",
                 )
                 .sensitive()
-                .max_len(path_rotation::MAX_KEY_VALUE_LEN),
+                .max_len(fields::MAX_KEY_VALUE_LEN),
             )
             .field(Field::new(
                 "created_time",
@@ -56,8 +56,8 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 FieldType::Duration,
                 "Overrides the schedule's rotation period (or its rotation_schedule) for this key; replaces a rotation_schedule override. Mutually exclusive with rotation_schedule.",
             ))
-            .field(cron_settings::schedule_field(true))
-            .field(cron_settings::key_window_field())
+            .field(policy::schedule_field(true))
+            .field(policy::key_window_field())
             .field(Field::new(
                 "grace_period",
                 FieldType::Duration,
@@ -66,12 +66,12 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(Field::new(
                 "usage_quiet_period",
                 FieldType::Duration,
-                format!("Overrides the schedule's usage_quiet_period for this key. {}", path_schedules::USAGE_QUIET_PERIOD_HELP),
+                format!("Overrides the schedule's usage_quiet_period for this key. {}", policy::USAGE_QUIET_PERIOD_HELP),
             ))
             .field(Field::new(
                 "max_grace",
                 FieldType::Duration,
-                format!("Overrides the schedule's max_grace for this key. {}", path_schedules::MAX_GRACE_HELP),
+                format!("Overrides the schedule's max_grace for this key. {}", policy::MAX_GRACE_HELP),
             ))
             .field(Field::new(
                 "auto_rotate",
@@ -82,7 +82,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 "provider_key_id",
                 FieldType::String,
                 "The provider's id for the imported value (not secret), so the engine can deactivate it at the provider after its grace window (Anthropic: the API key id). Checked with the key's provider (admin_key needed): an id whose provider record does not match the value is a 400. Create only. At most 256 letters, digits, '_', '-' or '.'.",
-            ).max_len(path_rotation::MAX_PROVIDER_KEY_ID_LEN).id_alphabet())
+            ).max_len(fields::MAX_PROVIDER_KEY_ID_LEN).id_alphabet())
             .field(Field::new(
                 "custom_metadata",
                 FieldType::Map,
@@ -94,27 +94,25 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .operation(Operation::Delete, "Delete a key, destroying its values and keeping its history.", bind(shared, delete))
             .existence(existence_check(|req: Request, d: FieldData| async move {
                 let name = d.get_string("name").unwrap_or_default();
-                Ok(store::load(req.storage.as_ref(), &name).await?.is_some())
+                Ok(record::load(req.storage.as_ref(), &name).await?.is_some())
             }))
             .help(SYNOPSIS, DESCRIPTION),
     ]
 }
 
 async fn list(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
-    let keys = store::list_names(req.storage.as_ref()).await?;
+    let keys = record::list_names(req.storage.as_ref()).await?;
     Ok(Some(Response::with_data(json!({ "keys": keys }))))
 }
 
 async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
-    let Some(entry) = store::load_shared(storage, &name).await? else {
+    let Some(entry) = record::load_shared(storage, &name).await? else {
         return Ok(None);
     };
-    let Some(key) = entry.key.as_ref() else {
-        return Ok(None);
-    };
-    let periods = view::periods(&s, storage, key).await?;
+    let key = &entry.key;
+    let periods = policy::periods(&s.schedules, storage, key).await?;
     Ok(Some(Response::with_data(view::key_json(
         key,
         periods,
@@ -122,21 +120,9 @@ async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     ))))
 }
 
-/// Settings shared by create and update, validated before anything is written.
-struct Settings {
-    provider: Option<Option<String>>,
-    schedule: Option<String>,
-    cadence: cron_settings::CadenceInput,
-    rotation_window: Option<i64>,
-    grace_period: Option<i64>,
-    usage_quiet_period: Option<i64>,
-    max_grace: Option<i64>,
-    auto_rotate: Option<bool>,
-    custom_metadata: Option<std::collections::BTreeMap<String, String>>,
-}
-
-fn settings(d: &FieldData) -> Result<Settings, Error> {
-    Ok(Settings {
+/// The settings a create or an update sets.
+fn settings(d: &FieldData) -> Result<KeySettings, Error> {
+    Ok(KeySettings {
         provider: d
             .is_set("provider")
             .then(|| d.get_string("provider").filter(|p| !p.is_empty())),
@@ -144,7 +130,7 @@ fn settings(d: &FieldData) -> Result<Settings, Error> {
             .is_set("schedule")
             .then(|| d.get_string("schedule"))
             .flatten(),
-        cadence: cron_settings::cadence_input(d)?,
+        cadence: policy::cadence_input(d)?,
         rotation_window: d
             .is_set("rotation_window")
             .then(|| d.get_duration("rotation_window"))
@@ -172,152 +158,31 @@ fn settings(d: &FieldData) -> Result<Settings, Error> {
     })
 }
 
-/// Checks references: the provider and schedule exist, auto_rotate has a provider that can
-/// create keys.
-async fn check_refs(req: &Request, key: &KeyState) -> Result<(), Error> {
-    let storage = req.storage.as_ref();
-    let schedule = path_schedules::require(storage, "schedule", &key.schedule).await?;
-    cron_settings::check_key(key, &schedule)?;
-    if let Some(p) = &key.provider {
-        if !provider_ops::exists(storage, p).await? {
-            return Err(Error::BadRequest(format!(
-                "provider: provider {p:?} does not exist (see providers/)"
-            )));
-        }
-    }
-    if key.auto_rotate {
-        let can = match &key.provider {
-            Some(p) => provider_ops::can_create(storage, p).await?,
-            None => false,
-        };
-        if !can {
-            return Err(Error::BadRequest(
-                "auto_rotate requires a provider that can create keys (openai with admin_key and project_id, or openrouter with admin_key)".into(),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn apply(key: &mut KeyState, s: Settings) -> Vec<&'static str> {
-    let mut changed = Vec::new();
-    if let Some(p) = s.provider {
-        key.provider = p;
-        changed.push("provider");
-    }
-    if let Some(v) = s.schedule {
-        key.schedule = v;
-        changed.push("schedule");
-    }
-    changed.extend(cron_settings::apply_to_key(
-        key,
-        &s.cadence,
-        s.rotation_window,
-    ));
-    if let Some(v) = s.grace_period {
-        key.grace_period = Some(v);
-        changed.push("grace_period");
-    }
-    if let Some(v) = s.usage_quiet_period {
-        key.usage_quiet_period = Some(v);
-        changed.push("usage_quiet_period");
-    }
-    if let Some(v) = s.max_grace {
-        key.max_grace = Some(v);
-        changed.push("max_grace");
-    }
-    if let Some(v) = s.auto_rotate {
-        key.auto_rotate = v;
-        changed.push("auto_rotate");
-    }
-    if let Some(v) = s.custom_metadata {
-        key.custom_metadata = v;
-        changed.push("custom_metadata");
-    }
-    changed
-}
-
 async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
-    let storage = req.storage.as_ref();
     let value = d
         .get_string("value")
         .ok_or_else(|| Error::BadRequest("value is required to create a key".into()))?;
     validate_key_value(&value).map_err(|e| Error::BadRequest(format!("value: {e}")))?;
-    if let Some(given) = d.get_time("created_time") {
+    let created_time = d.get_time("created_time");
+    if let Some(given) = created_time {
         if (given - Utc::now()).num_seconds() > CREATED_TIME_SKEW_SECS {
             return Err(Error::BadRequest(
                 "created_time must not be in the future".into(),
             ));
         }
     }
-    let settings = settings(&d)?;
-    let config = Config::load(storage).await?;
-
-    let _guard = s.locks.lock(&name).await;
-    // Taken under the lock, so the history's events stay in time order when creates and other
-    // changes of one name wait for each other (a delete, then a create of the same name).
-    let now = Utc::now();
-    let created_time = d.get_time("created_time").unwrap_or(now);
-    if store::load(storage, &name).await?.is_some() {
-        return Err(Error::BadRequest(format!(
-            "key {name:?} already exists; update changes its settings, stage/ and rotate/ its value"
-        )));
-    }
-    let (versions, changes) = KeyVersions::create(SecretValue::new(value), created_time, now);
-    let mut key = KeyState {
+    let new = NewKey {
         name: name.clone(),
-        provider: None,
-        schedule: config.default_schedule.clone(),
-        rotation_period: None,
-        grace_period: None,
-        rotation_schedule: None,
-        rotation_window: None,
-        usage_quiet_period: None,
-        max_grace: None,
-        auto_rotate: false,
-        custom_metadata: Default::default(),
-        versions,
-        last_error: None,
-        idempotency: Vec::new(),
-        auto: AutoState::default(),
-        stats: Stats::default(),
+        value,
+        created_time,
+        provider_key_id: d.get_string("provider_key_id").filter(|i| !i.is_empty()),
+        settings: settings(&d)?,
     };
-    apply(&mut key, settings);
-    check_refs(&req, &key).await?;
-    if let Some(id) = d.get_string("provider_key_id").filter(|i| !i.is_empty()) {
-        // Only an id the provider shows to be this value is recorded (and so ever revoked).
-        if let Some(v) = key.versions.versions.get_mut(&1) {
-            let value = v.value.clone().expect("a new version holds its value");
-            let provider = key.provider.as_deref();
-            super::ownership::verify_provider_key_id(&s, storage, provider, &id, &value).await?;
-            v.provider_key_id = Some(id);
-            v.provider_key_verified = true;
-        }
-    }
-    // Version 1's key lives at the key's provider: its revocation goes there.
-    if let Some(v) = key.versions.versions.get_mut(&1) {
-        v.provider = key.provider.clone();
-    }
-
-    // A name created again continues the history it had before it was deleted.
-    let log = history::adopt_archive(storage, &name).await?;
-    let mut entry = KeyEntry::new(key, log);
-    entry.record(
-        &changes,
-        &Actor::of(&req),
-        Some(&req.id),
-        None,
-        now,
-        config.history_limit,
-    );
-    store::save(storage, &entry).await?;
-    history::drop_archive(storage, &name).await?;
-    tracing::info!(key = %name, "key created");
-    let key = entry.key.as_ref().expect("live");
-    let periods = view::periods(&s, storage, key).await?;
+    let (key, now) = workflows::create_key(&s, &req, new).await?;
+    let periods = policy::periods(&s.schedules, req.storage.as_ref(), &key).await?;
     Ok(Some(view::with_grace_warning(
-        view::key_json(key, periods, now),
+        view::key_json(&key, periods, now),
         &format!("key {name:?}"),
         periods.grace_period,
     )))
@@ -342,8 +207,8 @@ async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
     let settings = settings(&d)?;
     let mut locked = Locked::open(&s, &req, &name).await?;
-    let changed = apply(locked.key(), settings);
-    check_refs(&req, locked.key_ref()).await?;
+    let changed = settings.apply(locked.key());
+    workflows::check_references(req.storage.as_ref(), locked.key_ref()).await?;
     if !changed.is_empty() {
         locked.note(
             "updated",
@@ -353,7 +218,7 @@ async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         );
     }
     locked.commit(&s, req.storage.as_ref()).await?;
-    let periods = view::periods(&s, req.storage.as_ref(), locked.key_ref()).await?;
+    let periods = policy::periods(&s.schedules, req.storage.as_ref(), locked.key_ref()).await?;
     Ok(Some(view::with_grace_warning(
         view::key_json(locked.key_ref(), periods, locked.now),
         &format!("key {name:?}"),
@@ -363,26 +228,7 @@ async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 
 async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
-    let storage = req.storage.as_ref();
-    if store::load(storage, &name).await?.is_none() {
-        return Ok(None);
-    }
-    let mut locked = Locked::open(&s, &req, &name).await?;
-    let now = locked.now;
-    let changes = locked.key().versions.destroy_all(now);
-    locked.record(&changes, None);
-    locked.note("deleted", None, None, "key deleted; values destroyed");
-    // The revocation intents first (they outlive the record); then the history survives the
-    // key: store the last events and archive the log pointing at them, then remove the key. A
-    // crash in between leaves a live record (which points at the same history) that wins until
-    // the next delete, and recovery drops the intents of versions still live.
-    locked.request_revocations(storage).await?;
-    let stored = store::write(storage, &locked.entry).await?;
-    history::save_archive(storage, &name, stored.log).await?;
-    storage.delete(&store::key_path(&name)).await?;
-    replays::forget(storage, &name, &stored.replays).await;
-    locked.revoke_deleted(&s, storage).await;
-    tracing::info!(key = %name, "key deleted");
+    workflows::delete_key(&s, &req, &name).await?;
     Ok(None)
 }
 

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{bind, intents, provider_ops, scan, Shared};
+use super::provider_ops;
+use super::record;
+use super::shared::{bind, Shared};
 use crate::framework::{
     existence_check, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult,
     Operation, Path, Request, Response,
@@ -197,7 +199,7 @@ async fn check_keys_keep_what_they_need(
     if !before.capabilities().create || after.capabilities().create {
         return Ok(());
     }
-    let users = scan::names_where(storage, |k| {
+    let users = record::names_where(storage, |k| {
         k.auto_rotate && k.provider.as_deref() == Some(name)
     })
     .await?;
@@ -215,7 +217,7 @@ async fn delete(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
     let users =
-        scan::names_where(storage, |k| k.provider.as_deref() == Some(name.as_str())).await?;
+        record::names_where(storage, |k| k.provider.as_deref() == Some(name.as_str())).await?;
     if !users.is_empty() {
         return Err(Error::BadRequest(format!(
             "provider {name:?} is used by keys: {}",
@@ -223,7 +225,7 @@ async fn delete(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         )));
     }
     // Retired keys still to be revoked there need its settings.
-    let pending = intents::pending_at(storage, &name).await?;
+    let pending = provider_ops::pending_at(storage, &name).await?;
     if !pending.is_empty() {
         return Err(Error::BadRequest(format!(
             "provider {name:?} has pending revocations: {}",

@@ -12,9 +12,10 @@ use chrono::{DateTime, Duration, Utc};
 use futures::TryStreamExt;
 use serde_json::{json, Value};
 
-use super::history::{self, HistoryEvent};
-use super::store::{self, KeyState};
-use super::{bind, scan, view, Shared};
+use super::policy;
+use super::record::{self, HistoryEvent, KeyState};
+use super::shared::{bind, Shared};
+use super::view;
 use crate::framework::{
     Error, Field, FieldData, FieldType, HandlerResult, Operation, Path, Request, Response, Storage,
 };
@@ -139,7 +140,7 @@ pub(crate) fn summarize(
 
 /// Every history event of a live key, oldest first.
 async fn all_events(storage: &dyn Storage, name: &str) -> Result<Vec<HistoryEvent>, Error> {
-    let Some(entry) = store::read(storage, name).await? else {
+    let Some(entry) = record::read(storage, name).await? else {
         return Ok(Vec::new());
     };
     if entry.is_previous_format() {
@@ -148,7 +149,7 @@ async fn all_events(storage: &dyn Storage, name: &str) -> Result<Vec<HistoryEven
     let mut events = Vec::new();
     let mut before = None;
     loop {
-        let (page, next) = history::page(storage, name, entry.log, before, PAGE).await?;
+        let (page, next) = record::history_page(storage, name, entry.log, before, PAGE).await?;
         events.extend(page);
         match next {
             Some(n) => before = Some(n),
@@ -171,7 +172,7 @@ async fn key_report(
     start: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Value, Error> {
-    let periods = view::periods(s, storage, key).await?;
+    let periods = policy::periods(&s.schedules, storage, key).await?;
     let versions = &key.versions;
     let created: BTreeMap<u32, DateTime<Utc>> = versions
         .versions
@@ -253,7 +254,7 @@ async fn report(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let now = Utc::now();
     let start = now - Duration::seconds(window);
     let mut keys = Vec::new();
-    let mut all = std::pin::pin!(scan::keys(storage).await?);
+    let mut all = std::pin::pin!(record::scan_keys(storage).await?);
     while let Some(key) = all.try_next().await? {
         if key.name.starts_with(&prefix) {
             keys.push(key_report(&s, storage, &key, start, now).await?);

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::json;
 
-use super::locked::Locked;
-use super::path_rotation::{MAX_KEY_VALUE_LEN, MAX_ROTATION_ID_LEN};
-use super::{bind, store, workflows, Shared};
+use super::fields::{MAX_KEY_VALUE_LEN, MAX_ROTATION_ID_LEN};
+use super::record;
+use super::shared::{bind, Shared};
+use super::view;
+use super::workflows::{self, Locked};
 use crate::framework::{
     generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
     Request, Response,
@@ -65,9 +67,7 @@ async fn rotate(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
     let remember = rotation_id.map(|id| (id, digest));
     let data = workflows::rotate(&s, req.storage.as_ref(), locked, value, grace, remember).await?;
-    Ok(Some(super::path_rotation::grace_response(
-        data, &name, grace,
-    )))
+    Ok(Some(view::grace_response(data, &name, grace)))
 }
 
 async fn verify(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
@@ -75,7 +75,7 @@ async fn verify(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let value = d
         .get_string("value")
         .ok_or_else(|| Error::BadRequest("value is required".into()))?;
-    let Some(key) = store::load_key(req.storage.as_ref(), &name).await? else {
+    let Some(key) = record::load_key(req.storage.as_ref(), &name).await? else {
         return Err(Error::BadRequest(format!("key {name:?} does not exist")));
     };
     let data = match key.versions.verify(&value, Utc::now()) {
@@ -99,3 +99,6 @@ const VERIFY_SYNOPSIS: &str = "Check a value against a key's live versions.";
 const VERIFY_DESCRIPTION: &str = "\
 Returns valid and, when valid, the version and its state. Accepts the current version, a pending \
 one, and the previous version while inside its grace window; compares in constant time.";
+
+#[cfg(test)]
+mod tests;

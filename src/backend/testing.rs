@@ -3,11 +3,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
+use super::record;
 use super::AiKeys;
 use crate::framework::{
-    Error, HandlerResult, InMemoryStorage, Operation, Request, Response, Storage,
+    get_json, Error, HandlerResult, InMemoryStorage, Operation, Request, Response, Storage,
+    WalEntry,
 };
 
 /// The message of a 400, panicking on anything else.
@@ -205,4 +207,68 @@ impl Harness {
                     .is_some_and(|v| v.windows(needle.len()).any(|w| w == needle))
         })
     }
+}
+
+/// The value every flow starts from (version 1).
+pub const OLD: &str = "sk-test-OLDVALUE-0123456789abcdef";
+/// The value staged or rotated in (version 2).
+pub const NEW: &str = "sk-test-NEWVALUE-fedcba9876543210";
+
+/// A harness with key `k` created from [`OLD`].
+pub async fn with_key() -> Harness {
+    let h = Harness::new().await;
+    h.create_key("k", OLD).await;
+    h
+}
+
+/// `verify/k` for `value`.
+pub async fn verify(h: &Harness, value: &str) -> Value {
+    h.write("verify/k", json!({ "value": value }))
+        .await
+        .unwrap_or_else(|e| panic!("verify: {e}"))
+}
+
+/// The state of version `n` of key `k` as `keys/k` shows it.
+pub async fn state(h: &Harness, n: u32) -> Value {
+    h.read("keys/k").await["versions"][n.to_string()]["state"].clone()
+}
+
+/// Makes version 1 of key `k` a key the engine created at provider `p` (`openai_compatible`,
+/// which cannot revoke: every revocation there fails without a network call).
+pub async fn created_at_provider(h: &Harness) {
+    let config = json!({ "type": "openai_compatible", "base_url": "http://127.0.0.1:9" });
+    created_at(h, "p", config, "key_1").await;
+}
+
+/// Creates provider `name` from `config` and makes version 1 of key `k` a key the engine
+/// created there, with provider id `key_id`.
+pub async fn created_at(h: &Harness, name: &str, config: Value, key_id: &str) {
+    h.create(&format!("providers/{name}"), config)
+        .await
+        .expect("provider");
+    let storage = h.cached.as_ref();
+    let mut entry = record::load(storage, "k").await.unwrap().unwrap();
+    let key = &mut entry.key;
+    key.provider = Some(name.into());
+    let v = key.versions.versions.get_mut(&1).unwrap();
+    v.engine_created = true;
+    v.provider_key_id = Some(key_id.into());
+    v.provider = Some(name.into());
+    record::save(storage, &entry).await.unwrap();
+}
+
+/// Every intent in the write-ahead log, with its id.
+pub async fn wal_entries(h: &Harness) -> Vec<(String, WalEntry)> {
+    let mut out = Vec::new();
+    for id in crate::framework::wal_list(h.storage.as_ref())
+        .await
+        .unwrap()
+    {
+        let entry: WalEntry = get_json(h.storage.as_ref(), &format!("wal/{id}"))
+            .await
+            .unwrap()
+            .unwrap();
+        out.push((id, entry));
+    }
+    out
 }

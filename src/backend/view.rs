@@ -3,13 +3,9 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
-use super::path_schedules::{self, Schedule};
-use super::store::KeyState;
-use super::Shared;
-use crate::framework::{Error, Storage};
-use crate::rotation::{
-    AgeReport, Cadence, CronSpec, KeyVersions, ProviderRevocation, TestResult, Timing, Version,
-};
+use super::policy::{self, Periods};
+use super::record::KeyState;
+use crate::rotation::{KeyVersions, ProviderRevocation, TestResult, Version};
 
 /// RFC 3339 UTC with whole seconds, as api.md shows times.
 pub fn time(t: DateTime<Utc>) -> String {
@@ -53,137 +49,6 @@ pub fn with_grace_warning(
         .warnings
         .extend(short_grace_warning(subject, grace_secs));
     response
-}
-
-/// A key's effective periods: its overrides, else its schedule's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Periods {
-    /// Maximum age of the current version (seconds).
-    pub rotation_period: i64,
-    /// Grace after a promotion (seconds).
-    pub grace_period: i64,
-    /// Window for automatic rotation (seconds).
-    pub rotation_window: i64,
-    /// The cron expression in force instead of the period, if any (`rotation_period` then
-    /// holds the longest interval it allows, for consumers that need a length).
-    pub rotation_schedule: Option<CronSpec>,
-    /// Usage-aware revocation: quiet period (seconds; 0 off).
-    pub usage_quiet_period: i64,
-    /// Usage-aware revocation and `extend/`: the most past the planned grace end (seconds).
-    pub max_grace: i64,
-}
-
-impl Periods {
-    /// The rotation timing these settings give.
-    pub fn timing(&self) -> Timing {
-        Timing {
-            cadence: match self.rotation_schedule {
-                Some(spec) => Cadence::Cron(spec),
-                None => Cadence::Period(self.rotation_period),
-            },
-            window: self.rotation_window,
-        }
-    }
-
-    /// A version created at `created` is next due at this time, seen at `now`
-    /// ([`Timing::next_rotation_time`], the one function for it).
-    pub fn next_rotation_time(&self, created: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
-        self.timing().next_rotation_time(created, now)
-    }
-
-    /// The current version's age report at `now`.
-    pub fn age(&self, versions: &KeyVersions, now: DateTime<Utc>) -> Option<AgeReport> {
-        versions.age_with(&self.timing(), now)
-    }
-
-    /// [`Self::age`] of current version `number`, created at `created`.
-    pub fn age_of(&self, number: u32, created: DateTime<Utc>, now: DateTime<Utc>) -> AgeReport {
-        self.timing().age_of(number, created, now)
-    }
-
-    /// The usage-aware revocation settings.
-    pub fn usage_policy(&self) -> crate::rotation::UsagePolicy {
-        crate::rotation::UsagePolicy {
-            quiet_period: self.usage_quiet_period,
-            max_grace: self.max_grace,
-        }
-    }
-}
-
-/// What a key sets of its periods, borrowed from its record or its digest: its schedule and
-/// the overrides of it (`None` inherits the schedule's).
-#[derive(Debug, Clone, Copy)]
-pub struct Overrides<'a> {
-    pub schedule: &'a str,
-    pub rotation_period: Option<i64>,
-    pub grace_period: Option<i64>,
-    pub rotation_schedule: Option<&'a str>,
-    pub rotation_window: Option<i64>,
-    pub usage_quiet_period: Option<i64>,
-    pub max_grace: Option<i64>,
-}
-
-impl KeyState {
-    /// This key's [`Overrides`].
-    pub fn overrides(&self) -> Overrides<'_> {
-        Overrides {
-            schedule: &self.schedule,
-            rotation_period: self.rotation_period,
-            grace_period: self.grace_period,
-            rotation_schedule: self.rotation_schedule.as_deref(),
-            rotation_window: self.rotation_window,
-            usage_quiet_period: self.usage_quiet_period,
-            max_grace: self.max_grace,
-        }
-    }
-}
-
-/// Resolves a key's periods ([`periods_of`] its record's overrides).
-pub async fn periods(
-    shared: &Shared,
-    storage: &dyn Storage,
-    key: &KeyState,
-) -> Result<Periods, Error> {
-    periods_of(shared, storage, &key.overrides()).await
-}
-
-/// Resolves the periods `key` sets. A schedule that vanished (it cannot be deleted while used,
-/// so only through storage damage) falls back to the built-in `production` values.
-pub async fn periods_of(
-    shared: &Shared,
-    storage: &dyn Storage,
-    key: &Overrides<'_>,
-) -> Result<Periods, Error> {
-    let schedule = match shared.schedules.get(storage, key.schedule).await? {
-        Some(s) => s,
-        None => fallback_schedule(),
-    };
-    let timing = super::cron_settings::timing(key, &schedule)?;
-    let (rotation_period, rotation_schedule) = match timing.cadence {
-        Cadence::Period(p) => (p, None),
-        Cadence::Cron(spec) => (
-            spec.longest_interval_secs().saturating_add(timing.window),
-            Some(spec),
-        ),
-    };
-    Ok(Periods {
-        rotation_period,
-        grace_period: key.grace_period.unwrap_or(schedule.grace_period),
-        rotation_window: timing.window,
-        rotation_schedule,
-        usage_quiet_period: key
-            .usage_quiet_period
-            .unwrap_or(schedule.usage_quiet_period),
-        max_grace: key.max_grace.unwrap_or(schedule.max_grace),
-    })
-}
-
-fn fallback_schedule() -> Schedule {
-    path_schedules::builtin()
-        .into_iter()
-        .find(|(n, _)| *n == "production")
-        .map(|(_, s)| s)
-        .expect("production is built in")
 }
 
 /// A test result as shown to users.
@@ -245,10 +110,7 @@ pub fn versions_json(versions: &KeyVersions, now: DateTime<Utc>) -> Value {
 pub fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> Value {
     let versions = &key.versions;
     let age = periods.age(versions, now);
-    let cadence = super::cron_settings::cadence_json(
-        periods.rotation_schedule.as_ref(),
-        periods.rotation_period,
-    );
+    let cadence = policy::cadence_json(periods.rotation_schedule.as_ref(), periods.rotation_period);
     json!({
         "name": key.name,
         "provider": key.provider,
@@ -272,4 +134,17 @@ pub fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> Value {
         "missed_rotation_time": opt_time(age.as_ref().and_then(|a| a.missed_rotation_time)),
         "last_error": key.last_error,
     })
+}
+
+/// The response of a promotion with an explicit `grace` (and the short-grace warning, except
+/// for 0, a deliberate emergency rotation).
+pub fn grace_response(
+    data: serde_json::Value,
+    name: &str,
+    grace: Option<i64>,
+) -> crate::framework::Response {
+    match grace.filter(|g| *g > 0) {
+        Some(g) => with_grace_warning(data, &format!("key {name:?}"), g),
+        None => crate::framework::Response::with_data(data),
+    }
 }

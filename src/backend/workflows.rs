@@ -1,57 +1,34 @@
-//! The engine's rotation workflows, in one place: stage, test, promote, roll back, rotate (and
-//! what a failed rotation leaves), finalize and extend a grace window, and `rotation_id` replays. Path files parse fields, open the
-//! key ([`super::locked::Locked`]) and call these; the periodic tick calls [`rotate`] as the
-//! scheduler.
+//! The engine's workflows, in one place: create and delete a key, stage, test, promote, roll
+//! back, rotate (and what a failed rotation leaves), finalize and extend a grace window, and
+//! `rotation_id` replays; all through [`Locked`], a key opened for writing (its lock held, its
+//! record checked, grace ends applied, history recorded, revocation intents written before the
+//! record that retires a version).
+//!
+//! Path files parse fields, open the key and call these; the periodic tick calls [`rotate`] as
+//! the scheduler, and recovery reopens a key through [`Locked`] to tell it a revocation's
+//! outcome. Below them: [`super::provider_ops`], [`super::policy`], [`super::record`].
 
 mod cutover;
+mod keys;
+mod locked;
 mod promote;
+mod replay;
 mod rotate;
 mod stage;
 mod test;
 
-use serde_json::Value;
-use sha2::{Digest, Sha256};
+pub(super) use cutover::{extend, finalize};
+pub(super) use keys::{
+    check_references, create as create_key, delete as delete_key, KeySettings, NewKey,
+};
+pub(super) use locked::Locked;
+#[cfg(test)]
+pub(super) use locked::STANDBY_SETTLE;
+pub(super) use promote::{promote, rollback};
+pub(super) use replay::{input_digest, replay};
+pub(super) use rotate::rotate;
+pub(super) use stage::{stage, StageInput};
+pub(super) use test::run_test;
 
-use super::locked::Locked;
-use crate::framework::{Error, Storage};
-
-pub use cutover::{extend, finalize};
-pub use promote::{promote, rollback};
-pub use rotate::rotate;
-pub use stage::{stage, StageInput};
-pub use test::run_test;
-
-/// SHA-256 over the operation and its inputs, to tell a retry from a different request.
-pub fn input_digest(operation: &str, parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    h.update(operation.as_bytes());
-    for p in parts {
-        h.update([0u8]);
-        h.update(p.as_bytes());
-    }
-    hex::encode(h.finalize())
-}
-
-/// Returns the remembered response for a retried rotation id, or an error if the id was used
-/// with different input. `None` when the id is new.
-pub async fn replay(
-    locked: &Locked,
-    storage: &dyn Storage,
-    rotation_id: Option<&str>,
-    operation: &str,
-    digest: &str,
-) -> Result<Option<Value>, Error> {
-    let Some(id) = rotation_id else {
-        return Ok(None);
-    };
-    match locked.recall(storage, id).await? {
-        None => Ok(None),
-        Some(r) if r.operation == operation && r.input_digest == digest => {
-            Ok(Some(r.response.clone()))
-        }
-        Some(r) => Err(Error::BadRequest(format!(
-            "rotation_id {id:?} was already used for a {} with different input",
-            r.operation
-        ))),
-    }
-}
+#[cfg(test)]
+mod tests;

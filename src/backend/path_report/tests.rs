@@ -8,8 +8,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
 use super::{summarize, to_csv};
-use crate::backend::history::HistoryEvent;
-use crate::backend::store::Actor;
+use crate::backend::record::Actor;
+use crate::backend::record::HistoryEvent;
 use crate::backend::testing::{expect_bad_request, Harness};
 use crate::framework::Operation;
 

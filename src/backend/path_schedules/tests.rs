@@ -292,7 +292,7 @@ async fn a_deleted_built_in_stays_deleted_across_restarts() {
         .await
         .unwrap();
     assert!(
-        crate::backend::path_schedules::load(h.storage.as_ref(), "development")
+        crate::backend::policy::load_schedule(h.storage.as_ref(), "development")
             .await
             .unwrap()
             .is_none()
@@ -338,7 +338,7 @@ async fn storage_changed_underneath_is_seen_after_invalidate_key() {
     crate::framework::put_json(
         h.storage.as_ref(),
         "schedules/staging",
-        &crate::backend::path_schedules::Schedule {
+        &crate::backend::policy::Schedule {
             rotation_period: 7 * 86_400,
             grace_period: 3_600,
             rotation_window: 0,

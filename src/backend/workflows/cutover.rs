@@ -6,8 +6,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::backend::locked::{rotation_error, Locked};
-use crate::backend::{view, Shared};
+use super::locked::{rotation_error, Locked};
+use crate::backend::policy;
+use crate::backend::shared::Shared;
+use crate::backend::view;
 use crate::framework::{Error, Storage};
 use crate::rotation::usage;
 
@@ -49,7 +51,9 @@ async fn check_max_grace(
     let Some(previous) = locked.key_ref().versions.previous_in_grace(locked.now) else {
         return Ok(()); // the state machine says why
     };
-    let max_grace = view::periods(s, storage, locked.key_ref()).await?.max_grace;
+    let max_grace = policy::periods(&s.schedules, storage, locked.key_ref())
+        .await?
+        .max_grace;
     match usage::grace_limit(previous, max_grace) {
         Some(limit) if until > limit => Err(Error::BadRequest(format!(
             "the new end {} is beyond the key's max_grace ({}) after the planned end {} of version {}'s grace window: at most {}",

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::backend::locked::{rotation_error, Locked};
-use crate::backend::{view, Shared};
+use super::locked::{rotation_error, Locked};
+use crate::backend::policy;
+use crate::backend::shared::Shared;
+use crate::backend::view;
 use crate::framework::{Error, Storage};
 use crate::rotation::EventKind;
 
@@ -17,7 +19,7 @@ pub async fn promote(
     grace: Option<i64>,
     force: bool,
 ) -> Result<Value, Error> {
-    let periods = view::periods(shared, storage, locked.key_ref()).await?;
+    let periods = policy::periods(&shared.schedules, storage, locked.key_ref()).await?;
     let grace = grace.unwrap_or(periods.grace_period);
     let two_person = locked.config.require_separate_approver;
     let promoter = if two_person {

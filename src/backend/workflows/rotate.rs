@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::locked::{rotation_error, Locked};
 use super::promote::promote;
 use super::stage::{new_value, note_provider_expiry, note_staged_provider, NewValue};
 use super::test::run_test;
-use crate::backend::locked::{rotation_error, Locked};
-use crate::backend::store::{self, Actor, Idempotency};
-use crate::backend::{intents, Shared};
+use crate::backend::provider_ops;
+use crate::backend::record::{self, Actor, Idempotency};
+use crate::backend::shared::Shared;
 use crate::framework::{Error, Storage};
 use crate::rotation::{TestOutcome, TestResult};
 
@@ -96,7 +97,7 @@ pub async fn rotate(
                 });
             }
             locked.commit(s, storage).await?;
-            intents::settle(storage, wal_id.as_deref()).await;
+            provider_ops::settle(storage, wal_id.as_deref()).await;
             let version = data["version"].as_u64().unwrap_or_default();
             tracing::info!(key = %name, version, "key rotated");
             Ok(data)
@@ -171,7 +172,7 @@ async fn discard(
     s: &Arc<Shared>,
     storage: &dyn Storage,
     mut locked: Locked,
-    before: store::KeyEntry,
+    before: record::KeyEntry,
     result: Option<&TestResult>,
     message: &str,
     create_intent: Option<String>,
@@ -212,7 +213,7 @@ async fn discard(
         }
         locked.note("failed", None, outcome, message);
         if let Some((provider, id)) = created {
-            match intents::revoke_at(s, storage, &provider, &id).await {
+            match provider_ops::revoke_at(s, storage, &provider, &id).await {
                 Ok(()) => {
                     tracing::info!(key = %name, "revoked the key created for the failed rotation")
                 }
@@ -228,7 +229,7 @@ async fn discard(
     locked.key().last_error = Some(message.to_string());
     locked.commit(s, storage).await?;
     if settle_create {
-        intents::settle(storage, create_intent.as_deref()).await;
+        provider_ops::settle(storage, create_intent.as_deref()).await;
     }
     tracing::warn!(key = %name, outcome = outcome.unwrap_or("error"), "rotation failed; current version unchanged");
     Ok(())

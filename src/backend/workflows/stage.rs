@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{input_digest, replay};
-use crate::backend::locked::{rotation_error, Locked};
-use crate::backend::store::Idempotency;
-use crate::backend::{intents, provider_ops, Shared};
+use super::locked::{rotation_error, Locked};
+use super::replay::{input_digest, replay};
+use crate::backend::provider_ops;
+use crate::backend::record::Idempotency;
+use crate::backend::shared::Shared;
 use crate::framework::{Error, Storage};
 use crate::rotation::{validate_key_value, Change, EventKind, SecretValue};
 
@@ -107,14 +108,8 @@ pub async fn stage(
     if let Some(id) = &provided_id {
         // Only an id the provider shows to be this value is recorded (and so ever revoked).
         let provider = locked.key_ref().provider.clone();
-        crate::backend::ownership::verify_provider_key_id(
-            s,
-            storage,
-            provider.as_deref(),
-            id,
-            &new.value,
-        )
-        .await?;
+        provider_ops::verify_provider_key_id(s, storage, provider.as_deref(), id, &new.value)
+            .await?;
     }
     let stager = locked.actor.identity();
     let now = locked.now;
@@ -160,7 +155,7 @@ pub async fn stage(
         });
     }
     locked.commit(s, storage).await?;
-    intents::settle(storage, new.wal_id.as_deref()).await;
+    provider_ops::settle(storage, new.wal_id.as_deref()).await;
     tracing::info!(key = %name, version, "version staged");
     Ok(data)
 }

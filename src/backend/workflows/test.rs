@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::backend::locked::{rotation_error, Locked};
-use crate::backend::{provider_ops, Shared};
+use super::locked::{rotation_error, Locked};
+use crate::backend::provider_ops;
+use crate::backend::shared::Shared;
 use crate::framework::{Error, Storage};
 use crate::rotation::TestResult;
 

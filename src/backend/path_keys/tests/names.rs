@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::OLD;
+use crate::backend::testing::OLD;
 use crate::backend::testing::{expect_bad_request, Harness};
 
 #[tokio::test]

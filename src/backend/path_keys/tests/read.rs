@@ -3,8 +3,8 @@
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::OLD;
 use crate::backend::testing::Harness;
+use crate::backend::testing::OLD;
 use crate::framework::Operation;
 
 #[tokio::test]

@@ -1,0 +1,210 @@
+//! What `metrics` reports: one snapshot of every key's state and counters, as metric families
+//! with a `mount` label on every sample (so two mounts scraped through one server never
+//! collide). [`super::metrics_format`] renders it as Prometheus text or JSON.
+//!
+//! Everything but the tick time is computed from the stored records at read time, so any node
+//! reports the same numbers and a plugin restart loses nothing.
+
+use chrono::{DateTime, Utc};
+
+use std::sync::Arc;
+
+use crate::backend::record::KeyDigest;
+
+/// A counter or a gauge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+}
+
+/// One metric family: its samples share the label names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family<'a> {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub help: &'static str,
+    /// Label names, `mount` first.
+    pub labels: Vec<&'static str>,
+    /// Label values (in the order of `labels`), borrowed from the snapshot, and the value.
+    pub samples: Vec<(Vec<&'a str>, f64)>,
+}
+
+impl<'a> Family<'a> {
+    fn new(name: &'static str, kind: Kind, help: &'static str, labels: &[&'static str]) -> Self {
+        let mut all = vec!["mount"];
+        all.extend_from_slice(labels);
+        Family {
+            name,
+            kind,
+            help,
+            labels: all,
+            samples: Vec::new(),
+        }
+    }
+
+    /// A sample: `mount`, then the other label values in order.
+    fn add(&mut self, mount: &'a str, values: impl IntoIterator<Item = &'a str>, value: f64) {
+        let all = std::iter::once(mount).chain(values).collect();
+        self.samples.push((all, value));
+    }
+}
+
+/// The mount label: the request's mount point without its trailing slash (`ai-keys`).
+pub fn mount_label(mount_point: &str) -> String {
+    mount_point.trim_end_matches('/').to_string()
+}
+
+/// One key's figures at the report's time: its digest (what its record holds) and what the
+/// clock makes of it. Its age is against its cadence (period or cron schedule), resolved by the
+/// caller (`policy::Periods::age_of`).
+pub struct KeyFigures {
+    name: String,
+    key: Arc<KeyDigest>,
+    /// Age of the current version, seconds until due, overdue.
+    age: Option<(i64, i64, bool)>,
+    in_grace: bool,
+    past_plan: usize,
+    oldest_revocation_secs: i64,
+}
+
+/// The triggers of failed rotations, always reported both.
+const TRIGGERS: [&str; 2] = ["automatic", "manual"];
+
+impl KeyFigures {
+    /// The figures of key `name`, digest `key`, at `now`.
+    pub fn new(
+        name: String,
+        key: Arc<KeyDigest>,
+        age: Option<crate::rotation::AgeReport>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        KeyFigures {
+            name,
+            age: age.map(|a| {
+                let due = (a.next_rotation_time - now).num_seconds();
+                (a.age_secs, due, a.overdue)
+            }),
+            in_grace: key.in_grace(now),
+            past_plan: key.previous.iter().filter(|g| g.past_plan(now)).count(),
+            oldest_revocation_secs: key
+                .revocations
+                .iter()
+                .map(|r| r.requested)
+                .min()
+                .map_or(0, |t| (now - t).num_seconds().max(0)),
+            key,
+        }
+    }
+}
+
+/// Adds one key's samples to a family: `add(extra label values, value)`.
+type Sampler = for<'k> fn(&'k KeyFigures, &mut dyn FnMut(&[&'k str], f64));
+
+fn flag(b: bool) -> f64 {
+    f64::from(u8::from(b))
+}
+
+/// The per-key families: name, kind, help, labels after `mount`, and how a key adds samples.
+const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 15] = [
+    ("ai_keys_current_version_age_seconds", Kind::Gauge, "Age of the key's current version.", &["key"],
+        |k, add| if let Some((age, _, _)) = k.age { add(&[], age as f64) }),
+    ("ai_keys_seconds_until_due", Kind::Gauge, "Seconds until the current version is due for rotation (negative when overdue).", &["key"],
+        |k, add| if let Some((_, due, _)) = k.age { add(&[], due as f64) }),
+    ("ai_keys_overdue", Kind::Gauge, "1 when the current version is older than its rotation period.", &["key"],
+        |k, add| if let Some((_, _, overdue)) = k.age { add(&[], flag(overdue)) }),
+    ("ai_keys_auto_rotate", Kind::Gauge, "1 when the key rotates automatically when due (auto_rotate).", &["key"],
+        |k, add| add(&[], flag(k.key.auto_rotate))),
+    ("ai_keys_versions_in_grace", Kind::Gauge, "Previous versions still inside their grace window.", &["key"],
+        |k, add| add(&[], flag(k.in_grace))),
+    ("ai_keys_versions_past_planned_grace", Kind::Gauge, "Previous versions kept past their planned grace end (extended, or not retired yet).", &["key"],
+        |k, add| add(&[], k.past_plan as f64)),
+    ("ai_keys_pending_versions", Kind::Gauge, "Staged versions waiting for promotion.", &["key"],
+        |k, add| add(&[], k.key.pending as f64)),
+    ("ai_keys_provider_revocations_pending", Kind::Gauge, "Retired versions whose revocation at the provider is not confirmed yet.", &["key"],
+        |k, add| add(&[], k.key.revocations.len() as f64)),
+    ("ai_keys_provider_revocation_oldest_pending_seconds", Kind::Gauge, "Age of the oldest unconfirmed provider revocation (0 when none is pending).", &["key"],
+        |k, add| add(&[], k.oldest_revocation_secs as f64)),
+    ("ai_keys_auto_rotation_consecutive_failures", Kind::Gauge, "Failed automatic rotation attempts since the last promotion (0: the last one succeeded or none failed).", &["key"],
+        |k, add| add(&[], f64::from(k.key.auto_failures))),
+    ("ai_keys_last_attempt_failed", Kind::Gauge, "1 while the key records an error from its latest rotation attempt or periodic work (last_error).", &["key"],
+        |k, add| add(&[], flag(k.key.last_error))),
+    ("ai_keys_rotations_total", Kind::Counter, "Promotions completed.", &["key"],
+        |k, add| add(&[], k.key.rotations as f64)),
+    // Both triggers always, so a first failure is an increase from 0 for `increase()`.
+    ("ai_keys_rotation_failures_total", Kind::Counter, "Failed one-call rotations (rotate/ and automatic), by trigger.", &["key", "trigger"],
+        |k, add| for trigger in TRIGGERS { add(&[trigger], k.key.failures(trigger) as f64) }),
+    ("ai_keys_grace_extensions_total", Kind::Counter, "Grace windows postponed because the previous version was still in use at its provider.", &["key"],
+        |k, add| add(&[], k.key.grace_extensions as f64)),
+    ("ai_keys_test_outcomes_total", Kind::Counter, "Key tests by outcome.", &["key", "outcome"],
+        |k, add| for (outcome, n) in &k.key.test_outcomes { add(&[outcome], *n as f64) }),
+];
+
+/// The snapshot, one family at a time (so only one family's samples exist at once): the
+/// per-key families for `keys` (in their order), then the mount's own.
+pub fn collect<'a>(
+    mount: &'a str,
+    keys: &'a [KeyFigures],
+    last_tick: f64,
+) -> impl Iterator<Item = Family<'a>> + 'a {
+    let per_key = PER_KEY
+        .iter()
+        .map(move |(name, kind, help, labels, sampler)| {
+            let mut family = Family::new(name, *kind, help, labels);
+            for k in keys {
+                sampler(k, &mut |extra, value| {
+                    let values = std::iter::once(k.name.as_str()).chain(extra.iter().copied());
+                    family.add(mount, values, value);
+                });
+            }
+            family
+        });
+    let tick = std::iter::once_with(move || {
+        let mut tick = Family::new(
+            "ai_keys_last_successful_tick_timestamp_seconds",
+            Kind::Gauge,
+            "When the periodic work last finished without a failure (the plugin's start until then), Unix seconds.",
+            &[],
+        );
+        tick.add(mount, [], last_tick);
+        tick
+    });
+    per_key.chain(tick)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::backend::record::Grace;
+
+    fn previous(grace: Option<i64>, planned: Option<i64>, now: DateTime<Utc>) -> Grace {
+        let at = |h: i64| now + TimeDelta::hours(h);
+        Grace {
+            expires: grace.map(at),
+            planned: planned.map(at),
+        }
+    }
+
+    #[test]
+    fn past_planned_grace_is_an_extension_or_a_live_version_after_the_plan() {
+        let now = Utc::now();
+        // on plan, inside the window
+        assert!(!previous(Some(2), Some(2), now).past_plan(now));
+        // extended beyond the plan, even before the plan ends
+        assert!(previous(Some(5), Some(2), now).past_plan(now));
+        // the plan ended and the version is still previous
+        assert!(previous(Some(-1), Some(-1), now).past_plan(now));
+        // an old record without a plan: its grace end is the plan
+        assert!(!previous(Some(2), None, now).past_plan(now));
+        assert!(previous(Some(-2), None, now).past_plan(now));
+    }
+
+    #[test]
+    fn mount_label_drops_the_trailing_slash() {
+        assert_eq!(mount_label("ai-keys/"), "ai-keys");
+        assert_eq!(mount_label("team/ai/"), "team/ai");
+        assert_eq!(mount_label(""), "");
+    }
+}

@@ -1,0 +1,120 @@
+//! `history/:name`: a key's history, newest first, in pages; also of a deleted key.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::record::{self, HistoryEvent, StoredArchive};
+use super::shared::{bind, Shared};
+use super::view;
+use crate::framework::{
+    generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
+    Request, Response,
+};
+
+pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
+    vec![
+        Path::new(&format!("history/{}", generic_name_regex("name")))
+            .field(
+                Field::new(
+                    "name",
+                    FieldType::Name,
+                    "Name of the key (also a deleted one).",
+                )
+                .required(),
+            )
+            .field(
+                Field::new(
+                    "limit",
+                    FieldType::Int,
+                    "Events per page (1 to 1000, default 100).",
+                )
+                .query(),
+            )
+            .field(
+                Field::new(
+                    "after",
+                    FieldType::String,
+                    "The cursor a previous page returned as next_after: continue after it.",
+                )
+                .query(),
+            )
+            .operation(
+                Operation::Read,
+                "Read a key's history, newest first.",
+                bind(shared, history),
+            )
+            .help(HISTORY_SYNOPSIS, HISTORY_DESCRIPTION),
+    ]
+}
+
+fn event_json(e: &HistoryEvent) -> Value {
+    json!({
+        "time": view::time(e.time),
+        "event": e.event,
+        "version": e.version,
+        "actor": e.actor,
+        "request_id": e.request_id,
+        "outcome": e.outcome,
+        "detail": e.detail,
+    })
+}
+
+/// Default and largest `limit` of `history/`.
+const HISTORY_PAGE: i64 = 100;
+const HISTORY_MAX_PAGE: i64 = 1000;
+
+async fn history(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let name = d.get_string("name").unwrap_or_default();
+    let storage = req.storage.as_ref();
+    let limit = d.get_int("limit").unwrap_or(HISTORY_PAGE);
+    if !(1..=HISTORY_MAX_PAGE).contains(&limit) {
+        return Err(Error::BadRequest(format!(
+            "limit must be between 1 and {HISTORY_MAX_PAGE}"
+        )));
+    }
+    let limit = limit as u64;
+    let after = match d.get_string("after").filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => Some(record::parse_history_cursor(&a).ok_or_else(|| {
+            Error::BadRequest("after must be a cursor returned as next_after by history/".into())
+        })?),
+    };
+    // No version check: reading a key's history acts on nothing, and helps repair a broken one.
+    let (events, next) = match record::read(storage, &name).await? {
+        Some(entry) if entry.is_previous_format() => {
+            record::legacy_history_page(&entry.history, after, limit)
+        }
+        Some(entry) => record::history_page(storage, &name, entry.log, after, limit).await?,
+        None => match record::load_archive(storage, &name).await? {
+            None => return Ok(None),
+            Some(StoredArchive::Legacy(events)) => {
+                record::legacy_history_page(&events, after, limit)
+            }
+            Some(StoredArchive::Log(log)) => {
+                record::history_page(storage, &name, log, after, limit).await?
+            }
+        },
+    };
+    if events.is_empty() && after.is_none() {
+        return Ok(None);
+    }
+    let events: Vec<Value> = events.iter().map(event_json).collect();
+    Ok(Some(Response::with_data(json!({
+        "name": name,
+        "events": events,
+        "next_after": next.map(record::history_cursor),
+    }))))
+}
+
+const HISTORY_SYNOPSIS: &str = "Read a key's history.";
+const HISTORY_DESCRIPTION: &str = "\
+Returns up to limit events (default 100, at most 1000), newest first, and next_after: pass it \
+as after to read the next (older) page; it is null on the last page. Each event has time, event \
+(created, staged, tested, promoted, rolled_back, revoked, expired, failed, deleted, updated), \
+version, actor ({entity_id, display_name, accessor} or \"scheduler\"), request_id, outcome and \
+detail. A deleted key's history is kept and continues if the name is created again. \
+history_limit in config caps the events kept per key.";
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! `overdue`: keys whose current version is older than their rotation period (or missed its
+//! cron window), from the key digests.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::TryStreamExt;
+use serde_json::json;
+
+use super::policy;
+use super::record;
+use super::shared::{bind, Shared};
+use super::view;
+use crate::framework::{
+    self, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path, Request, Response,
+};
+use crate::rotation::period_days;
+
+pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
+    vec![Path::new("overdue")
+        .field(
+            Field::new(
+                "max_age",
+                FieldType::Duration,
+                "Replaces every key's rotation period for this report.",
+            )
+            .query(),
+        )
+        .operation(
+            Operation::Read,
+            "List keys whose current version is older than its rotation period.",
+            bind(shared, overdue),
+        )
+        .help(OVERDUE_SYNOPSIS, OVERDUE_DESCRIPTION)]
+}
+
+async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let storage = req.storage.as_ref();
+    let max_age = d.get_duration("max_age");
+    if max_age == Some(0) {
+        return Err(Error::BadRequest(
+            "max_age must be greater than zero".into(),
+        ));
+    }
+    let now = Utc::now();
+    let mut keys = Vec::new();
+    let mut all = std::pin::pin!(record::digests(storage).await?);
+    while let Some((name, key)) = all.try_next().await? {
+        let Some((number, created)) = key.current else {
+            continue;
+        };
+        // max_age replaces the key's period or cron schedule for this report.
+        let periods = policy::periods_of(&s.schedules, storage, &key.overrides()).await?;
+        let periods = match max_age {
+            Some(m) => policy::Periods {
+                rotation_period: m,
+                rotation_window: 0,
+                rotation_schedule: None,
+                ..periods
+            },
+            None => periods,
+        };
+        let period = periods.rotation_period;
+        let age = periods.age_of(number, created, now);
+        if age.overdue {
+            let mut entry = json!({
+                "key": name,
+                "age_days": age.age_days,
+                "overdue_days": age.overdue_days,
+                "rotation_period_days": period_days(period),
+                "next_rotation_time": view::time(age.next_rotation_time),
+            });
+            // Cron keys say so, and show a scheduled time whose window was missed.
+            if let Some(spec) = periods.rotation_schedule {
+                entry["rotation_schedule"] = json!(spec.as_str());
+                entry["missed_rotation_time"] = json!(age.missed_rotation_time.map(view::time));
+            }
+            keys.push(entry);
+        }
+    }
+    framework::release_freed_memory();
+    Ok(Some(Response::with_data(json!({ "keys": keys }))))
+}
+
+const OVERDUE_SYNOPSIS: &str = "Report keys overdue for rotation.";
+const OVERDUE_DESCRIPTION: &str = "\
+Lists keys whose current version is older than its rotation period: key, age_days, \
+overdue_days, rotation_period_days, next_rotation_time; keys with a cron rotation_schedule also \
+show it and missed_rotation_time (overdue counts from the first scheduled time after the current \
+version was created; rotation_period_days is the longest interval between scheduled times plus \
+the window). max_age replaces every key's rotation period or schedule for this report (a key \
+created 45 days ago with max_age=30d is 15 days overdue).";
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,104 @@
+//! `rotate/` in one call, with and without grace, and the versions it leaves.
+
+use serde_json::{json, Value};
+
+use crate::backend::testing::expect_bad_request;
+use crate::backend::testing::{state, verify, with_key, NEW, OLD};
+
+#[tokio::test]
+async fn rotate_in_one_call() {
+    let h = with_key().await;
+    let out = h.write("rotate/k", json!({ "value": NEW })).await.unwrap();
+    assert_eq!(out["version"], 2);
+    assert_eq!(out["previous_version"], 1);
+    assert_eq!(out["test"]["outcome"], "skipped");
+    assert!(!serde_json::to_string(&out).unwrap().contains(NEW));
+    let c = h.read("creds/k").await;
+    assert_eq!(c["api_key"], NEW);
+    assert_eq!(c["previous_api_key"], OLD);
+    let kinds: Vec<Value> = h
+        .history("k")
+        .await
+        .iter()
+        .map(|e| e["event"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            json!("promoted"),
+            json!("tested"),
+            json!("staged"),
+            json!("created")
+        ]
+    );
+    // a second rotation revokes the version still in grace from the first
+    h.write("rotate/k", json!({"value": "sk-test-THIRD-000000"}))
+        .await
+        .unwrap();
+    assert_eq!(state(&h, 1).await, "revoked");
+    assert_eq!(state(&h, 2).await, "previous");
+    assert!(!h.storage_contains(OLD).await);
+}
+
+#[tokio::test]
+async fn rotate_with_zero_grace_leaves_only_the_new_key_valid() {
+    let h = with_key().await;
+    h.write("rotate/k", json!({"value": NEW, "grace_period": 0}))
+        .await
+        .unwrap();
+    assert_eq!(verify(&h, OLD).await, json!({"valid": false}));
+    assert_eq!(verify(&h, NEW).await["valid"], true);
+    let c = h.read("creds/k").await;
+    assert_eq!(c["api_key"], NEW);
+    assert!(c.get("previous_api_key").is_none(), "{c}");
+    assert!(c.get("previous_expires_time").is_none(), "{c}");
+    assert_eq!(state(&h, 1).await, "revoked");
+    assert!(!h.storage_contains(OLD).await);
+    // and nothing to roll back to
+    expect_bad_request(h.write("rollback/k", json!({})).await);
+}
+
+#[tokio::test]
+async fn versions_show_every_documented_field() {
+    let h = with_key().await;
+    h.write("rotate/k", json!({ "value": NEW })).await.unwrap();
+    let k = h.read("keys/k").await;
+    for n in ["1", "2"] {
+        let v = k["versions"][n].as_object().unwrap();
+        for field in [
+            "state",
+            "created_time",
+            "promoted_time",
+            "grace_expires_time",
+            "revoked_time",
+            "fingerprint",
+            "last_test",
+        ] {
+            assert!(v.contains_key(field), "version {n} lacks {field}: {k}");
+        }
+    }
+    assert!(k["versions"]["1"]["grace_expires_time"].is_string());
+    assert_eq!(k["versions"]["2"]["last_test"]["outcome"], "skipped");
+    for field in [
+        "name",
+        "provider",
+        "schedule",
+        "rotation_period",
+        "grace_period",
+        "auto_rotate",
+        "custom_metadata",
+        "current_version",
+        "versions",
+        "age_days",
+        "last_rotation_time",
+        "next_rotation_time",
+        "overdue",
+        "overdue_days",
+        "pending_version",
+        "last_error",
+    ] {
+        assert!(k.get(field).is_some(), "keys/ read lacks {field}: {k}");
+    }
+    let text = serde_json::to_string(&k).unwrap();
+    assert!(!text.contains(NEW) && !text.contains(OLD), "{text}");
+}

@@ -1,0 +1,121 @@
+//! When a key next needs the periodic work, from its record as stored: its grace end, its
+//! next usage check, its overdue warning, its automatic rotation (with back-off after
+//! failures and the spread of its rotation window) and the close of a cron window. The due
+//! index and the tick both ask here, so the two never disagree.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::backend::policy;
+use crate::backend::record::KeyState;
+
+/// How often an overdue key is logged.
+pub const OVERDUE_WARNING_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// When the tick next has work on key `name`, seen at `now`: the earliest of its previous
+/// version's grace end ([`crate::rotation::KeyVersions::grace_end`]), the usage check before it
+/// ([`crate::rotation::KeyVersions::next_usage_check_time`]), its next overdue warning, its next
+/// automatic rotation ([`auto_rotation_time`]) and, on a cron schedule with a window, the close
+/// of the current window (where a missed rotation is recorded); `None` when nothing is ever due
+/// until the key changes. What the tick's index of due times holds (`due_index`).
+pub fn next_work_time(
+    name: &str,
+    key: &KeyState,
+    periods: policy::Periods,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    [
+        key.versions.grace_end(),
+        key.versions.next_usage_check_time(periods.usage_policy()),
+        overdue_warning_time(key, periods, now),
+        auto_rotation_time(name, key, periods, now),
+        window_close_time(key, periods, now),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+}
+
+/// When the tick next logs that the key is overdue: once its current version is due, then
+/// every [`OVERDUE_WARNING_EVERY`].
+fn overdue_warning_time(
+    key: &KeyState,
+    periods: policy::Periods,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let age = periods.age(&key.versions, now)?;
+    let due = if age.overdue {
+        now
+    } else {
+        age.next_rotation_time
+    };
+    Some(match key.auto.last_overdue_warning {
+        Some(last) => due.max(last.checked_add_signed(OVERDUE_WARNING_EVERY)?),
+        None => due,
+    })
+}
+
+/// On a cron schedule with a `rotation_window`, just after the window of the current (or next)
+/// scheduled time closes: when a rotation that did not start is recorded as missed.
+fn window_close_time(
+    key: &KeyState,
+    periods: policy::Periods,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if periods.rotation_schedule.is_none() || periods.rotation_window <= 0 || !key.auto_rotate {
+        return None;
+    }
+    let current = key.versions.current()?;
+    let scheduled = periods.next_rotation_time(current.created_time, now);
+    scheduled.checked_add_signed(chrono::TimeDelta::seconds(periods.rotation_window + 1))
+}
+
+/// When the scheduler starts rotating this key: `None` when automatic rotation is off, a
+/// version is pending or there is none current; else the key's next rotation time
+/// ([`policy::Periods::next_rotation_time`]: with a cron schedule and a window, inside a window
+/// still open or ahead), for a period moved by a per-key offset inside the rotation window (so
+/// keys due together do not all rotate in the same tick), and no earlier than a running
+/// back-off. Seen at `now`; a later look may give a later time (a window that closed).
+pub fn auto_rotation_time(
+    name: &str,
+    key: &KeyState,
+    periods: policy::Periods,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if !key.auto_rotate || key.versions.pending().is_some() {
+        return None;
+    }
+    let current = key.versions.current()?;
+    let due = periods.next_rotation_time(current.created_time, now);
+    let spread = if periods.rotation_schedule.is_none() && periods.rotation_window > 0 {
+        let digest = Sha256::digest(name.as_bytes());
+        let n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+        i64::try_from(n % (periods.rotation_window as u64 + 1)).unwrap_or(0)
+    } else {
+        0
+    };
+    // Saturating: stored periods from an older release may be beyond any representable time.
+    let due = chrono::TimeDelta::try_seconds(spread)
+        .and_then(|d| due.checked_add_signed(d))
+        .unwrap_or(due);
+    Some(match key.auto.next_attempt_time {
+        Some(t) if t > due => t,
+        _ => due,
+    })
+}
+
+/// Whether the scheduler should try to rotate this key now ([`auto_rotation_time`] has come).
+pub fn due_for_auto_rotation(
+    name: &str,
+    key: &KeyState,
+    periods: policy::Periods,
+    now: DateTime<Utc>,
+) -> bool {
+    auto_rotation_time(name, key, periods, now).is_some_and(|t| now >= t)
+}
+
+/// Back-off after `failures` consecutive failed automatic attempts: 5 min, doubling, at most 24 h.
+pub fn backoff(failures: u32) -> chrono::TimeDelta {
+    let minutes = 5i64.saturating_mul(1i64 << failures.saturating_sub(1).min(20));
+    chrono::TimeDelta::minutes(minutes.min(24 * 60))
+}

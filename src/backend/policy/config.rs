@@ -1,0 +1,50 @@
+//! Mount-wide settings (`config`): the default schedule, the two-person rule and how much
+//! history a key keeps. The model and its storage; the path is `path_config.rs`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::framework::{get_json, Error, Storage};
+
+/// Storage key of the configuration.
+pub const CONFIG_KEY: &str = "config";
+/// Upper bound for `history_limit`, so one key's entry stays a reasonable size.
+pub const MAX_HISTORY_LIMIT: i64 = 100_000;
+
+/// Mount-wide settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Schedule for keys that name none.
+    pub default_schedule: String,
+    /// `promote` must come from another entity than `stage`.
+    pub require_separate_approver: bool,
+    /// History events kept per key.
+    pub history_limit: i64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            default_schedule: "production".into(),
+            require_separate_approver: false,
+            history_limit: 1000,
+        }
+    }
+}
+
+impl Config {
+    /// The stored configuration, or the defaults.
+    pub async fn load(storage: &dyn Storage) -> Result<Config, Error> {
+        Ok(get_json(storage, CONFIG_KEY).await?.unwrap_or_default())
+    }
+
+    /// What `config` reads show.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "default_schedule": self.default_schedule,
+            "require_separate_approver": self.require_separate_approver,
+            "history_limit": self.history_limit,
+        })
+    }
+}

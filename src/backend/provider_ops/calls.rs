@@ -1,0 +1,342 @@
+//! Everything the rotation paths ask of AI providers, in one place: provider settings, key
+//! tests, and key creation under a write-ahead intent (the intents live in `intents.rs`, their
+//! recovery in `crate::backend::recovery`).
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::intents::{self, CreateIntent};
+use crate::backend::policy::{self, Periods};
+use crate::backend::record::KeyState;
+use crate::backend::shared::Shared;
+use crate::framework::{get_json, put_json, Error, Storage};
+use crate::providers::{CreateRequest, EngineAccount, ProviderConfig, ProviderError, ProviderType};
+use crate::rotation::{SecretValue, TestOutcome, TestResult};
+
+/// Prefix of provider entries.
+pub const PROVIDERS_PREFIX: &str = "providers/";
+
+/// Loads provider `name`.
+pub async fn load(storage: &dyn Storage, name: &str) -> Result<Option<ProviderConfig>, Error> {
+    Ok(get_json(storage, &format!("{PROVIDERS_PREFIX}{name}")).await?)
+}
+
+/// Stores provider `name`.
+pub async fn save(storage: &dyn Storage, name: &str, cfg: &ProviderConfig) -> Result<(), Error> {
+    Ok(put_json(storage, &format!("{PROVIDERS_PREFIX}{name}"), cfg).await?)
+}
+
+async fn require(storage: &dyn Storage, name: &str) -> Result<ProviderConfig, Error> {
+    load(storage, name)
+        .await?
+        .ok_or_else(|| Error::BadRequest(format!("provider {name:?} does not exist")))
+}
+
+/// Whether provider `name` is configured.
+pub async fn exists(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
+    Ok(load(storage, name).await?.is_some())
+}
+
+/// Whether provider `name` can create keys with its configured credentials.
+pub async fn can_create(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
+    Ok(load(storage, name)
+        .await?
+        .is_some_and(|cfg| cfg.capabilities().create))
+}
+
+/// Tests `value` against the key's provider; `skipped` without one.
+pub async fn test(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    provider: Option<&str>,
+    value: &SecretValue,
+) -> Result<TestResult, Error> {
+    match provider {
+        None => Ok(TestResult {
+            outcome: TestOutcome::Skipped,
+            status_code: None,
+            detail: "no provider configured for this key".into(),
+            time: Utc::now(),
+        }),
+        Some(p) => {
+            let cfg = require(storage, p).await?;
+            Ok(shared.providers.test_key(&cfg, value).await)
+        }
+    }
+}
+
+/// A provider error as an HTTP error: unavailable is 503, a refused admin call 502, a
+/// configuration that cannot do it 400.
+pub fn provider_error(action: &str, e: ProviderError) -> Error {
+    match e {
+        ProviderError::Unsupported(m) => Error::BadRequest(format!("{action}: {m}")),
+        ProviderError::Unavailable { .. } => Error::Coded {
+            status: 503,
+            message: format!("{action}: {e}"),
+        },
+        other => Error::Coded {
+            status: 502,
+            message: format!("{action}: {other}"),
+        },
+    }
+}
+
+/// A key the provider created for a version about to be staged.
+pub struct Created {
+    /// Its value.
+    pub value: SecretValue,
+    /// The provider's id for it.
+    pub provider_key_id: String,
+    /// The WAL intent to settle once the version is stored.
+    pub wal_id: String,
+    /// When it expires at the provider on its own, if it does.
+    pub expires_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// What a created key's provider-side lifetime adds past everything the engine plans, so a
+/// rotation a little late never meets a dead key.
+pub const EXPIRY_MARGIN_SECS: i64 = 24 * 3600;
+
+/// The provider-side lifetime, in seconds, of a key created now for a key with these periods:
+/// its rotation period (for a cron schedule, the longest interval between scheduled times plus
+/// the window), plus its grace period, plus its `max_grace` (the most that usage-aware
+/// revocation and `extend/` may keep it past the planned grace end), plus
+/// [`EXPIRY_MARGIN_SECS`]. Rotation is due one rotation period after creation, so it always
+/// comes first. Where the provider limits the lifetime (`max`), a longer one is cut to the
+/// limit only if the rotation still comes a margin before it; otherwise the key gets none.
+pub fn provider_lifetime_secs(periods: &Periods, max: Option<i64>) -> Option<i64> {
+    let lifetime = periods
+        .rotation_period
+        .checked_add(periods.grace_period)?
+        .checked_add(periods.max_grace)?
+        .checked_add(EXPIRY_MARGIN_SECS)?;
+    match max {
+        Some(max) if lifetime > max => {
+            (periods.rotation_period.saturating_add(EXPIRY_MARGIN_SECS) <= max).then_some(max)
+        }
+        _ => Some(lifetime),
+    }
+}
+
+/// Asks the key's provider to create a key, under a WAL intent.
+pub async fn create(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    key: &KeyState,
+) -> Result<Created, Error> {
+    let Some(provider) = key.provider.as_deref() else {
+        return Err(Error::BadRequest(
+            "value is required: the key has no provider that could create one".into(),
+        ));
+    };
+    let cfg = require(storage, provider).await?;
+    if !cfg.capabilities().create {
+        return Err(Error::BadRequest(format!(
+            "value is required: provider {provider:?} cannot create keys ({})",
+            cfg.why_cannot_create()
+        )));
+    }
+    let features = cfg.kind.features();
+    let lifetime = if features.expiry {
+        let periods = policy::periods(&shared.schedules, storage, key).await?;
+        let lifetime = provider_lifetime_secs(&periods, features.max_expiry_secs);
+        if lifetime.is_none() {
+            tracing::warn!(key = %key.name, provider, "rotation period longer than the provider allows a key to live: the created key gets no provider-side expiry");
+        }
+        lifetime
+    } else {
+        None
+    };
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let mut intent = CreateIntent {
+        key: key.name.clone(),
+        provider: provider.to_string(),
+        name_at_provider: format!("ai-keys-{}-{}", key.name, &suffix[..12]),
+        provider_key_id: None,
+        retry: Default::default(),
+    };
+    let account = match features.account {
+        true => Some(engine_account(shared, storage, provider).await?),
+        false => None,
+    };
+    // Written before the provider is asked: on a standby this write fails with the read-only
+    // error, which makes the server forward the request to the active node.
+    let wal_id = intents::begin_create(storage, &intent).await?;
+    let mut request = CreateRequest {
+        name: &intent.name_at_provider,
+        expires_in_secs: lifetime,
+        account: account.as_deref(),
+    };
+    let mut result = shared.providers.create(&cfg, &request).await;
+    if account.is_some() && matches!(result, Err(ProviderError::Rejected { status: 404, .. })) {
+        // The engine's account is gone at the provider (deleted by hand): make a new one.
+        tracing::warn!(
+            provider,
+            "the engine's account is gone at the provider; creating a new one"
+        );
+        forget_account(shared, storage, provider).await?;
+        let fresh = engine_account(shared, storage, provider).await?;
+        request.account = Some(&fresh);
+        result = shared.providers.create(&cfg, &request).await;
+    }
+    match result {
+        Ok(created) => {
+            intent.provider_key_id = Some(created.provider_key_id.clone());
+            intents::note_created(storage, &wal_id, &intent).await?;
+            Ok(Created {
+                value: created.value,
+                provider_key_id: created.provider_key_id,
+                wal_id,
+                expires_at: created.expires_at,
+            })
+        }
+        Err(e) => {
+            // A refusal means nothing was created; anything else may have created a key whose
+            // answer was lost, so the intent stays for the tick to find and revoke it.
+            if matches!(
+                e,
+                ProviderError::Unsupported(_) | ProviderError::Rejected { .. }
+            ) {
+                intents::settle(storage, Some(&wal_id)).await;
+            }
+            Err(provider_error("creating a key at the provider", e))
+        }
+    }
+}
+
+/// The id of the engine's account at provider `name` (an OpenAI service account holding the
+/// keys the engine creates), created on first use. Durable across crashes: a unique name is
+/// stored in the provider's configuration before the provider is asked to create the account,
+/// and an account whose id was not recorded is found again by that name, never created twice.
+/// Serialized per provider by a lock beside the keys' locks.
+pub async fn engine_account(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    provider: &str,
+) -> Result<String, Error> {
+    let _guard = shared.locks.lock(&account_lock(provider)).await;
+    let mut cfg = require(storage, provider).await?;
+    let account = match cfg.current_engine_account() {
+        Some(EngineAccount { id: Some(id), .. }) => return Ok(id.clone()),
+        Some(account) => account.clone(),
+        None => {
+            let suffix = uuid::Uuid::new_v4().simple().to_string();
+            let account = EngineAccount {
+                name: format!("vault-ai-keys-{provider}-{}", &suffix[..12]),
+                id: None,
+                scope: cfg.account_scope(),
+            };
+            cfg.engine_account = Some(account.clone());
+            save(storage, provider, &cfg).await?;
+            account
+        }
+    };
+    let action = "creating the engine's service account at the provider";
+    let found = shared
+        .providers
+        .find_account(&cfg, &account.name)
+        .await
+        .map_err(|e| provider_error(action, e))?;
+    let id = match found {
+        Some(id) => id,
+        None => shared
+            .providers
+            .create_account(&cfg, &account.name)
+            .await
+            .map_err(|e| provider_error(action, e))?,
+    };
+    // Re-read: only the account field changes, whatever else was written meanwhile.
+    let mut cfg = require(storage, provider).await?;
+    cfg.engine_account = Some(EngineAccount {
+        id: Some(id.clone()),
+        ..account
+    });
+    save(storage, provider, &cfg).await?;
+    tracing::info!(provider, account = %id, "recorded the engine's account at the provider");
+    Ok(id)
+}
+
+/// Drops the recorded engine account of provider `provider` (it is gone at the provider).
+async fn forget_account(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    provider: &str,
+) -> Result<(), Error> {
+    let _guard = shared.locks.lock(&account_lock(provider)).await;
+    let mut cfg = require(storage, provider).await?;
+    cfg.engine_account = None;
+    save(storage, provider, &cfg).await
+}
+
+/// The lock name of provider `name`'s account (key names cannot contain `/`).
+fn account_lock(name: &str) -> String {
+    format!("{PROVIDERS_PREFIX}{name}")
+}
+
+/// The provider type of provider `name`, if configured.
+pub async fn kind_of(
+    storage: &dyn Storage,
+    name: Option<&str>,
+) -> Result<Option<ProviderType>, Error> {
+    match name {
+        Some(n) => Ok(load(storage, n).await?.map(|c| c.kind)),
+        None => Ok(None),
+    }
+}
+
+/// Revokes `provider_key_id` at provider configuration `provider`. The error is a short
+/// message for the record (never key material).
+pub async fn revoke_at(
+    shared: &Shared,
+    storage: &dyn Storage,
+    provider: &str,
+    provider_key_id: &str,
+) -> Result<(), String> {
+    let cfg = load(storage, provider)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("provider {provider:?} no longer exists"))?;
+    shared
+        .providers
+        .revoke_key(&cfg, provider_key_id)
+        .await
+        .map_err(|e| provider_error("revoking a key at the provider", e).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX_GRACE: i64 = 7 * 24 * 3600;
+
+    fn periods(rotation: i64, grace: i64) -> Periods {
+        Periods {
+            rotation_period: rotation,
+            grace_period: grace,
+            rotation_window: 3600,
+            rotation_schedule: None,
+            usage_quiet_period: 3600,
+            max_grace: MAX_GRACE,
+        }
+    }
+
+    #[test]
+    fn a_created_key_outlives_its_rotation_grace_and_max_grace() {
+        let day = 24 * 3600;
+        let p = periods(30 * day, day);
+        let expected = 30 * day + day + MAX_GRACE + EXPIRY_MARGIN_SECS;
+        assert_eq!(provider_lifetime_secs(&p, None), Some(expected));
+        assert_eq!(provider_lifetime_secs(&p, Some(365 * day)), Some(expected));
+        // Longer than the provider allows: cut to its limit while rotation still comes first.
+        let long = periods(360 * day, day);
+        assert_eq!(
+            provider_lifetime_secs(&long, Some(365 * day)),
+            Some(365 * day)
+        );
+        // A rotation period the limit cannot cover: no expiry rather than an early death.
+        let longer = periods(365 * day, day);
+        assert_eq!(provider_lifetime_secs(&longer, Some(365 * day)), None);
+        assert_eq!(provider_lifetime_secs(&periods(i64::MAX, 1), None), None);
+    }
+}

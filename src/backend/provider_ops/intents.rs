@@ -1,0 +1,199 @@
+//! The write-ahead intents around every provider mutation: with `recovery.rs`, which settles
+//! what they cover, the one owner of crash safety at providers.
+//!
+//! - **create**: an intent naming the key-to-be is written *before* the provider call (so a
+//!   standby fails on its read-only storage before any side effect), updated with the provider's
+//!   id as soon as it answers, and deleted once the version is stored. An intent still there
+//!   later means a crash or failure in between: the key is looked up (by id, else by the unique
+//!   name it was created under) and revoked unless a version records it.
+//! - **revoke**: an intent per retired provider key is written *before* the record that retires
+//!   the version (and the version records it as a pending [`ProviderRevocation`]), and deleted
+//!   once the provider confirms. No request path, failure, cancellation or crash between two
+//!   writes can leave a retired version whose key is alive with no intent to kill it. An intent
+//!   whose version is still live means the retiring write never happened: it is dropped.
+//!
+//! Recovery (`crate::backend::recovery`) runs through the framework's WAL rollback driver on the periodic tick, only for
+//! intents older than [`MIN_AGE`], never while the key's lock is held (the operation that wrote
+//! the intent may still be running), and with growing back-off between failed attempts, so a
+//! provider that keeps failing costs one attempt per back-off period, not a timeout a minute.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::backend::record;
+use crate::framework::{put_json, wal_delete, wal_put, Error, Storage, WalEntry, WAL_PREFIX};
+use crate::rotation::ProviderRevocation;
+
+/// WAL kind of a key being created at a provider.
+pub const WAL_CREATE: &str = "provider_create";
+/// WAL kind of a retired key to revoke at a provider.
+pub const WAL_REVOKE: &str = "provider_revoke";
+/// Intents younger than this are left to the operation that wrote them.
+pub const MIN_AGE: Duration = Duration::from_secs(30);
+/// Time after which one tick starts no more recoveries (the rest wait for the next tick).
+pub const BUDGET: Duration = Duration::from_secs(25);
+/// The longest wait between two recovery attempts of one intent.
+const MAX_BACKOFF_MINUTES: i64 = 60;
+
+/// Retry bookkeeping carried inside an intent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Retry {
+    /// Failed recovery attempts so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// No recovery attempt before this time.
+    #[serde(default)]
+    pub next_attempt_time: Option<DateTime<Utc>>,
+}
+
+impl Retry {
+    /// Whether a recovery attempt may run at `now`.
+    pub fn due(&self, now: DateTime<Utc>) -> bool {
+        self.next_attempt_time.is_none_or(|t| now >= t)
+    }
+
+    /// Records a failed attempt at `now`: the next waits twice as long, up to an hour.
+    pub fn failed(&mut self, now: DateTime<Utc>) {
+        self.attempts = self.attempts.saturating_add(1);
+        let minutes = 1i64 << self.attempts.saturating_sub(1).min(6);
+        self.next_attempt_time = Some(now + TimeDelta::minutes(minutes.min(MAX_BACKOFF_MINUTES)));
+    }
+}
+
+/// A key being created at a provider for key `key`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateIntent {
+    /// The managed key.
+    pub key: String,
+    /// The provider configuration asked to create it.
+    pub provider: String,
+    /// The unique name it is created under.
+    pub name_at_provider: String,
+    /// The provider's id, once it answered.
+    #[serde(default)]
+    pub provider_key_id: Option<String>,
+    /// Recovery back-off.
+    #[serde(default, flatten)]
+    pub retry: Retry,
+}
+
+/// A retired key to revoke at a provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokeIntent {
+    /// The managed key.
+    pub key: String,
+    /// The provider configuration the key lives at.
+    pub provider: String,
+    /// The retired version.
+    pub version: u32,
+    /// The provider's id of the key.
+    pub provider_key_id: String,
+    /// Whether the engine proved the key is this key's (it created it, or the provider's record
+    /// matched the value). Intents of the previous release lack it.
+    #[serde(default)]
+    pub owned: bool,
+    /// Recovery back-off.
+    #[serde(default, flatten)]
+    pub retry: Retry,
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(v).map_err(|e| Error::Internal(format!("encoding an intent: {e}")))
+}
+
+/// Writes a create intent; returns its id.
+pub async fn begin_create(storage: &dyn Storage, intent: &CreateIntent) -> Result<String, Error> {
+    Ok(wal_put(storage, WAL_CREATE, &to_json(intent)?).await?)
+}
+
+/// Rewrites intent `id` (keeping its creation time, so its age still counts from the start).
+pub async fn rewrite<T: Serialize>(
+    storage: &dyn Storage,
+    id: &str,
+    kind: &str,
+    data: &T,
+    created_at: i64,
+) -> Result<(), Error> {
+    let entry = WalEntry {
+        kind: kind.to_string(),
+        data: to_json(data)?,
+        created_at,
+    };
+    Ok(put_json(storage, &format!("{WAL_PREFIX}{id}"), &entry).await?)
+}
+
+/// Records the provider's id on create intent `id` as soon as the provider answered.
+pub async fn note_created(
+    storage: &dyn Storage,
+    id: &str,
+    intent: &CreateIntent,
+) -> Result<(), Error> {
+    rewrite(storage, id, WAL_CREATE, intent, Utc::now().timestamp()).await
+}
+
+/// Deletes an intent whose work is complete (best effort: recovery settles a leftover).
+pub async fn settle(storage: &dyn Storage, id: Option<&str>) {
+    if let Some(id) = id {
+        if let Err(e) = wal_delete(storage, id).await {
+            tracing::warn!(error = %e, "could not settle an intent; recovery will");
+        }
+    }
+}
+
+/// Writes a revoke intent for `revocation` of `key`'s `version`; returns its id. Call before
+/// the write that stores the retirement.
+pub async fn begin_revoke(
+    storage: &dyn Storage,
+    key: &str,
+    version: u32,
+    revocation: &ProviderRevocation,
+) -> Result<String, Error> {
+    let intent = RevokeIntent {
+        key: key.to_string(),
+        provider: revocation.provider.clone(),
+        version,
+        provider_key_id: revocation.provider_key_id.clone(),
+        owned: true,
+        retry: Retry::default(),
+    };
+    Ok(wal_put(storage, WAL_REVOKE, &to_json(&intent)?).await?)
+}
+
+/// An intent of `entry`'s kind, decoded.
+pub fn decode<T: DeserializeOwned>(entry: &WalEntry) -> Result<T, Error> {
+    serde_json::from_value(entry.data.clone())
+        .map_err(|e| Error::Internal(format!("bad {} intent: {e}", entry.kind)))
+}
+
+/// Pending revocations at provider `provider`, as `key version N` strings: those a key's
+/// record shows and those of deleted keys, which only their intents remember.
+pub async fn pending_at(storage: &dyn Storage, provider: &str) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    for id in crate::framework::wal_list(storage).await? {
+        let Some(entry) = crate::framework::wal_get(storage, &id).await? else {
+            continue;
+        };
+        if entry.kind == WAL_REVOKE {
+            if let Ok(intent) = decode::<RevokeIntent>(&entry) {
+                if intent.provider == provider {
+                    out.push(format!("{} version {}", intent.key, intent.version));
+                }
+            }
+        }
+    }
+    // Judged on the digests, and refused on a record that cannot be read: a provider deleted
+    // while a damaged record still waits for it would leave that key alive there.
+    let mut keys = std::pin::pin!(record::digests_checked(storage).await?);
+    while let Some((name, key)) = futures::TryStreamExt::try_next(&mut keys).await? {
+        for r in key.revocations.iter().filter(|r| &*r.provider == provider) {
+            let label = format!("{name} version {}", r.version);
+            if !out.contains(&label) {
+                out.push(label);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

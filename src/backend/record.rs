@@ -1,0 +1,47 @@
+//! The key record: what a managed key is ([`KeyState`], [`KeyEntry`]), how it is stored
+//! (`keys/<name>`, checked when loaded, with format versions and the migration of the previous
+//! release's records), who changed it ([`Actor`]), its history pages and remembered rotation
+//! ids (entries of their own, so a record never grows with a key's age), the per-key write
+//! locks, and the small digests and streaming scans the reports read.
+//!
+//! The bottom of the backend: it knows storage and the version state machine
+//! ([`crate::rotation`]), nothing of schedules, providers or paths. Everything else reads and
+//! writes keys through this facade.
+
+mod actor;
+mod digest;
+mod format;
+mod history;
+mod key;
+mod locks;
+mod migrate;
+mod replays;
+mod scan;
+mod store;
+
+pub(super) use actor::Actor;
+pub(super) use digest::{load as load_digest, KeyDigest};
+pub(super) use history::{
+    adopt_archive, cursor as history_cursor, drop_archive, legacy_page as legacy_history_page,
+    load_archive, page as history_page, parse_cursor as parse_history_cursor, save_archive,
+    HistoryEvent, StoredArchive,
+};
+pub(super) use key::{AutoState, KeyEntry, KeyState, Overrides, Stats};
+pub(super) use locks::{KeyGuard, KeyLocks};
+pub(super) use migrate::{key as migrate_key, run as migrate_all};
+pub(super) use replays::{forget as forget_replays, Idempotency};
+pub(super) use scan::{digests, digests_checked, keys as scan_keys, names_where};
+pub(super) use store::{
+    key_path, list_names, load, load_existing, load_key, load_shared, read, save, write,
+    KEYS_PREFIX,
+};
+
+#[cfg(test)]
+pub(super) use digest::Grace;
+#[cfg(test)]
+pub(super) use key::RETIRED_KEEP;
+#[cfg(test)]
+pub(super) use replays::KEEP as REPLAYS_KEPT;
+
+#[cfg(test)]
+mod tests;

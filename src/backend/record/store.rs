@@ -1,0 +1,153 @@
+//! How a key lives in storage: its record (`keys/<name>`) holds its settings, its live versions
+//! plus the newest retired ones, its rotation state and pointers to its history (`history.rs`)
+//! and remembered rotation ids (`replays.rs`), which live in entries of their own. So reading a
+//! key costs the same whatever its age, and no entry grows with it. Every state change is one
+//! write of the record, after the history pages and rotation ids it points at.
+//!
+//! Records are checked when loaded: one from a newer release, or one that breaks the version
+//! invariants, is refused with an error naming the key and is never rewritten.
+//!
+//! Writers of one key are serialized by a per-key lock held in the plugin; different keys never
+//! wait for each other.
+
+use std::sync::Arc;
+
+use super::format::{self, FORMAT};
+use super::history;
+use super::key::{trim_retired, KeyEntry, KeyState};
+use super::replays;
+use crate::framework::{get_cached, put_json, Error, Storage};
+
+/// Prefix of live key entries.
+pub const KEYS_PREFIX: &str = "keys/";
+
+/// Storage key of a live key.
+pub fn key_path(name: &str) -> String {
+    format!("{KEYS_PREFIX}{name}")
+}
+
+/// Reads a key's record as stored (this or the previous format), without checking its versions.
+/// For `history/` and reports, which act on nothing; `None` if there is no such key.
+pub async fn read(storage: &dyn Storage, name: &str) -> Result<Option<KeyEntry>, Error> {
+    Ok(read_shared(storage, name, true)
+        .await?
+        .map(|e| e.as_ref().clone()))
+}
+
+/// [`read`], shared with the storage's cache of decoded records (see
+/// [`crate::framework::get_cached`]): a warm read costs no round trip to the host and no
+/// decoding. `keep`: whether a record read from storage may be cached (scans over every key
+/// pass false). The cache holds records as stored, never views: whatever depends on the time
+/// (grace windows) is judged by the reader.
+pub async fn read_shared(
+    storage: &dyn Storage,
+    name: &str,
+    keep: bool,
+) -> Result<Option<Arc<KeyEntry>>, Error> {
+    let path = key_path(name);
+    let entry = get_cached(storage, &path, keep, |raw| decode(name, &path, raw)).await?;
+    Ok(entry)
+}
+
+/// A stored record, decoded and its format checked.
+fn decode(name: &str, path: &str, raw: &[u8]) -> Result<KeyEntry, Error> {
+    let format = format::format_in(path, raw)?;
+    if format > u64::from(FORMAT) {
+        return Err(Error::Internal(format!(
+            "key {name:?} is stored in format {format}, newer than this plugin understands \
+             ({FORMAT}); its record was left untouched: run the plugin release that wrote it"
+        )));
+    }
+    format::from_slice(path, raw)
+}
+
+/// Refuses a record that breaks the version invariants; it is left as stored for an operator.
+pub fn check(name: &str, entry: &KeyEntry) -> Result<(), Error> {
+    entry.key.versions.check_invariants().map_err(|e| {
+        tracing::error!(key = %name, error = %e, "stored key record is inconsistent; refusing to use it");
+        Error::Internal(format!(
+            "key {name:?} has an inconsistent stored record ({}); it is refused and left \
+             untouched for an operator to repair",
+            match e {
+                crate::rotation::RotationError::Inconsistent { detail } => detail,
+                other => other.to_string(),
+            }
+        ))
+    })
+}
+
+/// Loads a live key's record, checked (see [`check`]).
+pub async fn load(storage: &dyn Storage, name: &str) -> Result<Option<KeyEntry>, Error> {
+    Ok(load_shared(storage, name)
+        .await?
+        .map(|e| e.as_ref().clone()))
+}
+
+/// [`load`], shared with the cache (see [`read_shared`]): for reads that change nothing.
+pub async fn load_shared(
+    storage: &dyn Storage,
+    name: &str,
+) -> Result<Option<Arc<KeyEntry>>, Error> {
+    load_with(storage, name, true).await
+}
+
+/// [`load`]; `keep` false leaves the record cache's hot entries in place (a scan).
+pub(super) async fn load_with(
+    storage: &dyn Storage,
+    name: &str,
+    keep: bool,
+) -> Result<Option<Arc<KeyEntry>>, Error> {
+    let entry = read_shared(storage, name, keep).await?;
+    if let Some(e) = &entry {
+        check(name, e)?;
+    }
+    Ok(entry)
+}
+
+/// Loads a live key (without its history), checked.
+pub async fn load_key(storage: &dyn Storage, name: &str) -> Result<Option<KeyState>, Error> {
+    Ok(load(storage, name).await?.map(|e| e.key))
+}
+
+/// Loads a live key's entry or fails with a 400 naming it.
+pub async fn load_existing(storage: &dyn Storage, name: &str) -> Result<KeyEntry, Error> {
+    load(storage, name)
+        .await?
+        .ok_or_else(|| Error::BadRequest(format!("key {name:?} does not exist")))
+}
+
+/// Writes a live key: its new history events and rotation ids first, then its record (trimmed
+/// of old retired versions), then deletes what fell out of the history and the remembered ids.
+/// Saving the same entry again writes the same data.
+pub async fn save(storage: &dyn Storage, entry: &KeyEntry) -> Result<(), Error> {
+    write(storage, entry).await.map(|_| ())
+}
+
+/// [`save`], returning the record as stored.
+pub async fn write(storage: &dyn Storage, entry: &KeyEntry) -> Result<KeyEntry, Error> {
+    let key = &entry.key;
+    let name = key.name.clone();
+    let limit = entry.history_limit();
+    let appended = history::append(storage, &name, entry.log, &entry.unsaved, limit).await?;
+    let (ids, evicted) =
+        replays::store(storage, &name, &entry.replays, &entry.unsaved_replays).await?;
+    let mut stored = KeyEntry::new(key.clone(), appended.log);
+    stored.replays = ids;
+    trim_retired(&mut stored.key.versions);
+    put_json(storage, &key_path(&name), &stored).await?;
+    history::delete_stale(storage, &name, &appended.stale).await;
+    replays::forget(storage, &name, &evicted).await;
+    Ok(stored)
+}
+
+/// Names of every live key.
+pub async fn list_names(storage: &dyn Storage) -> Result<Vec<String>, Error> {
+    let mut names: Vec<String> = storage
+        .list(KEYS_PREFIX)
+        .await?
+        .into_iter()
+        .filter(|k| !k.ends_with('/'))
+        .collect();
+    names.sort();
+    Ok(names)
+}

@@ -1,0 +1,120 @@
+//! The record cache through the engine: the next read reflects an own write, the host's
+//! invalidation, a grace end and a revocation; the server's caching-disabled flag turns it off.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use chrono::{TimeDelta, Utc};
+use serde_json::json;
+
+use crate::backend::record;
+use crate::backend::testing::{with_key, NEW, OLD};
+use crate::backend::testing::{FakeSystem, Harness};
+use crate::framework::InMemoryStorage;
+
+/// Writes key `k`'s record as another node would: into storage, unseen by this engine's cache.
+async fn replicate_grace_end(h: &Harness) {
+    let mut entry = record::load(h.storage.as_ref(), "k")
+        .await
+        .unwrap()
+        .unwrap();
+    let v = entry.key.versions.versions.get_mut(&1);
+    v.unwrap().grace_expires_time = Some(Utc::now() - TimeDelta::seconds(1));
+    record::save(h.storage.as_ref(), &entry).await.unwrap();
+}
+
+async fn promoted_with_grace(h: &Harness, grace: &str) {
+    h.write("stage/k", json!({ "value": NEW })).await.unwrap();
+    h.write("promote/k", json!({ "force": true, "grace_period": grace }))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn warm_reads_are_served_from_the_cache_and_follow_own_writes() {
+    let h = with_key().await;
+    assert_eq!(h.read("creds/k").await["api_key"], OLD);
+    assert_eq!(h.engine.shared.records.stats().entries, 1);
+    promoted_with_grace(&h, "1h").await;
+    let creds = h.read("creds/k").await;
+    assert_eq!(creds["api_key"], NEW);
+    assert_eq!(creds["previous_api_key"], OLD);
+    // A revocation (finalize/ ends the grace window now) shows on the next read.
+    h.write("finalize/k", json!({})).await.unwrap();
+    let creds = h.read("creds/k").await;
+    assert_eq!(creds["api_key"], NEW);
+    assert!(creds.get("previous_api_key").is_none(), "{creds}");
+}
+
+#[tokio::test]
+async fn a_replicated_grace_end_shows_once_the_host_invalidates_it() {
+    let h = with_key().await;
+    promoted_with_grace(&h, "1h").await;
+    assert_eq!(h.read("creds/k").await["previous_api_key"], OLD);
+    // The active node ended the grace window; this node's storage has it, its cache not yet.
+    replicate_grace_end(&h).await;
+    assert_eq!(h.read("creds/k").await["previous_api_key"], OLD);
+    h.invalidate("keys/k").await;
+    let creds = h.read("creds/k").await;
+    assert!(creds.get("previous_api_key").is_none(), "{creds}");
+}
+
+#[tokio::test]
+async fn the_cache_holds_records_as_stored_until_invalidated() {
+    let h = with_key().await;
+    h.read("creds/k").await;
+    // Another node rotates: storage changes under this one.
+    let mut entry = record::load(h.storage.as_ref(), "k")
+        .await
+        .unwrap()
+        .unwrap();
+    entry.key.custom_metadata = [("team".to_string(), "b".to_string())]
+        .into_iter()
+        .collect();
+    record::save(h.storage.as_ref(), &entry).await.unwrap();
+    assert_eq!(h.read("keys/k").await["custom_metadata"], json!({}));
+    h.invalidate("keys/k").await;
+    assert_eq!(h.read("keys/k").await["custom_metadata"]["team"], "b");
+}
+
+#[tokio::test]
+async fn a_grace_end_shows_on_the_next_read_of_a_cached_record() {
+    let h = with_key().await;
+    promoted_with_grace(&h, "1h").await;
+    // The record, cached, says the grace window ends in 300 ms.
+    let mut entry = record::load(h.cached.as_ref(), "k").await.unwrap().unwrap();
+    let v = entry.key.versions.versions.get_mut(&1);
+    v.unwrap().grace_expires_time = Some(Utc::now() + TimeDelta::milliseconds(300));
+    record::save(h.cached.as_ref(), &entry).await.unwrap();
+    assert_eq!(h.read("creds/k").await["previous_api_key"], OLD);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if h.read("creds/k").await.get("previous_api_key").is_none() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "grace never ended");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn caching_disabled_by_the_server_keeps_nothing() {
+    let storage = Arc::new(InMemoryStorage::new());
+    let system = Arc::new(FakeSystem::default());
+    system.caching_disabled.store(true, Ordering::SeqCst);
+    let h = Harness::with_system(storage, system).await;
+    h.create_key("k", OLD).await;
+    h.read("creds/k").await;
+    assert_eq!(h.engine.shared.records.stats().entries, 0);
+    let mut entry = record::load(h.storage.as_ref(), "k")
+        .await
+        .unwrap()
+        .unwrap();
+    entry.key.custom_metadata = [("team".to_string(), "b".to_string())]
+        .into_iter()
+        .collect();
+    record::save(h.storage.as_ref(), &entry).await.unwrap();
+    assert_eq!(h.read("keys/k").await["custom_metadata"]["team"], "b");
+    // Storage is the plain one: nothing keeps a record.
+    assert!(h.cached.get("keys/k").await.unwrap().is_some());
+}

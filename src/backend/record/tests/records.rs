@@ -1,0 +1,151 @@
+//! What a key's record holds as it ages: live versions plus a bounded tail of retired ones,
+//! history and rotation ids outside it; and a record that breaks an invariant is never used.
+
+use serde_json::{json, Value};
+
+use crate::backend::record::RETIRED_KEEP;
+use crate::backend::testing::{with_key, OLD};
+use crate::framework::{Operation, Storage};
+
+/// Emergency rotations (no grace): each retires the version before it.
+async fn rotate_many(h: &crate::backend::testing::Harness, count: usize, ids: bool) {
+    for i in 0..count {
+        let mut body =
+            json!({"value": format!("sk-test-ROTATED-{i:04}-0123456789"), "grace_period": "0s"});
+        if ids {
+            body["rotation_id"] = json!(format!("rot-{i}"));
+        }
+        h.write("rotate/k", body).await.unwrap();
+    }
+}
+
+async fn record(h: &crate::backend::testing::Harness) -> (Value, usize) {
+    let raw = h.storage.get("keys/k").await.unwrap().unwrap();
+    (serde_json::from_slice(&raw).unwrap(), raw.len())
+}
+
+#[tokio::test]
+async fn the_record_keeps_live_versions_and_the_newest_retired_ones() {
+    let h = with_key().await;
+    rotate_many(&h, 40, true).await;
+    let (stored, size) = record(&h).await;
+    let versions = stored["key"]["versions"]["versions"].as_object().unwrap();
+    assert_eq!(versions.len(), 1 + RETIRED_KEEP, "{:?}", versions.keys());
+    let numbers: Vec<u32> = versions.keys().map(|n| n.parse().unwrap()).collect();
+    assert_eq!(numbers, (41 - RETIRED_KEEP as u32..=41).collect::<Vec<_>>());
+    assert_eq!(stored["key"]["versions"]["next_version"], 42);
+    assert!(stored.get("history").is_none());
+    assert!(stored["replays"].as_array().unwrap().len() <= 32);
+    let small = size;
+
+    // 200 more rotations: the record does not grow, numbers never repeat.
+    rotate_many(&h, 200, true).await;
+    let (stored, size) = record(&h).await;
+    assert_eq!(stored["key"]["versions"]["next_version"], 242);
+    assert!(
+        size <= small + 64,
+        "record grew from {small} to {size} bytes"
+    );
+    let staged = h
+        .write(
+            "stage/k",
+            json!({"value": "sk-test-STAGED-0123456789abcdef"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(staged["version"], 242);
+    // Remembered rotation ids are bounded too.
+    let ids = h.storage.list("idempotency/k/").await.unwrap();
+    assert_eq!(ids.len(), crate::backend::record::REPLAYS_KEPT);
+}
+
+#[tokio::test]
+async fn history_is_paged_and_bounded_by_history_limit() {
+    let h = with_key().await;
+    h.write("config", json!({"history_limit": 120}))
+        .await
+        .unwrap();
+    rotate_many(&h, 60, false).await;
+    let first = h.read("history/k").await;
+    assert_eq!(first["events"].as_array().unwrap().len(), 100);
+    let cursor = first["next_after"].as_str().unwrap().to_string();
+    let second = h
+        .call(
+            Operation::Read,
+            "history/k",
+            json!({"after": cursor, "limit": 1000}),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.data["events"].as_array().unwrap().len(), 20);
+    assert!(second.data["next_after"].is_null());
+    for bad in [
+        json!({"limit": 0}),
+        json!({"limit": 1001}),
+        json!({"after": "zz"}),
+    ] {
+        let err = h
+            .call(Operation::Read, "history/k", bad.clone())
+            .await
+            .unwrap_err();
+        let field = bad.as_object().unwrap().keys().next().unwrap().clone();
+        assert!(err.to_string().contains(&field), "{bad}: {err}");
+    }
+}
+
+/// Key `k` stored with two current versions.
+async fn break_record(h: &crate::backend::testing::Harness) -> Vec<u8> {
+    h.write(
+        "stage/k",
+        json!({"value": "sk-test-SECOND-0123456789abcdef"}),
+    )
+    .await
+    .unwrap();
+    let (mut stored, _) = record(h).await;
+    stored["key"]["versions"]["versions"]["2"]["state"] = json!("current");
+    let bytes = serde_json::to_vec(&stored).unwrap();
+    h.cached.put("keys/k", bytes.clone()).await.unwrap();
+    bytes
+}
+
+#[tokio::test]
+async fn a_record_with_two_current_versions_is_refused_everywhere_and_left_untouched() {
+    let h = with_key().await;
+    h.create_key("other", OLD).await;
+    let bytes = break_record(&h).await;
+    for (op, path) in [
+        (Operation::Read, "creds/k"),
+        (Operation::Read, "keys/k"),
+        (Operation::Update, "stage/k"),
+        (Operation::Update, "rotate/k"),
+        (Operation::Update, "verify/k"),
+        (Operation::Update, "promote/k"),
+        (Operation::Delete, "keys/k"),
+    ] {
+        // promote/ refuses unknown fields before it reads the record.
+        let data = if path == "promote/k" {
+            json!({})
+        } else {
+            json!({"value": "sk-test-THIRD-0123456789abcdef"})
+        };
+        let err = h.call(op, path, data).await.unwrap_err().to_string();
+        assert!(
+            err.contains("\"k\"") && err.contains("2 versions are current"),
+            "{path}: {err}"
+        );
+    }
+    let tick = h.tick().await.unwrap_err().to_string();
+    assert!(tick.contains("k:"), "{tick}");
+    assert_eq!(h.storage.get("keys/k").await.unwrap().unwrap(), bytes);
+    // The other key, the reports and the broken key's history still work.
+    assert_eq!(h.read("creds/other").await["api_key"], OLD);
+    h.write(
+        "rotate/other",
+        json!({"value": "sk-test-OTHER-0123456789abcdef"}),
+    )
+    .await
+    .unwrap();
+    h.read("overdue").await;
+    assert!(!h.history("k").await.is_empty());
+}

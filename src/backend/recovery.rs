@@ -1,0 +1,216 @@
+//! Crash recovery at providers: the WAL rollback handler the framework runs on the periodic
+//! tick for every intent older than [`MIN_AGE`] (see `provider_ops/intents.rs` for what each
+//! intent promises). A create intent still there means a key may exist at the provider that no
+//! version records: it is looked up and revoked unless a version records it. A revoke intent
+//! means a retired key may still be alive: it is revoked at its provider, and the key's record
+//! is told, unless its version turns out to be live (the retiring write never happened).
+//!
+//! Never while the key's lock is held (the operation that wrote the intent may still be
+//! running), and with growing back-off between failed attempts.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::provider_ops::{
+    self, decode, revoke_at, rewrite, CreateIntent, Retry, RevokeIntent, WAL_CREATE, WAL_REVOKE,
+};
+use super::record::{self, Actor, KeyGuard};
+use super::shared::Shared;
+use super::workflows::Locked;
+use crate::framework::{Error, Request, Storage, WalEntry, WalOutcome};
+use crate::rotation::VersionState;
+
+pub(super) use super::provider_ops::{BUDGET, MIN_AGE};
+
+/// The WAL rollback handler: finishes or undoes what an intent covers.
+pub async fn recover(
+    shared: Arc<Shared>,
+    req: Request,
+    id: String,
+    entry: WalEntry,
+) -> Result<WalOutcome, Error> {
+    let storage = req.storage.as_ref();
+    // Standbys never act at a provider (and cannot write).
+    if shared.system.is_standby().await {
+        return Ok(WalOutcome::Later);
+    }
+    match entry.kind.as_str() {
+        WAL_CREATE => recover_create(&shared, storage, &id, &entry).await,
+        WAL_REVOKE => recover_revoke(&shared, storage, &id, &entry).await,
+        other => {
+            tracing::error!(kind = other, "unknown intent kind; dropping it");
+            Ok(WalOutcome::Settled)
+        }
+    }
+}
+
+/// Records a failed recovery attempt on the intent (back-off) and keeps it.
+async fn back_off<T: Serialize>(
+    storage: &dyn Storage,
+    id: &str,
+    entry: &WalEntry,
+    intent: &T,
+    error: &str,
+) -> Result<WalOutcome, Error> {
+    tracing::warn!(intent = id, kind = %entry.kind, error, "unfinished provider operation could not be settled yet; backing off");
+    rewrite(storage, id, &entry.kind, intent, entry.created_at).await?;
+    Ok(WalOutcome::Later)
+}
+
+/// Whether intent `id` (for key `key`) may be worked on now: its back-off is over, the
+/// operation that wrote it no longer runs (it would hold the key's lock), and it still exists.
+/// The key's lock, or what to tell the WAL driver instead.
+async fn claim(
+    shared: &Shared,
+    storage: &dyn Storage,
+    id: &str,
+    key: &str,
+    retry: &Retry,
+    now: DateTime<Utc>,
+) -> Result<Result<KeyGuard, WalOutcome>, Error> {
+    if !retry.due(now) {
+        return Ok(Err(WalOutcome::Later));
+    }
+    let Some(guard) = shared.locks.try_lock(key) else {
+        return Ok(Err(WalOutcome::Later));
+    };
+    if crate::framework::wal_get(storage, id).await?.is_none() {
+        return Ok(Err(WalOutcome::Settled));
+    }
+    Ok(Ok(guard))
+}
+
+async fn recover_create(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    id: &str,
+    entry: &WalEntry,
+) -> Result<WalOutcome, Error> {
+    let mut intent: CreateIntent = decode(entry)?;
+    let now = Utc::now();
+    let _guard = match claim(shared, storage, id, &intent.key, &intent.retry, now).await? {
+        Ok(guard) => guard,
+        Err(outcome) => return Ok(outcome),
+    };
+    let Some(cfg) = provider_ops::load(storage, &intent.provider).await? else {
+        tracing::error!(key = %intent.key, provider = %intent.provider, "provider is gone; cannot clean up an unrecorded key");
+        return Ok(WalOutcome::Settled);
+    };
+    // The id first (from the intent, else by the unique name the key was created under).
+    let found = match intent.provider_key_id.clone() {
+        Some(id) => Ok(Some(id)),
+        None => shared
+            .providers
+            .find_key_by_name(&cfg, &intent.name_at_provider)
+            .await
+            .map_err(|e| provider_ops::provider_error("looking up an unrecorded key", e)),
+    };
+    let key_id = match found {
+        Ok(Some(key_id)) => key_id,
+        Ok(None) => return Ok(WalOutcome::Settled),
+        Err(e) => {
+            intent.retry.failed(now);
+            return back_off(storage, id, entry, &intent, &e.to_string()).await;
+        }
+    };
+    let recorded = record::load_key(storage, &intent.key)
+        .await?
+        .is_some_and(|k| {
+            k.versions
+                .versions
+                .values()
+                .any(|v| v.provider_key_id.as_deref() == Some(key_id.as_str()))
+        });
+    if recorded {
+        return Ok(WalOutcome::Settled);
+    }
+    if let Err(e) = revoke_at(shared, storage, &intent.provider, &key_id).await {
+        intent.provider_key_id = Some(key_id);
+        intent.retry.failed(now);
+        return back_off(storage, id, entry, &intent, &e).await;
+    }
+    tracing::warn!(key = %intent.key, provider_key_id = %key_id, "revoked a key created at the provider but never recorded");
+    Ok(WalOutcome::Settled)
+}
+
+async fn recover_revoke(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    id: &str,
+    entry: &WalEntry,
+) -> Result<WalOutcome, Error> {
+    let mut intent: RevokeIntent = decode(entry)?;
+    let now = Utc::now();
+    let guard = match claim(shared, storage, id, &intent.key, &intent.retry, now).await? {
+        Ok(guard) => guard,
+        Err(outcome) => return Ok(outcome),
+    };
+    let version = record::load_key(storage, &intent.key)
+        .await?
+        .and_then(|k| k.versions.get(intent.version).cloned())
+        .filter(|v| v.provider_key_id.as_deref() == Some(intent.provider_key_id.as_str()));
+    // Only keys proven to be this key's are ever revoked. A previous-release intent names an
+    // unproven id only for a type that cannot create keys (its other intents were for keys the
+    // engine created).
+    let proven = match &version {
+        Some(v) => v.engine_created || v.provider_key_verified,
+        None => intent.owned || creates_keys(storage, &intent.provider).await?,
+    };
+    if !proven {
+        tracing::warn!(key = %intent.key, version = intent.version, "dropping a revocation of a key not proven to be this key's");
+        return Ok(WalOutcome::Settled);
+    }
+    if let Some(v) = &version {
+        if matches!(
+            v.state,
+            VersionState::Pending | VersionState::Current | VersionState::Previous
+        ) {
+            // The write that was to retire the version never happened.
+            return Ok(WalOutcome::Settled);
+        }
+        if v.provider_revocation
+            .as_ref()
+            .is_some_and(|r| !r.is_pending())
+        {
+            return Ok(WalOutcome::Settled);
+        }
+    }
+    let result = revoke_at(shared, storage, &intent.provider, &intent.provider_key_id).await;
+    if version.is_some() {
+        // Tell the record what happened (the key still exists).
+        let mut locked =
+            Locked::with_guard(shared, storage, &intent.key, Actor::Scheduler, None, guard).await?;
+        locked.note_revocation(intent.version, &result);
+        locked.save(storage).await?;
+    } else {
+        drop(guard);
+        match &result {
+            Ok(()) => {
+                tracing::info!(key = %intent.key, version = intent.version, "revoked a deleted key's version at the provider")
+            }
+            Err(e) => {
+                tracing::warn!(key = %intent.key, version = intent.version, error = %e, "revocation of a deleted key's version failed; will retry")
+            }
+        }
+    }
+    match result {
+        Ok(()) => Ok(WalOutcome::Settled),
+        Err(e) => {
+            intent.retry.failed(now);
+            back_off(storage, id, entry, &intent, &e).await
+        }
+    }
+}
+
+/// Whether provider `provider` is of a type that creates keys (as before, a provider that is
+/// no longer configured counts as one: its intent stays until the provider is back).
+async fn creates_keys(storage: &dyn Storage, provider: &str) -> Result<bool, Error> {
+    Ok(provider_ops::kind_of(storage, Some(provider))
+        .await?
+        .is_none_or(|t| t.creates_keys()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,372 @@
+//! A key opened for writing: its lock held, its record checked (and converted if the previous
+//! release wrote it), grace expiry applied, changes recorded in its history with the request's
+//! actor, then saved (history pages, then the record).
+//!
+//! A version that retires with a key at a provider gets its revocation intent written before the
+//! record that retires it ([`Locked::save`]), and the version shows the revocation as pending
+//! until the provider confirms it ([`Locked::commit`] tries at once; recovery retries).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::backend::policy::Config;
+use crate::backend::provider_ops;
+use crate::backend::record::{self, Actor, Idempotency, KeyEntry, KeyGuard, KeyState};
+use crate::backend::shared::Shared;
+use crate::framework::{Error, Request, Storage};
+use crate::rotation::{Change, ProviderRevocation, RotationError};
+
+/// How long a revocation at the provider waits after the write that retired the key, when the
+/// server runs in a cluster: standbys serve reads from their own replicated storage and apply
+/// a write 50-100 ms after the leader (openbao.md), so revoking at once would let a standby
+/// serve a value the provider already refuses. Twenty to forty times the lag observed: a
+/// margin, not a guarantee (a standby cut off from the leader lags longer and still serves
+/// reads). The intent covers a crash or cancellation during the wait.
+pub const STANDBY_SETTLE: Duration = Duration::from_secs(2);
+
+/// How long revocations at the provider wait after their retiring write on this node.
+pub async fn revocation_delay(shared: &Shared) -> Duration {
+    if shared.system.may_have_standbys().await {
+        STANDBY_SETTLE
+    } else {
+        Duration::ZERO
+    }
+}
+
+/// A key under its write lock.
+pub struct Locked {
+    _guard: KeyGuard,
+    /// The entry as it will be saved.
+    pub entry: KeyEntry,
+    /// The time of this operation.
+    pub now: DateTime<Utc>,
+    /// Mount configuration at the time of the operation.
+    pub config: Config,
+    /// Who is acting.
+    pub actor: Actor,
+    request_id: Option<String>,
+    /// Provider keys retired by this operation and not yet revoked: (version, provider key id).
+    pub retired: Vec<(u32, String)>,
+    /// Whether opening the key already changed it (a grace window had closed).
+    pub expired: bool,
+    /// Intents of revocations the provider confirmed, settled once the record says so.
+    confirmed_intents: Vec<String>,
+}
+
+impl Locked {
+    /// Locks and loads key `name` for `req` (400 if it does not exist), and retires a previous
+    /// version whose grace has ended, recording that as the scheduler's doing.
+    pub async fn open(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<Locked, Error> {
+        Self::open_as(
+            shared,
+            req.storage.as_ref(),
+            name,
+            Actor::of(req),
+            Some(req.id.clone()),
+        )
+        .await
+    }
+
+    /// Same as [`Locked::open`], for the engine's own work.
+    pub async fn open_as(
+        shared: &Arc<Shared>,
+        storage: &dyn Storage,
+        name: &str,
+        actor: Actor,
+        request_id: Option<String>,
+    ) -> Result<Locked, Error> {
+        let guard = shared.locks.lock(name).await;
+        Self::with_guard(shared, storage, name, actor, request_id, guard).await
+    }
+
+    /// Same as [`Locked::open_as`], with the key's lock already held.
+    pub async fn with_guard(
+        _shared: &Arc<Shared>,
+        storage: &dyn Storage,
+        name: &str,
+        actor: Actor,
+        request_id: Option<String>,
+        guard: KeyGuard,
+    ) -> Result<Locked, Error> {
+        let mut entry = record::load_existing(storage, name).await?;
+        if entry.is_previous_format() {
+            // Initialize converts every record; one it has not reached yet is converted here,
+            // under the key's lock, before anything changes it.
+            record::migrate_key(storage, name).await?;
+            entry = record::load_existing(storage, name).await?;
+        }
+        let config = Config::load(storage).await?;
+        let mut locked = Locked {
+            _guard: guard,
+            entry,
+            now: Utc::now(),
+            config,
+            actor,
+            request_id: request_id.filter(|r| !r.is_empty()),
+            retired: Vec::new(),
+            expired: false,
+            confirmed_intents: Vec::new(),
+        };
+        locked.expired = locked.expire();
+        Ok(locked)
+    }
+
+    /// Retires previous versions whose grace has ended (as the scheduler).
+    pub fn expire(&mut self) -> bool {
+        let now = self.now;
+        let changes = self.key().versions.expire(now);
+        if changes.is_empty() {
+            return false;
+        }
+        self.note_retired(&changes);
+        let limit = self.config.history_limit;
+        self.entry
+            .record(&changes, &Actor::Scheduler, None, None, now, limit);
+        true
+    }
+
+    /// The key.
+    pub fn key(&mut self) -> &mut KeyState {
+        &mut self.entry.key
+    }
+
+    /// The key, read-only.
+    pub fn key_ref(&self) -> &KeyState {
+        &self.entry.key
+    }
+
+    /// Records `changes` made by the actor, with an optional outcome.
+    pub fn record(&mut self, changes: &[Change], outcome: Option<&str>) {
+        self.note_retired(changes);
+        let limit = self.config.history_limit;
+        self.entry.record(
+            changes,
+            &self.actor,
+            self.request_id.as_deref(),
+            outcome,
+            self.now,
+            limit,
+        );
+    }
+
+    /// Records an event that is not a version transition (settings changes, failed attempts).
+    pub fn note(&mut self, event: &str, version: Option<u32>, outcome: Option<&str>, detail: &str) {
+        let ev = record::HistoryEvent {
+            time: self.now,
+            event: event.to_string(),
+            version,
+            actor: self.actor.clone(),
+            request_id: self.request_id.clone(),
+            outcome: outcome.map(str::to_string),
+            detail: detail.to_string(),
+        };
+        let limit = self.config.history_limit;
+        self.entry.push(ev, limit);
+    }
+
+    /// Remembers a rotation id's result; stored by the next save.
+    pub fn remember(&mut self, record: Idempotency) {
+        self.entry.remember(record);
+    }
+
+    /// The remembered result of `rotation_id`, if this key has one.
+    pub async fn recall(
+        &self,
+        storage: &dyn Storage,
+        rotation_id: &str,
+    ) -> Result<Option<Idempotency>, Error> {
+        self.entry.recall(storage, rotation_id).await
+    }
+
+    fn note_retired(&mut self, changes: &[Change]) {
+        let found = self.key_ref().versions.provider_revocations(changes);
+        self.retired.extend(found);
+    }
+
+    /// Saves the entry, then tries at once to revoke at the provider what this operation
+    /// retired, recording the outcome on the versions (a failure stays pending for recovery).
+    ///
+    /// In a cluster the periodic tick does not wait [`STANDBY_SETTLE`] per key (with eight keys
+    /// at a time that would cap a tick at a few hundred grace ends): what it retires is revoked
+    /// by the recovery of its intents on a later tick, long after the standbys applied it.
+    pub async fn commit(
+        &mut self,
+        shared: &Arc<Shared>,
+        storage: &dyn Storage,
+    ) -> Result<(), Error> {
+        self.save(storage).await?;
+        if self.actor == Actor::Scheduler && shared.system.may_have_standbys().await {
+            self.retired.clear();
+            return Ok(());
+        }
+        if self.attempt_revocations(shared, storage).await {
+            self.save(storage).await?;
+        }
+        // Only now: had the record not been saved, the intent is what lets recovery finish it.
+        self.settle_confirmed(storage).await;
+        Ok(())
+    }
+
+    /// Deletes the intents of the revocations the provider confirmed (call once nothing but
+    /// the intent would tell recovery the key is still to be revoked).
+    async fn settle_confirmed(&mut self, storage: &dyn Storage) {
+        for id in std::mem::take(&mut self.confirmed_intents) {
+            provider_ops::settle(storage, Some(&id)).await;
+        }
+    }
+
+    /// Writes the revocation intents for what this operation retired, then the entry (one
+    /// write), keeping the lock until dropped. The intents come first, so no crash or
+    /// cancellation between the two writes can store a retirement without its intent.
+    pub async fn save(&mut self, storage: &dyn Storage) -> Result<(), Error> {
+        self.request_revocations(storage).await?;
+        record::save(storage, &self.entry).await
+    }
+
+    /// Writes a revoke intent for each retired provider key that has none yet, and marks its
+    /// version's revocation pending.
+    pub async fn request_revocations(&mut self, storage: &dyn Storage) -> Result<(), Error> {
+        let now = self.now;
+        let retired = self.retired.clone();
+        for (number, id) in retired {
+            let key = self.key_ref();
+            let Some(v) = key.versions.get(number) else {
+                continue;
+            };
+            if v.provider_revocation.is_some() {
+                continue;
+            }
+            let Some(provider) = v.provider.clone().or_else(|| key.provider.clone()) else {
+                tracing::warn!(key = %key.name, version = number, "retired key has no provider to revoke it at");
+                continue;
+            };
+            let mut revocation = ProviderRevocation::requested(&provider, &id, now);
+            let name = key.name.clone();
+            revocation.intent_id =
+                Some(provider_ops::begin_revoke(storage, &name, number, &revocation).await?);
+            if let Some(v) = self.key().versions.versions.get_mut(&number) {
+                v.provider_revocation = Some(revocation);
+            }
+        }
+        Ok(())
+    }
+
+    /// Tries each pending revocation of this operation once (call after the retirement is
+    /// stored) and records the outcomes; the intents of the confirmed ones are settled by the
+    /// caller once the record is saved. Whether anything was recorded.
+    pub async fn attempt_revocations(
+        &mut self,
+        shared: &Arc<Shared>,
+        storage: &dyn Storage,
+    ) -> bool {
+        let outcomes = self.revoke_pending(shared, storage).await;
+        for (number, result) in &outcomes {
+            self.note_revocation(*number, result);
+        }
+        !outcomes.is_empty()
+    }
+
+    /// Calls the provider once for each pending revocation this operation retired, keeping the
+    /// intents of the confirmed ones in `confirmed_intents`; the outcome per version.
+    async fn revoke_pending(
+        &mut self,
+        shared: &Arc<Shared>,
+        storage: &dyn Storage,
+    ) -> Vec<(u32, Result<(), String>)> {
+        let mut outcomes = Vec::new();
+        let retired = std::mem::take(&mut self.retired);
+        let pending = |number: &u32| {
+            self.key_ref()
+                .versions
+                .get(*number)
+                .and_then(|v| v.provider_revocation.as_ref())
+                .is_some_and(ProviderRevocation::is_pending)
+        };
+        if retired.iter().any(|(number, _)| pending(number)) {
+            tokio::time::sleep(revocation_delay(shared).await).await;
+        }
+        for (number, _) in retired {
+            let Some(revocation) = self
+                .key_ref()
+                .versions
+                .get(number)
+                .and_then(|v| v.provider_revocation.clone())
+                .filter(ProviderRevocation::is_pending)
+            else {
+                continue;
+            };
+            let result = provider_ops::revoke_at(
+                shared,
+                storage,
+                &revocation.provider,
+                &revocation.provider_key_id,
+            )
+            .await;
+            if result.is_ok() {
+                self.confirmed_intents.extend(revocation.intent_id.clone());
+            }
+            outcomes.push((number, result));
+        }
+        outcomes
+    }
+
+    /// Records the outcome of a revocation attempt on version `number` and in the history.
+    pub fn note_revocation(&mut self, number: u32, result: &Result<(), String>) {
+        let now = self.now;
+        let Some(revocation) = self
+            .key()
+            .versions
+            .versions
+            .get_mut(&number)
+            .and_then(|v| v.provider_revocation.as_mut())
+        else {
+            return;
+        };
+        let provider = revocation.provider.clone();
+        match result {
+            Ok(()) => {
+                revocation.confirm(now);
+                let detail = format!("revoked at provider {provider:?}");
+                tracing::info!(key = %self.key_ref().name, version = number, provider = %provider, "key revoked at the provider");
+                self.note("provider_revoked", Some(number), Some("confirmed"), &detail);
+            }
+            Err(e) => {
+                revocation.failed(e);
+                let detail = format!("revocation at provider {provider:?} failed, will retry: {e}");
+                tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation at the provider failed; it stays pending and is retried");
+                self.note(
+                    "provider_revocation_failed",
+                    Some(number),
+                    Some("pending"),
+                    &detail,
+                );
+            }
+        }
+    }
+
+    /// For a key being deleted, once its record is gone: tries each revocation once and settles
+    /// the intents of the confirmed ones; the others stay for recovery.
+    pub async fn revoke_deleted(&mut self, shared: &Arc<Shared>, storage: &dyn Storage) {
+        for (number, result) in self.revoke_pending(shared, storage).await {
+            if let Err(e) = result {
+                tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation of a deleted key's version failed; recovery retries it");
+            }
+        }
+        // The record is already gone: nothing else would tell recovery the key is dead.
+        self.settle_confirmed(storage).await;
+    }
+}
+
+/// Maps a refused transition to its HTTP error: the two-person rule is a 403, broken stored
+/// data a 500, everything else a 400 with the state machine's message.
+pub fn rotation_error(e: RotationError) -> Error {
+    if e.is_forbidden() {
+        Error::PermissionDenied(e.to_string())
+    } else if matches!(e, RotationError::Inconsistent { .. }) {
+        Error::Internal(e.to_string())
+    } else {
+        Error::BadRequest(e.to_string())
+    }
+}

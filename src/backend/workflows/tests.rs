@@ -1,0 +1,5 @@
+//! Workflow mechanics through the engine: per-key locks under concurrent writers, and when
+//! provider revocations happen relative to the writes that retire keys.
+
+mod concurrency;
+mod revocation_timing;

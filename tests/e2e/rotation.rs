@@ -9,10 +9,8 @@
 
 mod concurrency;
 mod errors;
-mod help;
 mod leaks;
 mod metrics;
-mod reload;
 mod reports;
 mod rollback;
 mod rotate;
@@ -31,7 +29,7 @@ use crate::support::{Bao, Client, Reply};
 /// host's 60 s periodic tick, so expiry is judged at request time.
 const EXPIRY_SLACK: Duration = Duration::from_secs(5);
 /// Bound of every other poll in this file.
-const POLL_LIMIT: Duration = Duration::from_secs(10);
+pub(crate) const POLL_LIMIT: Duration = Duration::from_secs(10);
 const POLL_INTERVAL: Duration = Duration::from_millis(25);
 
 // ---------------------------------------------------------------------------------------------
@@ -50,7 +48,7 @@ async fn create_key(client: &Client, name: &str, value: &str, extra: Value) -> R
 }
 
 /// `verify/<name>` of `value`: the reply's data.
-async fn verify(client: &Client, name: &str, value: &str) -> Value {
+pub(crate) async fn verify(client: &Client, name: &str, value: &str) -> Value {
     write_ok(
         client,
         &format!("ai-keys/verify/{name}"),
@@ -60,7 +58,7 @@ async fn verify(client: &Client, name: &str, value: &str) -> Value {
 }
 
 #[track_caller]
-fn assert_valid(result: &Value, version: u64, state: &str, what: &str) {
+pub(crate) fn assert_valid(result: &Value, version: u64, state: &str, what: &str) {
     assert_eq!(
         result,
         &json!({ "valid": true, "version": version, "state": state }),
@@ -131,7 +129,7 @@ fn event_names(events: &[Value]) -> Vec<&str> {
 }
 
 /// Request ids of the steps of [`rotate_by_steps`].
-struct StepIds {
+pub(crate) struct StepIds {
     created: String,
     staged: String,
     tested: String,
@@ -140,7 +138,7 @@ struct StepIds {
 
 /// `keys/app` = `k1` (schedule staging), then stage `k2`, test, promote with `grace`.
 /// Returns the request id of each step's HTTP reply.
-async fn rotate_by_steps(client: &Client, k1: &str, k2: &str, grace: &str) -> StepIds {
+pub(crate) async fn rotate_by_steps(client: &Client, k1: &str, k2: &str, grace: &str) -> StepIds {
     let created = create_key(client, "app", k1, json!({ "schedule": "staging" })).await;
     let staged = client
         .write("ai-keys/stage/app", json!({ "value": k2 }))

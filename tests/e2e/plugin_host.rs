@@ -1,22 +1,25 @@
-//! The foundation of the engine against a real OpenBao 2.7.2: enable with the CLI, `config`
-//! through reload and crash, help and OpenAPI, error statuses, unmount and host death, logging
-//! through the host, the cookie check and the registration probe.
+//! The plugin in its host, a real OpenBao 2.7.2: registration (`bao secrets enable` with a
+//! version, the probe that reads the version, a binary declared in the server configuration),
+//! the plugin process's lifetime (state and `config` through a reload and a crash, a quick
+//! unmount, its own exit when the host dies), logging through the host, the refusal to run
+//! outside a host, and `path-help` and the OpenAPI document for every path.
 //!
-//! Host behaviour relied on: plugin-protocol.md sections 3 and 8.1-8.5; `config`: api.md.
+//! Host behaviour relied on: plugin-protocol.md sections 3 and 8.1-8.5.
 
-mod config;
+mod declarative;
+mod help;
 mod lifetime;
 mod logging;
 mod registration;
+mod reload;
 mod standalone;
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::support::{Bao, Client};
+use crate::support::Bao;
 
-const CONFIG: &str = "ai-keys/config";
 /// How long a plugin process may take to go away once the host no longer needs it.
 const EXIT_DEADLINE: Duration = Duration::from_secs(5);
 /// What the host logs when a plugin ignored Shutdown and had to be SIGKILLed.
@@ -26,7 +29,7 @@ const INIT_MESSAGE: &str = "ai-keys secrets engine initializing";
 
 /// Runs the CLI and asserts it succeeded; returns its stdout.
 #[track_caller]
-fn cli_ok(bao: &Bao, args: &[&str]) -> String {
+pub(crate) fn cli_ok(bao: &Bao, args: &[&str]) -> String {
     let out = bao.bao(args);
     assert!(
         out.status.success(),
@@ -68,20 +71,4 @@ fn log_lines(bao: &Bao, needle: &str) -> Vec<String> {
         .filter(|line| line.contains(needle))
         .map(str::to_owned)
         .collect()
-}
-
-/// The documented defaults of `config` (api.md).
-fn default_config() -> Value {
-    json!({
-        "default_schedule": "production",
-        "require_separate_approver": false,
-        "history_limit": 1000,
-    })
-}
-
-/// Reads `config` over HTTP and returns its data, asserting a 200.
-async fn read_config(client: &Client) -> Value {
-    let reply = client.read(CONFIG).await;
-    reply.expect_status(200);
-    reply.data().clone()
 }

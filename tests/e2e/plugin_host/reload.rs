@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-use super::{assert_valid, cli_ok, rotate_by_steps, verify, POLL_LIMIT};
+use super::cli_ok;
+use crate::rotation::{assert_valid, rotate_by_steps, verify, POLL_LIMIT};
 use crate::support::checks::{history, read_ok, secret};
 use crate::support::{process, Bao};
 

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::{
-    cli_json, cli_ok, default_config, log_lines, read_config, single_plugin_pid, CONFIG,
-    EXIT_DEADLINE, INIT_MESSAGE, NOT_GRACEFUL,
+    cli_json, cli_ok, log_lines, single_plugin_pid, EXIT_DEADLINE, INIT_MESSAGE, NOT_GRACEFUL,
 };
+use crate::config::{default_config, read_config, CONFIG};
 use crate::support::{process, Bao};
 
 /// True while `pid` runs the copied plugin binary (zombies and reused PIDs count as gone).

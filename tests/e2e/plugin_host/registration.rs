@@ -6,9 +6,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::{
-    cli_json, cli_ok, default_config, read_config, single_plugin_pid, EXIT_DEADLINE, NOT_GRACEFUL,
-};
+use super::{cli_json, cli_ok, single_plugin_pid, EXIT_DEADLINE, NOT_GRACEFUL};
+use crate::config::{default_config, read_config};
 use crate::support::{plugin_sha256, plugin_version, poll_until, server, Bao};
 
 /// Waits until the copied plugin binary can be executed (no `ETXTBSY`).

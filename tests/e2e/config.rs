@@ -1,10 +1,30 @@
-//! `config`: help and OpenAPI, and error statuses that leave it alone.
+//! `config`, the mount's settings: `path-help` and the OpenAPI document describe it, and bad
+//! requests get the right status and leave it alone. How it survives a plugin reload and a crash
+//! is in `plugin_host::lifetime`.
 
 use regex::Regex;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use super::{cli_ok, read_config, CONFIG};
-use crate::support::Bao;
+use crate::plugin_host::cli_ok;
+use crate::support::{Bao, Client};
+
+pub(crate) const CONFIG: &str = "ai-keys/config";
+
+/// The documented defaults of `config` (api.md).
+pub(crate) fn default_config() -> Value {
+    json!({
+        "default_schedule": "production",
+        "require_separate_approver": false,
+        "history_limit": 1000,
+    })
+}
+
+/// Reads `config` over HTTP and returns its data, asserting a 200.
+pub(crate) async fn read_config(client: &Client) -> Value {
+    let reply = client.read(CONFIG).await;
+    reply.expect_status(200);
+    reply.data().clone()
+}
 
 /// 3. `path-help` documents `config` and lists it at the root; the merged OpenAPI document has
 /// `/ai-keys/config` with a read and a write taking exactly the three fields.

@@ -9,9 +9,7 @@
 
 mod concurrency;
 mod errors;
-mod leaks;
 mod metrics;
-mod reports;
 mod rollback;
 mod rotate;
 mod two_person;
@@ -37,7 +35,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(25);
 // ---------------------------------------------------------------------------------------------
 
 /// Creates `keys/<name>` with `value` plus `extra` fields; returns the whole reply.
-async fn create_key(client: &Client, name: &str, value: &str, extra: Value) -> Reply {
+pub(crate) async fn create_key(client: &Client, name: &str, value: &str, extra: Value) -> Reply {
     let mut body = json!({ "value": value });
     if let Value::Object(extra) = extra {
         body.as_object_mut().unwrap().extend(extra);
@@ -73,7 +71,7 @@ fn assert_invalid(result: &Value, what: &str) {
 
 /// Parses an RFC 3339 `*_time` field.
 #[track_caller]
-fn time(value: &Value) -> DateTime<Utc> {
+pub(crate) fn time(value: &Value) -> DateTime<Utc> {
     let text = value
         .as_str()
         .unwrap_or_else(|| panic!("expected an RFC 3339 string, got {value}"));
@@ -103,7 +101,7 @@ fn cli_ok(bao: &Bao, args: &[&str]) -> String {
 
 /// Runs the CLI with `-format=json` in `args`; returns the secret's `data`.
 #[track_caller]
-fn cli_data(bao: &Bao, args: &[&str]) -> Value {
+pub(crate) fn cli_data(bao: &Bao, args: &[&str]) -> Value {
     let stdout = cli_ok(bao, args);
     let secret: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("bao {}: not JSON ({e}): {stdout}", args.join(" ")));
@@ -111,7 +109,7 @@ fn cli_data(bao: &Bao, args: &[&str]) -> Value {
 }
 
 /// Every line of the audit log as JSON.
-fn audit_entries(bao: &Bao) -> Vec<Value> {
+pub(crate) fn audit_entries(bao: &Bao) -> Vec<Value> {
     bao.audit_log()
         .lines()
         .map(|line| {
@@ -121,7 +119,7 @@ fn audit_entries(bao: &Bao) -> Vec<Value> {
         .collect()
 }
 
-fn event_names(events: &[Value]) -> Vec<&str> {
+pub(crate) fn event_names(events: &[Value]) -> Vec<&str> {
     events
         .iter()
         .map(|e| e["event"].as_str().unwrap_or("?"))
@@ -130,10 +128,10 @@ fn event_names(events: &[Value]) -> Vec<&str> {
 
 /// Request ids of the steps of [`rotate_by_steps`].
 pub(crate) struct StepIds {
-    created: String,
-    staged: String,
-    tested: String,
-    promoted: String,
+    pub(crate) created: String,
+    pub(crate) staged: String,
+    pub(crate) tested: String,
+    pub(crate) promoted: String,
 }
 
 /// `keys/app` = `k1` (schedule staging), then stage `k2`, test, promote with `grace`.

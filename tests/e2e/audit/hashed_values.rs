@@ -1,4 +1,4 @@
-//! Item 2, the audit proof: through a provider-backed rotation (the provider creates the key)
+//! The audit proof: through a provider-backed rotation (the provider creates the key)
 //! and an operator-supplied stage, test and promote, no key value (old, new, the provider's
 //! admin key) is ever in clear in the audit log or the server log, and the HMAC of each new
 //! value is in the audit log exactly where a `creds/` response carried it (plus, for the value
@@ -6,8 +6,8 @@
 
 use serde_json::{json, Value};
 
-use super::{install_roles, login, APP_KEY};
 use crate::providers::{assert_no_leaks, provider_body};
+use crate::roles::{install_roles, login, APP_KEY};
 use crate::support::checks::{data, read_ok, secret};
 use crate::support::fake_provider::FakeProvider;
 use crate::support::Bao;

@@ -1,12 +1,12 @@
-//! Item 3, the compliance report end to end: after provider-backed rotations by the operator
+//! The compliance report (`report`) end to end: after provider-backed rotations by the operator
 //! (one with grace 0, so the replaced key is revoked at the provider at once) and a failed one,
 //! the auditor's `report` (JSON and CSV) shows the rotations, the failure, the last test, the
 //! confirmed provider revocation and who promoted each version, and no key value.
 
 use serde_json::json;
 
-use super::{install_roles, login};
 use crate::providers::provider_body;
+use crate::roles::{install_roles, login};
 use crate::support::checks::{data, expect_error, read_ok, secret};
 use crate::support::fake_provider::FakeProvider;
 use crate::support::Bao;

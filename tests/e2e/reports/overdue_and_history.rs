@@ -1,10 +1,12 @@
-//! Reports: `overdue` against imported creation times, and `history` with actors and request
+//! `overdue` against imported creation times, and `history` with actors and request
 //! ids matched against the audit log.
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
 
-use super::{audit_entries, cli_data, create_key, event_names, rotate_by_steps, time, POLL_LIMIT};
+use crate::rotation::{
+    audit_entries, cli_data, create_key, event_names, rotate_by_steps, time, POLL_LIMIT,
+};
 use crate::support::checks::{history, read_ok, secret};
 use crate::support::{Bao, Client};
 

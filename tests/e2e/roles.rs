@@ -1,15 +1,85 @@
-//! The five roles of `policies/`: every call each role must be able to make passes the server's
-//! ACL check, every other call is refused by the server (403 "permission denied") before the
-//! plugin sees it; and a whole rotation runs with the roles alone, the history naming who staged
-//! and who promoted.
+//! The five ready-to-use ACL roles shipped in `policies/` (app, operator, approver, auditor,
+//! admin), each held by a userpass user that logs in holding exactly that one policy, read from
+//! the repository so the files stay the single source: every call each role must be able to
+//! make passes the server's ACL check, every other call is refused by the server (403
+//! "permission denied") before the plugin sees it; and a whole rotation runs with the roles
+//! alone, the history naming who staged and who promoted.
+//!
+//! [`install_roles`] and [`login`] also serve the `audit` and `reports` tests, which act as
+//! these roles.
+
+use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use super::{acl_denied, install_roles, login, APP_KEY, ROLES};
 use crate::providers::{configure_provider, create_key, provider_body};
 use crate::support::checks::{data, history, read_ok, secret};
 use crate::support::fake_provider::FakeProvider;
-use crate::support::{Bao, Client};
+use crate::support::{Bao, Client, Reply};
+
+/// The five roles, each a file `policies/<role>.hcl`.
+pub(crate) const ROLES: [&str; 5] = ["app", "operator", "approver", "auditor", "admin"];
+
+/// The key name `policies/app.hcl` uses as its placeholder.
+pub(crate) const APP_KEY: &str = "my-app";
+
+/// The text of `policies/<role>.hcl` in this repository.
+pub(crate) fn policy_text(role: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("policies")
+        .join(format!("{role}.hcl"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Enables userpass and, for every role, writes policy `ai-keys-<role>` from its file and a
+/// user `<role>` holding exactly that policy (no `default` policy).
+pub(crate) async fn install_roles(root: &Client) {
+    root.write("sys/auth/userpass", json!({ "type": "userpass" }))
+        .await
+        .expect_status(204);
+    for role in ROLES {
+        root.write(
+            &format!("sys/policies/acl/ai-keys-{role}"),
+            json!({ "policy": policy_text(role) }),
+        )
+        .await
+        .expect_status(204);
+        root.write(
+            &format!("auth/userpass/users/{role}"),
+            json!({
+                "password": format!("{role}-password"),
+                "token_policies": [format!("ai-keys-{role}")],
+                "token_no_default_policy": true,
+            }),
+        )
+        .await
+        .expect_status(204);
+    }
+}
+
+/// Logs `role` in; a client with its token. Asserts the token holds exactly that one policy.
+pub(crate) async fn login(bao: &Bao, role: &str) -> Client {
+    let reply = bao
+        .client_with_token("")
+        .write(
+            &format!("auth/userpass/login/{role}"),
+            json!({ "password": format!("{role}-password") }),
+        )
+        .await;
+    reply.expect_status(200);
+    let auth = &reply.body["auth"];
+    assert_eq!(
+        auth["policies"],
+        json!([format!("ai-keys-{role}")]),
+        "{role} holds exactly its policy: {auth}"
+    );
+    bao.client_with_token(auth["client_token"].as_str().expect("client_token"))
+}
+
+/// True when the server's ACL check refused the request (before the plugin saw it).
+pub(crate) fn acl_denied(reply: &Reply) -> bool {
+    reply.status == 403 && reply.errors().contains("permission denied")
+}
 
 /// One request of the matrix: an id the expectations name, method, path under `ai-keys/`, body.
 struct Call {
@@ -90,7 +160,7 @@ fn calls(fake: &FakeProvider) -> Vec<Call> {
     ]
 }
 
-/// What each role may do (issue 11); everything else it must be refused.
+/// What each role may do; everything else it must be refused.
 fn allowed(role: &str) -> &'static [&'static str] {
     match role {
         "app" => &["creds-app"],
@@ -154,7 +224,7 @@ async fn seed(root: &Client, fake: &FakeProvider) -> String {
     v1
 }
 
-/// Item 1: for each role, every allowed call passes the ACL and every other call is a 403
+/// For each role, every allowed call passes the ACL and every other call is a 403
 /// "permission denied" from the server. No role but `app` reads a value, and `app` only its
 /// own key's.
 #[tokio::test]
@@ -199,7 +269,7 @@ async fn each_role_may_make_exactly_its_calls() {
     read_ok(&root, "ai-keys/keys/new-key").await;
 }
 
-/// Item 1, end to end: with `require_separate_approver` (set by the admin), the operator stages
+/// End to end: with `require_separate_approver` (set by the admin), the operator stages
 /// and tests, the approver promotes, the application reads the new key (and the old one in
 /// grace), the operator extends and the approver finalizes the cut-over, and the auditor reads
 /// a history naming the operator as stager and the approver as promoter.

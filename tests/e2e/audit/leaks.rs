@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{audit_entries, rotate_by_steps, verify, POLL_LIMIT};
+use crate::rotation::{audit_entries, rotate_by_steps, verify, POLL_LIMIT};
 use crate::support::checks::{read_ok, secret};
 use crate::support::Bao;
 

@@ -8,16 +8,16 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-mod agent;
-mod applications;
 mod audit;
 mod cache;
 mod cluster;
 mod config;
+mod creds_clients;
 mod cron;
 mod cutover;
+mod decommission;
 mod harness;
-mod operations;
+mod metrics;
 mod plugin_host;
 mod providers;
 mod reliability;

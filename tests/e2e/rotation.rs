@@ -9,7 +9,6 @@
 
 mod concurrency;
 mod errors;
-mod metrics;
 mod rollback;
 mod rotate;
 mod two_person;

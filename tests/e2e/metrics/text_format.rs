@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::rotate_by_steps;
+use crate::rotation::rotate_by_steps;
 use crate::support::checks::secret;
 use crate::support::Bao;
 

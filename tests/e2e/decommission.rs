@@ -1,4 +1,4 @@
-//! Item 6: the README's decommissioning procedure ("Decommission a mount"), run as written by
+//! The README's decommissioning procedure ("Decommission a mount"), run as written by
 //! bash with the real `bao` CLI: it leaves nothing the engine created alive at the fake provider
 //! and disables the mount; and while the provider refuses a revocation, it stops before
 //! `secrets disable` and says why.
@@ -10,9 +10,8 @@ use tokio::process::Command;
 
 use serde_json::json;
 
-use super::{output_text, root, token_with_policy};
 use crate::providers::{create_key, openai_provider, provider_body, rotate};
-use crate::support::checks::{data, secret, write_ok};
+use crate::support::checks::{data, output_text, repo_root, secret, token_with_policy, write_ok};
 use crate::support::fake_provider::{FakeProvider, Mode};
 use crate::support::{bao_bin, Bao, Client};
 
@@ -24,7 +23,7 @@ const MARKER: &str =
 
 /// The shell block right after [`MARKER`] in README.md.
 fn readme_procedure() -> String {
-    let readme = fs::read_to_string(root().join("README.md")).expect("README.md");
+    let readme = fs::read_to_string(repo_root().join("README.md")).expect("README.md");
     let after = readme
         .split_once(MARKER)
         .expect("the decommissioning marker in README.md")

@@ -1,5 +1,5 @@
-//! Item 4: `metrics` as JSON through the real `bao read`, and as Prometheus text (scraped with a
-//! metrics-only token) that `promtool check metrics` accepts; the new gauges and counters on
+//! `metrics` as JSON through the real `bao read`, and as Prometheus text (scraped with a
+//! metrics-only token) that `promtool check metrics` accepts; the gauges and counters on
 //! real records (a failed manual rotation, a revocation the provider refuses, an extended grace
 //! window, an overdue key); a `mount` label that keeps two mounts apart.
 
@@ -9,11 +9,21 @@ use std::process::{Command, Stdio};
 use chrono::{SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
 
-use super::{cli_ok, output_text, promtool, token_with_policy};
+use super::promtool;
 use crate::providers::{create_key, openai_provider, read_key, rotate, version};
-use crate::support::checks::{data, expect_error, secret, write_ok};
+use crate::support::checks::{
+    data, expect_error, output_text, repo_root, secret, token_with_policy, write_ok,
+};
 use crate::support::fake_provider::{FakeProvider, Mode};
 use crate::support::Bao;
+
+/// Runs the `bao` CLI against `bao`; panics with its output unless it succeeds.
+#[track_caller]
+fn cli_ok(bao: &Bao, args: &[&str]) -> String {
+    let out = bao.bao(args);
+    assert!(out.status.success(), "bao {args:?}: {}", output_text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
 
 /// The value of the one JSON sample `name` (in `gauges` or `counters`) whose labels are
 /// exactly `labels`.
@@ -212,7 +222,7 @@ path "team-b/metrics" { capabilities = ["read"] }"#,
         assert!(bodies[0].contains(line), "{line} in:\n{}", bodies[0]);
     }
     // Every metric the alert rules use is in a real scrape.
-    let rules = std::fs::read_to_string(super::root().join("deploy/prometheus/ai-keys.rules.yml"))
+    let rules = std::fs::read_to_string(repo_root().join("deploy/prometheus/ai-keys.rules.yml"))
         .expect("the alert rules");
     let used = regex::Regex::new(r"ai_keys_[a-z_]+").unwrap();
     for name in used.find_iter(&rules).map(|m| m.as_str()) {

@@ -1,5 +1,5 @@
-//! Item 7: an application rides out a Vault outage with the file `bao agent` rendered. A real
-//! agent (the one tests/e2e/agent.rs runs, same template and token) renders `creds/app`; the
+//! An application rides out a Vault outage with the file `bao agent` rendered. A real agent
+//! (the one [`agent`](super::agent) runs, same template and token) renders `creds/app`; the
 //! server is killed; the agent keeps trying and failing, the file stays as it was, and the
 //! application's request (examples/hvac_client.py's `list_models`, with the key read from the
 //! file) keeps working at the fake provider. An agent restarted during the outage leaves the
@@ -12,10 +12,9 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::process::Command;
 
-use super::root;
-use crate::agent::{agent_config, agent_token, read_rendered, write_private, Agent, TEMPLATE};
+use super::agent::{agent_config, agent_token, read_rendered, write_private, Agent, TEMPLATE};
 use crate::providers::create_key;
-use crate::support::checks::secret;
+use crate::support::checks::{repo_root, secret};
 use crate::support::fake_provider::FakeProvider;
 use crate::support::poll_until;
 use crate::support::Bao;
@@ -27,7 +26,7 @@ const READER_TIMEOUT: Duration = Duration::from_secs(30);
 /// The application's call: the first line of `file` (the current key) sent by
 /// examples/hvac_client.py's `list_models` to the fake; returns the HTTP status it printed.
 async fn app_call(file: &Path, fake: &FakeProvider) -> String {
-    let python = root().join(".tools/venv/bin/python");
+    let python = repo_root().join(".tools/venv/bin/python");
     assert!(
         python.is_file(),
         "{} is missing: run scripts/test.sh (ensure_hvac)",
@@ -47,7 +46,7 @@ print(hvac_client.list_models(sys.argv[2])(key))
             .arg(script)
             .arg(file)
             .arg(fake.base_url())
-            .current_dir(root())
+            .current_dir(repo_root())
             .env("NO_PROXY", "127.0.0.1,localhost")
             .kill_on_drop(true)
             .output(),

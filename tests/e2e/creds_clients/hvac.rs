@@ -8,7 +8,7 @@
 //! (`ensure_hvac` in scripts/lib/tools.sh). Each run is a child process with a bounded timeout,
 //! killed if it overruns (`kill_on_drop`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
@@ -17,20 +17,16 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{ChildStdin, ChildStdout, Command};
 
 use crate::providers::{create_key, creds, rotate};
-use crate::support::checks::{data, secret, write_ok};
+use crate::support::checks::{data, repo_root, secret, write_ok};
 use crate::support::fake_provider::FakeProvider;
 use crate::support::Bao;
 
 /// Bound of one run of the example (a Python start-up, one Vault read, two provider calls).
 const RUN_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// `.tools/venv/bin/python`, with hvac; a clear failure (never a skip) when it is missing.
 fn python() -> PathBuf {
-    let python = root().join(".tools/venv/bin/python");
+    let python = repo_root().join(".tools/venv/bin/python");
     assert!(
         python.is_file(),
         "{} is missing: run scripts/test.sh (or `source scripts/lib/tools.sh; ensure_hvac`), \
@@ -43,7 +39,7 @@ fn python() -> PathBuf {
 fn command(bao: &Bao, args: &[&str]) -> Command {
     let mut cmd = Command::new(python());
     cmd.args(args)
-        .current_dir(root())
+        .current_dir(repo_root())
         .env_remove("VAULT_NAMESPACE")
         .env("VAULT_ADDR", &bao.addr)
         .env("VAULT_TOKEN", &bao.token)

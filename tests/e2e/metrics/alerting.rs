@@ -1,4 +1,5 @@
-//! Item 5: deploy/prometheus/ai-keys.rules.yml passes `promtool check rules`, and a real
+//! deploy/prometheus/ai-keys.rules.yml passes `promtool check rules`, every rule fires when it
+//! should in `promtool test rules` (deploy/prometheus/ai-keys.rules.test.yml), and a real
 //! Prometheus 2.42, configured from deploy/prometheus/prometheus.yml (only the server address,
 //! the token file and the intervals replaced), scrapes `ai-keys/metrics?format=prometheus`
 //! through a real server with a metrics-only token and fires `AiKeyOverdue` for an overdue key,
@@ -13,9 +14,9 @@ use chrono::{SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
-use super::{output_text, prometheus, promtool, root, token_with_policy};
+use super::{prometheus, promtool};
 use crate::providers::create_key;
-use crate::support::checks::secret;
+use crate::support::checks::{output_text, repo_root, secret, token_with_policy};
 use crate::support::server::poll_until_or;
 use crate::support::Bao;
 
@@ -24,7 +25,7 @@ const FIRE_DEADLINE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(200);
 
 fn rules_file() -> std::path::PathBuf {
-    root().join("deploy/prometheus/ai-keys.rules.yml")
+    repo_root().join("deploy/prometheus/ai-keys.rules.yml")
 }
 
 #[test]
@@ -51,11 +52,11 @@ fn the_alert_rules_pass_promtool_check_rules() {
 fn every_alert_rule_fires_when_it_should_in_promtool_test_rules() {
     let out = std::process::Command::new(promtool())
         .args(["test", "rules", "ai-keys.rules.test.yml"])
-        .current_dir(root().join("deploy/prometheus"))
+        .current_dir(repo_root().join("deploy/prometheus"))
         .output()
         .expect("running promtool");
     assert!(out.status.success(), "{}", output_text(&out));
-    let tests = fs::read_to_string(root().join("deploy/prometheus/ai-keys.rules.test.yml"))
+    let tests = fs::read_to_string(repo_root().join("deploy/prometheus/ai-keys.rules.test.yml"))
         .expect("the rules' unit tests");
     for alert in [
         "AiKeyOverdue",
@@ -75,7 +76,7 @@ fn every_alert_rule_fires_when_it_should_in_promtool_test_rules() {
 
 /// deploy/prometheus/prometheus.yml with `from` replaced by `to`, each exactly once.
 fn example_config(replacements: &[(&str, &str)]) -> String {
-    let mut text = fs::read_to_string(root().join("deploy/prometheus/prometheus.yml"))
+    let mut text = fs::read_to_string(repo_root().join("deploy/prometheus/prometheus.yml"))
         .expect("deploy/prometheus/prometheus.yml");
     for (from, to) in replacements {
         assert_eq!(

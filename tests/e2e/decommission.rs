@@ -1,7 +1,7 @@
-//! The README's decommissioning procedure ("Decommission a mount"), run as written by
-//! bash with the real `bao` CLI: it leaves nothing the engine created alive at the fake provider
-//! and disables the mount; and while the provider refuses a revocation, it stops before
-//! `secrets disable` and says why.
+//! The decommissioning procedure in docs/operating.md ("Decommission a mount"), run as written
+//! by bash with the real `bao` CLI: it leaves nothing the engine created alive at the fake
+//! provider and disables the mount; and while the provider refuses a revocation, it stops
+//! before `secrets disable` and says why.
 
 use std::fs;
 use std::process::{Output, Stdio};
@@ -18,15 +18,16 @@ use crate::support::{bao_bin, Bao, Client};
 /// Bound of one run of the procedure (a few `bao` calls, each revoking at a local fake).
 const SCRIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
-const MARKER: &str =
-    "<!-- decommission: tests/e2e/operations/decommission.rs runs this block as written -->";
+/// The document that holds the procedure, relative to the repository's root.
+const DOCUMENT: &str = "docs/operating.md";
+const MARKER: &str = "<!-- decommission: the e2e decommission test runs this block as written -->";
 
-/// The shell block right after [`MARKER`] in README.md.
-fn readme_procedure() -> String {
-    let readme = fs::read_to_string(repo_root().join("README.md")).expect("README.md");
-    let after = readme
+/// The shell block right after [`MARKER`] in [`DOCUMENT`].
+fn documented_procedure() -> String {
+    let document = fs::read_to_string(repo_root().join(DOCUMENT)).expect(DOCUMENT);
+    let after = document
         .split_once(MARKER)
-        .expect("the decommissioning marker in README.md")
+        .unwrap_or_else(|| panic!("the decommissioning marker in {DOCUMENT}"))
         .1;
     let body = after
         .trim_start()
@@ -91,11 +92,11 @@ async fn mounts(client: &Client) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn the_readme_procedure_revokes_everything_the_engine_created_before_disabling() {
+async fn the_documented_procedure_revokes_everything_the_engine_created_before_disabling() {
     let (bao, fake, other) =
         tokio::join!(Bao::start(), FakeProvider::start(), FakeProvider::start());
     let client = bao.client();
-    let script = readme_procedure();
+    let script = documented_procedure();
 
     // ai-keys/: two keys with created versions (one also has a created previous version in its
     // grace window), and one key a person manages.
@@ -129,7 +130,7 @@ async fn the_readme_procedure_revokes_everything_the_engine_created_before_disab
     let out = run_script(&bao, &bao.token, &script).await;
     assert!(
         out.status.success(),
-        "the README procedure: {}",
+        "the documented procedure: {}",
         output_text(&out)
     );
     assert!(

@@ -9,11 +9,11 @@
 mod support;
 
 mod audit;
+mod automatic_rotation;
 mod cache;
 mod cluster;
 mod config;
 mod creds_clients;
-mod cron;
 mod cutover;
 mod decommission;
 mod harness;
@@ -22,6 +22,7 @@ mod plugin_host;
 mod providers;
 mod reliability;
 mod reports;
+mod revocation;
 mod roles;
 mod rotation;
 mod trust;

@@ -1,11 +1,12 @@
-//! Automatic rotation on the periodic tick, and a failed one recorded.
+//! Keys due by their `rotation_period` rotated on the periodic tick, and a failed automatic
+//! rotation recorded.
 
 use std::time::Instant;
 
 use chrono::{SecondsFormat, TimeDelta, Utc};
 use serde_json::json;
 
-use super::{
+use crate::providers::{
     assert_no_leaks, configure_provider, create_key, creds, provider_body, read_key, version,
     wait_until, SHORT_DEADLINE, TICK_DEADLINE,
 };

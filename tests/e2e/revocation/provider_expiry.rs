@@ -1,4 +1,4 @@
-//! Provider-side expiry as a backstop (issue 12 item 2): a key the engine creates carries the
+//! Provider-side expiry as a backstop: a key the engine creates carries the
 //! provider's own expiry (OpenAI `expires_in_seconds`, OpenRouter `expires_at`), set to the
 //! version's rotation period + grace period + max_grace (7 days) + a 1-day margin, so a key the
 //! engine loses track of still dies; `keys/` shows it, and it comes after the next rotation.
@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{configure_provider, create_key, provider_body, read_key, rotate, version};
+use crate::providers::{configure_provider, create_key, provider_body, read_key, rotate, version};
 use crate::support::checks::{data, secret};
 use crate::support::fake_provider::FakeProvider;
 use crate::support::Bao;

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::{
+use crate::providers::{
     assert_no_leaks, configure_provider, create_key, creds, provider_body, read_key, rotate,
     version, wait_until, TICK_DEADLINE,
 };

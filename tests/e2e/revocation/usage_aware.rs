@@ -1,7 +1,7 @@
-//! Usage-aware revocation (issue 12 item 1) against a real OpenBao and the fake provider: before
-//! a previous version's grace window ends, the periodic tick asks the provider (OpenAI
-//! `last_used_at`) whether the key is still used, and postpones the end while it is, up to
-//! `max_grace` after the planned end.
+//! Usage-aware revocation against a real OpenBao and the fake provider: before a previous
+//! version's grace window ends, the periodic tick asks the provider (OpenAI `last_used_at`)
+//! whether the key is still used, and postpones the end while it is, up to `max_grace` after the
+//! planned end.
 //!
 //! One server and one test for every case, so that the waits for the host's periodic tick
 //! (every 60 s, not triggerable) are shared: a key used until its first postponement, then

@@ -8,10 +8,10 @@
 //! Contract: docs/api.md. Keys have no provider here, so every test outcome is `skipped`.
 
 mod concurrency;
-mod errors;
 mod rollback;
 mod rotate;
 mod two_person;
+mod two_person_tokens;
 mod walkthrough;
 
 use std::time::Duration;

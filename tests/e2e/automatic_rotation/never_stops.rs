@@ -1,4 +1,4 @@
-//! Trust review, items 7 to 10: the periodic work never stops. A stalled provider delays only
+//! The periodic work never stops. A stalled provider delays only
 //! the keys that use it; a key's work waits behind a stalled provider call at most one provider
 //! timeout; hostile stored data never stops the tick; a failed automatic rotation backs off and
 //! revokes what it created.

@@ -1,11 +1,15 @@
-//! Trust review: inputs (see ../trust.rs). Provider credentials bound to where they were given
-//! (item 1), typos that never act (3b), provider updates that keep what keys need (5), bounded
-//! durations and times (7) and sizes (12), and user errors that come back clean and are never
-//! logged as server errors.
+//! What the engine does with bad input, against a real OpenBao 2.7.2 and, for providers, the
+//! fake provider: the status and message of refused operations and of bad names, values and
+//! durations; user errors shown as the handler wrote them and never logged as server errors;
+//! durations, times and sizes bounded where they are parsed; misspelt fields that never act;
+//! provider updates that keep credentials bound to where they were given and never take away
+//! what `auto_rotate` keys need. Hostile input on every operation, and the fuzzers, are in
+//! `reliability`.
 
 mod bounds;
-mod errors;
-mod providers;
+mod clean_messages;
+mod error_statuses;
+mod provider_updates;
 mod typos;
 
 use serde_json::{json, Value};

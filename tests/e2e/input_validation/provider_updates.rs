@@ -1,5 +1,5 @@
-//! Items 1 and 5: provider credentials stay bound to where they were given; a provider update
-//! never takes away what `auto_rotate` keys need.
+//! Provider updates: credentials stay bound to where they were given, and an update never takes
+//! away what `auto_rotate` keys need.
 
 use serde_json::json;
 
@@ -17,7 +17,7 @@ use crate::support::Bao;
 /// giving it again works. `base_url` must be https except on loopback hosts; link-local and
 /// metadata addresses are refused in every spelling.
 #[tokio::test]
-async fn item1_admin_key_is_never_sent_to_a_host_it_was_not_given_for() {
+async fn admin_key_is_never_sent_to_a_host_it_was_not_given_for() {
     let (bao, fake, other) =
         tokio::join!(Bao::start(), FakeProvider::start(), FakeProvider::start());
     let client = bao.client();
@@ -166,7 +166,7 @@ async fn item1_admin_key_is_never_sent_to_a_host_it_was_not_given_for() {
 /// `auto_rotate` keys use is a 400 listing those keys, and changes nothing; once the keys stop
 /// rotating automatically the same update goes through.
 #[tokio::test]
-async fn item5_provider_update_keeps_what_auto_rotate_keys_need() {
+async fn provider_update_keeps_what_auto_rotate_keys_need() {
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
     let client = bao.client();
     let admin = secret("admin");

@@ -1,5 +1,6 @@
-//! Trust review: records (see ../trust.rs). What a key's stored record holds, the previous
-//! release's records converted on reload, and broken records refused without being touched.
+//! A key's stored record: what it holds (live versions, a bounded number of retired ones,
+//! history in pages), the previous release's records converted on reload, and broken records
+//! refused without being touched.
 //! The mount's storage is read and written through `sys/raw` (the harness enables it).
 
 use std::time::Duration;
@@ -12,8 +13,8 @@ use crate::support::{poll_until, Bao, Client};
 
 /// The previous release's `keys/legacy` and `history/gone`, as it wrote them (read back from
 /// OpenBao 2.7.2 through `sys/raw`).
-const LEGACY_KEY: &str = include_str!("../../fixtures/previous_release/keys_legacy.json");
-const LEGACY_ARCHIVE: &str = include_str!("../../fixtures/previous_release/history_gone.json");
+const LEGACY_KEY: &str = include_str!("../fixtures/previous_release/keys_legacy.json");
+const LEGACY_ARCHIVE: &str = include_str!("../fixtures/previous_release/history_gone.json");
 
 /// Every event of `history/<name>`, following `next_after` with pages of `limit`.
 async fn all_events(client: &Client, name: &str, limit: u32) -> Vec<Value> {

@@ -1,4 +1,4 @@
-//! Trust review, items 4 to 6: revocations are never lost. A retired version's provider key gets
+//! Revocations are never lost. A retired version's provider key gets
 //! its revocation intent in or before the write that retires it; the record shows the revocation
 //! as pending (with the last error) until the provider confirms it; it goes to the provider
 //! configuration that created the version; a provider with pending revocations cannot be deleted;
@@ -119,7 +119,7 @@ async fn a_write_right_after_grace_end_revokes_at_the_provider() {
     assert_eq!(pending_metric(&client).await, "0");
 }
 
-/// Item 4 (the record tells the truth) and 6 (recovery): a revocation the provider refuses is
+/// The record tells the truth and recovery finishes the work: a revocation the provider refuses is
 /// shown pending with its error in `keys/`, the history and the metrics, never as done; once the
 /// provider is back, recovery on the periodic tick revokes the key and records the confirmation.
 #[tokio::test]

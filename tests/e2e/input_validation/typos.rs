@@ -1,4 +1,4 @@
-//! Item 3b: a misspelt field never acts.
+//! A misspelt field never acts.
 
 use serde_json::json;
 
@@ -16,7 +16,7 @@ use crate::support::Bao;
 /// created a key at the provider and promoted it); nothing happens at the provider or to the
 /// key. Their help says so. Other paths still only warn, as the contract says.
 #[tokio::test]
-async fn item3b_a_misspelt_field_never_acts() {
+async fn a_misspelt_field_never_acts() {
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
     let client = bao.client();
     let admin = secret("admin");

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{cli_data, create_key};
+use crate::rotation::{cli_data, create_key};
 use crate::support::checks::{expect_error, history, read_ok, secret, write_ok};
 use crate::support::Bao;
 

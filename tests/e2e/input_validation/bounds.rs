@@ -1,4 +1,4 @@
-//! Items 7 and 12: durations, times and sizes are bounded where they are parsed.
+//! Durations, times and sizes are bounded where they are parsed.
 
 use serde_json::{json, Value};
 
@@ -14,7 +14,7 @@ use crate::support::Bao;
 /// takes one (schedules/, keys/, promote/, rotate/, overdue), never a 200, a 500 or a panic;
 /// 100 years is the most accepted. Times outside 1970-01-01 .. 9999-12-31 are 400s.
 #[tokio::test]
-async fn item7_durations_and_times_are_bounded() {
+async fn durations_and_times_are_bounded() {
     let bao = Bao::start().await;
     let client = bao.client();
     let v1 = secret("v1");
@@ -147,7 +147,7 @@ async fn item7_durations_and_times_are_bounded() {
 /// provider's id alphabet, `custom_metadata` within KV v2's limits, every other text field
 /// bounded; each a 400 naming the field, storing nothing.
 #[tokio::test]
-async fn item12_sizes_are_bounded() {
+async fn sizes_are_bounded() {
     let bao = Bao::start().await;
     let client = bao.client();
     write_ok(
@@ -252,7 +252,8 @@ async fn item12_sizes_are_bounded() {
     )
     .await;
     // A 256-character id passes the size check; without a provider nothing can vouch for it,
-    // so the ownership check (item 3) refuses it next, for that reason and not its length.
+    // so the ownership check (the provider must vouch for the id) refuses it next, for that reason
+    // and not its length.
     let refused = client
         .write(
             "ai-keys/stage/app",

@@ -26,7 +26,7 @@ pub(crate) async fn read_config(client: &Client) -> Value {
     reply.data().clone()
 }
 
-/// 3. `path-help` documents `config` and lists it at the root; the merged OpenAPI document has
+/// `path-help` documents `config` and lists it at the root; the merged OpenAPI document has
 /// `/ai-keys/config` with a read and a write taking exactly the three fields.
 #[tokio::test]
 async fn help_and_openapi_document_config() {
@@ -115,7 +115,7 @@ async fn help_and_openapi_document_config() {
     }
 }
 
-/// 4. Unknown path 404, unsupported operation 405, bad values 400 naming the field; none of
+/// Unknown path 404, unsupported operation 405, bad values 400 naming the field; none of
 /// them changes `config`.
 #[tokio::test]
 async fn errors_have_the_right_status_and_leave_config_alone() {

@@ -65,7 +65,7 @@ async fn reload(client: &Client) {
     assert!(reply.is_success(), "reload: {}", reply.text);
 }
 
-/// 11. A mount written by the previous release keeps every key, version, history event and
+/// A mount written by the previous release keeps every key, version, history event and
 /// rotation id: after a reload the records are converted (format 2, history in pages, rotation
 /// ids in entries of their own) and everything reads as before.
 #[tokio::test]
@@ -155,7 +155,7 @@ async fn previous_release_records_are_migrated_on_reload() {
     assert_eq!(events[0]["event"], "created");
 }
 
-/// 11. After many rotations the record holds the live versions and the newest 10 retired
+/// After many rotations the record holds the live versions and the newest 10 retired
 /// ones, numbers never repeat, and history/ pages instead of returning everything.
 #[tokio::test]
 async fn a_key_record_stays_small_and_history_pages() {
@@ -209,7 +209,7 @@ async fn a_key_record_stays_small_and_history_pages() {
     }
 }
 
-/// 13. A record that breaks an invariant (two current versions) is refused by creds/, keys/
+/// A record that breaks an invariant (two current versions) is refused by creds/, keys/
 /// reads, stage/ and verify/ with an error naming the key, and stays byte-identical; other
 /// keys keep working.
 #[tokio::test]

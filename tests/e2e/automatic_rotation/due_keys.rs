@@ -15,7 +15,7 @@ use crate::support::fake_provider::{FakeProvider, Mode};
 use crate::support::Bao;
 
 // ---------------------------------------------------------------------------------------------
-// 7. Automatic rotation
+// Automatic rotation
 // ---------------------------------------------------------------------------------------------
 
 /// RFC 3339 time `ago` before now.

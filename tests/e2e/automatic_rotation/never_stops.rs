@@ -52,7 +52,7 @@ async fn key_with_created_previous(
     c1
 }
 
-/// Item 8: one provider that stalls past its timeout (30 s, longer than a third of the host's
+/// One provider that stalls past its timeout (30 s, longer than a third of the host's
 /// 90 s tick timeout) delays only its own keys: the grace end of a key at another provider is
 /// acted on by the first tick after it. Before the fix the tick worked on keys one after the
 /// other, in name order, retrying the stalled call until the host gave up on the tick, so the
@@ -104,7 +104,7 @@ async fn a_stalled_provider_delays_only_its_own_keys() {
     slow.set_admin_mode(Mode::Normal);
 }
 
-/// Item 8: a rollback on a key whose test is stalled at the provider waits at most one provider
+/// A rollback on a key whose test is stalled at the provider waits at most one provider
 /// timeout: the stalled test gives up after one timeout instead of retrying it (before the fix:
 /// three attempts and back-off, about three timeouts).
 #[tokio::test]
@@ -170,7 +170,7 @@ async fn scheduler_did(client: &Client, name: &str, event: &str) -> bool {
         .any(|e| e["event"] == event && e["actor"] == "scheduler")
 }
 
-/// Item 7: stored data no current release accepts (a rotation period near `i64::MAX` seconds,
+/// Stored data no current release accepts (a rotation period near `i64::MAX` seconds,
 /// from a release without bounds) never stops the tick: before the fix the due-time arithmetic
 /// panicked on the first such key, and keys after it were never worked on.
 #[tokio::test]
@@ -226,7 +226,7 @@ async fn hostile_stored_data_never_stops_the_tick() {
     );
 }
 
-/// Item 9: an automatic rotation that fails at promote (here: a stored grace period beyond any
+/// An automatic rotation that fails at promote (here: a stored grace period beyond any
 /// date, from a release without bounds) records `last_error` and its back-off durably, revokes
 /// the key it created at once, and does not try again before the back-off. Before the fix the
 /// failure returned before anything was saved: the created key stayed alive until recovery and

@@ -260,7 +260,7 @@ pub(crate) fn write_private(path: &Path, contents: &str) {
 pub(crate) fn agent_config(addr: &str, dir: &Path) -> String {
     let dir = dir.display();
     format!(
-        r#"# Written by tests/e2e/agent.rs.
+        r#"# Written by tests/e2e/creds_clients/agent.rs.
 vault {{
   address = "{addr}"
 }}

@@ -7,10 +7,10 @@ use crate::support::checks::{expect_error, read_ok, secret, write_ok};
 use crate::support::Bao;
 
 // ---------------------------------------------------------------------------------------------
-// 7. Durations and times are bounded where they are parsed
+// Durations and times are bounded where they are parsed
 // ---------------------------------------------------------------------------------------------
 
-/// Item 7: huge, negative and malformed durations are 400s naming the field on every path that
+/// Huge, negative and malformed durations are 400s naming the field on every path that
 /// takes one (schedules/, keys/, promote/, rotate/, overdue), never a 200, a 500 or a panic;
 /// 100 years is the most accepted. Times outside 1970-01-01 .. 9999-12-31 are 400s.
 #[tokio::test]
@@ -140,10 +140,10 @@ async fn durations_and_times_are_bounded() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 12. Sizes are bounded
+// Sizes are bounded
 // ---------------------------------------------------------------------------------------------
 
-/// Item 12: `rotation_id` at most 128 characters, `provider_key_id` at most 256 in the
+/// `rotation_id` at most 128 characters, `provider_key_id` at most 256 in the
 /// provider's id alphabet, `custom_metadata` within KV v2's limits, every other text field
 /// bounded; each a 400 naming the field, storing nothing.
 #[tokio::test]

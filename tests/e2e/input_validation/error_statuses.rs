@@ -7,7 +7,7 @@ use crate::support::checks::{expect_error, history, read_ok, secret, write_ok};
 use crate::support::Bao;
 
 // ---------------------------------------------------------------------------------------------
-// 6. Error paths
+// Error paths
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]

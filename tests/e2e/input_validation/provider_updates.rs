@@ -9,10 +9,10 @@ use crate::support::fake_provider::FakeProvider;
 use crate::support::Bao;
 
 // ---------------------------------------------------------------------------------------------
-// 1. Provider credentials stay bound to where they were given
+// Provider credentials stay bound to where they were given
 // ---------------------------------------------------------------------------------------------
 
-/// Item 1: an update that moves `base_url` (or changes `type`) without giving `admin_key` again
+/// An update that moves `base_url` (or changes `type`) without giving `admin_key` again
 /// is a 400 that says why, changes nothing, and the admin key never reaches the new host;
 /// giving it again works. `base_url` must be https except on loopback hosts; link-local and
 /// metadata addresses are refused in every spelling.
@@ -159,10 +159,10 @@ async fn admin_key_is_never_sent_to_a_host_it_was_not_given_for() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 5. A provider update never takes away what auto_rotate keys need
+// A provider update never takes away what auto_rotate keys need
 // ---------------------------------------------------------------------------------------------
 
-/// Item 5: removing the admin key, the project, or changing the type of a provider that
+/// Removing the admin key, the project, or changing the type of a provider that
 /// `auto_rotate` keys use is a 400 listing those keys, and changes nothing; once the keys stop
 /// rotating automatically the same update goes through.
 #[tokio::test]

@@ -8,10 +8,10 @@ use crate::support::fake_provider::FakeProvider;
 use crate::support::Bao;
 
 // ---------------------------------------------------------------------------------------------
-// 3b. A typo never triggers a side effect
+// A typo never triggers a side effect
 // ---------------------------------------------------------------------------------------------
 
-/// Item 3b: `rotate/`, `stage/`, `promote/` and `rollback/` refuse unknown fields with a 400
+/// `rotate/`, `stage/`, `promote/` and `rollback/` refuse unknown fields with a 400
 /// naming them (before, `rotate/` with `vaule=...` ignored the misspelt field with a warning,
 /// created a key at the provider and promoted it); nothing happens at the provider or to the
 /// key. Their help says so. Other paths still only warn, as the contract says.

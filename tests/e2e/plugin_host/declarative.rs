@@ -9,7 +9,7 @@ use crate::support::builds::{install_in, PluginBuild};
 use crate::support::checks::{read_ok, secret, write_ok};
 use crate::support::Bao;
 
-/// The `plugin` stanza an operator writes (README "Operating the plugin").
+/// The `plugin` stanza an operator writes (docs/operating.md).
 fn declaration(name: &str, build: &PluginBuild, sha256: &str) -> String {
     format!(
         r#"

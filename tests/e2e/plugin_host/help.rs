@@ -8,7 +8,7 @@ use super::cli_ok;
 use crate::support::Bao;
 
 // ---------------------------------------------------------------------------------------------
-// 9. path-help and OpenAPI
+// path-help and OpenAPI
 // ---------------------------------------------------------------------------------------------
 
 /// The PARAMETERS section of `bao path-help`: field name -> description.

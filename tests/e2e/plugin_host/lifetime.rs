@@ -28,7 +28,7 @@ fn exit_line(bao: &Bao, pid: u32) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// 2. `config` written with the CLI survives a plugin reload and a SIGKILL of the plugin; the
+/// `config` written with the CLI survives a plugin reload and a SIGKILL of the plugin; the
 /// host replaces the process each time and the client never sees the crash.
 #[tokio::test]
 async fn config_survives_reload_and_plugin_crash() {
@@ -149,7 +149,7 @@ async fn config_survives_reload_and_plugin_crash() {
     assert!(!log.contains(NOT_GRACEFUL), "{}", bao.server_log_tail(60));
 }
 
-/// 5. `bao secrets disable` returns within 2 s (the plugin exits on Shutdown, the host does not
+/// `bao secrets disable` returns within 2 s (the plugin exits on Shutdown, the host does not
 /// have to wait and SIGKILL it) and leaves no plugin process behind.
 #[tokio::test]
 async fn disable_is_quick_and_leaves_no_process() {
@@ -198,7 +198,7 @@ async fn disable_is_quick_and_leaves_no_process() {
     );
 }
 
-/// 6. When the server dies by SIGKILL (no Shutdown, no signal to the plugin), the plugin notices
+/// When the server dies by SIGKILL (no Shutdown, no signal to the plugin), the plugin notices
 /// and exits by itself within 5 s.
 #[tokio::test]
 async fn plugin_exits_after_server_sigkill() {

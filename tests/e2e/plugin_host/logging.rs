@@ -5,7 +5,7 @@ use regex::Regex;
 use super::{log_lines, EXIT_DEADLINE, INIT_MESSAGE};
 use crate::support::{server, Bao};
 
-/// 7. The plugin's log lines reach the server's log as parsed hclog entries, at their level,
+/// The plugin's log lines reach the server's log as parsed hclog entries, at their level,
 /// under the mount's logger.
 #[tokio::test]
 async fn plugin_log_lines_are_structured_in_the_server_log() {

@@ -38,7 +38,7 @@ async fn wait_executable(path: &Path) {
     .await;
 }
 
-/// 1. `bao secrets enable -plugin-version=...` mounts the plugin and `secrets list -detailed`
+/// `bao secrets enable -plugin-version=...` mounts the plugin and `secrets list -detailed`
 /// reports the version the running plugin reports about itself, and the binary's sha256.
 #[tokio::test]
 async fn cli_secrets_enable_reports_running_version() {
@@ -83,7 +83,7 @@ async fn cli_secrets_enable_reports_running_version() {
     assert_eq!(read_config(&bao.client()).await, default_config());
 }
 
-/// 9. Registration launches the plugin and reads its version: without `-version` the entry is
+/// Registration launches the plugin and reads its version: without `-version` the entry is
 /// stored under the version the plugin reports; with a different `-version` registration fails.
 #[tokio::test]
 async fn registration_probe_reads_the_plugin_version() {

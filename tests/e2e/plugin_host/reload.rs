@@ -8,7 +8,7 @@ use crate::support::checks::{history, read_ok, secret};
 use crate::support::{process, Bao};
 
 // ---------------------------------------------------------------------------------------------
-// 12. Persistence across a plugin reload
+// Persistence across a plugin reload
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]

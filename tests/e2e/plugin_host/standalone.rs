@@ -41,7 +41,7 @@ fn run_plugin_binary(env: &[(&str, &str)], limit: Duration) -> (Output, Duration
     (output, elapsed)
 }
 
-/// 8. Run by hand, or probed as a database plugin, the binary refuses at once: exit 1, nothing
+/// Run by hand, or probed as a database plugin, the binary refuses at once: exit 1, nothing
 /// on stdout (the host would read it as the handshake line), a clear message on stderr.
 #[tokio::test]
 async fn binary_refuses_to_run_outside_a_host() {

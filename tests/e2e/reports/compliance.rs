@@ -117,7 +117,7 @@ async fn auditor_reads_a_report_of_rotations_failures_revocations_and_promoters(
     // The auditor may not read a value.
     assert_eq!(auditor.read("ai-keys/creds/team-a-app").await.status, 403);
 
-    // The README's command: the CLI passes prefix and window as query parameters.
+    // The documented command (docs/operating.md): the CLI passes prefix and window as query parameters.
     let out = bao.bao(&[
         "read",
         "-format=json",

@@ -13,7 +13,7 @@ use crate::support::fake_provider::FakeProvider;
 use crate::support::{process, Bao};
 
 // ---------------------------------------------------------------------------------------------
-// 8. Crash between "created at the provider" and "version stored"
+// Crash between "created at the provider" and "version stored"
 // ---------------------------------------------------------------------------------------------
 
 /// `rotate/` without a value while the provider stalls after creating the key; the plugin

@@ -84,12 +84,12 @@ async fn rotate_twice_with_created_keys(
 }
 
 /// Grace ending is acted on at the provider by the periodic tick, for three keys at once:
-/// - OpenAI and OpenRouter (5): the engine creates a key (`rotate/` without a value), promotes
+/// - OpenAI and OpenRouter: the engine creates a key (`rotate/` without a value), promotes
 ///   it; a second such rotation with `grace_period=2s` makes the first `previous`; after the
 ///   window and the next tick that key is deleted at the provider (inactive at the fake) and
 ///   `keys/` shows it `revoked` (history: `expired` by the scheduler); the current created key
 ///   stays active.
-/// - Anthropic (6): a key imported with `provider_key_id` (made in the Console) is deactivated
+/// - Anthropic: a key imported with `provider_key_id` (made in the Console) is deactivated
 ///   (`inactive`) once a rotation's 2 s grace has ended and the tick has run.
 #[tokio::test]
 async fn tick_revokes_keys_at_the_provider_when_grace_ends() {

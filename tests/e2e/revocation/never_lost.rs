@@ -82,7 +82,7 @@ async fn pending_metric(client: &Client) -> String {
         .to_string()
 }
 
-/// Item 4: a client write right after a grace window ended (before the periodic tick recorded
+/// A client write right after a grace window ended (before the periodic tick recorded
 /// it) retires the version in its own write; that write must carry the revocation, and the
 /// provider key dies at once. Before the fix the write stored the retirement and nothing ever
 /// revoked the key (the tick then found nothing left to expire).
@@ -171,7 +171,7 @@ async fn a_failed_revocation_stays_pending_until_the_provider_confirms() {
     assert_eq!(pending_metric(&client).await, "0");
 }
 
-/// Item 5: a revocation goes to the provider configuration that created the version, not to
+/// A revocation goes to the provider configuration that created the version, not to
 /// whatever provider the key names now; a provider with a pending revocation cannot be deleted
 /// (400 naming it) until the revocation is confirmed.
 #[tokio::test]

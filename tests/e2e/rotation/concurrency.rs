@@ -7,7 +7,7 @@ use crate::support::checks::{expect_error, history, read_ok, secret};
 use crate::support::Bao;
 
 // ---------------------------------------------------------------------------------------------
-// 11. Concurrency
+// Concurrency
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use crate::support::checks::{expect_error, history, read_ok, secret, write_ok};
 use crate::support::Bao;
 
 // ---------------------------------------------------------------------------------------------
-// 2. Rollback
+// Rollback
 // ---------------------------------------------------------------------------------------------
 
 /// Rollback within grace restores the previous key; rollback of a pending version discards it;

@@ -7,7 +7,7 @@ use crate::support::checks::{expect_error, history, read_ok, secret, write_ok};
 use crate::support::{Bao, Client};
 
 // ---------------------------------------------------------------------------------------------
-// 7. Two-person rule with real entities
+// Two-person rule with real entities
 // ---------------------------------------------------------------------------------------------
 
 /// A userpass login: its token, entity and accessor.

@@ -11,7 +11,7 @@ use crate::support::checks::{read_ok, secret, write_ok};
 use crate::support::Bao;
 
 // ---------------------------------------------------------------------------------------------
-// 1. Walkthrough
+// Walkthrough
 // ---------------------------------------------------------------------------------------------
 
 /// Create, read, stage, verify, test, promote with a 2 s grace window, and the window closing

@@ -1,9 +1,12 @@
-//! The key lifecycle against a real OpenBao 2.7.2, through HTTP and the `bao` CLI only:
-//! create, read creds, stage, test, promote with a grace window that really ends, rollback,
-//! one-call rotation, overdue reports, history with actors and request ids matched against the
-//! audit log, error statuses, the two-person rule with two real userpass entities, secrets that
-//! never leak into the audit or server log, help and OpenAPI, Prometheus metrics, concurrent
-//! stages and persistence across a plugin reload.
+//! Rotating a key by hand, against a real OpenBao 2.7.2 through HTTP and the `bao` CLI only:
+//! create, read `creds/`, `stage/`, `verify/`, `test/`, `promote/` with a grace window that
+//! really ends; `rollback/`; `rotate/` in one call and the emergency rotation without grace; the
+//! two-person rule (`require_separate_approver`) with real userpass entities, and which tokens
+//! count as a person; concurrent stages of which exactly one wins.
+//!
+//! The helpers here (a key created over HTTP, `verify/`, a rotation by steps, the audit log's
+//! entries, the CLI) also serve `plugin_host`, `audit`, `reports`, `metrics` and
+//! `input_validation`.
 //!
 //! Contract: docs/api.md. Keys have no provider here, so every test outcome is `skipped`.
 
@@ -25,7 +28,7 @@ use crate::support::{Bao, Client, Reply};
 /// How long after a grace window's end the engine may still accept the old key: well before the
 /// host's 60 s periodic tick, so expiry is judged at request time.
 const EXPIRY_SLACK: Duration = Duration::from_secs(5);
-/// Bound of every other poll in this file.
+/// Bound of every other poll of the tests that use these helpers.
 pub(crate) const POLL_LIMIT: Duration = Duration::from_secs(10);
 const POLL_INTERVAL: Duration = Duration::from_millis(25);
 

@@ -1,7 +1,7 @@
-//! The plugin's cache of decoded key records is exact (issue 10): after a write on the active
-//! node, an invalidation on a standby, a grace end or a revocation, the next read reflects it.
-//! Each read here is preceded by reads that warm the cache, so a cache that ignored the event
-//! would answer the old value.
+//! The plugin's cache of decoded key records is exact: after a write on the active node, an
+//! invalidation on a standby, a grace end or a revocation, the next read reflects it. Each read
+//! here is preceded by reads that warm the cache, so a cache that ignored the event would answer
+//! the old value.
 
 use std::time::Duration;
 

@@ -285,7 +285,8 @@ async fn three_node_cluster_standbys_forward_writes_and_survive_failover() {
         created.len(),
         created.iter().map(|(id, _, _)| id).collect::<Vec<_>>()
     );
-    // The key lives in the engine's one service account, created once (issue 12.3).
+    // The key lives in the engine's one service account, created once (see
+    // `providers::service_accounts`).
     let accounts = fake.service_accounts(PROJECT);
     assert_eq!(
         accounts.len(),

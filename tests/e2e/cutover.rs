@@ -1,6 +1,6 @@
-//! Cut-over controls (issue 13): `finalize/` ends a grace window now and revokes the previous key
-//! at its provider; `extend/` keeps the previous key working past its planned end. Both record
-//! who did it. Short grace periods are warned about.
+//! Cut-over controls: `finalize/` ends a grace window now and revokes the previous key at its
+//! provider; `extend/` keeps the previous key working past its planned end. Both record who did it.
+//! Short grace periods are warned about.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -148,7 +148,7 @@ async fn extend_keeps_the_previous_key_working_past_its_planned_end() {
     assert!(creds(&client, "k").await.get("previous_api_key").is_none());
 }
 
-/// Issue 11: a grace period shorter than five minutes gets a warning in the response and the
+/// A grace period shorter than five minutes gets a warning in the response and the
 /// log (applications and agent templates may not have re-read `creds/` by then), wherever it is
 /// set; an emergency rotation (grace 0) is deliberate and gets none.
 #[tokio::test]

@@ -1,24 +1,19 @@
-//! Provider features against a real OpenBao 2.7.2 and a local fake AI provider (the plugin
-//! reaches it only through each provider's `base_url`): key tests for all six provider types and
-//! how their outcomes gate `rotate/`, `test/` and `promote/`; provider reads that never show the
-//! admin key; keys the engine creates at the provider and revokes when their grace ends; Anthropic
-//! deactivation; automatic rotation; usage-aware revocation; recovery of a key created at the provider by a request whose
-//! plugin process was killed; and secrets that never reach the server or audit log.
+//! `providers/` against a real OpenBao 2.7.2 and a local fake AI provider (the plugin reaches it
+//! only through each provider's `base_url`): key tests for all six provider types and how their
+//! outcomes gate `rotate/`, `test/` and `promote/`; provider reads that never show the admin key,
+//! capabilities, deletion and validation; and OpenAI keys created inside one service account.
+//! What is done with the keys a provider creates once they retire is in `revocation`.
+//!
+//! The helpers here (provider bodies, calls to `keys/`, `creds/` and `rotate/`, waits for the
+//! host's periodic tick, the check that no secret reached a log) serve most other modules.
 //!
 //! Contract: docs/api.md, docs/providers.md. The host's periodic tick (grace expiry at the
 //! provider, WAL recovery, automatic rotation) comes every 60 s and cannot be triggered, so the
-//! few tests that need it poll with [`TICK_DEADLINE`] and run in parallel.
+//! tests that need it poll with [`TICK_DEADLINE`] and run in parallel.
 
-mod automatic;
 mod config;
-mod crash;
-mod expiry;
 mod outcomes;
-mod revocation;
 mod service_accounts;
-// Usage-aware revocation: its longest test waits for several ticks (about 150 s). libtest starts
-// tests in name order, so here (not last in the order) it runs beside others instead of alone.
-mod usage;
 
 use std::future::Future;
 use std::time::Duration;

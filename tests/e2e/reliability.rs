@@ -1,6 +1,6 @@
-//! Reliability under fault injection (issue 8): no key is lost, revived or orphaned when the
-//! plugin is SIGKILLed during provider-backed rotations, when clients hammer keys in parallel,
-//! when requests are hostile, or when the provider misbehaves.
+//! Reliability under fault injection: no key is lost, revived or orphaned when the plugin is
+//! SIGKILLed during provider-backed rotations, when clients hammer keys in parallel, when requests
+//! are hostile, or when the provider misbehaves.
 //!
 //! Every test is sized by environment variables (`AI_KEYS_SOAK_*`, read by [`size`]) whose
 //! defaults keep `.ci/run` short; `scripts/soak.sh` runs the same tests with large sizes. Each

@@ -1,7 +1,6 @@
-//! Upgrade and rollback the way an operator does it (README "Operating the plugin", the
-//! commands scripts/release.sh writes): two builds side by side in the plugin directory, each
-//! registered by sha256 with its version, the mount tuned to the other version and the plugin
-//! reloaded. Every key, version, grace window and history event must come through intact, and
+//! Upgrade and rollback the way an operator does it (docs/operating.md, the commands
+//! scripts/release.sh writes): two builds side by side in the plugin directory, each registered
+//! by sha256 with its version, the mount tuned to the other version and the plugin reloaded. Every key, version, grace window and history event must come through intact, and
 //! work must go on under either version.
 //!
 //! The second build is the rehearsal build of scripts/build-upgrade-plugin.sh (same source,
@@ -141,7 +140,7 @@ fn assert_valid(result: &Value, version: u64, state: &str, what: &str) {
     );
 }
 
-/// Issue 9 item 4: register v1 and v2 side by side, mount v1, create keys (one in grace, one
+/// Register v1 and v2 side by side, mount v1, create keys (one in grace, one
 /// pending), upgrade to v2, check everything, work on, roll back to v1, check again, work on.
 #[tokio::test]
 async fn upgrade_to_v2_and_roll_back_to_v1_keep_every_key() {

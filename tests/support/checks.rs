@@ -1,8 +1,49 @@
-//! Assertions shared by the end-to-end tests.
+//! Assertions and small helpers shared by the end-to-end tests.
+
+use std::path::Path;
+use std::process::Output;
 
 use serde_json::Value;
 
-use super::{Client, Reply};
+use super::{Bao, Client, Reply};
+
+/// The repository's root (the crate's manifest directory).
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// stdout and stderr of a finished command, for messages.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A token with only `policy` (HCL, written as ACL policy `name`); returns the token.
+pub async fn token_with_policy(bao: &Bao, name: &str, policy: &str) -> String {
+    let client = bao.client();
+    let reply = client
+        .write(
+            &format!("sys/policies/acl/{name}"),
+            serde_json::json!({ "policy": policy }),
+        )
+        .await;
+    assert!(reply.is_success(), "writing policy {name}: {}", reply.text);
+    let reply = client
+        .write(
+            "auth/token/create",
+            serde_json::json!({ "policies": [name], "no_default_policy": true, "ttl": "1h" }),
+        )
+        .await;
+    assert!(reply.is_success(), "creating a token: {}", reply.text);
+    reply.body["auth"]["client_token"]
+        .as_str()
+        .expect("client_token")
+        .to_owned()
+}
 
 /// A unique, realistic-looking key value for `tag`, so finding it in a log is never a
 /// coincidence.

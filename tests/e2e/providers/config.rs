@@ -9,7 +9,7 @@ use crate::support::fake_provider::FakeProvider;
 use crate::support::Bao;
 
 // ---------------------------------------------------------------------------------------------
-// 4. Provider reads, deletion, validation
+// Provider reads, deletion, validation
 // ---------------------------------------------------------------------------------------------
 
 /// `providers/<p>` never shows the admin key (anywhere in the JSON), shows `admin_key_set` and

@@ -263,7 +263,7 @@ async fn openai_compatible_rotation_outcomes() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2. Unfunded keys
+// Unfunded keys
 // ---------------------------------------------------------------------------------------------
 
 /// A valid key without money is `unfunded`, a 400, and the current version stays: OpenAI 429

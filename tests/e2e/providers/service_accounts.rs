@@ -1,7 +1,7 @@
-//! OpenAI keys inside one service account (issue 12 item 3): the engine creates one service
-//! account per provider configuration and creates each rotated key in it, so revoking deletes
-//! just the old key and leaves no empty service accounts; a key of the previous release (alone
-//! in a service account the engine named `ai-keys-...`) is revoked by deleting its account.
+//! OpenAI keys inside one service account: the engine creates one service account per provider
+//! configuration and creates each rotated key in it, so revoking deletes just the old key and
+//! leaves no empty service accounts; a key of the previous release (alone in a service account the
+//! engine named `ai-keys-...`) is revoked by deleting its account.
 
 use serde_json::json;
 

@@ -1,10 +1,10 @@
-//! Issue 8.4: 32 parallel clients issuing stage, test, promote, rotate, rollback, delete (and
-//! create again) and reads, half of them on one shared key, half each on a key of its own.
-//! Afterwards every key's history replays as a valid state-machine sequence and matches its
-//! record (never two current or two pending versions), and no request got a 5xx. Then it
-//! measures whether different keys are serialized behind each other: the same number of
-//! rotations on one key and spread over many keys, in parallel; the ratio is reported, not
-//! asserted (timing belongs to scripts/bench.sh and soak.sh).
+//! 32 parallel clients issuing stage, test, promote, rotate, rollback, delete (and create again)
+//! and reads, half of them on one shared key, half each on a key of its own. Afterwards every key's
+//! history replays as a valid state-machine sequence and matches its record (never two current or
+//! two pending versions), and no request got a 5xx. Then it measures whether different keys are
+//! serialized behind each other: the same number of rotations on one key and spread over many keys,
+//! in parallel; the ratio is reported, not asserted (timing belongs to scripts/bench.sh and
+//! soak.sh).
 //!
 //! Sizes: `AI_KEYS_SOAK_CLIENTS` (default 32), `AI_KEYS_SOAK_OPS_PER_CLIENT` (default 12).
 

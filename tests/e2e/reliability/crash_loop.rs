@@ -1,9 +1,8 @@
-//! Issue 8.1: provider-backed rotations (the key is created at the fake provider: no `value`)
-//! while the plugin process is SIGKILLed at random moments, some of them while the provider
-//! holds its answer to a create (the key exists there, the engine has not stored it yet).
-//! Afterwards, once the WAL recovery has run on the periodic tick (intents older than 30 s),
-//! every promise of [`invariants`](super::invariants) holds, checked against the fake's own
-//! list of keys.
+//! Provider-backed rotations (the key is created at the fake provider: no `value`) while the plugin
+//! process is SIGKILLed at random moments, some of them while the provider holds its answer to a
+//! create (the key exists there, the engine has not stored it yet). Afterwards, once the WAL
+//! recovery has run on the periodic tick (intents older than 30 s), every promise of
+//! [`invariants`](super::invariants) holds, checked against the fake's own list of keys.
 //!
 //! Sizes: `AI_KEYS_SOAK_ROTATIONS` (rotation attempts in all, default 100) over
 //! `AI_KEYS_SOAK_KEYS` keys (default 6) rotated in parallel; a kill 150-800 ms after the plugin answers again, one in

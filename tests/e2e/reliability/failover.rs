@@ -1,13 +1,13 @@
-//! Issue 8.3: failover in the three-node Raft cluster. Provider-backed rotations go to the
-//! leader while readers poll `creds/` through both standbys without pause; the leader is
-//! SIGKILLed while a rotation is in flight. The new leader finishes what was pending: a staged
-//! version is tested and promoted through it, a grace window started before the kill keeps its
-//! end, a revocation the provider refused before the kill is retried and confirmed by the new
-//! leader's recovery, and a key that falls due after the kill is rotated by the new leader's
-//! scheduler. Rotations continue through it, no node ever serves a value the provider had
-//! revoked (the engine waits for the standbys before revoking), and in the end every invariant
-//! holds: one current version the provider accepts, histories that replay, no orphan at the
-//! provider, and no key created or revoked twice at the provider.
+//! Failover in the three-node Raft cluster. Provider-backed rotations go to the leader while
+//! readers poll `creds/` through both standbys without pause; the leader is SIGKILLed while a
+//! rotation is in flight. The new leader finishes what was pending: a staged version is tested and
+//! promoted through it, a grace window started before the kill keeps its end, a revocation the
+//! provider refused before the kill is retried and confirmed by the new leader's recovery, and a
+//! key that falls due after the kill is rotated by the new leader's scheduler. Rotations continue
+//! through it, no node ever serves a value the provider had revoked (the engine waits for the
+//! standbys before revoking), and in the end every invariant holds: one current version the
+//! provider accepts, histories that replay, no orphan at the provider, and no key created or
+//! revoked twice at the provider.
 //!
 //! Runs in the default suite at its small size (three servers, and the new leader's periodic
 //! tick: about 90 s, mostly waiting); scripts/soak.sh runs it larger. Size:

@@ -1,7 +1,7 @@
-//! Issue 8.5: the committed `cargo fuzz` corpora (fuzz/corpus/<target>/*) replayed through the
-//! same target bodies (fuzz/targets.rs) in the ordinary test run, so every input a fuzzing run
-//! kept (and every seed) stays a regression test without libFuzzer. The fuzzing itself runs in
-//! scripts/fuzz.sh (called by scripts/soak.sh).
+//! The committed `cargo fuzz` corpora (fuzz/corpus/<target>/*) replayed through the same target
+//! bodies (fuzz/targets.rs) in the ordinary test run, so every input a fuzzing run kept (and every
+//! seed) stays a regression test without libFuzzer. The fuzzing itself runs in scripts/fuzz.sh
+//! (called by scripts/soak.sh).
 
 use std::path::Path;
 
@@ -112,7 +112,7 @@ fn mutate(input: &[u8], rng: &mut impl rand::Rng) -> Vec<u8> {
     out
 }
 
-/// The suite's short bounded fuzzing run (issue 8.5): `cargo fuzz` itself (libFuzzer, its
+/// The suite's short bounded fuzzing run: `cargo fuzz` itself (libFuzzer, its
 /// sanitizer build and its install) costs many minutes on the CI machine, so the suite mutates
 /// the committed corpora with the mutator above, from a seed it prints, through the same target
 /// bodies; scripts/fuzz.sh runs the coverage-guided fuzzer. `AI_KEYS_FUZZ_SEED` replays a run.

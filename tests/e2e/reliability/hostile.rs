@@ -1,9 +1,9 @@
-//! Issue 8.5: hostile input on every path and operation the server's OpenAPI document lists for
-//! the mount: malformed JSON, wrong types, huge strings and maps (MBs), deep nesting, names with
-//! traversal, control characters and unicode, negative and overflowing durations, out-of-range
-//! times, unknown fields next to a bad one. Each must get a 4xx whose message says something
-//! (never a 5xx, never an empty error), and the mount's storage (every entry, read through
-//! `sys/raw`) must be byte for byte what it was.
+//! Hostile input on every path and operation the server's OpenAPI document lists for the mount:
+//! malformed JSON, wrong types, huge strings and maps (MBs), deep nesting, names with traversal,
+//! control characters and unicode, negative and overflowing durations, out-of-range times, unknown
+//! fields next to a bad one. Each must get a 4xx whose message says something (never a 5xx, never
+//! an empty error), and the mount's storage (every entry, read through `sys/raw`) must be byte for
+//! byte what it was.
 //!
 //! Size: `AI_KEYS_SOAK_HUGE_MB` (default 2), the size of the huge strings and maps.
 

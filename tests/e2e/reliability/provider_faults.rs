@@ -1,11 +1,10 @@
-//! Issue 8.6: providers that stall past the timeout (one before answering at all, one after
-//! creating the key, so the answer with its id never comes), reset connections, answer with
-//! garbage or not even HTTP, or rate limit for minutes. While their keys are rotated (by
-//! requests, and by the periodic tick: they are auto-rotated and long overdue), a key on a
-//! healthy provider rotates normally and its grace window ends on that same tick; no faulty
-//! rotation promotes anything or loses the current key, and the key the stalling provider
-//! created for a timed-out request is revoked by the recovery on that tick (never recorded,
-//! never left alive).
+//! Providers that stall past the timeout (one before answering at all, one after creating the key,
+//! so the answer with its id never comes), reset connections, answer with garbage or not even HTTP,
+//! or rate limit for minutes. While their keys are rotated (by requests, and by the periodic tick:
+//! they are auto-rotated and long overdue), a key on a healthy provider rotates normally and its
+//! grace window ends on that same tick; no faulty rotation promotes anything or loses the current
+//! key, and the key the stalling provider created for a timed-out request is revoked by the
+//! recovery on that tick (never recorded, never left alive).
 
 use std::time::{Duration, Instant};
 

@@ -1,11 +1,10 @@
-//! Issue 8.2: restarts with persistent storage. The three-node integrated-Raft cluster (real
-//! `bao server`s, not dev mode, unsealed by the test) is stopped whole, once with SIGTERM and
-//! once with SIGKILL, each time while a provider-backed rotation is in flight, and started
-//! again. Every key, version, grace window, pending version and history event survives each
-//! restart unchanged (compared field by field, events as a prefix), the pending version is
-//! promoted afterwards, and the work the stop interrupted finishes: the recovery revokes
-//! whatever the interrupted rotation created (no orphan at the provider), and every invariant
-//! holds.
+//! Restarts with persistent storage. The three-node integrated-Raft cluster (real `bao server`s,
+//! not dev mode, unsealed by the test) is stopped whole, once with SIGTERM and once with SIGKILL,
+//! each time while a provider-backed rotation is in flight, and started again. Every key, version,
+//! grace window, pending version and history event survives each restart unchanged (compared field
+//! by field, events as a prefix), the pending version is promoted afterwards, and the work the stop
+//! interrupted finishes: the recovery revokes whatever the interrupted rotation created (no orphan
+//! at the provider), and every invariant holds.
 //!
 //! Runs in the default suite at its small size (three servers, two restarts, a tick: about
 //! 2 minutes, mostly waiting); scripts/soak.sh runs it larger. Size: `AI_KEYS_SOAK_RESTARTS`

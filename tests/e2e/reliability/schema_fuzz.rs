@@ -1,7 +1,6 @@
-//! Issue 8.5, second half: schemathesis, a third-party schema-driven API fuzzer, against the
-//! plugin's own OpenAPI document as the real server serves it (`sys/internal/specs/openapi`,
-//! only the mount's paths), with positive and negative examples for every operation, bounded in
-//! time; any 5xx fails the test.
+//! Schemathesis, a third-party schema-driven API fuzzer, against the plugin's own OpenAPI document
+//! as the real server serves it (`sys/internal/specs/openapi`, only the mount's paths), with
+//! positive and negative examples for every operation, bounded in time; any 5xx fails the test.
 //!
 //! schemathesis is installed into `.tools/venv` by `ensure_schemathesis` (scripts/lib/tools.sh,
 //! called by scripts/test.sh); `AI_KEYS_SCHEMATHESIS` may name another binary. Time bound:

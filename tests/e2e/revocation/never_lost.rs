@@ -1,0 +1,237 @@
+//! Revocations are never lost. A retired version's provider key gets
+//! its revocation intent in or before the write that retires it; the record shows the revocation
+//! as pending (with the last error) until the provider confirms it; it goes to the provider
+//! configuration that created the version; a provider with pending revocations cannot be deleted;
+//! and recovery finishes what failed.
+
+use serde_json::{json, Value};
+
+use crate::providers::{
+    create_key, creds, openai_provider, read_key, rotate, version, wait_until, SHORT_DEADLINE,
+    TICK_DEADLINE,
+};
+use crate::support::checks::{data, expect_error, history, secret, write_ok};
+use crate::support::fake_provider::{FakeProvider, Mode};
+use crate::support::{Bao, Client};
+
+/// `rotate/` without a value: the provider creates the key. Returns its provider id.
+async fn rotate_created(client: &Client, fake: &FakeProvider, key: &str, body: Value) -> String {
+    let before = fake.created_keys();
+    let rotated = data(&rotate(client, key, body).await, "rotate/ without a value");
+    assert_eq!(rotated["test"]["outcome"], "passed", "{rotated:#}");
+    let created: Vec<String> = fake
+        .created_keys()
+        .into_iter()
+        .filter(|(id, _, _)| !before.iter().any(|(b, _, _)| b == id))
+        .map(|(id, _, _)| id)
+        .collect();
+    assert_eq!(created.len(), 1, "one key created: {created:?}");
+    created[0].clone()
+}
+
+/// A key `k` at provider `oa` whose version 2 (created at the provider as `c1`) is `previous`
+/// with a 2 s grace window after a second created rotation. Returns `c1`.
+async fn created_previous(client: &Client, fake: &FakeProvider) -> String {
+    openai_provider(client, fake, "oa").await;
+    let v0 = secret("v0");
+    fake.add_key(&v0);
+    create_key(client, "k", json!({ "value": v0, "provider": "oa" })).await;
+    let c1 = rotate_created(client, fake, "k", json!({})).await;
+    rotate_created(client, fake, "k", json!({ "grace_period": "2s" })).await;
+    assert_eq!(
+        version(&read_key(client, "k").await, 2)["state"],
+        "previous"
+    );
+    assert!(fake.is_active(&c1));
+    c1
+}
+
+async fn wait_for_grace_end(bao: &Bao, client: &Client) {
+    wait_until(
+        bao,
+        "the 2 s grace window to end",
+        SHORT_DEADLINE,
+        || async { creds(client, "k").await.get("previous_api_key").is_none() },
+    )
+    .await;
+}
+
+fn revocation(key: &Value, n: u64) -> &Value {
+    let r = &version(key, n)["provider_revocation"];
+    assert!(
+        r.is_object(),
+        "version {n} shows no provider revocation: {key:#}"
+    );
+    r
+}
+
+/// The `ai_keys_provider_revocations_pending` sample for key `k`.
+async fn pending_metric(client: &Client) -> String {
+    let reply = client.read("ai-keys/metrics?format=prometheus").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply
+        .text
+        .lines()
+        .find(|l| {
+            l.starts_with("ai_keys_provider_revocations_pending{key=\"k\",mount=\"ai-keys\"}")
+        })
+        .unwrap_or_else(|| panic!("no pending-revocation sample for k:\n{}", reply.text))
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A client write right after a grace window ended (before the periodic tick recorded
+/// it) retires the version in its own write; that write must carry the revocation, and the
+/// provider key dies at once. Before the fix the write stored the retirement and nothing ever
+/// revoked the key (the tick then found nothing left to expire).
+#[tokio::test]
+async fn a_write_right_after_grace_end_revokes_at_the_provider() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let client = bao.client();
+    let c1 = created_previous(&client, &fake).await;
+    wait_for_grace_end(&bao, &client).await;
+
+    write_ok(
+        &client,
+        "ai-keys/keys/k",
+        json!({ "custom_metadata": { "team": "search" } }),
+    )
+    .await;
+    assert!(
+        !fake.is_active(&c1),
+        "the expired version's key is still alive at the provider"
+    );
+    let key = read_key(&client, "k").await;
+    assert_eq!(version(&key, 2)["state"], "revoked", "{key:#}");
+    let r = revocation(&key, 2);
+    assert_eq!(r["status"], "confirmed", "{key:#}");
+    assert_eq!(r["provider"], "oa");
+    assert!(r["confirmed_time"].is_string(), "{key:#}");
+    let events = history(&client, "k").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "provider_revoked" && e["version"] == 2),
+        "{events:#?}"
+    );
+    assert_eq!(pending_metric(&client).await, "0");
+}
+
+/// The record tells the truth and recovery finishes the work: a revocation the provider refuses is
+/// shown pending with its error in `keys/`, the history and the metrics, never as done; once the
+/// provider is back, recovery on the periodic tick revokes the key and records the confirmation.
+#[tokio::test]
+async fn a_failed_revocation_stays_pending_until_the_provider_confirms() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let client = bao.client();
+    let c1 = created_previous(&client, &fake).await;
+    fake.set_admin_mode(Mode::ServerError500);
+    wait_for_grace_end(&bao, &client).await;
+    write_ok(
+        &client,
+        "ai-keys/keys/k",
+        json!({ "custom_metadata": { "team": "search" } }),
+    )
+    .await;
+
+    assert!(fake.is_active(&c1));
+    let key = read_key(&client, "k").await;
+    assert_eq!(version(&key, 2)["state"], "revoked", "{key:#}");
+    let r = revocation(&key, 2);
+    assert_eq!(r["status"], "pending", "{key:#}");
+    assert!(r["confirmed_time"].is_null(), "{key:#}");
+    assert!(r["attempts"].as_u64().unwrap_or(0) >= 1, "{key:#}");
+    let error = r["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("500") || error.contains("provider"),
+        "{error}"
+    );
+    let events = history(&client, "k").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "provider_revocation_failed"
+                && e["version"] == 2
+                && e["outcome"] == "pending"),
+        "{events:#?}"
+    );
+    assert_eq!(pending_metric(&client).await, "1");
+
+    fake.set_admin_mode(Mode::Normal);
+    wait_until(
+        &bao,
+        "recovery to revoke the key",
+        TICK_DEADLINE,
+        || async { revocation(&read_key(&client, "k").await, 2)["status"] == "confirmed" },
+    )
+    .await;
+    assert!(!fake.is_active(&c1));
+    assert_eq!(pending_metric(&client).await, "0");
+}
+
+/// A revocation goes to the provider configuration that created the version, not to
+/// whatever provider the key names now; a provider with a pending revocation cannot be deleted
+/// (400 naming it) until the revocation is confirmed.
+#[tokio::test]
+async fn revocations_go_to_the_creating_provider_which_cannot_be_deleted_meanwhile() {
+    let (bao, f1, f2) = tokio::join!(Bao::start(), FakeProvider::start(), FakeProvider::start());
+    let client = bao.client();
+    openai_provider(&client, &f1, "p1").await;
+    openai_provider(&client, &f2, "p2").await;
+    let v0 = secret("v0");
+    f1.add_key(&v0);
+    create_key(&client, "k", json!({ "value": v0, "provider": "p1" })).await;
+    let c1 = rotate_created(&client, &f1, "k", json!({})).await;
+    assert_eq!(version(&read_key(&client, "k").await, 2)["provider"], "p1");
+
+    // The key moves to p2; an emergency rotation there retires version 2 (created at p1) at once,
+    // while p1 refuses admin calls.
+    write_ok(&client, "ai-keys/keys/k", json!({ "provider": "p2" })).await;
+    f1.set_admin_mode(Mode::ServerError500);
+    rotate_created(&client, &f2, "k", json!({ "grace_period": 0 })).await;
+    let key = read_key(&client, "k").await;
+    assert_eq!(version(&key, 2)["state"], "revoked", "{key:#}");
+    let r = revocation(&key, 2);
+    assert_eq!(r["provider"], "p1", "{key:#}");
+    assert_eq!(r["status"], "pending", "{key:#}");
+    assert!(f1.is_active(&c1));
+
+    let refused = client.delete("ai-keys/providers/p1").await;
+    expect_error(
+        &refused,
+        400,
+        &["pending revocations", "k version 2"],
+        "delete p1",
+    );
+    assert_eq!(
+        data(
+            &client.read("ai-keys/providers/p1").await,
+            "p1 is still there"
+        )["name"],
+        "p1"
+    );
+
+    f1.set_admin_mode(Mode::Normal);
+    wait_until(
+        &bao,
+        "recovery to revoke the key at p1",
+        TICK_DEADLINE,
+        || async { !f1.is_active(&c1) },
+    )
+    .await;
+    wait_until(
+        &bao,
+        "the record to show it confirmed",
+        SHORT_DEADLINE,
+        || async { revocation(&read_key(&client, "k").await, 2)["status"] == "confirmed" },
+    )
+    .await;
+    assert!(
+        !f2.uris().iter().any(|u| u.contains(c1.as_str())),
+        "p2 was asked about a key it never created"
+    );
+    let deleted = client.delete("ai-keys/providers/p1").await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+}

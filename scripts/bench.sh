@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The figures of issue 10, on a throwaway dev server of our own, in one table: reads of KV v2, of
+# The performance figures (docs/testing.md, "Benchmarks"), on a throwaway dev server of our own, in one table: reads of KV v2, of
 # the external-plugin floor (an unknown path under the mount: the plugin answers 404 with no
 # work) and of creds/ and keys/, at 1 and 8 connections, as ratios measured in the same run;
 # server and plugin CPU per request (from /proc); plugin RSS idle, after the reads and at 10,000

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The reliability suite (tests/e2e/reliability*, issue 8) in its long size, against real OpenBao
+# The reliability suite (tests/e2e/reliability*) in its long size, against real OpenBao
 # servers and the fake provider, then a table of its figures. The same tests run in .ci/run with
 # small sizes; here the sizes come from the arguments (defaults below).
 #

@@ -77,7 +77,7 @@ prometheus_is_wanted_version() {
 }
 
 # Sets and exports PROMTOOL_BIN and PROMETHEUS_BIN (the Debian 12 package `prometheus`, used by
-# the tests that check the metrics and the alert rules, tests/e2e/operations/). The binaries
+# the tests that check the metrics and the alert rules, tests/e2e/metrics/). The binaries
 # are taken out of the package (`apt-get download` + `dpkg-deb -x`) into .tools/prometheus
 # rather than installed: installing the package would also start a Prometheus service on
 # :9090 and pull in the web UI's JavaScript libraries. Idempotent: nothing is downloaded when

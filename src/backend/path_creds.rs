@@ -64,3 +64,6 @@ Returns api_key (the current version's value), version, provider, last_rotation_
 (seconds until the current version is due for rotation, 0 when overdue). While a previous version \
 is inside its grace window, also previous_api_key and previous_expires_time, so a client can fall \
 back during a cut-over; the moment the grace window closes they are no longer returned.";
+
+#[cfg(test)]
+mod tests;

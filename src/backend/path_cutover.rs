@@ -111,3 +111,6 @@ who did it, the old and new ends, and the reason. A window that has ended cannot
 revoked key never comes back (400). The new end must be later than the current one (finalize/ \
 ends a window early). Bounded by the key's max_grace (default 7d, see schedules/ and keys/) after \
 the window's planned end: a later end is a 400 that names the limit. Unknown fields are refused.";
+
+#[cfg(test)]
+mod tests;

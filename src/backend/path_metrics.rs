@@ -71,7 +71,7 @@ async fn metrics(
             body.as_bytes(),
         )));
     }
-    let json = metrics::json(&mount, families, now);
+    let json = metrics::json(&mount, families, now)?;
     framework::release_freed_memory();
     Ok(Some(Response::with_encoded(json)))
 }

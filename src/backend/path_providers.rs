@@ -252,3 +252,6 @@ refused. A stored admin_key is bound to where it was given: changing base_url or
 admin_key in the same request. An update that would leave auto_rotate keys with a provider that \
 cannot create keys is refused, listing them. Write access here is as sensitive as reading creds/ \
 of every key that uses the provider: key tests send the key to base_url.";
+
+#[cfg(test)]
+mod tests;

@@ -129,7 +129,7 @@ pub fn json<'a>(
     mount: &str,
     families: impl IntoIterator<Item = Family<'a>>,
     now: DateTime<Utc>,
-) -> String {
+) -> Result<String, Error> {
     let mut gauges = Vec::new();
     let mut counters = Vec::new();
     for f in families {
@@ -144,7 +144,8 @@ pub fn json<'a>(
                 Kind::Counter => &mut counters,
             };
             out.push(if out.is_empty() { b'[' } else { b',' });
-            serde_json::to_writer(&mut *out, &sample).expect("JSON to memory");
+            serde_json::to_writer(&mut *out, &sample)
+                .map_err(|e| Error::Internal(format!("encoding metrics: {e}")))?;
         }
     }
     for out in [&mut gauges, &mut counters] {
@@ -156,11 +157,11 @@ pub fn json<'a>(
     let head = json!({ "mount": mount, "timestamp": view::time(now) }).to_string();
     let mut text = head[..head.len() - 1].to_string();
     text.push_str(",\"counters\":");
-    text.push_str(std::str::from_utf8(&counters).expect("JSON is UTF-8"));
+    text.push_str(&String::from_utf8_lossy(&counters));
     text.push_str(",\"gauges\":");
-    text.push_str(std::str::from_utf8(&gauges).expect("JSON is UTF-8"));
+    text.push_str(&String::from_utf8_lossy(&gauges));
     text.push('}');
-    text
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -211,7 +212,7 @@ mod tests {
     #[test]
     fn json_lists_gauges_and_counters_with_labels() {
         let now = Utc::now();
-        let v: Value = serde_json::from_str(&json("m", families(), now)).unwrap();
+        let v: Value = serde_json::from_str(&json("m", families(), now).unwrap()).unwrap();
         assert_eq!(v["mount"], "m");
         assert_eq!(
             v["gauges"],

@@ -89,7 +89,10 @@ pub fn auto_rotation_time(
     let due = periods.next_rotation_time(current.created_time, now);
     let spread = if periods.rotation_schedule.is_none() && periods.rotation_window > 0 {
         let digest = Sha256::digest(name.as_bytes());
-        let n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"));
+        let n = digest
+            .iter()
+            .take(8)
+            .fold(0u64, |n, b| (n << 8) | u64::from(*b));
         i64::try_from(n % (periods.rotation_window as u64 + 1)).unwrap_or(0)
     } else {
         0

@@ -2,7 +2,7 @@
 //! so requests naming keys that do not exist leave nothing behind.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 type Table = Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>;
 
@@ -23,6 +23,12 @@ pub struct KeyGuard {
 }
 
 impl KeyLocks {
+    /// The table. A panic while it was held cannot leave it inconsistent (each use is one map
+    /// operation), so a poisoned lock is used as it is.
+    fn table(&self) -> MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
+        self.locks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Waits for exclusive write access to key `name`.
     pub async fn lock(&self, name: &str) -> KeyGuard {
         let lock = self.entry(name);
@@ -40,9 +46,7 @@ impl KeyLocks {
 
     /// The lock of `name`, entered in the table (under the table's lock, see [`KeyGuard`]).
     fn entry(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.locks
-            .lock()
-            .expect("key locks")
+        self.table()
             .entry(name.to_string())
             .or_default()
             .clone()
@@ -65,7 +69,7 @@ impl KeyLocks {
     #[cfg(test)]
     /// How many names the table holds.
     pub fn len(&self) -> usize {
-        self.locks.lock().expect("key locks").len()
+        self.table().len()
     }
 
     #[cfg(test)]
@@ -78,7 +82,7 @@ impl KeyLocks {
 impl Drop for KeyGuard {
     fn drop(&mut self) {
         drop(self.guard.take());
-        let mut table = self.table.lock().expect("key locks");
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         // Every holder and waiter owns a clone taken under the table's lock, so two references
         // (the table's and ours) mean nobody else can be using this lock.
         if table

@@ -139,7 +139,11 @@ pub async fn stage(
     locked.record(&changes, None);
     note_staged_provider(&mut locked, &changes);
     note_provider_expiry(&mut locked, &changes, provider_expires_time);
-    let staged = locked.key_ref().versions.get(version).expect("staged");
+    let staged = locked
+        .key_ref()
+        .versions
+        .get(version)
+        .ok_or_else(|| Error::Internal(format!("staged version {version} is not in the record")))?;
     let data = json!({
         "version": version,
         "state": staged.state.as_str(),

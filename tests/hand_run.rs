@@ -5,6 +5,12 @@
 //! `--version` prints its version on stdout and exits 0; the host's database probe (another
 //! cookie) gets a fast exit 1.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap or expect is a failed test"
+)]
+
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 

@@ -5,6 +5,16 @@
 //! One binary with many modules keeps link time down. Run with `scripts/test.sh`, or
 //! `cargo test --test e2e` once `BAO_BIN` (or `.tools/venv`) provides `bao`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap or expect is a failed test"
+)]
+#![allow(
+    unreachable_pub,
+    reason = "test code: shared modules (tests/support, fuzz/targets.rs) are pub for each includer"
+)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

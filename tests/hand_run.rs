@@ -55,6 +55,7 @@ fn by_hand_it_explains_how_to_register_and_exits_1() {
         &format!("-version=v{VERSION} -command=vault-plugin-secrets-ai-keys secret ai-keys"),
         &format!("bao secrets enable -path=ai-keys -plugin-version=v{VERSION} ai-keys"),
         "--version",
+        "docs/operating.md",
     ] {
         assert!(err.contains(needed), "{needed:?} missing from:\n{err}");
     }

@@ -86,8 +86,8 @@ To use it, copy it into the server's plugin_directory and run, in that directory
   bao plugin register -sha256=$(sha256sum {file} | cut -d' ' -f1) -version=v{VERSION} -command={file} secret ai-keys
   bao secrets enable -path=ai-keys -plugin-version=v{VERSION} ai-keys
 
-`{file} --version` prints the version. The README's \"Operating the plugin\" section covers \
-upgrades, rollbacks and clusters.
+`{file} --version` prints the version. docs/operating.md in the repository covers upgrades, \
+rollbacks and clusters.
 "
     )
 }

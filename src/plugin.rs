@@ -110,7 +110,7 @@ where
         &socket.path().to_string_lossy(),
         identity.cert.as_ref(),
     );
-    let incoming = socket.incoming(server_tls, lifecycle.clone());
+    let incoming = socket.incoming(server_tls, lifecycle.clone())?;
     let server = tokio::spawn(
         Server::builder()
             .add_routes(routes)

@@ -94,6 +94,10 @@ impl Providers {
     /// # Panics
     /// If the TLS backend cannot be initialised (no usable crypto provider), which is a build
     /// or platform defect rather than a runtime condition; [`Providers::try_new`] reports it.
+    #[allow(
+        clippy::expect_used,
+        reason = "documented panic (a build or platform defect); try_new reports it instead"
+    )]
     pub fn new() -> Providers {
         Self::try_new().expect("building the provider HTTP client")
     }

@@ -5,6 +5,12 @@
 //! `--version` prints its version on stdout and exits 0; the host's database probe (another
 //! cookie) gets a fast exit 1.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap or expect is a failed test"
+)]
+
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -49,6 +55,7 @@ fn by_hand_it_explains_how_to_register_and_exits_1() {
         &format!("-version=v{VERSION} -command=vault-plugin-secrets-ai-keys secret ai-keys"),
         &format!("bao secrets enable -path=ai-keys -plugin-version=v{VERSION} ai-keys"),
         "--version",
+        "docs/operating.md",
     ] {
         assert!(err.contains(needed), "{needed:?} missing from:\n{err}");
     }

@@ -1,5 +1,15 @@
 //! The providers module against the fake provider: key tests, admin calls, configuration.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap or expect is a failed test"
+)]
+#![allow(
+    unreachable_pub,
+    reason = "test code: shared modules (tests/support, fuzz/targets.rs) are pub for each includer"
+)]
+
 #[path = "support/mod.rs"]
 mod support;
 

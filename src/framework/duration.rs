@@ -27,10 +27,10 @@ const SECONDS_PER_DAY: i64 = 86_400;
 /// The longest duration a field accepts: 100 years of 365.25 days (36525d). Periods, windows
 /// and grace periods longer than that are typos, and bounding them keeps every `now + period`
 /// far inside the range of a date.
-pub const MAX_DURATION_SECS: i64 = 36_525 * SECONDS_PER_DAY;
+pub(super) const MAX_DURATION_SECS: i64 = 36_525 * SECONDS_PER_DAY;
 
 /// The bounds of a duration field: `Err` says why `secs` is refused (without the value).
-pub fn check_duration_bounds(secs: i64) -> Result<i64, String> {
+pub(super) fn check_duration_bounds(secs: i64) -> Result<i64, String> {
     if secs < 0 {
         Err("must not be negative".into())
     } else if secs > MAX_DURATION_SECS {

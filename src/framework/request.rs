@@ -213,6 +213,13 @@ impl Response {
     }
 
     /// The data as a JSON value (decoding [`Response::encoded`]).
+    ///
+    /// # Panics
+    /// If [`Response::encoded`] is not JSON, which [`Response::with_encoded`]'s callers promise.
+    #[allow(
+        clippy::expect_used,
+        reason = "encoded holds JSON this crate wrote (with_encoded's contract); tests read it"
+    )]
     pub fn data_value(self) -> Value {
         match self.encoded {
             Some(json) => serde_json::from_str(&json).expect("encoded data is JSON"),

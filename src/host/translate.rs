@@ -9,14 +9,14 @@ use crate::proto::pb;
 
 /// ProtoError types the host understands.
 mod err_type {
-    pub const UNKNOWN: u32 = 0;
-    pub const USER: u32 = 1;
-    pub const INTERNAL: u32 = 2;
-    pub const CODED: u32 = 3;
-    pub const BAD_REQUEST: u32 = 4;
-    pub const UNSUPPORTED_OPERATION: u32 = 5;
-    pub const UNSUPPORTED_PATH: u32 = 6;
-    pub const PERMISSION_DENIED: u32 = 8;
+    pub(super) const UNKNOWN: u32 = 0;
+    pub(super) const USER: u32 = 1;
+    pub(super) const INTERNAL: u32 = 2;
+    pub(super) const CODED: u32 = 3;
+    pub(super) const BAD_REQUEST: u32 = 4;
+    pub(super) const UNSUPPORTED_OPERATION: u32 = 5;
+    pub(super) const UNSUPPORTED_PATH: u32 = 6;
+    pub(super) const PERMISSION_DENIED: u32 = 8;
 }
 
 /// Builds a framework request from the wire request.

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use futures::Stream;
@@ -42,6 +42,14 @@ impl Broker {
         Arc::new(Broker::default())
     }
 
+    /// The announcements, locked. A poisoned lock is taken over: the map is only inserted into
+    /// and removed from, one call at a time, so a holder that panicked left it whole.
+    fn announced(&self) -> MutexGuard<'_, HashMap<u32, Endpoint>> {
+        self.announced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Records an announcement from the host. Knock messages belong to go-plugin's multiplexed
     /// broker mode, which OpenBao does not use: they are ignored.
     pub fn announce(&self, info: ConnInfo) {
@@ -52,10 +60,7 @@ impl Broker {
             network: info.network,
             address: info.address,
         };
-        self.announced
-            .lock()
-            .expect("broker lock")
-            .insert(info.service_id, endpoint);
+        self.announced().insert(info.service_id, endpoint);
         self.arrived.notify_waiters();
     }
 
@@ -68,7 +73,7 @@ impl Broker {
             let notified = self.arrived.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(found) = self.announced.lock().expect("broker lock").remove(&id) {
+            if let Some(found) = self.announced().remove(&id) {
                 return Some(found);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {

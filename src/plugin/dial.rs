@@ -45,7 +45,8 @@ pub async fn dial(
                 } else {
                     Box::new(tokio::net::TcpStream::connect(&address).await?)
                 };
-                let name = ServerName::try_from("localhost").expect("static server name");
+                let name = ServerName::try_from("localhost")
+                    .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
                 let tls = connector.connect(name, raw).await?;
                 Ok::<_, std::io::Error>(TokioIo::new(tls))
             }

@@ -44,13 +44,16 @@ impl Socket {
     }
 
     /// Accepts connections forever, running each TLS handshake in its own task with a timeout,
-    /// and yields the finished streams.
+    /// and yields the finished streams. Called once: a second call is an error (the first took
+    /// the listener).
     pub fn incoming(
         &mut self,
         tls: Arc<rustls::ServerConfig>,
         lifecycle: Arc<Lifecycle>,
-    ) -> ReceiverStream<std::io::Result<TlsStream<UnixStream>>> {
-        let listener = self.listener.take().expect("incoming called once");
+    ) -> std::io::Result<ReceiverStream<std::io::Result<TlsStream<UnixStream>>>> {
+        let listener = self.listener.take().ok_or_else(|| {
+            std::io::Error::other("the socket's connections are already being accepted")
+        })?;
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         tokio::spawn(async move {
@@ -78,7 +81,7 @@ impl Socket {
                 });
             }
         });
-        ReceiverStream::new(rx)
+        Ok(ReceiverStream::new(rx))
     }
 }
 

@@ -37,7 +37,7 @@ impl Verdict {
     }
 
     /// The provider accepted the key.
-    pub fn passed(status: u16) -> Self {
+    pub(super) fn passed(status: u16) -> Self {
         Self::new(
             TestOutcome::Passed,
             Some(status),
@@ -47,7 +47,7 @@ impl Verdict {
     }
 
     /// The provider rejected the key.
-    pub fn bad_key(status: u16, token: Option<&str>) -> Self {
+    pub(super) fn bad_key(status: u16, token: Option<&str>) -> Self {
         Self::new(
             TestOutcome::BadKey,
             Some(status),
@@ -57,7 +57,7 @@ impl Verdict {
     }
 
     /// The key is valid but out of quota or credit; retrying will not help.
-    pub fn unfunded(status: u16, why: &str, token: Option<&str>) -> Self {
+    pub(super) fn unfunded(status: u16, why: &str, token: Option<&str>) -> Self {
         Self::new(
             TestOutcome::Unfunded,
             Some(status),
@@ -67,12 +67,12 @@ impl Verdict {
     }
 
     /// The answer says nothing about the key (not retried unless `transient`).
-    pub fn unavailable(status: Option<u16>, detail: String) -> Self {
+    pub(super) fn unavailable(status: Option<u16>, detail: String) -> Self {
         Self::new(TestOutcome::ProviderUnavailable, status, detail, false)
     }
 
     /// A rate limit, 5xx or overload: retried.
-    pub fn transient(status: u16, token: Option<&str>) -> Self {
+    pub(super) fn transient(status: u16, token: Option<&str>) -> Self {
         let what = match status {
             429 => "provider is rate limiting",
             529 => "provider is overloaded",
@@ -88,7 +88,7 @@ impl Verdict {
     }
 
     /// A status that does not belong to this probe: most likely a wrong `base_url`.
-    pub fn unexpected(status: u16) -> Self {
+    pub(super) fn unexpected(status: u16) -> Self {
         Self::unavailable(
             Some(status),
             format!("unexpected status {status} from provider (check base_url)"),
@@ -96,7 +96,7 @@ impl Verdict {
     }
 
     /// A 2xx whose body is not what the provider sends: most likely a wrong `base_url`.
-    pub fn unexpected_body(status: u16) -> Self {
+    pub(super) fn unexpected_body(status: u16) -> Self {
         Self::unavailable(
             Some(status),
             format!("unexpected answer (HTTP {status}) from provider (check base_url)"),
@@ -104,7 +104,7 @@ impl Verdict {
     }
 
     /// No answer: timeout or connection error (retried).
-    pub fn from_failure(failure: &Failure) -> Self {
+    pub(super) fn from_failure(failure: &Failure) -> Self {
         let mut v = Self::unavailable(None, failure_detail(failure));
         v.transient = true;
         v

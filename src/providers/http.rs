@@ -38,12 +38,12 @@ pub(crate) struct Reply {
 
 impl Reply {
     /// The body as JSON, if it is JSON.
-    pub fn json(&self) -> Option<serde_json::Value> {
+    pub(super) fn json(&self) -> Option<serde_json::Value> {
         serde_json::from_slice(&self.body).ok()
     }
 
     /// Whether the body starts like a JSON object (survives truncation of long lists).
-    pub fn looks_like_json_object(&self) -> bool {
+    pub(super) fn looks_like_json_object(&self) -> bool {
         self.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
     }
 }
@@ -72,7 +72,7 @@ pub(crate) enum Step<T> {
 
 impl<T> Step<T> {
     /// `Retry(value)` when `transient`, else `Done(value)`.
-    pub fn judged(transient: bool, value: T) -> Self {
+    pub(super) fn judged(transient: bool, value: T) -> Self {
         if transient {
             Self::Retry(value)
         } else {
@@ -109,20 +109,20 @@ pub(crate) struct HttpClient<'a> {
 
 impl<'a> HttpClient<'a> {
     /// Binds `client` to a per-call `timeout`.
-    pub fn new(client: &'a reqwest::Client, timeout: Duration) -> Self {
+    pub(super) fn new(client: &'a reqwest::Client, timeout: Duration) -> Self {
         Self { client, timeout }
     }
 
     /// The longest a whole call (all attempts and waits) may take: one timeout, so whoever
     /// waits behind a provider call (a key's lock, the tick) waits at most that.
-    pub fn budget(&self) -> Duration {
+    pub(super) fn budget(&self) -> Duration {
         self.timeout
     }
 
     /// Sends the request `build` makes, asks `judge` about each attempt, retries while the
     /// judge says `Retry` and the policy allows; returns the last judgement and the number of
     /// attempts made.
-    pub async fn exchange<T>(
+    pub(super) async fn exchange<T>(
         &self,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
         mut judge: impl FnMut(Exchange) -> Step<T>,
@@ -160,7 +160,7 @@ impl<'a> HttpClient<'a> {
 impl HttpClient<'_> {
     /// An idempotent admin read (a list page): 2xx JSON, or the error, with the provider's
     /// error token taken from `error_pointers`. Retried like any idempotent call.
-    pub async fn admin_json(
+    pub(super) async fn admin_json(
         &self,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
         error_pointers: &[&str],

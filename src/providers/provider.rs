@@ -75,7 +75,7 @@ pub(crate) struct AdminCall<'a> {
 
 impl AdminCall<'_> {
     /// The OpenAI project (validated: set whenever an OpenAI admin call is possible).
-    pub fn project(&self) -> &str {
+    pub(super) fn project(&self) -> &str {
         self.cfg.project_id.as_deref().unwrap_or_default()
     }
 }

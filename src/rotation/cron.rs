@@ -272,6 +272,11 @@ impl CronSpec {
 
     fn compute_longest_interval(&self) -> i64 {
         const HORIZON_DAYS: i64 = 8 * 366;
+        // Checked when compiling: an invalid date would fail the build.
+        const START: NaiveDate = match NaiveDate::from_ymd_opt(2024, 1, 1) {
+            Some(date) => date,
+            None => panic!("2024-01-01 is a date"),
+        };
         // Times of day, in seconds, ascending.
         let times: Vec<i64> = (0..24)
             .filter(|h| self.has(HOUR, *h))
@@ -285,10 +290,9 @@ impl CronSpec {
             return HORIZON_DAYS * 86_400;
         };
         let mut longest = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-        let start = NaiveDate::from_ymd_opt(2024, 1, 1).expect("valid date");
         let mut previous: Option<i64> = None;
         for offset in 0..HORIZON_DAYS {
-            let Some(date) = start.checked_add_signed(TimeDelta::days(offset)) else {
+            let Some(date) = START.checked_add_signed(TimeDelta::days(offset)) else {
                 break;
             };
             if self.day_matches(date) {

@@ -13,7 +13,8 @@ impl KeyVersions {
     /// destroyed); one `finalized` change. Error: [`RotationError::NoneInGrace`].
     pub fn finalize(&mut self, now: DateTime<Utc>) -> Result<Vec<Change>, RotationError> {
         let number = self.in_grace(now)?;
-        self.version_mut(number).destroy(VersionState::Revoked, now);
+        self.version_mut(number)?
+            .destroy(VersionState::Revoked, now);
         Ok(vec![Change::new(
             EventKind::Finalized,
             number,
@@ -32,7 +33,7 @@ impl KeyVersions {
         until: DateTime<Utc>,
     ) -> Result<Vec<Change>, RotationError> {
         let number = self.in_grace(now)?;
-        let v = self.version_mut(number);
+        let v = self.version_mut(number)?;
         let from = v.grace_expires_time.unwrap_or(now);
         if until <= from {
             return Err(RotationError::NotLater {

@@ -226,10 +226,11 @@ impl KeyVersions {
         self.in_state(state).map(|v| v.number)
     }
 
-    /// Mutable access to a version known to exist (looked up while validating).
-    pub(crate) fn version_mut(&mut self, number: u32) -> &mut Version {
+    /// Mutable access to a version the caller looked up while validating. A number the key does
+    /// not have is [`RotationError::NoSuchVersion`] (only a defect in the caller makes one).
+    pub(crate) fn version_mut(&mut self, number: u32) -> Result<&mut Version, RotationError> {
         self.versions
             .get_mut(&number)
-            .expect("version looked up during validation")
+            .ok_or(RotationError::NoSuchVersion { version: number })
     }
 }

@@ -24,7 +24,8 @@ impl KeyVersions {
     /// provider.
     pub fn rollback(&mut self, now: DateTime<Utc>) -> Result<Vec<Change>, RotationError> {
         if let Some(pending) = self.number_in_state(VersionState::Pending) {
-            self.version_mut(pending).destroy(VersionState::Failed, now);
+            self.version_mut(pending)?
+                .destroy(VersionState::Failed, now);
             return Ok(vec![
                 Change::new(EventKind::RolledBack, pending, "pending version discarded"),
                 Change::new(EventKind::Failed, pending, "rolled back before promotion"),
@@ -45,9 +46,9 @@ impl KeyVersions {
             .number_in_state(VersionState::Current)
             .ok_or(RotationError::NoCurrent)?;
 
-        self.version_mut(replaced)
+        self.version_mut(replaced)?
             .destroy(VersionState::Revoked, now);
-        let v = self.version_mut(restored);
+        let v = self.version_mut(restored)?;
         v.state = VersionState::Current;
         v.grace_expires_time = None;
         v.promoted_time = Some(now);
@@ -75,7 +76,8 @@ impl KeyVersions {
         let pending = self
             .number_in_state(VersionState::Pending)
             .ok_or(RotationError::NothingPending)?;
-        self.version_mut(pending).destroy(VersionState::Failed, now);
+        self.version_mut(pending)?
+            .destroy(VersionState::Failed, now);
         Ok(vec![Change::new(EventKind::Failed, pending, detail)])
     }
 
@@ -91,17 +93,12 @@ impl KeyVersions {
     /// (`grace_expires_time <= now`), destroying its value; one `expired` change each. Nothing
     /// to do is not an error. For the periodic tick; reads enforce grace without it.
     pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Change> {
-        let ended: Vec<u32> = self
-            .versions
-            .values()
+        self.versions
+            .values_mut()
             .filter(|v| v.state == VersionState::Previous && !v.is_valid_at(now))
-            .map(|v| v.number)
-            .collect();
-        ended
-            .into_iter()
-            .map(|number| {
-                self.version_mut(number).destroy(VersionState::Revoked, now);
-                Change::new(EventKind::Expired, number, "grace period ended")
+            .map(|v| {
+                v.destroy(VersionState::Revoked, now);
+                Change::new(EventKind::Expired, v.number, "grace period ended")
             })
             .collect()
     }
@@ -110,16 +107,12 @@ impl KeyVersions {
     /// one `revoked` change each. Afterwards the key has no current version and `stage` is
     /// refused; the caller records `deleted` and removes the entry.
     pub fn destroy_all(&mut self, now: DateTime<Utc>) -> Vec<Change> {
-        let live: Vec<u32> = self
-            .versions
-            .values()
+        self.versions
+            .values_mut()
             .filter(|v| v.value.is_some() || v.state.keeps_value())
-            .map(|v| v.number)
-            .collect();
-        live.into_iter()
-            .map(|number| {
-                self.version_mut(number).destroy(VersionState::Revoked, now);
-                Change::new(EventKind::Revoked, number, "key deleted")
+            .map(|v| {
+                v.destroy(VersionState::Revoked, now);
+                Change::new(EventKind::Revoked, v.number, "key deleted")
             })
             .collect()
     }

@@ -117,7 +117,7 @@ impl KeyVersions {
         } else {
             format!("{}: {}", result.outcome, result.detail)
         };
-        self.version_mut(number).last_test = Some(result);
+        self.version_mut(number)?.last_test = Some(result);
         Ok(vec![Change::new(EventKind::Tested, number, detail)])
     }
 
@@ -166,24 +166,24 @@ impl KeyVersions {
 
         let mut changes = Vec::new();
         if let Some(old) = self.number_in_state(VersionState::Previous) {
-            self.version_mut(old).destroy(VersionState::Revoked, now);
+            self.version_mut(old)?.destroy(VersionState::Revoked, now);
             let detail = format!("superseded by the promotion of version {}", pending.number);
             changes.push(Change::new(EventKind::Revoked, old, detail));
         }
         let old_current = self.number_in_state(VersionState::Current);
         if let Some(old) = old_current {
-            let v = self.version_mut(old);
+            let v = self.version_mut(old)?;
             v.state = VersionState::Previous;
             v.grace_expires_time = Some(grace_end);
             v.planned_grace_expires_time = Some(grace_end);
         }
-        let new = self.version_mut(pending.number);
+        let new = self.version_mut(pending.number)?;
         new.state = VersionState::Current;
         new.promoted_time = Some(now);
         let detail = if tested { "" } else { "forced" };
         changes.push(Change::new(EventKind::Promoted, pending.number, detail));
         if let (Some(old), 0) = (old_current, grace_secs) {
-            self.version_mut(old).destroy(VersionState::Revoked, now);
+            self.version_mut(old)?.destroy(VersionState::Revoked, now);
             let detail = format!(
                 "replaced by version {} with no grace period",
                 pending.number

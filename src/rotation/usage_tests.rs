@@ -149,7 +149,7 @@ fn the_engines_own_key_test_is_not_an_applications_use() {
     let mut kv = retired();
     let now = at(HOUR - 100);
     let test_time = now - TimeDelta::seconds(60);
-    kv.version_mut(1).last_test = Some(passed(test_time));
+    kv.version_mut(1).unwrap().last_test = Some(passed(test_time));
     // Stamped in whole seconds, rounded down, up to the skew later (clock difference).
     for after in [-1, 0, ENGINE_USE_SKEW_SECS] {
         let obs = Observation::LastUsed(Some(test_time + TimeDelta::seconds(after)));

@@ -52,6 +52,16 @@
 //! in name order, so a module whose tests wait minutes for the host's periodic tick should not
 //! sort last: there its tests would run alone at the end instead of beside the others.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap or expect is a failed test"
+)]
+#![allow(
+    unreachable_pub,
+    reason = "test code: shared modules (tests/support, fuzz/targets.rs) are pub for each includer"
+)]
+
 #[path = "../support/mod.rs"]
 mod support;
 

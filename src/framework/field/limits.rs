@@ -12,13 +12,13 @@ use super::{Field, FieldType};
 /// own [`Field::max_len`].
 pub const DEFAULT_MAX_LEN: usize = 1024;
 /// Most pairs in a map field (KV v2's `custom_metadata` limit).
-pub const MAX_MAP_PAIRS: usize = 64;
+pub(super) const MAX_MAP_PAIRS: usize = 64;
 /// Longest map key in bytes (KV v2).
-pub const MAX_MAP_KEY_LEN: usize = 128;
+pub(super) const MAX_MAP_KEY_LEN: usize = 128;
 /// Longest map value in bytes (KV v2).
-pub const MAX_MAP_VALUE_LEN: usize = 512;
+pub(super) const MAX_MAP_VALUE_LEN: usize = 512;
 /// Most items in a list field.
-pub const MAX_LIST_ITEMS: usize = 64;
+pub(super) const MAX_LIST_ITEMS: usize = 64;
 
 /// Checks `value` of `field` against its limits; `Err` describes the problem.
 pub(crate) fn check(field: &Field, value: &FieldValue) -> Result<(), String> {

@@ -25,7 +25,7 @@ use crate::rotation::VersionState;
 pub(super) use super::provider_ops::{BUDGET, MIN_AGE};
 
 /// The WAL rollback handler: finishes or undoes what an intent covers.
-pub async fn recover(
+pub(super) async fn recover(
     shared: Arc<Shared>,
     req: Request,
     id: String,

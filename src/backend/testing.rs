@@ -13,7 +13,7 @@ use crate::framework::{
 };
 
 /// The message of a 400, panicking on anything else.
-pub fn expect_bad_request<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
+pub(crate) fn expect_bad_request<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
     match r {
         Err(Error::BadRequest(msg)) => msg,
         other => panic!("expected a 400, got {other:?}"),
@@ -25,7 +25,7 @@ use crate::engine::{Engine, SystemInfo};
 /// A system view whose standby bit tests can flip, and which can fail to answer. A lone
 /// server unless `clustered` (or `standby`).
 #[derive(Debug, Default)]
-pub struct FakeSystem {
+pub(crate) struct FakeSystem {
     pub standby: AtomicBool,
     pub clustered: AtomicBool,
     pub unreachable: AtomicBool,
@@ -57,7 +57,7 @@ impl SystemInfo for FakeSystem {
 }
 
 /// An initialized engine on fresh in-memory storage.
-pub struct Harness {
+pub(crate) struct Harness {
     pub engine: AiKeys,
     /// The storage itself: writes made here are unseen by the engine's record cache, as a
     /// replicated write is until the host's InvalidateKey ([`Harness::invalidate`]).
@@ -68,20 +68,23 @@ pub struct Harness {
 }
 
 impl Harness {
-    pub async fn new() -> Harness {
+    pub(crate) async fn new() -> Harness {
         Harness::over(Arc::new(InMemoryStorage::new()), false).await
     }
 
     /// An engine initialized over existing `storage` (records of an older release, say), on a
     /// standby node when `standby`.
-    pub async fn over(storage: Arc<InMemoryStorage>, standby: bool) -> Harness {
+    pub(crate) async fn over(storage: Arc<InMemoryStorage>, standby: bool) -> Harness {
         let system = Arc::new(FakeSystem::default());
         system.standby.store(standby, Ordering::SeqCst);
         Harness::with_system(storage, system).await
     }
 
     /// An engine initialized over `storage` with the system view `system`.
-    pub async fn with_system(storage: Arc<InMemoryStorage>, system: Arc<FakeSystem>) -> Harness {
+    pub(crate) async fn with_system(
+        storage: Arc<InMemoryStorage>,
+        system: Arc<FakeSystem>,
+    ) -> Harness {
         let engine = AiKeys::new(system.clone());
         let cached = engine.wrap_storage(storage.clone());
         engine.initialize(cached.clone()).await.expect("initialize");
@@ -94,7 +97,7 @@ impl Harness {
     }
 
     /// Runs one request as the entity `actor`.
-    pub async fn call_as(
+    pub(crate) async fn call_as(
         &self,
         actor: &str,
         op: Operation,
@@ -110,12 +113,12 @@ impl Harness {
         self.engine.backend().handle_request(req).await
     }
 
-    pub async fn call(&self, op: Operation, path: &str, data: Value) -> HandlerResult {
+    pub(crate) async fn call(&self, op: Operation, path: &str, data: Value) -> HandlerResult {
         self.call_as("alice", op, path, data).await
     }
 
     /// Reads `path` and returns its data, panicking on error or no response.
-    pub async fn read(&self, path: &str) -> Value {
+    pub(crate) async fn read(&self, path: &str) -> Value {
         let resp = self
             .call(Operation::Read, path, Value::Null)
             .await
@@ -125,7 +128,7 @@ impl Harness {
     }
 
     /// Writes `path` (update) and returns its data (Null when there is no response).
-    pub async fn write(&self, path: &str, data: Value) -> Result<Value, Error> {
+    pub(crate) async fn write(&self, path: &str, data: Value) -> Result<Value, Error> {
         Ok(self
             .call(Operation::Update, path, data)
             .await?
@@ -134,7 +137,7 @@ impl Harness {
     }
 
     /// A snapshot of every stored key and value, to prove a refused request changed nothing.
-    pub async fn snapshot(&self) -> Vec<(String, Option<Vec<u8>>)> {
+    pub(crate) async fn snapshot(&self) -> Vec<(String, Option<Vec<u8>>)> {
         let mut out = Vec::new();
         for key in self.storage.keys() {
             let value = self.storage.get(&key).await.unwrap();
@@ -145,7 +148,7 @@ impl Harness {
 
     /// Creates `path` (the create operation, as the host sends it when the existence check
     /// says "absent") and returns its data.
-    pub async fn create(&self, path: &str, data: Value) -> Result<Value, Error> {
+    pub(crate) async fn create(&self, path: &str, data: Value) -> Result<Value, Error> {
         Ok(self
             .call(Operation::Create, path, data)
             .await?
@@ -154,7 +157,7 @@ impl Harness {
     }
 
     /// Creates key `name` with `value` and default settings, panicking on error.
-    pub async fn create_key(&self, name: &str, value: &str) -> Value {
+    pub(crate) async fn create_key(&self, name: &str, value: &str) -> Value {
         self.create(
             &format!("keys/{name}"),
             serde_json::json!({ "value": value }),
@@ -164,7 +167,7 @@ impl Harness {
     }
 
     /// The host's existence check for a write on `path`.
-    pub async fn exists(&self, path: &str) -> bool {
+    pub(crate) async fn exists(&self, path: &str) -> bool {
         let req = Request::new(Operation::Create, path, self.cached.clone());
         let r = self
             .engine
@@ -177,7 +180,7 @@ impl Harness {
     }
 
     /// The history events of key `name`, newest first (empty when there is none).
-    pub async fn history(&self, name: &str) -> Vec<Value> {
+    pub(crate) async fn history(&self, name: &str) -> Vec<Value> {
         match self
             .call(Operation::Read, &format!("history/{name}"), Value::Null)
             .await
@@ -189,17 +192,17 @@ impl Harness {
     }
 
     /// What the host does after a replicated write to `key`: its InvalidateKey.
-    pub async fn invalidate(&self, key: &str) {
+    pub(crate) async fn invalidate(&self, key: &str) {
         self.engine.invalidate(key).await;
     }
 
     /// Runs the host's periodic tick (the `rollback` operation).
-    pub async fn tick(&self) -> HandlerResult {
+    pub(crate) async fn tick(&self) -> HandlerResult {
         self.call(Operation::Rollback, "", Value::Null).await
     }
 
     /// Whether any stored key or value contains `needle`.
-    pub async fn storage_contains(&self, needle: &str) -> bool {
+    pub(crate) async fn storage_contains(&self, needle: &str) -> bool {
         let needle = needle.as_bytes();
         self.snapshot().await.iter().any(|(k, v)| {
             k.as_bytes().windows(needle.len()).any(|w| w == needle)
@@ -210,39 +213,39 @@ impl Harness {
 }
 
 /// The value every flow starts from (version 1).
-pub const OLD: &str = "sk-test-OLDVALUE-0123456789abcdef";
+pub(crate) const OLD: &str = "sk-test-OLDVALUE-0123456789abcdef";
 /// The value staged or rotated in (version 2).
-pub const NEW: &str = "sk-test-NEWVALUE-fedcba9876543210";
+pub(crate) const NEW: &str = "sk-test-NEWVALUE-fedcba9876543210";
 
 /// A harness with key `k` created from [`OLD`].
-pub async fn with_key() -> Harness {
+pub(crate) async fn with_key() -> Harness {
     let h = Harness::new().await;
     h.create_key("k", OLD).await;
     h
 }
 
 /// `verify/k` for `value`.
-pub async fn verify(h: &Harness, value: &str) -> Value {
+pub(crate) async fn verify(h: &Harness, value: &str) -> Value {
     h.write("verify/k", json!({ "value": value }))
         .await
         .unwrap_or_else(|e| panic!("verify: {e}"))
 }
 
 /// The state of version `n` of key `k` as `keys/k` shows it.
-pub async fn state(h: &Harness, n: u32) -> Value {
+pub(crate) async fn state(h: &Harness, n: u32) -> Value {
     h.read("keys/k").await["versions"][n.to_string()]["state"].clone()
 }
 
 /// Makes version 1 of key `k` a key the engine created at provider `p` (`openai_compatible`,
 /// which cannot revoke: every revocation there fails without a network call).
-pub async fn created_at_provider(h: &Harness) {
+pub(crate) async fn created_at_provider(h: &Harness) {
     let config = json!({ "type": "openai_compatible", "base_url": "http://127.0.0.1:9" });
     created_at(h, "p", config, "key_1").await;
 }
 
 /// Creates provider `name` from `config` and makes version 1 of key `k` a key the engine
 /// created there, with provider id `key_id`.
-pub async fn created_at(h: &Harness, name: &str, config: Value, key_id: &str) {
+pub(crate) async fn created_at(h: &Harness, name: &str, config: Value, key_id: &str) {
     h.create(&format!("providers/{name}"), config)
         .await
         .expect("provider");
@@ -258,7 +261,7 @@ pub async fn created_at(h: &Harness, name: &str, config: Value, key_id: &str) {
 }
 
 /// Every intent in the write-ahead log, with its id.
-pub async fn wal_entries(h: &Harness) -> Vec<(String, WalEntry)> {
+pub(crate) async fn wal_entries(h: &Harness) -> Vec<(String, WalEntry)> {
     let mut out = Vec::new();
     for id in crate::framework::wal_list(h.storage.as_ref())
         .await

@@ -8,7 +8,7 @@ use super::record::KeyState;
 use crate::rotation::{KeyVersions, ProviderRevocation, TestResult, Version};
 
 /// RFC 3339 UTC with whole seconds, as api.md shows times.
-pub fn time(t: DateTime<Utc>) -> String {
+pub(super) fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -18,11 +18,11 @@ fn opt_time(t: Option<DateTime<Utc>>) -> Value {
 
 /// Grace windows shorter than this rarely let every application re-read `creds/` in time
 /// (an agent template re-renders on its own interval).
-pub const SHORT_GRACE_SECS: i64 = 300;
+pub(super) const SHORT_GRACE_SECS: i64 = 300;
 
 /// The warning for a grace window of `grace_secs` shorter than [`SHORT_GRACE_SECS`] (also
 /// logged, naming `subject`), or `None`.
-pub fn short_grace_warning(subject: &str, grace_secs: i64) -> Option<String> {
+pub(super) fn short_grace_warning(subject: &str, grace_secs: i64) -> Option<String> {
     if grace_secs >= SHORT_GRACE_SECS {
         return None;
     }
@@ -39,7 +39,7 @@ pub fn short_grace_warning(subject: &str, grace_secs: i64) -> Option<String> {
 }
 
 /// A response with `data` and the short-grace warning for `grace_secs`, if any.
-pub fn with_grace_warning(
+pub(super) fn with_grace_warning(
     data: Value,
     subject: &str,
     grace_secs: i64,
@@ -52,7 +52,7 @@ pub fn with_grace_warning(
 }
 
 /// A test result as shown to users.
-pub fn test_json(t: &TestResult) -> Value {
+pub(super) fn test_json(t: &TestResult) -> Value {
     json!({
         "outcome": t.outcome.as_str(),
         "status_code": t.status_code,
@@ -95,7 +95,7 @@ fn revocation_json(r: &ProviderRevocation) -> Value {
 
 /// The versions map as shown, with grace applied at `now` (a previous version past its grace is
 /// shown revoked even before the periodic tick has recorded it).
-pub fn versions_json(versions: &KeyVersions, now: DateTime<Utc>) -> Value {
+pub(super) fn versions_json(versions: &KeyVersions, now: DateTime<Utc>) -> Value {
     let mut effective = versions.clone();
     effective.expire(now);
     let map: Map<String, Value> = effective
@@ -107,7 +107,7 @@ pub fn versions_json(versions: &KeyVersions, now: DateTime<Utc>) -> Value {
 }
 
 /// The full `keys/:name` read.
-pub fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> Value {
+pub(super) fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> Value {
     let versions = &key.versions;
     let age = periods.age(versions, now);
     let cadence = policy::cadence_json(periods.rotation_schedule.as_ref(), periods.rotation_period);
@@ -138,7 +138,7 @@ pub fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> Value {
 
 /// The response of a promotion with an explicit `grace` (and the short-grace warning, except
 /// for 0, a deliberate emergency rotation).
-pub fn grace_response(
+pub(super) fn grace_response(
     data: serde_json::Value,
     name: &str,
     grace: Option<i64>,

@@ -13,14 +13,14 @@ use crate::backend::record::KeyDigest;
 
 /// A counter or a gauge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Counter,
     Gauge,
 }
 
 /// One metric family: its samples share the label names.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Family<'a> {
+pub(crate) struct Family<'a> {
     pub name: &'static str,
     pub kind: Kind,
     pub help: &'static str,
@@ -51,14 +51,14 @@ impl<'a> Family<'a> {
 }
 
 /// The mount label: the request's mount point without its trailing slash (`ai-keys`).
-pub fn mount_label(mount_point: &str) -> String {
+pub(crate) fn mount_label(mount_point: &str) -> String {
     mount_point.trim_end_matches('/').to_string()
 }
 
 /// One key's figures at the report's time: its digest (what its record holds) and what the
 /// clock makes of it. Its age is against its cadence (period or cron schedule), resolved by the
 /// caller (`policy::Periods::age_of`).
-pub struct KeyFigures {
+pub(crate) struct KeyFigures {
     name: String,
     key: Arc<KeyDigest>,
     /// Age of the current version, seconds until due, overdue.
@@ -73,7 +73,7 @@ const TRIGGERS: [&str; 2] = ["automatic", "manual"];
 
 impl KeyFigures {
     /// The figures of key `name`, digest `key`, at `now`.
-    pub fn new(
+    pub(crate) fn new(
         name: String,
         key: Arc<KeyDigest>,
         age: Option<crate::rotation::AgeReport>,
@@ -142,7 +142,7 @@ const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 15] = [
 
 /// The snapshot, one family at a time (so only one family's samples exist at once): the
 /// per-key families for `keys` (in their order), then the mount's own.
-pub fn collect<'a>(
+pub(crate) fn collect<'a>(
     mount: &'a str,
     keys: &'a [KeyFigures],
     last_tick: f64,

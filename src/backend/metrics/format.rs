@@ -15,7 +15,7 @@ use crate::backend::view;
 use crate::framework::Error;
 
 /// The content type of the text format.
-pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+pub(crate) const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
 fn internal(e: prometheus::Error) -> Error {
     Error::Internal(format!("encoding metrics: {e}"))
@@ -77,7 +77,7 @@ fn family_proto(f: &Family<'_>) -> MetricFamily {
 
 /// The Prometheus text exposition of `families` (families sorted by name; empty ones left out),
 /// encoded one family at a time.
-pub fn prometheus_text<'a>(
+pub(crate) fn prometheus_text<'a>(
     families: impl IntoIterator<Item = Family<'a>>,
 ) -> Result<String, Error> {
     let mut parts = Vec::new();
@@ -125,7 +125,7 @@ struct Sample<'f> {
 /// The JSON rendering: `{mount, timestamp, gauges: [...], counters: [...]}`, each sample as
 /// `{name, labels: {...}, value}`. Written as text one sample at a time: at 10,000 keys a tree
 /// of values would take hundreds of megabytes for a reply of about 20.
-pub fn json<'a>(
+pub(crate) fn json<'a>(
     mount: &str,
     families: impl IntoIterator<Item = Family<'a>>,
     now: DateTime<Utc>,

@@ -27,7 +27,7 @@ use crate::framework::{Error, Storage};
 
 /// Due times by key name; `None` until built.
 #[derive(Default)]
-pub struct DueIndex {
+pub(crate) struct DueIndex {
     state: Mutex<Option<HashMap<String, Due>>>,
 }
 
@@ -52,7 +52,7 @@ impl DueIndex {
 
     /// The keys due at `now`, in name order: building the index on the first call, and making
     /// due again whatever was written since the previous call.
-    pub async fn due(
+    pub(crate) async fn due(
         &self,
         shared: &Shared,
         storage: &dyn Storage,
@@ -92,7 +92,7 @@ impl DueIndex {
 
     /// Recomputes key `name`'s next time from its record as stored (after the tick worked on
     /// it). A record that cannot be read stays due, so the next tick tries it again.
-    pub async fn refresh(&self, shared: &Shared, storage: &dyn Storage, name: &str) {
+    pub(crate) async fn refresh(&self, shared: &Shared, storage: &dyn Storage, name: &str) {
         let due = match record::load_shared(storage, name).await {
             Ok(None) => None,
             Ok(Some(entry)) => {
@@ -118,7 +118,7 @@ impl DueIndex {
 
     #[cfg(test)]
     /// How many keys the index holds (`None` before it is built).
-    pub fn len(&self) -> Option<usize> {
+    pub(crate) fn len(&self) -> Option<usize> {
         self.lock().as_ref().map(HashMap::len)
     }
 }

@@ -10,7 +10,7 @@ use crate::backend::policy;
 use crate::backend::record::KeyState;
 
 /// How often an overdue key is logged.
-pub const OVERDUE_WARNING_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+pub(super) const OVERDUE_WARNING_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
 /// When the tick next has work on key `name`, seen at `now`: the earliest of its previous
 /// version's grace end ([`crate::rotation::KeyVersions::grace_end`]), the usage check before it
@@ -18,7 +18,7 @@ pub const OVERDUE_WARNING_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(24
 /// automatic rotation ([`auto_rotation_time`]) and, on a cron schedule with a window, the close
 /// of the current window (where a missed rotation is recorded); `None` when nothing is ever due
 /// until the key changes. What the tick's index of due times holds (`due_index`).
-pub fn next_work_time(
+pub(super) fn next_work_time(
     name: &str,
     key: &KeyState,
     periods: policy::Periods,
@@ -76,7 +76,7 @@ fn window_close_time(
 /// still open or ahead), for a period moved by a per-key offset inside the rotation window (so
 /// keys due together do not all rotate in the same tick), and no earlier than a running
 /// back-off. Seen at `now`; a later look may give a later time (a window that closed).
-pub fn auto_rotation_time(
+pub(super) fn auto_rotation_time(
     name: &str,
     key: &KeyState,
     periods: policy::Periods,
@@ -108,7 +108,7 @@ pub fn auto_rotation_time(
 }
 
 /// Whether the scheduler should try to rotate this key now ([`auto_rotation_time`] has come).
-pub fn due_for_auto_rotation(
+pub(super) fn due_for_auto_rotation(
     name: &str,
     key: &KeyState,
     periods: policy::Periods,
@@ -118,7 +118,7 @@ pub fn due_for_auto_rotation(
 }
 
 /// Back-off after `failures` consecutive failed automatic attempts: 5 min, doubling, at most 24 h.
-pub fn backoff(failures: u32) -> chrono::TimeDelta {
+pub(super) fn backoff(failures: u32) -> chrono::TimeDelta {
     let minutes = 5i64.saturating_mul(1i64 << failures.saturating_sub(1).min(20));
     chrono::TimeDelta::minutes(minutes.min(24 * 60))
 }

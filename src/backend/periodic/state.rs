@@ -10,7 +10,7 @@ use super::due_index::DueIndex;
 
 /// The periodic work's memory, one per mount.
 #[derive(Default)]
-pub struct TickState {
+pub(crate) struct TickState {
     /// When each key next needs the tick.
     pub due: DueIndex,
     /// When the periodic work last finished without a failure.
@@ -21,7 +21,7 @@ pub struct TickState {
 /// until then (so "no successful tick for N minutes" also covers a plugin that never ticked).
 /// In memory on purpose: recording it writes nothing to storage every minute.
 #[derive(Debug)]
-pub struct TickClock(AtomicI64);
+pub(crate) struct TickClock(AtomicI64);
 
 impl Default for TickClock {
     fn default() -> Self {
@@ -31,12 +31,12 @@ impl Default for TickClock {
 
 impl TickClock {
     /// Records a successful tick at `now`.
-    pub fn record(&self, now: DateTime<Utc>) {
+    pub(crate) fn record(&self, now: DateTime<Utc>) {
         self.0.fetch_max(now.timestamp_micros(), Ordering::Relaxed);
     }
 
     /// The last successful tick (or the start), in Unix seconds.
-    pub fn last(&self) -> f64 {
+    pub(crate) fn last(&self) -> f64 {
         self.0.load(Ordering::Relaxed) as f64 / 1e6
     }
 }

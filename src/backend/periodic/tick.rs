@@ -31,14 +31,18 @@ use crate::backend::workflows::{self, Locked};
 use crate::framework::{Error, Request, Storage};
 
 /// Keys worked on at once.
-pub const KEY_CONCURRENCY: usize = 8;
+pub(super) const KEY_CONCURRENCY: usize = 8;
 /// A tick that worked on this many keys gives the memory it freed back to the system.
 const RELEASE_AFTER_KEYS: usize = 100;
 /// Time after which the tick stops working on keys (the rest wait for the next tick).
-pub const KEY_BUDGET: Duration = Duration::from_secs(45);
+pub(super) const KEY_BUDGET: Duration = Duration::from_secs(45);
 
 /// Runs one tick.
-pub async fn tick(shared: Arc<Shared>, state: Arc<TickState>, req: Request) -> Result<(), Error> {
+pub(crate) async fn tick(
+    shared: Arc<Shared>,
+    state: Arc<TickState>,
+    req: Request,
+) -> Result<(), Error> {
     // Standbys serve reads from replicated storage; writes belong to the active node. A node
     // that cannot tell which it is does nothing.
     if shared.system.is_standby().await {

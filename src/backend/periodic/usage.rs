@@ -24,7 +24,7 @@ use crate::providers::{KeyUsage, Providers};
 use crate::rotation::{Observation, UsageDecision};
 
 /// Checks the key's retiring version if its grace ends soon; whether the record changed.
-pub async fn check(
+pub(super) async fn check(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
     locked: &mut Locked,

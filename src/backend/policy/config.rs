@@ -7,14 +7,14 @@ use serde_json::json;
 use crate::framework::{get_json, Error, Storage};
 
 /// Storage key of the configuration.
-pub const CONFIG_KEY: &str = "config";
+pub(crate) const CONFIG_KEY: &str = "config";
 /// Upper bound for `history_limit`, so one key's entry stays a reasonable size.
-pub const MAX_HISTORY_LIMIT: i64 = 100_000;
+pub(crate) const MAX_HISTORY_LIMIT: i64 = 100_000;
 
 /// Mount-wide settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Config {
+pub(crate) struct Config {
     /// Schedule for keys that name none.
     pub default_schedule: String,
     /// `promote` must come from another entity than `stage`.
@@ -35,12 +35,12 @@ impl Default for Config {
 
 impl Config {
     /// The stored configuration, or the defaults.
-    pub async fn load(storage: &dyn Storage) -> Result<Config, Error> {
+    pub(crate) async fn load(storage: &dyn Storage) -> Result<Config, Error> {
         Ok(get_json(storage, CONFIG_KEY).await?.unwrap_or_default())
     }
 
     /// What `config` reads show.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         json!({
             "default_schedule": self.default_schedule,
             "require_separate_approver": self.require_separate_approver,

@@ -20,12 +20,12 @@ use crate::framework::{Error, Field, FieldData, FieldType};
 use crate::rotation::{cron::MAX_EXPRESSION_LEN, Cadence, CronSpec, Timing};
 
 /// Shortest window with a cron schedule (Vault's minimum), seconds.
-pub const MIN_CRON_WINDOW_SECS: i64 = 3_600;
+pub(super) const MIN_CRON_WINDOW_SECS: i64 = 3_600;
 /// Longest window with a cron schedule, seconds.
-pub const MAX_CRON_WINDOW_SECS: i64 = 366 * 86_400;
+pub(super) const MAX_CRON_WINDOW_SECS: i64 = 366 * 86_400;
 
 /// The `rotation_schedule` field; `on_key` words it as an override.
-pub fn schedule_field(on_key: bool) -> Field {
+pub(crate) fn schedule_field(on_key: bool) -> Field {
     let text = if on_key {
         "Overrides the schedule's cadence with a five-field cron expression in UTC (minute hour day-of-month month day-of-week, as Vault's engines accept it, e.g. \"0 3 * * MON\"); replaces a rotation_period override. \"\" removes it. Mutually exclusive with rotation_period."
     } else {
@@ -35,7 +35,7 @@ pub fn schedule_field(on_key: bool) -> Field {
 }
 
 /// The key's `rotation_window` override field.
-pub fn key_window_field() -> Field {
+pub(crate) fn key_window_field() -> Field {
     Field::new(
         "rotation_window",
         FieldType::Duration,
@@ -45,7 +45,7 @@ pub fn key_window_field() -> Field {
 
 /// What one request says about the cadence.
 #[derive(Debug, Default)]
-pub struct CadenceInput {
+pub(crate) struct CadenceInput {
     /// `rotation_period` given (seconds).
     pub period: Option<i64>,
     /// `rotation_schedule` given: `Some(None)` for `""` (remove), else the parsed expression.
@@ -54,18 +54,18 @@ pub struct CadenceInput {
 
 impl CadenceInput {
     /// The cron expression given, if a non-empty one was.
-    pub fn cron(&self) -> Option<CronSpec> {
+    pub(crate) fn cron(&self) -> Option<CronSpec> {
         self.schedule.flatten()
     }
 }
 
 /// A `rotation_schedule` as a 400 naming the field when it is refused.
-pub fn parse_expression(expr: &str) -> Result<CronSpec, Error> {
+pub(super) fn parse_expression(expr: &str) -> Result<CronSpec, Error> {
     CronSpec::parse(expr).map_err(|e| Error::BadRequest(format!("rotation_schedule: {e}")))
 }
 
 /// Reads `rotation_period` and `rotation_schedule` from a request: both non-empty is a 400.
-pub fn cadence_input(d: &FieldData) -> Result<CadenceInput, Error> {
+pub(crate) fn cadence_input(d: &FieldData) -> Result<CadenceInput, Error> {
     let period = d
         .is_set("rotation_period")
         .then(|| d.get_duration("rotation_period"))
@@ -94,7 +94,7 @@ pub fn cadence_input(d: &FieldData) -> Result<CadenceInput, Error> {
 }
 
 /// Applies `input` to a schedule being written (`creating`: there was none).
-pub fn apply_to_schedule(
+pub(crate) fn apply_to_schedule(
     s: &mut Schedule,
     input: &CadenceInput,
     creating: bool,
@@ -119,7 +119,7 @@ pub fn apply_to_schedule(
 /// Checks a schedule about to be stored. With a cron expression the stored `rotation_period`
 /// becomes the longest interval it allows (its longest gap plus the window), so a release
 /// without cron support still rotates such keys about as often.
-pub fn check_schedule(s: &mut Schedule) -> Result<(), Error> {
+pub(crate) fn check_schedule(s: &mut Schedule) -> Result<(), Error> {
     match &s.rotation_schedule {
         Some(expr) => {
             let spec = parse_expression(expr)?;
@@ -141,7 +141,7 @@ pub fn check_schedule(s: &mut Schedule) -> Result<(), Error> {
 }
 
 /// Checks a `rotation_window` against the cadence it applies to.
-pub fn check_window(window: i64, cadence: &Cadence) -> Result<(), Error> {
+pub(super) fn check_window(window: i64, cadence: &Cadence) -> Result<(), Error> {
     match cadence {
         Cadence::Cron(_) => {
             if window != 0 && !(MIN_CRON_WINDOW_SECS..=MAX_CRON_WINDOW_SECS).contains(&window) {
@@ -162,7 +162,7 @@ pub fn check_window(window: i64, cadence: &Cadence) -> Result<(), Error> {
 }
 
 /// Applies `input` and a `rotation_window` override to a key; returns the fields changed.
-pub fn apply_to_key(
+pub(crate) fn apply_to_key(
     key: &mut KeyState,
     input: &CadenceInput,
     window: Option<i64>,
@@ -188,7 +188,7 @@ pub fn apply_to_key(
 }
 
 /// Checks a key's overrides against its schedule (called before the key is stored).
-pub fn check_key(key: &KeyState, schedule: &Schedule) -> Result<(), Error> {
+pub(crate) fn check_key(key: &KeyState, schedule: &Schedule) -> Result<(), Error> {
     let timing = timing(&key.overrides(), schedule)?;
     if let Some(w) = key.rotation_window {
         check_window(w, &timing.cadence)?;
@@ -213,7 +213,7 @@ fn stored_expression(expr: &str) -> Result<CronSpec, Error> {
 }
 
 /// A key's rotation timing: its overrides, else its schedule's.
-pub fn timing(key: &Overrides<'_>, schedule: &Schedule) -> Result<Timing, Error> {
+pub(super) fn timing(key: &Overrides<'_>, schedule: &Schedule) -> Result<Timing, Error> {
     let inherited = schedule_cadence(schedule)?;
     let cadence = match (key.rotation_schedule, key.rotation_period) {
         (Some(expr), _) => Cadence::Cron(stored_expression(expr)?),
@@ -239,7 +239,7 @@ pub fn timing(key: &Overrides<'_>, schedule: &Schedule) -> Result<Timing, Error>
 
 /// The cadence fields of a read: `rotation_schedule` (`""` without one) and the
 /// `rotation_period` to show (0 with a cron schedule, as Vault shows it).
-pub fn cadence_json(cron: Option<&CronSpec>, period: i64) -> serde_json::Value {
+pub(crate) fn cadence_json(cron: Option<&CronSpec>, period: i64) -> serde_json::Value {
     match cron {
         Some(spec) => json!({ "rotation_schedule": spec.as_str(), "rotation_period": 0 }),
         None => json!({ "rotation_schedule": "", "rotation_period": period }),

@@ -12,7 +12,7 @@ use crate::rotation::{AgeReport, Cadence, CronSpec, KeyVersions, Timing};
 
 /// A key's effective periods: its overrides, else its schedule's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Periods {
+pub(crate) struct Periods {
     /// Maximum age of the current version (seconds).
     pub rotation_period: i64,
     /// Grace after a promotion (seconds).
@@ -30,7 +30,7 @@ pub struct Periods {
 
 impl Periods {
     /// The rotation timing these settings give.
-    pub fn timing(&self) -> Timing {
+    pub(crate) fn timing(&self) -> Timing {
         Timing {
             cadence: match self.rotation_schedule {
                 Some(spec) => Cadence::Cron(spec),
@@ -42,22 +42,31 @@ impl Periods {
 
     /// A version created at `created` is next due at this time, seen at `now`
     /// ([`Timing::next_rotation_time`], the one function for it).
-    pub fn next_rotation_time(&self, created: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    pub(crate) fn next_rotation_time(
+        &self,
+        created: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
         self.timing().next_rotation_time(created, now)
     }
 
     /// The current version's age report at `now`.
-    pub fn age(&self, versions: &KeyVersions, now: DateTime<Utc>) -> Option<AgeReport> {
+    pub(crate) fn age(&self, versions: &KeyVersions, now: DateTime<Utc>) -> Option<AgeReport> {
         versions.age_with(&self.timing(), now)
     }
 
     /// [`Self::age`] of current version `number`, created at `created`.
-    pub fn age_of(&self, number: u32, created: DateTime<Utc>, now: DateTime<Utc>) -> AgeReport {
+    pub(crate) fn age_of(
+        &self,
+        number: u32,
+        created: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> AgeReport {
         self.timing().age_of(number, created, now)
     }
 
     /// The usage-aware revocation settings.
-    pub fn usage_policy(&self) -> crate::rotation::UsagePolicy {
+    pub(crate) fn usage_policy(&self) -> crate::rotation::UsagePolicy {
         crate::rotation::UsagePolicy {
             quiet_period: self.usage_quiet_period,
             max_grace: self.max_grace,
@@ -66,7 +75,7 @@ impl Periods {
 }
 
 /// Resolves a key's periods ([`periods_of`] its record's overrides).
-pub async fn periods(
+pub(crate) async fn periods(
     schedules: &ScheduleCache,
     storage: &dyn Storage,
     key: &KeyState,
@@ -76,7 +85,7 @@ pub async fn periods(
 
 /// Resolves the periods `key` sets. A schedule that vanished (it cannot be deleted while used,
 /// so only through storage damage) falls back to the built-in `production` values.
-pub async fn periods_of(
+pub(crate) async fn periods_of(
     schedules: &ScheduleCache,
     storage: &dyn Storage,
     key: &Overrides<'_>,

@@ -8,13 +8,13 @@ use serde_json::json;
 use crate::framework::{get_json, put_json, Error, Storage};
 
 /// Prefix of schedule entries.
-pub const SCHEDULES_PREFIX: &str = "schedules/";
+pub(crate) const SCHEDULES_PREFIX: &str = "schedules/";
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
 
 /// A named rotation policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     /// Maximum age of the current version (seconds). With a `rotation_schedule`, the longest
     /// interval it allows (see [`super::cron_settings::check_schedule`]), shown as 0.
     pub rotation_period: i64,
@@ -35,9 +35,9 @@ pub struct Schedule {
 }
 
 /// Default `usage_quiet_period`: one hour.
-pub const DEFAULT_USAGE_QUIET_PERIOD: i64 = HOUR;
+pub(crate) const DEFAULT_USAGE_QUIET_PERIOD: i64 = HOUR;
 /// Default `max_grace`: seven days after the planned end.
-pub const DEFAULT_MAX_GRACE: i64 = 7 * DAY;
+pub(crate) const DEFAULT_MAX_GRACE: i64 = 7 * DAY;
 
 fn default_usage_quiet_period() -> i64 {
     DEFAULT_USAGE_QUIET_PERIOD
@@ -49,7 +49,7 @@ fn default_max_grace() -> i64 {
 
 impl Schedule {
     /// What `schedules/` reads show.
-    pub fn to_json(&self, name: &str) -> serde_json::Value {
+    pub(crate) fn to_json(&self, name: &str) -> serde_json::Value {
         let mut out = json!({
             "name": name,
             "rotation_period": self.rotation_period,
@@ -68,7 +68,7 @@ impl Schedule {
 }
 
 /// The schedules created on first mount (api.md), never overwriting existing ones.
-pub fn builtin() -> [(&'static str, Schedule); 4] {
+pub(super) fn builtin() -> [(&'static str, Schedule); 4] {
     [
         ("production-tier1", built_in(30, 24)),
         ("production", production()),
@@ -78,7 +78,7 @@ pub fn builtin() -> [(&'static str, Schedule); 4] {
 }
 
 /// The built-in `production` schedule: also what a key whose schedule vanished falls back to.
-pub fn production() -> Schedule {
+pub(super) fn production() -> Schedule {
     built_in(90, 48)
 }
 
@@ -94,12 +94,12 @@ fn built_in(days: i64, grace_hours: i64) -> Schedule {
 }
 
 /// Storage key recording that the built-in schedules were created for this mount.
-pub const SEEDED_KEY: &str = "init/schedules-seeded";
+pub(super) const SEEDED_KEY: &str = "init/schedules-seeded";
 
 /// Creates the built-in schedules on a mount's first start: never overwriting one that exists,
 /// and never again afterwards, so a built-in schedule an administrator deleted stays deleted
 /// across reloads and restarts.
-pub async fn seed(storage: &dyn Storage) -> Result<(), Error> {
+pub(crate) async fn seed(storage: &dyn Storage) -> Result<(), Error> {
     if storage.get(SEEDED_KEY).await?.is_some() {
         return Ok(());
     }
@@ -125,7 +125,7 @@ pub async fn seed(storage: &dyn Storage) -> Result<(), Error> {
 /// stale window longer. A generation counter keeps a read that raced a write from caching the
 /// old value.
 #[derive(Debug, Default)]
-pub struct ScheduleCache {
+pub(crate) struct ScheduleCache {
     state: std::sync::Mutex<CacheState>,
 }
 
@@ -145,7 +145,11 @@ impl ScheduleCache {
     }
 
     /// The schedule `name`, from the cache or storage.
-    pub async fn get(&self, storage: &dyn Storage, name: &str) -> Result<Option<Schedule>, Error> {
+    pub(crate) async fn get(
+        &self,
+        storage: &dyn Storage,
+        name: &str,
+    ) -> Result<Option<Schedule>, Error> {
         let generation = {
             let state = self.lock();
             if let Some(s) = state.entries.get(name) {
@@ -164,14 +168,14 @@ impl ScheduleCache {
     }
 
     /// Forgets schedule `name` (after it changed in storage).
-    pub fn forget(&self, name: &str) {
+    pub(crate) fn forget(&self, name: &str) {
         let mut state = self.lock();
         state.generation += 1;
         state.entries.remove(name);
     }
 
     /// Forgets what storage key `key` holds, if it is a schedule.
-    pub fn invalidate(&self, key: &str) {
+    pub(crate) fn invalidate(&self, key: &str) {
         if let Some(name) = key.strip_prefix(SCHEDULES_PREFIX) {
             self.forget(name);
         }
@@ -179,12 +183,16 @@ impl ScheduleCache {
 }
 
 /// Loads a schedule.
-pub async fn load(storage: &dyn Storage, name: &str) -> Result<Option<Schedule>, Error> {
+pub(crate) async fn load(storage: &dyn Storage, name: &str) -> Result<Option<Schedule>, Error> {
     Ok(get_json(storage, &format!("{SCHEDULES_PREFIX}{name}")).await?)
 }
 
 /// Loads a schedule or fails with a 400 naming it and the field.
-pub async fn require(storage: &dyn Storage, field: &str, name: &str) -> Result<Schedule, Error> {
+pub(crate) async fn require(
+    storage: &dyn Storage,
+    field: &str,
+    name: &str,
+) -> Result<Schedule, Error> {
     load(storage, name).await?.ok_or_else(|| {
         Error::BadRequest(format!(
             "{field}: schedule {name:?} does not exist (see schedules/)"
@@ -193,6 +201,6 @@ pub async fn require(storage: &dyn Storage, field: &str, name: &str) -> Result<S
 }
 
 /// Path help of `usage_quiet_period` (schedules and key overrides).
-pub const USAGE_QUIET_PERIOD_HELP: &str = "Usage-aware revocation: shortly before a previous version's grace window ends, the engine asks its provider when the key was last used (OpenAI keys the engine created or verified, OpenRouter keys); used within this period, the end is postponed by this period (history: grace_extended with the evidence). The engine's own key tests do not count as use. The check runs on the 60 s periodic tick from 150 s before the end, so a period under about 2m cannot keep a key in use between two ticks. 0 turns the check off. Default 1h.";
+pub(crate) const USAGE_QUIET_PERIOD_HELP: &str = "Usage-aware revocation: shortly before a previous version's grace window ends, the engine asks its provider when the key was last used (OpenAI keys the engine created or verified, OpenRouter keys); used within this period, the end is postponed by this period (history: grace_extended with the evidence). The engine's own key tests do not count as use. The check runs on the 60 s periodic tick from 150 s before the end, so a period under about 2m cannot keep a key in use between two ticks. 0 turns the check off. Default 1h.";
 /// Path help of `max_grace` (schedules and key overrides).
-pub const MAX_GRACE_HELP: &str = "Longest time past the planned end of a grace window that usage-aware postponements and extend/ may keep a previous version valid; then it is revoked even if still in use. Default 7d.";
+pub(crate) const MAX_GRACE_HELP: &str = "Longest time past the planned end of a grace window that usage-aware postponements and extend/ may keep a previous version valid; then it is revoked even if still in use. Default 7d.";

@@ -15,15 +15,22 @@ use crate::providers::{CreateRequest, EngineAccount, ProviderConfig, ProviderErr
 use crate::rotation::{SecretValue, TestOutcome, TestResult};
 
 /// Prefix of provider entries.
-pub const PROVIDERS_PREFIX: &str = "providers/";
+pub(crate) const PROVIDERS_PREFIX: &str = "providers/";
 
 /// Loads provider `name`.
-pub async fn load(storage: &dyn Storage, name: &str) -> Result<Option<ProviderConfig>, Error> {
+pub(crate) async fn load(
+    storage: &dyn Storage,
+    name: &str,
+) -> Result<Option<ProviderConfig>, Error> {
     Ok(get_json(storage, &format!("{PROVIDERS_PREFIX}{name}")).await?)
 }
 
 /// Stores provider `name`.
-pub async fn save(storage: &dyn Storage, name: &str, cfg: &ProviderConfig) -> Result<(), Error> {
+pub(crate) async fn save(
+    storage: &dyn Storage,
+    name: &str,
+    cfg: &ProviderConfig,
+) -> Result<(), Error> {
     Ok(put_json(storage, &format!("{PROVIDERS_PREFIX}{name}"), cfg).await?)
 }
 
@@ -34,19 +41,19 @@ async fn require(storage: &dyn Storage, name: &str) -> Result<ProviderConfig, Er
 }
 
 /// Whether provider `name` is configured.
-pub async fn exists(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
+pub(crate) async fn exists(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
     Ok(load(storage, name).await?.is_some())
 }
 
 /// Whether provider `name` can create keys with its configured credentials.
-pub async fn can_create(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
+pub(crate) async fn can_create(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
     Ok(load(storage, name)
         .await?
         .is_some_and(|cfg| cfg.capabilities().create))
 }
 
 /// Tests `value` against the key's provider; `skipped` without one.
-pub async fn test(
+pub(crate) async fn test(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
     provider: Option<&str>,
@@ -68,7 +75,7 @@ pub async fn test(
 
 /// A provider error as an HTTP error: unavailable is 503, a refused admin call 502, a
 /// configuration that cannot do it 400.
-pub fn provider_error(action: &str, e: ProviderError) -> Error {
+pub(crate) fn provider_error(action: &str, e: ProviderError) -> Error {
     match e {
         ProviderError::Unsupported(m) => Error::BadRequest(format!("{action}: {m}")),
         ProviderError::Unavailable { .. } => Error::Coded {
@@ -83,7 +90,7 @@ pub fn provider_error(action: &str, e: ProviderError) -> Error {
 }
 
 /// A key the provider created for a version about to be staged.
-pub struct Created {
+pub(crate) struct Created {
     /// Its value.
     pub value: SecretValue,
     /// The provider's id for it.
@@ -96,7 +103,7 @@ pub struct Created {
 
 /// What a created key's provider-side lifetime adds past everything the engine plans, so a
 /// rotation a little late never meets a dead key.
-pub const EXPIRY_MARGIN_SECS: i64 = 24 * 3600;
+pub(super) const EXPIRY_MARGIN_SECS: i64 = 24 * 3600;
 
 /// The provider-side lifetime, in seconds, of a key created now for a key with these periods:
 /// its rotation period (for a cron schedule, the longest interval between scheduled times plus
@@ -105,7 +112,7 @@ pub const EXPIRY_MARGIN_SECS: i64 = 24 * 3600;
 /// [`EXPIRY_MARGIN_SECS`]. Rotation is due one rotation period after creation, so it always
 /// comes first. Where the provider limits the lifetime (`max`), a longer one is cut to the
 /// limit only if the rotation still comes a margin before it; otherwise the key gets none.
-pub fn provider_lifetime_secs(periods: &Periods, max: Option<i64>) -> Option<i64> {
+pub(super) fn provider_lifetime_secs(periods: &Periods, max: Option<i64>) -> Option<i64> {
     let lifetime = periods
         .rotation_period
         .checked_add(periods.grace_period)?
@@ -120,7 +127,7 @@ pub fn provider_lifetime_secs(periods: &Periods, max: Option<i64>) -> Option<i64
 }
 
 /// Asks the key's provider to create a key, under a WAL intent.
-pub async fn create(
+pub(crate) async fn create(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
     key: &KeyState,
@@ -210,7 +217,7 @@ pub async fn create(
 /// stored in the provider's configuration before the provider is asked to create the account,
 /// and an account whose id was not recorded is found again by that name, never created twice.
 /// Serialized per provider by a lock beside the keys' locks.
-pub async fn engine_account(
+pub(super) async fn engine_account(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
     provider: &str,
@@ -275,7 +282,7 @@ fn account_lock(name: &str) -> String {
 }
 
 /// The provider type of provider `name`, if configured.
-pub async fn kind_of(
+pub(crate) async fn kind_of(
     storage: &dyn Storage,
     name: Option<&str>,
 ) -> Result<Option<ProviderType>, Error> {
@@ -287,7 +294,7 @@ pub async fn kind_of(
 
 /// Revokes `provider_key_id` at provider configuration `provider`. The error is a short
 /// message for the record (never key material).
-pub async fn revoke_at(
+pub(crate) async fn revoke_at(
     shared: &Shared,
     storage: &dyn Storage,
     provider: &str,

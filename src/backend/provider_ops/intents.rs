@@ -27,19 +27,19 @@ use crate::framework::{put_json, wal_delete, wal_put, Error, Storage, WalEntry, 
 use crate::rotation::ProviderRevocation;
 
 /// WAL kind of a key being created at a provider.
-pub const WAL_CREATE: &str = "provider_create";
+pub(crate) const WAL_CREATE: &str = "provider_create";
 /// WAL kind of a retired key to revoke at a provider.
-pub const WAL_REVOKE: &str = "provider_revoke";
+pub(crate) const WAL_REVOKE: &str = "provider_revoke";
 /// Intents younger than this are left to the operation that wrote them.
-pub const MIN_AGE: Duration = Duration::from_secs(30);
+pub(crate) const MIN_AGE: Duration = Duration::from_secs(30);
 /// Time after which one tick starts no more recoveries (the rest wait for the next tick).
-pub const BUDGET: Duration = Duration::from_secs(25);
+pub(crate) const BUDGET: Duration = Duration::from_secs(25);
 /// The longest wait between two recovery attempts of one intent.
 const MAX_BACKOFF_MINUTES: i64 = 60;
 
 /// Retry bookkeeping carried inside an intent.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Retry {
+pub(crate) struct Retry {
     /// Failed recovery attempts so far.
     #[serde(default)]
     pub attempts: u32,
@@ -50,12 +50,12 @@ pub struct Retry {
 
 impl Retry {
     /// Whether a recovery attempt may run at `now`.
-    pub fn due(&self, now: DateTime<Utc>) -> bool {
+    pub(crate) fn due(&self, now: DateTime<Utc>) -> bool {
         self.next_attempt_time.is_none_or(|t| now >= t)
     }
 
     /// Records a failed attempt at `now`: the next waits twice as long, up to an hour.
-    pub fn failed(&mut self, now: DateTime<Utc>) {
+    pub(crate) fn failed(&mut self, now: DateTime<Utc>) {
         self.attempts = self.attempts.saturating_add(1);
         let minutes = 1i64 << self.attempts.saturating_sub(1).min(6);
         self.next_attempt_time = Some(now + TimeDelta::minutes(minutes.min(MAX_BACKOFF_MINUTES)));
@@ -64,7 +64,7 @@ impl Retry {
 
 /// A key being created at a provider for key `key`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CreateIntent {
+pub(crate) struct CreateIntent {
     /// The managed key.
     pub key: String,
     /// The provider configuration asked to create it.
@@ -81,7 +81,7 @@ pub struct CreateIntent {
 
 /// A retired key to revoke at a provider.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RevokeIntent {
+pub(crate) struct RevokeIntent {
     /// The managed key.
     pub key: String,
     /// The provider configuration the key lives at.
@@ -104,12 +104,15 @@ fn to_json<T: Serialize>(v: &T) -> Result<serde_json::Value, Error> {
 }
 
 /// Writes a create intent; returns its id.
-pub async fn begin_create(storage: &dyn Storage, intent: &CreateIntent) -> Result<String, Error> {
+pub(super) async fn begin_create(
+    storage: &dyn Storage,
+    intent: &CreateIntent,
+) -> Result<String, Error> {
     Ok(wal_put(storage, WAL_CREATE, &to_json(intent)?).await?)
 }
 
 /// Rewrites intent `id` (keeping its creation time, so its age still counts from the start).
-pub async fn rewrite<T: Serialize>(
+pub(crate) async fn rewrite<T: Serialize>(
     storage: &dyn Storage,
     id: &str,
     kind: &str,
@@ -125,7 +128,7 @@ pub async fn rewrite<T: Serialize>(
 }
 
 /// Records the provider's id on create intent `id` as soon as the provider answered.
-pub async fn note_created(
+pub(super) async fn note_created(
     storage: &dyn Storage,
     id: &str,
     intent: &CreateIntent,
@@ -134,7 +137,7 @@ pub async fn note_created(
 }
 
 /// Deletes an intent whose work is complete (best effort: recovery settles a leftover).
-pub async fn settle(storage: &dyn Storage, id: Option<&str>) {
+pub(crate) async fn settle(storage: &dyn Storage, id: Option<&str>) {
     if let Some(id) = id {
         if let Err(e) = wal_delete(storage, id).await {
             tracing::warn!(error = %e, "could not settle an intent; recovery will");
@@ -144,7 +147,7 @@ pub async fn settle(storage: &dyn Storage, id: Option<&str>) {
 
 /// Writes a revoke intent for `revocation` of `key`'s `version`; returns its id. Call before
 /// the write that stores the retirement.
-pub async fn begin_revoke(
+pub(crate) async fn begin_revoke(
     storage: &dyn Storage,
     key: &str,
     version: u32,
@@ -162,14 +165,17 @@ pub async fn begin_revoke(
 }
 
 /// An intent of `entry`'s kind, decoded.
-pub fn decode<T: DeserializeOwned>(entry: &WalEntry) -> Result<T, Error> {
+pub(crate) fn decode<T: DeserializeOwned>(entry: &WalEntry) -> Result<T, Error> {
     serde_json::from_value(entry.data.clone())
         .map_err(|e| Error::Internal(format!("bad {} intent: {e}", entry.kind)))
 }
 
 /// Pending revocations at provider `provider`, as `key version N` strings: those a key's
 /// record shows and those of deleted keys, which only their intents remember.
-pub async fn pending_at(storage: &dyn Storage, provider: &str) -> Result<Vec<String>, Error> {
+pub(crate) async fn pending_at(
+    storage: &dyn Storage,
+    provider: &str,
+) -> Result<Vec<String>, Error> {
     let mut out = Vec::new();
     for id in crate::framework::wal_list(storage).await? {
         let Some(entry) = crate::framework::wal_get(storage, &id).await? else {

@@ -17,7 +17,7 @@ use crate::rotation::SecretValue;
 /// it is not or cannot be checked (no provider, a provider that cannot look keys up, no admin
 /// key, no such key, a record without a hint), a 503 when the provider is unavailable. `Ok`
 /// means the id may be recorded as verified, and so revoked there later.
-pub async fn verify_provider_key_id(
+pub(crate) async fn verify_provider_key_id(
     shared: &Shared,
     storage: &dyn Storage,
     provider: Option<&str>,

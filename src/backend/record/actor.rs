@@ -7,7 +7,7 @@ use crate::framework::{Error, Request};
 
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Actor {
+pub(crate) enum Actor {
     /// The engine itself, on its periodic tick.
     Scheduler,
     /// A Vault client.
@@ -23,7 +23,7 @@ pub enum Actor {
 
 impl Actor {
     /// The actor of a request.
-    pub fn of(req: &Request) -> Actor {
+    pub(crate) fn of(req: &Request) -> Actor {
         Actor::Client {
             entity_id: req.entity_id.clone(),
             display_name: req.display_name.clone(),
@@ -35,7 +35,7 @@ impl Actor {
     /// the scheduler and for a client that cannot be told apart as a person (a token without an
     /// identity entity, such as the root token and tokens created from it, or a batch token,
     /// which has no accessor). Never the token accessor: two tokens of one entity are one person.
-    pub fn identity(&self) -> Option<String> {
+    pub(crate) fn identity(&self) -> Option<String> {
         match self {
             Actor::Scheduler => None,
             Actor::Client {
@@ -50,7 +50,7 @@ impl Actor {
     /// The identity a stage or promote needs while `require_separate_approver` is on: the
     /// entity (see [`Actor::identity`]), `None` for the scheduler, or a 403 for a client
     /// without one.
-    pub fn approver(&self) -> Result<Option<String>, Error> {
+    pub(crate) fn approver(&self) -> Result<Option<String>, Error> {
         match (self, self.identity()) {
             (Actor::Scheduler, _) => Ok(None),
             (_, Some(id)) => Ok(Some(id)),

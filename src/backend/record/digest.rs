@@ -19,14 +19,14 @@ use crate::rotation::VersionState;
 
 /// A `previous` version's grace end and planned grace end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Grace {
+pub(crate) struct Grace {
     pub expires: Option<DateTime<Utc>>,
     pub planned: Option<DateTime<Utc>>,
 }
 
 /// A retired version's revocation at its provider, not confirmed yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingRevocation {
+pub(crate) struct PendingRevocation {
     pub version: u32,
     /// The provider configuration it waits for.
     pub provider: Box<str>,
@@ -39,7 +39,7 @@ impl Grace {
     /// than planned (`extend/`, usage), or it is still live although the planned end passed
     /// (the periodic work has not retired it yet). Records from before the plan was remembered
     /// count their grace end as the plan.
-    pub fn past_plan(&self, now: DateTime<Utc>) -> bool {
+    pub(crate) fn past_plan(&self, now: DateTime<Utc>) -> bool {
         let Some(planned) = self.planned.or(self.expires) else {
             return false;
         };
@@ -49,7 +49,7 @@ impl Grace {
 
 /// What the reports read of one key record (its name is the cache's key, not repeated here).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyDigest {
+pub(crate) struct KeyDigest {
     pub provider: Option<Box<str>>,
     pub auto_rotate: bool,
     pub schedule: Box<str>,
@@ -100,7 +100,7 @@ fn counts(m: &std::collections::BTreeMap<String, u64>) -> Box<[(Box<str>, u64)]>
 
 impl KeyDigest {
     /// The digest of `k`.
-    pub fn of(k: &KeyState) -> KeyDigest {
+    pub(crate) fn of(k: &KeyState) -> KeyDigest {
         let versions = || k.versions.versions.values();
         let settings = Settings {
             rotation_period: k.rotation_period,
@@ -145,7 +145,7 @@ impl KeyDigest {
     }
 
     /// The key's schedule and its overrides, for [`super::view::periods_of`].
-    pub fn overrides(&self) -> Overrides<'_> {
+    pub(crate) fn overrides(&self) -> Overrides<'_> {
         let own = self.settings.as_deref().unwrap_or(&INHERITED);
         Overrides {
             schedule: &self.schedule,
@@ -159,14 +159,14 @@ impl KeyDigest {
     }
 
     /// Whether a `previous` version is still valid at `now` (the first, as `creds/` finds it).
-    pub fn in_grace(&self, now: DateTime<Utc>) -> bool {
+    pub(crate) fn in_grace(&self, now: DateTime<Utc>) -> bool {
         self.previous
             .first()
             .is_some_and(|g| grace_open(g.expires, now))
     }
 
     /// Failed rotations with trigger `trigger`.
-    pub fn failures(&self, trigger: &str) -> u64 {
+    pub(crate) fn failures(&self, trigger: &str) -> u64 {
         self.rotation_failures
             .iter()
             .find(|(t, _)| &**t == trigger)
@@ -176,7 +176,10 @@ impl KeyDigest {
 
 /// Key `name`'s digest: the one kept if its record has not changed since, otherwise read from
 /// its record (checked as [`store::load_with`] checks it). `None` when the key does not exist.
-pub async fn load(storage: &dyn Storage, name: &str) -> Result<Option<Arc<KeyDigest>>, Error> {
+pub(crate) async fn load(
+    storage: &dyn Storage,
+    name: &str,
+) -> Result<Option<Arc<KeyDigest>>, Error> {
     get_summary(storage, &store::key_path(name), || async {
         let entry = store::load_with(storage, name, false).await?;
         Ok(entry.map(|e| KeyDigest::of(&e.key)))

@@ -9,12 +9,12 @@ use serde_json::Value;
 use crate::framework::{Error, Storage};
 
 /// The format this release writes.
-pub const FORMAT: u32 = 2;
+pub(super) const FORMAT: u32 = 2;
 /// The format of records without a `format` field (the previous release).
-pub const PREVIOUS_FORMAT: u32 = 1;
+pub(super) const PREVIOUS_FORMAT: u32 = 1;
 
 /// Serde default of `format` fields: a record without one is the previous release's.
-pub fn previous_format() -> u32 {
+pub(super) fn previous_format() -> u32 {
     PREVIOUS_FORMAT
 }
 
@@ -28,14 +28,14 @@ fn invalid_json(path: &str, e: &serde_json::Error) -> Error {
 }
 
 /// Parses a stored entry as JSON, naming it on failure.
-pub fn decode(path: &str, raw: &[u8]) -> Result<Value, Error> {
+pub(super) fn decode(path: &str, raw: &[u8]) -> Result<Value, Error> {
     serde_json::from_slice(raw).map_err(|e| invalid_json(path, &e))
 }
 
 /// The format of a stored entry, as [`format_of`] reads it from the parsed value, without
 /// building the value: the rest of the entry is only checked to be JSON. A hot path (reports
 /// decode every key record, and a tree of values costs several times the typed record).
-pub fn format_in(path: &str, raw: &[u8]) -> Result<u64, Error> {
+pub(super) fn format_in(path: &str, raw: &[u8]) -> Result<u64, Error> {
     #[derive(serde::Deserialize)]
     struct Head {
         #[serde(default)]
@@ -51,7 +51,7 @@ pub fn format_in(path: &str, raw: &[u8]) -> Result<u64, Error> {
 }
 
 /// Decodes a stored entry straight into `T`, naming the entry on failure (never its content).
-pub fn from_slice<T: DeserializeOwned>(path: &str, raw: &[u8]) -> Result<T, Error> {
+pub(super) fn from_slice<T: DeserializeOwned>(path: &str, raw: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(raw).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             invalid_json(path, &e)
@@ -62,7 +62,7 @@ pub fn from_slice<T: DeserializeOwned>(path: &str, raw: &[u8]) -> Result<T, Erro
 }
 
 /// The format of a parsed record (1 when it has none).
-pub fn format_of(value: &Value) -> u64 {
+pub(super) fn format_of(value: &Value) -> u64 {
     format_number(value.get("format"))
 }
 
@@ -74,7 +74,7 @@ fn format_number(format: Option<&Value>) -> u64 {
 }
 
 /// Refuses a record written by a newer release.
-pub fn check_format(path: &str, value: &Value) -> Result<(), Error> {
+pub(super) fn check_format(path: &str, value: &Value) -> Result<(), Error> {
     let format = format_of(value);
     if format > u64::from(FORMAT) {
         return Err(Error::Internal(format!(
@@ -86,7 +86,7 @@ pub fn check_format(path: &str, value: &Value) -> Result<(), Error> {
 }
 
 /// Decodes a parsed record into `T`, naming the entry on failure (never its content).
-pub fn from_value<T: DeserializeOwned>(path: &str, value: Value) -> Result<T, Error> {
+pub(super) fn from_value<T: DeserializeOwned>(path: &str, value: Value) -> Result<T, Error> {
     serde_json::from_value(value).map_err(|e| cannot_decode(path, &e))
 }
 
@@ -106,7 +106,7 @@ fn kind(e: &serde_json::Error) -> String {
 }
 
 /// Reads a record of this or the previous format.
-pub async fn get<T: DeserializeOwned>(
+pub(super) async fn get<T: DeserializeOwned>(
     storage: &dyn Storage,
     path: &str,
 ) -> Result<Option<T>, Error> {

@@ -16,15 +16,15 @@ use super::format::{self, FORMAT};
 use crate::framework::{Error, Storage};
 
 /// Prefix of history pages and of archived (deleted keys') history logs.
-pub const PREFIX: &str = "history/";
+pub(super) const PREFIX: &str = "history/";
 /// Events per page.
-pub const PAGE_EVENTS: u64 = 50;
+pub(super) const PAGE_EVENTS: u64 = 50;
 /// Longest `detail` kept in an event (bytes), so a page stays far below Raft's entry limit.
-pub const MAX_DETAIL: usize = 1024;
+pub(super) const MAX_DETAIL: usize = 1024;
 
 /// One history event (api.md `history/`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryEvent {
+pub(crate) struct HistoryEvent {
     /// When.
     pub time: DateTime<Utc>,
     /// `created`, `staged`, `tested`, `promoted`, `rolled_back`, `revoked`, `expired`, `failed`,
@@ -44,7 +44,7 @@ pub struct HistoryEvent {
 
 impl HistoryEvent {
     /// Cuts `detail` to [`MAX_DETAIL`] bytes (on a character boundary).
-    pub fn bounded(mut self) -> HistoryEvent {
+    pub(crate) fn bounded(mut self) -> HistoryEvent {
         if self.detail.len() > MAX_DETAIL {
             let mut end = MAX_DETAIL;
             while !self.detail.is_char_boundary(end) {
@@ -59,7 +59,7 @@ impl HistoryEvent {
 
 /// Which events of a key's history exist: numbers `first..next`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryLog {
+pub(crate) struct HistoryLog {
     /// The oldest event kept.
     pub first: u64,
     /// The number the next event gets.
@@ -91,7 +91,7 @@ struct Archive {
 }
 
 /// An archive as stored: this release's index, or the previous release's full list.
-pub enum StoredArchive {
+pub(crate) enum StoredArchive {
     /// This release: the pages hold the events.
     Log(HistoryLog),
     /// The previous release: every event, oldest first.
@@ -116,7 +116,7 @@ async fn read_page(storage: &dyn Storage, name: &str, page: u64) -> Result<Vec<N
 
 /// What [`append`] did: the log to store and the pages that fell out of it (to delete once the
 /// log is stored).
-pub struct Appended {
+pub(super) struct Appended {
     /// The log including the new events, trimmed to the limit.
     pub log: HistoryLog,
     /// Pages wholly before `log.first`.
@@ -125,7 +125,7 @@ pub struct Appended {
 
 /// Writes `events` after `log` (numbers `log.next..`) and trims the log to `limit` events.
 /// Writing the same events after the same log again writes the same pages.
-pub async fn append(
+pub(super) async fn append(
     storage: &dyn Storage,
     name: &str,
     log: HistoryLog,
@@ -183,17 +183,17 @@ async fn write_page(
 }
 
 /// The `next_after` cursor of `history/` for events before number `seq` (opaque to clients).
-pub fn cursor(seq: u64) -> String {
+pub(crate) fn cursor(seq: u64) -> String {
     format!("e{seq}")
 }
 
 /// The event number a cursor stands for.
-pub fn parse_cursor(cursor: &str) -> Option<u64> {
+pub(crate) fn parse_cursor(cursor: &str) -> Option<u64> {
     cursor.strip_prefix('e')?.parse().ok()
 }
 
 /// Deletes pages that fell out of a stored log (best effort: a page left over is never read).
-pub async fn delete_stale(storage: &dyn Storage, name: &str, stale: &[String]) {
+pub(super) async fn delete_stale(storage: &dyn Storage, name: &str, stale: &[String]) {
     for path in stale {
         if let Err(e) = storage.delete(path).await {
             tracing::warn!(key = %name, error = %e, "could not delete an old history page");
@@ -203,7 +203,7 @@ pub async fn delete_stale(storage: &dyn Storage, name: &str, stale: &[String]) {
 
 /// One page of `history/`: up to `limit` events before the cursor `before` (newest first),
 /// and the cursor of the next page if older events remain.
-pub async fn page(
+pub(crate) async fn page(
     storage: &dyn Storage,
     name: &str,
     log: HistoryLog,
@@ -229,7 +229,7 @@ pub async fn page(
 }
 
 /// The previous release's whole-history list, paged the same way (events numbered from 0).
-pub fn legacy_page(
+pub(crate) fn legacy_page(
     events: &[HistoryEvent],
     before: Option<u64>,
     limit: u64,
@@ -247,7 +247,7 @@ pub fn legacy_page(
 
 /// Stores a previous-release history list as pages (numbers from 0); the log pointing at them.
 /// Idempotent: the same list always gives the same pages.
-pub async fn import(
+pub(super) async fn import(
     storage: &dyn Storage,
     name: &str,
     events: &[HistoryEvent],
@@ -257,7 +257,7 @@ pub async fn import(
 }
 
 /// A deleted key's archived history, if any.
-pub async fn load_archive(
+pub(crate) async fn load_archive(
     storage: &dyn Storage,
     name: &str,
 ) -> Result<Option<StoredArchive>, Error> {
@@ -277,7 +277,11 @@ pub async fn load_archive(
 }
 
 /// Archives a deleted key's log.
-pub async fn save_archive(storage: &dyn Storage, name: &str, log: HistoryLog) -> Result<(), Error> {
+pub(crate) async fn save_archive(
+    storage: &dyn Storage,
+    name: &str,
+    log: HistoryLog,
+) -> Result<(), Error> {
     let archive = Archive {
         format: FORMAT,
         log,
@@ -287,7 +291,7 @@ pub async fn save_archive(storage: &dyn Storage, name: &str, log: HistoryLog) ->
 
 /// The archived history of `name` as a log, importing a previous-release list into pages first
 /// (for a key created again, which continues it).
-pub async fn adopt_archive(storage: &dyn Storage, name: &str) -> Result<HistoryLog, Error> {
+pub(crate) async fn adopt_archive(storage: &dyn Storage, name: &str) -> Result<HistoryLog, Error> {
     Ok(match load_archive(storage, name).await? {
         None => HistoryLog::default(),
         Some(StoredArchive::Log(log)) => log,
@@ -296,14 +300,14 @@ pub async fn adopt_archive(storage: &dyn Storage, name: &str) -> Result<HistoryL
 }
 
 /// Forgets the archive of `name` (its pages now belong to the live key).
-pub async fn drop_archive(storage: &dyn Storage, name: &str) -> Result<(), Error> {
+pub(crate) async fn drop_archive(storage: &dyn Storage, name: &str) -> Result<(), Error> {
     Ok(storage.delete(&archive_path(name)).await?)
 }
 
 /// Converts a previous-release archive (`history/<name>` holding the whole list) to pages and an
 /// index; returns whether it did. The caller leaves alone the archive of a name that has a live
 /// key (the live record's history is the complete one; the next delete replaces the archive).
-pub async fn migrate_archive(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
+pub(super) async fn migrate_archive(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
     let Some(StoredArchive::Legacy(events)) = load_archive(storage, name).await? else {
         return Ok(false);
     };

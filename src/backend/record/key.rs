@@ -15,12 +15,12 @@ use crate::framework::{Error, Storage};
 use crate::rotation::{Change, KeyVersions, Version, VersionState};
 
 /// How many retired (revoked or failed) versions a record keeps besides its live ones.
-pub const RETIRED_KEEP: usize = 10;
+pub(crate) const RETIRED_KEEP: usize = 10;
 
 /// Automatic rotation bookkeeping.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct AutoState {
+pub(crate) struct AutoState {
     /// Consecutive failed automatic attempts.
     pub failures: u32,
     /// No automatic attempt before this time (back-off).
@@ -35,7 +35,7 @@ pub struct AutoState {
 /// Counters for `metrics`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Promotions (rotations completed).
     pub rotations: u64,
     /// Test outcomes by name.
@@ -49,7 +49,7 @@ pub struct Stats {
 
 impl Stats {
     /// Counts a failed one-call rotation (`rotate/` or automatic).
-    pub fn count_rotation_failure(&mut self, actor: &Actor) {
+    pub(crate) fn count_rotation_failure(&mut self, actor: &Actor) {
         let trigger = if *actor == Actor::Scheduler {
             "automatic"
         } else {
@@ -64,7 +64,7 @@ impl Stats {
 
 /// A managed key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KeyState {
+pub(crate) struct KeyState {
     /// The key's name.
     pub name: String,
     /// Name under `providers/`, if any.
@@ -116,7 +116,7 @@ pub struct KeyState {
 
 /// What `keys/<name>` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KeyEntry {
+pub(crate) struct KeyEntry {
     /// Record format ([`format::FORMAT`]; absent, so 1, in the previous release's records).
     #[serde(default = "format::previous_format")]
     pub format: u32,
@@ -144,7 +144,7 @@ pub struct KeyEntry {
 
 impl KeyEntry {
     /// A new record for `key`, continuing the history `log`.
-    pub fn new(key: KeyState, log: HistoryLog) -> KeyEntry {
+    pub(crate) fn new(key: KeyState, log: HistoryLog) -> KeyEntry {
         KeyEntry {
             format: FORMAT,
             key,
@@ -158,12 +158,12 @@ impl KeyEntry {
     }
 
     /// Whether the previous release wrote this record (then `migrate` converts it).
-    pub fn is_previous_format(&self) -> bool {
+    pub(crate) fn is_previous_format(&self) -> bool {
         self.format == PREVIOUS_FORMAT
     }
 
     /// Appends events for `changes`, made by `actor` during `req_id`, keeping `limit` events.
-    pub fn record(
+    pub(crate) fn record(
         &mut self,
         changes: &[Change],
         actor: &Actor,
@@ -190,25 +190,25 @@ impl KeyEntry {
 
     /// How many events the history keeps, as `history_limit` was when events were recorded
     /// (unbounded when none were).
-    pub fn history_limit(&self) -> i64 {
+    pub(crate) fn history_limit(&self) -> i64 {
         self.history_limit.unwrap_or(i64::MAX)
     }
 
     /// Appends one event, keeping `limit` events (older ones leave when the entry is saved).
-    pub fn push(&mut self, event: HistoryEvent, limit: i64) {
+    pub(crate) fn push(&mut self, event: HistoryEvent, limit: i64) {
         self.unsaved.push(event.bounded());
         self.history_limit = Some(limit);
     }
 
     /// Remembers a rotation id's result (stored with the entry).
-    pub fn remember(&mut self, record: Idempotency) {
+    pub(crate) fn remember(&mut self, record: Idempotency) {
         self.unsaved_replays
             .retain(|r| r.rotation_id != record.rotation_id);
         self.unsaved_replays.push(record);
     }
 
     /// The remembered record for `rotation_id`.
-    pub async fn recall(
+    pub(crate) async fn recall(
         &self,
         storage: &dyn Storage,
         rotation_id: &str,
@@ -226,7 +226,7 @@ impl KeyEntry {
 
 /// Whether a retired version's metadata may leave the key's record once newer retired versions
 /// make it one of more than [`RETIRED_KEEP`]. The one place that decides what a record keeps.
-pub fn trimmable(v: &Version) -> bool {
+pub(super) fn trimmable(v: &Version) -> bool {
     matches!(v.state, VersionState::Revoked | VersionState::Failed)
         && !v
             .provider_revocation
@@ -236,7 +236,7 @@ pub fn trimmable(v: &Version) -> bool {
 
 /// Drops the oldest trimmable retired versions beyond the newest [`RETIRED_KEEP`] retired ones.
 /// Live versions always stay; `next_version` is untouched, so numbers never repeat.
-pub fn trim_retired(versions: &mut KeyVersions) {
+pub(super) fn trim_retired(versions: &mut KeyVersions) {
     let retired = |v: &Version| matches!(v.state, VersionState::Revoked | VersionState::Failed);
     let old: Vec<u32> = versions
         .versions
@@ -255,7 +255,7 @@ pub fn trim_retired(versions: &mut KeyVersions) {
 /// What a key sets of its periods, borrowed from its record or its digest: its schedule and
 /// the overrides of it (`None` inherits the schedule's).
 #[derive(Debug, Clone, Copy)]
-pub struct Overrides<'a> {
+pub(crate) struct Overrides<'a> {
     pub schedule: &'a str,
     pub rotation_period: Option<i64>,
     pub grace_period: Option<i64>,
@@ -267,7 +267,7 @@ pub struct Overrides<'a> {
 
 impl KeyState {
     /// This key's [`Overrides`].
-    pub fn overrides(&self) -> Overrides<'_> {
+    pub(crate) fn overrides(&self) -> Overrides<'_> {
         Overrides {
             schedule: &self.schedule,
             rotation_period: self.rotation_period,

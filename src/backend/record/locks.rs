@@ -8,14 +8,14 @@ type Table = Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>;
 
 /// Per-key write locks.
 #[derive(Debug, Default)]
-pub struct KeyLocks {
+pub(crate) struct KeyLocks {
     locks: Table,
 }
 
 /// Exclusive write access to one key; dropping it releases the key (and forgets the name when
 /// nobody else waits for it).
 #[derive(Debug)]
-pub struct KeyGuard {
+pub(crate) struct KeyGuard {
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
     lock: Arc<tokio::sync::Mutex<()>>,
     name: String,
@@ -30,14 +30,14 @@ impl KeyLocks {
     }
 
     /// Waits for exclusive write access to key `name`.
-    pub async fn lock(&self, name: &str) -> KeyGuard {
+    pub(crate) async fn lock(&self, name: &str) -> KeyGuard {
         let lock = self.entry(name);
         let guard = lock.clone().lock_owned().await;
         self.guard(name, lock, guard)
     }
 
     /// Exclusive write access to key `name` if nobody holds it now.
-    pub fn try_lock(&self, name: &str) -> Option<KeyGuard> {
+    pub(crate) fn try_lock(&self, name: &str) -> Option<KeyGuard> {
         let lock = self.entry(name);
         // On failure our clone goes away here; the holder removes the name when it releases.
         let guard = lock.clone().try_lock_owned().ok()?;
@@ -46,10 +46,7 @@ impl KeyLocks {
 
     /// The lock of `name`, entered in the table (under the table's lock, see [`KeyGuard`]).
     fn entry(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.table()
-            .entry(name.to_string())
-            .or_default()
-            .clone()
+        self.table().entry(name.to_string()).or_default().clone()
     }
 
     fn guard(
@@ -68,13 +65,13 @@ impl KeyLocks {
 
     #[cfg(test)]
     /// How many names the table holds.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.table().len()
     }
 
     #[cfg(test)]
     /// Whether the table holds no name.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

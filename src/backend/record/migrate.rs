@@ -19,7 +19,7 @@ use crate::framework::{put_json, Error, Storage};
 /// Converts every previous-release record of the mount. A record that cannot be converted (an
 /// inconsistent one, left for an operator) is logged and skipped; the others are converted.
 /// Returns what failed, each naming its record.
-pub async fn run(locks: &KeyLocks, storage: &dyn Storage) -> Result<Vec<String>, Error> {
+pub(crate) async fn run(locks: &KeyLocks, storage: &dyn Storage) -> Result<Vec<String>, Error> {
     let mut failures = Vec::new();
     for name in store::list_names(storage).await? {
         let _guard = locks.lock(&name).await;
@@ -57,7 +57,7 @@ async fn archived_names(storage: &dyn Storage) -> Result<Vec<String>, Error> {
 
 /// Converts key `name`'s record if the previous release wrote it (the caller holds its lock).
 /// Returns whether it did.
-pub async fn key(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
+pub(crate) async fn key(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
     let Some(entry) = store::read(storage, name).await? else {
         return Ok(false);
     };

@@ -9,13 +9,13 @@ use super::format::{self, FORMAT};
 use crate::framework::{Error, Storage};
 
 /// Prefix of remembered rotation ids.
-pub const PREFIX: &str = "idempotency/";
+pub(super) const PREFIX: &str = "idempotency/";
 /// How many rotation ids a key remembers.
-pub const KEEP: usize = 32;
+pub(crate) const KEEP: usize = 32;
 
 /// A remembered `rotation_id`: the same id with the same input returns the same result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Idempotency {
+pub(crate) struct Idempotency {
     /// The client's rotation id.
     pub rotation_id: String,
     /// `stage` or `rotate`.
@@ -35,7 +35,7 @@ struct Stored {
 }
 
 /// The storage id of a rotation id (any text is accepted as a rotation id; paths are not).
-pub fn id_of(rotation_id: &str) -> String {
+pub(super) fn id_of(rotation_id: &str) -> String {
     hex::encode(&Sha256::digest(rotation_id.as_bytes())[..16])
 }
 
@@ -44,7 +44,7 @@ fn path(name: &str, id: &str) -> String {
 }
 
 /// The remembered record of `rotation_id`, if `ids` (the key's list) holds it.
-pub async fn recall(
+pub(super) async fn recall(
     storage: &dyn Storage,
     name: &str,
     ids: &[String],
@@ -62,7 +62,7 @@ pub async fn recall(
 
 /// Writes `new` records and returns the key's list with them (newest last, at most [`KEEP`])
 /// and the ids that fell out (to delete once the list is stored). Idempotent.
-pub async fn store(
+pub(super) async fn store(
     storage: &dyn Storage,
     name: &str,
     ids: &[String],
@@ -86,7 +86,7 @@ pub async fn store(
 
 /// Deletes remembered records (best effort: an entry left over is never read, since the key's
 /// list no longer names it).
-pub async fn forget(storage: &dyn Storage, name: &str, ids: &[String]) {
+pub(crate) async fn forget(storage: &dyn Storage, name: &str, ids: &[String]) {
     for id in ids {
         if let Err(e) = storage.delete(&path(name, id)).await {
             tracing::warn!(key = %name, error = %e, "could not delete an old rotation id record");

@@ -18,12 +18,12 @@ use super::store;
 use crate::framework::{Error, Storage};
 
 /// Records read at once.
-pub const CONCURRENCY: usize = 16;
+pub(super) const CONCURRENCY: usize = 16;
 
 /// Every live key's settings and versions, in name order. A record that cannot be used (newer
 /// format, inconsistent) is left out with an error logged; a key deleted during the scan is
 /// simply not there; a storage failure ends the stream with that error.
-pub async fn keys(
+pub(crate) async fn keys(
     storage: &dyn Storage,
 ) -> Result<impl Stream<Item = Result<KeyState, Error>> + '_, Error> {
     each(storage, Broken::LeftOut, move |name| async move {
@@ -35,7 +35,7 @@ pub async fn keys(
 
 /// Every live key's name and digest, as [`keys`] (what the reports read): the digests the
 /// record cache keeps cost no storage read.
-pub async fn digests(
+pub(crate) async fn digests(
     storage: &dyn Storage,
 ) -> Result<impl Stream<Item = Result<(String, Arc<KeyDigest>), Error>> + '_, Error> {
     digests_or(storage, Broken::LeftOut).await
@@ -52,7 +52,7 @@ enum Broken {
 
 /// [`digests`] for a check that must not pass on what it could not read: a record that cannot
 /// be used ends the stream with its error (naming the key).
-pub async fn digests_checked(
+pub(crate) async fn digests_checked(
     storage: &dyn Storage,
 ) -> Result<impl Stream<Item = Result<(String, Arc<KeyDigest>), Error>> + '_, Error> {
     digests_or(storage, Broken::Refused).await
@@ -103,7 +103,7 @@ where
 /// The names of the keys for which `pred` holds (judged on their digests), in name order. A
 /// record that cannot be used fails the call (naming its key): a reference check must not pass
 /// on a record it could not read.
-pub async fn names_where(
+pub(crate) async fn names_where(
     storage: &dyn Storage,
     pred: impl Fn(&KeyDigest) -> bool,
 ) -> Result<Vec<String>, Error> {

@@ -19,16 +19,16 @@ use super::replays;
 use crate::framework::{get_cached, put_json, Error, Storage};
 
 /// Prefix of live key entries.
-pub const KEYS_PREFIX: &str = "keys/";
+pub(crate) const KEYS_PREFIX: &str = "keys/";
 
 /// Storage key of a live key.
-pub fn key_path(name: &str) -> String {
+pub(crate) fn key_path(name: &str) -> String {
     format!("{KEYS_PREFIX}{name}")
 }
 
 /// Reads a key's record as stored (this or the previous format), without checking its versions.
 /// For `history/` and reports, which act on nothing; `None` if there is no such key.
-pub async fn read(storage: &dyn Storage, name: &str) -> Result<Option<KeyEntry>, Error> {
+pub(crate) async fn read(storage: &dyn Storage, name: &str) -> Result<Option<KeyEntry>, Error> {
     Ok(read_shared(storage, name, true)
         .await?
         .map(|e| e.as_ref().clone()))
@@ -39,7 +39,7 @@ pub async fn read(storage: &dyn Storage, name: &str) -> Result<Option<KeyEntry>,
 /// decoding. `keep`: whether a record read from storage may be cached (scans over every key
 /// pass false). The cache holds records as stored, never views: whatever depends on the time
 /// (grace windows) is judged by the reader.
-pub async fn read_shared(
+pub(super) async fn read_shared(
     storage: &dyn Storage,
     name: &str,
     keep: bool,
@@ -62,7 +62,7 @@ fn decode(name: &str, path: &str, raw: &[u8]) -> Result<KeyEntry, Error> {
 }
 
 /// Refuses a record that breaks the version invariants; it is left as stored for an operator.
-pub fn check(name: &str, entry: &KeyEntry) -> Result<(), Error> {
+pub(super) fn check(name: &str, entry: &KeyEntry) -> Result<(), Error> {
     entry.key.versions.check_invariants().map_err(|e| {
         tracing::error!(key = %name, error = %e, "stored key record is inconsistent; refusing to use it");
         Error::Internal(format!(
@@ -77,14 +77,14 @@ pub fn check(name: &str, entry: &KeyEntry) -> Result<(), Error> {
 }
 
 /// Loads a live key's record, checked (see [`check`]).
-pub async fn load(storage: &dyn Storage, name: &str) -> Result<Option<KeyEntry>, Error> {
+pub(crate) async fn load(storage: &dyn Storage, name: &str) -> Result<Option<KeyEntry>, Error> {
     Ok(load_shared(storage, name)
         .await?
         .map(|e| e.as_ref().clone()))
 }
 
 /// [`load`], shared with the cache (see [`read_shared`]): for reads that change nothing.
-pub async fn load_shared(
+pub(crate) async fn load_shared(
     storage: &dyn Storage,
     name: &str,
 ) -> Result<Option<Arc<KeyEntry>>, Error> {
@@ -105,12 +105,12 @@ pub(super) async fn load_with(
 }
 
 /// Loads a live key (without its history), checked.
-pub async fn load_key(storage: &dyn Storage, name: &str) -> Result<Option<KeyState>, Error> {
+pub(crate) async fn load_key(storage: &dyn Storage, name: &str) -> Result<Option<KeyState>, Error> {
     Ok(load(storage, name).await?.map(|e| e.key))
 }
 
 /// Loads a live key's entry or fails with a 400 naming it.
-pub async fn load_existing(storage: &dyn Storage, name: &str) -> Result<KeyEntry, Error> {
+pub(crate) async fn load_existing(storage: &dyn Storage, name: &str) -> Result<KeyEntry, Error> {
     load(storage, name)
         .await?
         .ok_or_else(|| Error::BadRequest(format!("key {name:?} does not exist")))
@@ -119,12 +119,12 @@ pub async fn load_existing(storage: &dyn Storage, name: &str) -> Result<KeyEntry
 /// Writes a live key: its new history events and rotation ids first, then its record (trimmed
 /// of old retired versions), then deletes what fell out of the history and the remembered ids.
 /// Saving the same entry again writes the same data.
-pub async fn save(storage: &dyn Storage, entry: &KeyEntry) -> Result<(), Error> {
+pub(crate) async fn save(storage: &dyn Storage, entry: &KeyEntry) -> Result<(), Error> {
     write(storage, entry).await.map(|_| ())
 }
 
 /// [`save`], returning the record as stored.
-pub async fn write(storage: &dyn Storage, entry: &KeyEntry) -> Result<KeyEntry, Error> {
+pub(crate) async fn write(storage: &dyn Storage, entry: &KeyEntry) -> Result<KeyEntry, Error> {
     let key = &entry.key;
     let name = key.name.clone();
     let limit = entry.history_limit();
@@ -141,7 +141,7 @@ pub async fn write(storage: &dyn Storage, entry: &KeyEntry) -> Result<KeyEntry, 
 }
 
 /// Names of every live key.
-pub async fn list_names(storage: &dyn Storage) -> Result<Vec<String>, Error> {
+pub(crate) async fn list_names(storage: &dyn Storage) -> Result<Vec<String>, Error> {
     let mut names: Vec<String> = storage
         .list(KEYS_PREFIX)
         .await?

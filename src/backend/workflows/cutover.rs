@@ -15,7 +15,7 @@ use crate::rotation::usage;
 
 /// Ends the previous version's grace window now: it is revoked here and, where the engine can,
 /// at its provider (through the same durable intent as a grace end). Returns the response data.
-pub async fn finalize(
+pub(crate) async fn finalize(
     s: &Arc<Shared>,
     storage: &dyn Storage,
     mut locked: Locked,
@@ -69,7 +69,7 @@ async fn check_max_grace(
 
 /// Keeps the previous version valid until `until` (later than its current grace end); `reason`
 /// goes into the history with who did it. Returns the response data.
-pub async fn extend(
+pub(crate) async fn extend(
     s: &Arc<Shared>,
     storage: &dyn Storage,
     mut locked: Locked,

@@ -17,7 +17,7 @@ use crate::rotation::{KeyVersions, SecretValue};
 
 /// Settings a create or an update sets (`None`: left as it is), validated before anything is
 /// written.
-pub struct KeySettings {
+pub(crate) struct KeySettings {
     /// `Some(None)` removes the provider.
     pub provider: Option<Option<String>>,
     pub schedule: Option<String>,
@@ -32,7 +32,7 @@ pub struct KeySettings {
 
 impl KeySettings {
     /// Sets what these settings set on `key`; the names of the settings changed.
-    pub fn apply(self, key: &mut KeyState) -> Vec<&'static str> {
+    pub(crate) fn apply(self, key: &mut KeyState) -> Vec<&'static str> {
         let mut changed = Vec::new();
         if let Some(p) = self.provider {
             key.provider = p;
@@ -73,7 +73,7 @@ impl KeySettings {
 
 /// Checks references: the provider and schedule exist, auto_rotate has a provider that can
 /// create keys.
-pub async fn check_references(storage: &dyn Storage, key: &KeyState) -> Result<(), Error> {
+pub(crate) async fn check_references(storage: &dyn Storage, key: &KeyState) -> Result<(), Error> {
     let schedule = policy::require_schedule(storage, "schedule", &key.schedule).await?;
     policy::check_key(key, &schedule)?;
     if let Some(p) = &key.provider {
@@ -98,7 +98,7 @@ pub async fn check_references(storage: &dyn Storage, key: &KeyState) -> Result<(
 }
 
 /// A key to create, its input already checked by the path.
-pub struct NewKey {
+pub(crate) struct NewKey {
     pub name: String,
     /// The API key in use today: version 1.
     pub value: String,
@@ -110,7 +110,7 @@ pub struct NewKey {
 }
 
 /// Creates a key (400 if the name is taken); the key as stored and the time it was created.
-pub async fn create(
+pub(crate) async fn create(
     shared: &Shared,
     req: &Request,
     new: NewKey,
@@ -186,7 +186,7 @@ pub async fn create(
 /// Deletes key `name` if it exists: every value destroyed, each retired version's revocation
 /// intent written (they outlive the record), the history archived, then the record removed and
 /// the revocations tried.
-pub async fn delete(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(), Error> {
+pub(crate) async fn delete(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(), Error> {
     let storage = req.storage.as_ref();
     if record::load(storage, name).await?.is_none() {
         return Ok(());

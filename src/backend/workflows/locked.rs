@@ -24,10 +24,10 @@ use crate::rotation::{Change, ProviderRevocation, RotationError};
 /// serve a value the provider already refuses. Twenty to forty times the lag observed: a
 /// margin, not a guarantee (a standby cut off from the leader lags longer and still serves
 /// reads). The intent covers a crash or cancellation during the wait.
-pub const STANDBY_SETTLE: Duration = Duration::from_secs(2);
+pub(crate) const STANDBY_SETTLE: Duration = Duration::from_secs(2);
 
 /// How long revocations at the provider wait after their retiring write on this node.
-pub async fn revocation_delay(shared: &Shared) -> Duration {
+pub(super) async fn revocation_delay(shared: &Shared) -> Duration {
     if shared.system.may_have_standbys().await {
         STANDBY_SETTLE
     } else {
@@ -36,7 +36,7 @@ pub async fn revocation_delay(shared: &Shared) -> Duration {
 }
 
 /// A key under its write lock.
-pub struct Locked {
+pub(crate) struct Locked {
     _guard: KeyGuard,
     /// The entry as it will be saved.
     pub entry: KeyEntry,
@@ -58,7 +58,11 @@ pub struct Locked {
 impl Locked {
     /// Locks and loads key `name` for `req` (400 if it does not exist), and retires a previous
     /// version whose grace has ended, recording that as the scheduler's doing.
-    pub async fn open(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<Locked, Error> {
+    pub(crate) async fn open(
+        shared: &Arc<Shared>,
+        req: &Request,
+        name: &str,
+    ) -> Result<Locked, Error> {
         Self::open_as(
             shared,
             req.storage.as_ref(),
@@ -70,7 +74,7 @@ impl Locked {
     }
 
     /// Same as [`Locked::open`], for the engine's own work.
-    pub async fn open_as(
+    pub(crate) async fn open_as(
         shared: &Arc<Shared>,
         storage: &dyn Storage,
         name: &str,
@@ -82,7 +86,7 @@ impl Locked {
     }
 
     /// Same as [`Locked::open_as`], with the key's lock already held.
-    pub async fn with_guard(
+    pub(crate) async fn with_guard(
         _shared: &Arc<Shared>,
         storage: &dyn Storage,
         name: &str,
@@ -114,7 +118,7 @@ impl Locked {
     }
 
     /// Retires previous versions whose grace has ended (as the scheduler).
-    pub fn expire(&mut self) -> bool {
+    pub(crate) fn expire(&mut self) -> bool {
         let now = self.now;
         let changes = self.key().versions.expire(now);
         if changes.is_empty() {
@@ -128,17 +132,17 @@ impl Locked {
     }
 
     /// The key.
-    pub fn key(&mut self) -> &mut KeyState {
+    pub(crate) fn key(&mut self) -> &mut KeyState {
         &mut self.entry.key
     }
 
     /// The key, read-only.
-    pub fn key_ref(&self) -> &KeyState {
+    pub(crate) fn key_ref(&self) -> &KeyState {
         &self.entry.key
     }
 
     /// Records `changes` made by the actor, with an optional outcome.
-    pub fn record(&mut self, changes: &[Change], outcome: Option<&str>) {
+    pub(crate) fn record(&mut self, changes: &[Change], outcome: Option<&str>) {
         self.note_retired(changes);
         let limit = self.config.history_limit;
         self.entry.record(
@@ -152,7 +156,13 @@ impl Locked {
     }
 
     /// Records an event that is not a version transition (settings changes, failed attempts).
-    pub fn note(&mut self, event: &str, version: Option<u32>, outcome: Option<&str>, detail: &str) {
+    pub(crate) fn note(
+        &mut self,
+        event: &str,
+        version: Option<u32>,
+        outcome: Option<&str>,
+        detail: &str,
+    ) {
         let ev = record::HistoryEvent {
             time: self.now,
             event: event.to_string(),
@@ -167,12 +177,12 @@ impl Locked {
     }
 
     /// Remembers a rotation id's result; stored by the next save.
-    pub fn remember(&mut self, record: Idempotency) {
+    pub(crate) fn remember(&mut self, record: Idempotency) {
         self.entry.remember(record);
     }
 
     /// The remembered result of `rotation_id`, if this key has one.
-    pub async fn recall(
+    pub(crate) async fn recall(
         &self,
         storage: &dyn Storage,
         rotation_id: &str,
@@ -191,7 +201,7 @@ impl Locked {
     /// In a cluster the periodic tick does not wait [`STANDBY_SETTLE`] per key (with eight keys
     /// at a time that would cap a tick at a few hundred grace ends): what it retires is revoked
     /// by the recovery of its intents on a later tick, long after the standbys applied it.
-    pub async fn commit(
+    pub(crate) async fn commit(
         &mut self,
         shared: &Arc<Shared>,
         storage: &dyn Storage,
@@ -220,14 +230,14 @@ impl Locked {
     /// Writes the revocation intents for what this operation retired, then the entry (one
     /// write), keeping the lock until dropped. The intents come first, so no crash or
     /// cancellation between the two writes can store a retirement without its intent.
-    pub async fn save(&mut self, storage: &dyn Storage) -> Result<(), Error> {
+    pub(crate) async fn save(&mut self, storage: &dyn Storage) -> Result<(), Error> {
         self.request_revocations(storage).await?;
         record::save(storage, &self.entry).await
     }
 
     /// Writes a revoke intent for each retired provider key that has none yet, and marks its
     /// version's revocation pending.
-    pub async fn request_revocations(&mut self, storage: &dyn Storage) -> Result<(), Error> {
+    pub(crate) async fn request_revocations(&mut self, storage: &dyn Storage) -> Result<(), Error> {
         let now = self.now;
         let retired = self.retired.clone();
         for (number, id) in retired {
@@ -256,7 +266,7 @@ impl Locked {
     /// Tries each pending revocation of this operation once (call after the retirement is
     /// stored) and records the outcomes; the intents of the confirmed ones are settled by the
     /// caller once the record is saved. Whether anything was recorded.
-    pub async fn attempt_revocations(
+    pub(crate) async fn attempt_revocations(
         &mut self,
         shared: &Arc<Shared>,
         storage: &dyn Storage,
@@ -313,7 +323,7 @@ impl Locked {
     }
 
     /// Records the outcome of a revocation attempt on version `number` and in the history.
-    pub fn note_revocation(&mut self, number: u32, result: &Result<(), String>) {
+    pub(crate) fn note_revocation(&mut self, number: u32, result: &Result<(), String>) {
         let now = self.now;
         let Some(revocation) = self
             .key()
@@ -348,7 +358,7 @@ impl Locked {
 
     /// For a key being deleted, once its record is gone: tries each revocation once and settles
     /// the intents of the confirmed ones; the others stay for recovery.
-    pub async fn revoke_deleted(&mut self, shared: &Arc<Shared>, storage: &dyn Storage) {
+    pub(crate) async fn revoke_deleted(&mut self, shared: &Arc<Shared>, storage: &dyn Storage) {
         for (number, result) in self.revoke_pending(shared, storage).await {
             if let Err(e) = result {
                 tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation of a deleted key's version failed; recovery retries it");
@@ -361,7 +371,7 @@ impl Locked {
 
 /// Maps a refused transition to its HTTP error: the two-person rule is a 403, broken stored
 /// data a 500, everything else a 400 with the state machine's message.
-pub fn rotation_error(e: RotationError) -> Error {
+pub(super) fn rotation_error(e: RotationError) -> Error {
     if e.is_forbidden() {
         Error::PermissionDenied(e.to_string())
     } else if matches!(e, RotationError::Inconsistent { .. }) {

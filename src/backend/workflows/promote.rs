@@ -12,7 +12,7 @@ use crate::framework::{Error, Storage};
 use crate::rotation::EventKind;
 
 /// Promotes the pending version on a locked key; returns the response data.
-pub async fn promote(
+pub(crate) async fn promote(
     shared: &Shared,
     storage: &dyn Storage,
     locked: &mut Locked,
@@ -51,7 +51,7 @@ pub async fn promote(
 }
 
 /// Undoes the last step of a rotation on an opened key (`rollback/`); returns the response data.
-pub async fn rollback(
+pub(crate) async fn rollback(
     s: &Arc<Shared>,
     storage: &dyn Storage,
     mut locked: Locked,

@@ -8,7 +8,7 @@ use super::locked::Locked;
 use crate::framework::{Error, Storage};
 
 /// SHA-256 over the operation and its inputs, to tell a retry from a different request.
-pub fn input_digest(operation: &str, parts: &[&str]) -> String {
+pub(crate) fn input_digest(operation: &str, parts: &[&str]) -> String {
     let mut h = Sha256::new();
     h.update(operation.as_bytes());
     for p in parts {
@@ -20,7 +20,7 @@ pub fn input_digest(operation: &str, parts: &[&str]) -> String {
 
 /// Returns the remembered response for a retried rotation id, or an error if the id was used
 /// with different input. `None` when the id is new.
-pub async fn replay(
+pub(crate) async fn replay(
     locked: &Locked,
     storage: &dyn Storage,
     rotation_id: Option<&str>,

@@ -40,7 +40,7 @@ fn failed_rotation(result: &TestResult) -> Error {
 /// `rotate/` and by automatic rotation. On failure at any step the current version is untouched,
 /// the attempt is recorded with `last_error` (and, for the scheduler, the back-off set before
 /// the attempt), and a key the provider created for it is revoked at once (see [`discard`]).
-pub async fn rotate(
+pub(crate) async fn rotate(
     s: &Arc<Shared>,
     storage: &dyn Storage,
     mut locked: Locked,

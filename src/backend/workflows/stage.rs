@@ -14,7 +14,7 @@ use crate::framework::{Error, Storage};
 use crate::rotation::{validate_key_value, Change, EventKind, SecretValue};
 
 /// A value to stage and where it came from.
-pub struct NewValue {
+pub(super) struct NewValue {
     pub value: SecretValue,
     pub provider_key_id: Option<String>,
     pub engine_created: bool,
@@ -25,7 +25,7 @@ pub struct NewValue {
 }
 
 /// The value to stage: the request's, validated, or one the provider creates.
-pub async fn new_value(
+pub(super) async fn new_value(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
     locked: &Locked,
@@ -56,7 +56,7 @@ pub async fn new_value(
 }
 
 /// What a stage asks for.
-pub struct StageInput {
+pub(crate) struct StageInput {
     /// The new value; without it the provider creates one.
     pub value: Option<String>,
     /// Idempotency id.
@@ -66,7 +66,7 @@ pub struct StageInput {
 }
 
 /// Stages a new pending version on an opened key (`stage/`); returns the response data.
-pub async fn stage(
+pub(crate) async fn stage(
     s: &Arc<Shared>,
     storage: &dyn Storage,
     mut locked: Locked,
@@ -139,11 +139,10 @@ pub async fn stage(
     locked.record(&changes, None);
     note_staged_provider(&mut locked, &changes);
     note_provider_expiry(&mut locked, &changes, provider_expires_time);
-    let staged = locked
-        .key_ref()
-        .versions
-        .get(version)
-        .ok_or_else(|| Error::Internal(format!("staged version {version} is not in the record")))?;
+    let staged =
+        locked.key_ref().versions.get(version).ok_or_else(|| {
+            Error::Internal(format!("staged version {version} is not in the record"))
+        })?;
     let data = json!({
         "version": version,
         "state": staged.state.as_str(),
@@ -166,7 +165,7 @@ pub async fn stage(
 
 /// Records on the version a stage just created the provider configuration its key belongs to,
 /// so its revocation goes there whatever the key names later.
-pub fn note_staged_provider(locked: &mut Locked, changes: &[Change]) {
+pub(super) fn note_staged_provider(locked: &mut Locked, changes: &[Change]) {
     let provider = locked.key_ref().provider.clone();
     for c in changes.iter().filter(|c| c.event == EventKind::Staged) {
         if let Some(v) = locked.key().versions.versions.get_mut(&c.version) {
@@ -176,7 +175,7 @@ pub fn note_staged_provider(locked: &mut Locked, changes: &[Change]) {
 }
 
 /// Records on the version a stage just created when its key expires at the provider.
-pub fn note_provider_expiry(
+pub(super) fn note_provider_expiry(
     locked: &mut Locked,
     changes: &[Change],
     expires: Option<chrono::DateTime<chrono::Utc>>,

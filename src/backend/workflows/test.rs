@@ -9,7 +9,7 @@ use crate::framework::{Error, Storage};
 use crate::rotation::TestResult;
 
 /// Runs a provider test on `version` (or the pending one) and records it on the locked key.
-pub async fn run_test(
+pub(crate) async fn run_test(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
     locked: &mut Locked,

@@ -22,13 +22,13 @@ log "$(cargo --version)"
 # keep two cores busy without starving the servers' start-up.
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
 
-run cargo fmt --check
+run cargo fmt --all --check
 # The layout ARCHITECTURE.md describes (no import loop in src/backend, no path file importing
 # another) and documentation links that stay inside the repository.
 run python3 scripts/check-layout.py
 run bash scripts/check-links.sh
-run cargo clippy --all-targets -- -D warnings
+run cargo clippy --workspace --all-targets -- -D warnings
 # The second plugin build the upgrade test registers as v2 (tests/e2e/upgrade.rs).
 run scripts/build-upgrade-plugin.sh
-run cargo test --all-targets
+run cargo test --workspace --all-targets
 log "all checks passed"

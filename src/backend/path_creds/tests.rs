@@ -51,7 +51,13 @@ async fn creds_return_the_documented_fields_and_nothing_more_outside_a_grace_win
     fields.sort_unstable();
     assert_eq!(
         fields,
-        ["api_key", "last_rotation_time", "provider", "ttl", "version"],
+        [
+            "api_key",
+            "last_rotation_time",
+            "provider",
+            "ttl",
+            "version"
+        ],
         "no previous_* fields without a grace window: {c}"
     );
 }
@@ -59,7 +65,11 @@ async fn creds_return_the_documented_fields_and_nothing_more_outside_a_grace_win
 #[tokio::test]
 async fn creds_of_an_unknown_key_answer_nothing() {
     let h = with_key().await;
-    assert_eq!(creds(&h, "nope").await, None, "an unknown key must be a 404");
+    assert_eq!(
+        creds(&h, "nope").await,
+        None,
+        "an unknown key must be a 404"
+    );
     // a name that differs only by case is another key
     assert_eq!(creds(&h, "K").await, None);
     assert!(creds(&h, "k").await.is_some());
@@ -88,7 +98,10 @@ async fn creds_serve_the_current_version_and_never_a_pending_one() {
     assert_eq!(c["previous_version"], 1, "{c}");
     let expires = parse_time(&c["previous_expires_time"]);
     let hours = (expires - Utc::now()).num_hours();
-    assert!((47..=48).contains(&hours), "production grace is 48h: {expires}");
+    assert!(
+        (47..=48).contains(&hours),
+        "production grace is 48h: {expires}"
+    );
 
     // a second rotation staged during the grace window is not served either
     let third = "sk-test-THIRDVALUE-00000000000000";
@@ -124,11 +137,16 @@ async fn creds_never_return_a_failed_or_revoked_value() {
     let h = with_key().await;
     // a staged value discarded by a rollback is failed
     let failed = "sk-test-FAILEDVALUE-111111111111111";
-    h.write("stage/k", json!({ "value": failed })).await.unwrap();
+    h.write("stage/k", json!({ "value": failed }))
+        .await
+        .unwrap();
     h.write("rollback/k", json!({})).await.unwrap();
     let c = creds(&h, "k").await.unwrap();
     assert_eq!(c["api_key"], OLD, "{c}");
-    assert!(!c.to_string().contains(failed), "a failed value served: {c}");
+    assert!(
+        !c.to_string().contains(failed),
+        "a failed value served: {c}"
+    );
 
     // an emergency rotation (grace 0) revokes the old value at once
     h.write("rotate/k", json!({ "value": NEW, "grace_period": "0" }))
@@ -177,7 +195,10 @@ async fn creds_of_a_key_with_no_current_version_answer_nothing() {
     entry.key.versions.destroy_all(Utc::now());
     assert!(entry.key.versions.current().is_none());
     record::save(h.cached.as_ref(), &entry).await.unwrap();
-    assert!(h.read("keys/k").await["versions"].is_object(), "the record stays");
+    assert!(
+        h.read("keys/k").await["versions"].is_object(),
+        "the record stays"
+    );
     assert_eq!(
         creds(&h, "k").await,
         None,

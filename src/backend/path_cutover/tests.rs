@@ -5,7 +5,9 @@
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
-use crate::backend::testing::{expect_bad_request, state, verify, with_key, Harness, NEW, OLD};
+use crate::backend::testing::{
+    created_at_provider, expect_bad_request, state, verify, with_key, Harness, NEW, OLD,
+};
 
 fn parse_time(v: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}")))
@@ -51,6 +53,28 @@ async fn finalize_ends_the_grace_window_now_and_records_who() {
     assert_eq!(e["version"], 1, "{e}");
     assert_eq!(e["actor"]["entity_id"], "alice", "{e}");
     assert!(e["request_id"].is_string(), "{e}");
+}
+
+#[tokio::test]
+async fn finalize_revokes_at_the_provider_a_version_the_engine_created_there() {
+    let h = with_key().await;
+    created_at_provider(&h).await;
+    // the key's provider cannot test either: promote without a passed test
+    h.write("stage/k", json!({ "value": NEW })).await.unwrap();
+    h.write("promote/k", json!({"force": true})).await.unwrap();
+    let out = h.write("finalize/k", json!({})).await.unwrap();
+    assert_eq!(out["state"], "revoked", "{out}");
+    let status = out["provider_revocation"].clone();
+    assert!(
+        status.is_string(),
+        "a provider revocation was requested: {out}"
+    );
+    let v1 = h.read("keys/k").await["versions"]["1"].clone();
+    let r = &v1["provider_revocation"];
+    assert_eq!(r["status"], status, "{v1}");
+    assert_eq!(r["provider"], "p", "{v1}");
+    assert!(r["requested_time"].is_string(), "{v1}");
+    assert!(!h.storage_contains(OLD).await, "the old value survived");
 }
 
 #[tokio::test]
@@ -131,7 +155,8 @@ async fn extend_moves_the_grace_end_and_records_the_reason() {
 #[tokio::test]
 async fn extend_beyond_max_grace_is_400_naming_the_limit() {
     let h = in_grace().await;
-    let planned = parse_time(&h.read("keys/k").await["versions"]["1"]["planned_grace_expires_time"]);
+    let planned =
+        parse_time(&h.read("keys/k").await["versions"]["1"]["planned_grace_expires_time"]);
     // default max_grace: 7d after the planned end; the limit itself is allowed
     let limit = planned + Duration::days(7);
     h.write("extend/k", json!({"until": rfc3339(limit)}))

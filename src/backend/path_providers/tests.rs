@@ -77,7 +77,11 @@ async fn providers_read_shows_the_documented_fields_and_never_the_admin_key() {
         json!({"test": true, "create": false, "revoke": false}),
         "{read}"
     );
-    assert_eq!(provider(&h, "absent").await, None, "an unknown provider is a 404");
+    assert_eq!(
+        provider(&h, "absent").await,
+        None,
+        "an unknown provider is a 404"
+    );
 }
 
 #[tokio::test]
@@ -93,7 +97,10 @@ async fn providers_update_changes_what_is_given_and_keeps_the_admin_key() {
     assert_eq!(out["timeout"], 3, "{out}");
     assert_eq!(out["type"], "openrouter", "{out}");
     assert_eq!(out["base_url"], LOCAL, "{out}");
-    assert_eq!(out["admin_key_set"], true, "an update without admin_key keeps it");
+    assert_eq!(
+        out["admin_key_set"], true,
+        "an update without admin_key keeps it"
+    );
     assert_eq!(provider(&h, "p").await.unwrap(), out);
     assert!(h.storage_contains(ADMIN).await, "the admin key is stored");
     // an update never creates: without a type there is nothing to create
@@ -109,8 +116,16 @@ async fn providers_refuse_a_bad_type_or_base_url_and_store_nothing() {
     let before = h.snapshot().await;
     let cases = [
         ("providers/n", json!({"type": "bogus"}), "type"),
-        ("providers/n", json!({"base_url": LOCAL}), "type is required"),
-        ("providers/n", json!({"type": "openai_compatible"}), "base_url"),
+        (
+            "providers/n",
+            json!({"base_url": LOCAL}),
+            "type is required",
+        ),
+        (
+            "providers/n",
+            json!({"type": "openai_compatible"}),
+            "base_url",
+        ),
         (
             "providers/n",
             json!({"type": "openai", "base_url": "ftp://127.0.0.1"}),
@@ -160,7 +175,10 @@ async fn providers_moving_the_admin_key_elsewhere_needs_it_again() {
         h.write("providers/p", json!({"base_url": "http://localhost:8"}))
             .await,
     );
-    assert!(msg.contains("base_url") && msg.contains("admin_key"), "{msg}");
+    assert!(
+        msg.contains("base_url") && msg.contains("admin_key"),
+        "{msg}"
+    );
     assert_eq!(h.snapshot().await, before);
     let msg = expect_bad_request(h.write("providers/p", json!({"type": "openai"})).await);
     assert!(msg.contains("type") && msg.contains("admin_key"), "{msg}");
@@ -224,8 +242,11 @@ async fn providers_a_key_uses_cannot_be_deleted() {
     assert_eq!(h.snapshot().await, before);
     assert!(provider(&h, "p").await.is_some());
 
-    // once the key has left, the provider can go
-    h.write("keys/k", json!({"provider": ""})).await.unwrap();
+    // once the key has moved to another provider, this one can go
+    h.create("providers/q", json!({"type": "anthropic"}))
+        .await
+        .unwrap();
+    h.write("keys/k", json!({"provider": "q"})).await.unwrap();
     h.call(Operation::Delete, "providers/p", Value::Null)
         .await
         .unwrap();

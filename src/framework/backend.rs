@@ -139,7 +139,9 @@ impl Backend {
     ///   ([`Error::UnsupportedPath`] if none), its handler for the operation
     ///   ([`Error::UnsupportedOperation`] if none), named captures laid over
     ///   the body (warning when they replace a body value), every declared
-    ///   field validated ([`Error::BadRequest`] naming the field), undeclared
+    ///   field validated against its type and constraints ([`Error::BadRequest`]
+    ///   naming the field), on a create or update every required field given
+    ///   (the same 400 otherwise), undeclared
     ///   body keys reported in a warning (refused with [`Error::BadRequest`] on a
     ///   [`Path::strict`] path). Warnings go into the handler's
     ///   response; a write that returned nothing gets an empty response to
@@ -190,6 +192,18 @@ impl Backend {
         }
         let data = FieldData::new(&path.fields, &raw)?;
         let op = req.operation;
+        if matches!(op, Operation::Create | Operation::Update) {
+            if let Some(missing) = path
+                .fields
+                .iter()
+                .find(|f| f.required && !data.is_set(&f.name))
+            {
+                return Err(Error::BadRequest(format!(
+                    "Field validation failed: field \"{}\": is required",
+                    missing.name
+                )));
+            }
+        }
         let resp = (spec.handler)(req, data).await?;
         Ok(add_warnings(op, resp, warnings))
     }

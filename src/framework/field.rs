@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -14,6 +15,9 @@ mod limits;
 pub use coerce::is_valid_name;
 use coerce::{coerce, FieldValue};
 pub use limits::DEFAULT_MAX_LEN;
+pub(crate) use limits::{
+    ID_PATTERN, MAX_LIST_ITEMS, MAX_MAP_KEY_LEN, MAX_MAP_PAIRS, MAX_MAP_VALUE_LEN,
+};
 
 /// How a field's value is coerced (the Go framework's type in parentheses).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,8 +73,9 @@ pub struct Field {
     /// Value used when the request does not set the field; coerced like a
     /// request value.
     pub default: Option<Value>,
-    /// Documentation only (OpenAPI `required`), as in Go's framework: the
-    /// handler decides what a missing value means.
+    /// The field must be given (OpenAPI `required`): a create or update without it is a 400
+    /// before the handler runs (Go's framework only documents it). Named captures are always
+    /// given; a field required on create only is not declared required (the handler says so).
     pub required: bool,
     /// Marks the value as a secret in OpenAPI (`x-vault-displayAttrs.sensitive`).
     pub sensitive: bool,
@@ -79,9 +84,45 @@ pub struct Field {
     /// Longest accepted text in bytes for a [`FieldType::String`] (or each item of a
     /// [`FieldType::StringList`]); `None` means [`DEFAULT_MAX_LEN`]. Names have their own rule.
     pub max_len: Option<usize>,
-    /// The text must use a provider id's alphabet: letters, digits, `_`, `-`, `.`, not only
-    /// dots (it goes into a URL path at the provider).
-    pub id_alphabet: bool,
+    /// Shortest accepted text in bytes for a [`FieldType::String`]; `None`: no minimum.
+    pub min_len: Option<usize>,
+    /// A regular expression the whole text of a [`FieldType::String`] must match.
+    pub pattern: Option<TextPattern>,
+    /// The only values a [`FieldType::String`] accepts (OpenAPI `enum`); `None`: any.
+    pub allowed: Option<Vec<String>>,
+    /// Least accepted value of a [`FieldType::Int`], or of a [`FieldType::Duration`] in seconds
+    /// (OpenAPI `minimum`). A duration is never below 0 whatever this says.
+    pub min: Option<i64>,
+    /// Greatest accepted value of a [`FieldType::Int`], or of a [`FieldType::Duration`] in
+    /// seconds (OpenAPI `maximum`). A duration is never above 100 years whatever this says.
+    pub max: Option<i64>,
+}
+
+/// A regular expression a text field must match, with what it means (the 400 says that, never
+/// the value). Anchored (`^...$`) and written in what ECMA-262 (OpenAPI's `pattern` dialect) and
+/// regex-lite (which enforces it here) read alike: literals, classes of ASCII ranges and `\xNN`
+/// escapes, groups, `?`, `*`, `+`, `{n,m}` and `|`; no lookaround, no Unicode classes.
+#[derive(Clone, Debug)]
+pub struct TextPattern {
+    regex: Arc<regex_lite::Regex>,
+    meaning: String,
+}
+
+impl TextPattern {
+    /// The expression as written, for OpenAPI's `pattern`.
+    pub fn source(&self) -> &str {
+        self.regex.as_str()
+    }
+
+    /// What a match means, worded as the end of "field \"x\": ...", e.g. "must use only digits".
+    pub fn meaning(&self) -> &str {
+        &self.meaning
+    }
+
+    /// Whether the whole of `text` matches.
+    pub fn matches(&self, text: &str) -> bool {
+        self.regex.is_match(text)
+    }
 }
 
 impl Field {
@@ -96,7 +137,11 @@ impl Field {
             sensitive: false,
             query: false,
             max_len: None,
-            id_alphabet: false,
+            min_len: None,
+            pattern: None,
+            allowed: None,
+            min: None,
+            max: None,
         }
     }
 
@@ -106,9 +151,59 @@ impl Field {
         self
     }
 
-    /// Restricts the text to a provider id's alphabet (see [`Field::id_alphabet`]).
-    pub fn id_alphabet(mut self) -> Field {
-        self.id_alphabet = true;
+    /// Sets the shortest accepted text, in bytes (1: the text must not be empty).
+    pub fn min_len(mut self, bytes: usize) -> Field {
+        self.min_len = Some(bytes);
+        self
+    }
+
+    /// Restricts the text to a provider id's alphabet: letters, digits, `_`, `-`, `.`, and not
+    /// only dots (it goes into a URL path at the provider); the empty string passes (handlers
+    /// read it as unset).
+    pub fn id_alphabet(self) -> Field {
+        self.pattern(
+            ID_PATTERN,
+            "must use only letters, digits, '_', '-' or '.' (and not only dots)",
+        )
+    }
+
+    /// The whole text must match `regex` (see [`TextPattern`]); `meaning` words the rule for
+    /// the 400 ("must use only ...").
+    ///
+    /// # Panics
+    /// If `regex` does not compile or is not anchored with `^` and `$` (a declaration bug,
+    /// caught by the first test that builds the path).
+    pub fn pattern(mut self, regex: &str, meaning: &str) -> Field {
+        assert!(
+            regex.starts_with('^') && regex.ends_with('$'),
+            "pattern of field {:?} must be anchored (^...$): {regex}",
+            self.name
+        );
+        let compiled = regex_lite::Regex::new(regex)
+            .unwrap_or_else(|e| panic!("pattern of field {:?} is invalid: {e}", self.name));
+        self.pattern = Some(TextPattern {
+            regex: Arc::new(compiled),
+            meaning: meaning.to_owned(),
+        });
+        self
+    }
+
+    /// Accepts only these values (OpenAPI `enum`). List `""` when the handler reads the empty
+    /// string as "unset".
+    pub fn allowed(mut self, values: &[&str]) -> Field {
+        self.allowed = Some(values.iter().map(|v| (*v).to_owned()).collect());
+        self
+    }
+
+    /// Sets the least accepted value (a duration's in seconds).
+    pub fn min(mut self, least: i64) -> Field {
+        self.min = Some(least);
+        self
+    }
+
+    /// Sets the greatest accepted value (a duration's in seconds).
+    pub fn max(mut self, greatest: i64) -> Field {
+        self.max = Some(greatest);
         self
     }
 
@@ -150,6 +245,24 @@ impl Field {
             Some(v) => self.validate(v).map(|_| ()),
             None => Ok(()),
         }
+    }
+
+    /// Checks that each constraint suits the field's type and that the bounds are in order;
+    /// `Err` names the problem (a declaration bug).
+    pub(super) fn check_constraints(&self) -> Result<(), String> {
+        limits::check_declaration(self)
+    }
+
+    /// The default as the document shows it: integers, durations (seconds) and booleans as
+    /// the value the field would hold (a duration declared as `"1h"` shows 3600, so that the
+    /// default has the schema's type); other defaults as declared.
+    pub(crate) fn default_json(&self) -> Option<Value> {
+        let raw = self.default.as_ref()?;
+        Some(match self.validate(raw) {
+            Ok(FieldValue::Int(i)) => Value::from(i),
+            Ok(FieldValue::Bool(b)) => Value::from(b),
+            _ => raw.clone(),
+        })
     }
 }
 

@@ -1,9 +1,47 @@
 //! OpenAPI 3.0.2 documents in the shape `sdk/framework` produces, so that
 //! the host can merge them into `sys/internal/specs/openapi`.
+//!
+//! # Constraints
+//!
+//! Every constraint the framework enforces on a field is stated in its schema, from the same
+//! declaration, so that a client generated from the document, or a schema-driven fuzzer, sends
+//! data the engine accepts:
+//!
+//! - text: `maxLength` (the field's, or [`DEFAULT_MAX_LEN`]), `minLength`, `pattern`
+//!   ([`Field::pattern`], [`Field::id_alphabet`]; names have the name rule's pattern) and `enum`
+//!   ([`Field::allowed`]);
+//! - integers: `minimum` and `maximum` ([`Field::min`], [`Field::max`]);
+//! - durations: `{"type": "integer", "format": "seconds", "minimum", "maximum"}`, the bounds
+//!   being the field's or the framework's own (0 to 100 years). The framework also accepts a
+//!   duration as a string (`"90m"`, `"1h30m"`, `"30d"`, see [`super::parse_duration`]), but the
+//!   document declares the integer form only: integer seconds express every value and every
+//!   bound exactly, which no pattern over the string grammar can (`"99999999h"` matches any
+//!   such pattern and is refused), and the host keeps `type` and `format` when it merges the
+//!   document into `sys/internal/specs/openapi` but drops `oneOf`, which would leave the field
+//!   untyped there. A client generated from the document sends seconds, which is always valid;
+//!   people typing `30d` at the CLI are unaffected;
+//! - maps: `maxProperties`, `additionalProperties: {"type": "string", "maxLength"}` and, for the
+//!   longest key, `x-propertyNames: {"maxLength"}` (`propertyNames` is JSON Schema that OpenAPI
+//!   3.0 does not have, and a 3.0 schema may not carry unknown keywords but `x-` extensions);
+//! - lists: `maxItems` and `items.maxLength`;
+//! - `required` for required body fields (a create or update without one is a 400); path
+//!   parameters are always required.
+//!
+//! Defaults are shown as the value the field takes (a duration's in seconds).
+//!
+//! The host decodes a plugin's document into Go structs before merging it: `sys/internal/specs/
+//! openapi` keeps `type`, `format`, `pattern`, `enum`, `default`, `required` and
+//! `additionalProperties` of these, and drops `minimum`, `maximum`, `minLength`, `maxLength`,
+//! `maxItems` and `maxProperties`. The plugin's own document (`GET <mount>/?help=1`, or a path's
+//! help) carries them all.
 
 use serde_json::{json, Map, Value};
 
-use super::field::{Field, FieldType};
+use super::duration::MAX_DURATION_SECS;
+use super::field::{
+    Field, FieldType, DEFAULT_MAX_LEN, MAX_LIST_ITEMS, MAX_MAP_KEY_LEN, MAX_MAP_PAIRS,
+    MAX_MAP_VALUE_LEN,
+};
 use super::path::Path;
 use super::request::Operation;
 
@@ -227,20 +265,66 @@ fn field_schema(f: &Field, with_description: bool) -> Map<String, Value> {
     if with_description {
         insert_nonempty(&mut schema, "description", clean(&f.description));
     }
-    if let Some(default) = &f.default {
-        schema.insert("default".into(), default.clone());
+    if let Some(default) = f.default_json() {
+        schema.insert("default".into(), default);
     }
     if f.sensitive {
         schema.insert("x-vault-displayAttrs".into(), json!({"sensitive": true}));
     }
-    if f.kind == FieldType::String {
-        let max = f.max_len.unwrap_or(super::field::DEFAULT_MAX_LEN);
-        schema.insert("maxLength".into(), Value::from(max));
-        if f.id_alphabet {
-            schema.insert("pattern".into(), Value::from("^[A-Za-z0-9_.-]*$"));
-        }
-    }
+    constraints(f, &mut schema);
     schema
+}
+
+/// The constraints the framework enforces on `f`, as schema keywords (see the module docs).
+fn constraints(f: &Field, schema: &mut Map<String, Value>) {
+    let max_len = f.max_len.unwrap_or(DEFAULT_MAX_LEN);
+    match f.kind {
+        FieldType::String => {
+            schema.insert("maxLength".into(), Value::from(max_len));
+            if let Some(min) = f.min_len {
+                schema.insert("minLength".into(), Value::from(min));
+            }
+            if let Some(pattern) = &f.pattern {
+                schema.insert("pattern".into(), Value::from(pattern.source()));
+            }
+            if let Some(allowed) = &f.allowed {
+                schema.insert("enum".into(), json!(allowed));
+            }
+        }
+        FieldType::Int => {
+            if let Some(min) = f.min {
+                schema.insert("minimum".into(), Value::from(min));
+            }
+            if let Some(max) = f.max {
+                schema.insert("maximum".into(), Value::from(max));
+            }
+        }
+        FieldType::Duration => {
+            let min = f.min.unwrap_or(0).max(0);
+            let max = f.max.unwrap_or(MAX_DURATION_SECS).min(MAX_DURATION_SECS);
+            schema.insert("minimum".into(), Value::from(min));
+            schema.insert("maximum".into(), Value::from(max));
+        }
+        FieldType::Map => {
+            schema.insert("maxProperties".into(), Value::from(MAX_MAP_PAIRS));
+            schema.insert(
+                "additionalProperties".into(),
+                json!({"type": "string", "maxLength": MAX_MAP_VALUE_LEN}),
+            );
+            schema.insert(
+                "x-propertyNames".into(),
+                json!({"maxLength": MAX_MAP_KEY_LEN}),
+            );
+        }
+        FieldType::StringList => {
+            schema.insert("maxItems".into(), Value::from(MAX_LIST_ITEMS));
+            schema.insert(
+                "items".into(),
+                json!({"type": "string", "maxLength": max_len}),
+            );
+        }
+        FieldType::Bool | FieldType::Time | FieldType::Name => {}
+    }
 }
 
 /// Field types as Go's `convertType` maps them.

@@ -110,8 +110,9 @@ impl Path {
     /// Declares a field.
     ///
     /// # Panics
-    /// If a field of that name is already declared, or the default value
-    /// does not coerce to the field's type.
+    /// If a field of that name is already declared, a constraint does not suit the field's
+    /// type (or its bounds are out of order), or the default value does not coerce to the
+    /// field's type and meet its constraints.
     pub fn field(mut self, f: Field) -> Path {
         assert!(
             self.fields.iter().all(|x| x.name != f.name),
@@ -119,6 +120,9 @@ impl Path {
             f.name,
             self.pattern
         );
+        if let Err(problem) = f.check_constraints() {
+            panic!("constraints of field {:?} are invalid: {problem}", f.name);
+        }
         if let Err(problem) = f.check_default() {
             panic!("default of field {:?} is invalid: {problem}", f.name);
         }

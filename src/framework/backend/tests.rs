@@ -382,3 +382,39 @@ fn backend_and_its_futures_are_send() {
     send(b.handle_request(req(Operation::Read, "config", &s)));
     send(b.handle_existence_check(req(Operation::Update, "config", &s)));
 }
+
+/// A field declared required must be given on a create or update: a 400 naming it, before the
+/// handler runs; reads and deletes do not need it.
+#[tokio::test]
+async fn required_fields_are_enforced_on_writes() {
+    let b = Backend::new("").path(
+        Path::new(&format!("check/{}", generic_name_regex("name")))
+            .field(Field::new("name", FieldType::Name, "Name.").required())
+            .field(Field::new("value", FieldType::String, "Value.").required())
+            .operation(Operation::Update, "Check.", handler(store))
+            .operation(Operation::Create, "Check.", handler(store))
+            .operation(Operation::Read, "Read.", handler(nothing))
+            .operation(Operation::Delete, "Delete.", handler(nothing)),
+    );
+    let s = storage();
+    for op in [Operation::Create, Operation::Update] {
+        for body in [json!({}), json!({"value": null})] {
+            let e = b
+                .handle_request(req(op, "check/a", &s).with_data(body))
+                .await
+                .unwrap_err();
+            assert_eq!(e.status(), 400);
+            assert_eq!(
+                e.to_string(),
+                "Field validation failed: field \"value\": is required"
+            );
+        }
+        b.handle_request(req(op, "check/a", &s).with_data(json!({"value": ""})))
+            .await
+            .unwrap();
+    }
+    assert!(s.list("keys/").await.unwrap().contains(&"a".to_string()));
+    for op in [Operation::Read, Operation::Delete] {
+        b.handle_request(req(op, "check/a", &s)).await.unwrap();
+    }
+}

@@ -121,9 +121,11 @@ fn path_item_with_parameters_body_and_operations() {
         names,
         ["api_key", "enabled", "labels", "not_after", "scopes", "ttl"]
     );
+    // A duration shows its default in seconds (the schema's type) and the framework's bounds.
     assert_eq!(
         props["ttl"],
-        json!({"type": "integer", "format": "seconds", "description": "Lifetime, in seconds.", "default": "1h"})
+        json!({"type": "integer", "format": "seconds", "description": "Lifetime, in seconds.",
+               "default": 3600, "minimum": 0, "maximum": 3_155_760_000i64})
     );
     assert_eq!(
         props["api_key"],
@@ -132,9 +134,18 @@ fn path_item_with_parameters_body_and_operations() {
     assert_eq!(props["labels"]["type"], "object");
     assert_eq!(
         props["labels"]["additionalProperties"],
-        json!({"type": "string"})
+        json!({"type": "string", "maxLength": 512})
     );
-    assert_eq!(props["scopes"]["items"], json!({"type": "string"}));
+    assert_eq!(props["labels"]["maxProperties"], 64);
+    assert_eq!(
+        props["labels"]["x-propertyNames"],
+        json!({"maxLength": 128})
+    );
+    assert_eq!(
+        props["scopes"]["items"],
+        json!({"type": "string", "maxLength": 1024})
+    );
+    assert_eq!(props["scopes"]["maxItems"], 64);
     assert_eq!(props["not_after"]["format"], "date-time");
     assert_eq!(props["enabled"]["type"], "boolean");
 }
@@ -173,4 +184,74 @@ async fn help_uses_request_response_prefix() {
     assert!(doc["components"]["schemas"]
         .get("AiKeysWriteKeysNameRequest")
         .is_some());
+}
+
+/// Every declared constraint shows in the schema, from the same declaration the framework
+/// enforces.
+#[test]
+fn constraints_show_in_the_schema() {
+    let doc = Backend::new("")
+        .path(
+            Path::new("settings")
+                .field(
+                    Field::new("limit", FieldType::Int, "Limit.")
+                        .min(1)
+                        .max(1000)
+                        .default(json!("100")),
+                )
+                .field(
+                    Field::new("timeout", FieldType::Duration, "Timeout.")
+                        .min(1)
+                        .max(300),
+                )
+                .field(Field::new("age", FieldType::Duration, "Age.").min(1))
+                .field(Field::new("format", FieldType::String, "Format.").allowed(&["json", "csv"]))
+                .field(
+                    Field::new("digits", FieldType::String, "Digits.")
+                        .pattern("^[0-9]*$", "must use only digits")
+                        .min_len(1)
+                        .max_len(8),
+                )
+                .field(Field::new("id", FieldType::String, "Id.").id_alphabet())
+                .field(Field::new("value", FieldType::String, "Value.").required())
+                .field(
+                    Field::new("window", FieldType::Duration, "Window.")
+                        .min(60)
+                        .query(),
+                )
+                .operation(Operation::Update, "Write.", handler(nothing))
+                .operation(Operation::Read, "Read.", handler(nothing)),
+        )
+        .openapi("");
+    let schema = &doc["components"]["schemas"]["WriteSettingsRequest"];
+    let props = &schema["properties"];
+    assert_eq!(schema["required"], json!(["value"]));
+    assert_eq!(
+        props["limit"],
+        json!({"type": "integer", "format": "int64", "description": "Limit.",
+               "default": 100, "minimum": 1, "maximum": 1000})
+    );
+    assert_eq!(props["timeout"]["minimum"], 1);
+    assert_eq!(props["timeout"]["maximum"], 300);
+    assert_eq!(props["timeout"]["format"], "seconds");
+    assert_eq!(props["age"]["minimum"], 1);
+    assert_eq!(props["age"]["maximum"], 3_155_760_000i64);
+    assert_eq!(props["format"]["enum"], json!(["json", "csv"]));
+    assert_eq!(props["format"]["maxLength"], 1024);
+    assert_eq!(
+        props["digits"],
+        json!({"type": "string", "description": "Digits.", "maxLength": 8, "minLength": 1,
+               "pattern": "^[0-9]*$"})
+    );
+    assert_eq!(
+        props["id"]["pattern"],
+        "^([A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*)?$"
+    );
+    let window = &doc["paths"]["/settings"]["parameters"][0];
+    assert_eq!(window["name"], "window");
+    assert_eq!(window["in"], "query");
+    assert_eq!(
+        window["schema"],
+        json!({"type": "integer", "format": "seconds", "minimum": 60, "maximum": 3_155_760_000i64})
+    );
 }

@@ -26,7 +26,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             "history_limit",
             FieldType::Int,
             "History events kept per key; the oldest are dropped first.",
-        ).default(json!(1000)))
+        ).default(json!(1000)).min(1).max(MAX_HISTORY_LIMIT))
         .operation(Operation::Read, "Read the engine configuration.", bind(shared, read))
         .operation(Operation::Update, "Update the engine configuration.", bind(shared, update))
         .help(CONFIG_SYNOPSIS, CONFIG_DESCRIPTION)]

@@ -32,11 +32,14 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .help(FINALIZE_SYNOPSIS, FINALIZE_DESCRIPTION),
         Path::new(&format!("extend/{}", generic_name_regex("name")))
             .field(name_field())
-            .field(Field::new(
-                "grace_period",
-                FieldType::Duration,
-                "New length of the grace window, counted from now.",
-            ))
+            .field(
+                Field::new(
+                    "grace_period",
+                    FieldType::Duration,
+                    "New length of the grace window, counted from now.",
+                )
+                .min(1),
+            )
             .field(Field::new(
                 "until",
                 FieldType::Time,

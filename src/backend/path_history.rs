@@ -29,6 +29,9 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                     FieldType::Int,
                     "Events per page (1 to 1000, default 100).",
                 )
+                .min(1)
+                .max(HISTORY_MAX_PAGE)
+                .default(json!(HISTORY_PAGE))
                 .query(),
             )
             .field(
@@ -37,6 +40,8 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                     FieldType::String,
                     "The cursor a previous page returned as next_after: continue after it.",
                 )
+                .max_len(MAX_CURSOR_LEN)
+                .pattern(CURSOR_PATTERN, CURSOR_MEANING)
                 .query(),
             )
             .operation(
@@ -63,6 +68,11 @@ fn event_json(e: &HistoryEvent) -> Value {
 /// Default and largest `limit` of `history/`.
 const HISTORY_PAGE: i64 = 100;
 const HISTORY_MAX_PAGE: i64 = 1000;
+/// What `next_after` looks like (`e` and an event number, see `record::history_cursor`), or
+/// nothing; the longest: `e` and the 20 digits of a `u64`.
+const CURSOR_PATTERN: &str = "^(e[0-9]{1,20})?$";
+const MAX_CURSOR_LEN: usize = 21;
+const CURSOR_MEANING: &str = "must be a cursor returned as next_after by history/";
 
 async fn history(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();

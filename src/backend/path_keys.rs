@@ -27,15 +27,11 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .help(LIST_SYNOPSIS, LIST_DESCRIPTION),
         Path::new(&format!("keys/{}", generic_name_regex("name")))
             .field(Field::new("name", FieldType::Name, "Name of the key.").required())
-            .field(
-                Field::new(
-                    "value",
-                    FieldType::String,
-                    "The API key in use today (create only; it becomes version 1). Write-only.",
-                )
-                .sensitive()
-                .max_len(fields::MAX_KEY_VALUE_LEN),
-            )
+            .field(fields::new_key_value(Field::new(
+                "value",
+                FieldType::String,
+                "The API key in use today (create only; it becomes version 1). Write-only.",
+            )))
             .field(Field::new(
                 "created_time",
                 FieldType::Time,

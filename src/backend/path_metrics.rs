@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use futures::TryStreamExt;
+use serde_json::json;
 
 use super::metrics;
 use super::periodic::TickState;
@@ -24,6 +25,8 @@ pub(super) fn paths(shared: &Arc<Shared>, state: &Arc<TickState>) -> Vec<Path> {
                 FieldType::String,
                 "prometheus for the Prometheus text format; json (the default) otherwise.",
             )
+            .allowed(&["json", "prometheus", ""])
+            .default(json!("json"))
             .query(),
         )
         .operation(

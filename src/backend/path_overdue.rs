@@ -24,6 +24,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 FieldType::Duration,
                 "Replaces every key's rotation period for this report.",
             )
+            .min(1)
             .query(),
         )
         .operation(

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::fields::{NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MEANING};
 use super::provider_ops;
 use super::record;
 use super::shared::{bind, Shared};
@@ -11,13 +12,25 @@ use crate::framework::{
     existence_check, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult,
     Operation, Path, Request, Response,
 };
-use crate::providers::{ProviderConfig, ProviderType, DEFAULT_TIMEOUT_SECS};
+use crate::providers::{
+    ProviderConfig, ProviderType, DEFAULT_TIMEOUT_SECS, MAX_API_VERSION_LEN, MAX_PROJECT_ID_LEN,
+    MAX_TIMEOUT_SECS, MAX_VERIFY_PATH_LEN,
+};
 use crate::rotation::SecretValue;
 
 /// Longest `base_url`.
 const MAX_BASE_URL_LEN: usize = 2048;
 /// Longest `admin_key` (the same bound as a key value).
 const MAX_ADMIN_KEY_LEN: usize = 4096;
+/// `project_id`: a provider id's letters (the empty string removes it).
+const PROJECT_ID_PATTERN: &str = "^[A-Za-z0-9_.-]*$";
+/// `api_version`: letters, digits, `-` and `.` (the empty string removes it).
+const API_VERSION_PATTERN: &str = "^[A-Za-z0-9.-]*$";
+/// `verify_path`: `/` then printable ASCII but `?` and `#`, never two dots in a row (the empty
+/// string removes it). Regex-lite has no lookahead, so a dot must be followed by another
+/// character or end the path.
+const VERIFY_PATH_PATTERN: &str =
+    r"^(/([\x21\x22\x24-\x2d\x2f-\x3e\x40-\x7e]|\.[\x21\x22\x24-\x2d\x2f-\x3e\x40-\x7e])*\.?)?$";
 
 pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
     let types: Vec<&str> = ProviderType::ALL.iter().map(|t| t.as_str()).collect();
@@ -31,7 +44,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 "type",
                 FieldType::String,
                 format!("Provider type, required on create: {}.", types.join(", ")),
-            ))
+            ).allowed(&types))
             .field(Field::new(
                 "base_url",
                 FieldType::String,
@@ -44,12 +57,19 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                     "Provider credential that can create or revoke keys (OpenAI admin key, Anthropic admin key, OpenRouter management key). Write-only; an empty string removes it.",
                 )
                 .sensitive()
-                .max_len(MAX_ADMIN_KEY_LEN),
+                .max_len(MAX_ADMIN_KEY_LEN)
+                .pattern(NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MEANING),
             )
-            .field(Field::new("project_id", FieldType::String, "openai: the project in which service-account keys are created."))
-            .field(Field::new("api_version", FieldType::String, "azure_openai: the api-version query parameter (default 2024-10-21)."))
-            .field(Field::new("verify_path", FieldType::String, "openai_compatible: the path a key test calls (default /v1/models)."))
-            .field(Field::new("timeout", FieldType::Duration, "Timeout of each provider call (default 10s)."))
+            .field(Field::new("project_id", FieldType::String, "openai: the project in which service-account keys are created.")
+                .max_len(MAX_PROJECT_ID_LEN)
+                .pattern(PROJECT_ID_PATTERN, "must use only letters, digits, '_', '-' or '.' (for example proj_abc123)"))
+            .field(Field::new("api_version", FieldType::String, "azure_openai: the api-version query parameter (default 2024-10-21).")
+                .max_len(MAX_API_VERSION_LEN)
+                .pattern(API_VERSION_PATTERN, "must look like 2024-10-21 or 2025-04-01-preview (letters, digits, '-' and '.')"))
+            .field(Field::new("verify_path", FieldType::String, "openai_compatible: the path a key test calls (default /v1/models).")
+                .max_len(MAX_VERIFY_PATH_LEN)
+                .pattern(VERIFY_PATH_PATTERN, "must be a path starting with '/', without spaces, '?', '#' or '..' (for example /v1/models)"))
+            .field(Field::new("timeout", FieldType::Duration, "Timeout of each provider call (default 10s).").min(1).max(MAX_TIMEOUT_SECS))
             .operation(Operation::Create, "Configure a provider.", bind(shared, write))
             .operation(Operation::Update, "Update a provider.", bind(shared, write))
             .operation(Operation::Read, "Read a provider (never its admin key).", bind(shared, read))

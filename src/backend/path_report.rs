@@ -42,9 +42,16 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 FieldType::Duration,
                 "How far back the report looks (default 365d).",
             )
+            .min(1)
+            .default(json!(DEFAULT_WINDOW))
             .query(),
         )
-        .field(Field::new("format", FieldType::String, "json (default) or csv.").query())
+        .field(
+            Field::new("format", FieldType::String, "json (default) or csv.")
+                .allowed(&["json", "csv", ""])
+                .default(json!("json"))
+                .query(),
+        )
         .operation(
             Operation::Read,
             "Compliance report for auditors.",

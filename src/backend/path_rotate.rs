@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::json;
 
-use super::fields::{MAX_KEY_VALUE_LEN, MAX_ROTATION_ID_LEN};
+use super::fields::{self, MAX_KEY_VALUE_LEN, MAX_ROTATION_ID_LEN};
 use super::record;
 use super::shared::{bind, Shared};
 use super::view;
@@ -19,7 +19,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
     vec![
         Path::new(&format!("rotate/{}", generic_name_regex("name")))
             .field(Field::new("name", FieldType::Name, "Name of the key.").required())
-            .field(Field::new("value", FieldType::String, "The new key. Without it the provider is asked to create one. Write-only.").sensitive().max_len(MAX_KEY_VALUE_LEN))
+            .field(fields::new_key_value(Field::new("value", FieldType::String, "The new key. Without it the provider is asked to create one. Write-only.")))
             .field(Field::new("grace_period", FieldType::Duration, "Grace for the old current version (default: the key's grace period; 0 for an emergency rotation that leaves only the new key valid)."))
             .field(Field::new("rotation_id", FieldType::String, "Idempotency id: a retry with the same id and input returns the first result. At most 128 characters.").max_len(MAX_ROTATION_ID_LEN))
             .strict()
@@ -27,7 +27,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .help(ROTATE_SYNOPSIS, ROTATE_DESCRIPTION),
         Path::new(&format!("verify/{}", generic_name_regex("name")))
             .field(Field::new("name", FieldType::Name, "Name of the key.").required())
-            .field(Field::new("value", FieldType::String, "The value to check. Write-only.").sensitive().max_len(MAX_KEY_VALUE_LEN))
+            .field(Field::new("value", FieldType::String, "The value to check. Write-only.").sensitive().max_len(MAX_KEY_VALUE_LEN).required())
             .operation(Operation::Update, "Check whether a value is a valid version of the key.", bind(shared, verify))
             .help(VERIFY_SYNOPSIS, VERIFY_DESCRIPTION),
     ]

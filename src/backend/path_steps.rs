@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::fields::{MAX_KEY_VALUE_LEN, MAX_PROVIDER_KEY_ID_LEN, MAX_ROTATION_ID_LEN};
+use super::fields::{self, MAX_PROVIDER_KEY_ID_LEN, MAX_ROTATION_ID_LEN};
 use super::shared::{bind, Shared};
 use super::view;
 use super::workflows::{self, Locked};
@@ -22,7 +22,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
     vec![
         Path::new(&format!("stage/{}", generic_name_regex("name")))
             .field(name_field())
-            .field(Field::new("value", FieldType::String, "The new key. Without it the provider is asked to create one (400 if it cannot). Write-only.").sensitive().max_len(MAX_KEY_VALUE_LEN))
+            .field(fields::new_key_value(Field::new("value", FieldType::String, "The new key. Without it the provider is asked to create one (400 if it cannot). Write-only.")))
             .field(Field::new("rotation_id", FieldType::String, "Idempotency id: a retry with the same id and input returns the first result instead of staging twice. At most 128 characters.").max_len(MAX_ROTATION_ID_LEN))
             .field(Field::new("provider_key_id", FieldType::String, "The provider's id for a value given here (not secret), so the engine can deactivate it at the provider later (Anthropic: the API key id). Checked with the key's provider (admin_key needed): an id whose provider record does not match the value is a 400. At most 256 letters, digits, '_', '-' or '.'.").max_len(MAX_PROVIDER_KEY_ID_LEN).id_alphabet())
             .strict()
@@ -30,7 +30,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .help(STAGE_SYNOPSIS, STAGE_DESCRIPTION),
         Path::new(&format!("test/{}", generic_name_regex("name")))
             .field(name_field())
-            .field(Field::new("version", FieldType::Int, "Version to test (default: the pending version)."))
+            .field(Field::new("version", FieldType::Int, "Version to test (default: the pending version).").min(1).max(i64::from(u32::MAX)))
             .operation(Operation::Update, "Test a version against the provider and record the outcome.", bind(shared, test))
             .help(TEST_SYNOPSIS, TEST_DESCRIPTION),
         Path::new(&format!("promote/{}", generic_name_regex("name")))

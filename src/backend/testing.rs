@@ -127,6 +127,17 @@ impl Harness {
         resp.data_value()
     }
 
+    /// The engine's OpenAPI document, as the mount's root help returns it (what the host asks
+    /// for to build `sys/internal/specs/openapi`, and `GET <mount>/?help=1` shows).
+    pub(crate) async fn openapi(&self) -> Value {
+        let resp = self
+            .call(Operation::Help, "", Value::Null)
+            .await
+            .unwrap_or_else(|e| panic!("help: {e}"))
+            .unwrap_or_else(|| panic!("help: no response"));
+        resp.data["openapi"].clone()
+    }
+
     /// Writes `path` (update) and returns its data (Null when there is no response).
     pub(crate) async fn write(&self, path: &str, data: Value) -> Result<Value, Error> {
         Ok(self

@@ -1,4 +1,7 @@
 //! Every refused request (400) leaves storage exactly as it was, and no refusal echoes a value.
+//! The OpenAPI document states what the engine enforces (`openapi`).
+
+mod openapi;
 
 use serde_json::{json, Value};
 

@@ -16,7 +16,14 @@ pub const DEFAULT_VERIFY_PATH: &str = "/v1/models";
 
 /// Timeout of each provider call when none is configured (api.md: 10s).
 pub const DEFAULT_TIMEOUT_SECS: i64 = 10;
-const MAX_TIMEOUT_SECS: i64 = 300;
+/// Longest timeout of a provider call, in seconds (the shortest is 1).
+pub const MAX_TIMEOUT_SECS: i64 = 300;
+/// Longest `project_id`.
+pub const MAX_PROJECT_ID_LEN: usize = 128;
+/// Longest `api_version`.
+pub const MAX_API_VERSION_LEN: usize = 40;
+/// Longest `verify_path`.
+pub const MAX_VERIFY_PATH_LEN: usize = 512;
 
 /// Stored provider settings (api.md `providers/:name`), persisted as JSON in the engine's
 /// (Vault-encrypted) storage. `admin_key` is a [`SecretValue`], so `Debug` never shows it.
@@ -135,7 +142,10 @@ impl ProviderConfig {
             validate_key_value(key.expose()).map_err(|e| format!("admin_key is invalid: {e}"))?;
         }
         if let Some(project) = &self.project_id {
-            if project.is_empty() || project.len() > 128 || !project.chars().all(is_id_char) {
+            if project.is_empty()
+                || project.len() > MAX_PROJECT_ID_LEN
+                || !project.chars().all(is_id_char)
+            {
                 return Err(
                     "project_id must be 1 to 128 letters, digits, '_', '-' or '.' \
                             (for example proj_abc123)"
@@ -145,7 +155,7 @@ impl ProviderConfig {
         }
         if let Some(version) = &self.api_version {
             let ok = !version.is_empty()
-                && version.len() <= 40
+                && version.len() <= MAX_API_VERSION_LEN
                 && version
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
@@ -157,7 +167,7 @@ impl ProviderConfig {
         }
         if let Some(path) = &self.verify_path {
             let ok = path.starts_with('/')
-                && path.len() <= 512
+                && path.len() <= MAX_VERIFY_PATH_LEN
                 && !path.contains("..")
                 && path
                     .chars()

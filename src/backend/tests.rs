@@ -1,6 +1,8 @@
 //! Every refused request (400) leaves storage exactly as it was, and no refusal echoes a value.
-//! The OpenAPI document states what the engine enforces (`openapi`).
+//! The OpenAPI document states what the engine enforces (`openapi`), and docs/api.md's field
+//! tables are generated from it (`api_doc`).
 
+mod api_doc;
 mod openapi;
 
 use serde_json::{json, Value};

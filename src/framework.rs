@@ -6,8 +6,9 @@
 //! [`Operation`]. [`Backend::handle_request`] picks the first path whose
 //! pattern matches the request path, merges the named captures into the body
 //! data, validates every declared field by its [`FieldType`] (with Vault's
-//! loose coercion rules, so `bao write x flag=true` works) and calls the
-//! handler with a [`FieldData`] of typed values.
+//! loose coercion rules, so `bao write x flag=true` works) and the constraints
+//! its [`Field`] declares (lengths, pattern, allowed values, bounds, required),
+//! and calls the handler with a [`FieldData`] of typed values.
 //!
 //! The framework also answers what every Vault backend answers the same way:
 //! `help` (text and an OpenAPI 3.0.2 document), `rollback` (the periodic

@@ -36,7 +36,7 @@
 //! | plugin registration (also declared), lifetime, reload, logging | `plugin_host` |
 //! | `path-help` and the OpenAPI document | `plugin_host::help` |
 //! | audit log: values only hashed, never leaked | `audit` |
-//! | ACL roles (`policies/`) | `roles` |
+//! | ACL roles (`policies/`): headers, grants on a server, the docs' tables | `roles` |
 //! | crash, restart, failover, load, provider faults | `reliability` (long runs: scripts/soak.sh) |
 //! | clusters: standbys, forwarding, failover | `cluster`; the cache on a standby: `cache` |
 //! | upgrade and rollback of the plugin | `upgrade` |

@@ -28,6 +28,7 @@
 //! | `overdue` | `reports::overdue_and_history` |
 //! | `metrics` | `metrics::text_format`, `metrics::json_and_promtool` |
 //! | alert rules (deploy/prometheus) | `metrics::alerting` |
+//! | alert runbooks: every command as its role, two-person rule off and on | `metrics::runbooks` |
 //! | `report` | `reports::compliance` |
 //! | revocation at the provider: grace end, recovery, expiry | `revocation` |
 //! | bad input: statuses, messages, bounds, typos | `input_validation` |

@@ -1,10 +1,29 @@
 # ai-keys role "admin": configures the engine and manages keys, never reads their values.
 #
+# can: read, update config
+# can: create, read, update, delete, list schedules/*
+# can: create, read, update, delete, list providers/*
+# can: create, read, update, delete, list keys/*
+# can: read history/*
+# can: read overdue
+# can: read metrics
+# can: read report
+# cannot: read creds/*
+# cannot: update stage/*
+# cannot: update test/*
+# cannot: update promote/*
+# cannot: update rollback/*
+# cannot: update rotate/*
+# cannot: update finalize/*
+# cannot: update extend/*
+# cannot: update verify/*
+#
 # May read and change the engine configuration, schedules, providers (the admin key is
 # write-only) and keys (create from a value, change settings, delete), and read the reports.
 # No creds/: an administrator who could read every application's key would defeat the app role;
 # an emergency read goes through a break-glass token, not this role. No rotation steps either:
-# rotations belong to the operator and approver, so the history names who did what.
+# rotations belong to the operator and approver (or, with the two-person rule off, the rotator),
+# so the history names who did what.
 # Adapt: replace "ai-keys/" with the engine's mount path.
 path "ai-keys/config" {
   capabilities = ["read", "update"]

@@ -1,5 +1,24 @@
 # ai-keys role "app": an application that reads one key's current value.
 #
+# can: read creds/my-app
+# cannot: read creds/* (any other key)
+# cannot: read, update config
+# cannot: create, read, update, delete, list schedules/*
+# cannot: create, read, update, delete, list providers/*
+# cannot: create, read, update, delete, list keys/*
+# cannot: update stage/*
+# cannot: update test/*
+# cannot: update promote/*
+# cannot: update rollback/*
+# cannot: update rotate/*
+# cannot: update finalize/*
+# cannot: update extend/*
+# cannot: update verify/*
+# cannot: read history/*
+# cannot: read overdue
+# cannot: read metrics
+# cannot: read report
+#
 # Adapt: replace "my-app" with the key's name (one path block per key the application uses), and
 # "ai-keys/" with the engine's mount path. Nothing else: an application needs no list, no
 # metadata, no history. During a cut-over creds/ also returns previous_api_key, so the

@@ -1,5 +1,24 @@
 # ai-keys role "approver": makes a staged and tested version live, and ends a cut-over.
 #
+# can: update promote/*
+# can: update finalize/*
+# can: read, list keys/*
+# can: read history/*
+# cannot: read, update config
+# cannot: create, read, update, delete, list schedules/*
+# cannot: create, read, update, delete, list providers/*
+# cannot: create, update, delete keys/*
+# cannot: read creds/*
+# cannot: update stage/*
+# cannot: update test/*
+# cannot: update rollback/*
+# cannot: update rotate/*
+# cannot: update extend/*
+# cannot: update verify/*
+# cannot: read overdue
+# cannot: read metrics
+# cannot: read report
+#
 # May promote the pending version and finalize (end the previous version's grace now). May read
 # keys' metadata and history (never values) to check the pending version's test outcome before
 # promoting. Cannot stage, test or roll back (the operator does), cannot read creds/. With

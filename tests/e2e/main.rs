@@ -28,6 +28,7 @@
 //! | `overdue` | `reports::overdue_and_history` |
 //! | `metrics` | `metrics::text_format`, `metrics::json_and_promtool` |
 //! | alert rules (deploy/prometheus) | `metrics::alerting` |
+//! | alert runbooks: every command as its role, two-person rule off and on | `metrics::runbooks` |
 //! | `report` | `reports::compliance` |
 //! | revocation at the provider: grace end, recovery, expiry | `revocation` |
 //! | bad input: statuses, messages, bounds, typos | `input_validation` |
@@ -36,7 +37,7 @@
 //! | plugin registration (also declared), lifetime, reload, logging | `plugin_host` |
 //! | `path-help` and the OpenAPI document | `plugin_host::help` |
 //! | audit log: values only hashed, never leaked | `audit` |
-//! | ACL roles (`policies/`) | `roles` |
+//! | ACL roles (`policies/`): headers, grants on a server, the docs' tables | `roles` |
 //! | crash, restart, failover, load, provider faults | `reliability` (long runs: scripts/soak.sh) |
 //! | clusters: standbys, forwarding, failover | `cluster`; the cache on a standby: `cache` |
 //! | upgrade and rollback of the plugin | `upgrade` |

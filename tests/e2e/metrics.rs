@@ -2,13 +2,15 @@
 //! the fake provider: `metrics` as JSON (`bao read`) and as Prometheus text, checked by a strict
 //! text-format parser here and by `promtool check metrics`; the gauges and counters on real
 //! records; the alert rules in deploy/prometheus checked by `promtool check rules` and
-//! `promtool test rules`, and one of them fired by a real Prometheus scraping a real server.
+//! `promtool test rules`, and one of them fired by a real Prometheus scraping a real server;
+//! every runbook command run as the shipped role it names, with the two-person rule off and on.
 //!
 //! promtool and prometheus come from the Debian package `prometheus`, which `scripts/test.sh`
 //! unpacks into .tools/prometheus (`ensure_prometheus` in scripts/lib/tools.sh).
 
 mod alerting;
 mod json_and_promtool;
+mod runbooks;
 mod text_format;
 
 use std::path::PathBuf;

@@ -1,8 +1,8 @@
-//! The audit proof: through a provider-backed rotation (the provider creates the key)
-//! and an operator-supplied stage, test and promote, no key value (old, new, the provider's
-//! admin key) is ever in clear in the audit log or the server log, and the HMAC of each new
-//! value is in the audit log exactly where a `creds/` response carried it (plus, for the value
-//! an operator supplied, the `stage/` request that brought it).
+//! The audit proof: through a provider-backed rotation by the rotator (the provider creates the
+//! key) and an operator-supplied stage and test promoted by the approver, no key value (old,
+//! new, the provider's admin key) is ever in clear in the audit log or the server log, and the
+//! HMAC of each new value is in the audit log exactly where a `creds/` response carried it
+//! (plus, for the value an operator supplied, the `stage/` request that brought it).
 
 use serde_json::{json, Value};
 
@@ -31,10 +31,11 @@ async fn audit_log_holds_new_values_only_hashed_and_only_where_creds_returned_th
     let fake = FakeProvider::start().await;
     let root = bao.client();
     install_roles(&root).await;
-    let [app, operator, approver, admin] = [
+    let [app, operator, approver, rotator, admin] = [
         login(&bao, "app").await,
         login(&bao, "operator").await,
         login(&bao, "approver").await,
+        login(&bao, "rotator").await,
         login(&bao, "admin").await,
     ];
     let admin_key = secret("admin");
@@ -73,10 +74,10 @@ async fn audit_log_holds_new_values_only_hashed_and_only_where_creds_returned_th
 
     // A rotation whose new key the provider creates.
     let rotated = data(
-        &operator
+        &rotator
             .write(&format!("ai-keys/rotate/{APP_KEY}"), json!({}))
             .await,
-        "operator rotates without a value",
+        "rotator rotates without a value",
     );
     assert_eq!(rotated["test"]["outcome"], "passed", "{rotated:#}");
     let created = fake.created_keys();

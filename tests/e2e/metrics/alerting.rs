@@ -238,7 +238,7 @@ async fn prometheus_scraping_the_server_fires_the_overdue_alert() {
         overdue["annotations"]["runbook"]
             .as_str()
             .unwrap_or_default()
-            .contains("bao write -f ai-keys/rotate/old"),
+            .contains("as rotator `bao write ai-keys/rotate/old value=...`"),
         "{overdue:#}"
     );
     let up: Value = http

@@ -1,4 +1,4 @@
-//! The compliance report (`report`) end to end: after provider-backed rotations by the operator
+//! The compliance report (`report`) end to end: after provider-backed rotations by the rotator
 //! (one with grace 0, so the replaced key is revoked at the provider at once) and a failed one,
 //! the auditor's `report` (JSON and CSV) shows the rotations, the failure, the last test, the
 //! confirmed provider revocation and who promoted each version, and no key value.
@@ -17,8 +17,8 @@ async fn auditor_reads_a_report_of_rotations_failures_revocations_and_promoters(
     let fake = FakeProvider::start().await;
     let root = bao.client();
     install_roles(&root).await;
-    let [operator, auditor, admin] = [
-        login(&bao, "operator").await,
+    let [rotator, auditor, admin] = [
+        login(&bao, "rotator").await,
         login(&bao, "auditor").await,
         login(&bao, "admin").await,
     ];
@@ -40,7 +40,7 @@ async fn auditor_reads_a_report_of_rotations_failures_revocations_and_promoters(
         );
         values.push(v);
     }
-    let rotate = |body| operator.write("ai-keys/rotate/team-a-app", body);
+    let rotate = |body| rotator.write("ai-keys/rotate/team-a-app", body);
     data(
         &rotate(json!({})).await,
         "first rotation (provider creates v2)",
@@ -88,8 +88,8 @@ async fn auditor_reads_a_report_of_rotations_failures_revocations_and_promoters(
     assert_eq!(
         promoters,
         vec![
-            (json!(2), json!("userpass-operator")),
-            (json!(3), json!("userpass-operator"))
+            (json!(2), json!("userpass-rotator")),
+            (json!(3), json!("userpass-rotator"))
         ],
         "{k:#}"
     );
@@ -107,7 +107,7 @@ async fn auditor_reads_a_report_of_rotations_failures_revocations_and_promoters(
     );
     assert!(
         lines[1].starts_with("team-a-app,production,90,3,0,0,true,2,1,bad_key,")
-            && lines[1].ends_with("v2:userpass-operator;v3:userpass-operator"),
+            && lines[1].ends_with("v2:userpass-rotator;v3:userpass-rotator"),
         "{}",
         csv.text
     );

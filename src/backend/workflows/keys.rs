@@ -166,8 +166,8 @@ pub(crate) async fn create(
         v.provider = key.provider.clone();
     }
 
-    // A name created again continues the history it had before it was deleted.
-    let log = record::adopt_archive(storage, &name).await?;
+    // A name created again is a new key: a fresh history (the deleted ones stay readable).
+    let log = record::fresh_history(storage, &name).await?;
     let mut entry = KeyEntry::new(key, log);
     entry.record(
         &changes,
@@ -178,14 +178,13 @@ pub(crate) async fn create(
         config.history_limit,
     );
     record::save(storage, &entry).await?;
-    record::drop_archive(storage, &name).await?;
     tracing::info!(key = %name, "key created");
     Ok((entry.key, now))
 }
 
 /// Deletes key `name` if it exists: every value destroyed, each retired version's revocation
-/// intent written (they outlive the record), the history archived, then the record removed and
-/// the revocations tried.
+/// intent written (they outlive the record), the history archived with who deleted the key and
+/// when, then the record removed and the revocations tried.
 pub(crate) async fn delete(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(), Error> {
     let storage = req.storage.as_ref();
     if record::load(storage, name).await?.is_none() {
@@ -198,11 +197,12 @@ pub(crate) async fn delete(shared: &Arc<Shared>, req: &Request, name: &str) -> R
     locked.note("deleted", None, None, "key deleted; values destroyed");
     // The revocation intents first (they outlive the record); then the history survives the
     // key: store the last events and archive the log pointing at them, then remove the key. A
-    // crash in between leaves a live record (which points at the same history) that wins until
+    // crash in between leaves a live record (which points at the same history; the archive's
+    // entry of its own incarnation is ignored and replaced by the next delete) that wins until
     // the next delete, and recovery drops the intents of versions still live.
     locked.request_revocations(storage).await?;
     let stored = record::write(storage, &locked.entry).await?;
-    record::save_archive(storage, name, stored.log).await?;
+    record::archive_history(storage, name, stored.log, &locked.actor, now).await?;
     storage.delete(&record::key_path(name)).await?;
     record::forget_replays(storage, name, &stored.replays).await;
     locked.revoke_deleted(shared, storage).await;

@@ -22,10 +22,12 @@ pub(crate) struct KeySettings {
     pub provider: Option<Option<String>>,
     pub schedule: Option<String>,
     pub cadence: CadenceInput,
-    pub rotation_window: Option<i64>,
-    pub grace_period: Option<i64>,
-    pub usage_quiet_period: Option<i64>,
-    pub max_grace: Option<i64>,
+    /// The overrides of the schedule's periods: `Some(None)` removes one (the schedule's
+    /// applies again).
+    pub rotation_window: Option<Option<i64>>,
+    pub grace_period: Option<Option<i64>>,
+    pub usage_quiet_period: Option<Option<i64>>,
+    pub max_grace: Option<Option<i64>>,
     pub auto_rotate: Option<bool>,
     pub custom_metadata: Option<BTreeMap<String, String>>,
 }
@@ -48,15 +50,15 @@ impl KeySettings {
             self.rotation_window,
         ));
         if let Some(v) = self.grace_period {
-            key.grace_period = Some(v);
+            key.grace_period = v;
             changed.push("grace_period");
         }
         if let Some(v) = self.usage_quiet_period {
-            key.usage_quiet_period = Some(v);
+            key.usage_quiet_period = v;
             changed.push("usage_quiet_period");
         }
         if let Some(v) = self.max_grace {
-            key.max_grace = Some(v);
+            key.max_grace = v;
             changed.push("max_grace");
         }
         if let Some(v) = self.auto_rotate {

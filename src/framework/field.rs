@@ -72,7 +72,8 @@ pub struct Field {
     /// Documentation only (OpenAPI `required`), as in Go's framework: the
     /// handler decides what a missing value means.
     pub required: bool,
-    /// Marks the value as a secret in OpenAPI (`x-vault-displayAttrs.sensitive`).
+    /// Marks the value as a secret in OpenAPI (`x-vault-displayAttrs.sensitive`); a secret
+    /// given empty or only whitespace is refused (an unset shell variable, never a value).
     pub sensitive: bool,
     /// Documented as a query parameter rather than a body field.
     pub query: bool,

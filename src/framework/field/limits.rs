@@ -1,7 +1,8 @@
 //! Size limits of field values, checked after coercion so that no handler ever sees (or stores,
 //! or logs the length of) an oversized value.
 //!
-//! Every text is bounded: a field's own [`Field::max_len`] or [`DEFAULT_MAX_LEN`]. Maps follow
+//! Every text is bounded: a field's own [`Field::max_len`] or [`DEFAULT_MAX_LEN`], and a
+//! [`Field::sensitive`] one (a secret) is never empty or only whitespace. Maps follow
 //! Vault KV v2's `custom_metadata` limits; lists are bounded in items and per item. Messages give
 //! sizes, never the value.
 
@@ -25,6 +26,10 @@ pub(crate) fn check(field: &Field, value: &FieldValue) -> Result<(), String> {
     let max_len = field.max_len.unwrap_or(DEFAULT_MAX_LEN);
     match value {
         FieldValue::Str(s) if field.kind == FieldType::String => {
+            if field.sensitive && s.trim().is_empty() {
+                // A blank secret is a mistake (an unset shell variable), never a value.
+                return Err("must not be empty or only whitespace: a secret is never blank".into());
+            }
             check_len(s, max_len, "")?;
             if field.id_alphabet {
                 check_id(s)?;

@@ -515,3 +515,26 @@ fn get_duration_of_a_clearable_field_panics() {
 fn only_duration_fields_are_clearable() {
     let _ = Field::new("note", FieldType::String, "note").clearable();
 }
+
+#[test]
+fn a_secret_field_refuses_empty_or_blank_text_naming_the_field() {
+    let fields = [
+        Field::new("admin_key", FieldType::String, "secret").sensitive(),
+        Field::new("note", FieldType::String, "not secret"),
+    ];
+    for blank in ["", " ", "  \u{3000} "] {
+        let err = FieldData::new(&fields, &data(json!({ "admin_key": blank }))).unwrap_err();
+        assert_eq!(err.status(), 400);
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("Field validation failed: field \"admin_key\": must not be empty"),
+            "{msg}"
+        );
+        // Text that is not a secret may be blank (handlers decide what that means).
+        let fd = FieldData::new(&fields, &data(json!({ "note": blank }))).unwrap();
+        assert_eq!(fd.get_string("note").as_deref(), Some(blank));
+    }
+    // Absent or null stays absent.
+    let fd = FieldData::new(&fields, &data(json!({ "admin_key": null }))).unwrap();
+    assert!(!fd.is_set("admin_key"));
+}

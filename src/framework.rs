@@ -37,7 +37,9 @@ pub use backend::{Backend, ExistenceResult, PeriodicFn, WalOutcome, WalRollbackF
 pub use cache::{get_cached, get_summary, CacheLimits, CacheStats, CachedStorage, StorageCache};
 pub use duration::{parse_duration, parse_duration_str};
 pub use error::Error;
-pub use field::{is_valid_name, Field, FieldData, FieldType, TextPattern, DEFAULT_MAX_LEN};
+pub use field::{
+    is_valid_name, Field, FieldData, FieldType, TextPattern, CLEARABLE_NOTE, DEFAULT_MAX_LEN,
+};
 pub use memory::{configure_allocator, release_freed_memory};
 pub use path::{
     existence_check, generic_name_regex, handler, ExistenceCheck, Handler, HandlerResult,

@@ -81,12 +81,16 @@ impl<'de> Deserialize<'de> for SecretValue {
     }
 }
 
-/// Checks a key value as api.md requires: non-empty, at most 4096 bytes, no control characters.
+/// Checks a key value as api.md requires: non-empty and not only whitespace, at most 4096 bytes,
+/// no control characters.
 ///
 /// The error is a message for a 400 response naming the problem; it never contains the value.
 pub fn validate_key_value(s: &str) -> Result<(), String> {
     if s.is_empty() {
         return Err("value must not be empty".to_string());
+    }
+    if s.trim().is_empty() {
+        return Err("value must not be only whitespace".to_string());
     }
     if s.len() > MAX_KEY_VALUE_BYTES {
         return Err(format!(

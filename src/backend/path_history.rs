@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::record::{self, HistoryEvent, StoredArchive};
+use super::record::{self, HistoryEvent, HistoryEvents};
 use super::shared::{bind, Shared};
 use super::view;
 use crate::framework::{
@@ -42,6 +42,16 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 )
                 .max_len(MAX_CURSOR_LEN)
                 .pattern(CURSOR_PATTERN, CURSOR_MEANING)
+                .query(),
+            )
+            .field(
+                Field::new(
+                    "incarnation",
+                    FieldType::Int,
+                    "Which life of the name to read (1 is the first key of that name; each create after a delete is the next). Default: the live key's, else the newest deleted one's. previous_history names the one before.",
+                )
+                .min(1)
+                .max(i64::from(u32::MAX))
                 .query(),
             )
             .operation(
@@ -90,30 +100,40 @@ async fn history(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             Error::BadRequest("after must be a cursor returned as next_after by history/".into())
         })?),
     };
+    let wanted = match d.get_int("incarnation") {
+        None => None,
+        Some(n) => Some(u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+            Error::BadRequest("incarnation must be a whole number from 1".into())
+        })?),
+    };
     // No version check: reading a key's history acts on nothing, and helps repair a broken one.
-    let (events, next) = match record::read(storage, &name).await? {
-        Some(entry) if entry.is_previous_format() => {
-            record::legacy_history_page(&entry.history, after, limit)
+    let live = record::read(storage, &name).await?.map(|e| e.events());
+    let Some(found) = record::find_history(storage, &name, live, wanted).await? else {
+        return Ok(None);
+    };
+    let (events, next) = match &found.events {
+        HistoryEvents::List(events) => record::legacy_history_page(events, after, limit),
+        HistoryEvents::Pages(log) => {
+            record::history_page(storage, &name, *log, after, limit).await?
         }
-        Some(entry) => record::history_page(storage, &name, entry.log, after, limit).await?,
-        None => match record::load_archive(storage, &name).await? {
-            None => return Ok(None),
-            Some(StoredArchive::Legacy(events)) => {
-                record::legacy_history_page(&events, after, limit)
-            }
-            Some(StoredArchive::Log(log)) => {
-                record::history_page(storage, &name, log, after, limit).await?
-            }
-        },
     };
     if events.is_empty() && after.is_none() {
         return Ok(None);
     }
     let events: Vec<Value> = events.iter().map(event_json).collect();
+    let previous = found.previous.map(|p| {
+        json!({
+            "incarnation": p.log.incarnation,
+            "deleted_time": p.deleted_time.map(view::time),
+            "deleted_by": p.deleted_by,
+        })
+    });
     Ok(Some(Response::with_data(json!({
         "name": name,
+        "incarnation": found.incarnation,
         "events": events,
         "next_after": next.map(record::history_cursor),
+        "previous_history": previous,
     }))))
 }
 
@@ -123,8 +143,12 @@ Returns up to limit events (default 100, at most 1000), newest first, and next_a
 as after to read the next (older) page; it is null on the last page. Each event has time, event \
 (created, staged, tested, promoted, rolled_back, revoked, expired, failed, deleted, updated), \
 version, actor ({entity_id, display_name, accessor} or \"scheduler\"), request_id, outcome and \
-detail. A deleted key's history is kept and continues if the name is created again. \
-history_limit in config caps the events kept per key.";
+detail. A deleted key's history is kept, ending with its deleted event. A key created again \
+under the same name is a new key with a fresh history, starting at its created event: each life \
+of a name is an incarnation (1, 2, ...), and the response says which one it shows (incarnation) \
+and links the one before it (previous_history: {incarnation, deleted_time, deleted_by}, or \
+null); read that one with incarnation=N. The 10 newest deleted incarnations of a name are kept. \
+history_limit in config caps the events kept per incarnation.";
 
 #[cfg(test)]
 mod tests;

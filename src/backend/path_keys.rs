@@ -50,25 +50,25 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(Field::new(
                 "rotation_period",
                 FieldType::Duration,
-                "Overrides the schedule's rotation period (or its rotation_schedule) for this key; replaces a rotation_schedule override. Mutually exclusive with rotation_schedule.",
-            ))
+                "Overrides the schedule's rotation period (or its rotation_schedule) for this key; replaces a rotation_schedule override. Mutually exclusive with rotation_schedule. Cleared, the schedule's cadence applies again.",
+            ).clearable())
             .field(policy::schedule_field(true))
             .field(policy::key_window_field())
             .field(Field::new(
                 "grace_period",
                 FieldType::Duration,
-                "Overrides the schedule's grace period for this key.",
-            ))
+                "Overrides the schedule's grace period for this key (0: a promotion revokes the old version at once). Cleared, the schedule's applies again.",
+            ).clearable())
             .field(Field::new(
                 "usage_quiet_period",
                 FieldType::Duration,
-                format!("Overrides the schedule's usage_quiet_period for this key. {}", policy::USAGE_QUIET_PERIOD_HELP),
-            ))
+                format!("Overrides the schedule's usage_quiet_period for this key. {} Cleared, the schedule's applies again.", policy::USAGE_QUIET_PERIOD_HELP),
+            ).clearable())
             .field(Field::new(
                 "max_grace",
                 FieldType::Duration,
-                format!("Overrides the schedule's max_grace for this key. {}", policy::MAX_GRACE_HELP),
-            ))
+                format!("Overrides the schedule's max_grace for this key. {} Cleared, the schedule's applies again.", policy::MAX_GRACE_HELP),
+            ).clearable())
             .field(Field::new(
                 "auto_rotate",
                 FieldType::Bool,
@@ -129,19 +129,19 @@ fn settings(d: &FieldData) -> Result<KeySettings, Error> {
         cadence: policy::cadence_input(d)?,
         rotation_window: d
             .is_set("rotation_window")
-            .then(|| d.get_duration("rotation_window"))
+            .then(|| d.get_clearable_duration("rotation_window"))
             .flatten(),
         grace_period: d
             .is_set("grace_period")
-            .then(|| d.get_duration("grace_period"))
+            .then(|| d.get_clearable_duration("grace_period"))
             .flatten(),
         usage_quiet_period: d
             .is_set("usage_quiet_period")
-            .then(|| d.get_duration("usage_quiet_period"))
+            .then(|| d.get_clearable_duration("usage_quiet_period"))
             .flatten(),
         max_grace: d
             .is_set("max_grace")
-            .then(|| d.get_duration("max_grace"))
+            .then(|| d.get_clearable_duration("max_grace"))
             .flatten(),
         auto_rotate: d
             .is_set("auto_rotate")
@@ -242,7 +242,11 @@ next_rotation_time is when the current version is due: created_time plus rotatio
 first time of its rotation_schedule (cron, UTC) after it was created; with a cron schedule and a \
 rotation_window, a scheduled time whose window closed without a rotation shows as \
 missed_rotation_time and next_rotation_time moves to the next scheduled time (the key stays \
-overdue). rotation_period reads 0 while a rotation_schedule is in force.";
+overdue). rotation_period reads 0 while a rotation_schedule is in force. \
+Each override of the schedule (rotation_period, rotation_schedule, rotation_window, \
+grace_period, usage_quiet_period, max_grace) is removed by giving it as an empty string (\"\"), \
+on update or create: the key then follows its schedule's value again, and reads show that value. \
+0 is a value, not a removal (grace_period=0 revokes the old version at once).";
 
 #[cfg(test)]
 mod tests;

@@ -54,12 +54,17 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 Field::new(
                     "admin_key",
                     FieldType::String,
-                    "Provider credential that can create or revoke keys (OpenAI admin key, Anthropic admin key, OpenRouter management key). Write-only; an empty string removes it.",
+                    "Provider credential that can create or revoke keys (OpenAI admin key, Anthropic admin key, OpenRouter management key). Write-only. Empty or only whitespace is refused (400): remove a stored one with remove_admin_key=true.",
                 )
                 .sensitive()
                 .max_len(MAX_ADMIN_KEY_LEN)
                 .pattern(NO_CONTROL_CHARACTERS, NO_CONTROL_CHARACTERS_MEANING),
             )
+            .field(Field::new(
+                "remove_admin_key",
+                FieldType::Bool,
+                "true removes the stored admin_key (the provider can then only test keys). Not with admin_key in the same request.",
+            ))
             .field(Field::new("project_id", FieldType::String, "openai: the project in which service-account keys are created.")
                 .max_len(MAX_PROJECT_ID_LEN)
                 .pattern(PROJECT_ID_PATTERN, "must use only letters, digits, '_', '-' or '.' (for example proj_abc123)"))
@@ -158,20 +163,23 @@ async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     if d.is_set("timeout") {
         cfg.timeout_secs = d.get_duration("timeout").unwrap_or(DEFAULT_TIMEOUT_SECS);
     }
-    if d.is_set("admin_key") {
-        cfg.admin_key = d
-            .get_string("admin_key")
-            .filter(|k| !k.is_empty())
-            .map(|k| {
-                crate::rotation::validate_key_value(&k)
-                    .map_err(|e| Error::BadRequest(format!("admin_key: {e}")))
-                    .map(|()| SecretValue::new(k))
-            })
-            .transpose()?;
+    let remove_admin_key = d.get_bool("remove_admin_key").unwrap_or(false);
+    if let Some(k) = d.get_string("admin_key") {
+        if remove_admin_key {
+            return Err(Error::BadRequest(
+                "admin_key and remove_admin_key=true cannot be given together: give the new admin key, or remove the stored one".into(),
+            ));
+        }
+        // Never blank here (the field is a secret: the framework refuses an empty one).
+        crate::rotation::validate_key_value(&k)
+            .map_err(|e| Error::BadRequest(format!("admin_key: {e}")))?;
+        cfg.admin_key = Some(SecretValue::new(k));
+    } else if remove_admin_key {
+        cfg.admin_key = None;
     }
     cfg.validate().map_err(Error::BadRequest)?;
     if let Some(before) = &before {
-        check_admin_key_binding(before, &cfg, d.is_set("admin_key"))?;
+        check_admin_key_binding(before, &cfg, d.is_set("admin_key") || remove_admin_key)?;
         check_keys_keep_what_they_need(storage, &name, before, &cfg).await?;
     }
     provider_ops::save(storage, &name, &cfg).await?;
@@ -180,14 +188,15 @@ async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 }
 
 /// A stored admin key is bound to the host and provider type it was given for: an update that
-/// points the provider elsewhere must give the admin key again (or `admin_key=""` to drop it),
-/// so whoever can only update `providers/` cannot make the engine send it to their own host.
+/// points the provider elsewhere must give the admin key again (or `remove_admin_key=true` to
+/// drop it), so whoever can only update `providers/` cannot make the engine send it to their
+/// own host.
 fn check_admin_key_binding(
     before: &ProviderConfig,
     after: &ProviderConfig,
-    admin_key_given: bool,
+    admin_key_replaced: bool,
 ) -> Result<(), Error> {
-    if admin_key_given || before.admin_key.is_none() {
+    if admin_key_replaced || before.admin_key.is_none() {
         return Ok(());
     }
     let mut moved = Vec::new();
@@ -201,8 +210,8 @@ fn check_admin_key_binding(
         return Ok(());
     }
     Err(Error::BadRequest(format!(
-        "admin_key: changing {} needs admin_key in the same request (or admin_key=\"\" to \
-         remove it): the stored admin key is never sent to a host or provider type it was not \
+        "admin_key: changing {} needs admin_key in the same request (or remove_admin_key=true \
+         to remove it): the stored admin key is never sent to a host or provider type it was not \
          given for",
         moved.join(" and ")
     )))
@@ -269,7 +278,9 @@ anthropic). Reads never return the admin key: they show admin_key_set and capabi
 create, revoke with the configured credentials). A provider that keys use cannot be deleted. \
 base_url must be https (http only for loopback hosts); link-local and cloud metadata addresses are \
 refused. A stored admin_key is bound to where it was given: changing base_url or type needs \
-admin_key in the same request. An update that would leave auto_rotate keys with a provider that \
+admin_key in the same request. An empty admin_key (or one of only whitespace, such as an unset \
+shell variable) is refused with a 400 and changes nothing; remove_admin_key=true removes the \
+stored one. An update that would leave auto_rotate keys with a provider that \
 cannot create keys is refused, listing them. Write access here is as sensitive as reading creds/ \
 of every key that uses the provider: key tests send the key to base_url.";
 

@@ -22,9 +22,9 @@ mod store;
 pub(super) use actor::Actor;
 pub(super) use digest::{load as load_digest, KeyDigest};
 pub(super) use history::{
-    adopt_archive, cursor as history_cursor, drop_archive, legacy_page as legacy_history_page,
-    load_archive, page as history_page, parse_cursor as parse_history_cursor, save_archive,
-    HistoryEvent, StoredArchive,
+    archive as archive_history, cursor as history_cursor, find as find_history,
+    fresh_log as fresh_history, legacy_page as legacy_history_page, page as history_page,
+    parse_cursor as parse_history_cursor, Events as HistoryEvents, HistoryEvent,
 };
 pub(super) use key::{AutoState, KeyEntry, KeyState, Overrides, Stats};
 pub(super) use locks::{KeyGuard, KeyLocks};
@@ -38,6 +38,8 @@ pub(super) use store::{
 
 #[cfg(test)]
 pub(super) use digest::Grace;
+#[cfg(test)]
+pub(super) use history::KEPT_INCARNATIONS;
 #[cfg(test)]
 pub(super) use key::RETIRED_KEEP;
 #[cfg(test)]

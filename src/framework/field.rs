@@ -77,7 +77,8 @@ pub struct Field {
     /// before the handler runs (Go's framework only documents it). Named captures are always
     /// given; a field required on create only is not declared required (the handler says so).
     pub required: bool,
-    /// Marks the value as a secret in OpenAPI (`x-vault-displayAttrs.sensitive`).
+    /// Marks the value as a secret in OpenAPI (`x-vault-displayAttrs.sensitive`); a secret
+    /// given empty or only whitespace is refused (an unset shell variable, never a value).
     pub sensitive: bool,
     /// Documented as a query parameter rather than a body field.
     pub query: bool,
@@ -96,6 +97,9 @@ pub struct Field {
     /// Greatest accepted value of a [`FieldType::Int`], or of a [`FieldType::Duration`] in
     /// seconds (OpenAPI `maximum`). A duration is never above 100 years whatever this says.
     pub max: Option<i64>,
+    /// A [`FieldType::Duration`] whose empty string `""` clears the value (see
+    /// [`FieldData::get_clearable_duration`]); any other duration field refuses `""`.
+    pub clearable: bool,
 }
 
 /// A regular expression a text field must match, with what it means (the 400 says that, never
@@ -125,6 +129,9 @@ impl TextPattern {
     }
 }
 
+/// Appended to the description of a [`Field::clearable`] field (help and OpenAPI).
+pub const CLEARABLE_NOTE: &str = "An empty string (\"\") clears it.";
+
 impl Field {
     /// A field without default, optional, not sensitive.
     pub fn new(name: impl Into<String>, kind: FieldType, description: impl Into<String>) -> Field {
@@ -142,7 +149,25 @@ impl Field {
             allowed: None,
             min: None,
             max: None,
+            clearable: false,
         }
+    }
+
+    /// Lets the empty string `""` clear this duration field instead of being refused, and says
+    /// so in its description ([`CLEARABLE_NOTE`]). Handlers read it with
+    /// [`FieldData::get_clearable_duration`].
+    ///
+    /// # Panics
+    /// On a field that is not a [`FieldType::Duration`] (a programmer error).
+    pub fn clearable(mut self) -> Field {
+        assert!(
+            self.kind == FieldType::Duration,
+            "field {:?}: only duration fields are clearable",
+            self.name
+        );
+        self.clearable = true;
+        self.description = format!("{} {CLEARABLE_NOTE}", self.description.trim_end());
+        self
     }
 
     /// Sets the longest accepted text, in bytes (see [`Field::max_len`]).
@@ -209,6 +234,15 @@ impl Field {
 
     /// Coerces a request value and checks its limits; `Err` names the problem, never the value.
     fn validate(&self, v: &Value) -> Result<FieldValue, String> {
+        if self.kind == FieldType::Duration && v.as_str() == Some("") {
+            // Vault reads "" as 0, which on a grace period revokes at once: an unset shell
+            // variable must never mean that.
+            return if self.clearable {
+                Ok(FieldValue::Cleared)
+            } else {
+                Err("must not be empty: give a duration such as 30d, 24h or 0".into())
+            };
+        }
         let value = coerce(self.kind, v)?;
         limits::check(self, &value)?;
         Ok(value)
@@ -348,9 +382,28 @@ impl FieldData {
     }
 
     /// The request value in seconds, else the default, else `None`.
+    ///
+    /// # Panics
+    /// On a [`Field::clearable`] field: read it with [`FieldData::get_clearable_duration`], so
+    /// that a clear is never taken for an absent value.
     pub fn get_duration(&self, name: &str) -> Option<i64> {
+        if self.schema.get(name).is_some_and(|f| f.clearable) {
+            panic!("get_duration({name:?}): the field is clearable; use get_clearable_duration");
+        }
         match self.lookup(name, "get_duration", &[FieldType::Duration])? {
             FieldValue::Int(i) => Some(i),
+            other => unreachable!("{other:?}"),
+        }
+    }
+
+    /// A duration field that may be cleared ([`Field::clearable`]): `None` when the request
+    /// does not set it (and it has no default), `Some(None)` when it clears it with `""`,
+    /// `Some(Some(seconds))` for a value. Also reads a duration field that is not clearable
+    /// (never `Some(None)` then).
+    pub fn get_clearable_duration(&self, name: &str) -> Option<Option<i64>> {
+        match self.lookup(name, "get_clearable_duration", &[FieldType::Duration])? {
+            FieldValue::Int(i) => Some(Some(i)),
+            FieldValue::Cleared => Some(None),
             other => unreachable!("{other:?}"),
         }
     }
@@ -380,7 +433,7 @@ impl FieldData {
     }
 
     /// Whether the request (body, query or path capture) set the field to a
-    /// non-null value; defaults do not count. Undeclared names are never set.
+    /// non-null value (a clear included); defaults do not count. Undeclared names are never set.
     pub fn is_set(&self, name: &str) -> bool {
         self.values.contains_key(name)
     }

@@ -2,7 +2,7 @@
 //! implementation for tests.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// A storage failure. The message is passed to the client verbatim.
@@ -62,12 +62,27 @@ pub async fn put_json<T: serde::Serialize>(
     s.put(key, bytes).await
 }
 
+/// The message of a write refused by [`InMemoryStorage::crash_after`].
+const CRASHED: &str = "storage unavailable (simulated crash)";
+
 /// Storage in a `BTreeMap`, for tests. It can be switched to read-only to
-/// exercise the host's "cannot write to readonly storage" failure.
-#[derive(Default)]
+/// exercise the host's "cannot write to readonly storage" failure, and made to
+/// fail every write after a number of them, as if the process died there.
 pub struct InMemoryStorage {
     entries: Mutex<BTreeMap<String, Vec<u8>>>,
     read_only: AtomicBool,
+    /// Writes that still succeed before every write fails (`usize::MAX`: no limit).
+    writes_left: AtomicUsize,
+}
+
+impl Default for InMemoryStorage {
+    fn default() -> InMemoryStorage {
+        InMemoryStorage {
+            entries: Mutex::default(),
+            read_only: AtomicBool::default(),
+            writes_left: AtomicUsize::new(usize::MAX),
+        }
+    }
 }
 
 impl InMemoryStorage {
@@ -86,6 +101,13 @@ impl InMemoryStorage {
         self.read_only.store(read_only, Ordering::SeqCst);
     }
 
+    /// Lets `writes` more `put`s and `delete`s succeed, then fails every one after them
+    /// (`None`: no limit again): what storage looks like to a process that died after them.
+    pub fn crash_after(&self, writes: Option<usize>) {
+        self.writes_left
+            .store(writes.unwrap_or(usize::MAX), Ordering::SeqCst);
+    }
+
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
         // A panic while holding the lock cannot leave the map half-updated.
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
@@ -94,6 +116,16 @@ impl InMemoryStorage {
     fn check_writable(&self) -> Result<(), StorageError> {
         if self.read_only.load(Ordering::SeqCst) {
             return Err(StorageError(READ_ONLY.into()));
+        }
+        let spent = self
+            .writes_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| match left {
+                usize::MAX => Some(usize::MAX),
+                0 => None,
+                n => Some(n - 1),
+            });
+        if spent.is_err() {
+            return Err(StorageError(CRASHED.into()));
         }
         Ok(())
     }
@@ -157,6 +189,22 @@ mod tests {
         assert!(s.list("nothing/").await.unwrap().is_empty());
         // Prefixes need not end with '/'.
         assert_eq!(s.list("b").await.unwrap(), ["/", "a"]);
+    }
+
+    #[tokio::test]
+    async fn crash_after_lets_that_many_writes_through_then_fails_every_write() {
+        let s = filled().await;
+        s.crash_after(Some(2));
+        s.put("x", b"1".to_vec()).await.unwrap();
+        s.delete("a").await.unwrap();
+        let e = s.put("y", b"2".to_vec()).await.unwrap_err();
+        assert!(e.0.contains("simulated crash"), "{e}");
+        s.delete("z").await.unwrap_err();
+        // Reads still answer, and nothing after the crash was written.
+        assert_eq!(s.get("y").await.unwrap(), None);
+        assert!(s.get("z").await.unwrap().is_some());
+        s.crash_after(None);
+        s.put("y", b"2".to_vec()).await.unwrap();
     }
 
     #[tokio::test]

@@ -143,7 +143,7 @@ async fn previous_release_records_are_migrated_on_reload() {
     let events = all_events(&client, "legacy", 100).await;
     assert_eq!(events[0]["event"], "promoted");
     same_events(&events[events.len() - 13..], &old["history"]);
-    // A deleted key created again continues its converted history.
+    // A deleted key created again starts a fresh history; the converted one stays, linked.
     write_ok(
         &client,
         "ai-keys/keys/gone",
@@ -151,8 +151,13 @@ async fn previous_release_records_are_migrated_on_reload() {
     )
     .await;
     let events = all_events(&client, "gone", 100).await;
-    assert_eq!(events.len(), 4);
+    assert_eq!(events.len(), 1);
     assert_eq!(events[0]["event"], "created");
+    let fresh = read_ok(&client, "ai-keys/history/gone").await;
+    assert_eq!(fresh["previous_history"]["incarnation"], 1, "{fresh:#}");
+    assert_eq!(fresh["previous_history"]["deleted_by"], gone[2]["actor"]);
+    let old = read_ok(&client, "ai-keys/history/gone?incarnation=1").await;
+    same_events(old["events"].as_array().unwrap(), &gone);
 }
 
 /// After many rotations the record holds the live versions and the newest 10 retired

@@ -108,21 +108,93 @@ async fn history_of_an_unknown_key_is_not_found() {
 }
 
 #[tokio::test]
-async fn history_limit_also_caps_a_continued_history() {
+async fn history_limit_caps_each_incarnation_and_a_new_one_starts_empty() {
     let h = crate::backend::testing::Harness::new().await;
     h.write("config", json!({"history_limit": 2}))
         .await
         .unwrap();
     h.create_key("k", crate::backend::testing::OLD).await;
+    h.write("keys/k", json!({"custom_metadata": {"a": "1"}}))
+        .await
+        .unwrap();
     h.call(Operation::Delete, "keys/k", serde_json::Value::Null)
         .await
         .unwrap();
     h.create_key("k", NEW).await;
-    let kinds: Vec<String> = h
-        .history("k")
+    let kinds = |events: Vec<serde_json::Value>| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e["event"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(kinds(h.history("k").await), ["created"]);
+    for i in 0..3 {
+        h.write("keys/k", json!({"custom_metadata": {"i": i.to_string()}}))
+            .await
+            .unwrap();
+    }
+    assert_eq!(kinds(h.history("k").await), ["updated", "updated"]);
+    // The deleted incarnation keeps its own newest events, untouched by the new one's trimming.
+    let old = h
+        .call(Operation::Read, "history/k", json!({"incarnation": 1}))
         .await
+        .unwrap()
+        .unwrap()
+        .data_value();
+    assert_eq!(
+        kinds(old["events"].as_array().unwrap().clone()),
+        ["deleted", "revoked"]
+    );
+}
+
+#[tokio::test]
+async fn a_page_cursor_of_one_incarnation_reads_nothing_of_another() {
+    let h = crate::backend::testing::Harness::new().await;
+    h.create_key("k", crate::backend::testing::OLD).await;
+    for i in 0..4 {
+        h.write("keys/k", json!({"custom_metadata": {"i": i.to_string()}}))
+            .await
+            .unwrap();
+    }
+    h.call(Operation::Delete, "keys/k", serde_json::Value::Null)
+        .await
+        .unwrap();
+    let old = h
+        .call(Operation::Read, "history/k", json!({"limit": 2}))
+        .await
+        .unwrap()
+        .unwrap()
+        .data_value();
+    let cursor = old["next_after"].clone();
+    assert!(cursor.is_string(), "{old}");
+    h.create_key("k", NEW).await;
+    // The old incarnation's cursor, used on the new one, reaches none of the old events.
+    let page = h
+        .call(Operation::Read, "history/k", json!({"after": cursor}))
+        .await
+        .unwrap()
+        .unwrap()
+        .data_value();
+    assert_eq!(page["events"], json!([]), "{page}");
+    // ... and on the old one it continues where it stopped.
+    let rest = h
+        .call(
+            Operation::Read,
+            "history/k",
+            json!({"after": cursor, "incarnation": 1}),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .data_value();
+    let kinds: Vec<&str> = rest["events"]
+        .as_array()
+        .unwrap()
         .iter()
-        .map(|e| e["event"].as_str().unwrap().to_string())
+        .map(|e| e["event"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["created", "deleted"]);
+    assert_eq!(
+        kinds,
+        ["updated", "updated", "updated", "updated", "created"]
+    );
 }

@@ -294,3 +294,73 @@ async fn providers_an_update_cannot_take_creation_from_auto_rotate_keys() {
     assert_eq!(h.snapshot().await, before);
     assert_eq!(provider(&h, "p").await.unwrap()["type"], "openrouter");
 }
+
+#[tokio::test]
+async fn providers_refuse_an_empty_or_blank_admin_key_naming_it_and_change_nothing() {
+    let h = Harness::new().await;
+    openrouter(&h).await;
+    let before = h.snapshot().await;
+    for blank in ["", " ", "\u{3000}"] {
+        for (path, body) in [
+            ("providers/p", json!({ "admin_key": blank })),
+            (
+                "providers/p",
+                json!({ "admin_key": blank, "timeout": "3s" }),
+            ),
+            (
+                "providers/n",
+                json!({ "type": "openrouter", "base_url": LOCAL, "admin_key": blank }),
+            ),
+        ] {
+            let msg = expect_bad_request(h.write(path, body.clone()).await);
+            assert!(
+                msg.contains("field \"admin_key\"") && msg.contains("must not be empty"),
+                "{path} {body}: {msg}"
+            );
+            assert_eq!(h.snapshot().await, before, "{path} {body} changed storage");
+        }
+    }
+    assert_eq!(provider(&h, "p").await.unwrap()["admin_key_set"], true);
+    assert_eq!(provider(&h, "n").await, None);
+}
+
+#[tokio::test]
+async fn providers_remove_the_admin_key_only_when_asked_by_remove_admin_key() {
+    let h = Harness::new().await;
+    openrouter(&h).await;
+    let before = h.snapshot().await;
+    let msg = expect_bad_request(
+        h.write(
+            "providers/p",
+            json!({ "admin_key": ADMIN, "remove_admin_key": true }),
+        )
+        .await,
+    );
+    assert!(
+        msg.contains("admin_key") && msg.contains("remove_admin_key"),
+        "{msg}"
+    );
+    assert_eq!(h.snapshot().await, before);
+    // false asks for nothing
+    let out = h
+        .write("providers/p", json!({ "remove_admin_key": false }))
+        .await
+        .unwrap();
+    assert_eq!(out["admin_key_set"], true, "{out}");
+
+    // Removing it is also what lets the provider move without giving it again.
+    let out = h
+        .write(
+            "providers/p",
+            json!({ "remove_admin_key": true, "base_url": "http://localhost:8" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["admin_key_set"], false, "{out}");
+    assert_eq!(out["base_url"], "http://localhost:8", "{out}");
+    assert_eq!(out["capabilities"]["create"], false, "{out}");
+    assert!(
+        !h.storage_contains(ADMIN).await,
+        "the admin key is still stored"
+    );
+}

@@ -102,3 +102,20 @@ async fn versions_show_every_documented_field() {
     let text = serde_json::to_string(&k).unwrap();
     assert!(!text.contains(NEW) && !text.contains(OLD), "{text}");
 }
+
+#[tokio::test]
+async fn rotate_and_verify_refuse_an_empty_or_blank_value_naming_it_and_change_nothing() {
+    let h = with_key().await;
+    let before = h.snapshot().await;
+    for blank in ["", "  "] {
+        for path in ["rotate/k", "verify/k"] {
+            let msg = expect_bad_request(h.write(path, json!({ "value": blank })).await);
+            assert!(
+                msg.contains("field \"value\"") && msg.contains("must not be empty"),
+                "{path} {blank:?}: {msg}"
+            );
+        }
+    }
+    assert_eq!(h.snapshot().await, before);
+    assert_eq!(h.read("creds/k").await["api_key"], OLD);
+}

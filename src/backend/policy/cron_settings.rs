@@ -6,7 +6,8 @@
 //! as in Vault); giving one replaces the other. A key may override either: its override replaces
 //! the schedule's cadence whichever kind that is (a key with `rotation_period=7d` on a cron
 //! schedule rotates every 7 days, and the other way round), and `rotation_schedule=""` drops a
-//! key's cron override. `rotation_window` keeps its meaning for periods (automatic rotations
+//! key's cron override (`rotation_period=""` its period override, `rotation_window=""` its
+//! window override). `rotation_window` keeps its meaning for periods (automatic rotations
 //! spread over that long after the due time, at most the period); with a cron schedule it is
 //! the time after each scheduled time in which an automatic rotation may start: 0 (no limit) or
 //! 1h to 366d, as Vault's minimum. A key's own `rotation_window` wins; otherwise the schedule's
@@ -34,13 +35,14 @@ pub(crate) fn schedule_field(on_key: bool) -> Field {
     Field::new("rotation_schedule", FieldType::String, text).max_len(MAX_EXPRESSION_LEN)
 }
 
-/// The key's `rotation_window` override field.
+/// The key's `rotation_window` override field (`""` removes the override).
 pub(crate) fn key_window_field() -> Field {
     Field::new(
         "rotation_window",
         FieldType::Duration,
-        "Overrides the schedule's rotation_window for this key (with a rotation_schedule: 0 for no limit, or 1h to 366d after each scheduled time; with a period: at most the period).",
+        "Overrides the schedule's rotation_window for this key (with a rotation_schedule: 0 for no limit, or 1h to 366d after each scheduled time; with a period: at most the period). Cleared, the schedule's applies again.",
     )
+    .clearable()
 }
 
 /// What one request says about the cadence.
@@ -48,6 +50,9 @@ pub(crate) fn key_window_field() -> Field {
 pub(crate) struct CadenceInput {
     /// `rotation_period` given (seconds).
     pub period: Option<i64>,
+    /// `rotation_period=""` given: a key's period override is removed (only keys' field is
+    /// clearable).
+    pub clear_period: bool,
     /// `rotation_schedule` given: `Some(None)` for `""` (remove), else the parsed expression.
     pub schedule: Option<Option<CronSpec>>,
 }
@@ -66,10 +71,15 @@ pub(super) fn parse_expression(expr: &str) -> Result<CronSpec, Error> {
 
 /// Reads `rotation_period` and `rotation_schedule` from a request: both non-empty is a 400.
 pub(crate) fn cadence_input(d: &FieldData) -> Result<CadenceInput, Error> {
-    let period = d
+    let given = d
         .is_set("rotation_period")
-        .then(|| d.get_duration("rotation_period"))
+        .then(|| d.get_clearable_duration("rotation_period"))
         .flatten();
+    let (period, clear_period) = match given {
+        None => (None, false),
+        Some(None) => (None, true),
+        Some(Some(p)) => (Some(p), false),
+    };
     let schedule = match d
         .is_set("rotation_schedule")
         .then(|| d.get_string("rotation_schedule"))
@@ -79,7 +89,11 @@ pub(crate) fn cadence_input(d: &FieldData) -> Result<CadenceInput, Error> {
         Some(s) if s.trim().is_empty() => Some(None),
         Some(s) => Some(Some(parse_expression(&s)?)),
     };
-    let input = CadenceInput { period, schedule };
+    let input = CadenceInput {
+        period,
+        clear_period,
+        schedule,
+    };
     if input.cron().is_some() && input.period.is_some_and(|p| p != 0) {
         return Err(Error::BadRequest(
             "rotation_period and rotation_schedule are mutually exclusive: give one (a cron schedule, or a period)".into(),
@@ -161,11 +175,12 @@ pub(super) fn check_window(window: i64, cadence: &Cadence) -> Result<(), Error> 
     Ok(())
 }
 
-/// Applies `input` and a `rotation_window` override to a key; returns the fields changed.
+/// Applies `input` and a `rotation_window` override (`Some(None)`: removed) to a key; returns
+/// the fields changed.
 pub(crate) fn apply_to_key(
     key: &mut KeyState,
     input: &CadenceInput,
-    window: Option<i64>,
+    window: Option<Option<i64>>,
 ) -> Vec<&'static str> {
     let mut changed = Vec::new();
     if let Some(spec) = input.cron() {
@@ -180,8 +195,12 @@ pub(crate) fn apply_to_key(
         key.rotation_schedule = None;
         changed.push("rotation_schedule");
     }
+    if input.clear_period {
+        key.rotation_period = None;
+        changed.push("rotation_period");
+    }
     if let Some(w) = window {
-        key.rotation_window = Some(w);
+        key.rotation_window = w;
         changed.push("rotation_window");
     }
     changed

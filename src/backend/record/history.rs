@@ -4,9 +4,20 @@
 //! no storage entry grows with it.
 //!
 //! Which events exist is said by a [`HistoryLog`] (`first..next`): inside the key's record while
-//! the key lives, in `history/<name>` once it is deleted (a key created again continues it).
-//! Pages are written before the record that points at them, so a crash in between leaves only
-//! events past `next`, which readers ignore and the next write overwrites.
+//! the key lives, in `history/<name>` once it is deleted. Pages are written before the record
+//! that points at them, so a crash in between leaves only events past `next`, which readers
+//! ignore and the next write overwrites.
+//!
+//! A key deleted and created again is a new key with a fresh history: each life of a name is an
+//! *incarnation* (numbered from 1), and `history/<name>` keeps the newest [`KEPT_INCARNATIONS`]
+//! deleted ones ([`Incarnation`]: its log, when and by whom it was deleted). Incarnations share
+//! one numbering of events and one page namespace: a new incarnation's first event takes the
+//! first page after every page of the ones before ([`fresh_log`]), so its writes and its trimming
+//! never touch their pages. Delete writes the index before it removes the record, and create
+//! writes the record last, so a crash between any two writes leaves either the key live with its
+//! history (an index entry of its own incarnation is ignored and replaced by the next delete) or
+//! the key deleted with its history archived (a create's pages past every log are ignored and
+//! overwritten by the next create).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,6 +28,8 @@ use crate::framework::{Error, Storage};
 
 /// Prefix of history pages and of archived (deleted keys') history logs.
 pub(super) const PREFIX: &str = "history/";
+/// Deleted incarnations of a name kept in its index (the oldest leave, with their pages).
+pub(crate) const KEPT_INCARNATIONS: usize = 10;
 /// Events per page.
 pub(super) const PAGE_EVENTS: u64 = 50;
 /// Longest `detail` kept in an event (bytes), so a page stays far below Raft's entry limit.
@@ -57,13 +70,67 @@ impl HistoryEvent {
     }
 }
 
-/// Which events of a key's history exist: numbers `first..next`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Which events of a key's history exist: numbers `first..next`, of which incarnation of its
+/// name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct HistoryLog {
     /// The oldest event kept.
     pub first: u64,
     /// The number the next event gets.
     pub next: u64,
+    /// Which life of the name these events belong to (1 when absent: every log the previous
+    /// formats wrote, including one that continued a deleted key's history, is the first).
+    #[serde(
+        default = "first_incarnation",
+        skip_serializing_if = "is_first_incarnation"
+    )]
+    pub incarnation: u32,
+}
+
+impl Default for HistoryLog {
+    fn default() -> HistoryLog {
+        HistoryLog {
+            first: 0,
+            next: 0,
+            incarnation: first_incarnation(),
+        }
+    }
+}
+
+fn first_incarnation() -> u32 {
+    1
+}
+
+fn is_first_incarnation(n: &u32) -> bool {
+    *n == 1
+}
+
+/// A deleted incarnation of a name: its log, and when and by whom it was deleted (unknown for
+/// a key the previous formats archived until a create reads its `deleted` event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Incarnation {
+    /// Its events.
+    #[serde(flatten)]
+    pub log: HistoryLog,
+    /// When it was deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_time: Option<DateTime<Utc>>,
+    /// Who deleted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_by: Option<Actor>,
+}
+
+impl Incarnation {
+    /// An incarnation whose deletion is told by `last`, its newest event, if that is the
+    /// `deleted` event.
+    fn ended_by(log: HistoryLog, last: Option<&HistoryEvent>) -> Incarnation {
+        let deleted = last.filter(|e| e.event == "deleted");
+        Incarnation {
+            log,
+            deleted_time: deleted.map(|e| e.time),
+            deleted_by: deleted.map(|e| e.actor.clone()),
+        }
+    }
 }
 
 /// An event with its number, as a page stores it.
@@ -82,19 +149,24 @@ struct Page {
     events: Vec<Numbered>,
 }
 
-/// What `history/<name>` holds once the key is deleted.
+/// What `history/<name>` holds once a key of that name was deleted: the deleted incarnations,
+/// the newest one's fields at the top (where the format before incarnations kept its one log,
+/// so a release that knows only that format still reads the newest).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Archive {
     format: u32,
     #[serde(flatten)]
-    log: HistoryLog,
+    newest: Incarnation,
+    /// Older deleted incarnations, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    earlier: Vec<Incarnation>,
 }
 
 /// An archive as stored: this release's index, or the previous release's full list.
 pub(crate) enum StoredArchive {
-    /// This release: the pages hold the events.
-    Log(HistoryLog),
-    /// The previous release: every event, oldest first.
+    /// This release: the deleted incarnations, newest first (never empty); pages hold events.
+    Incarnations(Vec<Incarnation>),
+    /// The previous release: every event of one deleted key (incarnation 1), oldest first.
     Legacy(Vec<HistoryEvent>),
 }
 
@@ -164,7 +236,11 @@ pub(super) async fn append(
         .map(|p| page_path(name, p))
         .collect();
     Ok(Appended {
-        log: HistoryLog { first, next: seq },
+        log: HistoryLog {
+            first,
+            next: seq,
+            ..log
+        },
         stale,
     })
 }
@@ -273,35 +349,188 @@ pub(crate) async fn load_archive(
     }
     format::check_format(&path, &value)?;
     let archive: Archive = format::from_value(&path, value)?;
-    Ok(Some(StoredArchive::Log(archive.log)))
+    let mut all = vec![archive.newest];
+    all.extend(archive.earlier);
+    Ok(Some(StoredArchive::Incarnations(all)))
 }
 
-/// Archives a deleted key's log.
-pub(crate) async fn save_archive(
-    storage: &dyn Storage,
-    name: &str,
-    log: HistoryLog,
-) -> Result<(), Error> {
+/// Stores the deleted incarnations of `name` (newest first, not empty).
+async fn save_index(storage: &dyn Storage, name: &str, all: &[Incarnation]) -> Result<(), Error> {
+    let Some((newest, earlier)) = all.split_first() else {
+        return Ok(());
+    };
     let archive = Archive {
         format: FORMAT,
-        log,
+        newest: newest.clone(),
+        earlier: earlier.to_vec(),
     };
     Ok(crate::framework::put_json(storage, &archive_path(name), &archive).await?)
 }
 
-/// The archived history of `name` as a log, importing a previous-release list into pages first
-/// (for a key created again, which continues it).
-pub(crate) async fn adopt_archive(storage: &dyn Storage, name: &str) -> Result<HistoryLog, Error> {
-    Ok(match load_archive(storage, name).await? {
-        None => HistoryLog::default(),
-        Some(StoredArchive::Log(log)) => log,
-        Some(StoredArchive::Legacy(events)) => import(storage, name, &events).await?,
+/// Archives the history of a key being deleted (its log as stored, `by` deleting it at `time`)
+/// in the index of `name`'s deleted incarnations, keeping the newest [`KEPT_INCARNATIONS`] and
+/// deleting the pages of one that leaves. Entries of the same or a later incarnation are
+/// leftovers of this key (an interrupted delete of it, or the previous release's archive it
+/// continued) and are replaced. Writing it again writes the same index.
+pub(crate) async fn archive(
+    storage: &dyn Storage,
+    name: &str,
+    log: HistoryLog,
+    by: &Actor,
+    time: DateTime<Utc>,
+) -> Result<(), Error> {
+    let earlier = match load_archive(storage, name).await? {
+        Some(StoredArchive::Incarnations(all)) => all,
+        // Only ever a leftover: a key created after it started a fresh history and converted it.
+        Some(StoredArchive::Legacy(_)) | None => Vec::new(),
+    };
+    let mut all = vec![Incarnation {
+        log,
+        deleted_time: Some(time),
+        deleted_by: Some(by.clone()),
+    }];
+    all.extend(
+        earlier
+            .into_iter()
+            .filter(|i| i.log.incarnation < log.incarnation),
+    );
+    let gone = all.split_off(all.len().min(KEPT_INCARNATIONS));
+    save_index(storage, name, &all).await?;
+    for old in gone {
+        let pages: Vec<String> = (old.log.first / PAGE_EVENTS..old.log.next.div_ceil(PAGE_EVENTS))
+            .map(|p| page_path(name, p))
+            .collect();
+        delete_stale(storage, name, &pages).await;
+    }
+    Ok(())
+}
+
+/// The log of a new key named `name`: empty, of the incarnation after every deleted one, its
+/// first event on the first page after theirs. A previous-release list is first stored as pages
+/// and every archive converted to an index naming who deleted it (from its `deleted` event).
+/// Idempotent: a create interrupted before its record was stored gets the same log again.
+pub(crate) async fn fresh_log(storage: &dyn Storage, name: &str) -> Result<HistoryLog, Error> {
+    let (mut deleted, mut converted) = match load_archive(storage, name).await? {
+        None => (Vec::new(), false),
+        Some(StoredArchive::Incarnations(all)) => (all, false),
+        Some(StoredArchive::Legacy(events)) => {
+            let log = import(storage, name, &events).await?;
+            (vec![Incarnation::ended_by(log, events.last())], true)
+        }
+    };
+    for old in deleted.iter_mut().filter(|i| i.deleted_time.is_none()) {
+        let (last, _) = page(storage, name, old.log, None, 1).await?;
+        *old = Incarnation::ended_by(old.log, last.first());
+        converted = true;
+    }
+    if converted {
+        save_index(storage, name, &deleted).await?;
+    }
+    let incarnation = deleted
+        .iter()
+        .map(|i| i.log.incarnation)
+        .max()
+        .map_or(1, |n| n.saturating_add(1));
+    let after = deleted.iter().map(|i| i.log.next).max().unwrap_or(0);
+    let start = after.div_ceil(PAGE_EVENTS).saturating_mul(PAGE_EVENTS);
+    Ok(HistoryLog {
+        first: start,
+        next: start,
+        incarnation,
     })
 }
 
-/// Forgets the archive of `name` (its pages now belong to the live key).
-pub(crate) async fn drop_archive(storage: &dyn Storage, name: &str) -> Result<(), Error> {
-    Ok(storage.delete(&archive_path(name)).await?)
+/// Where one incarnation's events are.
+pub(crate) enum Events {
+    /// In pages, numbered `log.first..log.next`.
+    Pages(HistoryLog),
+    /// In a previous-release list, oldest first (always the first incarnation).
+    List(Vec<HistoryEvent>),
+}
+
+impl Events {
+    /// The incarnation these events belong to.
+    fn incarnation(&self) -> u32 {
+        match self {
+            Events::Pages(log) => log.incarnation,
+            Events::List(_) => first_incarnation(),
+        }
+    }
+}
+
+/// The incarnation of a name that `history/` reads.
+pub(crate) struct Found {
+    /// Its number.
+    pub incarnation: u32,
+    /// Its events.
+    pub events: Events,
+    /// The deleted incarnation before it, if one is kept.
+    pub previous: Option<Incarnation>,
+}
+
+/// Finds incarnation `wanted` of `name` (default: the live key's, else the newest deleted one);
+/// `live` is the live key's history if it exists ([`super::KeyEntry::events`]). `None` if the
+/// name has no such incarnation kept. Archived entries of the live incarnation or later are
+/// leftovers and not shown.
+pub(crate) async fn find(
+    storage: &dyn Storage,
+    name: &str,
+    live: Option<Events>,
+    wanted: Option<u32>,
+) -> Result<Option<Found>, Error> {
+    let live_incarnation = live.as_ref().map(Events::incarnation);
+    let deleted: Vec<(Incarnation, Events)> = match load_archive(storage, name).await? {
+        None => Vec::new(),
+        Some(StoredArchive::Incarnations(all)) => all
+            .into_iter()
+            .map(|i| {
+                let events = Events::Pages(i.log);
+                (i, events)
+            })
+            .collect(),
+        Some(StoredArchive::Legacy(events)) => {
+            let log = HistoryLog {
+                first: 0,
+                next: events.len() as u64,
+                incarnation: first_incarnation(),
+            };
+            vec![(
+                Incarnation::ended_by(log, events.last()),
+                Events::List(events),
+            )]
+        }
+    };
+    let mut deleted: Vec<(Incarnation, Events)> = deleted
+        .into_iter()
+        .filter(|(i, _)| live_incarnation.is_none_or(|n| i.log.incarnation < n))
+        .collect();
+    deleted.sort_by_key(|(i, _)| std::cmp::Reverse(i.log.incarnation));
+    if let Some(events) = live {
+        let incarnation = events.incarnation();
+        if wanted.is_none_or(|n| n == incarnation) {
+            return Ok(Some(Found {
+                incarnation,
+                events,
+                previous: deleted.into_iter().next().map(|(i, _)| i),
+            }));
+        }
+    }
+    let at = match wanted {
+        None => 0,
+        Some(n) => match deleted.iter().position(|(i, _)| i.log.incarnation == n) {
+            Some(at) => at,
+            None => return Ok(None),
+        },
+    };
+    let mut rest = deleted.into_iter().skip(at);
+    let Some((this, events)) = rest.next() else {
+        return Ok(None);
+    };
+    Ok(Some(Found {
+        incarnation: this.log.incarnation,
+        events,
+        previous: rest.next().map(|(i, _)| i),
+    }))
 }
 
 /// Converts a previous-release archive (`history/<name>` holding the whole list) to pages and an
@@ -312,7 +541,16 @@ pub(super) async fn migrate_archive(storage: &dyn Storage, name: &str) -> Result
         return Ok(false);
     };
     let log = import(storage, name, &events).await?;
-    save_archive(storage, name, log).await?;
+    save_index(
+        storage,
+        name,
+        &[Incarnation {
+            log,
+            deleted_time: None,
+            deleted_by: None,
+        }],
+    )
+    .await?;
     Ok(true)
 }
 

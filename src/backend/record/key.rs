@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::actor::Actor;
 use super::format::{self, FORMAT, PREVIOUS_FORMAT};
-use super::history::{HistoryEvent, HistoryLog};
+use super::history::{Events, HistoryEvent, HistoryLog};
 use super::replays::{self, Idempotency};
 use crate::framework::{Error, Storage};
 use crate::rotation::{Change, KeyVersions, Version, VersionState};
@@ -160,6 +160,15 @@ impl KeyEntry {
     /// Whether the previous release wrote this record (then `migrate` converts it).
     pub(crate) fn is_previous_format(&self) -> bool {
         self.format == PREVIOUS_FORMAT
+    }
+
+    /// Where this key's history is, as stored (a previous-release record holds it).
+    pub(crate) fn events(&self) -> Events {
+        if self.is_previous_format() {
+            Events::List(self.history.clone())
+        } else {
+            Events::Pages(self.log)
+        }
     }
 
     /// Appends events for `changes`, made by `actor` during `req_id`, keeping `limit` events.

@@ -31,7 +31,8 @@ pub(crate) async fn run(locks: &KeyLocks, storage: &dyn Storage) -> Result<Vec<S
     for name in archived_names(storage).await? {
         let _guard = locks.lock(&name).await;
         if !matches!(store::read(storage, &name).await, Ok(None)) {
-            // A live key of that name has the complete history; the archive is a leftover.
+            // A previous-release list next to a live key is a leftover of the history that key
+            // continued (that release's create); a key created since converted any list.
             continue;
         }
         match history::migrate_archive(storage, &name).await {

@@ -22,10 +22,12 @@ pub(crate) struct KeySettings {
     pub provider: Option<Option<String>>,
     pub schedule: Option<String>,
     pub cadence: CadenceInput,
-    pub rotation_window: Option<i64>,
-    pub grace_period: Option<i64>,
-    pub usage_quiet_period: Option<i64>,
-    pub max_grace: Option<i64>,
+    /// The overrides of the schedule's periods: `Some(None)` removes one (the schedule's
+    /// applies again).
+    pub rotation_window: Option<Option<i64>>,
+    pub grace_period: Option<Option<i64>>,
+    pub usage_quiet_period: Option<Option<i64>>,
+    pub max_grace: Option<Option<i64>>,
     pub auto_rotate: Option<bool>,
     pub custom_metadata: Option<BTreeMap<String, String>>,
 }
@@ -48,15 +50,15 @@ impl KeySettings {
             self.rotation_window,
         ));
         if let Some(v) = self.grace_period {
-            key.grace_period = Some(v);
+            key.grace_period = v;
             changed.push("grace_period");
         }
         if let Some(v) = self.usage_quiet_period {
-            key.usage_quiet_period = Some(v);
+            key.usage_quiet_period = v;
             changed.push("usage_quiet_period");
         }
         if let Some(v) = self.max_grace {
-            key.max_grace = Some(v);
+            key.max_grace = v;
             changed.push("max_grace");
         }
         if let Some(v) = self.auto_rotate {
@@ -166,8 +168,8 @@ pub(crate) async fn create(
         v.provider = key.provider.clone();
     }
 
-    // A name created again continues the history it had before it was deleted.
-    let log = record::adopt_archive(storage, &name).await?;
+    // A name created again is a new key: a fresh history (the deleted ones stay readable).
+    let log = record::fresh_history(storage, &name).await?;
     let mut entry = KeyEntry::new(key, log);
     entry.record(
         &changes,
@@ -178,14 +180,13 @@ pub(crate) async fn create(
         config.history_limit,
     );
     record::save(storage, &entry).await?;
-    record::drop_archive(storage, &name).await?;
     tracing::info!(key = %name, "key created");
     Ok((entry.key, now))
 }
 
 /// Deletes key `name` if it exists: every value destroyed, each retired version's revocation
-/// intent written (they outlive the record), the history archived, then the record removed and
-/// the revocations tried.
+/// intent written (they outlive the record), the history archived with who deleted the key and
+/// when, then the record removed and the revocations tried.
 pub(crate) async fn delete(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(), Error> {
     let storage = req.storage.as_ref();
     if record::load(storage, name).await?.is_none() {
@@ -198,11 +199,12 @@ pub(crate) async fn delete(shared: &Arc<Shared>, req: &Request, name: &str) -> R
     locked.note("deleted", None, None, "key deleted; values destroyed");
     // The revocation intents first (they outlive the record); then the history survives the
     // key: store the last events and archive the log pointing at them, then remove the key. A
-    // crash in between leaves a live record (which points at the same history) that wins until
+    // crash in between leaves a live record (which points at the same history; the archive's
+    // entry of its own incarnation is ignored and replaced by the next delete) that wins until
     // the next delete, and recovery drops the intents of versions still live.
     locked.request_revocations(storage).await?;
     let stored = record::write(storage, &locked.entry).await?;
-    record::save_archive(storage, name, stored.log).await?;
+    record::archive_history(storage, name, stored.log, &locked.actor, now).await?;
     storage.delete(&record::key_path(name)).await?;
     record::forget_replays(storage, name, &stored.replays).await;
     locked.revoke_deleted(shared, storage).await;

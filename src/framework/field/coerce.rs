@@ -18,6 +18,8 @@ const MAX_NAME_LEN: usize = 128;
 /// A coerced value. Durations are stored as [`FieldValue::Int`] seconds.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum FieldValue {
+    /// `""` given to a clearable field (see `Field::clearable`).
+    Cleared,
     Str(String),
     Bool(bool),
     Int(i64),

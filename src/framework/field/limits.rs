@@ -1,11 +1,12 @@
 //! Limits and declared constraints of field values, checked after coercion so that no handler
 //! ever sees (or stores, or logs the length of) a value outside its field's declaration.
 //!
-//! Every text is bounded: a field's own [`Field::max_len`] or [`DEFAULT_MAX_LEN`]. Maps follow
-//! Vault KV v2's `custom_metadata` limits; lists are bounded in items and per item. Then what a
-//! field declares: a shortest text, a pattern, allowed values, least and greatest numbers. The
-//! checks run in that order, so an oversized value is refused for its size before anything
-//! reads it. Messages give sizes and bounds, never the value.
+//! Every text is bounded: a field's own [`Field::max_len`] or [`DEFAULT_MAX_LEN`], and a
+//! [`Field::sensitive`] one (a secret) is never empty or only whitespace. Maps follow Vault KV
+//! v2's `custom_metadata` limits; lists are bounded in items and per item. Then what a field
+//! declares: a shortest text, a pattern, allowed values, least and greatest numbers. The checks
+//! run in that order, so an oversized value is refused for its size before anything reads it.
+//! Messages give sizes and bounds, never the value.
 
 use super::coerce::FieldValue;
 use super::{Field, FieldType};
@@ -30,6 +31,10 @@ pub(crate) fn check(field: &Field, value: &FieldValue) -> Result<(), String> {
     let max_len = field.max_len.unwrap_or(DEFAULT_MAX_LEN);
     match value {
         FieldValue::Str(s) if field.kind == FieldType::String => {
+            if field.sensitive && s.trim().is_empty() {
+                // A blank secret is a mistake (an unset shell variable), never a value.
+                return Err("must not be empty or only whitespace: a secret is never blank".into());
+            }
             check_len(s, max_len, "")?;
             if let Some(min) = field.min_len {
                 check_min_len(s, min)?;

@@ -94,3 +94,12 @@ fn validate_refuses_control_characters_without_echoing_the_value() {
         assert!(!err.contains("SECRET") && !err.contains("SE"), "{err}");
     }
 }
+
+#[test]
+fn validate_refuses_a_value_of_only_whitespace() {
+    for blank in [" ", "   ", "\u{3000}"] {
+        let err = validate_key_value(blank).expect_err("blank");
+        assert!(err.contains("whitespace"), "{err}");
+    }
+    assert_eq!(validate_key_value(" sk-with-space"), Ok(()));
+}

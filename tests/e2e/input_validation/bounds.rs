@@ -139,6 +139,67 @@ async fn durations_and_times_are_bounded() {
     assert_log_has_no_errors(&bao);
 }
 
+/// An empty string clears a key's override of its schedule (`bao write ai-keys/keys/k
+/// grace_period=""`: the key follows the schedule again, also after the schedule changes); where
+/// a duration is a value (a schedule's, a promotion's grace) an empty one is a 400 naming the
+/// field, never the 0 Vault would read, which on a grace period revokes at once.
+#[tokio::test]
+async fn an_empty_duration_clears_a_key_override_and_is_refused_where_a_value_is_needed() {
+    let bao = Bao::start().await;
+    let client = bao.client();
+    write_ok(
+        &client,
+        "ai-keys/keys/k",
+        json!({ "value": secret("v1"), "schedule": "staging", "grace_period": "0", "max_grace": "1d" }),
+    )
+    .await;
+    let key = read_ok(&client, "ai-keys/keys/k").await;
+    assert_eq!(
+        (key["grace_period"].clone(), key["max_grace"].clone()),
+        (json!(0), json!(86_400))
+    );
+
+    let out = bao.bao(&["write", "ai-keys/keys/k", "grace_period=", "max_grace="]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = read_ok(&client, "ai-keys/keys/k").await;
+    // staging: 168h of grace; the schedule default max_grace 7d.
+    assert_eq!(key["grace_period"], 168 * 3_600, "{key:#}");
+    assert_eq!(key["max_grace"], 7 * 86_400, "{key:#}");
+    write_ok(
+        &client,
+        "ai-keys/schedules/staging",
+        json!({ "grace_period": "100h" }),
+    )
+    .await;
+    assert_eq!(
+        read_ok(&client, "ai-keys/keys/k").await["grace_period"],
+        100 * 3_600
+    );
+
+    write_ok(&client, "ai-keys/stage/k", json!({ "value": secret("v2") })).await;
+    for (path, field) in [
+        ("ai-keys/promote/k", "grace_period"),
+        ("ai-keys/schedules/staging", "grace_period"),
+        ("ai-keys/schedules/staging", "rotation_period"),
+    ] {
+        let out = bao.bao(&["write", path, &format!("{field}="), "force=true"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("Code: 400")
+                && stderr.contains(&format!("field \"{field}\": must not be empty")),
+            "{path} {field}: {stderr}"
+        );
+    }
+    let key = read_ok(&client, "ai-keys/keys/k").await;
+    assert_eq!(key["current_version"], 1, "nothing promoted: {key:#}");
+    assert_eq!(key["grace_period"], 100 * 3_600, "{key:#}");
+    assert_log_has_no_errors(&bao);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sizes are bounded
 // ---------------------------------------------------------------------------------------------

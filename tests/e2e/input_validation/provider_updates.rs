@@ -196,7 +196,7 @@ async fn provider_update_keeps_what_auto_rotate_keys_need() {
     .await;
 
     let updates = [
-        json!({ "admin_key": "" }),
+        json!({ "remove_admin_key": true }),
         json!({ "project_id": "" }),
         json!({ "type": "gemini", "admin_key": admin, "base_url": fake.base_url() }),
         json!({ "type": "anthropic", "admin_key": admin, "base_url": fake.base_url() }),
@@ -229,6 +229,80 @@ async fn provider_update_keeps_what_auto_rotate_keys_need() {
         )
         .await;
     }
-    let got = write_ok(&client, "ai-keys/providers/oa", json!({ "admin_key": "" })).await;
+    let got = write_ok(
+        &client,
+        "ai-keys/providers/oa",
+        json!({ "remove_admin_key": true }),
+    )
+    .await;
     assert_eq!(got["admin_key_set"], false, "{got:#}");
+}
+
+/// An empty admin key (an unset shell variable: `admin_key="$ADMIN_KEY"`), or one of only
+/// whitespace, is a 400 naming the field that changes nothing: the stored admin key stays and
+/// the provider still creates keys. Removing it takes its own spelling, `remove_admin_key=true`.
+#[tokio::test]
+async fn an_empty_admin_key_is_refused_and_only_remove_admin_key_removes_it() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let client = bao.client();
+    let admin = secret("admin");
+    fake.add_admin_key(&admin);
+    write_ok(
+        &client,
+        "ai-keys/providers/oa",
+        openai_provider(&fake.base_url(), &admin),
+    )
+    .await;
+    for blank in ["", " "] {
+        let out = bao.bao(&[
+            "write",
+            "ai-keys/providers/oa",
+            &format!("admin_key={blank}"),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("Code: 400")
+                && stderr.contains("field \"admin_key\": must not be empty"),
+            "admin_key={blank:?}: {stderr}"
+        );
+        let reply = client
+            .write(
+                "ai-keys/providers/new",
+                json!({ "type": "openai", "base_url": fake.base_url(), "admin_key": blank }),
+            )
+            .await;
+        clean_error(&reply, 400, &["admin_key", "must not be empty"], "create");
+    }
+    assert_eq!(client.read("ai-keys/providers/new").await.status, 404);
+    let got = read_ok(&client, "ai-keys/providers/oa").await;
+    assert_eq!(got["admin_key_set"], true, "{got:#}");
+    assert_eq!(got["capabilities"]["create"], true, "{got:#}");
+    let v1 = secret("v1");
+    fake.add_key(&v1);
+    write_ok(
+        &client,
+        "ai-keys/keys/app",
+        json!({ "value": v1, "provider": "oa" }),
+    )
+    .await;
+    write_ok(&client, "ai-keys/stage/app", json!({})).await;
+    assert_eq!(fake.created_keys().len(), 1, "the admin key still works");
+
+    let reply = client
+        .write(
+            "ai-keys/providers/oa",
+            json!({ "admin_key": admin, "remove_admin_key": true }),
+        )
+        .await;
+    clean_error(&reply, 400, &["remove_admin_key"], "both");
+    let out = bao.bao(&["write", "ai-keys/providers/oa", "remove_admin_key=true"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = read_ok(&client, "ai-keys/providers/oa").await;
+    assert_eq!(got["admin_key_set"], false, "{got:#}");
+    assert_eq!(got["capabilities"]["create"], false, "{got:#}");
+    assert_log_has_no_errors(&bao);
 }

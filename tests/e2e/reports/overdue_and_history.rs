@@ -1,5 +1,5 @@
-//! `overdue` against imported creation times, and `history` with actors and request
-//! ids matched against the audit log.
+//! `overdue` against imported creation times, `history` with actors and request ids matched
+//! against the audit log, and the fresh history of a key created again.
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{json, Value};
@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::rotation::{
     audit_entries, cli_data, create_key, event_names, rotate_by_steps, time, POLL_LIMIT,
 };
-use crate::support::checks::{history, read_ok, secret};
+use crate::support::checks::{history, read_ok, secret, token_with_policy};
 use crate::support::{Bao, Client};
 
 /// The token's own `auth/token/lookup-self` data.
@@ -159,4 +159,70 @@ async fn history_lists_events_with_actor_and_audited_request_id() {
     for entry in &audited {
         assert_eq!(entry["request"]["id"], created["request_id"], "{entry:#}");
     }
+}
+
+/// A key deleted and created again under the same name is a new key: its history starts at its
+/// own created event, and links the old one (kept whole, read with `incarnation=1`), naming
+/// the token that deleted it.
+#[tokio::test]
+async fn a_key_created_again_starts_a_fresh_history_and_the_old_one_stays_readable() {
+    let bao = Bao::start().await;
+    let client = bao.client();
+    rotate_by_steps(&client, &secret("k1"), &secret("k2"), "1h").await;
+    let old_events = history(&client, "app").await;
+    let deleter = bao.client_with_token(
+        &token_with_policy(
+            &bao,
+            "deleter",
+            r#"path "ai-keys/keys/*" { capabilities = ["delete"] }
+               path "auth/token/lookup-self" { capabilities = ["read"] }"#,
+        )
+        .await,
+    );
+    let who = read_ok(&deleter, "auth/token/lookup-self").await;
+    let reply = deleter.delete("ai-keys/keys/app").await;
+    assert_eq!(reply.status, 204, "{}", reply.text);
+    let deleted = read_ok(&client, "ai-keys/history/app").await;
+    assert_eq!(deleted["incarnation"], 1, "{deleted:#}");
+    assert_eq!(
+        event_names(&deleted["events"].as_array().unwrap()[..1]),
+        ["deleted"]
+    );
+
+    let created = create_key(&client, "app", &secret("k3"), json!({})).await;
+    let fresh = read_ok(&client, "ai-keys/history/app").await;
+    assert_eq!(fresh["incarnation"], 2, "{fresh:#}");
+    let events = fresh["events"].as_array().unwrap();
+    assert_eq!(event_names(events), ["created"], "{fresh:#}");
+    assert_eq!(events[0]["version"], 1);
+    assert_eq!(created.data()["current_version"], 1);
+    let link = &fresh["previous_history"];
+    assert_eq!(link["incarnation"], 1, "{fresh:#}");
+    assert_eq!(
+        link["deleted_by"],
+        json!({
+            "entity_id": who["entity_id"],
+            "display_name": who["display_name"],
+            "accessor": who["accessor"],
+        }),
+        "{fresh:#}"
+    );
+    assert_eq!(link["deleted_time"], deleted["events"][0]["time"]);
+
+    let old = read_ok(&client, "ai-keys/history/app?incarnation=1").await;
+    let old = old["events"].as_array().unwrap();
+    assert_eq!(old[3..], old_events[..], "the old history changed");
+    assert_eq!(event_names(&old[..3]), ["deleted", "revoked", "revoked"]);
+    assert_eq!(old[0]["actor"]["accessor"], who["accessor"]);
+    // The CLI reads it too.
+    let cli = cli_data(
+        &bao,
+        &[
+            "read",
+            "-format=json",
+            "ai-keys/history/app",
+            "incarnation=1",
+        ],
+    );
+    assert_eq!(cli["events"].as_array().unwrap().len(), old.len());
 }

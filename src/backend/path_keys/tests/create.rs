@@ -136,3 +136,22 @@ async fn unknown_fields_are_a_warning_not_an_error() {
     assert!(!resp.warnings.iter().any(|w| w.contains(OLD)));
     h.read("keys/k").await;
 }
+
+#[tokio::test]
+async fn create_refuses_an_empty_or_blank_value_naming_it() {
+    let h = Harness::new().await;
+    let before = h.snapshot().await;
+    for blank in ["", " ", "\t "] {
+        let msg = expect_bad_request(h.create("keys/k", json!({ "value": blank })).await);
+        assert!(
+            msg.contains("field \"value\"") && msg.contains("must not be empty"),
+            "{blank:?}: {msg}"
+        );
+    }
+    assert_eq!(h.snapshot().await, before);
+    assert!(h
+        .call(Operation::Read, "keys/k", serde_json::Value::Null)
+        .await
+        .unwrap()
+        .is_none());
+}

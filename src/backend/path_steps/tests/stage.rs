@@ -65,3 +65,26 @@ async fn test_without_a_provider_is_skipped() {
     assert_eq!(t["version"], 1);
     assert_eq!(t["outcome"], "skipped");
 }
+
+#[tokio::test]
+async fn stage_refuses_an_empty_or_blank_value_instead_of_asking_the_provider_for_one() {
+    let h = with_key().await;
+    // A provider that could create a key: an empty value must not stand for "create one".
+    h.create(
+        "providers/p",
+        json!({"type": "openrouter", "base_url": "http://127.0.0.1:9", "admin_key": "sk-or-admin-0123456789"}),
+    )
+    .await
+    .unwrap();
+    h.write("keys/k", json!({"provider": "p"})).await.unwrap();
+    let before = h.snapshot().await;
+    for blank in ["", " ", "\u{a0}"] {
+        let msg = expect_bad_request(h.write("stage/k", json!({ "value": blank })).await);
+        assert!(
+            msg.contains("field \"value\"") && msg.contains("must not be empty"),
+            "{blank:?}: {msg}"
+        );
+    }
+    assert_eq!(h.snapshot().await, before);
+    assert_eq!(h.read("keys/k").await["pending_version"], Value::Null);
+}

@@ -110,16 +110,33 @@ async fn initialize_converts_a_previous_release_key_keeping_everything() {
 }
 
 #[tokio::test]
-async fn a_deleted_keys_archive_is_converted_and_continued() {
+async fn a_deleted_keys_archive_is_converted_and_kept_when_the_name_is_created_again() {
     let h = Harness::over(previous_release_storage().await, false).await;
     let archive = raw(&h.storage, "history/gone").await;
     assert_eq!(archive, json!({"format": 2, "first": 0, "next": 3}));
     same_events(&all_events(&h, "gone").await, &fixture(ARCHIVE));
     h.create_key("gone", "sk-gone-again-0123456789abcdef").await;
+    // The new key's history is its own.
     let events = all_events(&h, "gone").await;
-    assert_eq!(events.len(), 4);
+    assert_eq!(events.len(), 1);
     assert_eq!(events[0]["event"], "created");
-    assert_eq!(events[1]["event"], "deleted");
+    // The converted one stays, linked with who deleted it (from its deleted event).
+    let read = h.read("history/gone").await;
+    let deleted = &fixture(ARCHIVE)[2];
+    assert_eq!(read["incarnation"], 2);
+    assert_eq!(read["previous_history"]["incarnation"], 1);
+    assert_eq!(read["previous_history"]["deleted_by"], deleted["actor"]);
+    assert!(read["previous_history"]["deleted_time"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-11-29T07:34:11"));
+    let old = h
+        .call(Operation::Read, "history/gone", json!({"incarnation": 1}))
+        .await
+        .unwrap()
+        .unwrap()
+        .data_value();
+    same_events(old["events"].as_array().unwrap(), &fixture(ARCHIVE));
 }
 
 /// The engine's records as text (without the seeding marker, which holds a time).

@@ -2,11 +2,12 @@
 //!
 //! A key holds numbered versions, each `pending`, `current`, `previous`, `revoked` or `failed`
 //! (api.md "Version states"). [`KeyVersions`] is what the engine stores per key; its methods are
-//! the transitions (`create`, `stage`, `record_test`, `promote`, `rollback`, `discard_pending`,
-//! `expire`, `destroy_all`), each validating fully before changing anything and returning the
-//! [`Change`]s to record in the key's history, or a [`RotationError`] that leaves the key
-//! untouched. Grace windows are enforced when read ([`KeyVersions::previous_in_grace`],
-//! [`KeyVersions::verify`]), so correctness never waits for the periodic [`KeyVersions::expire`].
+//! the transitions (`create`, `create_pending`, `stage`, `record_test`, `promote`, `rollback`,
+//! `rollback_two_person`, `discard_pending`, `expire`, `destroy_all`), each validating fully
+//! before changing anything and returning the [`Change`]s to record in the key's history, or a
+//! [`RotationError`] that leaves the key untouched. Grace windows are enforced when read
+//! ([`KeyVersions::previous_in_grace`], [`KeyVersions::verify`]), so correctness never waits for
+//! the periodic [`KeyVersions::expire`].
 //!
 //! Values live in [`SecretValue`] and are destroyed (set to `None`) the moment a version is
 //! `revoked` or `failed`. Provider calls are the caller's: after a transition,
@@ -18,6 +19,7 @@ pub mod cron;
 pub mod cutover;
 pub mod error;
 pub mod key;
+pub mod reinstate;
 pub mod retire;
 pub mod revocation;
 pub mod state;
@@ -37,7 +39,8 @@ pub use age::{
 pub use change::{Change, EventKind};
 pub use cron::{CronError, CronSpec};
 pub use error::RotationError;
-pub use key::{KeyVersions, Version, ENTITY_PREFIX};
+pub use key::{KeyVersions, ReinstatementRequest, Version, ENTITY_PREFIX};
+pub use reinstate::TwoPersonRollback;
 pub use revocation::ProviderRevocation;
 pub use state::VersionState;
 pub use timing::{Cadence, Timing};

@@ -20,7 +20,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
         .field(Field::new(
             "require_separate_approver",
             FieldType::Bool,
-            "If true, promote/ must be made by a different entity than the one that staged the version (two-person rule); violations are 403.",
+            "If true, no single entity can make a value live (two-person rule): promote/ must be made by a different entity than the one that staged the version, a keys/ create leaves version 1 pending for another entity to promote, and a rollback/ that reinstates the previous version needs a second entity to confirm it; violations are 403.",
         ).default(json!(false)))
         .field(Field::new(
             "history_limit",

@@ -10,9 +10,10 @@ use super::record;
 use super::shared::{bind, Shared};
 use super::view;
 use crate::framework::{
-    generic_name_regex, Field, FieldData, FieldType, HandlerResult, Operation, Path, Request,
-    Response,
+    generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
+    Request, Response,
 };
+use crate::rotation::KeyVersions;
 
 pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
     vec![Path::new(&format!("creds/{}", generic_name_regex("name")))
@@ -36,7 +37,12 @@ async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let now = Utc::now();
     let versions = &key.versions;
     let Some(current) = versions.current() else {
-        return Ok(None);
+        // A key whose first value waits for approval says so; one whose values were destroyed
+        // (a delete interrupted before the record went) answers nothing.
+        return match no_current_yet(&name, versions) {
+            Some(e) => Err(e),
+            None => Ok(None),
+        };
     };
     let value = current.value.as_ref().map(|v| v.expose().to_string());
     let periods = policy::periods(&s.schedules, storage, key).await?;
@@ -58,12 +64,38 @@ async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     Ok(Some(Response::with_data(data)))
 }
 
+/// Why a key that never had a current version has no value to give yet (404 with the reason):
+/// its first version waits for approval (two-person rule), or was discarded before it. `None`
+/// for a key whose values were destroyed.
+fn no_current_yet(name: &str, versions: &KeyVersions) -> Option<Error> {
+    if !versions.never_current() {
+        return None;
+    }
+    Some(Error::NotFound(match versions.pending() {
+        Some(p) => {
+            format!(
+            "key {name:?} has no current version yet (awaiting approval): version {} is pending \
+             until an entity other than its creator {}promotes it (require_separate_approver)",
+            p.number,
+            if p.last_test.is_some() { "" } else { "tests and " }
+        )
+        }
+        None => format!(
+            "key {name:?} has no current version: its first version was rolled back before it \
+             was approved; stage/ a new one for another entity to promote"
+        ),
+    }))
+}
+
 const SYNOPSIS: &str = "Read the key applications should use.";
 const DESCRIPTION: &str = "\
 Returns api_key (the current version's value), version, provider, last_rotation_time and ttl \
 (seconds until the current version is due for rotation, 0 when overdue). While a previous version \
 is inside its grace window, also previous_api_key and previous_expires_time, so a client can fall \
-back during a cut-over; the moment the grace window closes they are no longer returned.";
+back during a cut-over; the moment the grace window closes they are no longer returned. A key \
+created under require_separate_approver has no current version until a different entity promotes \
+its first version: until then creds/ is a 404 saying so (awaiting approval) and naming the \
+pending version.";
 
 #[cfg(test)]
 mod tests;

@@ -30,7 +30,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(fields::new_key_value(Field::new(
                 "value",
                 FieldType::String,
-                "The API key in use today (create only; it becomes version 1). Write-only.",
+                "The API key in use today (create only; it becomes version 1). Without it the key's provider creates version 1 (openai or openrouter with an admin_key), which is tested first. Write-only.",
             )))
             .field(Field::new(
                 "created_time",
@@ -84,7 +84,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 FieldType::Map,
                 "Map of strings kept with the key (owner, team, ticket): at most 64 pairs, keys up to 128 bytes, values up to 512 bytes (KV v2's limits).",
             ))
-            .operation(Operation::Create, "Create a managed key from its current value.", bind(shared, create))
+            .operation(Operation::Create, "Create a managed key from its current value, or from a key its provider creates.", bind(shared, create))
             .operation(Operation::Update, "Update a key's settings (not its value).", bind(shared, update))
             .operation(Operation::Read, "Read a key's settings and versions (never values).", bind(shared, read))
             .operation(Operation::Delete, "Delete a key, destroying its values and keeping its history.", bind(shared, delete))
@@ -156,10 +156,27 @@ fn settings(d: &FieldData) -> Result<KeySettings, Error> {
 
 async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
-    let value = d
-        .get_string("value")
-        .ok_or_else(|| Error::BadRequest("value is required to create a key".into()))?;
-    validate_key_value(&value).map_err(|e| Error::BadRequest(format!("value: {e}")))?;
+    let value = d.get_string("value");
+    if let Some(value) = &value {
+        validate_key_value(value).map_err(|e| Error::BadRequest(format!("value: {e}")))?;
+    } else {
+        // Without a value the key's provider creates version 1 (400 if it cannot, naming why).
+        if d.is_set("provider_key_id") {
+            return Err(Error::BadRequest(
+                "provider_key_id goes with value: a key the provider creates gets its id from the provider".into(),
+            ));
+        }
+        if d.is_set("created_time") {
+            return Err(Error::BadRequest(
+                "created_time goes with value (the creation time of an imported key): a key the provider creates is created now".into(),
+            ));
+        }
+        if d.get_string("provider").filter(|p| !p.is_empty()).is_none() {
+            return Err(Error::BadRequest(
+                "value is required to create a key without a provider: give the key in use today, or a provider that creates keys (openai with admin_key and project_id, or openrouter with admin_key)".into(),
+            ));
+        }
+    }
     let created_time = d.get_time("created_time");
     if let Some(given) = created_time {
         if (given - Utc::now()).num_seconds() > CREATED_TIME_SKEW_SECS {
@@ -175,13 +192,28 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         provider_key_id: d.get_string("provider_key_id").filter(|i| !i.is_empty()),
         settings: settings(&d)?,
     };
-    let (key, now) = workflows::create_key(&s, &req, new).await?;
+    let workflows::CreatedKey { key, now, test } = workflows::create_key(&s, &req, new).await?;
     let periods = policy::periods(&s.schedules, req.storage.as_ref(), &key).await?;
-    Ok(Some(view::with_grace_warning(
-        view::key_json(&key, periods, now),
-        &format!("key {name:?}"),
-        periods.grace_period,
-    )))
+    let mut data = view::key_json(&key, periods, now);
+    if let Some(t) = &test {
+        let mut shown = view::test_json(t);
+        shown["version"] = json!(1);
+        data["test"] = shown;
+    }
+    let mut response =
+        view::with_grace_warning(data, &format!("key {name:?}"), periods.grace_period);
+    if let Some(pending) = key
+        .versions
+        .pending()
+        .filter(|_| key.versions.current().is_none())
+    {
+        response.warnings.push(format!(
+            "require_separate_approver is set: version {} is pending; creds/ returns nothing until a different entity {}promotes it",
+            pending.number,
+            if pending.last_test.is_some() { "" } else { "tests and " }
+        ));
+    }
+    Ok(Some(response))
 }
 
 async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
@@ -234,7 +266,12 @@ const SYNOPSIS: &str = "Manage an AI provider API key.";
 const DESCRIPTION: &str = "\
 A managed key holds numbered versions: pending (staged), current (what creds/ returns), previous \
 (still valid during its grace window), revoked and failed (values destroyed). Create a key from \
-the value in use today; change it only through stage/, test/, promote/ or rotate/. Reads never \
+the value in use today, or without a value from a key its provider creates (openai or openrouter \
+with an admin_key; the new key is tested first, and one that fails its test is revoked and no key \
+is created); change it only through stage/, test/, promote/ or rotate/. With config \
+require_separate_approver, a create is a stage: the creator needs an identity entity (403 \
+otherwise), version 1 is pending, creds/ answers 404 until a different entity tests and promotes \
+it, and rollback/ discards it (a new first version can then be staged). Reads never \
 return values: each version shows its fingerprint (sha256: plus 16 hex digits of the value's \
 SHA-256), so a leaked key can be matched to its version. Delete destroys every stored value, \
 revokes at the provider what the engine created there, and keeps the key's history. \

@@ -100,14 +100,27 @@ async fn rollback(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let locked = Locked::open(&s, &req, &name).await?;
     let data = workflows::rollback(&s, req.storage.as_ref(), locked).await?;
-    Ok(Some(Response::with_data(data)))
+    let request = &data["reinstatement_request"];
+    let warning = (!request.is_null()).then(|| {
+        format!(
+            "require_separate_approver is set: nothing changed yet; reinstating version {} needs a \
+             different entity to call rollback/ on this key before {}",
+            request["version"],
+            request["expires_time"].as_str().unwrap_or("its grace window ends")
+        )
+    });
+    let mut response = Response::with_data(data);
+    response.warnings.extend(warning);
+    Ok(Some(response))
 }
 
 const STAGE_SYNOPSIS: &str = "Stage a new version of a key.";
 const STAGE_DESCRIPTION: &str = "\
 Creates the pending version from value, or without value asks the key's provider to create a key \
-(400 if it cannot). At most one version is pending; a second stage is a 400 naming it. With \
-rotation_id, a retry with the same id and input returns the first result.";
+(400 if it cannot). At most one version is pending; a second stage is a 400 naming it (so is a \
+stage while a key's first version waits for approval). A key whose first version was rolled back \
+before approval stages a new first version here. With rotation_id, a retry with the same id and \
+input returns the first result.";
 const TEST_SYNOPSIS: &str = "Test a version against the provider.";
 const TEST_DESCRIPTION: &str = "\
 Checks the pending version (or version=N) with the provider's cheapest authenticated call and \
@@ -120,12 +133,24 @@ The pending version becomes current; the old current becomes previous, valid unt
 grace_period (0 revokes it at once). A version still previous from an earlier rotation is revoked. \
 Refused unless the pending version's last test passed or was skipped, or force=true (recorded). \
 With require_separate_approver, the entity that staged the version cannot promote it (403), and \
-stage/ and promote/ need a service token of an identity entity (403 otherwise).";
+stage/ and promote/ need a service token of an identity entity (403 otherwise); a key created \
+under the rule has its first version pending, its creator as stager, and is promoted here like \
+any staged version.";
 const ROLLBACK_SYNOPSIS: &str = "Undo a rotation.";
 const ROLLBACK_DESCRIPTION: &str = "\
-With a pending version, discards it (failed; revoked at the provider if the engine created it). \
-Without one, if the previous version is inside its grace window, makes it current again and \
-revokes the version that replaced it. Otherwise 400.";
+With a pending version, discards it (failed; revoked at the provider if the engine created it); \
+a key's first version pending approval is discarded too, leaving the key with no live version \
+until a new first version is staged and promoted. Without one, if the previous version is inside \
+its grace window, makes it current again and revokes the version that replaced it. Otherwise \
+400. Returns current_version, discarded_version, revoked_versions and reinstatement_request. \
+With config require_separate_approver, making the previous version current again is an \
+approval, so it takes two entities: the first rollback/ changes no version, records a request \
+(who, when, which version; shown as reinstatement_request here and on keys/, and as a \
+rollback_requested history event) and answers with a warning; a rollback/ by a different entity \
+performs it; the requester again is a 403. The request lapses when the previous version's grace \
+window ends and is dropped by any other change of the versions (a stage, promotion, finalize, \
+grace end, discard). Discarding a pending version stays a one-person action. Reinstating needs \
+a service token of an identity entity (403 otherwise).";
 
 #[cfg(test)]
 mod tests;

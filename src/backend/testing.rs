@@ -286,3 +286,122 @@ pub(crate) async fn wal_entries(h: &Harness) -> Vec<(String, WalEntry)> {
     }
     out
 }
+
+/// A fake OpenRouter on loopback for provider-created keys: `POST /api/v1/keys` creates a key
+/// (`hash-N`, a fresh value), `GET /api/v1/key` tests one with the status [`FakeOpenRouter::test_status`]
+/// holds (200 passes, 401 is `bad_key`), `DELETE /api/v1/keys/<hash>` deletes it. Every request
+/// line is kept, in order.
+pub(crate) struct FakeOpenRouter {
+    pub base_url: String,
+    pub test_status: Arc<std::sync::atomic::AtomicU16>,
+    pub requests: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The values it created, in order.
+    pub created: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FakeOpenRouter {
+    /// Starts the fake; keys it is asked to test answer `test_status`.
+    pub(crate) async fn start(test_status: u16) -> FakeOpenRouter {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let fake = FakeOpenRouter {
+            base_url: format!("http://{}", listener.local_addr().unwrap()),
+            test_status: Arc::new(std::sync::atomic::AtomicU16::new(test_status)),
+            requests: Default::default(),
+            created: Default::default(),
+        };
+        let (status, requests, created) = (
+            fake.test_status.clone(),
+            fake.requests.clone(),
+            fake.created.clone(),
+        );
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let (status, requests, created) =
+                    (status.clone(), requests.clone(), created.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let mut got = Vec::new();
+                    let head_end = loop {
+                        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&got[..head_end]).to_string();
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    while got.len() < head_end + length {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let line = head.lines().next().unwrap_or_default().to_string();
+                    let mut parts = line.split_whitespace();
+                    let (method, path) = (
+                        parts.next().unwrap_or_default().to_string(),
+                        parts.next().unwrap_or_default().to_string(),
+                    );
+                    requests.lock().unwrap().push(format!("{method} {path}"));
+                    let (code, body) = match (method.as_str(), path.as_str()) {
+                        ("POST", "/api/v1/keys") => {
+                            let mut made = created.lock().unwrap();
+                            let n = made.len() + 1;
+                            let value =
+                                format!("sk-or-v1-created-{n}-{}", uuid::Uuid::new_v4().simple());
+                            made.push(value.clone());
+                            (
+                                201,
+                                json!({ "data": { "hash": format!("hash-{n}") }, "key": value }),
+                            )
+                        }
+                        ("GET", "/api/v1/key") => match status.load(Ordering::SeqCst) {
+                            200 => (200, json!({ "data": { "limit_remaining": null } })),
+                            code => (
+                                code,
+                                json!({ "error": { "code": code, "message": "refused" } }),
+                            ),
+                        },
+                        ("DELETE", p) if p.starts_with("/api/v1/keys/") => {
+                            (200, json!({ "deleted": true }))
+                        }
+                        _ => (
+                            404,
+                            json!({ "error": { "code": 404, "message": "not found" } }),
+                        ),
+                    };
+                    let body = body.to_string();
+                    let reply = format!(
+                        "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        fake
+    }
+
+    /// Configures provider `name` (type `openrouter`, with a management key) at this fake.
+    pub(crate) async fn configure(&self, h: &Harness, name: &str) {
+        let body = json!({ "type": "openrouter", "base_url": self.base_url, "admin_key": "sk-or-v1-admin-0123456789abcdef" });
+        h.create(&format!("providers/{name}"), body)
+            .await
+            .expect("provider");
+    }
+
+    /// The request lines it received (`METHOD /path`).
+    pub(crate) fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}

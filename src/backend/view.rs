@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::policy::{self, Periods};
 use super::record::KeyState;
-use crate::rotation::{KeyVersions, ProviderRevocation, TestResult, Version};
+use crate::rotation::{KeyVersions, ProviderRevocation, TestResult, Version, ENTITY_PREFIX};
 
 /// RFC 3339 UTC with whole seconds, as api.md shows times.
 pub(super) fn time(t: DateTime<Utc>) -> String {
@@ -106,6 +106,22 @@ pub(super) fn versions_json(versions: &KeyVersions, now: DateTime<Utc>) -> Value
     Value::Object(map)
 }
 
+/// A request to reinstate the previous version (two-person rule) while it still holds at `now`:
+/// `{version, replaces, requested_by (entity id), requested_time, expires_time}`, or null.
+pub(super) fn reinstatement_json(versions: &KeyVersions, now: DateTime<Utc>) -> Value {
+    let Some(r) = versions.reinstatement(now) else {
+        return Value::Null;
+    };
+    let expires = versions.get(r.version).and_then(|v| v.grace_expires_time);
+    json!({
+        "version": r.version,
+        "replaces": r.replaces,
+        "requested_by": r.requested_by.strip_prefix(ENTITY_PREFIX).unwrap_or(&r.requested_by),
+        "requested_time": time(r.requested_time),
+        "expires_time": opt_time(expires),
+    })
+}
+
 /// The full `keys/:name` read.
 pub(super) fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> Value {
     let versions = &key.versions;
@@ -133,6 +149,7 @@ pub(super) fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> 
         "overdue_days": age.as_ref().map(|a| a.overdue_days).unwrap_or(0),
         "missed_rotation_time": opt_time(age.as_ref().and_then(|a| a.missed_rotation_time)),
         "last_error": key.last_error,
+        "reinstatement_request": reinstatement_json(versions, now),
     })
 }
 

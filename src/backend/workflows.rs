@@ -19,7 +19,8 @@ mod test;
 
 pub(super) use cutover::{extend, finalize};
 pub(super) use keys::{
-    check_references, create as create_key, delete as delete_key, KeySettings, NewKey,
+    check_references, create as create_key, delete as delete_key, Created as CreatedKey,
+    KeySettings, NewKey,
 };
 pub(super) use locked::Locked;
 #[cfg(test)]

@@ -22,6 +22,11 @@ pub enum Error {
         /// The message shown to the user.
         message: String,
     },
+    /// The path exists but what it names has nothing to give yet, and the caller should know
+    /// why (as Vault's `logical.CodedError(404, ...)`): HTTP 404 with the message. For example a
+    /// key whose first version waits for approval. (A read answering nothing is a bare 404.)
+    #[error("{0}")]
+    NotFound(String),
     /// No route matches the path: HTTP 404 "unsupported path".
     #[error("unsupported path")]
     UnsupportedPath,
@@ -45,7 +50,7 @@ impl Error {
             Error::BadRequest(_) => 400,
             Error::PermissionDenied(_) => 403,
             Error::Coded { status, .. } => *status,
-            Error::UnsupportedPath => 404,
+            Error::NotFound(_) | Error::UnsupportedPath => 404,
             Error::UnsupportedOperation => 405,
             Error::Storage(_) | Error::Internal(_) => 500,
         }
@@ -84,6 +89,7 @@ mod tests {
                 409,
                 "conflict",
             ),
+            (Error::NotFound("not yet".into()), 404, "not yet"),
             (Error::UnsupportedPath, 404, "unsupported path"),
             (Error::UnsupportedOperation, 405, "unsupported operation"),
             (

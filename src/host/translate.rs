@@ -80,7 +80,8 @@ pub fn reply(result: HandlerResult) -> pb::HandleRequestReply {
 /// 6.5): 400 travels as StatusBadRequest, 403 as PermissionDenied (the host's fixed text; the
 /// message comes from the response, see [`reply`]), 404 and 405 as the routing errors, storage
 /// errors verbatim as Unknown (the host recognises "cannot write to readonly storage", which
-/// makes a standby forward the request), other 5xx as Internal, any other status as Coded.
+/// makes a standby forward the request), other 5xx as Internal, any other status as Coded (so a
+/// [`Error::NotFound`] reaches the client as a 404 with its message).
 pub fn proto_error(e: &Error) -> pb::ProtoError {
     let status = e.status();
     let err_type = match (e, status) {
@@ -93,7 +94,10 @@ pub fn proto_error(e: &Error) -> pb::ProtoError {
         _ => err_type::CODED,
     };
     let err_msg = match e {
-        Error::BadRequest(m) | Error::PermissionDenied(m) | Error::Internal(m) => m.clone(),
+        Error::BadRequest(m)
+        | Error::PermissionDenied(m)
+        | Error::NotFound(m)
+        | Error::Internal(m) => m.clone(),
         Error::Coded { message, .. } => message.clone(),
         Error::Storage(s) => s.0.clone(),
         other => other.to_string(),

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
-    /// The key was created; its value became version 1, `current`.
+    /// The key was created; its value became version 1, `current`. (Under the two-person rule
+    /// version 1 is `staged` instead, and the caller records the creation with no version.)
     Created,
     /// A `pending` version was staged.
     Staged,
@@ -32,6 +33,9 @@ pub enum EventKind {
     Finalized,
     /// A person extended a previous version's grace window (`extend/`).
     GraceExtended,
+    /// Under the two-person rule, a person asked to reinstate the previous version (the one
+    /// named); a different person confirms it with another rollback.
+    RollbackRequested,
 }
 
 impl EventKind {
@@ -49,6 +53,7 @@ impl EventKind {
             Self::Deleted => "deleted",
             Self::Finalized => "finalized",
             Self::GraceExtended => "grace_extended",
+            Self::RollbackRequested => "rollback_requested",
         }
     }
 

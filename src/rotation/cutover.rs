@@ -10,11 +10,13 @@ use super::state::VersionState;
 
 impl KeyVersions {
     /// Ends the grace window of the previous version now: it becomes `revoked` (value
-    /// destroyed); one `finalized` change. Error: [`RotationError::NoneInGrace`].
+    /// destroyed); one `finalized` change; a request to reinstate it is dropped. Error:
+    /// [`RotationError::NoneInGrace`].
     pub fn finalize(&mut self, now: DateTime<Utc>) -> Result<Vec<Change>, RotationError> {
         let number = self.in_grace(now)?;
         self.version_mut(number)?
             .destroy(VersionState::Revoked, now);
+        self.reinstatement = None;
         Ok(vec![Change::new(
             EventKind::Finalized,
             number,

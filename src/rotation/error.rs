@@ -7,8 +7,9 @@ use crate::key_test::TestOutcome;
 
 /// A transition that the version state machine refuses. A refused transition changes nothing.
 ///
-/// Every variant is a client error (400) except [`RotationError::SameApprover`] and
-/// [`RotationError::UnknownStager`] (403, see [`RotationError::is_forbidden`]) and
+/// Every variant is a client error (400) except [`RotationError::SameApprover`],
+/// [`RotationError::UnknownStager`] and [`RotationError::SameRequester`] (403, see
+/// [`RotationError::is_forbidden`]) and
 /// [`RotationError::Inconsistent`] (stored data is broken: a 500).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,6 +70,16 @@ pub enum RotationError {
         /// The pending version.
         version: u32,
     },
+    /// `rollback` confirming a reinstatement (two-person rule) by the entity that requested it.
+    #[error(
+        "reinstating version {version} was requested by the entity now confirming it; the \
+         two-person rule (require_separate_approver) requires a different entity to confirm it \
+         with rollback/"
+    )]
+    SameRequester {
+        /// The previous version the request would reinstate.
+        version: u32,
+    },
     /// `rollback` with no pending version and no previous version.
     #[error(
         "nothing to roll back: no version is pending and no previous version is inside its \
@@ -99,7 +110,9 @@ pub enum RotationError {
         /// The version holding that value.
         version: u32,
     },
-    /// `stage` on a key whose versions were all destroyed (after `destroy_all`).
+    /// `stage` on a key whose versions were all destroyed (after `destroy_all`). (A key whose
+    /// first version was discarded before approval has no current version either, but may stage
+    /// a new first one.)
     #[error("the key has no current version; its values were destroyed")]
     NoCurrent,
     /// `stage` when version numbers have run out (after 4294967295 versions).
@@ -135,7 +148,10 @@ pub enum RotationError {
 impl RotationError {
     /// Whether the caller should answer 403 (permission denied) rather than 400.
     pub fn is_forbidden(&self) -> bool {
-        matches!(self, Self::SameApprover { .. } | Self::UnknownStager { .. })
+        matches!(
+            self,
+            Self::SameApprover { .. } | Self::UnknownStager { .. } | Self::SameRequester { .. }
+        )
     }
 }
 

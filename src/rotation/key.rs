@@ -99,15 +99,38 @@ pub fn grace_open(expires: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
 /// All versions of one key: what the engine stores per key (in Vault's encrypted storage).
 ///
 /// Invariants (kept by every transition, checked by [`KeyVersions::check_invariants`]): exactly
-/// one `current` (none only once every value is destroyed), at most one `pending` (newer than
-/// the current), at most one `previous` (older than the current), `revoked` and `failed`
-/// versions hold no value, the others do, and every number is below `next_version`.
+/// one `current`, except that a key with no current version holds no live version other than a
+/// first version waiting for approval (see [`KeyVersions::never_current`]) and that every value
+/// is destroyed after [`KeyVersions::destroy_all`]; at most one `pending` (newer than the
+/// current), at most one `previous` (older than the current), `revoked` and `failed` versions
+/// hold no value, the others do, every number is below `next_version`, and a
+/// [`ReinstatementRequest`] names the key's previous and current versions with nothing pending.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyVersions {
     /// Versions by number.
     pub versions: BTreeMap<u32, Version>,
     /// The number the next staged version gets.
     pub next_version: u32,
+    /// Under the two-person rule, a person's request to reinstate the previous version, waiting
+    /// for a different person to confirm it ([`KeyVersions::rollback_two_person`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reinstatement: Option<ReinstatementRequest>,
+}
+
+/// A request to make the previous version current again, recorded by the first `rollback` under
+/// the two-person rule and performed by a `rollback` of a different person. It lapses when the
+/// previous version's grace window ends, and is dropped by every other change of the versions
+/// (a stage, a promotion, a rollback, a grace end, `finalize`, a delete).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReinstatementRequest {
+    /// The `previous` version to reinstate.
+    pub version: u32,
+    /// The `current` version it would replace (and revoke).
+    pub replaces: u32,
+    /// Who asked: [`ENTITY_PREFIX`] + entity id.
+    pub requested_by: String,
+    /// When.
+    pub requested_time: DateTime<Utc>,
 }
 
 impl KeyVersions {
@@ -116,7 +139,9 @@ impl KeyVersions {
         self.versions.get(&number)
     }
 
-    /// The current version. `None` only after [`KeyVersions::destroy_all`] (or broken storage).
+    /// The current version. `None` for a key whose first version waits for approval (or was
+    /// discarded before it, [`KeyVersions::never_current`]) and after
+    /// [`KeyVersions::destroy_all`].
     pub fn current(&self) -> Option<&Version> {
         self.in_state(VersionState::Current)
     }
@@ -124,6 +149,17 @@ impl KeyVersions {
     /// The current version's number (see [`KeyVersions::current`]).
     pub fn current_version(&self) -> Option<u32> {
         self.current().map(|v| v.number)
+    }
+
+    /// Whether no version of this key has ever been current: every version is `pending` or
+    /// `failed`. So is a key created under the two-person rule until another person promotes its
+    /// first version, and one whose first version was discarded before that (it may stage a new
+    /// first version). A current version never leaves without a successor, except when
+    /// [`KeyVersions::destroy_all`] revokes everything.
+    pub fn never_current(&self) -> bool {
+        self.versions
+            .values()
+            .all(|v| matches!(v.state, VersionState::Pending | VersionState::Failed))
     }
 
     /// The pending version, if one is staged.
@@ -199,7 +235,9 @@ impl KeyVersions {
             }
         }
         let live = current.len() + pending.len() + previous.len();
-        if current.len() > 1 || (current.is_empty() && live > 0) {
+        // Without a current version, only a first version waiting for approval may be live.
+        let awaiting_first = previous.is_empty() && self.never_current();
+        if current.len() > 1 || (current.is_empty() && live > 0 && !awaiting_first) {
             return broken(format!("{} versions are current", current.len()));
         }
         if self.versions.is_empty() {
@@ -211,6 +249,20 @@ impl KeyVersions {
         if let Some(&c) = current.first() {
             if pending.first().is_some_and(|&p| p < c) || previous.first().is_some_and(|&p| p > c) {
                 return broken(format!("pending or previous version out of order with {c}"));
+            }
+        }
+        if let Some(r) = &self.reinstatement {
+            let matches = previous.first() == Some(&r.version)
+                && current.first() == Some(&r.replaces)
+                && pending.is_empty()
+                && r.requested_by.starts_with(ENTITY_PREFIX)
+                && r.requested_by != ENTITY_PREFIX;
+            if !matches {
+                return broken(format!(
+                    "the request to reinstate version {} over version {} does not match the \
+                     versions",
+                    r.version, r.replaces
+                ));
             }
         }
         Ok(())

@@ -9,7 +9,8 @@ use super::key::KeyVersions;
 use super::state::VersionState;
 
 impl KeyVersions {
-    /// Undoes the last step of a rotation.
+    /// Undoes the last step of a rotation, as one person may while the two-person rule is off
+    /// (under it, [`KeyVersions::rollback_two_person`]).
     ///
     /// With a pending version: it becomes `failed` (value destroyed); changes `rolled_back` and
     /// `failed` for it. Otherwise, with a `previous` version inside its grace window: it becomes
@@ -18,7 +19,9 @@ impl KeyVersions {
     /// of `rolled_back` names the restored one).
     ///
     /// Errors: [`RotationError::GraceEnded`] (a previous version exists but its grace window has
-    /// ended), [`RotationError::NothingToRollBack`].
+    /// ended), [`RotationError::NothingToRollBack`]. Discarding a key's first version waiting for
+    /// approval leaves it with no live version ([`KeyVersions::never_current`]). A pending
+    /// reinstatement request is dropped.
     ///
     /// Use [`KeyVersions::provider_revocations`] on the changes to learn what to revoke at the
     /// provider.
@@ -26,6 +29,7 @@ impl KeyVersions {
         if let Some(pending) = self.number_in_state(VersionState::Pending) {
             self.version_mut(pending)?
                 .destroy(VersionState::Failed, now);
+            self.reinstatement = None;
             return Ok(vec![
                 Change::new(EventKind::RolledBack, pending, "pending version discarded"),
                 Change::new(EventKind::Failed, pending, "rolled back before promotion"),
@@ -52,6 +56,7 @@ impl KeyVersions {
         v.state = VersionState::Current;
         v.grace_expires_time = None;
         v.promoted_time = Some(now);
+        self.reinstatement = None;
         Ok(vec![
             Change::new(
                 EventKind::RolledBack,
@@ -78,6 +83,7 @@ impl KeyVersions {
             .ok_or(RotationError::NothingPending)?;
         self.version_mut(pending)?
             .destroy(VersionState::Failed, now);
+        self.reinstatement = None;
         Ok(vec![Change::new(EventKind::Failed, pending, detail)])
     }
 
@@ -93,20 +99,28 @@ impl KeyVersions {
     /// (`grace_expires_time <= now`), destroying its value; one `expired` change each. Nothing
     /// to do is not an error. For the periodic tick; reads enforce grace without it.
     pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Change> {
-        self.versions
+        let changes: Vec<Change> = self
+            .versions
             .values_mut()
             .filter(|v| v.state == VersionState::Previous && !v.is_valid_at(now))
             .map(|v| {
                 v.destroy(VersionState::Revoked, now);
                 Change::new(EventKind::Expired, v.number, "grace period ended")
             })
-            .collect()
+            .collect();
+        if !changes.is_empty() {
+            // The version a reinstatement request names is gone.
+            self.reinstatement = None;
+        }
+        changes
     }
 
     /// Revokes every version that still holds a value, destroying all values (key delete);
     /// one `revoked` change each. Afterwards the key has no current version and `stage` is
-    /// refused; the caller records `deleted` and removes the entry.
+    /// refused; the caller records `deleted` and removes the entry. (A key with no live version,
+    /// its first one discarded before approval, has nothing to destroy and stays as it is.)
     pub fn destroy_all(&mut self, now: DateTime<Utc>) -> Vec<Change> {
+        self.reinstatement = None;
         self.versions
             .values_mut()
             .filter(|v| v.value.is_some() || v.state.keeps_value())

@@ -3,10 +3,12 @@
 mod age;
 mod cron;
 mod cutover;
+mod first_version;
 mod forward;
 mod invariants;
 mod props;
 mod read;
+mod reinstate;
 mod retire;
 mod secret;
 mod serde_debug;

@@ -29,8 +29,38 @@ impl KeyVersions {
         let key = KeyVersions {
             versions: [(1, version)].into_iter().collect(),
             next_version: 2,
+            reinstatement: None,
         };
         let change = Change::new(EventKind::Created, 1, "version 1 is current");
+        (key, vec![change])
+    }
+
+    /// A new key whose `value` is version 1, `pending`, staged by `staged_by`: what a create is
+    /// under the two-person rule, so that a different person tests and promotes the first value
+    /// before anything can read it. The key has no current version until then
+    /// ([`KeyVersions::never_current`]). One `staged` change for version 1 (the caller records
+    /// the key's creation).
+    ///
+    /// `created_time` as for [`KeyVersions::create`]; `staged_by` as for
+    /// [`KeyVersions::stage`] (a promotion under the rule refuses `None`).
+    pub fn create_pending(
+        value: SecretValue,
+        created_time: DateTime<Utc>,
+        now: DateTime<Utc>,
+        staged_by: Option<String>,
+    ) -> (KeyVersions, Vec<Change>) {
+        let mut version = new_version(1, VersionState::Pending, value, created_time.min(now));
+        version.staged_by = staged_by;
+        let key = KeyVersions {
+            versions: [(1, version)].into_iter().collect(),
+            next_version: 2,
+            reinstatement: None,
+        };
+        let change = Change::new(
+            EventKind::Staged,
+            1,
+            "the key's first version, waiting for a different entity to promote it",
+        );
         (key, vec![change])
     }
 
@@ -41,7 +71,9 @@ impl KeyVersions {
     /// `provider_key_id` and `engine_created` describe a key the engine created at the provider.
     ///
     /// Errors: [`RotationError::PendingExists`], [`RotationError::SameValue`] (the value is
-    /// already live here), [`RotationError::NoCurrent`], [`RotationError::VersionsExhausted`].
+    /// already live here), [`RotationError::NoCurrent`] (the key's values were destroyed; a key
+    /// that never had a current version may stage its first), [`RotationError::VersionsExhausted`].
+    /// A pending [`super::key::ReinstatementRequest`] is dropped.
     pub fn stage(
         &mut self,
         value: SecretValue,
@@ -58,6 +90,7 @@ impl KeyVersions {
         version.engine_created = engine_created;
         self.versions.insert(number, version);
         self.next_version = next;
+        self.reinstatement = None;
         let detail = if engine_created {
             "created at the provider"
         } else {
@@ -72,7 +105,8 @@ impl KeyVersions {
         if let Some(version) = self.number_in_state(VersionState::Pending) {
             return Err(RotationError::PendingExists { version });
         }
-        if self.current().is_none() {
+        // A key whose first version was discarded before approval stages a new first version.
+        if self.current().is_none() && !self.never_current() {
             return Err(RotationError::NoCurrent);
         }
         if let Some(version) = self.live_version_with(value) {
@@ -128,7 +162,7 @@ impl KeyVersions {
     ///
     /// The old current becomes `previous` with `grace_expires_time = now + grace_secs`, or is
     /// revoked at once when `grace_secs` is 0; a version still `previous` from an earlier
-    /// rotation is revoked. Changes, in order: `revoked` (old previous, if any), `promoted`
+    /// rotation is revoked. A key's first version (no current yet) simply becomes current. Changes, in order: `revoked` (old previous, if any), `promoted`
     /// (detail `forced` when `force` bypassed a missing or failing test, else empty),
     /// `revoked` (old current, only when `grace_secs` is 0).
     ///
@@ -180,6 +214,7 @@ impl KeyVersions {
         let new = self.version_mut(pending.number)?;
         new.state = VersionState::Current;
         new.promoted_time = Some(now);
+        self.reinstatement = None;
         let detail = if tested { "" } else { "forced" };
         changes.push(Change::new(EventKind::Promoted, pending.number, detail));
         if let (Some(old), 0) = (old_current, grace_secs) {

@@ -18,7 +18,7 @@
 //! | `keys/` and `stage/` `provider_key_id` | `revocation::ownership` |
 //! | `creds/` | `rotation::walkthrough`; applications reading it: `creds_clients` |
 //! | `stage/`, `test/`, `promote/` | `rotation::walkthrough`, `rotation::concurrency` |
-//! | two-person rule | `rotation::two_person`, `rotation::two_person_tokens` |
+//! | two-person rule | `rotation::two_person`, `rotation::two_person_tokens`, `rotation::two_person_approval` |
 //! | `rollback/` | `rotation::rollback`; revocation at once: `revocation::created_keys` |
 //! | `rotate/` (and the emergency rotation) | `rotation::rotate` |
 //! | `verify/` | `rotation::walkthrough`, `rotation::rotate` |

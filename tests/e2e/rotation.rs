@@ -2,18 +2,21 @@
 //! create, read `creds/`, `stage/`, `verify/`, `test/`, `promote/` with a grace window that
 //! really ends; `rollback/`; `rotate/` in one call and the emergency rotation without grace; the
 //! two-person rule (`require_separate_approver`) with real userpass entities, and which tokens
-//! count as a person; concurrent stages of which exactly one wins.
+//! count as a person; under it, a key's first version and a reinstating rollback waiting for a
+//! second entity; concurrent stages of which exactly one wins.
 //!
 //! The helpers here (a key created over HTTP, `verify/`, a rotation by steps, the audit log's
 //! entries, the CLI) also serve `plugin_host`, `audit`, `reports`, `metrics` and
 //! `input_validation`.
 //!
-//! Contract: docs/api.md. Keys have no provider here, so every test outcome is `skipped`.
+//! Contract: docs/api.md. Keys have no provider here, so every test outcome is `skipped` (but
+//! for the key created at its provider in `two_person_approval`).
 
 mod concurrency;
 mod rollback;
 mod rotate;
 mod two_person;
+mod two_person_approval;
 mod two_person_tokens;
 mod walkthrough;
 

@@ -1,6 +1,7 @@
 //! `creds/`: what applications read. The documented fields, the current version only (never a
 //! pending, failed or revoked value), the previous one beside it only inside its grace window,
-//! and no response for a key that has no value to hand out.
+//! no response for a key whose values were destroyed, and a 404 saying why for a key whose first
+//! version waits for approval.
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -204,4 +205,33 @@ async fn creds_of_a_key_with_no_current_version_answer_nothing() {
         None,
         "a key with no current version must answer nothing, not a null api_key"
     );
+}
+
+#[tokio::test]
+async fn creds_of_a_key_whose_first_version_awaits_approval_is_a_404_naming_it() {
+    let h = Harness::new().await;
+    h.write("config", json!({"require_separate_approver": true}))
+        .await
+        .unwrap();
+    h.create_key("k", OLD).await;
+    let err = h
+        .call(Operation::Read, "creds/k", Value::Null)
+        .await
+        .expect_err("creds/ of a key awaiting approval");
+    assert_eq!(err.status(), 404, "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("no current version yet (awaiting approval)")
+            && msg.contains("version 1 is pending"),
+        "{msg}"
+    );
+    assert!(!msg.contains(OLD), "{msg}");
+    // Served once another entity tested and promoted it.
+    h.call_as("bob", Operation::Update, "test/k", json!({}))
+        .await
+        .unwrap();
+    h.call_as("bob", Operation::Update, "promote/k", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(creds(&h, "k").await.expect("creds/k")["api_key"], OLD);
 }

@@ -3,8 +3,10 @@
 mod create;
 mod created_time;
 mod delete;
+mod from_provider;
 mod names;
 mod read;
+mod two_person;
 mod update;
 
 use chrono::{DateTime, SecondsFormat, Utc};

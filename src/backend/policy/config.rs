@@ -17,7 +17,8 @@ pub(crate) const MAX_HISTORY_LIMIT: i64 = 100_000;
 pub(crate) struct Config {
     /// Schedule for keys that name none.
     pub default_schedule: String,
-    /// `promote` must come from another entity than `stage`.
+    /// The two-person rule: `promote` must come from another entity than `stage` (a `keys/`
+    /// create is a stage), and a reinstating `rollback` needs a second entity.
     pub require_separate_approver: bool,
     /// History events kept per key.
     pub history_limit: i64,

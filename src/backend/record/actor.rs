@@ -47,9 +47,9 @@ impl Actor {
         }
     }
 
-    /// The identity a stage or promote needs while `require_separate_approver` is on: the
-    /// entity (see [`Actor::identity`]), `None` for the scheduler, or a 403 for a client
-    /// without one.
+    /// The identity a stage, a promote, a `keys/` create or a reinstating rollback needs while
+    /// `require_separate_approver` is on: the entity (see [`Actor::identity`]), `None` for the
+    /// scheduler, or a 403 for a client without one.
     pub(crate) fn approver(&self) -> Result<Option<String>, Error> {
         match (self, self.identity()) {
             (Actor::Scheduler, _) => Ok(None),
@@ -63,8 +63,9 @@ impl Actor {
                 };
                 Err(Error::PermissionDenied(format!(
                     "require_separate_approver is set: the two-person rule needs to know who \
-                     stages and who promotes, so stage/ and promote/ need a service token of an \
-                     identity entity (log in through an auth method such as userpass); {why}"
+                     stages and who promotes, so stage/, promote/, keys/ create and a rollback/ \
+                     that reinstates a version need a service token of an identity entity (log \
+                     in through an auth method such as userpass); {why}"
                 )))
             }
         }

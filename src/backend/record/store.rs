@@ -118,7 +118,8 @@ pub(crate) async fn load_existing(storage: &dyn Storage, name: &str) -> Result<K
 
 /// Writes a live key: its new history events and rotation ids first, then its record (trimmed
 /// of old retired versions), then deletes what fell out of the history and the remembered ids.
-/// Saving the same entry again writes the same data.
+/// Saving the same entry again writes the same data. A record whose versions break the
+/// invariants ([`crate::rotation::KeyVersions::check_invariants`]) is refused (500) unwritten.
 pub(crate) async fn save(storage: &dyn Storage, entry: &KeyEntry) -> Result<(), Error> {
     write(storage, entry).await.map(|_| ())
 }
@@ -127,6 +128,14 @@ pub(crate) async fn save(storage: &dyn Storage, entry: &KeyEntry) -> Result<(), 
 pub(crate) async fn write(storage: &dyn Storage, entry: &KeyEntry) -> Result<KeyEntry, Error> {
     let key = &entry.key;
     let name = key.name.clone();
+    // The rules kept by the version state machine are checked where records are saved, not only
+    // where they are loaded: a defect that broke them never reaches storage.
+    key.versions.check_invariants().map_err(|e| {
+        tracing::error!(key = %name, error = %e, "refusing to save a key record that breaks the version invariants");
+        Error::Internal(format!(
+            "key {name:?} was not saved: its versions would break the engine's invariants ({e})"
+        ))
+    })?;
     let limit = entry.history_limit();
     let appended = history::append(storage, &name, entry.log, &entry.unsaved, limit).await?;
     let (ids, evicted) =

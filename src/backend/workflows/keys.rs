@@ -1,6 +1,7 @@
-//! The `keys/` workflows: create a managed key from the value in use today (its first
-//! version), apply settings to it, and delete it (destroying its values, revoking at their
-//! provider what the engine may revoke, and keeping its history).
+//! The `keys/` workflows: create a managed key from the value in use today or from a key its
+//! provider creates (its first version: current, or under the two-person rule pending until a
+//! different entity promotes it), apply settings to it, and delete it (destroying its values,
+//! revoking at their provider what the engine may revoke, and keeping its history).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use crate::backend::provider_ops;
 use crate::backend::record::{self, Actor, AutoState, KeyEntry, KeyState, Stats};
 use crate::backend::shared::Shared;
 use crate::framework::{Error, Request, Storage};
-use crate::rotation::{KeyVersions, SecretValue};
+use crate::rotation::{EventKind, KeyVersions, SecretValue, TestOutcome, TestResult};
 
 /// Settings a create or an update sets (`None`: left as it is), validated before anything is
 /// written.
@@ -102,8 +103,8 @@ pub(crate) async fn check_references(storage: &dyn Storage, key: &KeyState) -> R
 /// A key to create, its input already checked by the path.
 pub(crate) struct NewKey {
     pub name: String,
-    /// The API key in use today: version 1.
-    pub value: String,
+    /// The API key in use today: version 1. `None`: the key's provider creates version 1.
+    pub value: Option<String>,
     /// When the key was really created at the provider (default: now).
     pub created_time: Option<DateTime<Utc>>,
     /// The provider's id of the value, recorded only once the provider shows it is this value.
@@ -111,15 +112,76 @@ pub(crate) struct NewKey {
     pub settings: KeySettings,
 }
 
-/// Creates a key (400 if the name is taken); the key as stored and the time it was created.
+/// What a create made: the key as stored, when, and the test of a key the provider created.
+pub(crate) struct Created {
+    pub key: KeyState,
+    pub now: DateTime<Utc>,
+    pub test: Option<TestResult>,
+}
+
+/// Version 1 before it is stored: its value and what is known of it.
+struct First {
+    value: SecretValue,
+    /// The provider's id: verified with the provider, or given by it for a key it created.
+    provider_key_id: Option<String>,
+    engine_created: bool,
+    provider_expires_time: Option<DateTime<Utc>>,
+    /// The test of a key the provider created (passed: anything else stops the create).
+    test: Option<TestResult>,
+    /// The create intent to settle once version 1 is stored.
+    wal_id: Option<String>,
+}
+
+/// A key with `name`'s defaults and no version yet, for settings to apply to; never stored so.
+fn blank(name: &str, config: &Config) -> KeyState {
+    KeyState {
+        name: name.to_string(),
+        provider: None,
+        schedule: config.default_schedule.clone(),
+        rotation_period: None,
+        grace_period: None,
+        rotation_schedule: None,
+        rotation_window: None,
+        usage_quiet_period: None,
+        max_grace: None,
+        auto_rotate: false,
+        custom_metadata: Default::default(),
+        versions: KeyVersions {
+            versions: Default::default(),
+            next_version: 1,
+            reinstatement: None,
+        },
+        last_error: None,
+        idempotency: Vec::new(),
+        auto: AutoState::default(),
+        stats: Stats::default(),
+    }
+}
+
+/// Creates a key (400 if the name is taken) from the value in use today or, without one, from a
+/// key its provider creates and the engine tests first (a key that fails its test is revoked
+/// there, and nothing is created).
+///
+/// Under the two-person rule (`require_separate_approver`) a create is a stage: the creator
+/// needs an identity entity (403 otherwise), version 1 is `pending` with the creator as its
+/// stager, and the key has no current version until a different entity promotes it. Without
+/// the rule version 1 is `current` at once.
 pub(crate) async fn create(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     req: &Request,
     new: NewKey,
-) -> Result<(KeyState, DateTime<Utc>), Error> {
+) -> Result<Created, Error> {
     let storage = req.storage.as_ref();
     let name = new.name;
     let config = Config::load(storage).await?;
+    let actor = Actor::of(req);
+    let two_person = config.require_separate_approver;
+    // Before anything else: under the two-person rule a create counts only from a person.
+    let stager = if two_person {
+        actor.approver()?
+    } else {
+        actor.identity()
+    };
 
     let _guard = shared.locks.lock(&name).await;
     // Taken under the lock, so the history's events stay in time order when creates and other
@@ -131,57 +193,192 @@ pub(crate) async fn create(
             "key {name:?} already exists; update changes its settings, stage/ and rotate/ its value"
         )));
     }
-    let value = SecretValue::new(new.value);
-    let (versions, changes) = KeyVersions::create(value.clone(), created_time, now);
-    let mut key = KeyState {
-        name: name.clone(),
-        provider: None,
-        schedule: config.default_schedule.clone(),
-        rotation_period: None,
-        grace_period: None,
-        rotation_schedule: None,
-        rotation_window: None,
-        usage_quiet_period: None,
-        max_grace: None,
-        auto_rotate: false,
-        custom_metadata: Default::default(),
-        versions,
-        last_error: None,
-        idempotency: Vec::new(),
-        auto: AutoState::default(),
-        stats: Stats::default(),
-    };
+    let mut key = blank(&name, &config);
     new.settings.apply(&mut key);
     check_references(storage, &key).await?;
-    if let Some(id) = new.provider_key_id {
-        // Only an id the provider shows to be this value is recorded (and so ever revoked).
-        let provider = key.provider.clone();
-        provider_ops::verify_provider_key_id(shared, storage, provider.as_deref(), &id, &value)
-            .await?;
-        if let Some(v) = key.versions.versions.get_mut(&1) {
-            v.provider_key_id = Some(id);
-            v.provider_key_verified = true;
+    let first = match new.value {
+        Some(value) => given_value(shared, storage, &key, value, new.provider_key_id).await?,
+        None => created_at_provider(shared, storage, &key).await?,
+    };
+
+    let (versions, mut changes) = if two_person {
+        KeyVersions::create_pending(first.value, created_time, now, stager)
+    } else {
+        KeyVersions::create(first.value, created_time, now)
+    };
+    key.versions = versions;
+    let provider = key.provider.clone();
+    if let Some(v) = key.versions.versions.get_mut(&1) {
+        // Version 1's key lives at the key's provider: its revocation goes there.
+        v.provider = provider.clone();
+        v.provider_key_verified = first.provider_key_id.is_some() && !first.engine_created;
+        v.provider_key_id = first.provider_key_id;
+        v.engine_created = first.engine_created;
+        v.provider_expires_time = first.provider_expires_time;
+    }
+    if first.engine_created {
+        for c in &mut changes {
+            c.detail = format!(
+                "{}; created at provider {:?}",
+                c.detail,
+                provider.as_deref().unwrap_or_default()
+            );
         }
     }
-    // Version 1's key lives at the key's provider: its revocation goes there.
-    if let Some(v) = key.versions.versions.get_mut(&1) {
-        v.provider = key.provider.clone();
+    let mut tested = Vec::new();
+    if let Some(result) = &first.test {
+        tested = key
+            .versions
+            .record_test(Some(1), result.clone())
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        *key.stats
+            .test_outcomes
+            .entry(result.outcome.as_str().to_string())
+            .or_default() += 1;
     }
 
     // A name created again is a new key: a fresh history (the deleted ones stay readable).
     let log = record::fresh_history(storage, &name).await?;
     let mut entry = KeyEntry::new(key, log);
+    let request_id = Some(req.id.as_str());
+    if two_person {
+        // The key exists from now on; its first value waits for a second person.
+        let ev = record::HistoryEvent {
+            time: now,
+            event: EventKind::Created.as_str().to_string(),
+            version: None,
+            actor: actor.clone(),
+            request_id: Some(req.id.clone()).filter(|r| !r.is_empty()),
+            outcome: None,
+            detail: "key created under require_separate_approver: version 1 waits, pending, for a different entity to promote it".into(),
+        };
+        entry.push(ev, config.history_limit);
+    }
     entry.record(
         &changes,
-        &Actor::of(req),
-        Some(&req.id),
+        &actor,
+        request_id,
         None,
         now,
         config.history_limit,
     );
+    let outcome = first.test.as_ref().map(|t| t.outcome.as_str());
+    entry.record(
+        &tested,
+        &actor,
+        request_id,
+        outcome,
+        now,
+        config.history_limit,
+    );
     record::save(storage, &entry).await?;
-    tracing::info!(key = %name, "key created");
-    Ok((entry.key, now))
+    provider_ops::settle(storage, first.wal_id.as_deref()).await;
+    if two_person {
+        tracing::info!(key = %name, "key created; version 1 is pending until another entity promotes it");
+    } else {
+        tracing::info!(key = %name, "key created");
+    }
+    Ok(Created {
+        key: entry.key,
+        now,
+        test: first.test,
+    })
+}
+
+/// Version 1 from the value in use today, with its provider id once the provider shows it is
+/// this value (only such an id is ever revoked).
+async fn given_value(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    key: &KeyState,
+    value: String,
+    provider_key_id: Option<String>,
+) -> Result<First, Error> {
+    let value = SecretValue::new(value);
+    if let Some(id) = &provider_key_id {
+        let provider = key.provider.as_deref();
+        provider_ops::verify_provider_key_id(shared, storage, provider, id, &value).await?;
+    }
+    Ok(First {
+        value,
+        provider_key_id,
+        engine_created: false,
+        provider_expires_time: None,
+        test: None,
+        wal_id: None,
+    })
+}
+
+/// Version 1 created at the key's provider (under a create intent, as a rotation's) and tested
+/// there. A key that does not pass is revoked at once (its intent stays for recovery if that
+/// fails) and the create fails with the test's outcome: 503 when the provider was unavailable,
+/// 400 when it refused the key.
+async fn created_at_provider(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    key: &KeyState,
+) -> Result<First, Error> {
+    let created = provider_ops::create(shared, storage, key).await?;
+    let provider = key.provider.clone().unwrap_or_default();
+    let test = provider_ops::test(shared, storage, Some(&provider), &created.value).await;
+    let why = match &test {
+        Ok(t) if t.outcome.allows_promotion() => None,
+        Ok(t) => Some(format!(
+            "its test outcome is {}{}",
+            t.outcome.as_str(),
+            if t.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", t.detail)
+            }
+        )),
+        Err(e) => Some(format!("it could not be tested: {e}")),
+    };
+    let Some(why) = why else {
+        return Ok(First {
+            value: created.value,
+            provider_key_id: Some(created.provider_key_id),
+            engine_created: true,
+            provider_expires_time: created.expires_at,
+            test: test.ok(),
+            wal_id: Some(created.wal_id),
+        });
+    };
+    let revoked = match provider_ops::revoke_at(
+        shared,
+        storage,
+        &provider,
+        &created.provider_key_id,
+    )
+    .await
+    {
+        Ok(()) => {
+            provider_ops::settle(storage, Some(&created.wal_id)).await;
+            "it was revoked there".to_string()
+        }
+        Err(e) => {
+            tracing::warn!(key = %key.name, error = %e, "could not revoke the key created for a failed create; recovery will");
+            format!("revoking it there failed ({e}); the engine retries")
+        }
+    };
+    tracing::warn!(key = %key.name, "key not created: the key its provider created failed its test");
+    let message = format!(
+        "key {:?} was not created: the key provider {provider:?} created for it failed: {why}; \
+         {revoked}",
+        key.name
+    );
+    Err(match test {
+        Ok(t) if t.outcome == TestOutcome::ProviderUnavailable => Error::Coded {
+            status: 503,
+            message,
+        },
+        Ok(_) => Error::BadRequest(message),
+        Err(e) if e.status() >= 500 => Error::Coded {
+            status: e.status(),
+            message,
+        },
+        Err(_) => Error::BadRequest(message),
+    })
 }
 
 /// Deletes key `name` if it exists: every value destroyed, each retired version's revocation

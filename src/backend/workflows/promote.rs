@@ -9,7 +9,7 @@ use crate::backend::policy;
 use crate::backend::shared::Shared;
 use crate::backend::view;
 use crate::framework::{Error, Storage};
-use crate::rotation::EventKind;
+use crate::rotation::{EventKind, TwoPersonRollback, ENTITY_PREFIX};
 
 /// Promotes the pending version on a locked key; returns the response data.
 pub(crate) async fn promote(
@@ -51,6 +51,11 @@ pub(crate) async fn promote(
 }
 
 /// Undoes the last step of a rotation on an opened key (`rollback/`); returns the response data.
+///
+/// Discarding a pending version is one person's act. Under the two-person rule, reinstating the
+/// previous version is not: the first rollback records a request (`reinstatement_request` in
+/// the answer, a `rollback_requested` history event), and a rollback by a different entity
+/// performs it; the requester again is a 403. Either needs a token with an identity entity.
 pub(crate) async fn rollback(
     s: &Arc<Shared>,
     storage: &dyn Storage,
@@ -59,18 +64,51 @@ pub(crate) async fn rollback(
     let name = locked.key_ref().name.clone();
     let now = locked.now;
     let had_pending = locked.key_ref().versions.pending().map(|p| p.number);
-    let changes = locked
-        .key()
-        .versions
-        .rollback(now)
-        .map_err(rotation_error)?;
+    let person = if locked.config.require_separate_approver && had_pending.is_none() {
+        locked.actor.approver()?
+    } else {
+        None
+    };
+    let request = locked.key_ref().versions.reinstatement(now).cloned();
+    let versions = &mut locked.key().versions;
+    let outcome = match &person {
+        Some(person) => versions.rollback_two_person(now, person),
+        None => versions.rollback(now).map(TwoPersonRollback::Done),
+    }
+    .map_err(rotation_error)?;
+    let (mut changes, requested) = match outcome {
+        TwoPersonRollback::Done(changes) => (changes, false),
+        TwoPersonRollback::Requested(changes) => (changes, true),
+    };
+    if let (Some(r), Some(_), false) = (&request, &person, requested) {
+        // The history names who asked; the event's actor is who confirmed.
+        for c in changes
+            .iter_mut()
+            .filter(|c| c.event == EventKind::RolledBack)
+        {
+            c.detail = format!(
+                "{}; requested by entity {} at {}",
+                c.detail,
+                r.requested_by
+                    .strip_prefix(ENTITY_PREFIX)
+                    .unwrap_or(&r.requested_by),
+                view::time(r.requested_time)
+            );
+        }
+    }
     locked.record(&changes, None);
     locked.commit(s, storage).await?;
+    let versions = &locked.key_ref().versions;
     let data = json!({
-        "current_version": locked.key_ref().versions.current_version(),
+        "current_version": versions.current_version(),
         "discarded_version": had_pending,
         "revoked_versions": changes.iter().filter(|c| c.event.destroys_value()).map(|c| c.version).collect::<Vec<_>>(),
+        "reinstatement_request": view::reinstatement_json(versions, now),
     });
-    tracing::info!(key = %name, "rolled back");
+    if requested {
+        tracing::info!(key = %name, "reinstatement of the previous version requested; another entity must confirm");
+    } else {
+        tracing::info!(key = %name, "rolled back");
+    }
     Ok(data)
 }

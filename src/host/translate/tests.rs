@@ -96,6 +96,13 @@ fn errors_map_to_the_types_that_give_the_right_status() {
             "provider down",
             false,
         ),
+        (
+            Error::NotFound("no current version yet".into()),
+            3,
+            404,
+            "no current version yet",
+            false,
+        ),
         (Error::UnsupportedPath, 6, 404, "", false),
         (Error::UnsupportedOperation, 5, 405, "", false),
         (Error::Internal("boom".into()), 2, 500, "boom", false),

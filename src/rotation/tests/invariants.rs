@@ -78,6 +78,7 @@ fn numbering() {
     let empty = KeyVersions {
         versions: Default::default(),
         next_version: 1,
+        reinstatement: None,
     };
     broken(&empty);
 }

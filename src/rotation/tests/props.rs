@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::super::{KeyVersions, TestOutcome, VersionState};
+use super::super::{KeyVersions, TestOutcome, TwoPersonRollback, VersionState};
 use super::{at, result, sv};
 
 #[derive(Debug, Clone)]
@@ -18,6 +18,8 @@ enum Op {
         rule: bool,
     },
     Rollback,
+    /// A rollback under the two-person rule by alice or bob.
+    RollbackTwoPerson(bool),
     Discard,
     Expire,
     Destroy,
@@ -40,6 +42,7 @@ fn op() -> impl Strategy<Value = Op> {
         40 => (prop_oneof![Just(0i64), 1i64..200_000, Just(-5)], any::<bool>(), any::<bool>(), any::<bool>())
             .prop_map(|(grace, force, same_person, rule)| Op::Promote { grace, force, same_person, rule }),
         20 => Just(Op::Rollback),
+        20 => any::<bool>().prop_map(Op::RollbackTwoPerson),
         10 => Just(Op::Discard),
         20 => Just(Op::Expire),
         1 => Just(Op::Destroy),
@@ -54,7 +57,13 @@ fn step() -> impl Strategy<Value = i64> {
 fn check(kv: &KeyVersions, destroyed: bool, seen: u32, now: chrono::DateTime<chrono::Utc>) {
     assert_eq!(kv.check_invariants(), Ok(()), "{kv:#?}");
     let count = |s: VersionState| kv.versions.values().filter(|v| v.state == s).count();
-    assert_eq!(count(VersionState::Current), usize::from(!destroyed));
+    // One current version, except before the first promotion of a key created pending.
+    let expected = usize::from(!destroyed && !kv.never_current());
+    assert_eq!(count(VersionState::Current), expected);
+    if let Some(r) = kv.reinstatement(now) {
+        assert_eq!(kv.previous().map(|v| v.number), Some(r.version));
+        assert_eq!(kv.current_version(), Some(r.replaces));
+    }
     assert!(count(VersionState::Pending) <= 1 && count(VersionState::Previous) <= 1);
     for v in kv.versions.values() {
         assert_eq!(
@@ -76,8 +85,15 @@ fn check(kv: &KeyVersions, destroyed: bool, seen: u32, now: chrono::DateTime<chr
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
     #[test]
-    fn random_operations_keep_the_invariants(ops in proptest::collection::vec((step(), op()), 1..60)) {
-        let mut kv = KeyVersions::create(sv("v-start"), at(0), at(0)).0;
+    fn random_operations_keep_the_invariants(
+        pending_first in any::<bool>(),
+        ops in proptest::collection::vec((step(), op()), 1..60),
+    ) {
+        let mut kv = if pending_first {
+            KeyVersions::create_pending(sv("v-start"), at(0), at(0), Some("entity:alice".into())).0
+        } else {
+            KeyVersions::create(sv("v-start"), at(0), at(0)).0
+        };
         let mut clock = 0i64;
         let mut destroyed = false;
         let mut seen = 1u32;
@@ -99,11 +115,19 @@ proptest! {
                     kv.promote(now, grace, force, Some(who), rule)
                 }
                 Op::Rollback => kv.rollback(now),
+                Op::RollbackTwoPerson(alice) => {
+                    let who = if alice { "entity:alice" } else { "entity:bob" };
+                    kv.rollback_two_person(now, who).map(|r| match r {
+                        TwoPersonRollback::Done(c) | TwoPersonRollback::Requested(c) => c,
+                    })
+                }
                 Op::Discard => kv.discard_pending(now, "discarded"),
                 Op::Expire => Ok(kv.expire(now)),
                 Op::Destroy => {
-                    destroyed = true;
-                    Ok(kv.destroy_all(now))
+                    let changes = kv.destroy_all(now);
+                    // A key with no live version (its first discarded) has nothing to destroy.
+                    destroyed |= !changes.is_empty();
+                    Ok(changes)
                 }
             };
             match outcome {

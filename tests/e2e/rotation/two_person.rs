@@ -62,6 +62,9 @@ async fn two_person_rule_needs_two_entities() {
     let bob = login(&bao, "bob").await;
     assert_ne!(alice.entity_id, bob.entity_id);
 
+    // Created before the rule is on: under it a create is itself a stage (below).
+    let (k1, k2) = (secret("k1"), secret("k2"));
+    create_key(&alice.client, "app", &k1, json!({})).await;
     write_ok(
         &root,
         "ai-keys/config",
@@ -72,8 +75,6 @@ async fn two_person_rule_needs_two_entities() {
         read_ok(&root, "ai-keys/config").await["require_separate_approver"],
         true
     );
-    let (k1, k2) = (secret("k1"), secret("k2"));
-    create_key(&alice.client, "app", &k1, json!({})).await;
     write_ok(&alice.client, "ai-keys/stage/app", json!({ "value": k2 })).await;
     write_ok(&alice.client, "ai-keys/test/app", json!({})).await;
 

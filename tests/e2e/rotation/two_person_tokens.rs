@@ -89,13 +89,14 @@ async fn two_person_rule_compares_entities_never_tokens() {
     let child_b = root_child(&bao, &root, "service").await;
     let batch = root_child(&bao, &root, "batch").await;
 
+    // Created before the rule is on: under it a create is itself a stage (two_person.rs).
+    write_ok(&root, "ai-keys/keys/app", json!({ "value": secret("v1") })).await;
     write_ok(
         &root,
         "ai-keys/config",
         json!({ "require_separate_approver": true }),
     )
     .await;
-    write_ok(&root, "ai-keys/keys/app", json!({ "value": secret("v1") })).await;
 
     // Nobody without an entity (or with only a batch token) can stage.
     let candidates = [

@@ -149,3 +149,30 @@ async fn a_record_with_two_current_versions_is_refused_everywhere_and_left_untou
     h.read("overdue").await;
     assert!(!h.history("k").await.is_empty());
 }
+
+/// The invariants are checked where records are saved too: a record whose versions break them
+/// (here a reinstatement request naming versions the key does not have as previous and current)
+/// is refused with a 500 and nothing is written.
+#[tokio::test]
+async fn a_record_that_breaks_the_invariants_is_never_saved() {
+    let h = with_key().await;
+    let storage = h.cached.as_ref();
+    let mut entry = crate::backend::record::load(storage, "k")
+        .await
+        .unwrap()
+        .unwrap();
+    let before = h.snapshot().await;
+    entry.key.versions.reinstatement = Some(crate::rotation::ReinstatementRequest {
+        version: 1,
+        replaces: 2,
+        requested_by: "entity:alice".into(),
+        requested_time: chrono::Utc::now(),
+    });
+    let err = crate::backend::record::save(storage, &entry)
+        .await
+        .expect_err("saved a broken record");
+    assert_eq!(err.status(), 500, "{err:?}");
+    assert!(err.to_string().contains("was not saved"), "{err}");
+    assert!(!err.to_string().contains(OLD));
+    assert_eq!(h.snapshot().await, before);
+}

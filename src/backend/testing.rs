@@ -288,12 +288,14 @@ pub(crate) async fn wal_entries(h: &Harness) -> Vec<(String, WalEntry)> {
 }
 
 /// A fake OpenRouter on loopback for provider-created keys: `POST /api/v1/keys` creates a key
-/// (`hash-N`, a fresh value), `GET /api/v1/key` tests one with the status [`FakeOpenRouter::test_status`]
-/// holds (200 passes, 401 is `bad_key`), `DELETE /api/v1/keys/<hash>` deletes it. Every request
-/// line is kept, in order.
+/// (`hash-N`, a fresh value), `GET /api/v1/key` tests one with the status `test_status` holds
+/// (200 passes, 401 is `bad_key`), `DELETE /api/v1/keys/<hash>` deletes it (answering
+/// `delete_status`: 200 confirms). Every request line is kept, in order.
 pub(crate) struct FakeOpenRouter {
     pub base_url: String,
     pub test_status: Arc<std::sync::atomic::AtomicU16>,
+    /// The status deletions answer (200 confirms; anything else refuses).
+    pub delete_status: Arc<std::sync::atomic::AtomicU16>,
     pub requests: Arc<std::sync::Mutex<Vec<String>>>,
     /// The values it created, in order.
     pub created: Arc<std::sync::Mutex<Vec<String>>>,
@@ -307,18 +309,24 @@ impl FakeOpenRouter {
         let fake = FakeOpenRouter {
             base_url: format!("http://{}", listener.local_addr().unwrap()),
             test_status: Arc::new(std::sync::atomic::AtomicU16::new(test_status)),
+            delete_status: Arc::new(std::sync::atomic::AtomicU16::new(200)),
             requests: Default::default(),
             created: Default::default(),
         };
-        let (status, requests, created) = (
+        let (status, deletes, requests, created) = (
             fake.test_status.clone(),
+            fake.delete_status.clone(),
             fake.requests.clone(),
             fake.created.clone(),
         );
         tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
-                let (status, requests, created) =
-                    (status.clone(), requests.clone(), created.clone());
+                let (status, deletes, requests, created) = (
+                    status.clone(),
+                    deletes.clone(),
+                    requests.clone(),
+                    created.clone(),
+                );
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 8192];
                     let mut got = Vec::new();
@@ -373,7 +381,13 @@ impl FakeOpenRouter {
                             ),
                         },
                         ("DELETE", p) if p.starts_with("/api/v1/keys/") => {
-                            (200, json!({ "deleted": true }))
+                            match deletes.load(Ordering::SeqCst) {
+                                200 => (200, json!({ "deleted": true })),
+                                code => (
+                                    code,
+                                    json!({ "error": { "code": code, "message": "refused" } }),
+                                ),
+                            }
                         }
                         _ => (
                             404,

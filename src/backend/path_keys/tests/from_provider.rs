@@ -138,3 +138,21 @@ async fn without_a_value_a_provider_that_cannot_create_keys_is_a_400_naming_why(
     }
     assert_eq!(h.snapshot().await, before);
 }
+
+#[tokio::test]
+async fn a_failed_create_whose_key_the_provider_will_not_revoke_leaves_its_intent_for_recovery() {
+    let (h, fake) = with_provider(401, false).await;
+    fake.delete_status
+        .store(403, std::sync::atomic::Ordering::SeqCst);
+    let msg = expect_bad_request(h.create("keys/k", json!({ "provider": "or" })).await);
+    assert!(
+        msg.contains("was not created") && msg.contains("revoking it there failed"),
+        "{msg}"
+    );
+    assert!(!h.exists("keys/k").await, "no key was created");
+    // The create intent stays: recovery revokes the key that no version records.
+    let intents = wal_entries(&h).await;
+    assert_eq!(intents.len(), 1, "{intents:?}");
+    assert_eq!(intents[0].1.data["key"], "k");
+    assert_eq!(intents[0].1.data["provider_key_id"], "hash-1");
+}

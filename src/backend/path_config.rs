@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::policy::{self, Config, CONFIG_KEY, MAX_HISTORY_LIMIT};
+use chrono::Utc;
+
+use super::policy::{self, Config, RuleOffRequest, CONFIG_KEY, MAX_HISTORY_LIMIT};
+use super::record::Actor;
 use super::shared::{bind, Shared};
 use crate::framework::{
     put_json, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path, Request, Response,
@@ -20,7 +23,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
         .field(Field::new(
             "require_separate_approver",
             FieldType::Bool,
-            "If true, no single entity can make a value live (two-person rule): promote/ must be made by a different entity than the one that staged the version, a keys/ create leaves version 1 pending for another entity to promote, and a rollback/ that reinstates the previous version needs a second entity to confirm it; violations are 403.",
+            "If true, no single entity can make a value live (two-person rule): promote/ must be made by a different entity than the one that staged the version, a keys/ create leaves version 1 pending for another entity to promote, and a rollback/ that reinstates the previous version needs a second entity to confirm it; violations are 403. Switching it off while it is on takes two entities too: the first write records a request, a different entity's write within an hour switches it off.",
         ).default(json!(false)))
         .field(Field::new(
             "history_limit",
@@ -44,8 +47,15 @@ async fn update(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         policy::require_schedule(req.storage.as_ref(), "default_schedule", &name).await?;
         config.default_schedule = name;
     }
+    let mut warning = None;
     if d.is_set("require_separate_approver") {
-        config.require_separate_approver = d.get_bool("require_separate_approver").unwrap_or(false);
+        let wanted = d.get_bool("require_separate_approver").unwrap_or(false);
+        if config.require_separate_approver && !wanted {
+            warning = switch_rule_off(&mut config, &Actor::of(&req))?;
+        } else {
+            config.require_separate_approver = wanted;
+            config.rule_off_request = None;
+        }
     }
     if d.is_set("history_limit") {
         let limit = d.get_int("history_limit").unwrap_or_default();
@@ -57,7 +67,51 @@ async fn update(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         config.history_limit = limit;
     }
     put_json(req.storage.as_ref(), CONFIG_KEY, &config).await?;
-    Ok(Some(Response::with_data(config.to_json())))
+    let mut response = Response::with_data(config.to_json());
+    if let Some(w) = warning {
+        response.warnings.push(w);
+    }
+    Ok(Some(response))
+}
+
+/// Switching the two-person rule off while it is on is itself a two-person act: the first
+/// entity's write records a request (the rule stays on; the warning says so), a different
+/// entity's write within [`policy::RuleOffRequest`]'s hour switches it off, and the requester's
+/// own is a 403. Tokens without an entity cannot ask (as for stage/ and promote/).
+fn switch_rule_off(config: &mut Config, actor: &Actor) -> Result<Option<String>, Error> {
+    let Some(who) = actor.approver()? else {
+        // The scheduler never writes config.
+        return Err(Error::PermissionDenied(
+            "only an identity entity may switch require_separate_approver off".into(),
+        ));
+    };
+    let now = Utc::now();
+    match config.rule_off_request.take().filter(|r| r.is_open_at(now)) {
+        Some(r) if r.requested_by == who => {
+            config.rule_off_request = Some(r);
+            Err(Error::PermissionDenied(
+                "require_separate_approver: you asked to switch the two-person rule off; a \
+                 different entity must confirm it by writing require_separate_approver=false"
+                    .into(),
+            ))
+        }
+        Some(r) => {
+            tracing::warn!(requested_by = %r.requested_by, confirmed_by = %who, "two-person rule switched off");
+            config.require_separate_approver = false;
+            Ok(None)
+        }
+        None => {
+            config.rule_off_request = Some(RuleOffRequest {
+                requested_by: who,
+                requested_time: now,
+            });
+            Ok(Some(
+                "require_separate_approver stays on: switching the two-person rule off needs a \
+                 second entity to write require_separate_approver=false within an hour"
+                    .into(),
+            ))
+        }
+    }
 }
 
 const CONFIG_SYNOPSIS: &str = "Configure the ai-keys secrets engine.";

@@ -103,3 +103,108 @@ async fn default_schedule_must_exist() {
     }
     assert_eq!(h.snapshot().await, before);
 }
+
+/// `config` written as `actor`: the response (data and warnings), or the error.
+async fn write_config_as(
+    h: &Harness,
+    actor: &str,
+    data: serde_json::Value,
+) -> Result<crate::framework::Response, Error> {
+    h.call_as(actor, crate::framework::Operation::Update, "config", data)
+        .await
+        .map(|r| r.expect("config answers"))
+}
+
+#[tokio::test]
+async fn switching_the_two_person_rule_off_takes_a_second_entity() {
+    let h = Harness::new().await;
+    write_config_as(&h, "alice", json!({"require_separate_approver": true}))
+        .await
+        .unwrap();
+
+    // Alice asks: the rule stays on, and the answer says what is needed.
+    let asked = write_config_as(&h, "alice", json!({"require_separate_approver": false}))
+        .await
+        .unwrap();
+    assert!(
+        asked.warnings.iter().any(|w| w.contains("second entity")),
+        "{:?}",
+        asked.warnings
+    );
+    let c = h.read("config").await;
+    assert_eq!(c["require_separate_approver"], true);
+    assert_eq!(
+        c["require_separate_approver_off_request"]["requested_by"],
+        "entity:alice"
+    );
+
+    // Alice again cannot confirm her own request.
+    match write_config_as(&h, "alice", json!({"require_separate_approver": false})).await {
+        Err(Error::PermissionDenied(msg)) => assert!(msg.contains("different entity"), "{msg}"),
+        other => panic!("expected a 403, got {other:?}"),
+    }
+    assert_eq!(h.read("config").await["require_separate_approver"], true);
+
+    // Bob confirms: the rule is off and the request gone.
+    write_config_as(&h, "bob", json!({"require_separate_approver": false}))
+        .await
+        .unwrap();
+    let c = h.read("config").await;
+    assert_eq!(c["require_separate_approver"], false);
+    assert!(
+        c.get("require_separate_approver_off_request").is_none(),
+        "{c}"
+    );
+}
+
+#[tokio::test]
+async fn a_token_without_an_entity_cannot_switch_the_rule_off() {
+    let h = Harness::new().await;
+    write_config_as(&h, "alice", json!({"require_separate_approver": true}))
+        .await
+        .unwrap();
+    let before = h.snapshot().await;
+    match write_config_as(&h, "", json!({"require_separate_approver": false})).await {
+        Err(Error::PermissionDenied(msg)) => assert!(msg.contains("identity entity"), "{msg}"),
+        other => panic!("expected a 403, got {other:?}"),
+    }
+    assert!(
+        h.snapshot().await == before,
+        "a refused write changed storage"
+    );
+}
+
+#[tokio::test]
+async fn switching_the_rule_on_again_drops_a_pending_request_to_switch_it_off() {
+    let h = Harness::new().await;
+    write_config_as(&h, "alice", json!({"require_separate_approver": true}))
+        .await
+        .unwrap();
+    write_config_as(&h, "alice", json!({"require_separate_approver": false}))
+        .await
+        .unwrap();
+    write_config_as(&h, "carol", json!({"require_separate_approver": true}))
+        .await
+        .unwrap();
+    // Bob's write is a new request, not a confirmation of Alice's dropped one.
+    write_config_as(&h, "bob", json!({"require_separate_approver": false}))
+        .await
+        .unwrap();
+    let c = h.read("config").await;
+    assert_eq!(c["require_separate_approver"], true);
+    assert_eq!(
+        c["require_separate_approver_off_request"]["requested_by"],
+        "entity:bob"
+    );
+}
+
+#[test]
+fn a_request_to_switch_the_rule_off_lapses_after_an_hour() {
+    let now = chrono::Utc::now();
+    let r = crate::backend::policy::RuleOffRequest {
+        requested_by: "entity:alice".into(),
+        requested_time: now,
+    };
+    assert!(r.is_open_at(now + chrono::TimeDelta::minutes(59)));
+    assert!(!r.is_open_at(now + chrono::TimeDelta::minutes(60)));
+}

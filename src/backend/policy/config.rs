@@ -1,6 +1,7 @@
 //! Mount-wide settings (`config`): the default schedule, the two-person rule and how much
 //! history a key keeps. The model and its storage; the path is `path_config.rs`.
 
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -22,6 +23,29 @@ pub(crate) struct Config {
     pub require_separate_approver: bool,
     /// History events kept per key.
     pub history_limit: i64,
+    /// While the rule is on, a request by one entity to switch it off, which a different entity
+    /// confirms (so no one person can switch the rule off, rotate alone and switch it on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_off_request: Option<RuleOffRequest>,
+}
+
+/// A request to switch the two-person rule off, waiting for a second entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RuleOffRequest {
+    /// Who asked (`entity:<id>`).
+    pub requested_by: String,
+    /// When.
+    pub requested_time: DateTime<Utc>,
+}
+
+/// How long a request to switch the rule off waits for its confirmation.
+pub(crate) const RULE_OFF_REQUEST_TTL: TimeDelta = TimeDelta::hours(1);
+
+impl RuleOffRequest {
+    /// Whether the request still stands at `now`.
+    pub(crate) fn is_open_at(&self, now: DateTime<Utc>) -> bool {
+        now - self.requested_time < RULE_OFF_REQUEST_TTL
+    }
 }
 
 impl Default for Config {
@@ -30,6 +54,7 @@ impl Default for Config {
             default_schedule: "production".into(),
             require_separate_approver: false,
             history_limit: 1000,
+            rule_off_request: None,
         }
     }
 }
@@ -42,10 +67,17 @@ impl Config {
 
     /// What `config` reads show.
     pub(crate) fn to_json(&self) -> serde_json::Value {
-        json!({
+        let mut out = json!({
             "default_schedule": self.default_schedule,
             "require_separate_approver": self.require_separate_approver,
             "history_limit": self.history_limit,
-        })
+        });
+        if let Some(r) = &self.rule_off_request {
+            out["require_separate_approver_off_request"] = json!({
+                "requested_by": r.requested_by,
+                "requested_time": r.requested_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            });
+        }
+        out
     }
 }

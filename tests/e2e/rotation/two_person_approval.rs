@@ -288,3 +288,45 @@ async fn a_key_created_at_its_provider_waits_for_approval() {
     assert_eq!(c["api_key"], value.as_str());
     assert!(fake.is_active(&id));
 }
+
+/// One admin cannot switch the two-person rule off (to rotate alone and switch it on again):
+/// her write only records a request, her second is a 403, and a different admin confirms it.
+#[tokio::test]
+async fn one_admin_cannot_switch_the_two_person_rule_off_alone() {
+    let bao = Bao::start().await;
+    let root = bao.client();
+    install_roles(&root).await;
+    let second_admin = extra_user(&bao, &root, "second-admin", &["admin"]).await;
+    let admin = login(&bao, "admin").await;
+    rule_on(&admin).await;
+
+    let off = json!({ "require_separate_approver": false });
+    let asked = admin.write("ai-keys/config", off.clone()).await;
+    asked.expect_status(200);
+    assert!(
+        asked.body["warnings"].to_string().contains("second entity"),
+        "{:#}",
+        asked.body
+    );
+    assert_eq!(
+        read_ok(&admin, "ai-keys/config").await["require_separate_approver"],
+        true
+    );
+    let again = admin.write("ai-keys/config", off.clone()).await;
+    expect_error(
+        &again,
+        403,
+        &["different entity must confirm"],
+        "the requester confirming her own request",
+    );
+    assert_eq!(
+        read_ok(&admin, "ai-keys/config").await["require_separate_approver"],
+        true
+    );
+
+    write_ok(&second_admin, "ai-keys/config", off).await;
+    assert_eq!(
+        read_ok(&admin, "ai-keys/config").await["require_separate_approver"],
+        false
+    );
+}

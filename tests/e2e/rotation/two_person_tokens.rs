@@ -91,6 +91,21 @@ async fn two_person_rule_compares_entities_never_tokens() {
 
     // Created before the rule is on: under it a create is itself a stage (two_person.rs).
     write_ok(&root, "ai-keys/keys/app", json!({ "value": secret("v1") })).await;
+    // A version a token without an entity staged and tested, also before the rule is on: with
+    // the rule on, switching it off for that would itself need two entities (config.rs).
+    write_ok(
+        &root,
+        "ai-keys/keys/other",
+        json!({ "value": secret("o1") }),
+    )
+    .await;
+    write_ok(
+        &child_a,
+        "ai-keys/stage/other",
+        json!({ "value": secret("o2") }),
+    )
+    .await;
+    write_ok(&child_a, "ai-keys/test/other", json!({})).await;
     write_ok(
         &root,
         "ai-keys/config",
@@ -123,28 +138,10 @@ async fn two_person_rule_compares_entities_never_tokens() {
     }
     assert!(pending_version(&root, "app").await.is_null());
 
-    // Two different tokens without entities are not two people either.
-    write_ok(
-        &root,
-        "ai-keys/config",
-        json!({ "require_separate_approver": false }),
-    )
-    .await;
-    write_ok(
-        &child_a,
-        "ai-keys/stage/app",
-        json!({ "value": secret("v2") }),
-    )
-    .await;
-    write_ok(&child_a, "ai-keys/test/app", json!({})).await;
-    write_ok(
-        &root,
-        "ai-keys/config",
-        json!({ "require_separate_approver": true }),
-    )
-    .await;
+    // Two different tokens without entities are not two people either: child_a staged and
+    // tested version 2 of "other" (above).
     for (client, what) in [(&child_b, "another child token"), (&batch, "a batch token")] {
-        let promoted = client.write("ai-keys/promote/app", json!({})).await;
+        let promoted = client.write("ai-keys/promote/other", json!({})).await;
         expect_error(
             &promoted,
             403,
@@ -153,18 +150,18 @@ async fn two_person_rule_compares_entities_never_tokens() {
         );
     }
     // Not even an entity can promote what no entity staged.
-    let promoted = bob.write("ai-keys/promote/app", json!({})).await;
+    let promoted = bob.write("ai-keys/promote/other", json!({})).await;
     expect_error(
         &promoted,
         403,
         &["staged without an identity entity"],
         "promote by bob of a version a token without an entity staged",
     );
-    write_ok(&root, "ai-keys/rollback/app", json!({})).await;
+    write_ok(&root, "ai-keys/rollback/other", json!({})).await;
 
     // Alice stages; her second token is still Alice; a token without an entity cannot promote.
-    let v3 = secret("v3");
-    write_ok(&alice, "ai-keys/stage/app", json!({ "value": v3 })).await;
+    let v2 = secret("v2");
+    write_ok(&alice, "ai-keys/stage/app", json!({ "value": v2 })).await;
     write_ok(&alice, "ai-keys/test/app", json!({})).await;
     let own = alice_again.write("ai-keys/promote/app", json!({})).await;
     expect_error(
@@ -180,13 +177,13 @@ async fn two_person_rule_compares_entities_never_tokens() {
         &["identity entity"],
         "promote by a child token",
     );
-    assert_eq!(pending_version(&root, "app").await, 3);
+    assert_eq!(pending_version(&root, "app").await, 2);
 
     // Bob is someone else.
     let promoted = write_ok(&bob, "ai-keys/promote/app", json!({})).await;
-    assert_eq!(promoted["version"], 3, "{promoted:#}");
+    assert_eq!(promoted["version"], 2, "{promoted:#}");
     let creds = read_ok(&bob, "ai-keys/creds/app").await;
-    assert_eq!(creds["api_key"], v3.as_str());
+    assert_eq!(creds["api_key"], v2.as_str());
 
     // rotate/ stays refused while the rule is on, whoever asks.
     let one_call = bob

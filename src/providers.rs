@@ -180,9 +180,9 @@ impl Providers {
     /// Has the provider create a new key as `req` says (its name, and the provider-side
     /// lifetime where the provider has one).
     ///
-    /// A create is retried only where the provider certainly did nothing (429, 503, 529,
-    /// connection refused), never after a timeout or a 500, so that a retry cannot leave a
-    /// second, unrecorded key at the provider.
+    /// A create is retried only where the provider certainly did nothing (429, 529, connection
+    /// refused), never after a timeout or a 5xx (a 503 included: it may come after the key was
+    /// made), so that a retry cannot leave a second, unrecorded key at the provider.
     pub async fn create(
         &self,
         cfg: &ProviderConfig,

@@ -19,6 +19,8 @@ mod admin;
 mod config;
 #[path = "providers/lookup.rs"]
 mod lookup;
+#[path = "providers/reference.rs"]
+mod reference;
 #[path = "providers/test_key.rs"]
 mod test_key;
 #[path = "providers/usage.rs"]

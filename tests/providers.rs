@@ -21,6 +21,8 @@ mod config;
 mod lookup;
 #[path = "providers/reference.rs"]
 mod reference;
+#[path = "providers/strict.rs"]
+mod strict;
 #[path = "providers/test_key.rs"]
 mod test_key;
 #[path = "providers/usage.rs"]

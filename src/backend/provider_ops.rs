@@ -6,6 +6,7 @@
 //! The one part that calls [`crate::providers`]. It sits on [`super::policy`] (a created key's
 //! lifetime follows the key's periods) and [`super::record`].
 
+mod account;
 mod calls;
 mod intents;
 mod ownership;

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use super::calls::{provider_error, require, save, PROVIDERS_PREFIX};
+use super::configs::{provider_error, require, save, PROVIDERS_PREFIX};
 use crate::backend::shared::Shared;
 use crate::framework::{Error, Storage};
 use crate::providers::{AccountState, EngineAccount, ProviderConfig};

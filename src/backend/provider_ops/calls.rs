@@ -7,44 +7,14 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::account::{engine_account, forget_account};
+use super::configs::{load, provider_error, require};
 use super::intents::{self, CreateIntent};
 use crate::backend::policy::{self, Periods};
 use crate::backend::record::KeyState;
 use crate::backend::shared::Shared;
-use crate::framework::{get_json, put_json, Error, Storage};
-use crate::providers::{CreateRequest, ProviderConfig, ProviderError, ProviderType};
+use crate::framework::{Error, Storage};
+use crate::providers::{CreateRequest, ProviderError, ProviderType};
 use crate::rotation::{SecretValue, TestOutcome, TestResult};
-
-/// Prefix of provider entries.
-pub(crate) const PROVIDERS_PREFIX: &str = "providers/";
-
-/// Loads provider `name`.
-pub(crate) async fn load(
-    storage: &dyn Storage,
-    name: &str,
-) -> Result<Option<ProviderConfig>, Error> {
-    Ok(get_json(storage, &format!("{PROVIDERS_PREFIX}{name}")).await?)
-}
-
-/// Stores provider `name`.
-pub(crate) async fn save(
-    storage: &dyn Storage,
-    name: &str,
-    cfg: &ProviderConfig,
-) -> Result<(), Error> {
-    Ok(put_json(storage, &format!("{PROVIDERS_PREFIX}{name}"), cfg).await?)
-}
-
-pub(super) async fn require(storage: &dyn Storage, name: &str) -> Result<ProviderConfig, Error> {
-    load(storage, name)
-        .await?
-        .ok_or_else(|| Error::BadRequest(format!("provider {name:?} does not exist")))
-}
-
-/// Whether provider `name` is configured.
-pub(crate) async fn exists(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
-    Ok(load(storage, name).await?.is_some())
-}
 
 /// Whether provider `name` can create keys with its configured credentials.
 pub(crate) async fn can_create(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
@@ -71,22 +41,6 @@ pub(crate) async fn test(
             let cfg = require(storage, p).await?;
             Ok(shared.providers.test_key(&cfg, value).await)
         }
-    }
-}
-
-/// A provider error as an HTTP error: unavailable is 503, a refused admin call 502, a
-/// configuration that cannot do it 400.
-pub(crate) fn provider_error(action: &str, e: ProviderError) -> Error {
-    match e {
-        ProviderError::Unsupported(m) => Error::BadRequest(format!("{action}: {m}")),
-        ProviderError::Unavailable { .. } => Error::Coded {
-            status: 503,
-            message: format!("{action}: {e}"),
-        },
-        other => Error::Coded {
-            status: 502,
-            message: format!("{action}: {other}"),
-        },
     }
 }
 

@@ -14,6 +14,7 @@
 //! and in [`CreatedKey::value`]: details, errors and logs carry the provider type, HTTP status,
 //! the provider's error type or code (never a response body) and key fingerprints only.
 
+mod accounts;
 mod anthropic;
 mod azure_openai;
 mod classify;
@@ -41,6 +42,7 @@ use chrono::{DateTime, Utc};
 use crate::key_test::TestResult;
 use crate::secret::SecretValue;
 
+pub use accounts::AccountState;
 pub use config::{
     Capabilities, EngineAccount, ProviderConfig, DEFAULT_AZURE_API_VERSION, DEFAULT_TIMEOUT_SECS,
     DEFAULT_VERIFY_PATH, MAX_API_VERSION_LEN, MAX_PROJECT_ID_LEN, MAX_TIMEOUT_SECS,
@@ -180,9 +182,9 @@ impl Providers {
     /// Has the provider create a new key as `req` says (its name, and the provider-side
     /// lifetime where the provider has one).
     ///
-    /// A create is retried only where the provider certainly did nothing (429, 503, 529,
-    /// connection refused), never after a timeout or a 500, so that a retry cannot leave a
-    /// second, unrecorded key at the provider.
+    /// A create is retried only where the provider certainly did nothing (429, 529, connection
+    /// refused), never after a timeout or a 5xx (a 503 included: it may come after the key was
+    /// made), so that a retry cannot leave a second, unrecorded key at the provider.
     pub async fn create(
         &self,
         cfg: &ProviderConfig,
@@ -317,40 +319,6 @@ impl Providers {
             .map_err(|e| e.redacted(&[call.admin]));
         if let Ok(usage) = &result {
             tracing::info!(provider = cfg.kind.as_str(), provider_key_id, usage = ?usage, "asked provider about key use");
-        }
-        result
-    }
-
-    /// The id of the engine's account named `name` at the provider (an OpenAI service account),
-    /// if it exists: how an account whose creation was not recorded is found again.
-    pub async fn find_account(
-        &self,
-        cfg: &ProviderConfig,
-        name: &str,
-    ) -> Result<Option<String>, ProviderError> {
-        cfg.validate().map_err(ProviderError::Unsupported)?;
-        let call = self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
-        let result = provider(cfg.kind).find_account(&call, name).await;
-        result.map_err(|e| e.redacted(&[call.admin]))
-    }
-
-    /// Creates the engine's account named `name` at the provider; its id.
-    pub async fn create_account(
-        &self,
-        cfg: &ProviderConfig,
-        name: &str,
-    ) -> Result<String, ProviderError> {
-        cfg.validate().map_err(ProviderError::Unsupported)?;
-        let call = self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
-        let result = provider(cfg.kind).create_account(&call, name).await;
-        let result = result.map_err(|e| e.redacted(&[call.admin]));
-        match &result {
-            Ok(id) => {
-                tracing::info!(provider = cfg.kind.as_str(), account = %id, "created the engine's account at the provider")
-            }
-            Err(e) => {
-                tracing::warn!(provider = cfg.kind.as_str(), error = %e, "creating the engine's account failed")
-            }
         }
         result
     }

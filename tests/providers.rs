@@ -19,6 +19,10 @@ mod admin;
 mod config;
 #[path = "providers/lookup.rs"]
 mod lookup;
+#[path = "providers/reference.rs"]
+mod reference;
+#[path = "providers/strict.rs"]
+mod strict;
 #[path = "providers/test_key.rs"]
 mod test_key;
 #[path = "providers/usage.rs"]

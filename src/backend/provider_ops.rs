@@ -6,14 +6,14 @@
 //! The one part that calls [`crate::providers`]. It sits on [`super::policy`] (a created key's
 //! lifetime follows the key's periods) and [`super::record`].
 
+mod account;
 mod calls;
+mod configs;
 mod intents;
 mod ownership;
 
-pub(super) use calls::{
-    can_create, create, exists, kind_of, load, provider_error, revoke_at, save, test,
-    PROVIDERS_PREFIX,
-};
+pub(super) use calls::{can_create, create, kind_of, revoke_at, test};
+pub(super) use configs::{exists, load, provider_error, save, PROVIDERS_PREFIX};
 pub(super) use intents::{
     begin_revoke, decode, pending_at, rewrite, settle, CreateIntent, Retry, RevokeIntent, BUDGET,
     MIN_AGE, WAL_CREATE, WAL_REVOKE,

@@ -1,6 +1,7 @@
 //! Anthropic: probe `GET /v1/models` (`x-api-key` + `anthropic-version`); no create (keys are
-//! made in the Console); revoke by setting the key `inactive` (recoverable, unlike `archived`);
-//! look one key up by id for its `partial_key_hint`.
+//! made in the Console); revoke by setting the key `inactive` (recoverable, unlike `archived`;
+//! a key already `archived` or `expired`, whose status Anthropic will not change, counts as
+//! revoked); look one key up by id for its `partial_key_hint` and `status`.
 
 use serde_json::{json, Value};
 
@@ -132,7 +133,10 @@ pub(crate) fn record(json: &Value, id: &str) -> KeyRecord {
     }
 }
 
-/// Sets API key `id` to `inactive` with the admin key.
+/// Sets API key `id` to `inactive` with the admin key. Anthropic refuses a status update of a
+/// key that is `archived` (permanent) or `expired`: such a refusal, once a look-up shows the key
+/// in one of those states (or gone), means the key is already unusable, which is what a
+/// revocation wants.
 pub(super) async fn revoke(
     http: &HttpClient<'_>,
     base: &str,
@@ -147,7 +151,28 @@ pub(super) async fn revoke(
             |ex| Step::judged(idempotent_may_retry(&ex), interpret_revoke(ex)),
         )
         .await;
-    result
+    match result {
+        Err(ProviderError::Rejected { status: 400, .. })
+            if unusable(http, base, admin, id).await =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Whether a look-up shows key `id` gone, or `archived`, `expired` or `inactive`.
+async fn unusable(http: &HttpClient<'_>, base: &str, admin: &str, id: &str) -> bool {
+    match lookup(http, base, admin, id).await {
+        Ok(None) => true,
+        Ok(Some(record)) => is_unusable_status(record.status.as_deref()),
+        Err(_) => false,
+    }
+}
+
+/// `archived` (permanent), `expired` and `inactive` keys cannot authenticate.
+pub(crate) fn is_unusable_status(status: Option<&str>) -> bool {
+    matches!(status, Some("archived" | "expired" | "inactive"))
 }
 
 /// Reads an update answer: the key object with `status` `inactive`, or the provider's 404.
@@ -160,7 +185,8 @@ pub(crate) fn interpret_revoke(ex: Exchange) -> Result<(), ProviderError> {
             .and_then(|j| j.get("status"))
             .and_then(Value::as_str);
         return match status {
-            Some("inactive") | Some("archived") | None => Ok(()),
+            None => Ok(()),
+            s if is_unusable_status(s) => Ok(()),
             Some(other) => Err(ProviderError::Protocol(format!(
                 "the key is still {}",
                 super::classify::clean_token(other).unwrap_or_else(|| "active".to_string())

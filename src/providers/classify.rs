@@ -232,11 +232,13 @@ pub(crate) fn is_provider_not_found(reply: &Reply) -> bool {
     reply.status == 404 && reply.json().is_some_and(|j| j.get("error").is_some())
 }
 
-/// Retry decision for a create: only where the provider certainly made nothing (429, 503, 529,
-/// connection refused); never after a timeout or another 5xx, which may have created a key.
+/// Retry decision for a create: only where the provider certainly made nothing (429, 529,
+/// connection refused); never after a timeout or a 5xx, which may have created a key. A 503 is
+/// one of those: a gateway or an overloaded server can answer it after the key was made, and a
+/// retry would make a second key under the same name.
 pub(crate) fn create_may_retry(exchange: &Result<Reply, Failure>) -> bool {
     match exchange {
-        Ok(reply) => matches!(reply.status, 429 | 503 | 529),
+        Ok(reply) => matches!(reply.status, 429 | 529),
         Err(failure) => *failure == Failure::Connect,
     }
 }

@@ -67,6 +67,11 @@ pub struct EngineAccount {
     /// Its id there, once created and recorded.
     #[serde(default)]
     pub id: Option<String>,
+    /// Its role there (OpenAI `member`), recorded once the account can hold keys that call the
+    /// API. `None` with an id: recorded by an earlier build, which never gave the account a
+    /// role; the engine reads the account again before using it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// Where it was made ([`ProviderConfig::account_scope`]); a record for another scope (after
     /// `base_url` or `project_id` changed) is not used.
     pub scope: String,

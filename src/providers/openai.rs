@@ -14,7 +14,7 @@ use super::http::{Exchange, HttpClient, Reply, Step};
 use super::openai_accounts;
 use super::ownership::{interpret_lookup, short_field, timestamp, KeyRecord};
 use super::provider::{AdminCall, CreateRequest, Features, Provider, Settings};
-use super::{CreatedKey, KeyUsage, ProviderConfig, ProviderError};
+use super::{AccountState, CreatedKey, KeyUsage, ProviderConfig, ProviderError};
 
 /// OpenAI: key tests; creating, deleting and looking up project keys with an admin key.
 pub(crate) struct OpenAi;
@@ -94,7 +94,7 @@ impl Provider for OpenAi {
         &self,
         call: &AdminCall<'_>,
         name: &str,
-    ) -> Result<Option<String>, ProviderError> {
+    ) -> Result<Option<AccountState>, ProviderError> {
         openai_accounts::find(call, name).await
     }
 
@@ -102,8 +102,24 @@ impl Provider for OpenAi {
         &self,
         call: &AdminCall<'_>,
         name: &str,
-    ) -> Result<String, ProviderError> {
+    ) -> Result<AccountState, ProviderError> {
         openai_accounts::create(call, name).await
+    }
+
+    async fn get_account(
+        &self,
+        call: &AdminCall<'_>,
+        id: &str,
+    ) -> Result<Option<AccountState>, ProviderError> {
+        openai_accounts::get(call, id).await
+    }
+
+    async fn grant_account_role(
+        &self,
+        call: &AdminCall<'_>,
+        id: &str,
+    ) -> Result<AccountState, ProviderError> {
+        openai_accounts::grant_role(call, id).await
     }
 
     async fn lookup(

@@ -1,14 +1,18 @@
 //! OpenAI keys inside the engine's one service account (providers.md "Create key via API"):
 //! the engine creates a key-less service account once per configuration
-//! (`create_service_account_only`), finds it again by its unique name
-//! (`GET .../service_accounts`), creates each rotated key in it
-//! (`POST .../service_accounts/{sa}/api_keys`) and revokes by deleting just that key, so no
-//! empty service accounts pile up.
+//! (`create_service_account_only`), gives it the role `member` (OpenAI creates such an account
+//! with role `none`, and "if you create only the service account, assign the roles it needs
+//! before it makes model requests": guide "API keys and service accounts"; `POST
+//! .../service_accounts/{sa}` with `role` is "Update project service account"), finds it again
+//! by its unique name (`GET .../service_accounts`, whose items show the `role`), creates each
+//! rotated key in it (`POST .../service_accounts/{sa}/api_keys`) and revokes by deleting just
+//! that key, so no empty service accounts pile up.
 //!
 //! Keys of the previous release each have a service account of their own, named
-//! `ai-keys-<key>-<suffix>`: such a key is revoked by deleting its service account (which takes
-//! the key with it and leaves nothing behind). Which kind a key is comes from the provider's own
-//! record of it (its owner), so revocation intents of either release need nothing new.
+//! `ai-keys-<key>-<suffix>`, created the ordinary way (so with role `member`): such a key is
+//! revoked by deleting its service account (which takes the key with it and leaves nothing
+//! behind). Which kind a key is comes from the provider's own record of it (its owner), so
+//! revocation intents of either release need nothing new.
 
 use serde_json::{json, Value};
 
@@ -20,11 +24,14 @@ use super::http::{Exchange, HttpClient, Step};
 use super::openai::{interpret_revoke, MAX_EXPIRES_IN_SECONDS};
 use super::ownership::timestamp;
 use super::provider::{AdminCall, CreateRequest};
-use super::{CreatedKey, ProviderError};
+use super::{AccountState, CreatedKey, ProviderError};
 use crate::secret::{validate_key_value, SecretValue};
 
 /// How the previous release named the service account it created for each key.
 pub(crate) const LEGACY_ACCOUNT_PREFIX: &str = "ai-keys-";
+/// The role the engine gives its account: what an account created the ordinary way gets, and
+/// what its keys need to call the API.
+const KEY_ROLE: &str = "member";
 /// Most list pages read when looking an account up by name.
 const MAX_LIST_PAGES: usize = 50;
 const ERROR_POINTERS: [&str; 2] = ["/error/code", "/error/type"];
@@ -37,11 +44,11 @@ fn is_id(id: &str) -> bool {
     super::config::check_provider_key_id(id).is_ok()
 }
 
-/// The id of the project's service account named `name`, paging with `after` (100 a page).
+/// The project's service account named `name` with its role, paging with `after` (100 a page).
 pub(super) async fn find(
     call: &AdminCall<'_>,
     name: &str,
-) -> Result<Option<String>, ProviderError> {
+) -> Result<Option<AccountState>, ProviderError> {
     let mut after: Option<String> = None;
     for _ in 0..MAX_LIST_PAGES {
         let mut url = format!("{}/service_accounts?limit=100", projects(call));
@@ -55,8 +62,7 @@ pub(super) async fn find(
         let accounts = page.get("data").and_then(Value::as_array);
         let found = accounts.into_iter().flatten().find_map(|a| {
             let named = a.get("name").and_then(Value::as_str) == Some(name);
-            let id = a.get("id").and_then(Value::as_str).filter(|i| is_id(i));
-            named.then(|| id.map(str::to_string))?
+            named.then(|| account_state(a))?
         });
         if found.is_some() {
             return Ok(found);
@@ -72,9 +78,24 @@ pub(super) async fn find(
     )))
 }
 
-/// Creates a key-less service account named `name`; its id. A key the answer brings anyway
-/// (an API that ignored `create_service_account_only`) is deleted at once.
-pub(super) async fn create(call: &AdminCall<'_>, name: &str) -> Result<String, ProviderError> {
+/// A service account object's `id` (when usable) and `role`.
+fn account_state(a: &Value) -> Option<AccountState> {
+    let id = a.get("id").and_then(Value::as_str).filter(|i| is_id(i))?;
+    Some(AccountState {
+        id: id.to_string(),
+        role: a
+            .get("role")
+            .and_then(Value::as_str)
+            .and_then(super::classify::clean_token),
+    })
+}
+
+/// Creates a key-less service account named `name` (OpenAI gives it role `none`). A key the
+/// answer brings anyway (an API that ignored `create_service_account_only`) is deleted at once.
+pub(super) async fn create(
+    call: &AdminCall<'_>,
+    name: &str,
+) -> Result<AccountState, ProviderError> {
     let url = format!("{}/service_accounts", projects(call));
     let body = json!({ "name": name, "create_service_account_only": true });
     let (result, _) = call
@@ -84,34 +105,99 @@ pub(super) async fn create(call: &AdminCall<'_>, name: &str) -> Result<String, P
             |ex| Step::judged(create_may_retry(&ex), interpret_account(ex)),
         )
         .await;
-    let (id, stray_key) = result?;
+    let (account, stray_key) = result?;
     if let Some(key) = stray_key {
         delete_key(call, &key).await?;
     }
-    Ok(id)
+    Ok(account)
 }
 
-/// Reads a service-account create answer: its `id`, and the id of a key it came with.
-pub(crate) fn interpret_account(ex: Exchange) -> Result<(String, Option<String>), ProviderError> {
+/// Reads a service-account create answer: the account, and the id of a key it came with.
+pub(crate) fn interpret_account(
+    ex: Exchange,
+) -> Result<(AccountState, Option<String>), ProviderError> {
     let reply = ex.map_err(|f| admin_failure(&f))?;
     let json = reply.json();
     if !(200..300).contains(&reply.status) {
         let tok = token(json.as_ref(), &ERROR_POINTERS);
         return Err(admin_error(&reply, tok.as_deref(), "project"));
     }
-    let field = |p: &str| {
-        json.as_ref()
-            .and_then(|j| j.pointer(p))
-            .and_then(Value::as_str)
-            .filter(|i| is_id(i))
-            .map(str::to_string)
-    };
-    match field("/id") {
-        Some(id) => Ok((id, field("/api_key/id"))),
+    let stray = json
+        .as_ref()
+        .and_then(|j| j.pointer("/api_key/id"))
+        .and_then(Value::as_str)
+        .filter(|i| is_id(i))
+        .map(str::to_string);
+    match json.as_ref().and_then(account_state) {
+        Some(account) => Ok((account, stray)),
         None => Err(ProviderError::Protocol(
             "the service account was created without a usable id".to_string(),
         )),
     }
+}
+
+/// Service account `id` (`GET .../service_accounts/{id}`); `None` when OpenAI has no such
+/// account in the project.
+pub(super) async fn get(
+    call: &AdminCall<'_>,
+    id: &str,
+) -> Result<Option<AccountState>, ProviderError> {
+    let url = format!("{}/service_accounts/{id}", projects(call));
+    let (result, _) = call
+        .http
+        .exchange(
+            |c| c.get(&url).bearer_auth(call.admin),
+            |ex| Step::judged(idempotent_may_retry(&ex), interpret_get(ex)),
+        )
+        .await;
+    result
+}
+
+fn interpret_get(ex: Exchange) -> Result<Option<AccountState>, ProviderError> {
+    let reply = ex.map_err(|f| admin_failure(&f))?;
+    if is_provider_not_found(&reply) {
+        return Ok(None);
+    }
+    interpret_state(Ok(reply)).map(Some)
+}
+
+/// Gives service account `id` the role `member` (`POST .../service_accounts/{id}` with `role`,
+/// "Update project service account"), what an account created the ordinary way has, so its keys
+/// can call the API. Idempotent.
+pub(super) async fn grant_role(
+    call: &AdminCall<'_>,
+    id: &str,
+) -> Result<AccountState, ProviderError> {
+    let url = format!("{}/service_accounts/{id}", projects(call));
+    let body = json!({ "role": KEY_ROLE });
+    let (result, _) = call
+        .http
+        .exchange(
+            |c| c.post(&url).bearer_auth(call.admin).json(&body),
+            |ex| Step::judged(idempotent_may_retry(&ex), interpret_state(ex)),
+        )
+        .await;
+    let account = result?;
+    if account.keys_can_call_api() {
+        Ok(account)
+    } else {
+        Err(ProviderError::Protocol(format!(
+            "service account {id} still has no role its keys can use"
+        )))
+    }
+}
+
+/// Reads a service account object (retrieve or update answer).
+fn interpret_state(ex: Exchange) -> Result<AccountState, ProviderError> {
+    let reply = ex.map_err(|f| admin_failure(&f))?;
+    let json = reply.json();
+    if !(200..300).contains(&reply.status) {
+        let tok = token(json.as_ref(), &ERROR_POINTERS);
+        return Err(admin_error(&reply, tok.as_deref(), "service account"));
+    }
+    json.as_ref().and_then(account_state).ok_or_else(|| {
+        ProviderError::Protocol("the service account answer has no usable id".to_string())
+    })
 }
 
 /// Creates key `req.name` in service account `account` (with `expires_in_seconds` when asked).
@@ -250,75 +336,4 @@ async fn delete(call: &AdminCall<'_>, url: &str) -> Result<(), ProviderError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use reqwest::header::HeaderMap;
-
-    use super::super::http::Reply;
-    use super::*;
-
-    fn reply(status: u16, body: Value) -> Exchange {
-        Ok(Reply {
-            status,
-            headers: HeaderMap::new(),
-            body: body.to_string().into_bytes(),
-        })
-    }
-
-    #[test]
-    fn account_and_key_answers() {
-        let made = reply(200, json!({"id": "svc_acct_1", "name": "vault-ai-keys-x"}));
-        assert_eq!(
-            interpret_account(made).unwrap(),
-            ("svc_acct_1".to_string(), None)
-        );
-        let with_key = reply(200, json!({"id": "svc_acct_1", "api_key": {"id": "key_9"}}));
-        assert_eq!(
-            interpret_account(with_key).unwrap().1.as_deref(),
-            Some("key_9")
-        );
-        assert!(matches!(
-            interpret_account(reply(200, json!({"id": "../x"}))),
-            Err(ProviderError::Protocol(_))
-        ));
-
-        let key = reply(
-            200,
-            json!({"id": "key_1", "value": "sk-svcacct-abcdef123456", "expires_at": 1800000000}),
-        );
-        let key = interpret_key(key).unwrap();
-        assert_eq!(key.provider_key_id, "key_1");
-        assert_eq!(key.expires_at.map(|t| t.timestamp()), Some(1800000000));
-        let gone = reply(
-            404,
-            json!({"error": {"message": "No such service account", "type": "invalid_request_error"}}),
-        );
-        assert!(matches!(
-            interpret_key(gone),
-            Err(ProviderError::Rejected { status: 404, .. })
-        ));
-    }
-
-    #[test]
-    fn owners_and_missing_keys() {
-        let owned = reply(
-            200,
-            json!({"id": "key_1", "owner": {"type": "service_account",
-                "service_account": {"id": "svc_acct_1", "name": "ai-keys-k-0123"}}}),
-        );
-        assert_eq!(
-            interpret_owner(owned).unwrap(),
-            Some((Some("svc_acct_1".into()), Some("ai-keys-k-0123".into())))
-        );
-        let gone = reply(404, json!({"error": {"type": "invalid_request_error"}}));
-        assert_eq!(interpret_owner(gone).unwrap(), None);
-        let html = Ok(Reply {
-            status: 404,
-            headers: HeaderMap::new(),
-            body: b"<html>Not Found</html>".to_vec(),
-        });
-        assert!(
-            interpret_owner(html).is_err(),
-            "a wrong base_url is not a revoked key"
-        );
-    }
-}
+mod tests;

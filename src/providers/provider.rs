@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use super::classify::Verdict;
 use super::http::{HttpClient, Reply};
 use super::ownership::KeyRecord;
-use super::{CreatedKey, ProviderConfig, ProviderError};
+use super::{AccountState, CreatedKey, ProviderConfig, ProviderError};
 
 /// The optional settings a provider type reads (others are reported as unused).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -172,22 +172,40 @@ pub(crate) trait Provider: Send + Sync {
         Ok(None)
     }
 
-    /// The id of the engine's account named `name`, if it exists (see [`Features::account`]).
+    /// The engine's account named `name`, if it exists (see [`Features::account`]).
     async fn find_account(
         &self,
         _call: &AdminCall<'_>,
         _name: &str,
-    ) -> Result<Option<String>, ProviderError> {
+    ) -> Result<Option<AccountState>, ProviderError> {
         Ok(None)
     }
 
-    /// Creates the engine's account named `name`; its id.
+    /// Creates the engine's account named `name`, with no key in it.
     async fn create_account(
         &self,
         _call: &AdminCall<'_>,
         _name: &str,
-    ) -> Result<String, ProviderError> {
+    ) -> Result<AccountState, ProviderError> {
         unsupported(self.name(), "create accounts")
+    }
+
+    /// The engine's account `id` as the provider shows it; `None` when it is gone.
+    async fn get_account(
+        &self,
+        _call: &AdminCall<'_>,
+        _id: &str,
+    ) -> Result<Option<AccountState>, ProviderError> {
+        unsupported(self.name(), "read accounts")
+    }
+
+    /// Gives the engine's account `id` the role its keys need to call the API.
+    async fn grant_account_role(
+        &self,
+        _call: &AdminCall<'_>,
+        _id: &str,
+    ) -> Result<AccountState, ProviderError> {
+        unsupported(self.name(), "change accounts")
     }
 
     /// What the provider says about key `id`'s use (when it was last used, or its spend); a key

@@ -8,7 +8,7 @@ use vault_plugin_secrets_ai_keys::providers::{
 use vault_plugin_secrets_ai_keys::rotation::TestOutcome;
 
 use super::{cfg, secret};
-use crate::support::fake_provider::{FakeProvider, Mode};
+use crate::support::fake_provider::{FakeProvider, Mode, Switches};
 
 use ProviderType::*;
 
@@ -64,9 +64,14 @@ async fn round_trip(kind: ProviderType, value_prefix: &str) {
     assert_ne!(second.provider_key_id, id);
 }
 
-/// Crash recovery finds a created key by the name it was created under, across list pages.
+/// Crash recovery finds a created key by the name it was created under, across list pages
+/// (pages of 2 here, shorter than asked, which both APIs allow).
 async fn find_by_name(kind: ProviderType) {
-    let fake = FakeProvider::start().await;
+    let fake = FakeProvider::start_with(Switches {
+        page_cap: Some(2),
+        ..Switches::default()
+    })
+    .await;
     let c = admin_cfg(kind, &fake);
     let providers = Providers::new();
     let mut ids = Vec::new();
@@ -99,17 +104,19 @@ async fn find_by_name(kind: ProviderType) {
             .unwrap(),
         None
     );
-    // The fake pages by 2: the last key needs 3 list calls.
+    // Pages of 2 over the 4 keys left: the last page's key needs 2 list calls (OpenAI lists
+    // oldest first, OpenRouter newest first).
     fake.reset_hits();
-    providers
-        .find_key_by_name(&c, "ai-keys-app-3")
-        .await
-        .unwrap();
-    let list = if kind == Openai {
-        "/v1/organization/projects/proj_abc123/api_keys"
+    let (last, list) = if kind == Openai {
+        (
+            "ai-keys-app-3",
+            "/v1/organization/projects/proj_abc123/api_keys",
+        )
     } else {
-        "/api/v1/keys"
+        ("ai-keys-app-0", "/api/v1/keys")
     };
+    let found = providers.find_key_by_name(&c, last).await.unwrap();
+    assert!(found.is_some(), "{kind}: {last} not found");
     assert_eq!(fake.hits(list), 2);
 }
 

@@ -1,24 +1,104 @@
 //! A fake AI provider for tests: one local HTTP server answering, under the real paths, like
 //! OpenAI, Anthropic, Gemini, Azure OpenAI, OpenRouter and OpenAI-compatible servers do for the
 //! calls the engine makes (key tests, and the admin APIs that create, list, look up and revoke
-//! keys),
-//! checking each provider's auth header and answering with its error bodies and headers.
+//! keys), checking each provider's auth header and answering with its error bodies and headers.
 //!
 //! `/v1/models` is shared: a request carrying `x-api-key` is answered as Anthropic, any other as
 //! OpenAI (and OpenAI-compatible). [`Mode`] makes the key-test endpoints
 //! ([`FakeProvider::set_mode`]) or the admin endpoints ([`FakeProvider::set_admin_mode`]) fail
-//! the way each provider fails. Any other path is a plain HTML 404, like a wrong `base_url`.
-//! Self-contained: depends on axum, tokio, serde_json, rand and chrono only.
+//! the way each provider fails; [`Switches`] turn the real APIs' hostile behaviours on per test
+//! ([`FakeProvider::start_with`], [`FakeProvider::switch`]). Any other path is a plain HTML
+//! 404, like a wrong `base_url`. Self-contained: depends on axum, tokio, serde_json, rand and
+//! chrono only. `tests/providers/reference.rs` sends the references' example requests and checks
+//! the answers' shapes.
+//!
+//! # What it follows
+//!
+//! The fake follows the providers' public references, never what is convenient; a fake kinder
+//! than the API hides bugs. Each endpoint, with what its reference says:
+//!
+//! OpenAI Admin API (reference <https://developers.openai.com/api/reference/>, read in the
+//! generated SDK `openai/openai-node` `src/resources/admin/organization/projects/` (August
+//! 2026), its November 2026 revision as mirrored at
+//! <https://www.w3cschool.cn/openai_api/openai_api-reference-resources-admin-subresources-organization-subresources-projects-subresources-service_accounts-methods-create.html>
+//! and siblings, and `/work/shared/docs/providers.md`):
+//! - `POST /v1/organization/projects/{p}/service_accounts` `{name, create_service_account_only?,
+//!   expires_in_seconds?}`: "By default, this also returns an unredacted API key for the service
+//!   account"; `create_service_account_only` creates it "without default roles or an API key"
+//!   (`api_key: null`); `role` is `member` or `none`: "Service accounts created with default
+//!   project membership have role `member`. Accounts created with `create_service_account_only`
+//!   have role `none`." `expires_in_seconds` (1 to 31,536,000): "If omitted or null, the key does
+//!   not expire unless the effective organization or project policy requires an expiration. When
+//!   a policy sets a maximum lifetime, this value must be provided and must not exceed that limit.
+//!   A non-null value cannot be used when `create_service_account_only` is true." (`accounts.rs`,
+//!   `admin.rs`, `expiry.rs`)
+//! - `GET .../service_accounts/{sa}` (retrieve) and `POST .../service_accounts/{sa}` `{name?,
+//!   role?: "member" | "owner"}` ("Update project service account"): the account object, `role`
+//!   `owner`, `member` or `none`. (`accounts.rs`)
+//! - `GET .../service_accounts` and `GET .../api_keys` `?after=&limit=`: "limit can range between
+//!   1 and 100, and the default is 20"; `{object: "list", data, first_id, last_id, has_more}`.
+//!   `api_keys` also takes `owner_project_access=active|inactive|any`: "If omitted, the endpoint
+//!   applies its existing membership-based visibility rules, which may exclude some enabled
+//!   keys" (here: every key owned by a service account). (`listing.rs`, `admin.rs`)
+//! - `POST .../service_accounts/{sa}/api_keys` `{name?, scopes?, expires_in_seconds?}`: `{id,
+//!   created_at, name, object: "organization.project.service_account.api_key", value,
+//!   expires_at}`, the value once. (`accounts.rs`)
+//! - `GET .../api_keys/{id}`: `{object: "organization.project.api_key", id, name, redacted_value,
+//!   created_at, last_used_at, expires_at, owner: {type, service_account: {id, name, role,
+//!   created_at}}, owner_project_access}`. (`lookup.rs`)
+//! - `DELETE .../api_keys/{id}`: the August 2026 reference "Returns confirmation of the key
+//!   deletion, or an error if the key belonged to a service account"; the November 2026 one
+//!   (providers.md "Notes") deletes service-account keys too, leaving the account. Both, by
+//!   [`Switches::openai_delete_refuses_service_account_keys`]. `DELETE .../service_accounts/{sa}`
+//!   deletes the account with its keys. (`admin.rs`)
+//! - `GET /v1/models` with a key whose service account has no role: 401 `invalid_request_error`
+//!   "You have insufficient permissions for this operation. Missing scopes: api.model.read. Check
+//!   that you have the correct role in your organization (Reader, Writer, Owner) and project
+//!   (Viewer, Member, Owner), ..." (OpenAI's answer as quoted in
+//!   <https://github.com/marcusquinn/aidevops/issues/24564> and
+//!   <https://github.com/microsoft/PowerToys/issues/32989>); the guide
+//!   <https://developers.openai.com/api/docs/guides/api-keys>: "If you only create the service
+//!   account, assign the roles it needs before it makes model requests." (`key_state.rs`)
+//!
+//! Anthropic Admin API (<https://platform.claude.com/docs/en/api/admin/api_keys/retrieve>,
+//! `.../update`, `.../list`; `anthropics/anthropic-sdk-python`
+//! `src/anthropic/resources/beta/organization/api_keys.py`): `GET /v1/organizations/api_keys/{id}`
+//! `{id, type: "api_key", name, status, partial_key_hint, created_at, expires_at, workspace_id,
+//! created_by}`; `POST` the same path `{name?, status?: "active" | "inactive" | "archived"}`;
+//! statuses read `active`, `inactive`, `archived` or `expired` (the list's `status` filter), and
+//! `archived` is permanent (providers.md), so a status update of an archived (or expired) key is
+//! refused with Anthropic's 400 `invalid_request_error`. (`anthropic.rs`, `lookup.rs`)
+//!
+//! OpenRouter (<https://openrouter.ai/docs/api/api-reference/api-keys/list> and siblings):
+//! `GET /api/v1/keys?include_disabled=&offset=`: "include_disabled: Whether to include disabled
+//! API keys in the response", "offset: Number of API keys to skip for pagination"; listed newest
+//! first (the reference states no order); `POST /api/v1/keys` (201, `key` once), `GET` and
+//! `DELETE /api/v1/keys/{hash}`; `GET /api/v1/key` for the key test. (`admin.rs`, `lookup.rs`,
+//! `key_tests.rs`)
+//!
+//! Every provider: a key whose `expires_at` has passed is refused on its test (401) and shown as
+//! expired where the API shows that (Anthropic `status: "expired"`; OpenAI and OpenRouter show
+//! `expires_at`). (`key_state.rs`)
+//!
+//! The references document the rules but not the wording of some refusals (an expiry policy
+//! broken, a service-account key the earlier delete refused, an archived key's update): there the
+//! fake answers the provider's documented error shape with a message of its own.
 #![allow(dead_code)]
 
 mod accounts;
 mod admin;
+mod anthropic;
 mod errors;
 mod expiry;
 mod http;
+mod key_state;
 mod key_tests;
+mod listing;
 mod lookup;
+mod switches;
 mod usage;
+
+pub use switches::{KeyPolicy, Lag, Switches};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,9 +107,10 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use admin::{
-    anthropic_update, mint, openai_create, openai_delete_key, openai_delete_sa, openai_list,
-    openrouter_create, openrouter_delete, openrouter_list,
+    openai_create, openai_delete_key, openai_delete_sa, openai_list, openrouter_create,
+    openrouter_delete, openrouter_list,
 };
+use anthropic::anthropic_update;
 use http::not_found;
 use key_tests::{azure_models, gemini_models, models, openrouter_key};
 use lookup::{anthropic_get, openai_get_key, openrouter_get};
@@ -69,6 +150,8 @@ enum Flavor {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Missing,
+    /// A valid key whose owner lacks the role (OpenAI's "insufficient permissions").
+    NoRole,
     Invalid,
     Denied,
     Billing,
@@ -86,6 +169,12 @@ struct Minted {
     active: bool,
     owner: String,
     name: String,
+    /// Unix seconds.
+    created_at: i64,
+    /// OpenRouter `disabled`.
+    disabled: bool,
+    /// When it shows in lists.
+    listing: switches::Listing,
 }
 
 #[derive(Default)]
@@ -111,6 +200,10 @@ struct Inner {
     accounts: Vec<accounts::Account>,
     /// The names of keys created inside a service account.
     key_names: HashMap<String, String>,
+    /// Uses of each key value not yet reported (Unix seconds, reported from), see `usage.rs`.
+    pending_uses: HashMap<String, Vec<(i64, std::time::Instant)>>,
+    /// The behaviour switches in force.
+    switches: Switches,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -158,7 +251,9 @@ impl FakeProvider {
             )
             .route(
                 &format!("{project}/service_accounts/{{id}}"),
-                delete(openai_delete_sa),
+                delete(openai_delete_sa)
+                    .get(accounts::openai_get_account)
+                    .post(accounts::openai_update_account),
             )
             .route(
                 "/v1/organizations/api_keys/{id}",
@@ -217,12 +312,11 @@ impl FakeProvider {
             .insert(id.into(), (value.into(), "active".into()));
     }
 
-    /// The status (`active`, `inactive`, `archived`) of Anthropic key `id`.
+    /// The status (`active`, `inactive`, `archived`, `expired`) Anthropic shows for key `id`.
     pub fn anthropic_key_status(&self, id: &str) -> Option<String> {
-        self.lock()
-            .anthropic
-            .get(id)
-            .map(|(_, status)| status.clone())
+        let st = self.lock();
+        let (_, stored) = st.anthropic.get(id)?;
+        Some(anthropic::status(&st, id, stored))
     }
 
     /// Keys created through the admin APIs: `(provider id, value, active)`.
@@ -287,57 +381,6 @@ impl FakeProvider {
     /// updates), counted before any check, so refused ones count too.
     pub fn mutation_requests(&self, id: &str) -> usize {
         self.lock().mutations.get(id).copied().unwrap_or(0)
-    }
-
-    /// Registers a key made at OpenAI by a person in `project` (not by the engine): valid, with
-    /// project API key id `id`.
-    pub fn add_openai_key(&self, project: &str, id: &str, value: &str) {
-        let owner = format!("{project}/svc_acct_person");
-        mint(
-            &self.state,
-            id.into(),
-            value.into(),
-            owner,
-            "made by a person",
-        );
-    }
-
-    /// Registers a key made at OpenRouter by a person: valid, with hash `hash`.
-    pub fn add_openrouter_key(&self, hash: &str, value: &str) {
-        let owner = "openrouter".to_string();
-        mint(
-            &self.state,
-            hash.into(),
-            value.into(),
-            owner,
-            "made by a person",
-        );
-    }
-
-    /// When created key `id` expires at the provider (Unix seconds), if its create asked.
-    pub fn key_expires_at(&self, id: &str) -> Option<i64> {
-        self.lock().expires.get(id).copied()
-    }
-
-    /// The live OpenAI service accounts of `project`: `(id, name, active keys)`.
-    pub fn service_accounts(&self, project: &str) -> Vec<(String, String, usize)> {
-        accounts::summary(&self.lock(), project)
-    }
-
-    /// Registers a key as the previous release created it: alone in a service account named
-    /// `account_name` in `project`, with project API key id `id`. Returns the account's id.
-    pub fn add_legacy_openai_key(
-        &self,
-        project: &str,
-        account_name: &str,
-        id: &str,
-        value: &str,
-    ) -> String {
-        let sa = format!("svc_acct_legacy_{id}");
-        accounts::register(&mut self.lock(), project, &sa, account_name);
-        let owner = format!("{project}/{sa}");
-        mint(&self.state, id.into(), value.into(), owner, account_name);
-        sa
     }
 
     /// Forgets the request counts and URIs.

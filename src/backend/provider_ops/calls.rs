@@ -6,44 +6,15 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
+use super::account::{engine_account, forget_account};
+use super::configs::{load, provider_error, require};
 use super::intents::{self, CreateIntent};
 use crate::backend::policy::{self, Periods};
 use crate::backend::record::KeyState;
 use crate::backend::shared::Shared;
-use crate::framework::{get_json, put_json, Error, Storage};
-use crate::providers::{CreateRequest, EngineAccount, ProviderConfig, ProviderError, ProviderType};
+use crate::framework::{Error, Storage};
+use crate::providers::{CreateRequest, ProviderError, ProviderType};
 use crate::rotation::{SecretValue, TestOutcome, TestResult};
-
-/// Prefix of provider entries.
-pub(crate) const PROVIDERS_PREFIX: &str = "providers/";
-
-/// Loads provider `name`.
-pub(crate) async fn load(
-    storage: &dyn Storage,
-    name: &str,
-) -> Result<Option<ProviderConfig>, Error> {
-    Ok(get_json(storage, &format!("{PROVIDERS_PREFIX}{name}")).await?)
-}
-
-/// Stores provider `name`.
-pub(crate) async fn save(
-    storage: &dyn Storage,
-    name: &str,
-    cfg: &ProviderConfig,
-) -> Result<(), Error> {
-    Ok(put_json(storage, &format!("{PROVIDERS_PREFIX}{name}"), cfg).await?)
-}
-
-async fn require(storage: &dyn Storage, name: &str) -> Result<ProviderConfig, Error> {
-    load(storage, name)
-        .await?
-        .ok_or_else(|| Error::BadRequest(format!("provider {name:?} does not exist")))
-}
-
-/// Whether provider `name` is configured.
-pub(crate) async fn exists(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
-    Ok(load(storage, name).await?.is_some())
-}
 
 /// Whether provider `name` can create keys with its configured credentials.
 pub(crate) async fn can_create(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
@@ -70,22 +41,6 @@ pub(crate) async fn test(
             let cfg = require(storage, p).await?;
             Ok(shared.providers.test_key(&cfg, value).await)
         }
-    }
-}
-
-/// A provider error as an HTTP error: unavailable is 503, a refused admin call 502, a
-/// configuration that cannot do it 400.
-pub(crate) fn provider_error(action: &str, e: ProviderError) -> Error {
-    match e {
-        ProviderError::Unsupported(m) => Error::BadRequest(format!("{action}: {m}")),
-        ProviderError::Unavailable { .. } => Error::Coded {
-            status: 503,
-            message: format!("{action}: {e}"),
-        },
-        other => Error::Coded {
-            status: 502,
-            message: format!("{action}: {other}"),
-        },
     }
 }
 
@@ -210,75 +165,6 @@ pub(crate) async fn create(
             Err(provider_error("creating a key at the provider", e))
         }
     }
-}
-
-/// The id of the engine's account at provider `name` (an OpenAI service account holding the
-/// keys the engine creates), created on first use. Durable across crashes: a unique name is
-/// stored in the provider's configuration before the provider is asked to create the account,
-/// and an account whose id was not recorded is found again by that name, never created twice.
-/// Serialized per provider by a lock beside the keys' locks.
-pub(super) async fn engine_account(
-    shared: &Arc<Shared>,
-    storage: &dyn Storage,
-    provider: &str,
-) -> Result<String, Error> {
-    let _guard = shared.locks.lock(&account_lock(provider)).await;
-    let mut cfg = require(storage, provider).await?;
-    let account = match cfg.current_engine_account() {
-        Some(EngineAccount { id: Some(id), .. }) => return Ok(id.clone()),
-        Some(account) => account.clone(),
-        None => {
-            let suffix = uuid::Uuid::new_v4().simple().to_string();
-            let account = EngineAccount {
-                name: format!("vault-ai-keys-{provider}-{}", &suffix[..12]),
-                id: None,
-                scope: cfg.account_scope(),
-            };
-            cfg.engine_account = Some(account.clone());
-            save(storage, provider, &cfg).await?;
-            account
-        }
-    };
-    let action = "creating the engine's service account at the provider";
-    let found = shared
-        .providers
-        .find_account(&cfg, &account.name)
-        .await
-        .map_err(|e| provider_error(action, e))?;
-    let id = match found {
-        Some(id) => id,
-        None => shared
-            .providers
-            .create_account(&cfg, &account.name)
-            .await
-            .map_err(|e| provider_error(action, e))?,
-    };
-    // Re-read: only the account field changes, whatever else was written meanwhile.
-    let mut cfg = require(storage, provider).await?;
-    cfg.engine_account = Some(EngineAccount {
-        id: Some(id.clone()),
-        ..account
-    });
-    save(storage, provider, &cfg).await?;
-    tracing::info!(provider, account = %id, "recorded the engine's account at the provider");
-    Ok(id)
-}
-
-/// Drops the recorded engine account of provider `provider` (it is gone at the provider).
-async fn forget_account(
-    shared: &Arc<Shared>,
-    storage: &dyn Storage,
-    provider: &str,
-) -> Result<(), Error> {
-    let _guard = shared.locks.lock(&account_lock(provider)).await;
-    let mut cfg = require(storage, provider).await?;
-    cfg.engine_account = None;
-    save(storage, provider, &cfg).await
-}
-
-/// The lock name of provider `name`'s account (key names cannot contain `/`).
-fn account_lock(name: &str) -> String {
-    format!("{PROVIDERS_PREFIX}{name}")
 }
 
 /// The provider type of provider `name`, if configured.

@@ -7,7 +7,7 @@
 //! record's ownership hint (the key's first and last characters) with the value. Messages name
 //! the id and the provider, never the value or the hint.
 
-use super::calls;
+use super::configs;
 use crate::backend::shared::Shared;
 use crate::framework::{Error, Storage};
 use crate::providers::ProviderError;
@@ -32,7 +32,7 @@ pub(crate) async fn verify_provider_key_id(
                 .into(),
         ));
     };
-    let Some(cfg) = calls::load(storage, provider).await? else {
+    let Some(cfg) = configs::load(storage, provider).await? else {
         return Err(refuse(format!("provider {provider:?} does not exist")));
     };
     let record = match shared.providers.lookup_key(&cfg, id).await {

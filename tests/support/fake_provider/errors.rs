@@ -34,6 +34,7 @@ pub(super) fn error(flavor: Flavor, status: u16, kind: Kind, key: &str, msg: &st
                 Invalid => ("invalid_request_error", Some("invalid_api_key"), incorrect.as_str()),
                 Missing => ("invalid_request_error", None, "You didn't provide an API key."),
                 Denied => ("invalid_request_error", Some("invalid_api_key"), "Invalid key."),
+                NoRole => ("invalid_request_error", None, "You have insufficient permissions for this operation. Missing scopes: api.model.read. Check that you have the correct role in your organization (Reader, Writer, Owner) and project (Viewer, Member, Owner), and if you're using a restricted API key, that it has the necessary scopes."),
                 Billing => ("billing_error", Some("billing_not_active"), "Account not active."),
                 Rate => ("requests", Some("rate_limit_exceeded"), "Rate limit reached for requests."),
                 Quota => ("insufficient_quota", Some("insufficient_quota"), "You exceeded your current quota, please check your plan and billing details."),
@@ -52,7 +53,7 @@ pub(super) fn error(flavor: Flavor, status: u16, kind: Kind, key: &str, msg: &st
         }
         Flavor::Anthropic => {
             let (ty, message) = match kind {
-                Invalid | Denied => ("authentication_error", "invalid x-api-key"),
+                Invalid | Denied | NoRole => ("authentication_error", "invalid x-api-key"),
                 Missing => ("authentication_error", "x-api-key header is required"),
                 Billing => ("billing_error", "Your credit balance is too low to access the Anthropic API."),
                 Rate | Quota => ("rate_limit_error", "This request would exceed your rate limit."),
@@ -74,7 +75,7 @@ pub(super) fn error(flavor: Flavor, status: u16, kind: Kind, key: &str, msg: &st
             let (st, message, reason) = match kind {
                 Invalid => ("INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", Some("API_KEY_INVALID")),
                 Missing => ("PERMISSION_DENIED", "Method doesn't allow unregistered callers.", None),
-                Denied => ("UNAUTHENTICATED", "Request had invalid authentication credentials.", None),
+                Denied | NoRole => ("UNAUTHENTICATED", "Request had invalid authentication credentials.", None),
                 Billing => ("FAILED_PRECONDITION", "Billing is not enabled.", None),
                 Rate | Quota => ("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).", None),
                 Server => ("INTERNAL", "An internal error has occurred.", None),
@@ -94,7 +95,7 @@ pub(super) fn error(flavor: Flavor, status: u16, kind: Kind, key: &str, msg: &st
         }
         Flavor::Azure => {
             let message = match kind {
-                Invalid | Missing | Denied => "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.",
+                Invalid | Missing | Denied | NoRole => "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.",
                 Rate | Quota => "Requests have exceeded call rate limit of your current pricing tier.",
                 Billing => "Payment required.",
                 Server | Overloaded => "The service is temporarily unavailable.",
@@ -111,7 +112,7 @@ pub(super) fn error(flavor: Flavor, status: u16, kind: Kind, key: &str, msg: &st
         }
         Flavor::OpenRouter => {
             let message = match kind {
-                Invalid | Missing | Denied => "No auth credentials found",
+                Invalid | Missing | Denied | NoRole => "No auth credentials found",
                 Billing => "Insufficient credits. Add more using https://openrouter.ai/settings/credits",
                 Rate | Quota => "Rate limit exceeded",
                 Server => "Internal Server Error",
@@ -159,10 +160,25 @@ pub(super) async fn gate(
         Err(error(flavor, status, Kind::Missing, key, ""))
     } else if !valid.contains(key) {
         Err(error(flavor, 401, Kind::Invalid, key, ""))
+    } else if let Some(refused) = (!admin)
+        .then(|| super::key_state::refusal(&s, flavor, key))
+        .flatten()
+    {
+        Err(refused)
     } else {
         if !admin {
             super::usage::touch(&mut s, key);
         }
         Ok(key.to_string())
     }
+}
+
+/// OpenAI's 400 for a request parameter it refuses, naming the parameter in `param`.
+pub(super) fn openai_invalid(param: &str, msg: &str) -> Response {
+    let e = json!({"message": msg, "type": "invalid_request_error", "param": param, "code": null});
+    respond(
+        400,
+        &[("x-request-id", format!("req_{}", hex(32)))],
+        json!({ "error": e }),
+    )
 }

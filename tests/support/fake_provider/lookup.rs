@@ -7,7 +7,8 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use serde_json::json;
 
-use super::admin::{anthropic_view, openai_view, openrouter_view};
+use super::admin::{openai_view, openrouter_view};
+use super::anthropic::anthropic_view;
 use super::errors::{error, gate};
 use super::http::{base62, bearer, header, respond};
 use super::{expiry, Flavor, Kind, Shared};
@@ -33,7 +34,7 @@ pub(super) async fn openai_get_key(
             let mut view = openai_view(k, &prefix);
             view["last_used_at"] = super::usage::openai_last_used(&st, &k.value);
             view["expires_at"] = expiry::openai_field(&st, &k.id);
-            super::accounts::patch_view(&st, &mut view, k, &project);
+            super::accounts::patch_view(&st, &mut view, k);
             respond(200, &[], view)
         }
         None => error(
@@ -73,7 +74,7 @@ pub(super) async fn anthropic_get(
         Some((value, status)) => respond(
             200,
             &[("request-id", format!("req_011C{}", base62(20)))],
-            anthropic_view(&id, value, status),
+            anthropic_view(&st, &id, value, status),
         ),
         None => error(
             Flavor::Anthropic,

@@ -6,12 +6,14 @@
 //! in parallel; the ratio is reported, not asserted (timing belongs to scripts/bench.sh and
 //! soak.sh).
 //!
-//! Sizes: `AI_KEYS_SOAK_CLIENTS` (default 32), `AI_KEYS_SOAK_OPS_PER_CLIENT` (default 12).
+//! Sizes: `AI_KEYS_SOAK_CLIENTS` (default 32), `AI_KEYS_SOAK_OPS_PER_CLIENT` (default 12). The
+//! operations are chosen at random from a printed seed (`AI_KEYS_TEST_SEED` replays them).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -22,6 +24,7 @@ use super::{figures, size};
 use crate::providers::{create_key, openai_provider};
 use crate::support::checks::secret;
 use crate::support::fake_provider::FakeProvider;
+use crate::support::seed::TestSeed;
 use crate::support::{Bao, Client};
 
 const OPS: [&str; 9] = [
@@ -36,7 +39,13 @@ fn value(fake: &FakeProvider, tag: &str) -> String {
 }
 
 /// One operation on `name`; returns the HTTP status (0 when the request could not be sent).
-async fn one_op(client: &Client, fake: &FakeProvider, op: &str, name: &str) -> u16 {
+async fn one_op(
+    client: &Client,
+    fake: &FakeProvider,
+    op: &str,
+    name: &str,
+    rng: &mut StdRng,
+) -> u16 {
     let path = |p: &str| format!("ai-keys/{p}/{name}");
     let reply = match op {
         "stage" => {
@@ -51,11 +60,7 @@ async fn one_op(client: &Client, fake: &FakeProvider, op: &str, name: &str) -> u
                 .await
         }
         "rotate" => {
-            let grace = if rand::rng().random_bool(0.5) {
-                "0s"
-            } else {
-                "1h"
-            };
+            let grace = if rng.random_bool(0.5) { "0s" } else { "1h" };
             client
                 .write(
                     &path("rotate"),
@@ -82,6 +87,7 @@ async fn one_op(client: &Client, fake: &FakeProvider, op: &str, name: &str) -> u
 
 #[tokio::test]
 async fn parallel_clients_keep_every_history_a_valid_sequence_and_different_keys_parallel() {
+    let seed = TestSeed::for_test("concurrency");
     let clients = size("AI_KEYS_SOAK_CLIENTS", 32).max(2);
     let per_client = size("AI_KEYS_SOAK_OPS_PER_CLIENT", 12).max(1);
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
@@ -105,10 +111,11 @@ async fn parallel_clients_keep_every_history_a_valid_sequence_and_different_keys
             format!("own-{}", c / 2)
         };
         let (client, fake, statuses) = (client.clone(), fake.clone(), statuses.clone());
+        let mut rng = seed.rng(c as u64);
         tasks.push(tokio::spawn(async move {
             for _ in 0..per_client {
-                let op = OPS[rand::rng().random_range(0..OPS.len())];
-                let status = one_op(&client, &fake, op, &name).await;
+                let op = OPS[rng.random_range(0..OPS.len())];
+                let status = one_op(&client, &fake, op, &name, &mut rng).await;
                 *statuses
                     .lock()
                     .await

@@ -8,13 +8,16 @@
 //!
 //! Sizes: `AI_KEYS_SOAK_ROTATIONS` (rotation attempts in all, default 100) over
 //! `AI_KEYS_SOAK_KEYS` keys (default 6) rotated in parallel; a kill 150-800 ms after the plugin answers again, one in
-//! `AI_KEYS_SOAK_HELD_EVERY` (default 3) while a create answer is held.
+//! `AI_KEYS_SOAK_HELD_EVERY` (default 3) while a create answer is held. The grace periods,
+//! the pauses before kills and how pending versions are finished are chosen at random from a
+//! printed seed (`AI_KEYS_TEST_SEED` replays the choices, not the machine's timing).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::json;
 
@@ -25,6 +28,7 @@ use crate::providers::{
 };
 use crate::support::checks::secret;
 use crate::support::fake_provider::FakeProvider;
+use crate::support::seed::TestSeed;
 use crate::support::{process, Bao, Client, Tick};
 
 /// Outcomes of the rotation workers.
@@ -44,6 +48,7 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
     let rotations = size("AI_KEYS_SOAK_ROTATIONS", 100);
     let nkeys = size("AI_KEYS_SOAK_KEYS", 6).max(1);
     let held_every = size("AI_KEYS_SOAK_HELD_EVERY", 3).max(1);
+    let seed = TestSeed::for_test("crash_loop");
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
     let started = Instant::now();
     let bao = Arc::new(bao);
@@ -62,9 +67,12 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
     let tally = Arc::new(Tally::default());
     let done = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
-    for name in names.clone() {
-        let (client, tally) = (client.clone(), tally.clone());
-        workers.push(tokio::spawn(rotate_until(client, name, tally, rotations)));
+    // Choice streams: 0 the killer, 1 the settling below, 2.. the workers.
+    for (i, name) in names.clone().into_iter().enumerate() {
+        let (client, tally, rng) = (client.clone(), tally.clone(), seed.rng(2 + i as u64));
+        workers.push(tokio::spawn(rotate_until(
+            client, name, tally, rotations, rng,
+        )));
     }
     let reader = tokio::spawn(read_until(
         client.clone(),
@@ -78,6 +86,7 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
         fake.clone(),
         done.clone(),
         held_every,
+        seed.rng(0),
     ));
     for w in workers {
         w.await.expect("rotation worker");
@@ -90,8 +99,9 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
 
     // Settle: leftover pending versions are the operator's to finish; do it, then wait for the
     // WAL recovery to revoke what the interrupted creates left at the provider.
+    let mut rng = seed.rng(1);
     for name in &names {
-        finish_pending(&client, name, &tally).await;
+        finish_pending(&client, name, &tally, &mut rng).await;
     }
     let active_after_loop = fake.active_created_keys().len();
     let mut live = BTreeSet::new();
@@ -195,7 +205,13 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
 
 /// Rotates `name` until `total` attempts were made by all workers; a pending version left by an
 /// interrupted attempt is tested and promoted, or rolled back.
-async fn rotate_until(client: Client, name: String, tally: Arc<Tally>, total: usize) {
+async fn rotate_until(
+    client: Client,
+    name: String,
+    tally: Arc<Tally>,
+    total: usize,
+    mut rng: StdRng,
+) {
     while tally.attempts.fetch_add(1, Ordering::SeqCst) < total {
         // Reads while the plugin restarts, and finishing a pending version, are not attempts.
         let Some(key) = try_read_key(&client, &name).await else {
@@ -205,14 +221,10 @@ async fn rotate_until(client: Client, name: String, tally: Arc<Tally>, total: us
         };
         if !key["pending_version"].is_null() {
             tally.attempts.fetch_sub(1, Ordering::SeqCst);
-            finish_pending(&client, &name, &tally).await;
+            finish_pending(&client, &name, &tally, &mut rng).await;
             continue;
         }
-        let grace = if rand::rng().random_bool(0.5) {
-            "0s"
-        } else {
-            "1h"
-        };
+        let grace = if rng.random_bool(0.5) { "0s" } else { "1h" };
         let body =
             json!({ "grace_period": grace, "rotation_id": uuid::Uuid::new_v4().to_string() });
         match client
@@ -236,8 +248,8 @@ async fn rotate_until(client: Client, name: String, tally: Arc<Tally>, total: us
 
 /// Tests and promotes (or, one time in two, rolls back) a pending version, retrying across
 /// kills; a no-op when nothing is pending.
-async fn finish_pending(client: &Client, name: &str, tally: &Tally) {
-    let promote = rand::rng().random_bool(0.5);
+async fn finish_pending(client: &Client, name: &str, tally: &Tally, rng: &mut StdRng) {
+    let promote = rng.random_bool(0.5);
     for _ in 0..50 {
         let Some(key) = try_read_key(client, name).await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -338,6 +350,7 @@ async fn kill_until(
     fake: Arc<FakeProvider>,
     done: Arc<AtomicBool>,
     held_every: usize,
+    mut rng: StdRng,
 ) -> (usize, usize) {
     let (mut kills, mut held) = (0, 0);
     while !done.load(Ordering::SeqCst) {
@@ -350,7 +363,7 @@ async fn kill_until(
         {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let pause = rand::rng().random_range(150..800);
+        let pause = rng.random_range(150..800);
         tokio::time::sleep(Duration::from_millis(pause)).await;
         let hold = (kills + 1) % held_every == 0;
         if hold {

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use rand::Rng;
 use serde_json::{json, Value};
 
 use super::invariants::{agrees_with_provider, check_key, fingerprint};
@@ -28,6 +29,7 @@ use crate::providers::{create_key, openai_provider, RECOVERY_DEADLINE};
 use crate::support::checks::secret;
 use crate::support::cluster::Cluster;
 use crate::support::fake_provider::{FakeProvider, Mode};
+use crate::support::seed::TestSeed;
 use crate::support::{Client, Tick};
 
 /// How long after its creation, just before the kill, `fo-auto` falls due: long enough that the
@@ -138,6 +140,8 @@ async fn falls_due_soon(leader: &Client, fake: &FakeProvider, name: &str) {
 #[tokio::test]
 async fn leader_sigkill_during_rotations_loses_revives_and_duplicates_nothing() {
     let rotations = size("AI_KEYS_SOAK_FAILOVER_ROTATIONS", 6).max(2);
+    // When the kill comes after the rotation in flight is sent.
+    let mut rng = TestSeed::for_test("failover").rng(0);
     let (mut cluster, fake) = tokio::join!(Cluster::start(), FakeProvider::start());
     let fake = Arc::new(fake);
     let first = cluster.active().await.expect("a leader");
@@ -192,7 +196,7 @@ async fn leader_sigkill_during_rotations_loses_revives_and_duplicates_nothing() 
             let c = leader.clone();
             let inflight =
                 tokio::spawn(async move { c.try_request("POST", path, Some(body)).await });
-            tokio::time::sleep(Duration::from_millis(rand::random_range(5..60))).await;
+            tokio::time::sleep(Duration::from_millis(rng.random_range(5..60))).await;
             let killed_at = Instant::now();
             killed_time = Utc::now();
             cluster.kill(first);

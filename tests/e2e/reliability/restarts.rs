@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use rand::Rng;
 use serde_json::{json, Value};
 
 use super::invariants::{agrees_with_provider, check_key, full_history};
@@ -21,6 +22,7 @@ use crate::providers::{create_key, openai_provider, RECOVERY_DEADLINE};
 use crate::support::checks::secret;
 use crate::support::cluster::Cluster;
 use crate::support::fake_provider::FakeProvider;
+use crate::support::seed::TestSeed;
 use crate::support::{Client, Tick};
 
 const NAMES: [&str; 3] = ["rs-pending", "rs-grace", "rs-loop"];
@@ -55,6 +57,8 @@ async fn leader(cluster: &Cluster) -> Client {
 #[tokio::test]
 async fn stopping_and_starting_the_raft_cluster_loses_nothing_and_finishes_interrupted_work() {
     let restarts = size("AI_KEYS_SOAK_RESTARTS", 2).max(1);
+    // When each stop comes after its rotation is sent.
+    let mut rng = TestSeed::for_test("restarts").rng(0);
     let (mut cluster, fake) = tokio::join!(Cluster::start(), FakeProvider::start());
     let mut l = leader(&cluster).await;
     openai_provider(&l, &fake, "oa").await;
@@ -87,7 +91,7 @@ async fn stopping_and_starting_the_raft_cluster_loses_nothing_and_finishes_inter
             c.try_request("POST", "ai-keys/rotate/rs-loop", Some(json!({})))
                 .await
         });
-        tokio::time::sleep(Duration::from_millis(rand::random_range(5..80))).await;
+        tokio::time::sleep(Duration::from_millis(rng.random_range(5..80))).await;
         cluster.stop_every_node(signal);
         let interrupted = inflight.await.expect("task");
         restart_secs.push(cluster.restart_stopped().await.as_secs_f64());

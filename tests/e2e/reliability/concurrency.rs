@@ -38,15 +38,26 @@ fn value(fake: &FakeProvider, tag: &str) -> String {
     v
 }
 
-/// One operation on `name`; returns the HTTP status (0 when the request could not be sent).
+/// The operation a successful `delete` is followed by: creating the key again.
+const RECREATE: &str = "create again";
+/// A [`RECREATE`] of the shared key refused because it exists: another client deleted it too
+/// (a delete of a key that is gone also answers 204) and created it again first.
+const RECREATE_RACED: &str = "create again (another client was first)";
+/// The key half of the clients share.
+const SHARED: &str = "shared";
+
+/// One operation on `name`; returns each request made, as (operation, HTTP status): the
+/// operation's own, and after a successful `delete` the [`RECREATE`] of the key (or
+/// [`RECREATE_RACED`]).
 async fn one_op(
     client: &Client,
     fake: &FakeProvider,
-    op: &str,
+    op: &'static str,
     name: &str,
     rng: &mut StdRng,
-) -> u16 {
+) -> Vec<(&'static str, u16)> {
     let path = |p: &str| format!("ai-keys/{p}/{name}");
+    let mut also = None;
     let reply = match op {
         "stage" => {
             client
@@ -74,7 +85,18 @@ async fn one_op(
             if r.is_success() {
                 // Create it again at once, so the others keep having something to work on.
                 let body = json!({ "value": value(fake, name), "provider": "oa" });
-                let _ = client.write(&path("keys"), body).await;
+                let r = client.write(&path("keys"), body).await;
+                // Refused because the key exists (a create, or an update that would change the
+                // value): only on the shared key can another client have created it meanwhile.
+                let exists = r.status == 400
+                    && (r.errors().contains("already exists")
+                        || r.errors().contains("value cannot be changed by an update"));
+                let label = if exists && name == SHARED {
+                    RECREATE_RACED
+                } else {
+                    RECREATE
+                };
+                also = Some((label, r.status));
             }
             r
         }
@@ -82,7 +104,9 @@ async fn one_op(
         "creds" => client.read(&path("creds")).await,
         _ => client.read(&path("history")).await,
     };
-    reply.status
+    let mut made = vec![(op, reply.status)];
+    made.extend(also);
+    made
 }
 
 #[tokio::test]
@@ -94,7 +118,7 @@ async fn parallel_clients_keep_every_history_a_valid_sequence_and_different_keys
     let fake = Arc::new(fake);
     let client = bao.client();
     openai_provider(&client, &fake, "oa").await;
-    let mut names = vec!["shared".to_string()];
+    let mut names = vec![SHARED.to_string()];
     names.extend((0..clients / 2).map(|i| format!("own-{i}")));
     for n in &names {
         let body = json!({ "value": value(&fake, n), "provider": "oa" });
@@ -106,7 +130,7 @@ async fn parallel_clients_keep_every_history_a_valid_sequence_and_different_keys
     let mut tasks = Vec::new();
     for c in 0..clients {
         let name = if c % 2 == 0 {
-            "shared".to_string()
+            SHARED.to_string()
         } else {
             format!("own-{}", c / 2)
         };
@@ -115,12 +139,13 @@ async fn parallel_clients_keep_every_history_a_valid_sequence_and_different_keys
         tasks.push(tokio::spawn(async move {
             for _ in 0..per_client {
                 let op = OPS[rng.random_range(0..OPS.len())];
-                let status = one_op(&client, &fake, op, &name, &mut rng).await;
-                *statuses
-                    .lock()
-                    .await
-                    .entry((op.to_string(), status))
-                    .or_default() += 1;
+                for (op, status) in one_op(&client, &fake, op, &name, &mut rng).await {
+                    *statuses
+                        .lock()
+                        .await
+                        .entry((op.to_string(), status))
+                        .or_default() += 1;
+                }
             }
         }));
     }
@@ -134,6 +159,17 @@ async fn parallel_clients_keep_every_history_a_valid_sequence_and_different_keys
         .filter(|((_, s), _)| *s >= 500 || *s == 0)
         .collect();
     assert!(server_errors.is_empty(), "server errors: {server_errors:?}");
+    // Only a client that deleted a key creates it again, right after its delete: on an own key
+    // nothing can stand in the way of that create, so each one must succeed; on the shared key
+    // it may find the key created again by another client (RECREATE_RACED), and nothing else.
+    let failed_recreates: Vec<_> = statuses
+        .iter()
+        .filter(|((op, s), _)| op == RECREATE && *s != 200)
+        .collect();
+    assert!(
+        failed_recreates.is_empty(),
+        "keys not created again after their delete: {failed_recreates:?}"
+    );
 
     let mut events = 0;
     for n in &names {

@@ -149,10 +149,18 @@ async fn a_rollback_behind_a_stalled_test_waits_one_timeout() {
         "{}",
         tested.text
     );
+    // One attempt, given up on at its timeout: what the rollback waited behind. Before the
+    // fix the test made three attempts with back-off (about three timeouts). How long the
+    // rollback waited is reported, not asserted (scripts/bench.sh has the figure).
     assert_eq!(fake.hits("/v1/models"), 1, "the stalled call was retried");
-    // One timeout (4 s) plus request overhead, with room for a loaded machine; three attempts
-    // (before the fix) take more than 12 s.
-    assert!(waited.as_secs_f64() < 10.0, "rollback waited {waited:?}");
+    assert!(
+        tested.data()["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("did not answer within")),
+        "{}",
+        tested.text
+    );
+    eprintln!("the rollback waited {waited:?} behind the stalled test");
     assert_eq!(creds(&client, "k").await["api_key"], v0.as_str());
 }
 

@@ -8,7 +8,8 @@
 //!
 //! Sizes: `AI_KEYS_SOAK_ROTATIONS` (rotation attempts in all, default 100) over
 //! `AI_KEYS_SOAK_KEYS` keys (default 6) rotated in parallel; a kill 150-800 ms after the plugin answers again, one in
-//! `AI_KEYS_SOAK_HELD_EVERY` (default 3) while a create answer is held. The grace periods,
+//! `AI_KEYS_SOAK_HELD_EVERY` (default 3) while a create answer is held. Rotations go on past
+//! the attempts asked for until the killer has made one kill per 20 of them. The grace periods,
 //! the pauses before kills and how pending versions are finished are chosen at random from a
 //! printed seed (`AI_KEYS_TEST_SEED` replays the choices, not the machine's timing).
 
@@ -41,7 +42,13 @@ struct Tally {
     finished_pending: AtomicUsize,
     served_dead: AtomicUsize,
     reads: AtomicUsize,
+    kills: AtomicUsize,
 }
+
+/// How long rotations go on past the attempts asked for while the killer has not yet made the
+/// kills the test needs: on an idle machine 100 rotations take about a second, less than two of
+/// the killer's pauses, and the number of kills must not depend on the machine's speed.
+const MORE_KILLS_LIMIT: Duration = Duration::from_secs(120);
 
 #[tokio::test]
 async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_nothing() {
@@ -66,12 +73,13 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
 
     let tally = Arc::new(Tally::default());
     let done = Arc::new(AtomicBool::new(false));
+    let min_kills = (rotations / 20).max(1);
     let mut workers = Vec::new();
     // Choice streams: 0 the killer, 1 the settling below, 2.. the workers.
     for (i, name) in names.clone().into_iter().enumerate() {
         let (client, tally, rng) = (client.clone(), tally.clone(), seed.rng(2 + i as u64));
         workers.push(tokio::spawn(rotate_until(
-            client, name, tally, rotations, rng,
+            client, name, tally, rotations, min_kills, rng,
         )));
     }
     let reader = tokio::spawn(read_until(
@@ -86,6 +94,7 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
         fake.clone(),
         done.clone(),
         held_every,
+        tally.clone(),
         seed.rng(0),
     ));
     for w in workers {
@@ -194,8 +203,9 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
         ],
     );
     assert!(
-        kills >= (rotations / 20).max(1),
-        "only {kills} kills in {rotations} rotation attempts: the test proved little"
+        kills >= min_kills,
+        "only {kills} kills in {} rotation attempts: the test proved little",
+        t.attempts.load(Ordering::SeqCst)
     );
     assert!(
         t.rotated.load(Ordering::SeqCst) > 0,
@@ -203,16 +213,24 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
     );
 }
 
-/// Rotates `name` until `total` attempts were made by all workers; a pending version left by an
-/// interrupted attempt is tested and promoted, or rolled back.
+/// Rotates `name` until `total` attempts were made by all workers and the killer made
+/// `min_kills` kills (or [`MORE_KILLS_LIMIT`] passed); a pending version left by an interrupted
+/// attempt is tested and promoted, or rolled back.
 async fn rotate_until(
     client: Client,
     name: String,
     tally: Arc<Tally>,
     total: usize,
+    min_kills: usize,
     mut rng: StdRng,
 ) {
-    while tally.attempts.fetch_add(1, Ordering::SeqCst) < total {
+    let started = Instant::now();
+    let more = |tally: &Tally| {
+        tally.attempts.fetch_add(1, Ordering::SeqCst) < total
+            || (tally.kills.load(Ordering::SeqCst) < min_kills
+                && started.elapsed() < MORE_KILLS_LIMIT)
+    };
+    while more(&tally) {
         // Reads while the plugin restarts, and finishing a pending version, are not attempts.
         let Some(key) = try_read_key(&client, &name).await else {
             tally.attempts.fetch_sub(1, Ordering::SeqCst);
@@ -350,6 +368,7 @@ async fn kill_until(
     fake: Arc<FakeProvider>,
     done: Arc<AtomicBool>,
     held_every: usize,
+    tally: Arc<Tally>,
     mut rng: StdRng,
 ) -> (usize, usize) {
     let (mut kills, mut held) = (0, 0);
@@ -390,6 +409,7 @@ async fn kill_until(
             held += usize::from(!pids.is_empty());
         }
         kills += usize::from(!pids.is_empty());
+        tally.kills.store(kills, Ordering::SeqCst);
     }
     (kills, held)
 }

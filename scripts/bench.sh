@@ -5,7 +5,8 @@
 # server and plugin CPU per request (from /proc); plugin RSS idle, after the reads and at 10,000
 # keys; plugin start time; keys/ list, overdue and metrics (both formats, with the CPU each costs)
 # at 10,000 keys; the periodic tick's plugin CPU at 10,000 keys; rotate/ against a provider
-# answering at once.
+# answering at once and against one that never answers (the time the tests used to assert);
+# the binary's exits when run by hand, with --version and as the host's database probe.
 #
 #   scripts/bench.sh                                   # builds the release plugin, 5 s per read run
 #   BENCH_SECONDS=10 BENCH_KEYS=10000 scripts/bench.sh
@@ -143,7 +144,9 @@ if [[ "$tick_wait" != 0 ]]; then
 fi
 rss_keys="$(rss_mib "$pid")"
 read -r rot_p50 rot_p90 rot_cpu <<<"$("${helper[@]}" rotate 50 "$pid")"
+read -r stall_p50 stall_p90 <<<"$("${helper[@]}" stalled 5)"
 read -r start_p50 start_p90 <<<"$("${helper[@]}" start 30 "$plugin")"
+read -r hand_ms version_ms probe_ms <<<"$("${helper[@]}" handrun 30 "$plugin")"
 
 row() { # name conns
   local r kv fl
@@ -167,11 +170,13 @@ cat <<EOF
 
 plugin RSS: idle after mount ${rss_idle} MiB, after the reads ${rss_after} MiB, at $keys keys ${rss_keys} MiB
 plugin start, exec to handshake line: median ${start_p50} ms, p90 ${start_p90} ms (30 starts)
+plugin exec to exit: by hand ${hand_ms} ms, --version ${version_ms} ms, as the database probe ${probe_ms} ms (medians of 30)
 $keys keys: created in ${create_s} s; keys/ list ${list_s} s
   overdue:  ${overdue_s}; the first after the creates ${overdue_cold_s}
   metrics:  Prometheus text ${metrics_prom_s}; JSON ${metrics_s}
 periodic tick at $keys keys, plugin CPU: $ticks
 rotate/ (stage, test against a provider answering at once, promote): median ${rot_p50} ms, p90 ${rot_p90} ms, plugin CPU ${rot_cpu} ms per rotation (50 rotations)
+rotate/ against a provider that never answers (timeout 1 s): 503 after median ${stall_p50} ms, p90 ${stall_p90} ms (5 rotations; one timeout each, no retry)
 
 ${seconds} s per read run with wrk; "server us"/"plugin us" = CPU time per request from /proc
 (resolution $((1000 / hz)) ms over the run); vs KV / vs floor = req/s ratios in this run. No audit device.

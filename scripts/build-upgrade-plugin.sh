@@ -8,6 +8,7 @@
 # debug info for this crate) gives this crate's artifacts another name, since cargo hashes the
 # profile into it, while every dependency is reused as `cargo test` compiled it (building
 # through the small hand_run test gives the dependencies the same features as `cargo test`).
+# It has no test hooks (the `test-hooks` feature): the upgrade test never asks for a tick.
 # The regular build's artifacts are left alone: the next `cargo test` recompiles nothing and
 # only re-links target/debug/vault-plugin-secrets-ai-keys from its own, still fresh, artifact.
 set -euo pipefail

@@ -22,9 +22,14 @@ PLUGIN="ai-keys"
 MOUNT="ai-keys"
 target_dir="${CARGO_TARGET_DIR:-target}"
 
+# No --features: the test hooks (the `test-hooks` feature, src/framework/test_hooks.rs) are for
+# the tests only, and the check below refuses a binary that has them.
 run cargo build --release --locked --bin "$NAME"
 built="$target_dir/release/$NAME"
 [[ -x "$built" ]] || die "no binary at $built"
+if grep -qaF "test-hooks/tick" "$built"; then
+  die "$built has the test hooks (built with the test-hooks feature): not a release build"
+fi
 
 reported="$("$built" --version)"
 version="${reported#"$NAME "}"

@@ -48,7 +48,7 @@ export AI_KEYS_SOAK_FAILOVER_ROTATIONS="$failover_rotations"
 out="$(mktemp "${TMPDIR:-/tmp}/ai-keys-soak.XXXXXX")"
 log "output in $out"
 status=0
-run cargo test --test e2e -- --nocapture --test-threads 1 "reliability::${only}" 2>&1 \
+run cargo test --features test-hooks --test e2e -- --nocapture --test-threads 1 "reliability::${only}" 2>&1 \
   | tee "$out" || status=$?
 if [[ "$fuzz_secs" != 0 && -z "$only" ]]; then
   scripts/fuzz.sh "$fuzz_secs" 2>&1 | tee -a "$out" || status=$?

@@ -106,6 +106,10 @@ impl AiKeys {
         for path in families.into_iter().flatten() {
             backend = backend.path(path);
         }
+        // Test builds only (the `test-hooks` feature): `test-hooks/tick` runs the periodic work
+        // and the WAL recovery set above, now.
+        #[cfg(feature = "test-hooks")]
+        let backend = backend.test_hooks();
         AiKeys {
             backend,
             shared,

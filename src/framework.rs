@@ -13,7 +13,9 @@
 //! The framework also answers what every Vault backend answers the same way:
 //! `help` (text and an OpenAPI 3.0.2 document), `rollback` (the periodic
 //! function plus write-ahead-log rollback, see [`wal_put`]) and the existence
-//! check used by the host to tell `create` from `update`.
+//! check used by the host to tell `create` from `update`. Builds with the `test-hooks` feature
+//! (the tests', never a release) can add a path that runs the `rollback` work now
+//! ([`Backend::test_hooks`]).
 //!
 //! Nothing here knows about gRPC: the transport translates protobuf requests
 //! into [`Request`]s, provides a [`Storage`] implementation, and maps
@@ -31,6 +33,8 @@ mod openapi;
 mod path;
 mod request;
 mod storage;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
 mod wal;
 
 pub use backend::{Backend, ExistenceResult, PeriodicFn, WalOutcome, WalRollbackFn};

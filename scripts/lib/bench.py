@@ -5,7 +5,11 @@
   bench.py time PATH [QUERY]     one GET of PATH; prints seconds
   bench.py rotate N PLUGIN_PID   N rotations of one key against a fake provider answering at once;
                                  prints "median_ms p90_ms plugin_cpu_ms_per_rotation"
+  bench.py stalled N             N rotations of one key against a provider that never answers
+                                 (timeout 1 s), each a 503; prints "median_ms p90_ms"
   bench.py start N PLUGIN        N plugin starts, exec to handshake line; prints "median_ms p90_ms"
+  bench.py handrun N PLUGIN      N runs each by hand, with --version and as the host's database
+                                 probe, exec to exit; prints the three medians in ms
   bench.py ticks PID SECONDS     plugin CPU of each burst of work (a periodic tick) seen in
                                  SECONDS of sampling; prints one "cpu_ms" per burst
 
@@ -32,7 +36,7 @@ def connection():
     return http.client.HTTPConnection(url.hostname, url.port, timeout=30)
 
 
-def call(conn, method, path, body=None):
+def call(conn, method, path, body=None, expect=None):
     headers = {"X-Vault-Token": os.environ["BAO_TOKEN"]}
     data = None
     if body is not None:
@@ -41,7 +45,10 @@ def call(conn, method, path, body=None):
     conn.request(method, "/v1/" + path, body=data, headers=headers)
     resp = conn.getresponse()
     text = resp.read()
-    if resp.status >= 300 and resp.status != 404:
+    if expect is not None:
+        if resp.status != expect:
+            raise SystemExit(f"{method} {path}: HTTP {resp.status}, not {expect}: {text[:300]!r}")
+    elif resp.status >= 300 and resp.status != 404:
         raise SystemExit(f"{method} {path}: HTTP {resp.status}: {text[:300]!r}")
     return resp.status, text
 
@@ -128,6 +135,60 @@ def rotate(n, plugin_pid):
     print(f"{statistics.median(times):.2f} {times[int(len(times) * 0.9)]:.2f} {cpu_ms:.2f}")
 
 
+def stalled(n):
+    """rotate/ against a provider that accepts connections and never answers: the key test gives
+    up after the provider's timeout (1 s), once, and the rotation answers 503."""
+    n = int(n)
+    listener = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def accept():
+        while True:
+            sock, _ = listener.accept()
+            held.append(sock)  # read nothing, answer nothing, keep it open
+
+    threading.Thread(target=accept, daemon=True).start()
+    conn = connection()
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    call(conn, "POST", "ai-keys/providers/stalled",
+         {"type": "openai_compatible", "base_url": base, "timeout": "1s"})
+    call(conn, "POST", "ai-keys/keys/bench-stalled",
+         {"value": "sk-bench-stalled-000-0123456789abcdef", "provider": "stalled"})
+    times = []
+    for i in range(1, n + 1):
+        began = time.monotonic()
+        call(conn, "POST", "ai-keys/rotate/bench-stalled",
+             {"value": f"sk-bench-stalled-{i:03d}-0123456789abcdef"}, expect=503)
+        times.append((time.monotonic() - began) * 1000)
+    times.sort()
+    print(f"{statistics.median(times):.0f} {times[int(len(times) * 0.9)]:.0f}")
+
+
+def handrun(n, plugin):
+    """The binary run the ways that must exit at once: by hand (no cookie), with --version, and
+    as the host's database probe."""
+    n = int(n)
+    runs = {
+        "hand": ([plugin], {"PATH": "/usr/bin:/bin"}, 1),
+        "version": ([plugin, "--version"], {}, 0),
+        "probe": ([plugin], {"VAULT_DATABASE_PLUGIN": "926a0820-aea2-be28-51d6-83cdf00e8edb",
+                             "PLUGIN_PROTOCOL_VERSIONS": "5"}, 1),
+    }
+    medians = []
+    for args, env, code in runs.values():
+        times = []
+        for _ in range(n):
+            began = time.monotonic()
+            done = subprocess.run(args, env=env, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  timeout=60, check=False)
+            times.append((time.monotonic() - began) * 1000)
+            if done.returncode != code:
+                raise SystemExit(f"{args}: exit {done.returncode}, not {code}")
+        medians.append(statistics.median(times))
+    print(" ".join(f"{m:.1f}" for m in medians))
+
+
 def start(n, plugin):
     n = int(n)
     pem = subprocess.run(
@@ -180,8 +241,8 @@ def ticks(pid, seconds):
 
 
 if __name__ == "__main__":
-    commands = {"create": create, "time": timed, "rotate": rotate, "start": start,
-                "ticks": ticks}
+    commands = {"create": create, "time": timed, "rotate": rotate, "stalled": stalled,
+                "start": start, "handrun": handrun, "ticks": ticks}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         raise SystemExit(__doc__)
     commands[sys.argv[1]](*sys.argv[2:])

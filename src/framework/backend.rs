@@ -43,6 +43,20 @@ pub enum WalOutcome {
 /// Default minimum age of a WAL entry before it is rolled back.
 const DEFAULT_WAL_MIN_AGE: Duration = Duration::from_secs(600);
 
+/// What one `rollback` runs, in order: the periodic function, then the WAL driver. The host's
+/// periodic call runs it through [`Backend::handle_request`]; in builds with the `test-hooks`
+/// feature the tick hook ([`super::test_hooks`]) holds a copy and runs the same [`Rollback::run`].
+/// Runs never overlap: the host never starts a rollback while one is in flight, and a hook's run
+/// waits for the host's (and the other way round).
+#[derive(Clone)]
+pub(crate) struct Rollback {
+    periodic: Option<PeriodicFn>,
+    wal_rollback: Option<WalRollbackFn>,
+    wal_min_age: Duration,
+    wal_budget: Option<Duration>,
+    running: Arc<tokio::sync::Mutex<()>>,
+}
+
 /// The answer to the host's existence check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExistenceResult {
@@ -68,6 +82,8 @@ pub struct Backend {
     /// No new WAL entry is started after this much time in one rollback (none by default).
     pub wal_budget: Option<Duration>,
     version: String,
+    /// Held while a rollback runs (see [`Rollback`]).
+    rollback_running: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Backend {
@@ -81,6 +97,7 @@ impl Backend {
             wal_min_age: DEFAULT_WAL_MIN_AGE,
             wal_budget: None,
             version: String::new(),
+            rollback_running: Arc::default(),
         }
     }
 
@@ -106,6 +123,17 @@ impl Backend {
     /// Bounds the time one rollback spends starting WAL entries; the rest wait for the next.
     pub fn wal_budget(mut self, budget: Duration) -> Backend {
         self.wal_budget = Some(budget);
+        self
+    }
+
+    /// Adds the test hooks' paths (see [`super::test_hooks`]): `test-hooks/tick` runs what the
+    /// host's periodic `rollback` call runs, now. Call it after [`Backend::periodic`],
+    /// [`Backend::wal_rollback`] and [`Backend::wal_budget`]: the hook keeps what they set.
+    /// Only in builds with the `test-hooks` feature, which release builds never have.
+    #[cfg(feature = "test-hooks")]
+    pub fn test_hooks(mut self) -> Backend {
+        let rollback = self.rollback();
+        self.paths.push(super::test_hooks::tick_path(rollback));
         self
     }
 
@@ -247,6 +275,33 @@ impl Backend {
     }
 
     async fn handle_rollback(&self, req: Request) -> HandlerResult {
+        self.rollback().run(req, None).await
+    }
+
+    /// The rollback work as this backend is configured now.
+    fn rollback(&self) -> Rollback {
+        Rollback {
+            periodic: self.periodic.clone(),
+            wal_rollback: self.wal_rollback.clone(),
+            wal_min_age: self.wal_min_age,
+            wal_budget: self.wal_budget,
+            running: self.rollback_running.clone(),
+        }
+    }
+}
+
+impl Rollback {
+    /// The minimum WAL entry age the host's call uses.
+    #[cfg(feature = "test-hooks")]
+    pub(crate) fn wal_min_age(&self) -> Duration {
+        self.wal_min_age
+    }
+
+    /// Runs the periodic function, then rolls back WAL entries older than the minimum age
+    /// (`wal_min_age` replaces the configured one for this run only; all of them when the data
+    /// has `immediate`); failures are joined into one [`Error::Internal`] after trying all.
+    pub(crate) async fn run(&self, req: Request, wal_min_age: Option<Duration>) -> HandlerResult {
+        let _one_at_a_time = self.running.lock().await;
         let mut errors = Vec::new();
         if let Some(periodic) = &self.periodic {
             if let Err(e) = periodic(req.clone()).await {
@@ -254,7 +309,9 @@ impl Backend {
             }
         }
         if let Some(rollback) = &self.wal_rollback {
-            self.rollback_wal(rollback, &req, &mut errors).await;
+            let min_age = wal_min_age.unwrap_or(self.wal_min_age);
+            self.rollback_wal(rollback, &req, min_age, &mut errors)
+                .await;
         }
         if errors.is_empty() {
             Ok(None)
@@ -267,6 +324,7 @@ impl Backend {
         &self,
         rollback: &WalRollbackFn,
         req: &Request,
+        min_age: Duration,
         errors: &mut Vec<String>,
     ) {
         let storage = req.storage.as_ref();
@@ -276,7 +334,7 @@ impl Backend {
         };
         let immediate = req.data.contains_key("immediate");
         let now = chrono::Utc::now().timestamp();
-        let min_age = i64::try_from(self.wal_min_age.as_secs()).unwrap_or(i64::MAX);
+        let min_age = i64::try_from(min_age.as_secs()).unwrap_or(i64::MAX);
         let started = std::time::Instant::now();
         for id in ids {
             if self.wal_budget.is_some_and(|b| started.elapsed() >= b) {

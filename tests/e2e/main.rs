@@ -49,9 +49,11 @@
 //! server) and tests/hand_run.rs (the plugin binary run by hand).
 //!
 //! One binary with many modules keeps link time down. Run with `scripts/test.sh`, or
-//! `cargo test --test e2e` once `BAO_BIN` (or `.tools/venv`) provides `bao`. libtest starts tests
-//! in name order, so a module whose tests wait minutes for the host's periodic tick should not
-//! sort last: there its tests would run alone at the end instead of beside the others.
+//! `cargo test --features test-hooks --test e2e` once `BAO_BIN` (or `.tools/venv`) provides
+//! `bao`: tests run the host's periodic work through the plugin's tick hook (`support::tick`),
+//! which only builds with that feature have. libtest starts tests in name order, so a module
+//! whose tests wait minutes (for the host's own tick, or for grace windows) should not sort
+//! last: there its tests would run alone at the end instead of beside the others.
 
 #![allow(
     clippy::unwrap_used,

@@ -8,8 +8,9 @@
 //! host's periodic tick, the check that no secret reached a log) serve most other modules.
 //!
 //! Contract: docs/api.md, docs/providers.md. The host's periodic tick (grace expiry at the
-//! provider, WAL recovery, automatic rotation) comes every 60 s and cannot be triggered, so the
-//! tests that need it poll with [`TICK_DEADLINE`] and run in parallel.
+//! provider, WAL recovery, automatic rotation) comes every 60 s; tests run the same work now
+//! through the plugin's tick hook ([`tick_until`], `support::tick`) and poll for its outcome. The
+//! few that deliberately wait for the host's own call poll with [`TICK_DEADLINE`].
 
 mod config;
 mod outcomes;
@@ -23,13 +24,19 @@ use serde_json::{json, Value};
 use crate::support::checks::{read_ok, write_ok};
 use crate::support::fake_provider::FakeProvider;
 use crate::support::server::poll_until_or;
-use crate::support::{Bao, Client, Reply};
+use crate::support::{Bao, Client, Reply, Tick};
 
-/// Bound of a wait for the host's periodic tick (every 60 s, first one 60 s after unseal).
+/// Bound of a wait for the host's own periodic tick (every 60 s, first one 60 s after unseal),
+/// for the tests that keep the real path covered.
 pub(crate) const TICK_DEADLINE: Duration = Duration::from_secs(150);
 /// Bound of every other wait.
 pub(crate) const SHORT_DEADLINE: Duration = Duration::from_secs(15);
+/// Bound of a wait for WAL recovery run by [`tick_until`]: at once, unless an attempt made
+/// during the test failed (a plugin killed mid-call, a provider down) and backs off a minute.
+pub(crate) const RECOVERY_DEADLINE: Duration = Duration::from_secs(90);
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Pause between two runs of [`tick_until`]: each run is the whole periodic work.
+const TICK_INTERVAL: Duration = Duration::from_millis(250);
 /// OpenAI project every `openai` provider here is configured with.
 pub(crate) const PROJECT: &str = "proj_test";
 
@@ -96,6 +103,38 @@ where
     poll_until_or(what, limit, POLL_INTERVAL, f, || {
         format!("--- server.log (tail) ---\n{}", bao.server_log_tail(60))
     })
+    .await
+}
+
+/// Runs the periodic work now through the tick hook (see [`Tick`]), then polls `f`, again and
+/// again, until `f` returns true; panics naming `what`, with the server log's tail, after
+/// `limit`. Returns how long it took.
+pub(crate) async fn tick_until<F, Fut>(
+    bao: &Bao,
+    tick: Tick,
+    what: &str,
+    limit: Duration,
+    mut f: F,
+) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let client = bao.client();
+    let c = &client;
+    poll_until_or(
+        what,
+        limit,
+        TICK_INTERVAL,
+        || {
+            let check = f();
+            async move {
+                c.tick(tick).await;
+                check.await
+            }
+        },
+        || format!("--- server.log (tail) ---\n{}", bao.server_log_tail(60)),
+    )
     .await
 }
 

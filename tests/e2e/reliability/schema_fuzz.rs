@@ -17,6 +17,7 @@ use super::{figures, size};
 use crate::providers::{create_key, openai_provider};
 use crate::support::checks::secret;
 use crate::support::fake_provider::FakeProvider;
+use crate::support::tick::is_test_hook;
 use crate::support::Bao;
 
 fn schemathesis() -> PathBuf {
@@ -49,7 +50,7 @@ async fn schemathesis_finds_no_server_error_in_the_plugins_openapi_document() {
         .as_object()
         .unwrap()
         .iter()
-        .filter(|(p, _)| p.starts_with("/ai-keys/"))
+        .filter(|(p, _)| p.starts_with("/ai-keys/") && !is_test_hook(p))
         .map(|(p, v)| (p.clone(), v.clone()))
         .collect();
     let operations = paths.len();

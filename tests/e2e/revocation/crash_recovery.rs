@@ -5,21 +5,22 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::providers::{
-    assert_no_leaks, configure_provider, create_key, creds, provider_body, read_key, wait_until,
-    SHORT_DEADLINE, TICK_DEADLINE,
+    assert_no_leaks, configure_provider, create_key, creds, provider_body, read_key, tick_until,
+    wait_until, RECOVERY_DEADLINE, SHORT_DEADLINE,
 };
 use crate::support::checks::secret;
 use crate::support::fake_provider::FakeProvider;
-use crate::support::{process, Bao};
+use crate::support::{process, Bao, Tick};
 
 // ---------------------------------------------------------------------------------------------
 // Crash between "created at the provider" and "version stored"
 // ---------------------------------------------------------------------------------------------
 
 /// `rotate/` without a value while the provider stalls after creating the key; the plugin
-/// process is SIGKILLed in that moment. The request fails; the next tick restarts the plugin,
-/// and its WAL recovery finds the key the provider created (by its unique name, since the
-/// answer with its id never arrived) and revokes it. The key is untouched: version 1, same creds.
+/// process is SIGKILLed in that moment. The request fails; the next tick (the test's, through
+/// the tick hook, which restarts the plugin, with the intents' minimum age lowered) runs the WAL
+/// recovery, which finds the key the provider created (by its unique name, since the answer
+/// with its id never arrived) and revokes it. The key is untouched: version 1, same creds.
 #[tokio::test]
 async fn tick_revokes_a_key_created_by_a_crashed_rotation() {
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
@@ -79,10 +80,11 @@ async fn tick_revokes_a_key_created_by_a_crashed_rotation() {
 
     let killed_at = Instant::now();
     let f = &fake;
-    wait_until(
+    tick_until(
         &bao,
+        Tick::RecoverYoungIntents,
         "the tick to revoke the unrecorded key",
-        TICK_DEADLINE,
+        RECOVERY_DEADLINE,
         || async move { f.active_created_keys().is_empty() },
     )
     .await;

@@ -91,6 +91,9 @@ async fn rotate_twice_with_created_keys(
 ///   stays active.
 /// - Anthropic: a key imported with `provider_key_id` (made in the Console) is deactivated
 ///   (`inactive`) once a rotation's 2 s grace has ended and the tick has run.
+///
+/// Deliberately waits for the host's own periodic call (up to two minutes) instead of running
+/// the tick hook: the test that shows grace ends reach the provider through the real path.
 #[tokio::test]
 async fn tick_revokes_keys_at_the_provider_when_grace_ends() {
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());

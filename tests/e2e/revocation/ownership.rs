@@ -4,10 +4,10 @@
 
 use serde_json::{json, Value};
 
-use crate::providers::{configure_provider, provider_body, wait_until, TICK_DEADLINE};
+use crate::providers::{configure_provider, provider_body, tick_until, SHORT_DEADLINE};
 use crate::support::checks::{expect_error, read_ok, secret, write_ok};
 use crate::support::fake_provider::{FakeProvider, Mode};
-use crate::support::{Bao, Client};
+use crate::support::{Bao, Client, Tick};
 
 async fn pending_version(root: &Client, name: &str) -> Value {
     read_ok(root, &format!("ai-keys/keys/{name}")).await["pending_version"].clone()
@@ -151,10 +151,11 @@ async fn provider_key_ids_are_checked_with_the_provider_before_they_are_recorded
     )
     .await;
     let f = &fake;
-    wait_until(
+    tick_until(
         &bao,
+        Tick::AsTheHost,
         "the tick to deactivate the verified old key",
-        TICK_DEADLINE,
+        SHORT_DEADLINE,
         || async move { f.anthropic_key_status("apikey_01one").as_deref() == Some("inactive") },
     )
     .await;

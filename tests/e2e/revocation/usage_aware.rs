@@ -3,28 +3,36 @@
 //! whether the key is still used, and postpones the end while it is, up to `max_grace` after the
 //! planned end.
 //!
-//! One server and one test for every case, so that the waits for the host's periodic tick
-//! (every 60 s, not triggerable) are shared: a key used until its first postponement, then
-//! quiet; a key used throughout that reaches `max_grace`; a key whose provider cannot answer; a
-//! key used only by the engine's own key test; and an emergency promotion (grace 0).
+//! One server and one test for every case, so that the waits for grace windows to pass are
+//! shared: a key used until its first postponement, then quiet; a key used throughout that
+//! reaches `max_grace`; a key whose provider cannot answer; a key used only by the engine's own
+//! key test; and an emergency promotion (grace 0). The test runs the periodic work itself
+//! through the plugin's tick hook.
+
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
 
 use crate::providers::{
-    configure_provider, create_key, creds, provider_body, read_key, rotate, version, wait_until,
-    SHORT_DEADLINE, TICK_DEADLINE,
+    configure_provider, create_key, creds, provider_body, read_key, rotate, tick_until, version,
+    wait_until, SHORT_DEADLINE,
 };
 use crate::support::checks::{data, history, secret};
 use crate::support::fake_provider::{FakeProvider, Mode};
-use crate::support::{Bao, Client};
+use crate::support::{Bao, Client, Tick};
 
-/// Grace of the rotation that makes the watched key `previous`: long enough that a tick (every
-/// 60 s) always falls inside it, after the setup.
-const GRACE: &str = "90s";
+/// Grace of the rotation that makes the watched key `previous`. Long enough that the rest of
+/// the setup (five more keys, a few seconds; more on a loaded machine) and the test's first tick
+/// come well before it ends: from that tick, which postpones "busy-then-quiet", to the next
+/// (after the planned end) the key must stay unused for more than its 30 s quiet period.
+const GRACE: &str = "60s";
 /// The same for OpenRouter, which reports spend, not a time: its first check only records a
-/// baseline, so two ticks must fall inside the window (the engine checks from 150 s before).
-const SPEND_GRACE: &str = "150s";
+/// baseline, and the second, which sees the spend rise, comes in the last wait below, after
+/// "busy" reached its max_grace (GRACE + 30 s + a second).
+const SPEND_GRACE: &str = "120s";
+/// Bound of a wait for a grace window of this test, postponed ones included, to pass.
+const WINDOW_DEADLINE: Duration = Duration::from_secs(120);
 
 /// A key whose current version the engine created at `provider`, then retired by a second
 /// rotation with `grace`: version 2 is `previous`. Returns (its provider id, its value, its
@@ -163,10 +171,12 @@ async fn a_previous_key_in_use_is_kept_until_quiet_or_max_grace() {
     // postponed the first two.
     let (fa, fd) = (&fake, &down);
     let (ca, ab, cc) = (&client, (&a, &b), &c);
-    wait_until(
+    assert!(app_uses(fa, ab.0).await && app_uses(fa, ab.1).await && app_uses(fd, cc).await);
+    tick_until(
         &bao,
+        Tick::AsTheHost,
         "the tick to postpone the grace end of the keys in use",
-        TICK_DEADLINE,
+        SHORT_DEADLINE,
         || async move {
             assert!(app_uses(fa, ab.0).await && app_uses(fa, ab.1).await && app_uses(fd, cc).await);
             let (va, vb) = (v2(ca, "busy-then-quiet").await, v2(ca, "busy").await);
@@ -223,7 +233,7 @@ async fn a_previous_key_in_use_is_kept_until_quiet_or_max_grace() {
     wait_until(
         &bao,
         "the planned grace end",
-        TICK_DEADLINE,
+        WINDOW_DEADLINE,
         || async move {
             app_uses(fa, ab.1).await;
             Utc::now() > a_planned + TimeDelta::seconds(1)
@@ -276,11 +286,26 @@ async fn a_previous_key_in_use_is_kept_until_quiet_or_max_grace() {
 
     // Quiet: revoked once its postponed end passes. In use: revoked at max_grace anyway.
     // An OpenRouter key whose spend keeps rising is postponed too (by its second check).
+    // "busy" is used past its max_grace before the tick that revokes it comes (with the host's
+    // tick, a minute apart, that was the usual case): the end is kept although it is in use.
     let (ia, ib, ff) = (&a_id, &b_id, &f);
     wait_until(
         &bao,
+        "max_grace of busy to pass, the key still in use",
+        WINDOW_DEADLINE,
+        || async move {
+            app_uses(fa, ab.1).await;
+            Utc::now() > b_planned + TimeDelta::seconds(31)
+        },
+    )
+    .await;
+    app_uses(fa, ab.1).await;
+    fa.spend(ff, 0.001);
+    tick_until(
+        &bao,
+        Tick::AsTheHost,
         "both postponed keys revoked at the provider",
-        TICK_DEADLINE,
+        WINDOW_DEADLINE,
         || async move {
             app_uses(fa, ab.1).await;
             fa.spend(ff, 0.001);

@@ -167,3 +167,74 @@ async fn later_keeps_an_entry_quietly_and_a_spent_budget_starts_nothing() {
         .is_ok());
     assert_eq!(s.keys(), ["wal/a", "wal/c"], "nothing started");
 }
+
+/// A rollback never overlaps another: the host starts none while one is in flight, and the tick
+/// hook of test builds waits for the host's run (and the other way round), so a test's tick can
+/// never make two recoveries of one entry race. Here the host's run holds the periodic function
+/// until told to finish; a second run started meanwhile enters it only after.
+#[tokio::test]
+async fn rollbacks_run_one_at_a_time() {
+    let entered = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(tokio::sync::Notify::new());
+    let (e, r) = (entered.clone(), release.clone());
+    let periodic: PeriodicFn = Arc::new(move |_req| {
+        let (e, r) = (e.clone(), r.clone());
+        Box::pin(async move {
+            if e.fetch_add(1, Ordering::SeqCst) == 0 {
+                r.notified().await;
+            }
+            Ok(())
+        })
+    });
+    let b = Arc::new(Backend::new("").periodic(periodic));
+    let s = storage();
+    let run = |b: Arc<Backend>, s: Arc<InMemoryStorage>| {
+        tokio::spawn(async move { b.handle_request(req(Operation::Rollback, "", &s)).await })
+    };
+    let first = run(b.clone(), s.clone());
+    while entered.load(Ordering::SeqCst) == 0 {
+        tokio::task::yield_now().await;
+    }
+    let second = run(b.clone(), s.clone());
+    // The current-thread runtime polls the second run on these yields: without the lock it
+    // would enter the periodic function at once.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        entered.load(Ordering::SeqCst),
+        1,
+        "two rollbacks overlapped"
+    );
+    release.notify_one();
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+    assert_eq!(entered.load(Ordering::SeqCst), 2);
+}
+
+/// The tick hook (`test-hooks` builds) runs the backend's rollback work: the periodic function
+/// and the WAL entries older than the minimum age, which `wal_min_age` lowers for that run.
+#[cfg(feature = "test-hooks")]
+#[tokio::test]
+async fn the_tick_hook_runs_the_rollback_work() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (b, s) = (wal_backend(calls.clone(), false).test_hooks(), storage());
+    put_entry(&s, "old", "good", 601).await;
+    put_entry(&s, "young", "good", 30).await;
+    let hook =
+        |data: serde_json::Value| req(Operation::Update, "test-hooks/tick", &s).with_data(data);
+    assert_eq!(b.handle_request(hook(json!({}))).await.unwrap(), None);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(s.keys(), ["wal/young"]);
+    b.handle_request(hook(json!({ "wal_min_age": "10s" })))
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert!(s.keys().is_empty());
+    let refused = b
+        .handle_request(hook(json!({ "wal_min_age": "11m" })))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), 400, "{refused}");
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "a refused run ran");
+}

@@ -1,0 +1,139 @@
+//! The tick hook (`test-hooks/tick`): served only by builds with the `test-hooks` feature, and
+//! there it runs what the host's periodic `rollback` call runs, with the WAL entries' minimum age
+//! lowered for that one run when asked.
+
+use serde_json::Value;
+
+use crate::backend::testing::Harness;
+
+/// The OpenAPI document lists the hook exactly when the build has the feature: scripts/test.sh
+/// builds the tests with it, and a release build (no feature) neither serves nor documents it.
+/// Run both ways: `cargo test --lib test_hooks` and `cargo test --lib --features test-hooks
+/// test_hooks`.
+#[tokio::test]
+async fn the_tick_hook_is_served_only_by_builds_with_the_feature() {
+    let h = Harness::new().await;
+    let doc = h.openapi().await;
+    let paths = doc["paths"].as_object().expect("paths");
+    let hooks: Vec<&String> = paths.keys().filter(|p| p.contains("test-hooks")).collect();
+    if cfg!(feature = "test-hooks") {
+        assert_eq!(hooks, ["/test-hooks/tick"], "{hooks:?}");
+        let item = &paths["/test-hooks/tick"];
+        assert!(item["post"].is_object(), "{item:#}");
+        assert!(
+            item["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("test builds only")),
+            "{item:#}"
+        );
+    } else {
+        assert!(
+            hooks.is_empty(),
+            "a build without the feature serves {hooks:?}"
+        );
+        let refused = h
+            .write("test-hooks/tick", Value::Object(Default::default()))
+            .await;
+        assert!(
+            matches!(refused, Err(crate::framework::Error::UnsupportedPath)),
+            "{refused:?}"
+        );
+    }
+}
+
+#[cfg(feature = "test-hooks")]
+mod with_the_feature {
+    use chrono::{TimeDelta, Utc};
+    use serde_json::json;
+
+    use crate::backend::provider_ops::{RevokeIntent, WAL_REVOKE};
+    use crate::backend::record;
+    use crate::backend::testing::{expect_bad_request, wal_entries, with_key, Harness, NEW};
+    use crate::framework::{put_json, WalEntry};
+
+    /// The periodic part: a grace window that has ended (in storage, not yet recorded) is
+    /// recorded by one write to the hook, as by the host's tick: `expired` by the scheduler.
+    #[tokio::test]
+    async fn the_hook_runs_the_periodic_work() {
+        let h = with_key().await;
+        h.write("stage/k", json!({ "value": NEW })).await.unwrap();
+        h.write("promote/k", json!({ "grace_period": 3600, "force": true }))
+            .await
+            .unwrap();
+        let storage = h.cached.as_ref();
+        let mut entry = record::load(storage, "k").await.unwrap().unwrap();
+        let v = entry.key.versions.versions.get_mut(&1).unwrap();
+        v.grace_expires_time = Some(Utc::now() - TimeDelta::seconds(5));
+        record::save(storage, &entry).await.unwrap();
+        assert_eq!(
+            h.history("k")
+                .await
+                .iter()
+                .filter(|e| e["event"] == "expired")
+                .count(),
+            0
+        );
+
+        assert_eq!(
+            h.write("test-hooks/tick", json!({})).await.unwrap(),
+            json!(null)
+        );
+        let events = h.history("k").await;
+        assert!(
+            events
+                .iter()
+                .any(|e| e["event"] == "expired" && e["actor"] == "scheduler" && e["version"] == 1),
+            "{events:#?}"
+        );
+    }
+
+    /// The WAL part: an intent ten seconds old is younger than the engine's minimum age (30 s),
+    /// so neither the host's tick nor the hook by default touches it; the hook with
+    /// `wal_min_age=0` recovers it (here: a revocation tried, refused by a provider type that
+    /// cannot revoke, and backed off), and the host's tick keeps its own minimum. The hook never
+    /// raises the minimum.
+    #[tokio::test]
+    async fn the_hook_lowers_the_wal_minimum_age_for_its_run_only() {
+        let h = Harness::new().await;
+        h.create(
+            "providers/p",
+            json!({ "type": "openai_compatible", "base_url": "http://127.0.0.1:9" }),
+        )
+        .await
+        .unwrap();
+        let intent = RevokeIntent {
+            key: "gone".into(),
+            provider: "p".into(),
+            version: 3,
+            provider_key_id: "key_3".into(),
+            owned: true,
+            retry: Default::default(),
+        };
+        let young = WalEntry {
+            kind: WAL_REVOKE.into(),
+            data: serde_json::to_value(&intent).unwrap(),
+            created_at: Utc::now().timestamp() - 10,
+        };
+        put_json(h.storage.as_ref(), "wal/i1", &young)
+            .await
+            .unwrap();
+        let stored = || async { wal_entries(&h).await[0].1.data.clone() };
+
+        h.tick().await.unwrap();
+        h.write("test-hooks/tick", json!({})).await.unwrap();
+        assert_eq!(stored().await, young.data, "a young intent was recovered");
+
+        let above = h
+            .write("test-hooks/tick", json!({ "wal_min_age": "31s" }))
+            .await;
+        let message = expect_bad_request(above);
+        assert!(message.contains("wal_min_age"), "{message}");
+
+        h.write("test-hooks/tick", json!({ "wal_min_age": 0 }))
+            .await
+            .unwrap();
+        let after = stored().await;
+        assert_eq!(after["attempts"], 1, "not recovered: {after}");
+        assert!(after["next_attempt_time"].is_string(), "{after}");
+    }
+}

@@ -419,3 +419,32 @@ impl FakeOpenRouter {
         self.requests.lock().unwrap().clone()
     }
 }
+
+/// Provider `p` (`openai_compatible` at a closed port: every revocation there fails without a
+/// network call) and, at `wal/i1`, an intent to revoke version 3 of the deleted key `gone`,
+/// written `age_secs` seconds ago; the entry as stored.
+pub(crate) async fn revoke_intent_of_a_deleted_key(h: &Harness, age_secs: i64) -> WalEntry {
+    h.create(
+        "providers/p",
+        json!({ "type": "openai_compatible", "base_url": "http://127.0.0.1:9" }),
+    )
+    .await
+    .unwrap();
+    let intent = super::provider_ops::RevokeIntent {
+        key: "gone".into(),
+        provider: "p".into(),
+        version: 3,
+        provider_key_id: "key_3".into(),
+        owned: true,
+        retry: Default::default(),
+    };
+    let entry = WalEntry {
+        kind: super::provider_ops::WAL_REVOKE.into(),
+        data: serde_json::to_value(&intent).unwrap(),
+        created_at: chrono::Utc::now().timestamp() - age_secs,
+    };
+    crate::framework::put_json(h.storage.as_ref(), "wal/i1", &entry)
+        .await
+        .unwrap();
+    entry
+}

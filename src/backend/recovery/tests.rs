@@ -1,4 +1,4 @@
-//! Trust review items 4, 6 and 10 on in-memory storage: revocation intents come before the
+//! Crash safety at providers on in-memory storage: revocation intents come before the
 //! write that retires (or deletes) a version, recovery leaves in-flight intents alone and backs
 //! off, and a node that cannot tell whether it is a standby does no periodic work.
 
@@ -8,10 +8,12 @@ use std::sync::Arc;
 use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
 
-use crate::backend::provider_ops::{RevokeIntent, WAL_REVOKE};
+use crate::backend::provider_ops::WAL_REVOKE;
 use crate::backend::record;
 use crate::backend::testing::Harness;
-use crate::backend::testing::{created_at_provider, wal_entries, with_key, NEW};
+use crate::backend::testing::{
+    created_at_provider, revoke_intent_of_a_deleted_key, wal_entries, with_key, NEW,
+};
 use crate::engine::Engine;
 use crate::framework::{put_json, Operation, Request, Storage, StorageError, WalEntry, WalOutcome};
 
@@ -49,7 +51,7 @@ impl Storage for Faulty {
     }
 }
 
-/// Item 4: deleting a key whose version lives at a provider writes the revocation intent
+/// Deleting a key whose version lives at a provider writes the revocation intent
 /// before removing the record; if the intent cannot be written, nothing is deleted (before the
 /// fix the record was gone and the intent never written).
 #[tokio::test]
@@ -72,7 +74,7 @@ async fn a_delete_that_cannot_write_its_intent_deletes_nothing() {
     assert!(h.read("keys/k").await["versions"]["1"].is_object());
 }
 
-/// Item 4: a version retired by an operation carries its pending revocation and an intent that
+/// A version retired by an operation carries its pending revocation and an intent that
 /// names it, in storage, before any provider answer.
 #[tokio::test]
 async fn a_retired_version_records_a_pending_revocation_and_its_intent() {
@@ -98,31 +100,12 @@ async fn a_retired_version_records_a_pending_revocation_and_its_intent() {
     assert_eq!(entry.data["provider"], "p");
 }
 
-/// Item 6: recovery never touches an intent whose key is locked (its operation may still run),
+/// Recovery never touches an intent whose key is locked (its operation may still run),
 /// and a recovery that fails backs off instead of retrying on every tick.
 #[tokio::test]
 async fn recovery_skips_in_flight_intents_and_backs_off() {
     let h = Harness::new().await;
-    h.create(
-        "providers/p",
-        json!({ "type": "openai_compatible", "base_url": "http://127.0.0.1:9" }),
-    )
-    .await
-    .unwrap();
-    let intent = RevokeIntent {
-        key: "gone".into(),
-        provider: "p".into(),
-        version: 3,
-        provider_key_id: "key_3".into(),
-        owned: true,
-        retry: Default::default(),
-    };
-    let old = WalEntry {
-        kind: WAL_REVOKE.into(),
-        data: serde_json::to_value(&intent).unwrap(),
-        created_at: Utc::now().timestamp() - 3600,
-    };
-    put_json(h.storage.as_ref(), "wal/i1", &old).await.unwrap();
+    let old = revoke_intent_of_a_deleted_key(&h, 3600).await;
     let shared = h.engine.shared.clone();
     let req = || Request::new(Operation::Rollback, "", h.cached.clone());
     let stored = || async { wal_entries(&h).await[0].1.data.clone() };
@@ -144,7 +127,7 @@ async fn recovery_skips_in_flight_intents_and_backs_off() {
     assert_eq!(stored().await, after, "retried during its back-off");
 }
 
-/// Item 10: a node that cannot ask the host whether it is a standby acts as one: its tick makes
+/// A node that cannot ask the host whether it is a standby acts as one: its tick makes
 /// no writes (before the fix it counted as active and wrote).
 #[tokio::test]
 async fn a_node_that_cannot_tell_its_role_does_no_periodic_work() {
@@ -174,7 +157,7 @@ async fn a_node_that_cannot_tell_its_role_does_no_periodic_work() {
     assert_eq!(h.read("keys/k").await["versions"]["1"]["state"], "revoked");
 }
 
-/// Item 3 with 6: a previous-release revoke intent for an Anthropic key of a deleted key names an
+/// A previous-release revoke intent for an Anthropic key of a deleted key names an
 /// id the engine never proved to be this key's: recovery drops it without calling the provider
 /// (a call would fail here, nothing listens on the port, and keep the intent).
 #[tokio::test]
@@ -217,7 +200,7 @@ async fn recovery_never_revokes_an_unproven_id() {
     );
 }
 
-/// Item 4: a request dropped between the intent and the record that retires the version (a
+/// A request dropped between the intent and the record that retires the version (a
 /// client disconnect drops the handler's future) leaves the version live and an intent that
 /// recovery drops as unneeded; nothing retired is left without an intent.
 #[tokio::test]

@@ -46,10 +46,10 @@ mod with_the_feature {
     use chrono::{TimeDelta, Utc};
     use serde_json::json;
 
-    use crate::backend::provider_ops::{RevokeIntent, WAL_REVOKE};
     use crate::backend::record;
-    use crate::backend::testing::{expect_bad_request, wal_entries, with_key, Harness, NEW};
-    use crate::framework::{put_json, WalEntry};
+    use crate::backend::testing::{
+        expect_bad_request, revoke_intent_of_a_deleted_key, wal_entries, with_key, Harness, NEW,
+    };
 
     /// The periodic part: a grace window that has ended (in storage, not yet recorded) is
     /// recorded by one write to the hook, as by the host's tick: `expired` by the scheduler.
@@ -95,28 +95,7 @@ mod with_the_feature {
     #[tokio::test]
     async fn the_hook_lowers_the_wal_minimum_age_for_its_run_only() {
         let h = Harness::new().await;
-        h.create(
-            "providers/p",
-            json!({ "type": "openai_compatible", "base_url": "http://127.0.0.1:9" }),
-        )
-        .await
-        .unwrap();
-        let intent = RevokeIntent {
-            key: "gone".into(),
-            provider: "p".into(),
-            version: 3,
-            provider_key_id: "key_3".into(),
-            owned: true,
-            retry: Default::default(),
-        };
-        let young = WalEntry {
-            kind: WAL_REVOKE.into(),
-            data: serde_json::to_value(&intent).unwrap(),
-            created_at: Utc::now().timestamp() - 10,
-        };
-        put_json(h.storage.as_ref(), "wal/i1", &young)
-            .await
-            .unwrap();
+        let young = revoke_intent_of_a_deleted_key(&h, 10).await;
         let stored = || async { wal_entries(&h).await[0].1.data.clone() };
 
         h.tick().await.unwrap();

@@ -1,7 +1,7 @@
 //! The ai-keys engine: every path of docs/api.md, grouped by family, plus the periodic work.
 //!
 //! One [`AiKeys`] serves one mount. Handlers are plain `async fn`s taking the shared engine
-//! state, the request and its validated fields; [`bind`] turns them into framework handlers.
+//! state, the request and its validated fields; `shared::bind` turns them into framework handlers.
 
 // The API: one file per path family. Each declares its paths and parses, calls and renders;
 // none imports another.

@@ -448,3 +448,19 @@ pub(crate) async fn revoke_intent_of_a_deleted_key(h: &Harness, age_secs: i64) -
         .unwrap();
     entry
 }
+
+/// Key `k` rotated to [`NEW`] with a one-hour grace, then version 1's grace end moved five
+/// seconds into the past in storage: a window that has ended, not yet recorded by a tick.
+pub(crate) async fn with_unrecorded_grace_end() -> Harness {
+    let h = with_key().await;
+    h.write("stage/k", json!({ "value": NEW })).await.unwrap();
+    h.write("promote/k", json!({ "grace_period": 3600, "force": true }))
+        .await
+        .unwrap();
+    let storage = h.cached.as_ref();
+    let mut entry = record::load(storage, "k").await.unwrap().unwrap();
+    let v = entry.key.versions.versions.get_mut(&1).unwrap();
+    v.grace_expires_time = Some(chrono::Utc::now() - chrono::TimeDelta::seconds(5));
+    record::save(storage, &entry).await.unwrap();
+    h
+}

@@ -9,10 +9,10 @@ use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
 
 use crate::backend::provider_ops::WAL_REVOKE;
-use crate::backend::record;
 use crate::backend::testing::Harness;
 use crate::backend::testing::{
-    created_at_provider, revoke_intent_of_a_deleted_key, wal_entries, with_key, NEW,
+    created_at_provider, revoke_intent_of_a_deleted_key, wal_entries, with_key,
+    with_unrecorded_grace_end, NEW,
 };
 use crate::engine::Engine;
 use crate::framework::{put_json, Operation, Request, Storage, StorageError, WalEntry, WalOutcome};
@@ -131,17 +131,8 @@ async fn recovery_skips_in_flight_intents_and_backs_off() {
 /// no writes (before the fix it counted as active and wrote).
 #[tokio::test]
 async fn a_node_that_cannot_tell_its_role_does_no_periodic_work() {
-    let h = with_key().await;
-    h.write("stage/k", json!({ "value": NEW })).await.unwrap();
-    h.write("promote/k", json!({ "grace_period": 3600, "force": true }))
-        .await
-        .unwrap();
     // The grace window has ended (in storage), but the tick has not recorded it yet.
-    let storage = h.cached.as_ref();
-    let mut entry = record::load(storage, "k").await.unwrap().unwrap();
-    let v = entry.key.versions.versions.get_mut(&1).unwrap();
-    v.grace_expires_time = Some(Utc::now() - TimeDelta::seconds(5));
-    record::save(storage, &entry).await.unwrap();
+    let h = with_unrecorded_grace_end().await;
     let before = h.snapshot().await;
 
     h.system.unreachable.store(true, Ordering::SeqCst);

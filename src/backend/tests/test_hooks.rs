@@ -43,28 +43,18 @@ async fn the_tick_hook_is_served_only_by_builds_with_the_feature() {
 
 #[cfg(feature = "test-hooks")]
 mod with_the_feature {
-    use chrono::{TimeDelta, Utc};
     use serde_json::json;
 
-    use crate::backend::record;
     use crate::backend::testing::{
-        expect_bad_request, revoke_intent_of_a_deleted_key, wal_entries, with_key, Harness, NEW,
+        expect_bad_request, revoke_intent_of_a_deleted_key, wal_entries, with_unrecorded_grace_end,
+        Harness,
     };
 
     /// The periodic part: a grace window that has ended (in storage, not yet recorded) is
     /// recorded by one write to the hook, as by the host's tick: `expired` by the scheduler.
     #[tokio::test]
     async fn the_hook_runs_the_periodic_work() {
-        let h = with_key().await;
-        h.write("stage/k", json!({ "value": NEW })).await.unwrap();
-        h.write("promote/k", json!({ "grace_period": 3600, "force": true }))
-            .await
-            .unwrap();
-        let storage = h.cached.as_ref();
-        let mut entry = record::load(storage, "k").await.unwrap().unwrap();
-        let v = entry.key.versions.versions.get_mut(&1).unwrap();
-        v.grace_expires_time = Some(Utc::now() - TimeDelta::seconds(5));
-        record::save(storage, &entry).await.unwrap();
+        let h = with_unrecorded_grace_end().await;
         assert_eq!(
             h.history("k")
                 .await

@@ -2,12 +2,14 @@
 //! answers (how long, how many, what ends it), the in-flight bound, the ids it revokes, and the
 //! intents it keeps (a provider configuration gone, a lookup that fails).
 
+use std::sync::atomic::Ordering;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
 
 use super::{judge, recover_create, CreateIntent, Patience, Verdict, NOT_FOUND_PERIOD};
 use crate::backend::provider_ops::WAL_CREATE;
-use crate::backend::testing::{wal_entries, FakeOpenRouter, Harness};
+use crate::backend::testing::{wal_entries, with_key, FakeOpenRouter, Harness};
 use crate::framework::{put_json, WalEntry, WalOutcome};
 
 fn intent() -> CreateIntent {
@@ -195,9 +197,9 @@ async fn an_intent_whose_provider_is_gone_is_kept_with_back_off() {
 #[tokio::test]
 async fn a_refused_lookup_resets_the_stored_streak_and_backs_off() {
     let h = Harness::new().await;
-    // This fake answers every list with a 404.
     let fake = FakeOpenRouter::start(200).await;
     fake.configure(&h, "p").await;
+    fake.list_status.store(404, Ordering::SeqCst);
     let since = (Utc::now() - TimeDelta::minutes(10)).to_rfc3339();
     let streak = json!({ "not_found_since": since, "not_found_lookups": 2 });
     let entry = stored_intent(&h, "p", streak).await;
@@ -219,4 +221,76 @@ async fn a_refused_lookup_resets_the_stored_streak_and_backs_off() {
         .iter()
         .any(|r| r.starts_with("GET /api/v1/keys?")));
     assert!(fake.requests().iter().all(|r| !r.starts_with("DELETE")));
+}
+
+/// Recovery of the stored intent `wal/c1` once, in a test's hurry (no period, no spacing).
+async fn recover_now(h: &Harness, entry: &WalEntry) -> WalOutcome {
+    let stored = wal_entries(h).await;
+    let entry = stored
+        .first()
+        .map(|(_, e)| e.clone())
+        .unwrap_or(entry.clone());
+    let quick = Patience::PRODUCTION.shortened(std::time::Duration::ZERO);
+    let shared = h.engine.shared.clone();
+    recover_create(&shared, h.cached.as_ref(), "c1", &entry, quick)
+        .await
+        .unwrap()
+}
+
+fn events(history: &[Value], event: &str) -> Vec<Value> {
+    history
+        .iter()
+        .filter(|e| e["event"] == event)
+        .cloned()
+        .collect()
+}
+
+/// The list leaves the key out twice, then shows it: recovery keeps the intent, looks again,
+/// revokes the key it finds (and no other), settles, and the key's history tells it.
+#[tokio::test]
+async fn a_key_the_list_shows_on_the_third_lookup_is_revoked_and_told_in_history() {
+    let h = with_key().await;
+    let fake = FakeOpenRouter::start(200).await;
+    fake.configure(&h, "p").await;
+    let entry = stored_intent(&h, "p", json!({})).await;
+    assert_eq!(recover_now(&h, &entry).await, WalOutcome::Later);
+    assert_eq!(recover_now(&h, &entry).await, WalOutcome::Later);
+    fake.listed.lock().unwrap().extend([
+        json!({ "name": "ai-keys-k-0123456789ab", "hash": "hash-77" }),
+        json!({ "name": "ai-keys-k-0123456789ac", "hash": "hash-78" }),
+    ]);
+    assert_eq!(recover_now(&h, &entry).await, WalOutcome::Settled);
+    let deletes: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("DELETE"))
+        .collect();
+    assert_eq!(deletes, ["DELETE /api/v1/keys/hash-77"]);
+    let told = events(&h.history("k").await, "unrecorded_key_revoked");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0]["detail"].as_str().unwrap().contains("hash-77"));
+}
+
+/// Lookups that keep finding nothing settle the intent after the third, and the key's history
+/// says that the interrupted create made nothing.
+#[tokio::test]
+async fn a_create_that_made_nothing_is_settled_after_three_lookups_and_told_in_history() {
+    let h = with_key().await;
+    let fake = FakeOpenRouter::start(200).await;
+    fake.configure(&h, "p").await;
+    let entry = stored_intent(&h, "p", json!({})).await;
+    assert_eq!(recover_now(&h, &entry).await, WalOutcome::Later);
+    assert_eq!(recover_now(&h, &entry).await, WalOutcome::Later);
+    assert!(events(&h.history("k").await, "unfinished_create_settled").is_empty());
+    assert_eq!(recover_now(&h, &entry).await, WalOutcome::Settled);
+    let lists = fake.requests();
+    let lists = lists.iter().filter(|r| r.starts_with("GET /api/v1/keys?"));
+    assert_eq!(
+        lists.count(),
+        3,
+        "one list a lookup (an empty first page ends it)"
+    );
+    let told = events(&h.history("k").await, "unfinished_create_settled");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["outcome"], "nothing_created");
 }

@@ -4,8 +4,10 @@
 //! - **create**: an intent naming the key-to-be is written *before* the provider call (so a
 //!   standby fails on its read-only storage before any side effect), updated with the provider's
 //!   id as soon as it answers, and deleted once the version is stored. An intent still there
-//!   later means a crash or failure in between: the key is looked up (by id, else by the unique
-//!   name it was created under) and revoked unless a version records it.
+//!   later means a crash or failure in between: every key under the unique name it was created
+//!   under (and the recorded id) is revoked unless a version records it; "nothing was created"
+//!   is believed only after lookups agreed for a while (`recovery/create.rs`), which the intent
+//!   counts in its streak fields (absent from intents of earlier releases, which still decode).
 //! - **revoke**: an intent per retired provider key is written *before* the record that retires
 //!   the version (and the version records it as a pending [`ProviderRevocation`]), and deleted
 //!   once the provider confirms. No request path, failure, cancellation or crash between two

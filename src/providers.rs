@@ -246,17 +246,19 @@ impl Providers {
         result
     }
 
-    /// The id of the key the provider created under `name` (the name given to
-    /// [`Providers::create_key`]), for crash recovery: a create whose answer was lost is found
-    /// and revoked. `Ok(None)` when there is none, or for a type that cannot create keys.
+    /// The ids of every key the provider holds under `name` (the name given to
+    /// [`Providers::create_key`]), every list page read, for crash recovery: a create whose
+    /// answer was lost is found and revoked. Empty when there is none (which a lagging list
+    /// may also answer for a key just made: the caller decides when to believe it), or for a
+    /// type that cannot create keys.
     pub async fn find_key_by_name(
         &self,
         cfg: &ProviderConfig,
         name: &str,
-    ) -> Result<Option<String>, ProviderError> {
+    ) -> Result<Vec<String>, ProviderError> {
         cfg.validate().map_err(ProviderError::Unsupported)?;
         if !cfg.kind.creates_keys() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let call = self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
         let result = provider(cfg.kind).find_by_name(&call, name).await;

@@ -1,7 +1,9 @@
 //! Crash recovery at providers: the WAL rollback handler the framework runs on the periodic
 //! tick for every intent older than [`MIN_AGE`] (see `provider_ops/intents.rs` for what each
 //! intent promises). A create intent still there means a key may exist at the provider that no
-//! version records: it is looked up and revoked unless a version records it. A revoke intent
+//! version records: every key under its name is looked up and revoked unless a version records
+//! it, and "nothing was created" is believed only after lookups agreed for a while
+//! (`recovery/create.rs`). A revoke intent
 //! means a retired key may still be alive: it is revoked at its provider, and the key's record
 //! is told, unless its version turns out to be live (the retiring write never happened).
 //!
@@ -14,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::provider_ops::{
-    self, decode, revoke_at, rewrite, CreateIntent, Retry, RevokeIntent, WAL_CREATE, WAL_REVOKE,
+    self, decode, revoke_at, rewrite, Retry, RevokeIntent, WAL_CREATE, WAL_REVOKE,
 };
 use super::record::{self, Actor, KeyGuard};
 use super::shared::Shared;
@@ -37,7 +39,10 @@ pub(super) async fn recover(
         return Ok(WalOutcome::Later);
     }
     match entry.kind.as_str() {
-        WAL_CREATE => recover_create(&shared, storage, &id, &entry).await,
+        WAL_CREATE => {
+            let patience = create::Patience::of(&req);
+            create::recover_create(&shared, storage, &id, &entry, patience).await
+        }
         WAL_REVOKE => recover_revoke(&shared, storage, &id, &entry).await,
         other => {
             tracing::error!(kind = other, "unknown intent kind; dropping it");
@@ -80,59 +85,6 @@ async fn claim(
         return Ok(Err(WalOutcome::Settled));
     }
     Ok(Ok(guard))
-}
-
-async fn recover_create(
-    shared: &Arc<Shared>,
-    storage: &dyn Storage,
-    id: &str,
-    entry: &WalEntry,
-) -> Result<WalOutcome, Error> {
-    let mut intent: CreateIntent = decode(entry)?;
-    let now = Utc::now();
-    let _guard = match claim(shared, storage, id, &intent.key, &intent.retry, now).await? {
-        Ok(guard) => guard,
-        Err(outcome) => return Ok(outcome),
-    };
-    let Some(cfg) = provider_ops::load(storage, &intent.provider).await? else {
-        tracing::error!(key = %intent.key, provider = %intent.provider, "provider is gone; cannot clean up an unrecorded key");
-        return Ok(WalOutcome::Settled);
-    };
-    // The id first (from the intent, else by the unique name the key was created under).
-    let found = match intent.provider_key_id.clone() {
-        Some(id) => Ok(Some(id)),
-        None => shared
-            .providers
-            .find_key_by_name(&cfg, &intent.name_at_provider)
-            .await
-            .map_err(|e| provider_ops::provider_error("looking up an unrecorded key", e)),
-    };
-    let key_id = match found {
-        Ok(Some(key_id)) => key_id,
-        Ok(None) => return Ok(WalOutcome::Settled),
-        Err(e) => {
-            intent.retry.failed(now);
-            return back_off(storage, id, entry, &intent, &e.to_string()).await;
-        }
-    };
-    let recorded = record::load_key(storage, &intent.key)
-        .await?
-        .is_some_and(|k| {
-            k.versions
-                .versions
-                .values()
-                .any(|v| v.provider_key_id.as_deref() == Some(key_id.as_str()))
-        });
-    if recorded {
-        return Ok(WalOutcome::Settled);
-    }
-    if let Err(e) = revoke_at(shared, storage, &intent.provider, &key_id).await {
-        intent.provider_key_id = Some(key_id);
-        intent.retry.failed(now);
-        return back_off(storage, id, entry, &intent, &e).await;
-    }
-    tracing::warn!(key = %intent.key, provider_key_id = %key_id, "revoked a key created at the provider but never recorded");
-    Ok(WalOutcome::Settled)
 }
 
 async fn recover_revoke(
@@ -212,5 +164,6 @@ async fn creates_keys(storage: &dyn Storage, provider: &str) -> Result<bool, Err
         .is_none_or(|t| t.creates_keys()))
 }
 
+mod create;
 #[cfg(test)]
 mod tests;

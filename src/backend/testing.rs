@@ -290,9 +290,15 @@ pub(crate) async fn wal_entries(h: &Harness) -> Vec<(String, WalEntry)> {
 /// A fake OpenRouter on loopback for provider-created keys: `POST /api/v1/keys` creates a key
 /// (`hash-N`, a fresh value), `GET /api/v1/key` tests one with the status `test_status` holds
 /// (200 passes, 401 is `bad_key`), `DELETE /api/v1/keys/<hash>` deletes it (answering
-/// `delete_status`: 200 confirms). Every request line is kept, in order.
+/// `delete_status`: 200 confirms), and `GET /api/v1/keys?...` lists the keys `listed` holds on
+/// its first page (`offset=0`; later pages are empty), or answers `list_status` when it is not
+/// 200. Every request line is kept, in order.
 pub(crate) struct FakeOpenRouter {
     pub base_url: String,
+    /// The key objects (`{name, hash}`) the list's first page shows.
+    pub listed: Arc<std::sync::Mutex<Vec<Value>>>,
+    /// The status lists answer (200 lists `listed`).
+    pub list_status: Arc<std::sync::atomic::AtomicU16>,
     pub test_status: Arc<std::sync::atomic::AtomicU16>,
     /// The status deletions answer (200 confirms; anything else refuses).
     pub delete_status: Arc<std::sync::atomic::AtomicU16>,
@@ -308,6 +314,8 @@ impl FakeOpenRouter {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let fake = FakeOpenRouter {
             base_url: format!("http://{}", listener.local_addr().unwrap()),
+            listed: Default::default(),
+            list_status: Arc::new(std::sync::atomic::AtomicU16::new(200)),
             test_status: Arc::new(std::sync::atomic::AtomicU16::new(test_status)),
             delete_status: Arc::new(std::sync::atomic::AtomicU16::new(200)),
             requests: Default::default(),
@@ -319,6 +327,7 @@ impl FakeOpenRouter {
             fake.requests.clone(),
             fake.created.clone(),
         );
+        let (listed, list_status) = (fake.listed.clone(), fake.list_status.clone());
         tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
                 let (status, deletes, requests, created) = (
@@ -327,6 +336,7 @@ impl FakeOpenRouter {
                     requests.clone(),
                     created.clone(),
                 );
+                let (listed, list_status) = (listed.clone(), list_status.clone());
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 8192];
                     let mut got = Vec::new();
@@ -380,6 +390,18 @@ impl FakeOpenRouter {
                                 json!({ "error": { "code": code, "message": "refused" } }),
                             ),
                         },
+                        ("GET", p) if p.starts_with("/api/v1/keys?") => {
+                            match list_status.load(Ordering::SeqCst) {
+                                200 if p.contains("offset=0") => {
+                                    (200, json!({ "data": listed.lock().unwrap().clone() }))
+                                }
+                                200 => (200, json!({ "data": [] })),
+                                code => (
+                                    code,
+                                    json!({ "error": { "code": code, "message": "refused" } }),
+                                ),
+                            }
+                        }
                         ("DELETE", p) if p.starts_with("/api/v1/keys/") => {
                             match deletes.load(Ordering::SeqCst) {
                                 200 => (200, json!({ "deleted": true })),

@@ -114,6 +114,11 @@ pub struct Request {
     pub client_token_accessor: String,
     /// The mount's storage.
     pub storage: Arc<dyn Storage>,
+    /// Test builds only (set by the tick hook, [`super::test_hooks`], for one rollback run): how
+    /// long a WAL rollback handler should see a state hold before it concludes from it, instead
+    /// of its own period. Release builds have no such field: the host's calls cannot set it.
+    #[cfg(feature = "test-hooks")]
+    pub wal_settle_after: Option<std::time::Duration>,
 }
 
 impl Request {
@@ -133,6 +138,8 @@ impl Request {
             entity_id: String::new(),
             client_token_accessor: String::new(),
             storage,
+            #[cfg(feature = "test-hooks")]
+            wal_settle_after: None,
         }
     }
 

@@ -10,7 +10,10 @@
 //!   function, then the WAL rollback driver, through the same [`Rollback::run`] the host's call
 //!   goes through, one run at a time with it. `wal_min_age` lowers the WAL entries' minimum age
 //!   for that one run (a test of crash recovery need not wait for the production minimum); the
-//!   host's calls keep the backend's own.
+//!   host's calls keep the backend's own. `wal_settle_after` hands the WAL rollback handler a
+//!   shorter period to see a state hold before it concludes from it (for example how long a
+//!   lookup must keep answering "not found"), for that one run, through the rollback request
+//!   ([`Request::wal_settle_after`]); what it means is the handler's business.
 
 use std::time::Duration;
 
@@ -23,6 +26,9 @@ use super::Error;
 /// The tick hook's path under the mount.
 pub(crate) const TICK_PATH: &str = "test-hooks/tick";
 
+/// The longest `wal_settle_after` accepted (a day).
+const SETTLE_AFTER_MAX: i64 = 24 * 3600;
+
 const TICK_SYNOPSIS: &str = "Run the periodic work now (test builds only).";
 
 const TICK_DESCRIPTION: &str = "\
@@ -32,7 +38,9 @@ call (every 60 s on the active node) runs: the engine's periodic work (grace end
 usage checks, automatic rotations), then the recovery of write-ahead-log entries older than the \
 minimum age. It waits for a run the host started, and the host's next run waits for it. It \
 answers 204 when every part succeeded, and otherwise the error the host's call would have got. \
-wal_min_age lowers the minimum age of the entries recovered, for this run only.";
+wal_min_age lowers the minimum age of the entries recovered, for this run only; \
+wal_settle_after shortens, for this run only, how long the recovery waits to see a state hold \
+before it concludes from it.";
 
 /// The `test-hooks/tick` path, running `rollback`.
 pub(super) fn tick_path(rollback: Rollback) -> Path {
@@ -49,6 +57,17 @@ pub(super) fn tick_path(rollback: Rollback) -> Path {
             .min(0)
             .max(max),
         )
+        .field(
+            Field::new(
+                "wal_settle_after",
+                FieldType::Duration,
+                "For this run only: how long the WAL recovery waits to see a state hold (for \
+                 example a lookup answering \"not found\") before it concludes from it, instead \
+                 of the backend's own period. Default: the backend's own.",
+            )
+            .min(0)
+            .max(SETTLE_AFTER_MAX),
+        )
         .operation(
             Operation::Update,
             "Run the host's periodic work now (test builds only).",
@@ -63,10 +82,19 @@ pub(super) fn tick_path(rollback: Rollback) -> Path {
                         }
                         None => None,
                     };
+                    let settle_after = match data.get_duration("wal_settle_after") {
+                        Some(secs) => {
+                            Some(Duration::from_secs(u64::try_from(secs).map_err(|_| {
+                                Error::BadRequest("wal_settle_after must not be negative".into())
+                            })?))
+                        }
+                        None => None,
+                    };
                     // The request the host sends for its periodic call: no path, no data, no
                     // caller; the mount and its storage.
                     let mut tick = Request::new(Operation::Rollback, "", req.storage.clone());
                     tick.mount_point = req.mount_point;
+                    tick.wal_settle_after = settle_after;
                     rollback.run(tick, min_age).await
                 }
             }),

@@ -141,7 +141,7 @@ impl Provider for OpenAi {
         &self,
         call: &AdminCall<'_>,
         name: &str,
-    ) -> Result<Option<String>, ProviderError> {
+    ) -> Result<Vec<String>, ProviderError> {
         find_by_name(&call.http, &call.base, call.admin, call.project(), name).await
     }
 }
@@ -253,16 +253,18 @@ fn is_id(id: &str) -> bool {
 /// Most list pages read when looking a key up by name.
 const MAX_LIST_PAGES: usize = 50;
 
-/// The id of the project API key whose service account is named `name`, following the
-/// `after` cursor (100 per page) through at most 50 pages.
+/// The ids of every project API key named `name` or owned by a service account named `name`,
+/// following the `after` cursor (100 per page) through every page (at most 50: a project with
+/// more keys than that is an error, never a "not found").
 pub(super) async fn find_by_name(
     http: &HttpClient<'_>,
     base: &str,
     admin: &str,
     project: &str,
     name: &str,
-) -> Result<Option<String>, ProviderError> {
+) -> Result<Vec<String>, ProviderError> {
     let mut after: Option<String> = None;
+    let mut found = Vec::new();
     for _ in 0..MAX_LIST_PAGES {
         // `any`: without it the list follows membership rules that can hide keys the engine
         // created (providers.md), and a lookup would wrongly conclude nothing was created.
@@ -278,37 +280,44 @@ pub(super) async fn find_by_name(
                 &["/error/code", "/error/type"],
             )
             .await?;
-        let (found, next) = scan_key_page(&page, name);
-        if found.is_some() {
-            return Ok(found);
+        let (ids, next) = scan_key_page(&page, name);
+        for id in ids {
+            if !found.contains(&id) {
+                found.push(id);
+            }
         }
         match next {
             Some(cursor) => after = Some(cursor),
-            None => return Ok(None),
+            None => return Ok(found),
         }
     }
     Err(ProviderError::Protocol(format!(
-        "no key named {name:?} in the first {MAX_LIST_PAGES} pages of project API keys"
+        "more than {MAX_LIST_PAGES} pages of project API keys: cannot tell every key named {name:?}"
     )))
 }
 
-/// One page of `GET .../api_keys`: the id of the key named `name` (a key of the engine's
+/// One page of `GET .../api_keys`: the ids of the keys named `name` (keys of the engine's
 /// service account) or owned by a service account named `name` (the previous release's one
 /// account per key), and the cursor of the next page (when `has_more`).
-pub(crate) fn scan_key_page(page: &Value, name: &str) -> (Option<String>, Option<String>) {
+pub(crate) fn scan_key_page(page: &Value, name: &str) -> (Vec<String>, Option<String>) {
     let keys = page.get("data").and_then(Value::as_array);
-    let found = keys.into_iter().flatten().find_map(|k| {
-        let owner = k
-            .pointer("/owner/service_account/name")
-            .and_then(Value::as_str);
-        let own_name = k.get("name").and_then(Value::as_str);
-        (owner == Some(name) || own_name == Some(name)).then(|| {
+    let found = keys
+        .into_iter()
+        .flatten()
+        .filter(|k| {
+            let owner = k
+                .pointer("/owner/service_account/name")
+                .and_then(Value::as_str);
+            let own_name = k.get("name").and_then(Value::as_str);
+            owner == Some(name) || own_name == Some(name)
+        })
+        .filter_map(|k| {
             k.get("id")?
                 .as_str()
                 .filter(|i| is_id(i))
                 .map(str::to_string)
-        })?
-    });
+        })
+        .collect();
     let more = page.get("has_more").and_then(Value::as_bool) == Some(true);
     let next = page
         .get("last_id")

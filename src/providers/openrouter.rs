@@ -107,7 +107,7 @@ impl Provider for OpenRouter {
         &self,
         call: &AdminCall<'_>,
         name: &str,
-    ) -> Result<Option<String>, ProviderError> {
+    ) -> Result<Vec<String>, ProviderError> {
         find_by_name(&call.http, &call.base, call.admin, name).await
     }
 }
@@ -203,14 +203,16 @@ fn is_id(id: &str) -> bool {
 /// Most list pages read when looking a key up by name.
 const MAX_LIST_PAGES: usize = 50;
 
-/// The hash of the key named `name` (disabled keys included), paging by `offset`.
+/// The hashes of every key named `name` (disabled keys included), paging by `offset` until an
+/// empty page (at most 50 pages: more is an error, never a "not found").
 pub(super) async fn find_by_name(
     http: &HttpClient<'_>,
     base: &str,
     admin: &str,
     name: &str,
-) -> Result<Option<String>, ProviderError> {
+) -> Result<Vec<String>, ProviderError> {
     let mut offset = 0;
+    let mut found: Vec<String> = Vec::new();
     for _ in 0..MAX_LIST_PAGES {
         let url = format!("{base}/api/v1/keys?include_disabled=true&offset={offset}");
         let page = http
@@ -222,24 +224,26 @@ pub(super) async fn find_by_name(
             .cloned()
             .unwrap_or_default();
         if keys.is_empty() {
-            return Ok(None);
+            return Ok(found);
         }
-        let found = keys.iter().find_map(|k| {
-            let named = k.get("name").and_then(Value::as_str) == Some(name);
-            named.then(|| {
+        let named = keys
+            .iter()
+            .filter(|k| k.get("name").and_then(Value::as_str) == Some(name))
+            .filter_map(|k| {
                 k.get("hash")?
                     .as_str()
                     .filter(|h| is_id(h))
                     .map(str::to_string)
-            })?
-        });
-        if found.is_some() {
-            return Ok(found);
+            });
+        for hash in named {
+            if !found.contains(&hash) {
+                found.push(hash);
+            }
         }
         offset += keys.len();
     }
     Err(ProviderError::Protocol(format!(
-        "no key named {name:?} in the first {MAX_LIST_PAGES} pages of keys"
+        "more than {MAX_LIST_PAGES} pages of keys: cannot tell every key named {name:?}"
     )))
 }
 

@@ -163,13 +163,14 @@ pub(crate) trait Provider: Send + Sync {
         unsupported(self.name(), "look keys up")
     }
 
-    /// The id of the key created under `name`, for crash recovery; `None` when there is none.
+    /// The ids of every key created under `name` (every list page read), for crash recovery;
+    /// empty when there is none.
     async fn find_by_name(
         &self,
         _call: &AdminCall<'_>,
         _name: &str,
-    ) -> Result<Option<String>, ProviderError> {
-        Ok(None)
+    ) -> Result<Vec<String>, ProviderError> {
+        Ok(Vec::new())
     }
 
     /// The engine's account named `name`, if it exists (see [`Features::account`]).

@@ -180,3 +180,52 @@ pub(crate) async fn assert_no_leaks(bao: &Bao, fake: &[&FakeProvider], secrets: 
         "the audit log should hold the first secret hashed ({hash})"
     );
 }
+
+/// The create intents in the mount's storage (`wal/`, read through `sys/raw`): creates at a
+/// provider the engine has not yet seen finished, each `(key, name at the provider)`.
+pub(crate) async fn create_intents(client: &Client) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for id in crate::support::raw::raw_list(client, "wal/").await {
+        let Some(text) = crate::support::raw::raw_get(client, &format!("wal/{id}")).await else {
+            continue;
+        };
+        let entry: Value = serde_json::from_str(&text).expect("a WAL entry is JSON");
+        if entry["type"] == "provider_create" {
+            let field = |f: &str| entry["data"][f].as_str().unwrap_or_default().to_string();
+            out.push((field("key"), field("name_at_provider")));
+        }
+    }
+    out
+}
+
+/// The provider key ids the records of `names` claim are alive: those of their pending,
+/// current and previous versions.
+pub(crate) async fn claimed_provider_keys(client: &Client, names: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in names {
+        let key = read_key(client, name).await;
+        for v in key["versions"].as_object().expect("versions").values() {
+            let live = matches!(
+                v["state"].as_str(),
+                Some("pending" | "current" | "previous")
+            );
+            if let (true, Some(id)) = (live, v["provider_key_id"].as_str()) {
+                out.push(id.to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The `event` events of `name`'s history (its newest 1000).
+pub(crate) async fn history_events(client: &Client, name: &str, event: &str) -> Vec<Value> {
+    let history = read_ok(client, &format!("ai-keys/history/{name}?limit=1000")).await;
+    history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["event"] == event)
+        .cloned()
+        .collect()
+}

@@ -87,14 +87,14 @@ async fn find_by_name(kind: ProviderType) {
             .find_key_by_name(&c, &format!("ai-keys-app-{n}"))
             .await
             .unwrap();
-        assert_eq!(found.as_deref(), Some(id.as_str()), "{kind} #{n}");
+        assert_eq!(found, std::slice::from_ref(id), "{kind} #{n}");
     }
     assert_eq!(
         providers
             .find_key_by_name(&c, "ai-keys-other")
             .await
             .unwrap(),
-        None
+        Vec::<String>::new()
     );
     providers.revoke_key(&c, &ids[4]).await.unwrap();
     assert_eq!(
@@ -102,7 +102,7 @@ async fn find_by_name(kind: ProviderType) {
             .find_key_by_name(&c, "ai-keys-app-4")
             .await
             .unwrap(),
-        None
+        Vec::<String>::new()
     );
     // Pages of 2 over the 4 keys left: the last page's key needs 2 list calls (OpenAI lists
     // oldest first, OpenRouter newest first).
@@ -116,8 +116,33 @@ async fn find_by_name(kind: ProviderType) {
         ("ai-keys-app-0", "/api/v1/keys")
     };
     let found = providers.find_key_by_name(&c, last).await.unwrap();
-    assert!(found.is_some(), "{kind}: {last} not found");
-    assert_eq!(fake.hits(list), 2);
+    assert_eq!(found.len(), 1, "{kind}: {last} not found");
+    // OpenRouter's list is over only at an empty page.
+    assert_eq!(fake.hits(list), if kind == Openai { 2 } else { 3 });
+
+    // Two keys under one name, among names that share its prefix: both, and only them.
+    let mut twins = Vec::new();
+    for name in [
+        "ai-keys-twin",
+        "ai-keys-twin-1",
+        "ai-keys-twin",
+        "ai-keys-twi",
+    ] {
+        let created = providers.create_key(&c, name).await.unwrap();
+        if name == "ai-keys-twin" {
+            twins.push(created.provider_key_id);
+        }
+    }
+    let mut found = providers
+        .find_key_by_name(&c, "ai-keys-twin")
+        .await
+        .unwrap();
+    found.sort();
+    twins.sort();
+    assert_eq!(
+        found, twins,
+        "{kind}: every key under the name, on any page"
+    );
 }
 
 #[tokio::test]
@@ -137,7 +162,11 @@ async fn find_key_by_name_elsewhere() {
     let found = providers
         .find_key_by_name(&admin_cfg(Anthropic, &fake), "x")
         .await;
-    assert_eq!(found.unwrap(), None, "nothing is created at Anthropic");
+    assert_eq!(
+        found.unwrap(),
+        Vec::<String>::new(),
+        "nothing is created at Anthropic"
+    );
     let e = providers
         .find_key_by_name(&cfg(Openrouter, &fake), "x")
         .await

@@ -192,7 +192,7 @@ async fn a_create_answered_503_after_the_key_was_made_is_not_repeated() {
             .find_key_by_name(&c, "ai-keys-app-503")
             .await
             .unwrap();
-        assert_eq!(found.as_ref(), made.first(), "{kind}");
+        assert_eq!(found, made, "{kind}");
     }
 }
 

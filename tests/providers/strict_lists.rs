@@ -35,16 +35,16 @@ async fn lists_that_lag_behind_creates() {
                     .unwrap(),
             );
         }
-        let id = Some(made.provider_key_id.clone());
-        assert_eq!(seen, [None, None, id.clone()], "{kind}");
+        let id = vec![made.provider_key_id.clone()];
+        assert_eq!(seen, [vec![], vec![], id.clone()], "{kind}");
 
         fake.switch(|s| s.list_lag = Lag::Delay(Duration::from_millis(800)));
         let late = providers.create_key(&c, "ai-keys-lag-2").await.unwrap();
         let early = providers.find_key_by_name(&c, "ai-keys-lag-2").await;
-        assert_eq!(early.unwrap(), None, "{kind}");
+        assert_eq!(early.unwrap(), Vec::<String>::new(), "{kind}");
         tokio::time::sleep(Duration::from_millis(900)).await;
         let found = providers.find_key_by_name(&c, "ai-keys-lag-2").await;
-        assert_eq!(found.unwrap(), Some(late.provider_key_id), "{kind}");
+        assert_eq!(found.unwrap(), [late.provider_key_id], "{kind}");
 
         fake.switch(|s| {
             s.list_lag = Lag::None;
@@ -52,9 +52,13 @@ async fn lists_that_lag_behind_creates() {
         });
         let hidden = providers.create_key(&c, "ai-keys-lag-3").await.unwrap();
         let first = providers.find_key_by_name(&c, "ai-keys-lag-3").await;
-        assert_eq!(first.unwrap(), None, "{kind}: hidden from one answer");
+        assert_eq!(
+            first.unwrap(),
+            Vec::<String>::new(),
+            "{kind}: hidden from one answer"
+        );
         let second = providers.find_key_by_name(&c, "ai-keys-lag-3").await;
-        assert_eq!(second.unwrap(), Some(hidden.provider_key_id), "{kind}");
+        assert_eq!(second.unwrap(), [hidden.provider_key_id], "{kind}");
         // Keys made before stay listed.
         let old = providers.find_key_by_name(&c, "ai-keys-lag-1").await;
         assert_eq!(old.unwrap(), id, "{kind}");
@@ -63,7 +67,8 @@ async fn lists_that_lag_behind_creates() {
 
 /// With the documented default page (OpenAI 20 unless `limit` says more), a name past the
 /// first 20 keys is found; with pages cut short, by following `has_more` (OpenAI) or the offset
-/// until an empty page (OpenRouter).
+/// until an empty page (OpenRouter). Every page is read, wherever the name is (a name may hold
+/// more than one key).
 #[tokio::test]
 async fn lookups_by_name_page_through_every_key() {
     for kind in [Openai, Openrouter] {
@@ -87,17 +92,25 @@ async fn lookups_by_name_page_through_every_key() {
         };
         fake.reset_hits();
         let found = providers.find_key_by_name(&c, last_made).await.unwrap();
-        assert!(found.is_some(), "{kind}");
-        assert_eq!(fake.hits(list), 1, "{kind}: one page of up to 100");
+        assert_eq!(found.len(), 1, "{kind}");
+        // OpenRouter names no page size: only an empty page says the list is over.
+        let pages = if kind == Openai { 1 } else { 2 };
+        assert_eq!(fake.hits(list), pages, "{kind}: one page of up to 100");
         fake.switch(|s| s.page_cap = Some(7));
         fake.reset_hits();
         let found = providers.find_key_by_name(&c, last_made).await.unwrap();
-        assert!(found.is_some(), "{kind}: on the fourth page of 7");
-        assert_eq!(fake.hits(list), 4, "{kind}");
+        assert_eq!(found.len(), 1, "{kind}: on the fourth page of 7");
+        assert_eq!(fake.hits(list), pages + 3, "{kind}");
+        fake.reset_hits();
         let found = providers.find_key_by_name(&c, first_made).await.unwrap();
-        assert!(found.is_some(), "{kind}");
+        assert_eq!(found.len(), 1, "{kind}");
+        assert_eq!(
+            fake.hits(list),
+            pages + 3,
+            "{kind}: every page, though it is on the first"
+        );
         let none = providers.find_key_by_name(&c, "ai-keys-page-99").await;
-        assert_eq!(none.unwrap(), None, "{kind}");
+        assert_eq!(none.unwrap(), Vec::<String>::new(), "{kind}");
     }
 }
 
@@ -164,7 +177,7 @@ async fn disabled_openrouter_keys_are_found_and_fail_their_test() {
     let made = providers.create_key(&c, "ai-keys-disabled").await.unwrap();
     fake.set_openrouter_disabled(&made.provider_key_id, true);
     let found = providers.find_key_by_name(&c, "ai-keys-disabled").await;
-    assert_eq!(found.unwrap(), Some(made.provider_key_id.clone()));
+    assert_eq!(found.unwrap(), std::slice::from_ref(&made.provider_key_id));
     let test = providers.test_key(&c, &made.value).await;
     assert_eq!(test.outcome, TestOutcome::BadKey, "{test:?}");
     let record = providers.lookup_key(&c, &made.provider_key_id).await;

@@ -88,6 +88,7 @@
 mod accounts;
 mod admin;
 mod anthropic;
+mod crowd;
 mod errors;
 mod expiry;
 mod http;
@@ -98,6 +99,7 @@ mod lookup;
 mod switches;
 mod usage;
 
+pub use crowd::Crowd;
 pub use switches::{KeyPolicy, Lag, Switches};
 
 use std::collections::{HashMap, HashSet};

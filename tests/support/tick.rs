@@ -20,7 +20,11 @@ pub enum Tick {
     AsTheHost,
     /// The host's call with the minimum age lowered to zero for this run: every intent older
     /// than a second is recovered (a test of crash recovery need not wait 30 s). Intents whose
-    /// key is locked by a request in flight are still left alone, as always.
+    /// key is locked by a request in flight are still left alone, as always. The recovery's
+    /// patience is shortened too (`wal_settle_after` 0): a create intent whose key the
+    /// provider's list does not show is settled as "nothing created" after three such lookups,
+    /// one a run, instead of over 15 minutes, once two provider timeouts have passed since it
+    /// was written.
     RecoverYoungIntents,
 }
 
@@ -39,7 +43,7 @@ impl Client {
     pub async fn tick(&self, tick: Tick) -> Reply {
         let body = match tick {
             Tick::AsTheHost => json!({}),
-            Tick::RecoverYoungIntents => json!({ "wal_min_age": 0 }),
+            Tick::RecoverYoungIntents => json!({ "wal_min_age": 0, "wal_settle_after": 0 }),
         };
         let reply = self
             .write(&format!("{MOUNT_PATH}/test-hooks/tick"), body)

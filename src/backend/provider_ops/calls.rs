@@ -111,13 +111,8 @@ pub(crate) async fn create(
         None
     };
     let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let mut intent = CreateIntent {
-        key: key.name.clone(),
-        provider: provider.to_string(),
-        name_at_provider: format!("ai-keys-{}-{}", key.name, &suffix[..12]),
-        provider_key_id: None,
-        retry: Default::default(),
-    };
+    let name_at_provider = format!("ai-keys-{}-{}", key.name, &suffix[..12]);
+    let mut intent = CreateIntent::new(&key.name, provider, name_at_provider);
     let account = match features.account {
         true => Some(engine_account(shared, storage, provider).await?),
         false => None,

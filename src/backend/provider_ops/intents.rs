@@ -4,8 +4,10 @@
 //! - **create**: an intent naming the key-to-be is written *before* the provider call (so a
 //!   standby fails on its read-only storage before any side effect), updated with the provider's
 //!   id as soon as it answers, and deleted once the version is stored. An intent still there
-//!   later means a crash or failure in between: the key is looked up (by id, else by the unique
-//!   name it was created under) and revoked unless a version records it.
+//!   later means a crash or failure in between: every key under the unique name it was created
+//!   under (and the recorded id) is revoked unless a version records it; "nothing was created"
+//!   is believed only after lookups agreed for a while (`recovery/create.rs`), which the intent
+//!   counts in its streak fields (absent from intents of earlier releases, which still decode).
 //! - **revoke**: an intent per retired provider key is written *before* the record that retires
 //!   the version (and the version records it as a pending [`ProviderRevocation`]), and deleted
 //!   once the provider confirms. No request path, failure, cancellation or crash between two
@@ -74,9 +76,47 @@ pub(crate) struct CreateIntent {
     /// The provider's id, once it answered.
     #[serde(default)]
     pub provider_key_id: Option<String>,
-    /// Recovery back-off.
+    /// Ids recovery found under the name and could not revoke yet (tried again even if a later
+    /// list leaves them out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unrevoked_ids: Vec<String>,
+    /// When recovery's lookup by name first answered "nothing" in the current streak of such
+    /// answers (none: no streak). Intents of earlier releases lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_found_since: Option<DateTime<Utc>>,
+    /// How many lookups in a row answered "nothing" (a lookup that finds a key, or fails,
+    /// starts the count again).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_found_lookups: u32,
+    /// Recovery back-off, and when the next lookup is due.
     #[serde(default, flatten)]
     pub retry: Retry,
+}
+
+impl CreateIntent {
+    /// A new intent for `key`, created at `provider` under `name_at_provider`.
+    pub(crate) fn new(key: &str, provider: &str, name_at_provider: String) -> CreateIntent {
+        CreateIntent {
+            key: key.to_string(),
+            provider: provider.to_string(),
+            name_at_provider,
+            provider_key_id: None,
+            unrevoked_ids: Vec::new(),
+            not_found_since: None,
+            not_found_lookups: 0,
+            retry: Retry::default(),
+        }
+    }
+
+    /// Forgets the streak of "nothing under this name" answers.
+    pub(crate) fn reset_not_found(&mut self) {
+        self.not_found_since = None;
+        self.not_found_lookups = 0;
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A retired key to revoke at a provider.

@@ -1,6 +1,6 @@
 //! The tick hook (`test-hooks/tick`): served only by builds with the `test-hooks` feature, and
 //! there it runs what the host's periodic `rollback` call runs, with the WAL entries' minimum age
-//! lowered for that one run when asked.
+//! and the recovery's patience lowered for that one run when asked.
 
 use serde_json::Value;
 
@@ -104,5 +104,59 @@ mod with_the_feature {
         let after = stored().await;
         assert_eq!(after["attempts"], 1, "not recovered: {after}");
         assert!(after["next_attempt_time"].is_string(), "{after}");
+    }
+
+    /// A create intent an hour old whose name the provider (a fake OpenRouter listing nothing)
+    /// does not show, as `wal/c1`; the harness, and the fake.
+    async fn unfinished_create() -> (Harness, crate::backend::testing::FakeOpenRouter) {
+        let h = crate::backend::testing::with_key().await;
+        let fake = crate::backend::testing::FakeOpenRouter::start(200).await;
+        fake.configure(&h, "p").await;
+        let entry = crate::framework::WalEntry {
+            kind: crate::backend::provider_ops::WAL_CREATE.into(),
+            data: json!({ "key": "k", "provider": "p", "name_at_provider": "ai-keys-k-0123456789ab" }),
+            created_at: chrono::Utc::now().timestamp() - 3600,
+        };
+        crate::framework::put_json(h.storage.as_ref(), "wal/c1", &entry)
+            .await
+            .unwrap();
+        (h, fake)
+    }
+
+    /// The host's ticks look once and then wait five minutes (a create that made nothing is
+    /// believed only after 15 minutes); the hook with `wal_settle_after=0` looks once a run and
+    /// settles the intent at the third. More than a day is refused.
+    #[tokio::test]
+    async fn the_hook_shortens_the_recovery_patience_for_its_run_only() {
+        let (host, _fake) = unfinished_create().await;
+        for _ in 0..3 {
+            host.tick().await.unwrap();
+        }
+        let kept = wal_entries(&host).await;
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(
+            kept[0].1.data["not_found_lookups"], 1,
+            "{:?}",
+            kept[0].1.data
+        );
+
+        let (h, _fake) = unfinished_create().await;
+        let quick = json!({ "wal_min_age": 0, "wal_settle_after": 0 });
+        for run in 1..=2 {
+            h.write("test-hooks/tick", quick.clone()).await.unwrap();
+            let kept = wal_entries(&h).await;
+            assert_eq!(kept[0].1.data["not_found_lookups"], run, "{kept:?}");
+        }
+        h.write("test-hooks/tick", quick).await.unwrap();
+        assert!(
+            wal_entries(&h).await.is_empty(),
+            "settled at the third lookup"
+        );
+
+        let above = h
+            .write("test-hooks/tick", json!({ "wal_settle_after": "25h" }))
+            .await;
+        let message = expect_bad_request(above);
+        assert!(message.contains("wal_settle_after"), "{message}");
     }
 }

@@ -6,6 +6,13 @@
 //! minimum age of 30 s), every promise of [`invariants`](super::invariants) holds, checked
 //! against the fake's own list of keys.
 //!
+//! The project is crowded (for each key a person's key, another engine's keys named like the
+//! key's, a legacy account: [`FakeProvider::crowd_openai_project`]), its lists come in pages of
+//! 5 and hide each new key from one answer. The test asserts how many creates the kills held,
+//! that the recovery found at least their intents and revoked at least their keys (each told
+//! in the key's history), that no intent is left, that the provider's live keys are exactly
+//! those the records claim, and that no key of the crowd was touched.
+//!
 //! Sizes: `AI_KEYS_SOAK_ROTATIONS` (rotation attempts in all, default 100) over
 //! `AI_KEYS_SOAK_KEYS` keys (default 6) rotated in parallel; a kill 150-800 ms after the plugin answers again, one in
 //! `AI_KEYS_SOAK_HELD_EVERY` (default 3) while a create answer is held. Rotations go on past
@@ -22,15 +29,21 @@ use rand::rngs::StdRng;
 use rand::Rng;
 use serde_json::json;
 
-use super::invariants::{assert_revoked_stay_dead, check_key, fingerprint, provider_disagreements};
+use super::invariants::{assert_revoked_stay_dead, check_key, fingerprint};
 use super::{figures, size};
 use crate::providers::{
-    create_key, openai_provider, tick_until, RECOVERY_DEADLINE, SHORT_DEADLINE,
+    create_intents, create_key, openai_provider, tick_until, PROJECT, RECOVERY_DEADLINE,
 };
 use crate::support::checks::secret;
-use crate::support::fake_provider::FakeProvider;
+use crate::support::fake_provider::{FakeProvider, Switches};
 use crate::support::seed::TestSeed;
-use crate::support::{process, Bao, Client, Tick};
+use crate::support::{Bao, Client, Tick};
+
+mod accounting;
+mod killer;
+
+use accounting::{disagreements, recovery_accounting};
+use killer::kill_until;
 
 /// Outcomes of the rotation workers.
 #[derive(Default)]
@@ -56,15 +69,22 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
     let nkeys = size("AI_KEYS_SOAK_KEYS", 6).max(1);
     let held_every = size("AI_KEYS_SOAK_HELD_EVERY", 3).max(1);
     let seed = TestSeed::for_test("crash_loop");
-    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let switches = Switches {
+        page_cap: Some(5),
+        hide_new_keys_once: true,
+        ..Switches::default()
+    };
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start_with(switches));
     let started = Instant::now();
     let bao = Arc::new(bao);
     let fake = Arc::new(fake);
     let client = bao.client();
     openai_provider(&client, &fake, "oa").await;
     let mut names = Vec::new();
+    let mut crowds = Vec::new();
     for i in 0..nkeys {
         let name = format!("crash-{i}");
+        crowds.push(fake.crowd_openai_project(PROJECT, &name));
         let v1 = secret(&name);
         fake.add_key(&v1);
         create_key(&client, &name, json!({ "value": v1, "provider": "oa" })).await;
@@ -101,7 +121,7 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
         w.await.expect("rotation worker");
     }
     done.store(true, Ordering::SeqCst);
-    let (kills, held_kills) = killer.await.expect("killer");
+    let (kills, held_kills, held_creates) = killer.await.expect("killer");
     reader.await.expect("reader");
     let loop_time = started.elapsed();
     fake.set_stall_after_create(false);
@@ -113,8 +133,9 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
         finish_pending(&client, name, &tally, &mut rng).await;
     }
     let active_after_loop = fake.active_created_keys().len();
+    let intents_found = create_intents(&client).await.len();
     let mut live = BTreeSet::new();
-    let (c, f, n) = (&client, &fake, &names);
+    let (c, f, n, crowd) = (&client, &fake, &names, &crowds);
     let settle = tick_until(
         &bao,
         Tick::RecoverYoungIntents,
@@ -135,8 +156,8 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
                     }
                 }
             }
-            let (orphans, lost) = provider_disagreements(f, &all);
-            orphans.is_empty() && lost.is_empty()
+            let (orphans, lost) = disagreements(f, &all, crowd);
+            orphans.is_empty() && lost.is_empty() && create_intents(c).await.is_empty()
         },
     )
     .await;
@@ -151,8 +172,22 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
         events += facts.replayed.events;
         confirmed += facts.replayed.provider_revocations;
     }
-    let (orphans, lost) = provider_disagreements(&fake, &live);
+    let (orphans, lost) = disagreements(&fake, &live, &crowds);
     assert!(orphans.is_empty(), "orphans at the provider: {orphans:?}");
+    let recovered = recovery_accounting(&client, &fake, &names, &crowds).await;
+    assert!(
+        held_kills >= 1,
+        "no kill held a create in {kills} kills: the test proved little"
+    );
+    assert!(
+        held_creates >= held_kills && intents_found >= held_creates,
+        "{held_creates} creates held at {held_kills} kills, yet {intents_found} create intents left"
+    );
+    assert!(
+        (held_creates..=intents_found).contains(&recovered),
+        "{recovered} unrecorded keys revoked: not one for each of the {held_creates} held \
+         creates, or more than the {intents_found} intents"
+    );
     assert!(
         lost.is_empty(),
         "live versions revoked at the provider: {lost:?}"
@@ -190,6 +225,9 @@ async fn sigkill_during_provider_backed_rotations_loses_revives_and_orphans_noth
             ),
             ("kills", &kills),
             ("held_create_kills", &held_kills),
+            ("held_creates", &held_creates),
+            ("create_intents_found", &intents_found),
+            ("unrecorded_keys_revoked", &recovered),
             ("keys", &nkeys),
             ("created_at_provider", &created),
             ("active_after_loop", &active_after_loop),
@@ -358,58 +396,4 @@ async fn read_until(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// SIGKILLs the plugin 150-800 ms after it answers again until `done`; one kill in `held_every` happens while
-/// the fake holds the answer to a create (the key exists at the provider, not yet here), which
-/// is released after the kill. Returns `(kills, held kills)`.
-async fn kill_until(
-    bao: Arc<Bao>,
-    fake: Arc<FakeProvider>,
-    done: Arc<AtomicBool>,
-    held_every: usize,
-    tally: Arc<Tally>,
-    mut rng: StdRng,
-) -> (usize, usize) {
-    let (mut kills, mut held) = (0, 0);
-    while !done.load(Ordering::SeqCst) {
-        // The pause starts once the restarted plugin answers (the host restarts it on the next
-        // request), so a slow start on a loaded machine does not turn every kill into a kill
-        // of a plugin that never got to work.
-        let client = bao.client();
-        while !done.load(Ordering::SeqCst)
-            && !matches!(client.try_request("LIST", "ai-keys/keys", None).await, Ok(r) if r.status == 200)
-        {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let pause = rng.random_range(150..800);
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-        let hold = (kills + 1) % held_every == 0;
-        if hold {
-            let before = fake.created_keys().len();
-            fake.set_stall_after_create(true);
-            let deadline = Instant::now() + Duration::from_secs(3);
-            while fake.created_keys().len() == before
-                && Instant::now() < deadline
-                && !done.load(Ordering::SeqCst)
-            {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-        let pids = bao.plugin_pids();
-        for &pid in &pids {
-            process::signal(pid, "KILL");
-        }
-        let deadline = Instant::now() + SHORT_DEADLINE;
-        while pids.iter().any(|&p| process::is_alive(p)) && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        if hold {
-            fake.set_stall_after_create(false);
-            held += usize::from(!pids.is_empty());
-        }
-        kills += usize::from(!pids.is_empty());
-        tally.kills.store(kills, Ordering::SeqCst);
-    }
-    (kills, held)
 }

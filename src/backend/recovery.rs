@@ -126,7 +126,15 @@ async fn recover_create(
     if recorded {
         return Ok(WalOutcome::Settled);
     }
-    if let Err(e) = revoke_at(shared, storage, &intent.provider, &key_id).await {
+    if let Err(e) = revoke_at(
+        shared,
+        storage,
+        &intent.provider,
+        &key_id,
+        intent.place.as_ref(),
+    )
+    .await
+    {
         intent.provider_key_id = Some(key_id);
         intent.retry.failed(now);
         return back_off(storage, id, entry, &intent, &e).await;
@@ -177,7 +185,20 @@ async fn recover_revoke(
             return Ok(WalOutcome::Settled);
         }
     }
-    let result = revoke_at(shared, storage, &intent.provider, &intent.provider_key_id).await;
+    // The origin the version records, else the one its intent carries (a deleted key's).
+    let origin = version
+        .as_ref()
+        .and_then(|v| v.origin.clone())
+        .or_else(|| intent.origin.clone());
+    let place = origin.as_ref().map(|o| &o.place);
+    let result = revoke_at(
+        shared,
+        storage,
+        &intent.provider,
+        &intent.provider_key_id,
+        place,
+    )
+    .await;
     if version.is_some() {
         // Tell the record what happened (the key still exists).
         let mut locked =

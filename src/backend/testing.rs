@@ -255,12 +255,18 @@ pub(crate) async fn created_at_provider(h: &Harness) {
 }
 
 /// Creates provider `name` from `config` and makes version 1 of key `k` a key the engine
-/// created there, with provider id `key_id`.
+/// created there, with provider id `key_id` and its origin (where `name` points), as an engine
+/// creation records them.
 pub(crate) async fn created_at(h: &Harness, name: &str, config: Value, key_id: &str) {
     h.create(&format!("providers/{name}"), config)
         .await
         .expect("provider");
     let storage = h.cached.as_ref();
+    let cfg = super::provider_ops::load(storage, name)
+        .await
+        .unwrap()
+        .unwrap();
+    let origin = super::provider_ops::origin_of(&cfg, key_id);
     let mut entry = record::load(storage, "k").await.unwrap().unwrap();
     let key = &mut entry.key;
     key.provider = Some(name.into());
@@ -268,6 +274,7 @@ pub(crate) async fn created_at(h: &Harness, name: &str, config: Value, key_id: &
     v.engine_created = true;
     v.provider_key_id = Some(key_id.into());
     v.provider = Some(name.into());
+    v.origin = Some(origin);
     record::save(storage, &entry).await.unwrap();
 }
 
@@ -436,6 +443,7 @@ pub(crate) async fn revoke_intent_of_a_deleted_key(h: &Harness, age_secs: i64) -
         version: 3,
         provider_key_id: "key_3".into(),
         owned: true,
+        origin: None,
         retry: Default::default(),
     };
     let entry = WalEntry {

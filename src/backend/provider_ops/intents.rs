@@ -24,7 +24,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::backend::record;
 use crate::framework::{put_json, wal_delete, wal_put, Error, Storage, WalEntry, WAL_PREFIX};
-use crate::rotation::ProviderRevocation;
+use crate::rotation::{Origin, Place, ProviderRevocation};
 
 /// WAL kind of a key being created at a provider.
 pub(crate) const WAL_CREATE: &str = "provider_create";
@@ -74,6 +74,10 @@ pub(crate) struct CreateIntent {
     /// The provider's id, once it answered.
     #[serde(default)]
     pub provider_key_id: Option<String>,
+    /// Where the configuration pointed when it was asked: a key found later is revoked only
+    /// there. Intents of earlier releases lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<Place>,
     /// Recovery back-off.
     #[serde(default, flatten)]
     pub retry: Retry,
@@ -94,6 +98,10 @@ pub(crate) struct RevokeIntent {
     /// matched the value). Intents of the previous release lack it.
     #[serde(default)]
     pub owned: bool,
+    /// Where the key lives (its version's origin): the revocation goes only there. Intents of
+    /// earlier releases, and of versions whose origin was never recorded, lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
     /// Recovery back-off.
     #[serde(default, flatten)]
     pub retry: Retry,
@@ -159,6 +167,7 @@ pub(crate) async fn begin_revoke(
         version,
         provider_key_id: revocation.provider_key_id.clone(),
         owned: true,
+        origin: revocation.origin.clone(),
         retry: Retry::default(),
     };
     Ok(wal_put(storage, WAL_REVOKE, &to_json(&intent)?).await?)

@@ -296,8 +296,9 @@ pub(crate) async fn wal_entries(h: &Harness) -> Vec<(String, WalEntry)> {
 
 /// A fake OpenRouter on loopback for provider-created keys: `POST /api/v1/keys` creates a key
 /// (`hash-N`, a fresh value), `GET /api/v1/key` tests one with the status `test_status` holds
-/// (200 passes, 401 is `bad_key`), `DELETE /api/v1/keys/<hash>` deletes it (answering
-/// `delete_status`: 200 confirms). Every request line is kept, in order.
+/// (200 passes, 401 is `bad_key`), `GET /api/v1/keys/<hash>` finds the keys it created (else its
+/// own 404), `DELETE /api/v1/keys/<hash>` deletes it (answering `delete_status`: 200 confirms).
+/// Every request line is kept, in order.
 pub(crate) struct FakeOpenRouter {
     pub base_url: String,
     pub test_status: Arc<std::sync::atomic::AtomicU16>,
@@ -387,6 +388,16 @@ impl FakeOpenRouter {
                                 json!({ "error": { "code": code, "message": "refused" } }),
                             ),
                         },
+                        ("GET", p) if p.starts_with("/api/v1/keys/hash-") => {
+                            let n: usize = p["/api/v1/keys/hash-".len()..].parse().unwrap_or(0);
+                            match (1..=created.lock().unwrap().len()).contains(&n) {
+                                true => (200, json!({ "data": { "hash": format!("hash-{n}") } })),
+                                false => (
+                                    404,
+                                    json!({ "error": { "code": 404, "message": "not found" } }),
+                                ),
+                            }
+                        }
                         ("DELETE", p) if p.starts_with("/api/v1/keys/") => {
                             match deletes.load(Ordering::SeqCst) {
                                 200 => (200, json!({ "deleted": true })),

@@ -7,7 +7,8 @@
 use serde_json::{json, Value};
 
 use crate::providers::{
-    create_key, openai_provider, read_key, rotate, tick_until, version, PROJECT, RECOVERY_DEADLINE,
+    configure_provider, create_key, openai_provider, provider_body, read_key, rotate, tick_until,
+    version, PROJECT, RECOVERY_DEADLINE,
 };
 use crate::support::checks::{data, expect_error, read_ok, secret, write_ok};
 use crate::support::fake_provider::FakeProvider;
@@ -186,4 +187,54 @@ async fn a_provider_pointed_at_another_host_never_confirms_a_revocation_from_the
         "the other host was asked about a key it never had: {:?}",
         elsewhere.uris()
     );
+}
+
+/// An imported key whose id the provider proved (at `keys/` create and at `stage/`) records
+/// where it lives, like a key the engine created; a key without a proven id records none.
+#[tokio::test]
+async fn a_proven_import_records_its_origin() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let client = bao.client();
+    let admin = secret("admin-an");
+    fake.add_admin_key(&admin);
+    configure_provider(
+        &client,
+        "an",
+        provider_body("anthropic", &fake, Some(&admin)),
+    )
+    .await;
+    let (a1, a2) = (secret("ant-one"), secret("ant-two"));
+    fake.add_anthropic_key("apikey_01one", &a1);
+    fake.add_anthropic_key("apikey_01two", &a2);
+    let origin = |id: &str| {
+        json!({ "provider_type": "anthropic", "base_url": fake.base_url(), "scope": null,
+            "provider_key_id": id })
+    };
+    let created = create_key(
+        &client,
+        "k",
+        json!({ "value": a1, "provider": "an", "provider_key_id": "apikey_01one" }),
+    )
+    .await;
+    assert_eq!(created["versions"]["1"]["origin"], origin("apikey_01one"));
+    write_ok(
+        &client,
+        "ai-keys/stage/k",
+        json!({ "value": a2, "provider_key_id": "apikey_01two" }),
+    )
+    .await;
+    let key = read_key(&client, "k").await;
+    assert_eq!(
+        version(&key, 2)["origin"],
+        origin("apikey_01two"),
+        "{key:#}"
+    );
+
+    let plain = create_key(
+        &client,
+        "plain",
+        json!({ "value": secret("p"), "provider": "an" }),
+    )
+    .await;
+    assert_eq!(plain["versions"]["1"]["origin"], Value::Null, "{plain:#}");
 }

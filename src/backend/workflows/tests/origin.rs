@@ -1,9 +1,12 @@
 //! Where a retired key's revocation goes: only to a provider configuration that still points
 //! at the key's origin.
 
+use std::sync::atomic::Ordering;
+
 use serde_json::json;
 
-use crate::backend::testing::{created_at, with_key, FakeOpenRouter, NEW};
+use crate::backend::record;
+use crate::backend::testing::{created_at, with_key, FakeOpenRouter, Harness, NEW};
 
 const ADMIN: &str = "sk-or-admin-SECRET-0123456789abcdef";
 
@@ -43,6 +46,67 @@ async fn a_revocation_is_never_sent_to_a_configuration_that_points_elsewhere() {
     let requests = fake.requests.lock().unwrap().clone();
     assert!(
         !requests.iter().any(|r| r.starts_with("DELETE")),
+        "{requests:?}"
+    );
+}
+
+/// Version 1 of key `k`, created by the engine at `fake` (as provider `or`, key `hash-1`) under
+/// an earlier release, which recorded no origin; then retired at once by a promotion.
+async fn retired_without_origin(fake: &FakeOpenRouter) -> Harness {
+    let h = with_key().await;
+    let config = json!({ "type": "openrouter", "base_url": fake.base_url, "admin_key": ADMIN });
+    created_at(&h, "or", config, "hash-1").await;
+    let storage = h.cached.as_ref();
+    let mut entry = record::load(storage, "k").await.unwrap().unwrap();
+    if let Some(v) = entry.key.versions.versions.get_mut(&1) {
+        v.origin = None;
+    }
+    record::save(storage, &entry).await.unwrap();
+    h.write("stage/k", json!({ "value": NEW })).await.unwrap();
+    h.write("promote/k", json!({ "force": true, "grace_period": 0 }))
+        .await
+        .unwrap();
+    h
+}
+
+/// Without a recorded origin the engine cannot tell whether a 404 comes from where the key was
+/// created: the key is looked up first, and only a key found there is revoked and confirmed; a
+/// configuration that does not know the key confirms nothing (and is not asked to delete it).
+#[tokio::test]
+async fn a_revocation_without_a_recorded_origin_is_confirmed_only_for_a_key_found_there() {
+    // The provider does not know hash-1 (it would answer a delete with its own 404 too).
+    let fake = FakeOpenRouter::start(200).await;
+    fake.delete_status.store(404, Ordering::SeqCst);
+    let h = retired_without_origin(&fake).await;
+    let r = &h.read("keys/k").await["versions"]["1"]["provider_revocation"];
+    assert_eq!(r["status"], "pending", "{r}");
+    let error = r["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("origin unknown") && error.contains("by hand"),
+        "{error}"
+    );
+    let requests = fake.requests.lock().unwrap().clone();
+    assert!(
+        requests.contains(&"GET /api/v1/keys/hash-1".to_string()),
+        "{requests:?}"
+    );
+    assert!(
+        !requests.iter().any(|r| r.starts_with("DELETE")),
+        "{requests:?}"
+    );
+
+    // The provider has the key: looked up, deleted, confirmed.
+    let fake = FakeOpenRouter::start(200).await;
+    fake.created
+        .lock()
+        .unwrap()
+        .push("sk-or-v1-made-before".into());
+    let h = retired_without_origin(&fake).await;
+    let r = &h.read("keys/k").await["versions"]["1"]["provider_revocation"];
+    assert_eq!(r["status"], "confirmed", "{r}");
+    let requests = fake.requests.lock().unwrap().clone();
+    assert!(
+        requests.contains(&"DELETE /api/v1/keys/hash-1".to_string()),
         "{requests:?}"
     );
 }

@@ -23,5 +23,4 @@ pub(super) use intents::{
 };
 #[cfg(test)]
 pub(super) use origin::origin_of;
-pub(super) use origin::{origin_at, place_of};
-pub(super) use ownership::verify_provider_key_id;
+pub(super) use origin::{place_of, prove_and_locate};

@@ -9,10 +9,14 @@
 //! engine a stable name for it, so their scope is `None` and a change of account shows only
 //! as a changed admin key (which `providers/` never accepts without the key itself).
 
+use std::sync::Arc;
+
 use super::configs::load;
+use super::ownership::verify_provider_key_id;
+use crate::backend::shared::Shared;
 use crate::framework::{Error, Storage};
 use crate::providers::ProviderConfig;
-use crate::rotation::{Origin, Place};
+use crate::rotation::{Origin, Place, SecretValue};
 
 /// The place `cfg` points at.
 pub(crate) fn place_of(cfg: &ProviderConfig) -> Place {
@@ -51,6 +55,23 @@ pub(crate) async fn origin_at(
     Ok(load(storage, provider)
         .await?
         .map(|cfg| origin_of(&cfg, provider_key_id)))
+}
+
+/// Proven adoption: checks with provider `provider` that `provider_key_id` is `value`'s key (400
+/// otherwise, see `ownership.rs`), and returns where that key lives (the place of the
+/// configuration that proved it).
+pub(crate) async fn prove_and_locate(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    provider: Option<&str>,
+    provider_key_id: &str,
+    value: &SecretValue,
+) -> Result<Option<Origin>, Error> {
+    verify_provider_key_id(shared, storage, provider, provider_key_id, value).await?;
+    match provider {
+        Some(p) => origin_at(storage, p, provider_key_id).await,
+        None => Ok(None),
+    }
 }
 
 /// Why a configuration at `here` may not revoke a key living at `origin`, or `None` when the

@@ -298,15 +298,13 @@ async fn given_value(
     provider_key_id: Option<String>,
 ) -> Result<First, Error> {
     let value = SecretValue::new(value);
-    let mut origin = None;
-    if let Some(id) = &provider_key_id {
-        let provider = key.provider.as_deref();
-        provider_ops::verify_provider_key_id(shared, storage, provider, id, &value).await?;
-        // Proven adoption: the key lives where the configuration that proved it points.
-        if let Some(p) = provider {
-            origin = provider_ops::origin_at(storage, p, id).await?;
+    let origin = match &provider_key_id {
+        Some(id) => {
+            let provider = key.provider.as_deref();
+            provider_ops::prove_and_locate(shared, storage, provider, id, &value).await?
         }
-    }
+        None => None,
+    };
     Ok(First {
         value,
         provider_key_id,

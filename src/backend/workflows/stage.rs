@@ -111,14 +111,11 @@ pub(crate) async fn stage(
     let provider_expires_time = new.provider_expires_time;
     let mut origin = new.origin;
     if let Some(id) = &provided_id {
-        // Only an id the provider shows to be this value is recorded (and so ever revoked).
+        // Only an id the provider shows to be this value is recorded (and so ever revoked); it
+        // lives where the configuration that proved it points.
         let provider = locked.key_ref().provider.clone();
-        provider_ops::verify_provider_key_id(s, storage, provider.as_deref(), id, &new.value)
-            .await?;
-        // Proven adoption: the key lives where the configuration that proved it points.
-        if let Some(p) = provider.as_deref() {
-            origin = provider_ops::origin_at(storage, p, id).await?;
-        }
+        origin =
+            provider_ops::prove_and_locate(s, storage, provider.as_deref(), id, &new.value).await?;
     }
     let stager = locked.actor.identity();
     let now = locked.now;

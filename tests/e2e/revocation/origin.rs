@@ -105,6 +105,13 @@ async fn finalize_stays_pending(bao: &Bao, client: &Client, fake: &FakeProvider,
     let (confirmed, pending) = report_revocations(client).await;
     assert!(!confirmed.contains(&json!(2)), "{confirmed:?}");
     assert!(pending.contains(&json!(2)), "{pending:?}");
+    let metrics = client.read("ai-keys/metrics?format=prometheus").await;
+    let sample = "ai_keys_provider_revocations_pending{key=\"k\",mount=\"ai-keys\"} 1";
+    assert!(
+        metrics.text.lines().any(|l| l == sample),
+        "{}",
+        metrics.text
+    );
 }
 
 #[tokio::test]

@@ -6,7 +6,8 @@ use std::sync::atomic::Ordering;
 use serde_json::json;
 
 use crate::backend::record;
-use crate::backend::testing::{created_at, with_key, FakeOpenRouter, Harness, NEW};
+use crate::backend::testing::{created_at, wal_entries, with_key, FakeOpenRouter, Harness, NEW};
+use crate::framework::{put_json, Operation};
 
 const ADMIN: &str = "sk-or-admin-SECRET-0123456789abcdef";
 
@@ -107,6 +108,54 @@ async fn a_revocation_without_a_recorded_origin_is_confirmed_only_for_a_key_foun
     let requests = fake.requests.lock().unwrap().clone();
     assert!(
         requests.contains(&"DELETE /api/v1/keys/hash-1".to_string()),
+        "{requests:?}"
+    );
+}
+
+/// A deleted key's revocation lives on only in its intent, which carries the key's origin: the
+/// recovery on the tick routes it the same way, sending nothing to a configuration that now
+/// points elsewhere.
+#[tokio::test]
+async fn a_deleted_keys_revoke_intent_keeps_the_origin_and_recovery_routes_by_it() {
+    let h = with_key().await;
+    let fake = FakeOpenRouter::start(200).await;
+    let config = json!({ "type": "openrouter", "base_url": fake.base_url, "admin_key": ADMIN });
+    created_at(&h, "or", config, "hash1").await;
+    let elsewhere = fake.base_url.replace("127.0.0.1", "localhost");
+    h.write(
+        "providers/or",
+        json!({ "base_url": elsewhere, "admin_key": ADMIN }),
+    )
+    .await
+    .unwrap();
+    h.call(Operation::Delete, "keys/k", serde_json::Value::Null)
+        .await
+        .unwrap();
+    let intents = wal_entries(&h).await;
+    assert_eq!(intents.len(), 1, "{intents:?}");
+    let (id, mut entry) = intents[0].clone();
+    assert_eq!(
+        entry.data["origin"]["provider_key_id"], "hash1",
+        "{:?}",
+        entry.data
+    );
+    assert_eq!(
+        entry.data["origin"]["base_url"], fake.base_url,
+        "{:?}",
+        entry.data
+    );
+    // Old enough for the recovery on the next tick.
+    entry.created_at -= 3600;
+    put_json(h.storage.as_ref(), &format!("wal/{id}"), &entry)
+        .await
+        .unwrap();
+    h.tick().await.unwrap();
+    let intents = wal_entries(&h).await;
+    assert_eq!(intents.len(), 1, "the intent stays: {intents:?}");
+    assert_eq!(intents[0].1.data["attempts"], 1, "{:?}", intents[0].1.data);
+    let requests = fake.requests.lock().unwrap().clone();
+    assert!(
+        !requests.iter().any(|r| r.starts_with("DELETE")),
         "{requests:?}"
     );
 }

@@ -65,7 +65,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 FieldType::Bool,
                 "true removes the stored admin_key (the provider can then only test keys). Not with admin_key in the same request.",
             ))
-            .field(Field::new("project_id", FieldType::String, "openai: the project in which service-account keys are created.")
+            .field(Field::new("project_id", FieldType::String, "openai: the project in which service-account keys are created. Changing it needs admin_key in the same request.")
                 .max_len(MAX_PROJECT_ID_LEN)
                 .pattern(PROJECT_ID_PATTERN, "must use only letters, digits, '_', '-' or '.' (for example proj_abc123)"))
             .field(Field::new("api_version", FieldType::String, "azure_openai: the api-version query parameter (default 2024-10-21).")
@@ -78,7 +78,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .operation(Operation::Create, "Configure a provider.", bind(shared, write))
             .operation(Operation::Update, "Update a provider.", bind(shared, write))
             .operation(Operation::Read, "Read a provider (never its admin key).", bind(shared, read))
-            .operation(Operation::Delete, "Delete a provider no key uses.", bind(shared, delete))
+            .operation(Operation::Delete, "Delete a provider nothing belongs to any more.", bind(shared, delete))
             .existence(existence_check(|req: Request, d: FieldData| async move {
                 let name = d.get_string("name").unwrap_or_default();
                 Ok(provider_ops::load(req.storage.as_ref(), &name).await?.is_some())
@@ -109,9 +109,26 @@ fn provider_json(name: &str, cfg: &ProviderConfig) -> serde_json::Value {
 
 async fn read(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
-    Ok(provider_ops::load(req.storage.as_ref(), &name)
-        .await?
-        .map(|cfg| Response::with_data(provider_json(&name, &cfg))))
+    let storage = req.storage.as_ref();
+    let Some(cfg) = provider_ops::load(storage, &name).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Response::with_data(
+        provider_data(storage, &name, &cfg).await?,
+    )))
+}
+
+/// What reads and writes return: the settings, and what still belongs to the provider.
+async fn provider_data(
+    storage: &dyn crate::framework::Storage,
+    name: &str,
+    cfg: &ProviderConfig,
+) -> Result<serde_json::Value, Error> {
+    let mut data = provider_json(name, cfg);
+    let belongings = provider_ops::belongings(storage, name).await?;
+    data["pending_revocations"] = json!(belongings.pending_revocations);
+    data["belongings"] = belongings.json();
+    Ok(data)
 }
 
 fn text(d: &FieldData, field: &str) -> Option<Option<String>> {
@@ -184,13 +201,16 @@ async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
     provider_ops::save(storage, &name, &cfg).await?;
     tracing::info!(provider = %name, kind = cfg.kind.as_str(), "provider configured");
-    Ok(Some(Response::with_data(provider_json(&name, &cfg))))
+    Ok(Some(Response::with_data(
+        provider_data(storage, &name, &cfg).await?,
+    )))
 }
 
-/// A stored admin key is bound to the host and provider type it was given for: an update that
-/// points the provider elsewhere must give the admin key again (or `remove_admin_key=true` to
-/// drop it), so whoever can only update `providers/` cannot make the engine send it to their
-/// own host.
+/// A stored admin key is bound to the place it was given for (host, provider type and account
+/// scope: OpenAI's `project_id`): an update that points the provider elsewhere must give the
+/// admin key again (or `remove_admin_key=true` to drop it), so whoever can only update
+/// `providers/` cannot make the engine send it to their own host, nor turn it on another
+/// project's keys.
 fn check_admin_key_binding(
     before: &ProviderConfig,
     after: &ProviderConfig,
@@ -206,13 +226,18 @@ fn check_admin_key_binding(
     if before.effective_base_url() != after.effective_base_url() {
         moved.push("base_url");
     }
+    if before.project_id != after.project_id
+        && provider_ops::place_of(before).scope != provider_ops::place_of(after).scope
+    {
+        moved.push("project_id");
+    }
     if moved.is_empty() {
         return Ok(());
     }
     Err(Error::BadRequest(format!(
         "admin_key: changing {} needs admin_key in the same request (or remove_admin_key=true \
-         to remove it): the stored admin key is never sent to a host or provider type it was not \
-         given for",
+         to remove it): the stored admin key is never sent to a host, provider type or project \
+         it was not given for",
         moved.join(" and ")
     )))
 }
@@ -245,21 +270,11 @@ async fn check_keys_keep_what_they_need(
 async fn delete(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
-    let users =
-        record::names_where(storage, |k| k.provider.as_deref() == Some(name.as_str())).await?;
-    if !users.is_empty() {
-        return Err(Error::BadRequest(format!(
-            "provider {name:?} is used by keys: {}",
-            users.join(", ")
-        )));
-    }
-    // Retired keys still to be revoked there need its settings.
-    let pending = provider_ops::pending_at(storage, &name).await?;
-    if !pending.is_empty() {
-        return Err(Error::BadRequest(format!(
-            "provider {name:?} has pending revocations: {}",
-            pending.join(", ")
-        )));
+    // Keys that name it, live versions living there, revocations it still owes and create
+    // intents it may have answered all need its settings: nothing else could reach those keys.
+    let belongings = provider_ops::belongings(storage, &name).await?;
+    if let Some(why) = belongings.refusal(&name) {
+        return Err(Error::BadRequest(why));
     }
     storage
         .delete(&format!("{}{name}", provider_ops::PROVIDERS_PREFIX))
@@ -275,10 +290,12 @@ A provider tells the engine how to test keys (openai, anthropic, gemini, azure_o
 openrouter, openai_compatible) and, with an admin_key, how to create keys (openai service-account \
 keys in project_id, openrouter keys) and revoke or deactivate them (openai, openrouter, \
 anthropic). Reads never return the admin key: they show admin_key_set and capabilities (test, \
-create, revoke with the configured credentials). A provider that keys use cannot be deleted. \
+create, revoke with the configured credentials) and what still belongs to the provider \
+(belongings: keys that use it, live versions whose keys live there, pending_revocations, create \
+intents); a provider cannot be deleted while anything belongs to it. \
 base_url must be https (http only for loopback hosts); link-local and cloud metadata addresses are \
-refused. A stored admin_key is bound to where it was given: changing base_url or type needs \
-admin_key in the same request. An empty admin_key (or one of only whitespace, such as an unset \
+refused. A stored admin_key is bound to where it was given: changing base_url, type or \
+project_id needs admin_key in the same request. An empty admin_key (or one of only whitespace, such as an unset \
 shell variable) is refused with a 400 and changes nothing; remove_admin_key=true removes the \
 stored one. An update that would leave auto_rotate keys with a provider that \
 cannot create keys is refused, listing them. Write access here is as sensitive as reading creds/ \

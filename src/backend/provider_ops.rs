@@ -7,15 +7,20 @@
 //! lifetime follows the key's periods) and [`super::record`].
 
 mod account;
+mod belongings;
 mod calls;
 mod configs;
 mod intents;
+mod origin;
 mod ownership;
 
+pub(super) use belongings::belongings;
 pub(super) use calls::{can_create, create, kind_of, revoke_at, test};
 pub(super) use configs::{exists, load, provider_error, save, PROVIDERS_PREFIX};
 pub(super) use intents::{
-    begin_revoke, decode, pending_at, rewrite, settle, CreateIntent, Retry, RevokeIntent, BUDGET,
-    MIN_AGE, WAL_CREATE, WAL_REVOKE,
+    begin_revoke, decode, rewrite, settle, CreateIntent, Retry, RevokeIntent, BUDGET, MIN_AGE,
+    WAL_CREATE, WAL_REVOKE,
 };
-pub(super) use ownership::verify_provider_key_id;
+#[cfg(test)]
+pub(super) use origin::origin_of;
+pub(super) use origin::{mismatch, place_of, prove_and_locate};

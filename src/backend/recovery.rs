@@ -129,7 +129,20 @@ async fn recover_revoke(
             return Ok(WalOutcome::Settled);
         }
     }
-    let result = revoke_at(shared, storage, &intent.provider, &intent.provider_key_id).await;
+    // The origin the version records, else the one its intent carries (a deleted key's).
+    let origin = version
+        .as_ref()
+        .and_then(|v| v.origin.clone())
+        .or_else(|| intent.origin.clone());
+    let place = origin.as_ref().map(|o| &o.place);
+    let result = revoke_at(
+        shared,
+        storage,
+        &intent.provider,
+        &intent.provider_key_id,
+        place,
+    )
+    .await;
     if version.is_some() {
         // Tell the record what happened (the key still exists).
         let mut locked =

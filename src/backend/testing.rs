@@ -255,12 +255,18 @@ pub(crate) async fn created_at_provider(h: &Harness) {
 }
 
 /// Creates provider `name` from `config` and makes version 1 of key `k` a key the engine
-/// created there, with provider id `key_id`.
+/// created there, with provider id `key_id` and its origin (where `name` points), as an engine
+/// creation records them.
 pub(crate) async fn created_at(h: &Harness, name: &str, config: Value, key_id: &str) {
     h.create(&format!("providers/{name}"), config)
         .await
         .expect("provider");
     let storage = h.cached.as_ref();
+    let cfg = super::provider_ops::load(storage, name)
+        .await
+        .unwrap()
+        .unwrap();
+    let origin = super::provider_ops::origin_of(&cfg, key_id);
     let mut entry = record::load(storage, "k").await.unwrap().unwrap();
     let key = &mut entry.key;
     key.provider = Some(name.into());
@@ -268,6 +274,7 @@ pub(crate) async fn created_at(h: &Harness, name: &str, config: Value, key_id: &
     v.engine_created = true;
     v.provider_key_id = Some(key_id.into());
     v.provider = Some(name.into());
+    v.origin = Some(origin);
     record::save(storage, &entry).await.unwrap();
 }
 
@@ -289,10 +296,11 @@ pub(crate) async fn wal_entries(h: &Harness) -> Vec<(String, WalEntry)> {
 
 /// A fake OpenRouter on loopback for provider-created keys: `POST /api/v1/keys` creates a key
 /// (`hash-N`, a fresh value), `GET /api/v1/key` tests one with the status `test_status` holds
-/// (200 passes, 401 is `bad_key`), `DELETE /api/v1/keys/<hash>` deletes it (answering
-/// `delete_status`: 200 confirms), and `GET /api/v1/keys?...` lists the keys `listed` holds on
-/// its first page (`offset=0`; later pages are empty), or answers `list_status` when it is not
-/// 200. Every request line is kept, in order.
+/// (200 passes, 401 is `bad_key`), `GET /api/v1/keys/<hash>` finds the keys it created (else its
+/// own 404), `DELETE /api/v1/keys/<hash>` deletes it (answering `delete_status`: 200 confirms),
+/// and `GET /api/v1/keys?...` lists the keys `listed` holds on its first page (`offset=0`; later
+/// pages are empty), or answers `list_status` when it is not 200. Every request line is kept,
+/// in order.
 pub(crate) struct FakeOpenRouter {
     pub base_url: String,
     /// The key objects (`{name, hash}`) the list's first page shows.
@@ -402,6 +410,16 @@ impl FakeOpenRouter {
                                 ),
                             }
                         }
+                        ("GET", p) if p.starts_with("/api/v1/keys/hash-") => {
+                            let n: usize = p["/api/v1/keys/hash-".len()..].parse().unwrap_or(0);
+                            match (1..=created.lock().unwrap().len()).contains(&n) {
+                                true => (200, json!({ "data": { "hash": format!("hash-{n}") } })),
+                                false => (
+                                    404,
+                                    json!({ "error": { "code": 404, "message": "not found" } }),
+                                ),
+                            }
+                        }
                         ("DELETE", p) if p.starts_with("/api/v1/keys/") => {
                             match deletes.load(Ordering::SeqCst) {
                                 200 => (200, json!({ "deleted": true })),
@@ -458,6 +476,7 @@ pub(crate) async fn revoke_intent_of_a_deleted_key(h: &Harness, age_secs: i64) -
         version: 3,
         provider_key_id: "key_3".into(),
         owned: true,
+        origin: None,
         retry: Default::default(),
     };
     let entry = WalEntry {

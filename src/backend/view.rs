@@ -5,7 +5,9 @@ use serde_json::{json, Map, Value};
 
 use super::policy::{self, Periods};
 use super::record::KeyState;
-use crate::rotation::{KeyVersions, ProviderRevocation, TestResult, Version, ENTITY_PREFIX};
+use crate::rotation::{
+    KeyVersions, Origin, ProviderRevocation, TestResult, Version, ENTITY_PREFIX,
+};
 
 /// RFC 3339 UTC with whole seconds, as api.md shows times.
 pub(super) fn time(t: DateTime<Utc>) -> String {
@@ -74,9 +76,21 @@ fn version_json(v: &Version) -> Value {
         "provider_key_id": v.provider_key_id,
         "engine_created": v.engine_created,
         "provider": v.provider,
+        "origin": v.origin.as_ref().map(origin_json),
         "provider_revocation": v.provider_revocation.as_ref().map(revocation_json),
         "grace_extensions": v.usage_check.as_ref().map_or(0, |c| c.extensions),
         "provider_expires_time": opt_time(v.provider_expires_time),
+    })
+}
+
+/// Where a version's key lives: `{provider_type, base_url, scope, provider_key_id}`; null when
+/// unknown (not proven, or recorded by an earlier release).
+fn origin_json(o: &Origin) -> Value {
+    json!({
+        "provider_type": o.place.provider_type,
+        "base_url": o.place.base_url,
+        "scope": o.place.scope,
+        "provider_key_id": o.provider_key_id,
     })
 }
 

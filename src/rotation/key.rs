@@ -62,6 +62,11 @@ pub struct Version {
     /// or tested with when it was staged: where a revocation goes, whatever the key names later.
     #[serde(default)]
     pub provider: Option<String>,
+    /// Where its key lives (provider place and id), recorded when the engine created the key or
+    /// proved an imported id, and never changed. `None` for keys nobody proved, and for records
+    /// of releases before origins were recorded (see docs/security.md, "Where a key lives").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<super::origin::Origin>,
     /// Its revocation at the provider, once retired (pending until the provider confirms).
     #[serde(default)]
     pub provider_revocation: Option<super::revocation::ProviderRevocation>,

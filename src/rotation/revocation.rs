@@ -26,6 +26,10 @@ pub struct ProviderRevocation {
     /// The durable intent (WAL id) that keeps the revocation alive across crashes.
     #[serde(default)]
     pub intent_id: Option<String>,
+    /// Where the key lives (the version's origin): the revocation goes only to a provider
+    /// configuration at that place. `None` for a version whose origin was never recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<super::origin::Origin>,
 }
 
 impl ProviderRevocation {
@@ -39,6 +43,7 @@ impl ProviderRevocation {
             attempts: 0,
             last_error: None,
             intent_id: None,
+            origin: None,
         }
     }
 

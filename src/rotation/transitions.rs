@@ -274,6 +274,7 @@ fn new_version(
         provider_key_verified: false,
         staged_by: None,
         provider: None,
+        origin: None,
         planned_grace_expires_time: None,
         provider_revocation: None,
         usage_check: None,

@@ -1,7 +1,8 @@
 //! The decommissioning procedure in docs/operating.md ("Decommission a mount"), run as written
 //! by bash with the real `bao` CLI: it leaves nothing the engine created alive at the fake
-//! provider and disables the mount; and while the provider refuses a revocation, it stops
-//! before `secrets disable` and says why.
+//! provider and disables the mount; and while anything still belongs to a provider (a
+//! revocation it refuses, a key whose create answer was lost), it stops before `secrets disable`
+//! and says why.
 
 use std::fs;
 use std::process::{Output, Stdio};
@@ -10,10 +11,12 @@ use tokio::process::Command;
 
 use serde_json::json;
 
-use crate::providers::{create_key, openai_provider, provider_body, rotate};
+use crate::providers::{
+    create_key, openai_provider, provider_body, rotate, tick_until, RECOVERY_DEADLINE,
+};
 use crate::support::checks::{data, output_text, repo_root, secret, token_with_policy, write_ok};
 use crate::support::fake_provider::{FakeProvider, Mode};
-use crate::support::{bao_bin, Bao, Client};
+use crate::support::{bao_bin, Bao, Client, Tick};
 
 /// Bound of one run of the procedure (a few `bao` calls, each revoking at a local fake).
 const SCRIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -169,4 +172,63 @@ async fn the_documented_procedure_revokes_everything_the_engine_created_before_d
     );
     let provider = client.read("team-b/providers/ob").await;
     assert_eq!(provider.status, 200, "{}", provider.text);
+}
+
+/// A rotation whose create answer was lost leaves a key at the provider that only its create
+/// intent remembers: the procedure deletes the key but not the provider that may hold that key,
+/// and stops; once recovery has found and revoked it, the same procedure finishes.
+#[tokio::test]
+async fn the_documented_procedure_stops_while_a_lost_create_answer_may_have_left_a_key() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let client = bao.client();
+    let script = documented_procedure();
+    openai_provider(&client, &fake, "oa").await;
+    let v0 = secret("v0");
+    fake.add_key(&v0);
+    create_key(&client, "app", json!({ "value": v0, "provider": "oa" })).await;
+    // The provider makes the key and never answers: the rotation fails after its timeout.
+    fake.set_stall_after_create(true);
+    let reply = rotate(&client, "app", json!({})).await;
+    assert_eq!(reply.status, 503, "{}", reply.text);
+    fake.set_stall_after_create(false);
+    assert_eq!(
+        fake.active_created_keys().len(),
+        1,
+        "{:?}",
+        fake.created_keys()
+    );
+
+    let out = run_script(&bao, &bao.token, &script).await;
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("create intents"), "{text}");
+    assert!(text.contains("not disabled: ai-keys"), "{text}");
+    assert!(mounts(&client).await.contains(&"ai-keys/".to_owned()));
+    let provider = data(
+        &client.read("ai-keys/providers/oa").await,
+        "oa is still there",
+    );
+    assert_eq!(
+        provider["belongings"]["create_intents"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{provider:#}"
+    );
+
+    tick_until(
+        &bao,
+        Tick::RecoverYoungIntents,
+        "recovery to revoke the key whose create answer was lost",
+        RECOVERY_DEADLINE,
+        || async { fake.active_created_keys().is_empty() },
+    )
+    .await;
+    let out = run_script(&bao, &bao.token, &script).await;
+    assert!(
+        out.status.success(),
+        "the second run: {}",
+        output_text(&out)
+    );
+    assert!(!mounts(&client).await.contains(&"ai-keys/".to_owned()));
 }

@@ -31,6 +31,7 @@
 //! | alert runbooks: every command as its role, two-person rule off and on | `metrics::runbooks` |
 //! | `report` | `reports::compliance` |
 //! | revocation at the provider: grace end, recovery, expiry | `revocation` |
+//! | where a key lives (`origin`), revocations only there; what keeps a provider from deletion | `revocation::origin`, `decommission` |
 //! | bad input: statuses, messages, bounds, typos | `input_validation` |
 //! | hostile input on every operation | `reliability::hostile` |
 //! | fuzzing | `reliability::schema_fuzz`, `reliability::fuzz_corpora` |

@@ -4,8 +4,9 @@
 //! previous key still in use, up to `max_grace`; a key created by a request whose plugin process
 //! was killed, found and revoked by the recovery on the tick; the provider's own expiry as a
 //! backstop for a key the engine loses track of; revocations that are never lost (intent
-//! recorded with the retirement, pending until confirmed, sent to the creating provider); and
-//! only keys the engine owns ever switched off.
+//! recorded with the retirement, pending until confirmed, sent to the creating provider); sent
+//! only where the key lives, its origin, never confirmed from elsewhere; and only keys the engine
+//! owns ever switched off.
 //!
 //! The tests run the host's periodic work themselves through the plugin's tick hook
 //! ([`tick_until`](crate::providers::tick_until)) and poll for its outcome. Two deliberately wait
@@ -17,6 +18,7 @@
 mod crash_recovery;
 mod created_keys;
 mod never_lost;
+mod origin;
 mod ownership;
 mod provider_expiry;
 // Usage-aware revocation: its longest test waits for grace windows to pass (about 80 s). libtest

@@ -5,6 +5,8 @@
 use serde_json::{json, Value};
 
 use crate::backend::testing::{created_at_provider, expect_bad_request, with_key, Harness, OLD};
+
+mod belongings;
 use crate::framework::Operation;
 
 const ADMIN: &str = "sk-or-admin-SECRET-0123456789abcdef";
@@ -61,6 +63,10 @@ async fn providers_read_shows_the_documented_fields_and_never_the_admin_key() {
             "timeout": 10,
             "admin_key_set": true,
             "capabilities": {"test": true, "create": true, "revoke": true},
+            "pending_revocations": [],
+            "belongings": {
+                "keys": [], "live_versions": [], "pending_revocations": [], "create_intents": [],
+            },
         }),
     );
     assert!(!read.to_string().contains(ADMIN), "{read}");

@@ -9,12 +9,13 @@ use chrono::Utc;
 use super::account::{engine_account, forget_account};
 use super::configs::{load, provider_error, require};
 use super::intents::{self, CreateIntent};
+use super::origin::{mismatch, origin_of, place_of};
 use crate::backend::policy::{self, Periods};
 use crate::backend::record::KeyState;
 use crate::backend::shared::Shared;
 use crate::framework::{Error, Storage};
 use crate::providers::{CreateRequest, ProviderError, ProviderType};
-use crate::rotation::{SecretValue, TestOutcome, TestResult};
+use crate::rotation::{Origin, Place, SecretValue, TestOutcome, TestResult};
 
 /// Whether provider `name` can create keys with its configured credentials.
 pub(crate) async fn can_create(storage: &dyn Storage, name: &str) -> Result<bool, Error> {
@@ -54,6 +55,8 @@ pub(crate) struct Created {
     pub wal_id: String,
     /// When it expires at the provider on its own, if it does.
     pub expires_at: Option<chrono::DateTime<Utc>>,
+    /// Where it lives: the place of the configuration that created it, and its id.
+    pub origin: Origin,
 }
 
 /// What a created key's provider-side lifetime adds past everything the engine plans, so a
@@ -113,6 +116,7 @@ pub(crate) async fn create(
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let name_at_provider = format!("ai-keys-{}-{}", key.name, &suffix[..12]);
     let mut intent = CreateIntent::new(&key.name, provider, name_at_provider);
+    intent.place = Some(place_of(&cfg));
     let account = match features.account {
         true => Some(engine_account(shared, storage, provider).await?),
         false => None,
@@ -142,6 +146,7 @@ pub(crate) async fn create(
             intent.provider_key_id = Some(created.provider_key_id.clone());
             intents::note_created(storage, &wal_id, &intent).await?;
             Ok(Created {
+                origin: origin_of(&cfg, &created.provider_key_id),
                 value: created.value,
                 provider_key_id: created.provider_key_id,
                 wal_id,
@@ -173,23 +178,54 @@ pub(crate) async fn kind_of(
     }
 }
 
-/// Revokes `provider_key_id` at provider configuration `provider`. The error is a short
-/// message for the record (never key material).
+/// Revokes `provider_key_id` at provider configuration `provider`, only if the configuration
+/// points at `origin`, the place where the key lives (docs/security.md, "Where a key lives").
+/// `Ok` means the provider confirmed: it revoked the key, or its own 404 said the key is gone,
+/// which counts only from the key's origin.
+///
+/// Without a recorded origin (a record or intent of an earlier release) the key is looked up
+/// first: only a key this configuration finds is revoked and confirmed; a 404 confirms nothing,
+/// since the configuration may point elsewhere than where the key was created. The error is a
+/// short message for the record (never key material); no error sends anything to a place that
+/// is not the key's.
 pub(crate) async fn revoke_at(
     shared: &Shared,
     storage: &dyn Storage,
     provider: &str,
     provider_key_id: &str,
+    origin: Option<&Place>,
 ) -> Result<(), String> {
     let cfg = load(storage, provider)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("provider {provider:?} no longer exists"))?;
-    shared
-        .providers
-        .revoke_key(&cfg, provider_key_id)
-        .await
-        .map_err(|e| provider_error("revoking a key at the provider", e).to_string())
+    let revoke = || async {
+        shared
+            .providers
+            .revoke_key(&cfg, provider_key_id)
+            .await
+            .map_err(|e| provider_error("revoking a key at the provider", e).to_string())
+    };
+    match origin {
+        Some(origin) => match mismatch(provider, origin, &place_of(&cfg)) {
+            Some(why) => Err(why),
+            None => revoke().await,
+        },
+        None => match shared.providers.lookup_key(&cfg, provider_key_id).await {
+            Ok(Some(_)) => revoke().await,
+            Ok(None) => Err(format!(
+                "origin unknown: provider {provider:?} answers that it has no key \
+                 {provider_key_id}, but where this key was created was not recorded (a record of \
+                 an earlier release), so that answer does not show it revoked; check where it was \
+                 created and revoke it there by hand"
+            )),
+            Err(e) => Err(provider_error(
+                "origin unknown; looking the key up at the provider before revoking it",
+                e,
+            )
+            .to_string()),
+        },
+    }
 }
 
 #[cfg(test)]

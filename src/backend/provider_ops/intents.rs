@@ -26,7 +26,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::backend::record;
 use crate::framework::{put_json, wal_delete, wal_put, Error, Storage, WalEntry, WAL_PREFIX};
-use crate::rotation::ProviderRevocation;
+use crate::rotation::{Origin, Place, ProviderRevocation};
 
 /// WAL kind of a key being created at a provider.
 pub(crate) const WAL_CREATE: &str = "provider_create";
@@ -88,6 +88,10 @@ pub(crate) struct CreateIntent {
     /// starts the count again).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub not_found_lookups: u32,
+    /// Where the configuration pointed when it was asked: a key found later is revoked only
+    /// there. Intents of earlier releases lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<Place>,
     /// Recovery back-off, and when the next lookup is due.
     #[serde(default, flatten)]
     pub retry: Retry,
@@ -104,6 +108,7 @@ impl CreateIntent {
             unrevoked_ids: Vec::new(),
             not_found_since: None,
             not_found_lookups: 0,
+            place: None,
             retry: Retry::default(),
         }
     }
@@ -134,6 +139,10 @@ pub(crate) struct RevokeIntent {
     /// matched the value). Intents of the previous release lack it.
     #[serde(default)]
     pub owned: bool,
+    /// Where the key lives (its version's origin): the revocation goes only there. Intents of
+    /// earlier releases, and of versions whose origin was never recorded, lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
     /// Recovery back-off.
     #[serde(default, flatten)]
     pub retry: Retry,
@@ -199,6 +208,7 @@ pub(crate) async fn begin_revoke(
         version,
         provider_key_id: revocation.provider_key_id.clone(),
         owned: true,
+        origin: revocation.origin.clone(),
         retry: Retry::default(),
     };
     Ok(wal_put(storage, WAL_REVOKE, &to_json(&intent)?).await?)

@@ -63,6 +63,10 @@ pub(crate) struct KeyDigest {
     pub pending: usize,
     /// The provider revocations not confirmed yet.
     pub revocations: Box<[PendingRevocation]>,
+    /// The live versions (pending, current, previous) the engine will revoke at a provider (it
+    /// created the key or proved its id) and the provider configuration each one's key lives at
+    /// (the version's own, else the key's): what a provider delete must not orphan.
+    pub live: Box<[(u32, Box<str>)]>,
     pub auto_failures: u32,
     pub last_error: bool,
     pub rotations: u64,
@@ -133,6 +137,18 @@ impl KeyDigest {
                     version,
                     provider: r.provider.as_str().into(),
                     requested: r.requested_time,
+                })
+                .collect(),
+            live: versions()
+                .filter(|v| v.state.keeps_value())
+                .filter(|v| {
+                    v.origin.is_some()
+                        || (v.provider_key_id.is_some()
+                            && (v.engine_created || v.provider_key_verified))
+                })
+                .filter_map(|v| {
+                    let provider = v.provider.as_deref().or(k.provider.as_deref())?;
+                    Some((v.number, provider.into()))
                 })
                 .collect(),
             auto_failures: k.auto.failures,
@@ -249,6 +265,7 @@ mod tests {
             attempts: 2,
             last_error: None,
             intent_id: None,
+            origin: None,
         });
         let pending = KeyDigest::of(&key).revocations;
         let expected = PendingRevocation {

@@ -195,6 +195,14 @@ pub(super) async fn recover_create(
     if patience.may_be_in_flight(entry.created_at, cfg.timeout(), now) {
         return Ok(WalOutcome::Later);
     }
+    // A configuration that points elsewhere now cannot say what the create left where it was
+    // sent: its "nothing here" would settle the intent while a key may live at the origin.
+    if let Some(why) = intent.place.as_ref().and_then(|place| {
+        provider_ops::mismatch(&intent.provider, place, &provider_ops::place_of(&cfg))
+    }) {
+        intent.retry.failed(now);
+        return back_off(storage, id, entry, &intent, &why).await;
+    }
     let lookup = shared
         .providers
         .find_key_by_name(&cfg, &intent.name_at_provider)
@@ -235,7 +243,15 @@ pub(super) async fn recover_create(
             let mut notes = Vec::new();
             let mut failed = Vec::new();
             for key_id in ids {
-                match revoke_at(shared, storage, &intent.provider, &key_id).await {
+                match revoke_at(
+                    shared,
+                    storage,
+                    &intent.provider,
+                    &key_id,
+                    intent.place.as_ref(),
+                )
+                .await
+                {
                     Ok(()) => {
                         tracing::warn!(key = %intent.key, provider_key_id = %key_id, "revoked a key created at the provider but never recorded");
                         notes.push(Note {

@@ -130,6 +130,8 @@ struct First {
     test: Option<TestResult>,
     /// The create intent to settle once version 1 is stored.
     wal_id: Option<String>,
+    /// Where the key lives: created there, or its id proved there.
+    origin: Option<crate::rotation::Origin>,
 }
 
 /// A key with `name`'s defaults and no version yet, for settings to apply to; never stored so.
@@ -215,6 +217,7 @@ pub(crate) async fn create(
         v.provider_key_id = first.provider_key_id;
         v.engine_created = first.engine_created;
         v.provider_expires_time = first.provider_expires_time;
+        v.origin = first.origin;
     }
     if first.engine_created {
         for c in &mut changes {
@@ -295,10 +298,13 @@ async fn given_value(
     provider_key_id: Option<String>,
 ) -> Result<First, Error> {
     let value = SecretValue::new(value);
-    if let Some(id) = &provider_key_id {
-        let provider = key.provider.as_deref();
-        provider_ops::verify_provider_key_id(shared, storage, provider, id, &value).await?;
-    }
+    let origin = match &provider_key_id {
+        Some(id) => {
+            let provider = key.provider.as_deref();
+            provider_ops::prove_and_locate(shared, storage, provider, id, &value).await?
+        }
+        None => None,
+    };
     Ok(First {
         value,
         provider_key_id,
@@ -306,6 +312,7 @@ async fn given_value(
         provider_expires_time: None,
         test: None,
         wal_id: None,
+        origin,
     })
 }
 
@@ -342,6 +349,7 @@ async fn created_at_provider(
             provider_expires_time: created.expires_at,
             test: test.ok(),
             wal_id: Some(created.wal_id),
+            origin: Some(created.origin),
         });
     };
     let revoked = match provider_ops::revoke_at(
@@ -349,6 +357,7 @@ async fn created_at_provider(
         storage,
         &provider,
         &created.provider_key_id,
+        Some(&created.origin.place),
     )
     .await
     {

@@ -253,6 +253,8 @@ impl Locked {
                 continue;
             };
             let mut revocation = ProviderRevocation::requested(&provider, &id, now);
+            // The revocation goes where the key lives, whatever the configuration says later.
+            revocation.origin = v.origin.clone();
             let name = key.name.clone();
             revocation.intent_id =
                 Some(provider_ops::begin_revoke(storage, &name, number, &revocation).await?);
@@ -312,6 +314,7 @@ impl Locked {
                 storage,
                 &revocation.provider,
                 &revocation.provider_key_id,
+                revocation.origin.as_ref().map(|o| &o.place),
             )
             .await;
             if result.is_ok() {

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::locked::{rotation_error, Locked};
 use super::promote::promote;
-use super::stage::{new_value, note_provider_expiry, note_staged_provider, NewValue};
+use super::stage::{new_value, note_origin, note_provider_expiry, note_staged_provider, NewValue};
 use super::test::run_test;
 use crate::backend::provider_ops;
 use crate::backend::record::{self, Actor, Idempotency};
@@ -130,6 +130,7 @@ async fn stage_test_promote(
     let stager = locked.actor.identity();
     let now = locked.now;
     let provider_expires_time = new.provider_expires_time;
+    let origin = new.origin;
     let staged = locked
         .key()
         .versions
@@ -144,6 +145,7 @@ async fn stage_test_promote(
     locked.record(&staged, None);
     note_staged_provider(locked, &staged);
     note_provider_expiry(locked, &staged, provider_expires_time);
+    note_origin(locked, &staged, origin);
     let (version, result) = match run_test(s, storage, locked, None).await {
         Ok((v, r)) if r.outcome.allows_promotion() => (v, r),
         Ok((_, r)) => return Err((failed_rotation(&r), Some(r))),
@@ -200,7 +202,10 @@ async fn discard(
             .versions
             .pending()
             .filter(|p| p.engine_created)
-            .and_then(|p| Some((p.provider.clone()?, p.provider_key_id.clone()?)));
+            .and_then(|p| {
+                let place = p.origin.as_ref().map(|o| o.place.clone());
+                Some((p.provider.clone()?, p.provider_key_id.clone()?, place))
+            });
         locked.entry = before;
         locked.retired.clear();
         if let Some(r) = result {
@@ -212,8 +217,8 @@ async fn discard(
                 .or_default() += 1;
         }
         locked.note("failed", None, outcome, message);
-        if let Some((provider, id)) = created {
-            match provider_ops::revoke_at(s, storage, &provider, &id).await {
+        if let Some((provider, id, place)) = created {
+            match provider_ops::revoke_at(s, storage, &provider, &id, place.as_ref()).await {
                 Ok(()) => {
                     tracing::info!(key = %name, "revoked the key created for the failed rotation")
                 }

@@ -11,7 +11,7 @@ use crate::backend::provider_ops;
 use crate::backend::record::Idempotency;
 use crate::backend::shared::Shared;
 use crate::framework::{Error, Storage};
-use crate::rotation::{validate_key_value, Change, EventKind, SecretValue};
+use crate::rotation::{validate_key_value, Change, EventKind, Origin, SecretValue};
 
 /// A value to stage and where it came from.
 pub(super) struct NewValue {
@@ -22,6 +22,8 @@ pub(super) struct NewValue {
     pub wal_id: Option<String>,
     /// When a key the provider created expires there on its own.
     pub provider_expires_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Where a key the provider created lives.
+    pub origin: Option<Origin>,
 }
 
 /// The value to stage: the request's, validated, or one the provider creates.
@@ -40,6 +42,7 @@ pub(super) async fn new_value(
                 engine_created: false,
                 wal_id: None,
                 provider_expires_time: None,
+                origin: None,
             })
         }
         None => {
@@ -50,6 +53,7 @@ pub(super) async fn new_value(
                 engine_created: true,
                 wal_id: Some(created.wal_id),
                 provider_expires_time: created.expires_at,
+                origin: Some(created.origin),
             })
         }
     }
@@ -105,11 +109,13 @@ pub(crate) async fn stage(
     }
     let new = new_value(s, storage, &locked, value).await?;
     let provider_expires_time = new.provider_expires_time;
+    let mut origin = new.origin;
     if let Some(id) = &provided_id {
-        // Only an id the provider shows to be this value is recorded (and so ever revoked).
+        // Only an id the provider shows to be this value is recorded (and so ever revoked); it
+        // lives where the configuration that proved it points.
         let provider = locked.key_ref().provider.clone();
-        provider_ops::verify_provider_key_id(s, storage, provider.as_deref(), id, &new.value)
-            .await?;
+        origin =
+            provider_ops::prove_and_locate(s, storage, provider.as_deref(), id, &new.value).await?;
     }
     let stager = locked.actor.identity();
     let now = locked.now;
@@ -139,6 +145,7 @@ pub(crate) async fn stage(
     locked.record(&changes, None);
     note_staged_provider(&mut locked, &changes);
     note_provider_expiry(&mut locked, &changes, provider_expires_time);
+    note_origin(&mut locked, &changes, origin);
     let staged =
         locked.key_ref().versions.get(version).ok_or_else(|| {
             Error::Internal(format!("staged version {version} is not in the record"))
@@ -183,6 +190,18 @@ pub(super) fn note_provider_expiry(
     for c in changes.iter().filter(|c| c.event == EventKind::Staged) {
         if let Some(v) = locked.key().versions.versions.get_mut(&c.version) {
             v.provider_expires_time = expires;
+        }
+    }
+}
+
+/// Records on the version a stage just created where its key lives (set once: a key created by
+/// the engine, or an imported id the provider proved). Never changed afterwards.
+pub(super) fn note_origin(locked: &mut Locked, changes: &[Change], origin: Option<Origin>) {
+    for c in changes.iter().filter(|c| c.event == EventKind::Staged) {
+        if let Some(v) = locked.key().versions.versions.get_mut(&c.version) {
+            if v.origin.is_none() {
+                v.origin = origin.clone();
+            }
         }
     }
 }

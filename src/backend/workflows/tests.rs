@@ -2,4 +2,5 @@
 //! provider revocations happen relative to the writes that retire keys.
 
 mod concurrency;
+mod origin;
 mod revocation_timing;

@@ -197,7 +197,8 @@ async fn provider_update_keeps_what_auto_rotate_keys_need() {
 
     let updates = [
         json!({ "remove_admin_key": true }),
-        json!({ "project_id": "" }),
+        // (a change of project needs the admin key again, whatever else it would break)
+        json!({ "project_id": "", "admin_key": admin }),
         json!({ "type": "gemini", "admin_key": admin, "base_url": fake.base_url() }),
         json!({ "type": "anthropic", "admin_key": admin, "base_url": fake.base_url() }),
     ];

@@ -34,6 +34,10 @@ async fn without_the_rule_a_key_created_at_its_provider_is_tested_and_current() 
     assert_eq!(v1["engine_created"], true);
     assert_eq!(v1["provider_key_id"], "hash-1");
     assert_eq!(v1["provider"], "or");
+    // Where the key lives, recorded at its creation.
+    let origin = json!({ "provider_type": "openrouter", "base_url": fake.base_url,
+        "scope": null, "provider_key_id": "hash-1" });
+    assert_eq!(v1["origin"], origin, "{v1}");
     assert_eq!(v1["last_test"]["outcome"], "passed");
     let created = fake.created.lock().unwrap()[0].clone();
     assert!(

@@ -157,6 +157,13 @@ async fn the_tick_hook_shortens_the_patience_for_one_run() {
 async fn stored_intent(h: &Harness, provider: &str, extra: Value) -> WalEntry {
     let mut data =
         json!({ "key": "k", "provider": provider, "name_at_provider": "ai-keys-k-0123456789ab" });
+    // Where the configuration pointed when the create was sent, as every intent now records.
+    let cfg = crate::backend::provider_ops::load(h.storage.as_ref(), provider)
+        .await
+        .unwrap();
+    if let Some(cfg) = cfg {
+        data["place"] = serde_json::to_value(crate::backend::provider_ops::place_of(&cfg)).unwrap();
+    }
     data.as_object_mut()
         .unwrap()
         .extend(extra.as_object().unwrap().clone());
@@ -293,4 +300,30 @@ async fn a_create_that_made_nothing_is_settled_after_three_lookups_and_told_in_h
     let told = events(&h.history("k").await, "unfinished_create_settled");
     assert_eq!(told.len(), 1, "{told:?}");
     assert_eq!(told[0]["outcome"], "nothing_created");
+}
+
+/// A configuration that points elsewhere now cannot say what an unfinished create left where
+/// it was sent: the intent is kept, with back-off, and nothing is asked of the new place.
+#[tokio::test]
+async fn an_intent_whose_configuration_now_points_elsewhere_is_kept() {
+    let h = with_key().await;
+    let fake = FakeOpenRouter::start(200).await;
+    fake.configure(&h, "p").await;
+    let mut place =
+        json!({ "provider_type": "openrouter", "base_url": "https://elsewhere.example" });
+    place["scope"] = Value::Null;
+    let entry = stored_intent(&h, "p", json!({ "place": place })).await;
+    for _ in 0..4 {
+        let stored = wal_entries(&h).await[0].1.clone();
+        let shared = h.engine.shared.clone();
+        let mut due = stored.clone();
+        due.data["next_attempt_time"] = Value::Null;
+        let quick = Patience::PRODUCTION.shortened(std::time::Duration::ZERO);
+        let outcome = recover_create(&shared, h.cached.as_ref(), "c1", &due, quick)
+            .await
+            .unwrap();
+        assert_eq!(outcome, WalOutcome::Later);
+    }
+    assert_eq!(wal_entries(&h).await.len(), 1, "{entry:?}");
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
 }

@@ -1,0 +1,95 @@
+//! What still belongs to a provider configuration: the keys that name it, the live versions
+//! whose keys live there, the revocations it still owes (records and deleted keys' intents), and
+//! the create intents whose key it may have made. A configuration cannot be deleted while any of
+//! these remains, since nothing else could reach those keys (api.md `providers/:name`).
+
+use futures::TryStreamExt;
+use serde_json::{json, Value};
+
+use super::intents::{decode, pending_at, CreateIntent, WAL_CREATE};
+use crate::backend::record;
+use crate::framework::{wal_get, wal_list, Error, Storage};
+
+/// What belongs to one provider configuration, as sorted labels.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Belongings {
+    /// Keys whose `provider` is this configuration.
+    pub keys: Vec<String>,
+    /// `key version N` of each pending, current or previous version whose key lives there.
+    pub live_versions: Vec<String>,
+    /// `key version N` of each revocation there not confirmed yet.
+    pub pending_revocations: Vec<String>,
+    /// `key (name at the provider)` of each create intent naming it: a key it may have made.
+    pub create_intents: Vec<String>,
+}
+
+impl Belongings {
+    /// What a read shows.
+    pub(crate) fn json(&self) -> Value {
+        json!({
+            "keys": self.keys,
+            "live_versions": self.live_versions,
+            "pending_revocations": self.pending_revocations,
+            "create_intents": self.create_intents,
+        })
+    }
+
+    /// Why provider `name` cannot be deleted, listing what still belongs to it; `None` if it can.
+    pub(crate) fn refusal(&self, name: &str) -> Option<String> {
+        let parts: Vec<String> = [
+            ("is used by keys", &self.keys),
+            ("holds live versions", &self.live_versions),
+            ("has pending revocations", &self.pending_revocations),
+            (
+                "has create intents (keys it may have made, not yet recorded or revoked)",
+                &self.create_intents,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, items)| !items.is_empty())
+        .map(|(what, items)| format!("{what}: {}", items.join(", ")))
+        .collect();
+        (!parts.is_empty()).then(|| {
+            format!(
+                "provider {name:?} cannot be deleted while anything still belongs to it: {}",
+                parts.join("; ")
+            )
+        })
+    }
+}
+
+/// Everything that still belongs to provider configuration `provider`. Judged on the digests,
+/// and refused on a record that cannot be read (it might hold a key living there).
+pub(crate) async fn belongings(storage: &dyn Storage, provider: &str) -> Result<Belongings, Error> {
+    let mut out = Belongings {
+        pending_revocations: pending_at(storage, provider).await?,
+        ..Belongings::default()
+    };
+    for id in wal_list(storage).await? {
+        let Some(entry) = wal_get(storage, &id).await? else {
+            continue;
+        };
+        if entry.kind != WAL_CREATE {
+            continue;
+        }
+        if let Ok(intent) = decode::<CreateIntent>(&entry) {
+            if intent.provider == provider {
+                out.create_intents
+                    .push(format!("{} ({})", intent.key, intent.name_at_provider));
+            }
+        }
+    }
+    let mut keys = std::pin::pin!(record::digests_checked(storage).await?);
+    while let Some((name, key)) = keys.try_next().await? {
+        if key.provider.as_deref() == Some(provider) {
+            out.keys.push(name.clone());
+        }
+        for (version, _) in key.live.iter().filter(|(_, p)| &**p == provider) {
+            out.live_versions.push(format!("{name} version {version}"));
+        }
+    }
+    out.create_intents.sort();
+    out.keys.sort();
+    out.live_versions.sort();
+    Ok(out)
+}

@@ -41,7 +41,7 @@ pub use cron::{CronError, CronSpec};
 pub use error::RotationError;
 pub use key::{KeyVersions, ReinstatementRequest, Version, ENTITY_PREFIX};
 pub use reinstate::TwoPersonRollback;
-pub use revocation::ProviderRevocation;
+pub use revocation::{Acknowledgement, ManualRevocation, ProviderRevocation};
 pub use state::VersionState;
 pub use timing::{Cadence, Timing};
 pub use usage::{Observation, UsageCheck, UsageDecision, UsagePolicy};

@@ -18,4 +18,4 @@ pub(super) use intents::{
     begin_revoke, decode, pending_at, rewrite, settle, CreateIntent, Retry, RevokeIntent, BUDGET,
     MIN_AGE, WAL_CREATE, WAL_REVOKE,
 };
-pub(super) use ownership::verify_provider_key_id;
+pub(super) use ownership::{verify_provider_key_id, Ownership};

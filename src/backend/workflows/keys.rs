@@ -125,6 +125,8 @@ struct First {
     /// The provider's id: verified with the provider, or given by it for a key it created.
     provider_key_id: Option<String>,
     engine_created: bool,
+    /// Whether possession of the value proved a given id (see `provider_ops::Ownership`).
+    possession_proven: bool,
     provider_expires_time: Option<DateTime<Utc>>,
     /// The test of a key the provider created (passed: anything else stops the create).
     test: Option<TestResult>,
@@ -212,6 +214,7 @@ pub(crate) async fn create(
         // Version 1's key lives at the key's provider: its revocation goes there.
         v.provider = provider.clone();
         v.provider_key_verified = first.provider_key_id.is_some() && !first.engine_created;
+        v.possession_proven = first.possession_proven;
         v.provider_key_id = first.provider_key_id;
         v.engine_created = first.engine_created;
         v.provider_expires_time = first.provider_expires_time;
@@ -286,7 +289,7 @@ pub(crate) async fn create(
 }
 
 /// Version 1 from the value in use today, with its provider id once the provider shows it is
-/// this value (only such an id is ever revoked).
+/// this value (only one possession of the value proves is ever revoked).
 async fn given_value(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
@@ -295,14 +298,18 @@ async fn given_value(
     provider_key_id: Option<String>,
 ) -> Result<First, Error> {
     let value = SecretValue::new(value);
+    let mut possession_proven = false;
     if let Some(id) = &provider_key_id {
         let provider = key.provider.as_deref();
-        provider_ops::verify_provider_key_id(shared, storage, provider, id, &value).await?;
+        let ownership =
+            provider_ops::verify_provider_key_id(shared, storage, provider, id, &value).await?;
+        possession_proven = ownership == provider_ops::Ownership::Proven;
     }
     Ok(First {
         value,
         provider_key_id,
         engine_created: false,
+        possession_proven,
         provider_expires_time: None,
         test: None,
         wal_id: None,
@@ -339,6 +346,7 @@ async fn created_at_provider(
             value: created.value,
             provider_key_id: Some(created.provider_key_id),
             engine_created: true,
+            possession_proven: false,
             provider_expires_time: created.expires_at,
             test: test.ok(),
             wal_id: Some(created.wal_id),

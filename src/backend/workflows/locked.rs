@@ -49,6 +49,9 @@ pub(crate) struct Locked {
     request_id: Option<String>,
     /// Provider keys retired by this operation and not yet revoked: (version, provider key id).
     pub retired: Vec<(u32, String)>,
+    /// Versions retired by this operation whose keys the engine does not own: their
+    /// revocation is recorded `manual` (a person's), with no intent.
+    pub manual: Vec<u32>,
     /// Whether opening the key already changed it (a grace window had closed).
     pub expired: bool,
     /// Intents of revocations the provider confirmed, settled once the record says so.
@@ -110,6 +113,7 @@ impl Locked {
             actor,
             request_id: request_id.filter(|r| !r.is_empty()),
             retired: Vec::new(),
+            manual: Vec::new(),
             expired: false,
             confirmed_intents: Vec::new(),
         };
@@ -193,6 +197,8 @@ impl Locked {
     fn note_retired(&mut self, changes: &[Change]) {
         let found = self.key_ref().versions.provider_revocations(changes);
         self.retired.extend(found);
+        let manual = self.key_ref().versions.manual_revocations(changes);
+        self.manual.extend(manual);
     }
 
     /// Saves the entry, then tries at once to revoke at the provider what this operation
@@ -236,8 +242,9 @@ impl Locked {
     }
 
     /// Writes a revoke intent for each retired provider key that has none yet, and marks its
-    /// version's revocation pending.
+    /// version's revocation pending; records the revocations left to a person as `manual`.
     pub(crate) async fn request_revocations(&mut self, storage: &dyn Storage) -> Result<(), Error> {
+        self.record_manual();
         let now = self.now;
         let retired = self.retired.clone();
         for (number, id) in retired {
@@ -261,6 +268,76 @@ impl Locked {
             }
         }
         Ok(())
+    }
+
+    /// Turns version `number`'s pending revocation into a `manual` one (recorded by the next
+    /// save), for a key an earlier release would have revoked without owning it. Whether
+    /// anything changed.
+    pub(crate) fn leave_to_person(&mut self, number: u32) -> bool {
+        let Some(v) = self.key().versions.versions.get_mut(&number) else {
+            return false;
+        };
+        if v.owned()
+            || !v
+                .provider_revocation
+                .as_ref()
+                .is_some_and(ProviderRevocation::is_pending)
+        {
+            return false;
+        }
+        v.provider_revocation = None;
+        self.manual.push(number);
+        true
+    }
+
+    /// Records a `manual` revocation, with a history event saying what to revoke by hand, for
+    /// each version this operation retired whose key the engine does not own. A version with
+    /// no provider (the key never had one) records nothing: the engine cannot say where it
+    /// lives.
+    fn record_manual(&mut self) {
+        let now = self.now;
+        for number in std::mem::take(&mut self.manual) {
+            let key = self.key_ref();
+            let Some(v) = key.versions.get(number) else {
+                continue;
+            };
+            if v.provider_revocation.is_some() {
+                continue;
+            }
+            let Some(provider) = v.provider.clone().or_else(|| key.provider.clone()) else {
+                continue;
+            };
+            let why = if v.engine_created {
+                "the engine created this key but recorded no id for it"
+            } else if v.provider_key_id.is_some() {
+                "an imported key whose id no possession of its value proved: the engine never \
+                 revokes a key it cannot show is its own"
+            } else {
+                "an imported key without a provider id: the engine never revokes a key it cannot \
+                 show is its own"
+            };
+            let what = match &v.provider_key_id {
+                Some(id) => format!("key {id:?}"),
+                None => "the key".to_string(),
+            };
+            let detail = format!(
+                "revoke {what} (fingerprint {}) at provider {provider:?} by hand, then record it \
+                 with acknowledge/{}: {why}",
+                v.fingerprint, key.name
+            );
+            let revocation =
+                ProviderRevocation::manual(&provider, v.provider_key_id.as_deref(), now, why);
+            tracing::warn!(key = %key.name, version = number, provider = %provider, "retired key left for a person to revoke at the provider (manual)");
+            if let Some(v) = self.key().versions.versions.get_mut(&number) {
+                v.provider_revocation = Some(revocation);
+            }
+            self.note(
+                "provider_revocation_manual",
+                Some(number),
+                Some("manual"),
+                &detail,
+            );
+        }
     }
 
     /// Tries each pending revocation of this operation once (call after the retirement is

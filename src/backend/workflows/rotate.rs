@@ -203,6 +203,7 @@ async fn discard(
             .and_then(|p| Some((p.provider.clone()?, p.provider_key_id.clone()?)));
         locked.entry = before;
         locked.retired.clear();
+        locked.manual.clear();
         if let Some(r) = result {
             *locked
                 .key()

@@ -63,6 +63,8 @@ pub(crate) struct KeyDigest {
     pub pending: usize,
     /// The provider revocations not confirmed yet.
     pub revocations: Box<[PendingRevocation]>,
+    /// The revocations left to a person (`manual`) that nobody has acknowledged yet.
+    pub manual: Box<[PendingRevocation]>,
     pub auto_failures: u32,
     pub last_error: bool,
     pub rotations: u64,
@@ -129,6 +131,15 @@ impl KeyDigest {
             revocations: versions()
                 .filter_map(|v| Some((v.number, v.provider_revocation.as_ref()?)))
                 .filter(|(_, r)| r.is_pending())
+                .map(|(version, r)| PendingRevocation {
+                    version,
+                    provider: r.provider.as_str().into(),
+                    requested: r.requested_time,
+                })
+                .collect(),
+            manual: versions()
+                .filter_map(|v| Some((v.number, v.provider_revocation.as_ref()?)))
+                .filter(|(_, r)| r.is_unacknowledged_manual())
                 .map(|(version, r)| PendingRevocation {
                     version,
                     provider: r.provider.as_str().into(),
@@ -249,6 +260,7 @@ mod tests {
             attempts: 2,
             last_error: None,
             intent_id: None,
+            manual: None,
         });
         let pending = KeyDigest::of(&key).revocations;
         let expected = PendingRevocation {
@@ -260,5 +272,37 @@ mod tests {
         let v = key.versions.versions.values_mut().next().unwrap();
         v.provider_revocation.as_mut().unwrap().confirmed_time = Some(Utc::now());
         assert!(KeyDigest::of(&key).revocations.is_empty());
+    }
+
+    /// A manual revocation is never pending; it is listed apart until acknowledged.
+    #[tokio::test]
+    async fn a_digest_lists_the_unacknowledged_manual_revocations() {
+        let h = Harness::new().await;
+        h.create_key("k", OLD).await;
+        let mut key = store::load_key(h.cached.as_ref(), "k")
+            .await
+            .unwrap()
+            .unwrap();
+        let v = key.versions.versions.values_mut().next().unwrap();
+        let requested = Utc::now();
+        v.provider_revocation = Some(crate::rotation::ProviderRevocation::manual(
+            "p",
+            Some("key-1"),
+            requested,
+            "not owned",
+        ));
+        let digest = KeyDigest::of(&key);
+        assert!(digest.revocations.is_empty());
+        let expected = PendingRevocation {
+            version: 1,
+            provider: "p".into(),
+            requested,
+        };
+        assert_eq!(&*digest.manual, [expected]);
+        let v = key.versions.versions.values_mut().next().unwrap();
+        let r = v.provider_revocation.as_mut().unwrap();
+        r.acknowledge(Utc::now(), "entity:e", None).unwrap();
+        assert!(r.acknowledge(Utc::now(), "entity:e", None).is_err());
+        assert!(KeyDigest::of(&key).manual.is_empty());
     }
 }

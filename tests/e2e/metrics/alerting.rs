@@ -64,6 +64,7 @@ fn every_alert_rule_fires_when_it_should_in_promtool_test_rules() {
         "AiKeyRotationFailed",
         "AiKeyPastPlannedGrace",
         "AiKeyProviderRevocationPending",
+        "AiKeyManualRevocationUnacknowledged",
         "AiKeysPeriodicWorkStalled",
         "AiKeysNotScraped",
     ] {

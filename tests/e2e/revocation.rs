@@ -16,6 +16,7 @@
 
 mod crash_recovery;
 mod created_keys;
+mod manual;
 mod never_lost;
 mod ownership;
 mod provider_expiry;

@@ -401,13 +401,14 @@ pub(crate) async fn delete(shared: &Arc<Shared>, req: &Request, name: &str) -> R
     let now = locked.now;
     let changes = locked.key().versions.destroy_all(now);
     locked.record(&changes, None);
-    locked.note("deleted", None, None, "key deleted; values destroyed");
-    // The revocation intents first (they outlive the record); then the history survives the
-    // key: store the last events and archive the log pointing at them, then remove the key. A
-    // crash in between leaves a live record (which points at the same history; the archive's
+    // The revocation intents first (they outlive the record; the revocations left to a person
+    // are recorded with them, so their events come before `deleted`); then the history survives
+    // the key: store the last events and archive the log pointing at them, then remove the key.
+    // A crash in between leaves a live record (which points at the same history; the archive's
     // entry of its own incarnation is ignored and replaced by the next delete) that wins until
     // the next delete, and recovery drops the intents of versions still live.
     locked.request_revocations(storage).await?;
+    locked.note("deleted", None, None, "key deleted; values destroyed");
     let stored = record::write(storage, &locked.entry).await?;
     record::archive_history(storage, name, stored.log, &locked.actor, now).await?;
     storage.delete(&record::key_path(name)).await?;

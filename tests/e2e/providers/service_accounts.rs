@@ -123,10 +123,15 @@ async fn rotations_share_one_engine_account_and_leave_no_empty_ones() {
         "manual",
         "{key:#}"
     );
-    assert!(fake.is_active("key_legacy1"), "an import the engine cannot prove was deleted");
+    assert!(
+        fake.is_active("key_legacy1"),
+        "an import the engine cannot prove was deleted"
+    );
     let accounts = fake.service_accounts(PROJECT);
     assert!(
-        accounts.iter().any(|(id, _, keys)| *id == legacy_account && *keys == 1),
+        accounts
+            .iter()
+            .any(|(id, _, keys)| *id == legacy_account && *keys == 1),
         "the legacy account or its key was deleted: {accounts:?}"
     );
     assert_eq!(accounts.len(), 2, "{accounts:?}");

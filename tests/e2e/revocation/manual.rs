@@ -70,7 +70,11 @@ async fn imported_keys_with_hint_checked_ids_are_left_to_a_person_and_counted() 
     assert!(deleted.is_success(), "{}", deleted.text);
     for id in ["apikey_01one", "apikey_01two"] {
         assert_eq!(fake.mutation_requests(id), 0, "{id}");
-        assert_eq!(fake.anthropic_key_status(id).as_deref(), Some("active"), "{id}");
+        assert_eq!(
+            fake.anthropic_key_status(id).as_deref(),
+            Some("active"),
+            "{id}"
+        );
     }
     let history = read_ok(&root, "ai-keys/history/an").await;
     let manual: Vec<&Value> = history["events"]
@@ -81,8 +85,9 @@ async fn imported_keys_with_hint_checked_ids_are_left_to_a_person_and_counted() 
         .collect();
     assert_eq!(manual.len(), 2, "{history:#}");
     assert!(
-        manual.iter().any(|e| e["version"] == 1
-            && e["detail"].as_str().unwrap().contains("apikey_01one")),
+        manual
+            .iter()
+            .any(|e| e["version"] == 1 && e["detail"].as_str().unwrap().contains("apikey_01one")),
         "{history:#}"
     );
 
@@ -107,7 +112,10 @@ async fn imported_keys_with_hint_checked_ids_are_left_to_a_person_and_counted() 
         key["versions"]["1"]["provider_revocation"]["status"], "manual",
         "{key:#}"
     );
-    assert!(fake.is_active("key_oneOA"), "a key the engine does not own was deleted");
+    assert!(
+        fake.is_active("key_oneOA"),
+        "a key the engine does not own was deleted"
+    );
     assert_eq!(fake.mutation_requests("key_oneOA"), 0);
     assert_eq!(manual_gauge(&root, "oa").await, 1.0);
     let line = report_line(&root, "oa").await;
@@ -124,10 +132,16 @@ async fn imported_keys_with_hint_checked_ids_are_left_to_a_person_and_counted() 
         json!({ "version": 1, "reason": "revoked in the dashboard" }),
     )
     .await;
-    assert_eq!(acked["provider_revocation"]["status"], "acknowledged", "{acked:#}");
+    assert_eq!(
+        acked["provider_revocation"]["status"], "acknowledged",
+        "{acked:#}"
+    );
     assert_eq!(manual_gauge(&root, "oa").await, 0.0);
     let line = report_line(&root, "oa").await;
     assert_eq!(line["revocations_manual"], json!([]), "{line:#}");
-    assert_eq!(line["revocations_acknowledged"][0]["version"], 1, "{line:#}");
+    assert_eq!(
+        line["revocations_acknowledged"][0]["version"], 1,
+        "{line:#}"
+    );
     crate::providers::assert_no_leaks(&bao, &[&fake], &[admin, a1, a2, o1, o2]).await;
 }

@@ -8,8 +8,7 @@
 use serde_json::{json, Value};
 
 use crate::providers::{
-    configure_provider, openai_provider, provider_body, rotate, tick_until, PROJECT,
-    SHORT_DEADLINE,
+    configure_provider, openai_provider, provider_body, rotate, tick_until, PROJECT, SHORT_DEADLINE,
 };
 use crate::support::checks::{expect_error, read_ok, secret, write_ok};
 use crate::support::fake_provider::{FakeProvider, Mode};
@@ -172,7 +171,11 @@ async fn provider_key_ids_are_checked_with_the_provider_before_they_are_recorded
     .await;
     for id in ["apikey_01one", "apikey_01two", "apikey_01foreign"] {
         assert_eq!(fake.mutation_requests(id), 0, "{id}");
-        assert_eq!(fake.anthropic_key_status(id).as_deref(), Some("active"), "{id}");
+        assert_eq!(
+            fake.anthropic_key_status(id).as_deref(),
+            Some("active"),
+            "{id}"
+        );
     }
     assert_eq!(fake.mutation_requests("key_foreignOA"), 0);
     assert!(fake.is_active("key_foreignOA"));
@@ -197,7 +200,12 @@ async fn an_openrouter_import_is_revoked_only_when_possession_of_its_value_prove
     let root = bao.client();
     let admin = secret("admin-or");
     fake.add_admin_key(&admin);
-    configure_provider(&root, "openrouter", provider_body("openrouter", &fake, Some(&admin))).await;
+    configure_provider(
+        &root,
+        "openrouter",
+        provider_body("openrouter", &fake, Some(&admin)),
+    )
+    .await;
     let (real, other) = (secret("or-real"), secret("or-other"));
     fake.add_openrouter_key("hash_real", &real);
     fake.add_openrouter_key("hash_other", &other);
@@ -213,7 +221,11 @@ async fn an_openrouter_import_is_revoked_only_when_possession_of_its_value_prove
     expect_error(
         &refused,
         400,
-        &["provider_key_id", "hash_real", "does not accept the given value"],
+        &[
+            "provider_key_id",
+            "hash_real",
+            "does not accept the given value",
+        ],
         "keys/ create with a forged value that shows the real key's label",
     );
     assert_eq!(root.read("ai-keys/keys/or-key").await.status, 404);
@@ -225,7 +237,12 @@ async fn an_openrouter_import_is_revoked_only_when_possession_of_its_value_prove
             json!({ "value": other, "provider": "openrouter", "provider_key_id": "hash_real" }),
         )
         .await;
-    expect_error(&mismatched, 400, &["provider_key_id", "hash_real"], "another key's hash");
+    expect_error(
+        &mismatched,
+        400,
+        &["provider_key_id", "hash_real"],
+        "another key's hash",
+    );
 
     let created = write_ok(
         &root,
@@ -233,7 +250,10 @@ async fn an_openrouter_import_is_revoked_only_when_possession_of_its_value_prove
         json!({ "value": real, "provider": "openrouter", "provider_key_id": "hash_real" }),
     )
     .await;
-    assert_eq!(created["versions"]["1"]["possession_proven"], true, "{created:#}");
+    assert_eq!(
+        created["versions"]["1"]["possession_proven"], true,
+        "{created:#}"
+    );
     let other_forged = forged_like(&other);
     let staged = root
         .write(
@@ -264,7 +284,10 @@ async fn an_openrouter_import_is_revoked_only_when_possession_of_its_value_prove
         "{key:#}"
     );
     assert!(!fake.is_active("hash_real"), "the proven key still works");
-    assert!(fake.is_active("hash_other"), "a key the engine never owned was touched");
+    assert!(
+        fake.is_active("hash_other"),
+        "a key the engine never owned was touched"
+    );
     assert_eq!(fake.mutation_requests("hash_other"), 0);
     crate::providers::assert_no_leaks(&bao, &[&fake], &[admin, real, other, forged, other_forged])
         .await;
@@ -289,7 +312,13 @@ async fn a_hand_made_ai_keys_account_and_its_other_key_survive_a_revocation() {
         json!({ "value": mine, "provider": "openai", "provider_key_id": "key_mine" }),
     )
     .await;
-    plant(&root, "legacy", "/key/versions/versions/1/engine_created", json!(true)).await;
+    plant(
+        &root,
+        "legacy",
+        "/key/versions/versions/1/engine_created",
+        json!(true),
+    )
+    .await;
 
     let rotated = rotate(&root, "legacy", json!({ "grace_period": "0s" })).await;
     assert!(rotated.is_success(), "{}", rotated.text);

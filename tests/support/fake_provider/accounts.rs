@@ -301,7 +301,13 @@ impl FakeProvider {
     /// number of keys): valid, with project API key id `id`.
     pub fn add_openai_account_key(&self, project: &str, sa: &str, id: &str, value: &str) {
         let owner = format!("{project}/{sa}");
-        mint(&self.state, id.into(), value.into(), owner, "made by a person");
+        mint(
+            &self.state,
+            id.into(),
+            value.into(),
+            owner,
+            "made by a person",
+        );
     }
 
     /// The ids of `project`'s service accounts that were deleted.

@@ -186,7 +186,7 @@ async fn provider_key_ids_are_checked_with_the_provider_before_they_are_recorded
 /// A value whose first five and last four characters (what OpenRouter's `label` shows) are
 /// `real`'s, and nothing else: what anyone who can open the console could forge.
 fn forged_like(real: &str) -> String {
-    let middle: String = std::iter::repeat('x').take(real.len() - 9).collect();
+    let middle = "x".repeat(real.len() - 9);
     format!("{}{middle}{}", &real[..5], &real[real.len() - 4..])
 }
 

@@ -279,7 +279,7 @@ mod tests {
         assert!(with(&[manual.clone(), ack.clone()]).is_ok());
         assert!(with(&[manual.clone(), manual.clone()]).is_err());
         assert!(with(&[manual.clone(), ack.clone(), ack.clone()]).is_err());
-        assert!(with(&[ack.clone()]).is_err());
+        assert!(with(std::slice::from_ref(&ack)).is_err());
         assert!(with(&[manual, ev("provider_revoked", Some(1))]).is_err());
         let live = [
             ev("created", Some(1)),

@@ -8,6 +8,7 @@
 # can: read overdue
 # can: read metrics
 # can: read report
+# can: update acknowledge/*
 # cannot: read creds/*
 # cannot: update stage/*
 # cannot: update test/*
@@ -20,6 +21,8 @@
 #
 # May read and change the engine configuration, schedules, providers (the admin key is
 # write-only) and keys (create from a value, change settings, delete), and read the reports.
+# May acknowledge a manual revocation: the administrator, who holds the providers' consoles,
+# revokes by hand what the engine does not own and records it.
 # No creds/: an administrator who could read every application's key would defeat the app role;
 # an emergency read goes through a break-glass token, not this role. No rotation steps either:
 # rotations belong to the operator and approver (or, with the two-person rule off, the rotator),
@@ -48,4 +51,7 @@ path "ai-keys/metrics" {
 }
 path "ai-keys/report" {
   capabilities = ["read"]
+}
+path "ai-keys/acknowledge/*" {
+  capabilities = ["update"]
 }

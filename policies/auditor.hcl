@@ -18,6 +18,7 @@
 # cannot: update finalize/*
 # cannot: update extend/*
 # cannot: update verify/*
+# cannot: update acknowledge/*
 #
 # May list keys and read their metadata (versions, states, fingerprints, test outcomes: never
 # values), their history, the overdue report, the metrics and the compliance report. No creds/,

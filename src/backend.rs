@@ -5,6 +5,7 @@
 
 // The API: one file per path family. Each declares its paths and parses, calls and renders;
 // none imports another.
+mod path_acknowledge;
 mod path_config;
 mod path_creds;
 mod path_cutover;
@@ -84,6 +85,7 @@ impl AiKeys {
             path_steps::paths(&shared),
             path_rotate::paths(&shared),
             path_cutover::paths(&shared),
+            path_acknowledge::paths(&shared),
             path_history::paths(&shared),
             path_overdue::paths(&shared),
             path_metrics::paths(&shared, &periodic),

@@ -296,6 +296,32 @@ impl Providers {
         result
     }
 
+    /// The key `value` authenticates as, asked with the value itself as the credential (never
+    /// the admin key): the type's possession proof, where it has one. `None` when the provider
+    /// does not accept the value; [`ProviderError::Unsupported`] for types without such a call.
+    /// Neither the value nor anything derived from it but its fingerprint is logged.
+    pub async fn identify_key(
+        &self,
+        cfg: &ProviderConfig,
+        value: &SecretValue,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        cfg.validate().map_err(ProviderError::Unsupported)?;
+        let base = cfg.effective_base_url().unwrap_or_default();
+        let result = provider(cfg.kind)
+            .identify(&self.http(cfg), &base, value.expose())
+            .await
+            .map_err(|e| e.redacted(&[value.expose()]));
+        match &result {
+            Ok(found) => {
+                tracing::info!(provider = cfg.kind.as_str(), fingerprint = %value.fingerprint(), found = found.is_some(), "asked provider which key a value is")
+            }
+            Err(e) => {
+                tracing::warn!(provider = cfg.kind.as_str(), fingerprint = %value.fingerprint(), error = %e, "asking provider which key a value is failed")
+            }
+        }
+        result
+    }
+
     /// What the provider says about the use of the key it knows as `provider_key_id` (OpenAI:
     /// `last_used_at` of `GET .../projects/{p}/api_keys/{id}`; OpenRouter: `usage` of
     /// `GET /api/v1/keys/{hash}`), for usage-aware revocation. A key the provider does not know

@@ -43,7 +43,7 @@ pub use error::RotationError;
 pub use key::{KeyVersions, ReinstatementRequest, Version, ENTITY_PREFIX};
 pub use origin::{Origin, Place};
 pub use reinstate::TwoPersonRollback;
-pub use revocation::ProviderRevocation;
+pub use revocation::{Acknowledgement, ManualRevocation, ProviderRevocation};
 pub use state::VersionState;
 pub use timing::{Cadence, Timing};
 pub use usage::{Observation, UsageCheck, UsageDecision, UsagePolicy};

@@ -102,8 +102,9 @@ async fn extend(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 const FINALIZE_SYNOPSIS: &str = "End a grace window now: every system has moved to the new key.";
 const FINALIZE_DESCRIPTION: &str = "\
 The previous version's grace window ends now: it is revoked (its value destroyed) and, where the \
-engine created or verified it at its provider, revoked there too through the same durable intent \
-as a grace end (shown as provider_revocation on the version until the provider confirms). The \
+engine owns it at its provider (created it, or possession of the value proved its id), revoked \
+there too through the same durable intent as a grace end (shown as provider_revocation on the \
+version until the provider confirms; a key the engine does not own shows manual). The \
 history records a finalized event with who did it. 400 when no version is in its grace window. \
 Unknown fields are refused.";
 const EXTEND_SYNOPSIS: &str = "Keep the previous version valid longer: some systems still use it.";

@@ -77,7 +77,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(Field::new(
                 "provider_key_id",
                 FieldType::String,
-                "The provider's id for the imported value (not secret), so the engine can deactivate it at the provider after its grace window (Anthropic: the API key id). Checked with the key's provider (admin_key needed): an id whose provider record does not match the value is a 400. Create only. At most 256 letters, digits, '_', '-' or '.'.",
+                "The provider's id for the imported value (not secret). Checked with the key's provider (admin_key needed): an id whose provider record does not match the value is a 400. The engine revokes the key at the provider later only if possession of the value proves the id (OpenRouter); otherwise its retirement is left to a person (provider_revocation manual). Create only. At most 256 letters, digits, '_', '-' or '.'.",
             ).max_len(fields::MAX_PROVIDER_KEY_ID_LEN).id_alphabet())
             .field(Field::new(
                 "custom_metadata",
@@ -274,7 +274,9 @@ otherwise), version 1 is pending, creds/ answers 404 until a different entity te
 it, and rollback/ discards it (a new first version can then be staged). Reads never \
 return values: each version shows its fingerprint (sha256: plus 16 hex digits of the value's \
 SHA-256), so a leaked key can be matched to its version. Delete destroys every stored value, \
-revokes at the provider what the engine created there, and keeps the key's history. \
+revokes at the provider what the engine owns there (keys it created, and imports whose \
+provider_key_id possession of the value proved; the others are recorded manual, for a person to \
+revoke), and keeps the key's history. \
 next_rotation_time is when the current version is due: created_time plus rotation_period, or the \
 first time of its rotation_schedule (cron, UTC) after it was created; with a cron schedule and a \
 rotation_window, a scheduled time whose window closed without a rotation shows as \

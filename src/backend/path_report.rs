@@ -5,6 +5,8 @@
 //! and who promoted each version. Derived from each key's history (who became current when)
 //! plus its record (creation times, grace windows, revocation status). JSON, or CSV.
 
+mod csv;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use crate::framework::{
     Error, Field, FieldData, FieldType, HandlerResult, Operation, Path, Request, Response, Storage,
 };
 use crate::rotation::{period_days, VersionState};
+use csv::to_csv;
 
 /// Default `window`: a year.
 const DEFAULT_WINDOW: i64 = 365 * 86_400;
@@ -198,20 +201,34 @@ async fn key_report(
             json!({ "version": v.number, "grace_expires_time": expires })
         })
         .collect();
-    let mut confirmed = Vec::new();
-    let mut pending = Vec::new();
+    let (mut confirmed, mut pending) = (Vec::new(), Vec::new());
+    let (mut manual, mut acknowledged) = (Vec::new(), Vec::new());
     for v in versions.versions.values() {
         if let Some(r) = &v.provider_revocation {
-            let line = json!({
+            let list: &mut Vec<Value> = match &r.manual {
+                Some(m) if m.acknowledged.is_some() => &mut acknowledged,
+                Some(_) => &mut manual,
+                None if r.is_pending() => &mut pending,
+                None => &mut confirmed,
+            };
+            let mut line = json!({
                 "version": v.number,
                 "requested_time": view::time(r.requested_time),
                 "confirmed_time": r.confirmed_time.map(view::time),
             });
-            if r.is_pending() {
-                pending.push(line)
-            } else {
-                confirmed.push(line)
+            if let Some(m) = &r.manual {
+                let ack = m.acknowledged.as_ref();
+                line = json!({
+                    "version": v.number,
+                    "provider": r.provider,
+                    "provider_key_id": Some(r.provider_key_id.as_str()).filter(|i| !i.is_empty()),
+                    "fingerprint": v.fingerprint,
+                    "requested_time": view::time(r.requested_time),
+                    "acknowledged_time": ack.map(|a| view::time(a.time)),
+                    "acknowledged_by": ack.map(|a| a.actor.as_str()),
+                });
             }
+            list.push(line);
         }
     }
     let promoted_by: Vec<Value> = sum
@@ -235,6 +252,8 @@ async fn key_report(
         "versions_in_grace": in_grace,
         "revocations_confirmed": confirmed,
         "revocations_pending": pending,
+        "revocations_manual": manual,
+        "revocations_acknowledged": acknowledged,
         "promoted_by": promoted_by,
     }))
 }
@@ -282,88 +301,6 @@ async fn report(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }))))
 }
 
-const CSV_COLUMNS: [&str; 15] = [
-    "key",
-    "schedule",
-    "rotation_period_days",
-    "current_version",
-    "current_age_days",
-    "oldest_age_days",
-    "within_period",
-    "rotations",
-    "failed_rotations",
-    "last_test_outcome",
-    "last_test_time",
-    "versions_in_grace",
-    "revocations_confirmed",
-    "revocations_pending",
-    "promoted_by",
-];
-
-/// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
-fn field(v: &str) -> String {
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_string()
-    }
-}
-
-fn plain(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// The report as CSV: a header and one row per key; lists are `;`-separated.
-pub(crate) fn to_csv(keys: &[Value]) -> String {
-    let mut out = CSV_COLUMNS.join(",") + "\n";
-    for k in keys {
-        let versions = |list: &Value| -> String {
-            list.as_array().map_or_else(String::new, |a| {
-                a.iter()
-                    .map(|x| plain(&x["version"]))
-                    .collect::<Vec<_>>()
-                    .join(";")
-            })
-        };
-        let promoted = k["promoted_by"].as_array().map_or_else(String::new, |a| {
-            a.iter()
-                .map(|p| {
-                    let who = match &p["actor"] {
-                        Value::String(s) => s.clone(),
-                        actor => plain(&actor["display_name"]),
-                    };
-                    format!("v{}:{who}", plain(&p["version"]))
-                })
-                .collect::<Vec<_>>()
-                .join(";")
-        });
-        let row = [
-            plain(&k["key"]),
-            plain(&k["schedule"]),
-            plain(&k["rotation_period_days"]),
-            plain(&k["current_version"]),
-            plain(&k["current_age_days"]),
-            plain(&k["oldest_age_days"]),
-            plain(&k["within_period"]),
-            plain(&k["rotations"]),
-            plain(&k["failed_rotations"]),
-            plain(&k["last_test"]["outcome"]),
-            plain(&k["last_test"]["time"]),
-            versions(&k["versions_in_grace"]),
-            versions(&k["revocations_confirmed"]),
-            versions(&k["revocations_pending"]),
-            promoted,
-        ];
-        out += &row.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");
-        out.push('\n');
-    }
-    out
-}
-
 const SYNOPSIS: &str = "Compliance report for auditors.";
 const DESCRIPTION: &str = "\
 Per key (or those whose name starts with prefix), over window (a duration, default 365d), derived \
@@ -378,12 +315,16 @@ last_test ({time, version, outcome} of the newest test, or null); \
 versions_in_grace ([{version, grace_expires_time}]); revocations_confirmed and \
 revocations_pending ([{version, requested_time, confirmed_time}] of retired versions whose \
 revocation at the provider the provider confirmed, or not yet, among the retired versions the \
-record keeps); promoted_by ([{version, time, \
-actor}] of every promotion in the window, actor as in history/). format=csv returns text/csv \
-with one row per key and the columns key, schedule, rotation_period_days, current_version, \
-current_age_days, oldest_age_days, within_period, rotations, failed_rotations, \
-last_test_outcome, last_test_time, versions_in_grace, revocations_confirmed, \
-revocations_pending, promoted_by (lists of version numbers separated by ;, promoted_by as \
+record keeps); revocations_manual ([{version, provider, provider_key_id, fingerprint, \
+requested_time, acknowledged_time, acknowledged_by}] of retired versions the engine does not \
+own and left to a person to revoke at the provider, not acknowledged yet) and \
+revocations_acknowledged (the same, once acknowledge/ recorded it done); promoted_by ([{version, \
+time, actor}] of every promotion in the window, actor as in history/). format=csv returns \
+text/csv with one row per key and the columns key, schedule, rotation_period_days, \
+current_version, current_age_days, oldest_age_days, within_period, rotations, \
+failed_rotations, last_test_outcome, last_test_time, versions_in_grace, \
+revocations_confirmed, revocations_pending, promoted_by, revocations_manual, \
+revocations_acknowledged (lists of version numbers separated by ;, promoted_by as \
 vN:display_name or vN:scheduler). A history trimmed by history_limit shortens what the report \
 can see.";
 

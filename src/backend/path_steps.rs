@@ -24,7 +24,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(name_field())
             .field(fields::new_key_value(Field::new("value", FieldType::String, "The new key. Without it the provider is asked to create one (400 if it cannot). Write-only.")))
             .field(Field::new("rotation_id", FieldType::String, "Idempotency id: a retry with the same id and input returns the first result instead of staging twice. At most 128 characters.").max_len(MAX_ROTATION_ID_LEN))
-            .field(Field::new("provider_key_id", FieldType::String, "The provider's id for a value given here (not secret), so the engine can deactivate it at the provider later (Anthropic: the API key id). Checked with the key's provider (admin_key needed): an id whose provider record does not match the value is a 400. At most 256 letters, digits, '_', '-' or '.'.").max_len(MAX_PROVIDER_KEY_ID_LEN).id_alphabet())
+            .field(Field::new("provider_key_id", FieldType::String, "The provider's id for a value given here (not secret). Checked with the key's provider (admin_key needed): an id whose provider record does not match the value is a 400. The engine revokes the key at the provider later only if possession of the value proves the id (OpenRouter); otherwise its retirement is left to a person (provider_revocation manual). At most 256 letters, digits, '_', '-' or '.'.").max_len(MAX_PROVIDER_KEY_ID_LEN).id_alphabet())
             .strict()
             .operation(Operation::Update, "Stage a new pending version.", bind(shared, stage))
             .help(STAGE_SYNOPSIS, STAGE_DESCRIPTION),

@@ -24,3 +24,4 @@ pub(super) use intents::{
 #[cfg(test)]
 pub(super) use origin::origin_of;
 pub(super) use origin::{mismatch, place_of, prove_and_locate};
+pub(super) use ownership::Ownership;

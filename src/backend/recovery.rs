@@ -103,15 +103,24 @@ async fn recover_revoke(
         .await?
         .and_then(|k| k.versions.get(intent.version).cloned())
         .filter(|v| v.provider_key_id.as_deref() == Some(intent.provider_key_id.as_str()));
-    // Only keys proven to be this key's are ever revoked. A previous-release intent names an
-    // unproven id only for a type that cannot create keys (its other intents were for keys the
-    // engine created).
+    // Only keys the engine owns are ever revoked. A previous-release intent names an unproven
+    // id only for a type that cannot create keys (its other intents were for keys the engine
+    // created). An earlier release also revoked imported keys whose id only matched the
+    // provider's hint: such a revocation still pending is left to a person (`manual`).
     let proven = match &version {
-        Some(v) => v.engine_created || v.provider_key_verified,
+        Some(v) => v.owned(),
         None => intent.owned || creates_keys(storage, &intent.provider).await?,
     };
     if !proven {
         tracing::warn!(key = %intent.key, version = intent.version, "dropping a revocation of a key not proven to be this key's");
+        if version.is_some() {
+            let mut locked =
+                Locked::with_guard(shared, storage, &intent.key, Actor::Scheduler, None, guard)
+                    .await?;
+            if locked.leave_to_person(intent.version) {
+                locked.save(storage).await?;
+            }
+        }
         return Ok(WalOutcome::Settled);
     }
     if let Some(v) = &version {

@@ -75,6 +75,7 @@ fn version_json(v: &Version) -> Value {
         "last_test": v.last_test.as_ref().map(test_json),
         "provider_key_id": v.provider_key_id,
         "engine_created": v.engine_created,
+        "possession_proven": v.possession_proven,
         "provider": v.provider,
         "origin": v.origin.as_ref().map(origin_json),
         "provider_revocation": v.provider_revocation.as_ref().map(revocation_json),
@@ -95,16 +96,28 @@ fn origin_json(o: &Origin) -> Value {
 }
 
 /// A retired version's revocation at its provider: `pending` (with the last error) until the
-/// provider confirms, then `confirmed` with its time.
-fn revocation_json(r: &ProviderRevocation) -> Value {
-    json!({
+/// provider confirms, then `confirmed` with its time; or `manual` (the engine does not own the
+/// key: `manual_reason` says why, `provider_key_id` what to revoke by hand) until someone
+/// records doing it, then `acknowledged` (`acknowledged_time`, `acknowledged_by`,
+/// `acknowledged_reason`).
+pub(super) fn revocation_json(r: &ProviderRevocation) -> Value {
+    let mut out = json!({
         "status": r.status(),
         "provider": r.provider,
         "requested_time": time(r.requested_time),
         "confirmed_time": opt_time(r.confirmed_time),
         "attempts": r.attempts,
         "last_error": r.last_error,
-    })
+    });
+    if let Some(m) = &r.manual {
+        let ack = m.acknowledged.as_ref();
+        out["provider_key_id"] = json!(Some(r.provider_key_id.as_str()).filter(|i| !i.is_empty()));
+        out["manual_reason"] = json!(m.reason);
+        out["acknowledged_time"] = json!(ack.map(|a| time(a.time)));
+        out["acknowledged_by"] = json!(ack.map(|a| a.actor.as_str()));
+        out["acknowledged_reason"] = json!(ack.and_then(|a| a.reason.as_deref()));
+    }
+    out
 }
 
 /// The versions map as shown, with grace applied at `now` (a previous version past its grace is

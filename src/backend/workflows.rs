@@ -1,6 +1,7 @@
 //! The engine's workflows, in one place: create and delete a key, stage, test, promote, roll
-//! back, rotate (and what a failed rotation leaves), finalize and extend a grace window, and
-//! `rotation_id` replays; all through [`Locked`], a key opened for writing (its lock held, its
+//! back, rotate (and what a failed rotation leaves), finalize and extend a grace window,
+//! acknowledge a revocation done by hand, and `rotation_id` replays; all through [`Locked`], a
+//! key opened for writing (its lock held, its
 //! record checked, grace ends applied, history recorded, revocation intents written before the
 //! record that retires a version).
 //!
@@ -8,6 +9,7 @@
 //! the scheduler, and recovery reopens a key through [`Locked`] to tell it a revocation's
 //! outcome. Below them: [`super::provider_ops`], [`super::policy`], [`super::record`].
 
+mod acknowledge;
 mod cutover;
 mod keys;
 mod locked;
@@ -17,6 +19,7 @@ mod rotate;
 mod stage;
 mod test;
 
+pub(super) use acknowledge::acknowledge;
 pub(super) use cutover::{extend, finalize};
 pub(super) use keys::{
     check_references, create as create_key, delete as delete_key, Created as CreatedKey,

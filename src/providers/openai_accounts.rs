@@ -9,10 +9,10 @@
 //! that key, so no empty service accounts pile up.
 //!
 //! Keys of the previous release each have a service account of their own, named
-//! `ai-keys-<key>-<suffix>`, created the ordinary way (so with role `member`): such a key is
-//! revoked by deleting its service account (which takes the key with it and leaves nothing
-//! behind). Which kind a key is comes from the provider's own record of it (its owner), so
-//! revocation intents of either release need nothing new.
+//! `ai-keys-<key>-<suffix>`, created the ordinary way (so with role `member`). Such a key is
+//! revoked like any other, by deleting just the key: the engine never deletes a service account
+//! (a person may have made one of that name, holding other keys), so the previous release's
+//! emptied accounts are left for a person to remove.
 
 use serde_json::{json, Value};
 
@@ -27,8 +27,6 @@ use super::provider::{AdminCall, CreateRequest};
 use super::{AccountState, CreatedKey, ProviderError};
 use crate::secret::{validate_key_value, SecretValue};
 
-/// How the previous release named the service account it created for each key.
-pub(crate) const LEGACY_ACCOUNT_PREFIX: &str = "ai-keys-";
 /// The role the engine gives its account: what an account created the ordinary way gets, and
 /// what its keys need to call the API.
 const KEY_ROLE: &str = "member";
@@ -254,73 +252,20 @@ pub(crate) fn interpret_key(ex: Exchange) -> Result<CreatedKey, ProviderError> {
     }
 }
 
-/// A key's owner service account as its record shows it: `(id, name)`, each if shown.
-type Owner = (Option<String>, Option<String>);
-
-/// The owner service account of project key `id`; `Ok(None)` when OpenAI has no such key.
-async fn owner(call: &AdminCall<'_>, id: &str) -> Result<Option<Owner>, ProviderError> {
-    let url = format!("{}/api_keys/{id}", projects(call));
-    let (result, _) = call
-        .http
-        .exchange(
-            |c| c.get(&url).bearer_auth(call.admin),
-            |ex| Step::judged(idempotent_may_retry(&ex), interpret_owner(ex)),
-        )
-        .await;
-    result
-}
-
-fn interpret_owner(ex: Exchange) -> Result<Option<Owner>, ProviderError> {
-    let reply = ex.map_err(|f| admin_failure(&f))?;
-    let json = reply.json();
-    if (200..300).contains(&reply.status) {
-        let field = |p: &str| {
-            json.as_ref()
-                .and_then(|j| j.pointer(p))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        return Ok(Some((
-            field("/owner/service_account/id").filter(|i| is_id(i)),
-            field("/owner/service_account/name"),
-        )));
-    }
-    if is_provider_not_found(&reply) {
-        return Ok(None);
-    }
-    let tok = token(json.as_ref(), &ERROR_POINTERS);
-    Err(admin_error(&reply, tok.as_deref(), "key"))
-}
-
-/// Revokes project key `id`: a key of the previous release (alone in a service account the
-/// engine named `ai-keys-...`) by deleting its service account, any other key (the engine's
-/// account's, or one a person made) by deleting just the key. A key OpenAI no longer has is
-/// already revoked.
+/// Revokes project key `id` by deleting that key alone: its service account and the account's
+/// other keys stay. Never an account, whatever its name: the engine's own account holds its
+/// other keys, and one named like the previous release's (`ai-keys-...`) may be a person's with
+/// keys of their own. (The previous release created one account per key but recorded no
+/// account id, so no record can show an account is the engine's for that key alone.) A key
+/// OpenAI no longer has is already revoked; where OpenAI refuses to delete a service account's
+/// key (an earlier API), the error stands and the revocation stays pending.
 pub(super) async fn revoke(call: &AdminCall<'_>, id: &str) -> Result<(), ProviderError> {
-    let Some((account, account_name)) = owner(call, id).await? else {
-        return Ok(());
-    };
-    let engine_account = call.cfg.current_engine_account().and_then(|a| a.id.clone());
-    let legacy = account_name
-        .as_deref()
-        .is_some_and(|n| n.starts_with(LEGACY_ACCOUNT_PREFIX));
-    match account {
-        Some(sa) if legacy && engine_account.as_deref() != Some(sa.as_str()) => {
-            delete_account(call, &sa).await
-        }
-        _ => delete_key(call, id).await,
-    }
+    delete_key(call, id).await
 }
 
 /// Deletes project key `id` (an account's other keys and the account stay).
 pub(super) async fn delete_key(call: &AdminCall<'_>, id: &str) -> Result<(), ProviderError> {
     let url = format!("{}/api_keys/{id}", projects(call));
-    delete(call, &url).await
-}
-
-/// Deletes service account `sa` with its keys.
-async fn delete_account(call: &AdminCall<'_>, sa: &str) -> Result<(), ProviderError> {
-    let url = format!("{}/service_accounts/{sa}", projects(call));
     delete(call, &url).await
 }
 

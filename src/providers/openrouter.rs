@@ -1,7 +1,9 @@
 //! OpenRouter: probe `GET /api/v1/key` (Bearer), whose `data.limit_remaining` tells whether
 //! the key can still spend (never `/models`: OpenRouter serves it without a key); create with
 //! `POST /api/v1/keys`, delete with `DELETE /api/v1/keys/{hash}` and look one key up (its
-//! `label`) with `GET /api/v1/keys/{hash}`, using a management key.
+//! `label`) with `GET /api/v1/keys/{hash}`, using a management key. `GET /api/v1/key` with a
+//! value as bearer also names the key the value is (its `label`): the possession proof of an
+//! imported key's hash.
 
 use serde_json::{json, Value};
 
@@ -82,6 +84,15 @@ impl Provider for OpenRouter {
 
     async fn revoke(&self, call: &AdminCall<'_>, id: &str) -> Result<(), ProviderError> {
         revoke(&call.http, &call.base, call.admin, id).await
+    }
+
+    async fn identify(
+        &self,
+        http: &HttpClient<'_>,
+        base: &str,
+        value: &str,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        identify(http, base, value).await
     }
 
     async fn lookup(
@@ -281,6 +292,43 @@ pub(crate) fn record(json: &Value, hash: &str) -> KeyRecord {
         status,
         last_used_at: None,
         expires_at: timestamp(key.get("expires_at")),
+    }
+}
+
+/// The key `value` is, as OpenRouter describes it to a request made with the value itself
+/// (`GET /api/v1/key`, the value as bearer): its `label` and `expires_at`. It answers only for a
+/// valid key, so a forged value gets `None` (401 or 403).
+pub(super) async fn identify(
+    http: &HttpClient<'_>,
+    base: &str,
+    value: &str,
+) -> Result<Option<KeyRecord>, ProviderError> {
+    let (result, _) = http
+        .exchange(
+            |c| probe(c, base, value),
+            |ex| Step::judged(idempotent_may_retry(&ex), interpret_identify(ex)),
+        )
+        .await;
+    result
+}
+
+/// Reads a `GET /api/v1/key` answer for [`identify`].
+pub(crate) fn interpret_identify(ex: Exchange) -> Result<Option<KeyRecord>, ProviderError> {
+    let reply = ex.map_err(|f| admin_failure(&f))?;
+    if matches!(reply.status, 401 | 403) {
+        return Ok(None);
+    }
+    if !(200..300).contains(&reply.status) {
+        return Err(admin_error(&reply, None, "key"));
+    }
+    match reply
+        .json()
+        .filter(|j| j.get("data").is_some_and(Value::is_object))
+    {
+        Some(json) => Ok(Some(record(&json, ""))),
+        None => Err(ProviderError::Protocol(
+            "GET /api/v1/key answered without a data object".to_string(),
+        )),
     }
 }
 

@@ -47,6 +47,20 @@ impl KeyRecord {
     }
 }
 
+impl KeyRecord {
+    /// Whether `identified` (what the provider answered a request made with a value) describes
+    /// the key this record (the admin lookup of an id) does: the same `label`, which both must
+    /// show, and the same expiry where both show one. Neither field is secret.
+    pub fn same_key_as(&self, identified: &KeyRecord) -> bool {
+        let same_hint = matches!((&self.hint, &identified.hint), (Some(a), Some(b)) if a == b);
+        let same_expiry = match (self.expires_at, identified.expires_at) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        same_hint && same_expiry
+    }
+}
+
 /// Whether `hint` (`<prefix>...<suffix>`, or with `…`) describes `value`: `value` starts with
 /// the prefix and ends with the suffix, the two do not overlap in `value`, and the hint shows at
 /// least [`MIN_HINT_CHARS`] characters, [`MIN_HINT_SUFFIX`] of them at the end.

@@ -165,6 +165,20 @@ pub(crate) trait Provider: Send + Sync {
 
     /// The ids of every key created under `name` (every list page read), for crash recovery;
     /// empty when there is none.
+    /// The key `value` itself authenticates as, asked with the value as the credential (never
+    /// the admin key): the provider's possession proof, where it has one. `None` when the
+    /// provider does not accept the value. Types without such a call refuse with
+    /// [`ProviderError::Unsupported`]: for them no id is ever proven.
+    async fn identify(
+        &self,
+        _http: &HttpClient<'_>,
+        _base: &str,
+        _value: &str,
+    ) -> Result<Option<KeyRecord>, ProviderError> {
+        unsupported(self.name(), "name the key a value belongs to")
+    }
+
+    /// The id of the key created under `name`, for crash recovery; `None` when there is none.
     async fn find_by_name(
         &self,
         _call: &AdminCall<'_>,

@@ -48,11 +48,17 @@ pub struct Version {
     /// Whether the engine created this key at the provider (then it also revokes it there).
     #[serde(default)]
     pub engine_created: bool,
-    /// Whether the provider's own record of `provider_key_id` (its ownership hint) was checked
-    /// against this version's value when the id was given. Only ids the engine created or
-    /// verified are ever revoked at the provider; records older than this field have `false`.
+    /// Whether the provider's own record of `provider_key_id` showed an ownership hint (first
+    /// and last characters) matching this version's value when the id was given. A hint is
+    /// public to anyone who can open the provider's console: it refuses mistakes, it never makes
+    /// a key the engine's (earlier releases revoked such keys; this one records them `manual`).
     #[serde(default)]
     pub provider_key_verified: bool,
+    /// Whether possession of this version's value proved `provider_key_id`: the provider, asked
+    /// with the value itself as the credential, named the key the id's record describes
+    /// (OpenRouter). With `engine_created`, the only ownership the engine revokes on.
+    #[serde(default)]
+    pub possession_proven: bool,
     /// Who staged it: [`ENTITY_PREFIX`] + the entity id for a person; `None` for the scheduler
     /// and tokens without an entity. (Records from before entities were required may hold
     /// `token:<accessor>`, which names no person.)
@@ -84,6 +90,12 @@ pub struct Version {
 pub const ENTITY_PREFIX: &str = "entity:";
 
 impl Version {
+    /// Whether the engine owns this version's key at its provider, and so may revoke it there:
+    /// it created it, or possession of the value proved the recorded id.
+    pub fn owned(&self) -> bool {
+        self.engine_created || self.possession_proven
+    }
+
     /// Whether `verify` accepts this version at `now`: `pending`, `current`, or `previous` with
     /// `grace_expires_time` strictly after `now`.
     pub fn is_valid_at(&self, now: DateTime<Utc>) -> bool {

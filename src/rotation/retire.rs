@@ -133,18 +133,16 @@ impl KeyVersions {
 
     /// The provider-side keys to revoke after a transition returned `changes`: `(version,
     /// provider_key_id)` for each version that a `revoked`, `expired` or `failed` change left
-    /// without a value, whose key the engine can show is this key's (it created it,
-    /// `engine_created`, or the provider's record matched the value, `provider_key_verified`)
-    /// and whose provider id is known. An id recorded without that proof (by an earlier release)
-    /// is never revoked. Each version once, in the order of the changes.
+    /// without a value, whose key the engine owns and whose provider id is known. Owned means
+    /// [`super::Version::owned`] (created by the engine, or possession of the value proved the
+    /// id); a discarded version (a `failed` change: a rolled-back pending version, a failed
+    /// rotation) only when the engine created it: an imported value that was never promoted is
+    /// the operator's to keep or revoke. A hint-checked id is never revoked. Each version once, in
+    /// the order of the changes.
     pub fn provider_revocations(&self, changes: &[Change]) -> Vec<(u32, String)> {
         let mut out: Vec<(u32, String)> = Vec::new();
-        for change in changes.iter().filter(|c| c.event.destroys_value()) {
-            let Some(v) = self.get(change.version) else {
-                continue;
-            };
-            let proven = v.engine_created || v.provider_key_verified;
-            if v.state.keeps_value() || !proven || out.iter().any(|(n, _)| *n == v.number) {
+        for (change, v) in self.destroyed(changes) {
+            if !revocable(change.event, v) || out.iter().any(|(n, _)| *n == v.number) {
                 continue;
             }
             if let Some(id) = &v.provider_key_id {
@@ -152,5 +150,47 @@ impl KeyVersions {
             }
         }
         out
+    }
+
+    /// The versions `changes` left without a value whose key may still be live at a provider
+    /// and that the engine will not revoke ([`KeyVersions::provider_revocations`] names the
+    /// others): their revocation is a person's (`manual`). A version whose last test had the
+    /// provider reject it (`bad_key`) is not live there and is left out. Each version once.
+    pub fn manual_revocations(&self, changes: &[Change]) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::new();
+        for (change, v) in self.destroyed(changes) {
+            let rejected = v
+                .last_test
+                .as_ref()
+                .is_some_and(|t| t.outcome == crate::key_test::TestOutcome::BadKey);
+            let revoked = revocable(change.event, v) && v.provider_key_id.is_some();
+            if revoked || rejected || out.contains(&v.number) {
+                continue;
+            }
+            out.push(v.number);
+        }
+        out
+    }
+
+    /// The versions that value-destroying changes left retired, with the change.
+    fn destroyed<'a>(
+        &'a self,
+        changes: &'a [Change],
+    ) -> impl Iterator<Item = (&'a Change, &'a super::Version)> + 'a {
+        changes
+            .iter()
+            .filter(|c| c.event.destroys_value())
+            .filter_map(|c| Some((c, self.get(c.version)?)))
+            .filter(|(_, v)| !v.state.keeps_value())
+    }
+}
+
+/// Whether a version retired by a change of kind `event` is the engine's to revoke: a discarded
+/// version (`failed`) only if the engine created it, any other if it owns it.
+fn revocable(event: EventKind, v: &super::Version) -> bool {
+    if event == EventKind::Failed {
+        v.engine_created
+    } else {
+        v.owned()
     }
 }

@@ -272,6 +272,7 @@ fn new_version(
         provider_key_id: None,
         engine_created: false,
         provider_key_verified: false,
+        possession_proven: false,
         staged_by: None,
         provider: None,
         origin: None,

@@ -15,7 +15,8 @@
 //! | `keys/` create and read | `rotation::walkthrough` |
 //! | `keys/` stored record, migration, broken records | `key_records`; the record cache: `cache` |
 //! | `keys/` delete | `revocation::created_keys` |
-//! | `keys/` and `stage/` `provider_key_id` | `revocation::ownership` |
+//! | `keys/` and `stage/` `provider_key_id`, possession proofs, what revocation may delete | `revocation::ownership` |
+//! | `manual` revocations, `acknowledge/` | `revocation::manual`; its alert's runbook: `metrics::runbooks` |
 //! | `creds/` | `rotation::walkthrough`; applications reading it: `creds_clients` |
 //! | `stage/`, `test/`, `promote/` | `rotation::walkthrough`, `rotation::concurrency` |
 //! | two-person rule | `rotation::two_person`, `rotation::two_person_tokens`, `rotation::two_person_approval` |

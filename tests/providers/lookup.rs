@@ -161,3 +161,43 @@ async fn lookups_that_cannot_be_made_say_why() {
     );
     assert_no_admin_key(&e);
 }
+
+/// `identify_key` asks with the value itself, never the admin key: OpenRouter names the key a
+/// valid value is (the same `label` the management lookup of its hash shows, so
+/// `same_key_as` holds), a value that only looks like it is `None`, another key's value is
+/// another key; types with no such call refuse with `Unsupported`, without a request.
+#[tokio::test]
+async fn only_openrouter_names_the_key_a_value_is() {
+    let fake = FakeProvider::start().await;
+    let providers = Providers::new();
+    let c = admin_cfg(Openrouter, &fake);
+    let value = format!("{}Ab12", key_for(Openrouter, "Own9"));
+    let other = format!("{}Cd34", key_for(Openrouter, "Own8"));
+    let id = add_person_key(&fake, Openrouter, "one", &value);
+    add_person_key(&fake, Openrouter, "two", &other);
+    let record = providers.lookup_key(&c, &id).await.unwrap().unwrap();
+    let mine = providers.identify_key(&c, &secret(&value)).await.unwrap();
+    let mine = mine.expect("a valid value is named");
+    assert!(record.same_key_as(&mine), "{record:?} {mine:?}");
+    let theirs = providers.identify_key(&c, &secret(&other)).await.unwrap();
+    assert!(!record.same_key_as(&theirs.expect("named")));
+    let forged = format!("{}xxxxxxxxxxxxAb12", &value[..5]);
+    assert!(
+        record.matches(&secret(&forged)),
+        "the hint alone matches it"
+    );
+    assert_eq!(
+        providers.identify_key(&c, &secret(&forged)).await.unwrap(),
+        None
+    );
+    for kind in [Anthropic, Openai] {
+        let c = admin_cfg(kind, &fake);
+        fake.reset_hits();
+        let e = providers
+            .identify_key(&c, &secret(&value))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::Unsupported(_)), "{kind}: {e}");
+        assert!(fake.uris().is_empty(), "{kind}: {:?}", fake.uris());
+    }
+}

@@ -198,8 +198,9 @@ async fn a_create_answered_503_after_the_key_was_made_is_not_repeated() {
 
 /// Both OpenAI delete behaviours: the newest deletes one key of the engine's account and leaves
 /// the account and its other keys; the earlier refuses service-account keys, and then the
-/// revocation fails and nothing else is deleted (never the shared account), while a key of the
-/// previous release is still revoked by deleting its own account.
+/// revocation fails and nothing else is deleted (never the shared account). A key of the
+/// previous release, alone in its `ai-keys-...` account, is revoked by deleting just the key:
+/// the account stays (the engine never deletes one).
 #[tokio::test]
 async fn both_openai_delete_behaviours() {
     let fake = FakeProvider::start().await;
@@ -237,7 +238,11 @@ async fn both_openai_delete_behaviours() {
 
     let legacy = key_for(Openai, "Legacy1");
     let sa = fake.add_legacy_openai_key(PROJECT, "ai-keys-old-0123456789ab", "key_leg1", &legacy);
+    fake.switch(|s| s.openai_delete_refuses_service_account_keys = false);
     providers.revoke_key(&c, "key_leg1").await.unwrap();
     assert!(!fake.is_active("key_leg1"));
-    assert!(fake.service_account_role(PROJECT, &sa).is_none(), "deleted");
+    assert!(
+        fake.service_account_role(PROJECT, &sa).is_some(),
+        "an `ai-keys-` account is never deleted, even one the previous release made"
+    );
 }

@@ -106,7 +106,7 @@ fn flag(b: bool) -> f64 {
 }
 
 /// The per-key families: name, kind, help, labels after `mount`, and how a key adds samples.
-const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 15] = [
+const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 16] = [
     ("ai_keys_current_version_age_seconds", Kind::Gauge, "Age of the key's current version.", &["key"],
         |k, add| if let Some((age, _, _)) = k.age { add(&[], age as f64) }),
     ("ai_keys_seconds_until_due", Kind::Gauge, "Seconds until the current version is due for rotation (negative when overdue).", &["key"],
@@ -125,6 +125,8 @@ const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 15] = [
         |k, add| add(&[], k.key.revocations.len() as f64)),
     ("ai_keys_provider_revocation_oldest_pending_seconds", Kind::Gauge, "Age of the oldest unconfirmed provider revocation (0 when none is pending).", &["key"],
         |k, add| add(&[], k.oldest_revocation_secs as f64)),
+    ("ai_keys_provider_revocations_manual", Kind::Gauge, "Retired versions the engine does not own and left to a person to revoke at the provider, not acknowledged yet.", &["key"],
+        |k, add| add(&[], k.key.manual.len() as f64)),
     ("ai_keys_auto_rotation_consecutive_failures", Kind::Gauge, "Failed automatic rotation attempts since the last promotion (0: the last one succeeded or none failed).", &["key"],
         |k, add| add(&[], f64::from(k.key.auto_failures))),
     ("ai_keys_last_attempt_failed", Kind::Gauge, "1 while the key records an error from its latest rotation attempt or periodic work (last_error).", &["key"],

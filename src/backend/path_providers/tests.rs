@@ -66,6 +66,7 @@ async fn providers_read_shows_the_documented_fields_and_never_the_admin_key() {
             "pending_revocations": [],
             "belongings": {
                 "keys": [], "live_versions": [], "pending_revocations": [], "create_intents": [],
+                "manual_revocations": [],
             },
         }),
     );

@@ -115,13 +115,14 @@ fn csv_quotes_what_needs_quoting() {
         "last_test": null, "versions_in_grace": [{ "version": 1 }],
         "revocations_confirmed": [], "revocations_pending": [{ "version": 0 }],
         "promoted_by": [{ "version": 2, "actor": { "display_name": "userpass-bob" } }],
+        "revocations_manual": [{ "version": 3 }, { "version": 4 }], "revocations_acknowledged": [],
     })];
     let csv = to_csv(&keys);
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0].split(',').count(), 15);
+    assert_eq!(lines[0].split(',').count(), 17);
     assert_eq!(
         lines[1],
-        "\"a,b\",\"say \"\"hi\"\"\",90,2,3,95,false,1,0,,,1,,0,v2:userpass-bob"
+        "\"a,b\",\"say \"\"hi\"\"\",90,2,3,95,false,1,0,,,1,,0,v2:userpass-bob,3;4,"
     );
 }
 

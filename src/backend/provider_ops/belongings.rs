@@ -21,6 +21,9 @@ pub(crate) struct Belongings {
     pub pending_revocations: Vec<String>,
     /// `key (name at the provider)` of each create intent naming it: a key it may have made.
     pub create_intents: Vec<String>,
+    /// `key version N` of each revocation there left to a person and not acknowledged yet: the
+    /// configuration's read is where they learn what to revoke.
+    pub manual_revocations: Vec<String>,
 }
 
 impl Belongings {
@@ -31,6 +34,7 @@ impl Belongings {
             "live_versions": self.live_versions,
             "pending_revocations": self.pending_revocations,
             "create_intents": self.create_intents,
+            "manual_revocations": self.manual_revocations,
         })
     }
 
@@ -43,6 +47,10 @@ impl Belongings {
             (
                 "has create intents (keys it may have made, not yet recorded or revoked)",
                 &self.create_intents,
+            ),
+            (
+                "has manual revocations nobody acknowledged (acknowledge/ once revoked by hand)",
+                &self.manual_revocations,
             ),
         ]
         .into_iter()
@@ -87,7 +95,12 @@ pub(crate) async fn belongings(storage: &dyn Storage, provider: &str) -> Result<
         for (version, _) in key.live.iter().filter(|(_, p)| &**p == provider) {
             out.live_versions.push(format!("{name} version {version}"));
         }
+        for manual in key.manual.iter().filter(|r| &*r.provider == provider) {
+            out.manual_revocations
+                .push(format!("{name} version {}", manual.version));
+        }
     }
+    out.manual_revocations.sort();
     out.create_intents.sort();
     out.keys.sort();
     out.live_versions.sort();

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use super::configs::load;
-use super::ownership::verify_provider_key_id;
+use super::ownership::{verify_provider_key_id, Ownership};
 use crate::backend::shared::Shared;
 use crate::framework::{Error, Storage};
 use crate::providers::ProviderConfig;
@@ -57,20 +57,24 @@ pub(crate) async fn origin_at(
         .map(|cfg| origin_of(&cfg, provider_key_id)))
 }
 
-/// Proven adoption: checks with provider `provider` that `provider_key_id` is `value`'s key (400
-/// otherwise, see `ownership.rs`), and returns where that key lives (the place of the
-/// configuration that proved it).
+/// Adoption of an imported id: checks with provider `provider` that `provider_key_id` is
+/// `value`'s key (400 otherwise, see `ownership.rs`), and says whether possession proved it and,
+/// only then, where that key lives (the place of the configuration that proved it). An id only
+/// its hint matched has no origin: the engine never revokes it.
 pub(crate) async fn prove_and_locate(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
     provider: Option<&str>,
     provider_key_id: &str,
     value: &SecretValue,
-) -> Result<Option<Origin>, Error> {
-    verify_provider_key_id(shared, storage, provider, provider_key_id, value).await?;
-    match provider {
-        Some(p) => origin_at(storage, p, provider_key_id).await,
-        None => Ok(None),
+) -> Result<(Ownership, Option<Origin>), Error> {
+    let ownership =
+        verify_provider_key_id(shared, storage, provider, provider_key_id, value).await?;
+    match (ownership, provider) {
+        (Ownership::Proven, Some(p)) => {
+            Ok((ownership, origin_at(storage, p, provider_key_id).await?))
+        }
+        _ => Ok((ownership, None)),
     }
 }
 

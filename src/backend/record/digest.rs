@@ -67,6 +67,8 @@ pub(crate) struct KeyDigest {
     /// created the key or proved its id) and the provider configuration each one's key lives at
     /// (the version's own, else the key's): what a provider delete must not orphan.
     pub live: Box<[(u32, Box<str>)]>,
+    /// The revocations left to a person (`manual`) that nobody has acknowledged yet.
+    pub manual: Box<[PendingRevocation]>,
     pub auto_failures: u32,
     pub last_error: bool,
     pub rotations: u64,
@@ -141,14 +143,19 @@ impl KeyDigest {
                 .collect(),
             live: versions()
                 .filter(|v| v.state.keeps_value())
-                .filter(|v| {
-                    v.origin.is_some()
-                        || (v.provider_key_id.is_some()
-                            && (v.engine_created || v.provider_key_verified))
-                })
+                .filter(|v| v.origin.is_some() || (v.provider_key_id.is_some() && v.owned()))
                 .filter_map(|v| {
                     let provider = v.provider.as_deref().or(k.provider.as_deref())?;
                     Some((v.number, provider.into()))
+                })
+                .collect(),
+            manual: versions()
+                .filter_map(|v| Some((v.number, v.provider_revocation.as_ref()?)))
+                .filter(|(_, r)| r.is_unacknowledged_manual())
+                .map(|(version, r)| PendingRevocation {
+                    version,
+                    provider: r.provider.as_str().into(),
+                    requested: r.requested_time,
                 })
                 .collect(),
             auto_failures: k.auto.failures,
@@ -266,6 +273,7 @@ mod tests {
             last_error: None,
             intent_id: None,
             origin: None,
+            manual: None,
         });
         let pending = KeyDigest::of(&key).revocations;
         let expected = PendingRevocation {
@@ -277,5 +285,37 @@ mod tests {
         let v = key.versions.versions.values_mut().next().unwrap();
         v.provider_revocation.as_mut().unwrap().confirmed_time = Some(Utc::now());
         assert!(KeyDigest::of(&key).revocations.is_empty());
+    }
+
+    /// A manual revocation is never pending; it is listed apart until acknowledged.
+    #[tokio::test]
+    async fn a_digest_lists_the_unacknowledged_manual_revocations() {
+        let h = Harness::new().await;
+        h.create_key("k", OLD).await;
+        let mut key = store::load_key(h.cached.as_ref(), "k")
+            .await
+            .unwrap()
+            .unwrap();
+        let v = key.versions.versions.values_mut().next().unwrap();
+        let requested = Utc::now();
+        v.provider_revocation = Some(crate::rotation::ProviderRevocation::manual(
+            "p",
+            Some("key-1"),
+            requested,
+            "not owned",
+        ));
+        let digest = KeyDigest::of(&key);
+        assert!(digest.revocations.is_empty());
+        let expected = PendingRevocation {
+            version: 1,
+            provider: "p".into(),
+            requested,
+        };
+        assert_eq!(&*digest.manual, [expected]);
+        let v = key.versions.versions.values_mut().next().unwrap();
+        let r = v.provider_revocation.as_mut().unwrap();
+        r.acknowledge(Utc::now(), "entity:e", None).unwrap();
+        assert!(r.acknowledge(Utc::now(), "entity:e", None).is_err());
+        assert!(KeyDigest::of(&key).manual.is_empty());
     }
 }

@@ -234,13 +234,15 @@ impl KeyEntry {
 }
 
 /// Whether a retired version's metadata may leave the key's record once newer retired versions
-/// make it one of more than [`RETIRED_KEEP`]. The one place that decides what a record keeps.
+/// make it one of more than [`RETIRED_KEEP`]. The one place that decides what a record keeps:
+/// never a version whose revocation is pending, or left to a person and not acknowledged (the
+/// metric, the report and the alert read it from the record).
 pub(super) fn trimmable(v: &Version) -> bool {
     matches!(v.state, VersionState::Revoked | VersionState::Failed)
         && !v
             .provider_revocation
             .as_ref()
-            .is_some_and(|r| r.is_pending())
+            .is_some_and(|r| r.is_pending() || r.is_unacknowledged_manual())
 }
 
 /// Drops the oldest trimmable retired versions beyond the newest [`RETIRED_KEEP`] retired ones.

@@ -7,6 +7,12 @@
 //! Nothing is dropped: every version and history event stays (old retired versions leave the
 //! record at its next change, see `store::trim_retired`). A standby never writes; it reads the
 //! previous format as it is until the active node has converted it.
+//!
+//! Ownership needs no conversion, in either format: a version's `provider_key_verified` (an id
+//! whose console hint matched the value) is kept as it was but no longer makes the key the
+//! engine's, and `possession_proven` reads `false` where it is absent, so every import recorded
+//! before possession proofs is not owned: its retirement is `manual`, never a revocation (one an
+//! earlier build left pending becomes `manual` when recovery reaches its intent).
 
 use super::format::FORMAT;
 use super::history;

@@ -227,3 +227,38 @@ async fn a_cancelled_retirement_leaves_no_retired_version_without_an_intent() {
 fn rollback_req(h: &Harness) -> Request {
     Request::new(Operation::Rollback, "", h.cached.clone())
 }
+
+/// A revocation an earlier release left pending for an imported key whose id only matched the
+/// provider's hint (`provider_key_verified`, not the engine's by today's rule): recovery never
+/// calls the provider for it (nothing listens on the port, so a call would fail and keep the
+/// intent) and turns it into a `manual` revocation with its history event.
+#[tokio::test]
+async fn recovery_leaves_a_hint_checked_import_to_a_person() {
+    let h = with_key().await;
+    created_at_provider(&h).await;
+    h.write("stage/k", json!({ "value": NEW })).await.unwrap();
+    h.write("promote/k", json!({ "force": true, "grace_period": 0 }))
+        .await
+        .unwrap();
+    let storage = h.cached.as_ref();
+    let mut entry = crate::backend::record::load(storage, "k")
+        .await
+        .unwrap()
+        .unwrap();
+    let v1 = entry.key.versions.versions.get_mut(&1).unwrap();
+    v1.engine_created = false;
+    v1.provider_key_verified = true;
+    crate::backend::record::save(storage, &entry).await.unwrap();
+    let (id, intent) = wal_entries(&h).await.into_iter().next().unwrap();
+    let outcome = super::recover(h.engine.shared.clone(), rollback_req(&h), id, intent).await;
+    assert_eq!(outcome.unwrap(), WalOutcome::Settled);
+    let key = h.read("keys/k").await;
+    let r = &key["versions"]["1"]["provider_revocation"];
+    assert_eq!(r["status"], "manual", "{key:#}");
+    assert_eq!(r["provider_key_id"], "key_1", "{key:#}");
+    let events = h.history("k").await;
+    assert_eq!(
+        events[0]["event"], "provider_revocation_manual",
+        "{events:#?}"
+    );
+}

@@ -148,6 +148,7 @@ async fn the_bounds_handlers_check_are_in_the_document() {
         ("/config", "history_limit", 1, 100_000),
         ("/history/{name}", "limit", 1, 1000),
         ("/test/{name}", "version", 1, i64::from(u32::MAX)),
+        ("/acknowledge/{name}", "version", 1, i64::from(u32::MAX)),
         ("/providers/{name}", "timeout", 1, 300),
         ("/overdue", "max_age", 1, CENTURY),
         ("/report", "window", 1, CENTURY),
@@ -202,6 +203,7 @@ async fn the_bounds_handlers_check_are_in_the_document() {
         ("/providers/{name}", "api_version", 40),
         ("/providers/{name}", "verify_path", 512),
         ("/extend/{name}", "reason", 256),
+        ("/acknowledge/{name}", "reason", 256),
         ("/schedules/{name}", "rotation_schedule", 256),
         ("/history/{name}", "after", 21),
     ];
@@ -215,9 +217,11 @@ async fn the_bounds_handlers_check_are_in_the_document() {
     for template in ["/keys/{name}", "/stage/{name}", "/rotate/{name}"] {
         assert_eq!(all.schema(template, "value")["minLength"], 1, "{template}");
     }
-    // Required: path parameters, and verify/'s value.
+    // Required: path parameters, verify/'s value and acknowledge/'s version.
     for (template, place, name, _, required) in &all.0 {
-        let expected = *place == "path" || (template == "/verify/{name}" && name == "value");
+        let expected = *place == "path"
+            || (template == "/verify/{name}" && name == "value")
+            || (template == "/acknowledge/{name}" && name == "version");
         if *place != "query" || name != "list" {
             assert_eq!(*required, expected, "{template} {place} {name}");
         }

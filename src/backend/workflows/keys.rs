@@ -125,6 +125,8 @@ struct First {
     /// The provider's id: verified with the provider, or given by it for a key it created.
     provider_key_id: Option<String>,
     engine_created: bool,
+    /// Whether possession of the value proved a given id (see `provider_ops::Ownership`).
+    possession_proven: bool,
     provider_expires_time: Option<DateTime<Utc>>,
     /// The test of a key the provider created (passed: anything else stops the create).
     test: Option<TestResult>,
@@ -214,6 +216,7 @@ pub(crate) async fn create(
         // Version 1's key lives at the key's provider: its revocation goes there.
         v.provider = provider.clone();
         v.provider_key_verified = first.provider_key_id.is_some() && !first.engine_created;
+        v.possession_proven = first.possession_proven;
         v.provider_key_id = first.provider_key_id;
         v.engine_created = first.engine_created;
         v.provider_expires_time = first.provider_expires_time;
@@ -289,7 +292,7 @@ pub(crate) async fn create(
 }
 
 /// Version 1 from the value in use today, with its provider id once the provider shows it is
-/// this value (only such an id is ever revoked).
+/// this value (only one possession of the value proves is ever revoked).
 async fn given_value(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
@@ -298,17 +301,20 @@ async fn given_value(
     provider_key_id: Option<String>,
 ) -> Result<First, Error> {
     let value = SecretValue::new(value);
-    let origin = match &provider_key_id {
+    let (possession_proven, origin) = match &provider_key_id {
         Some(id) => {
             let provider = key.provider.as_deref();
-            provider_ops::prove_and_locate(shared, storage, provider, id, &value).await?
+            let (ownership, origin) =
+                provider_ops::prove_and_locate(shared, storage, provider, id, &value).await?;
+            (ownership == provider_ops::Ownership::Proven, origin)
         }
-        None => None,
+        None => (false, None),
     };
     Ok(First {
         value,
         provider_key_id,
         engine_created: false,
+        possession_proven,
         provider_expires_time: None,
         test: None,
         wal_id: None,
@@ -346,6 +352,7 @@ async fn created_at_provider(
             value: created.value,
             provider_key_id: Some(created.provider_key_id),
             engine_created: true,
+            possession_proven: false,
             provider_expires_time: created.expires_at,
             test: test.ok(),
             wal_id: Some(created.wal_id),
@@ -402,13 +409,14 @@ pub(crate) async fn delete(shared: &Arc<Shared>, req: &Request, name: &str) -> R
     let now = locked.now;
     let changes = locked.key().versions.destroy_all(now);
     locked.record(&changes, None);
-    locked.note("deleted", None, None, "key deleted; values destroyed");
-    // The revocation intents first (they outlive the record); then the history survives the
-    // key: store the last events and archive the log pointing at them, then remove the key. A
-    // crash in between leaves a live record (which points at the same history; the archive's
+    // The revocation intents first (they outlive the record; the revocations left to a person
+    // are recorded with them, so their events come before `deleted`); then the history survives
+    // the key: store the last events and archive the log pointing at them, then remove the key.
+    // A crash in between leaves a live record (which points at the same history; the archive's
     // entry of its own incarnation is ignored and replaced by the next delete) that wins until
     // the next delete, and recovery drops the intents of versions still live.
     locked.request_revocations(storage).await?;
+    locked.note("deleted", None, None, "key deleted; values destroyed");
     let stored = record::write(storage, &locked.entry).await?;
     record::archive_history(storage, name, stored.log, &locked.actor, now).await?;
     storage.delete(&record::key_path(name)).await?;

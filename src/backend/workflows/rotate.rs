@@ -208,6 +208,7 @@ async fn discard(
             });
         locked.entry = before;
         locked.retired.clear();
+        locked.manual.clear();
         if let Some(r) = result {
             *locked
                 .key()

@@ -110,12 +110,16 @@ pub(crate) async fn stage(
     let new = new_value(s, storage, &locked, value).await?;
     let provider_expires_time = new.provider_expires_time;
     let mut origin = new.origin;
+    let mut ownership = None;
     if let Some(id) = &provided_id {
-        // Only an id the provider shows to be this value is recorded (and so ever revoked); it
-        // lives where the configuration that proved it points.
+        // Only an id the provider shows to be this value is recorded; only one possession of
+        // the value proves is ever revoked, and it lives where the configuration that proved it
+        // points.
         let provider = locked.key_ref().provider.clone();
-        origin =
+        let (proof, found) =
             provider_ops::prove_and_locate(s, storage, provider.as_deref(), id, &new.value).await?;
+        ownership = Some(proof);
+        origin = found;
     }
     let stager = locked.actor.identity();
     let now = locked.now;
@@ -137,9 +141,10 @@ pub(crate) async fn stage(
         .find(|c| c.event == EventKind::Staged)
         .map(|c| c.version)
         .unwrap_or_default();
-    if provided_id.is_some() {
+    if let Some(ownership) = ownership {
         if let Some(v) = locked.key().versions.versions.get_mut(&version) {
             v.provider_key_verified = true;
+            v.possession_proven = ownership == provider_ops::Ownership::Proven;
         }
     }
     locked.record(&changes, None);

@@ -73,27 +73,3 @@ fn account_reads_and_role_updates() {
         Err(ProviderError::Rejected { status: 403, .. })
     ));
 }
-
-#[test]
-fn owners_and_missing_keys() {
-    let owned = reply(
-        200,
-        json!({"id": "key_1", "owner": {"type": "service_account",
-            "service_account": {"id": "svc_acct_1", "name": "ai-keys-k-0123"}}}),
-    );
-    assert_eq!(
-        interpret_owner(owned).unwrap(),
-        Some((Some("svc_acct_1".into()), Some("ai-keys-k-0123".into())))
-    );
-    let gone = reply(404, json!({"error": {"type": "invalid_request_error"}}));
-    assert_eq!(interpret_owner(gone).unwrap(), None);
-    let html = Ok(Reply {
-        status: 404,
-        headers: HeaderMap::new(),
-        body: b"<html>Not Found</html>".to_vec(),
-    });
-    assert!(
-        interpret_owner(html).is_err(),
-        "a wrong base_url is not a revoked key"
-    );
-}

@@ -266,3 +266,59 @@ fn provider_revocations_never_name_a_live_version() {
     ];
     assert_eq!(kv.provider_revocations(&claims), []);
 }
+
+/// A key whose pending version 3 is an imported value with provider id `id-3`, its id proven by
+/// possession of the value (not created by the engine).
+fn imported_pending_key() -> KeyVersions {
+    let mut kv = engine_key();
+    kv.rollback(at(2 * HOUR)).expect("rollback");
+    kv.stage(
+        sv("sk-four"),
+        at(3 * HOUR),
+        None,
+        Some("id-4".into()),
+        false,
+    )
+    .expect("stage");
+    kv.versions.get_mut(&4).expect("v4").possession_proven = true;
+    kv
+}
+
+#[test]
+fn a_discarded_version_is_revoked_only_if_the_engine_created_it() {
+    // Rolled back while pending: the operator's value is theirs to revoke, proven or not.
+    let mut kv = imported_pending_key();
+    let changes = kv.rollback(at(4 * HOUR)).expect("rollback");
+    assert_eq!(kv.provider_revocations(&changes), []);
+    assert_eq!(kv.manual_revocations(&changes), [4]);
+    // A failed rotation's discard, the same.
+    let mut kv = imported_pending_key();
+    let changes = kv.discard_pending(at(4 * HOUR), "failed").expect("discard");
+    assert_eq!(kv.provider_revocations(&changes), []);
+    assert_eq!(kv.manual_revocations(&changes), [4]);
+    // One the provider rejected is not live there: nothing to revoke by hand either.
+    let mut kv = imported_pending_key();
+    kv.record_test(None, result(TestOutcome::BadKey, at(4 * HOUR)))
+        .expect("test");
+    let changes = kv
+        .discard_pending(at(4 * HOUR), "bad key")
+        .expect("discard");
+    assert_eq!(kv.provider_revocations(&changes), []);
+    assert!(kv.manual_revocations(&changes).is_empty());
+}
+
+#[test]
+fn a_promoted_version_proven_by_possession_is_revoked_when_it_retires() {
+    let mut kv = imported_pending_key();
+    kv.record_test(None, result(TestOutcome::Passed, at(4 * HOUR)))
+        .expect("test");
+    kv.promote(at(4 * HOUR), DAY, false, None, false)
+        .expect("promote");
+    // Rolling back to version 2 revokes version 4, which the engine owns.
+    let changes = kv.rollback(at(5 * HOUR)).expect("rollback");
+    assert_eq!(kv.provider_revocations(&changes), [(4, "id-4".to_string())]);
+    assert!(kv.manual_revocations(&changes).is_empty());
+    // Deleting the key revokes version 2, which the engine created.
+    let deleted = kv.destroy_all(at(6 * HOUR));
+    assert_eq!(kv.provider_revocations(&deleted), [(2, "id-2".to_string())]);
+}

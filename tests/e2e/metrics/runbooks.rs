@@ -114,7 +114,7 @@ fn steps(alert: &str, runbook: &str) -> Vec<Step> {
 #[test]
 fn every_runbook_names_a_role_for_each_command_and_the_steps_with_the_rule_off_and_on() {
     let all = runbooks();
-    assert_eq!(all.len(), 7);
+    assert_eq!(all.len(), 8);
     for (alert, runbook) in &all {
         let steps = steps(alert, runbook);
         assert!(!steps.is_empty(), "{alert}: no command: {runbook}");
@@ -139,8 +139,9 @@ fn every_runbook_names_a_role_for_each_command_and_the_steps_with_the_rule_off_a
 
 /// The key `alert`'s runbook acts on, set up by the root token (with the rule off) as the
 /// alert finds it: a key with a value the fake provider accepts and the provider `fake`
-/// (which creates keys); overdue, after a failed rotation, past its planned grace, or with a
-/// retired version whose revocation at the provider failed.
+/// (which creates keys); overdue, after a failed rotation, past its planned grace, with a
+/// retired version whose revocation at the provider failed, or with a retired imported version
+/// (version 1, not the engine's) left to a person to revoke.
 async fn prepare(root: &Client, fake: &FakeProvider, alert: &str, key: &str) {
     let value = secret(key);
     fake.add_key(&value);
@@ -187,6 +188,15 @@ async fn prepare(root: &Client, fake: &FakeProvider, alert: &str, key: &str) {
                 "{read:#}"
             );
         }
+        "AiKeyManualRevocationUnacknowledged" => {
+            let rotated = rotate(json!({ "grace_period": "0s" })).await;
+            assert!(rotated.is_success(), "{}", rotated.text);
+            let read = read_key(root, key).await;
+            assert_eq!(
+                read["versions"]["1"]["provider_revocation"]["status"], "manual",
+                "{read:#}"
+            );
+        }
         other => panic!("no set-up for alert {other}: teach prepare() what its key looks like"),
     }
 }
@@ -209,18 +219,24 @@ async fn check_fixed(root: &Client, alert: &str, key: &str, before: u64) {
                 "{alert}: the runbook ended the grace window of {key}"
             );
         }
+        "AiKeyManualRevocationUnacknowledged" => {
+            let revocation = &read["versions"]["1"]["provider_revocation"];
+            assert_eq!(revocation["status"], "acknowledged", "{alert}: {read:#}");
+        }
         _ => {}
     }
 }
 
-/// The command with its placeholders filled: the labels, `<key>`, `<provider>`, and values the
+/// The command with its placeholders filled: the labels, `<key>`, `<provider>`, `<version>`
+/// (version 1: the one [`prepare`] leaves to a person), and values the
 /// fake provider accepts for `value=...` and `admin_key=...`.
 fn fill(command: &str, fake: &FakeProvider, key: &str) -> String {
     let mut c = command
         .replace("{{ $labels.mount }}", "ai-keys")
         .replace("{{ $labels.key }}", key)
         .replace("<key>", key)
-        .replace("<provider>", "fake");
+        .replace("<provider>", "fake")
+        .replace("<version>", "1");
     if c.contains(" value=...") {
         let v = secret("runbook");
         fake.add_key(&v);

@@ -3,8 +3,9 @@
 //! `create_service_account_only` with role `none`, whose keys cannot call the API, and the fake
 //! refuses them as OpenAI does), and creates each rotated key in it, so revoking deletes just the
 //! old key and leaves no empty service accounts; a key of the previous release (alone in a
-//! service account the engine named `ai-keys-...`) keeps passing its test and is revoked by
-//! deleting its account; an account an earlier build recorded without a role is given one.
+//! service account the engine named `ai-keys-...`), imported with its id, keeps passing its test
+//! and, once retired, is left to a person (`manual`) with its account; an account an earlier
+//! build recorded without a role is given one.
 
 use serde_json::{json, Value};
 
@@ -30,9 +31,10 @@ async fn test_current(client: &Client, name: &str) -> Value {
 }
 
 /// Three emergency rotations (`grace_period=0s`, so each old key is revoked in the request) of
-/// a key, and one of a key imported from the previous release: afterwards the project holds
-/// exactly one service account, the engine's, with exactly the current key in it; every
-/// retired key is gone at the provider, and the previous release's account was deleted.
+/// a key, and one of a key imported from the previous release: afterwards the engine's one
+/// service account holds exactly the current keys; every retired key the engine created is gone
+/// at the provider, and the imported key and its `ai-keys-...` account are untouched (nothing
+/// proves the import is the engine's: its revocation is `manual`).
 #[tokio::test]
 async fn rotations_share_one_engine_account_and_leave_no_empty_ones() {
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
@@ -113,28 +115,31 @@ async fn rotations_share_one_engine_account_and_leave_no_empty_ones() {
         "rotation of the imported key",
     );
     assert_eq!(rotated["test"]["outcome"], "passed", "{rotated:#}");
+    // Imported with an id only its hint matched: never the engine's to delete, nor its account.
     let key = read_key(&client, "old").await;
     assert_eq!(version(&key, 1)["state"], "revoked", "{key:#}");
     assert_eq!(
         version(&key, 1)["provider_revocation"]["status"],
-        "confirmed",
+        "manual",
         "{key:#}"
     );
-    assert!(!fake.is_active("key_legacy1"), "the legacy key still works");
+    assert!(
+        fake.is_active("key_legacy1"),
+        "an import the engine cannot prove was deleted"
+    );
     let accounts = fake.service_accounts(PROJECT);
     assert!(
-        accounts.iter().all(|(id, _, _)| *id != legacy_account),
-        "the legacy account was left behind: {accounts:?}"
+        accounts
+            .iter()
+            .any(|(id, _, keys)| *id == legacy_account && *keys == 1),
+        "the legacy account or its key was deleted: {accounts:?}"
     );
-    assert_eq!(accounts.len(), 1, "{accounts:?}");
-    assert_eq!(
-        accounts[0].2, 2,
-        "both current keys in the one account: {accounts:?}"
-    );
+    assert_eq!(accounts.len(), 2, "{accounts:?}");
     assert!(
         accounts.iter().all(|(_, _, keys)| *keys > 0),
         "an empty service account: {accounts:?}"
     );
+    assert!(fake.deleted_service_accounts(PROJECT).is_empty());
 }
 
 /// A provider configuration an earlier build wrote records its engine account's id but no role

@@ -2,7 +2,9 @@
 //! (src/rotation: create, stage, test, promote, rollback, discard, expire, finalize, extend,
 //! delete) and fails on the first event that the state machine could not have produced: a
 //! version staged twice, promoted when not pending, revoked twice, a second current or pending,
-//! a `provider_revoked` twice or for a live version, an event for an unknown version.
+//! a `provider_revoked` twice or for a live version, a `provider_revocation_manual` for a live
+//! version, twice or beside a confirmed revocation, an acknowledgement without one, an event for
+//! an unknown version.
 //!
 //! The final states are compared with the stored record by the caller, so a state change with
 //! no event (a lost event) shows up as a difference, and a duplicated event as a refused step.
@@ -59,6 +61,8 @@ pub(crate) struct Replayed {
 pub(crate) fn replay(events: &[Value]) -> Result<Replayed, String> {
     let mut r = Replayed::default();
     let mut confirmed: BTreeMap<u32, usize> = BTreeMap::new();
+    // Versions left to a person: whether acknowledged.
+    let mut manual: BTreeMap<u32, bool> = BTreeMap::new();
     let mut last_time = String::new();
     for (i, e) in events.iter().enumerate() {
         let kind = e["event"].as_str().unwrap_or("");
@@ -148,6 +152,9 @@ pub(crate) fn replay(events: &[Value]) -> Result<Replayed, String> {
                 if !matches!(state, Some(St::Revoked | St::Failed)) {
                     return fail(format!("provider revocation of a version in {state:?}"));
                 }
+                if manual.contains_key(&v) {
+                    return fail("provider revocation of a version left to a person".into());
+                }
                 let n = confirmed.entry(v).or_default();
                 *n += 1;
                 if *n > 1 {
@@ -158,6 +165,23 @@ pub(crate) fn replay(events: &[Value]) -> Result<Replayed, String> {
             ("provider_revocation_failed", Some(_)) => {
                 if !matches!(state, Some(St::Revoked | St::Failed)) {
                     return fail(format!("provider revocation of a version in {state:?}"));
+                }
+            }
+            // A retired version the engine does not own, left to a person; then their record
+            // of revoking it by hand. Never for a live version, never twice, never both ways.
+            ("provider_revocation_manual", Some(v)) => {
+                if !matches!(state, Some(St::Revoked | St::Failed)) {
+                    return fail(format!("manual revocation of a version in {state:?}"));
+                }
+                if manual.insert(v, false).is_some() || confirmed.contains_key(&v) {
+                    return fail(
+                        "manual revocation recorded twice, or after a confirmed one".into(),
+                    );
+                }
+            }
+            ("provider_revocation_acknowledged", Some(v)) => {
+                if manual.insert(v, true) != Some(false) {
+                    return fail("acknowledged without an unacknowledged manual revocation".into());
                 }
             }
             ("deleted", _) => {
@@ -235,5 +259,32 @@ mod tests {
         assert!(replay(&promoted_twice).is_err());
         let live_revocation = [ev("created", Some(1)), ev("provider_revoked", Some(1))];
         assert!(replay(&live_revocation).is_err());
+    }
+
+    #[test]
+    fn a_manual_revocation_replays_once_and_is_acknowledged_once() {
+        let retired = [
+            ev("created", Some(1)),
+            ev("staged", Some(2)),
+            ev("promoted", Some(2)),
+            ev("revoked", Some(1)),
+        ];
+        let with = |more: &[Value]| {
+            let mut all = retired.to_vec();
+            all.extend_from_slice(more);
+            replay(&all)
+        };
+        let manual = ev("provider_revocation_manual", Some(1));
+        let ack = ev("provider_revocation_acknowledged", Some(1));
+        assert!(with(&[manual.clone(), ack.clone()]).is_ok());
+        assert!(with(&[manual.clone(), manual.clone()]).is_err());
+        assert!(with(&[manual.clone(), ack.clone(), ack.clone()]).is_err());
+        assert!(with(std::slice::from_ref(&ack)).is_err());
+        assert!(with(&[manual, ev("provider_revoked", Some(1))]).is_err());
+        let live = [
+            ev("created", Some(1)),
+            ev("provider_revocation_manual", Some(1)),
+        ];
+        assert!(replay(&live).is_err());
     }
 }

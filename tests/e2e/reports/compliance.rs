@@ -79,6 +79,16 @@ async fn auditor_reads_a_report_of_rotations_failures_revocations_and_promoters(
         .collect();
     assert!(confirmed.contains(&json!(2)), "{k:#}");
     assert_eq!(k["revocations_pending"], json!([]), "{k:#}");
+    // Version 1 was imported: the engine does not own it, so it is left to a person (version 4,
+    // which the provider rejected, is not live there).
+    let manual: Vec<_> = k["revocations_manual"]
+        .as_array()
+        .expect("revocations_manual")
+        .iter()
+        .map(|r| r["version"].clone())
+        .collect();
+    assert_eq!(manual, [json!(1)], "{k:#}");
+    assert_eq!(k["revocations_acknowledged"], json!([]), "{k:#}");
     let promoters: Vec<_> = k["promoted_by"]
         .as_array()
         .expect("promoted_by")
@@ -107,7 +117,7 @@ async fn auditor_reads_a_report_of_rotations_failures_revocations_and_promoters(
     );
     assert!(
         lines[1].starts_with("team-a-app,production,90,3,0,0,true,2,1,bad_key,")
-            && lines[1].ends_with("v2:userpass-rotator;v3:userpass-rotator"),
+            && lines[1].ends_with("v2:userpass-rotator;v3:userpass-rotator,1,"),
         "{}",
         csv.text
     );

@@ -1,5 +1,6 @@
 //! Keys the engine created at the provider are revoked there: when their grace ends (on the
-//! periodic tick, with Anthropic keys deactivated), and at once on rollback and delete.
+//! periodic tick; an imported Anthropic key is left to a person), and at once on rollback and
+//! delete.
 
 use std::time::Instant;
 
@@ -89,8 +90,9 @@ async fn rotate_twice_with_created_keys(
 ///   window and the next tick that key is deleted at the provider (inactive at the fake) and
 ///   `keys/` shows it `revoked` (history: `expired` by the scheduler); the current created key
 ///   stays active.
-/// - Anthropic: a key imported with `provider_key_id` (made in the Console) is deactivated
-///   (`inactive`) once a rotation's 2 s grace has ended and the tick has run.
+/// - Anthropic: a key imported with `provider_key_id` (made in the Console; only its hint
+///   checked, nothing proves it is the engine's) is left to a person once a rotation's 2 s grace
+///   has ended and the tick has run: `manual`, never deactivated.
 ///
 /// Deliberately waits for the host's own periodic call (up to two minutes) instead of running
 /// the tick hook: the test that shows grace ends reach the provider through the real path.
@@ -139,15 +141,16 @@ async fn tick_revokes_keys_at_the_provider_when_grace_ends() {
 
     // Nothing but the tick acts now: no more writes, only reads of the fake.
     let f = &fake;
-    let (oa1r, or1r) = (&oa1, &or1);
+    let (oa1r, or1r, c) = (&oa1, &or1, &client);
     wait_until(
         &bao,
         "the tick to revoke the expired keys at the provider",
         TICK_DEADLINE,
         || async move {
+            let an = read_key(c, "an-key").await;
             !f.is_active(oa1r)
                 && !f.is_active(or1r)
-                && f.anthropic_key_status("apikey_01old").as_deref() == Some("inactive")
+                && version(&an, 1)["provider_revocation"]["status"] == "manual"
         },
     )
     .await;
@@ -162,7 +165,12 @@ async fn tick_revokes_keys_at_the_provider_when_grace_ends() {
         "the current OpenRouter key was revoked"
     );
     assert!(fake.is_valid_key(&a2));
-    assert!(!fake.is_valid_key(&a1), "the deactivated key still works");
+    assert_eq!(
+        fake.anthropic_key_status("apikey_01old").as_deref(),
+        Some("active"),
+        "a key the engine does not own was deactivated"
+    );
+    assert_eq!(fake.mutation_requests("apikey_01old"), 0);
     for (name, current) in [("oa-key", 3), ("or-key", 3), ("an-key", 2)] {
         let key = read_key(&client, name).await;
         let old = current - 1;

@@ -47,6 +47,7 @@ pub(super) const SURFACE: &[(&str, &[&str])] = &[
     ("finalize/*", &["update"]),
     ("extend/*", &["update"]),
     ("verify/*", &["update"]),
+    ("acknowledge/*", &["update"]),
     ("history/*", &["read"]),
     ("overdue", &["read"]),
     ("metrics", &["read"]),

@@ -122,6 +122,26 @@ async fn exercise(
             create_key(root, &item, json!({ "value": value })).await;
             request("POST", target, Some(json!({ "value": value })))
         }
+        ("acknowledge", "update") => {
+            // Version 1, imported at a provider and retired: a revocation left to a person.
+            let provider = format!("ack-{item}");
+            configure_provider(root, &provider, provider_body("openai", fake, None)).await;
+            create_key(
+                root,
+                &item,
+                json!({ "value": secret(&item), "provider": provider }),
+            )
+            .await;
+            let next = secret(&item);
+            fake.add_key(&next);
+            write_ok(
+                root,
+                &format!("ai-keys/rotate/{item}"),
+                json!({ "value": next, "grace_period": "0s" }),
+            )
+            .await;
+            request("POST", target, Some(json!({ "version": 1 })))
+        }
         _ => panic!("no request for {capability} {path}: teach exercise() this operation"),
     }
 }

@@ -4,7 +4,8 @@
 //! `has_more`); `GET` and `POST .../service_accounts/{sa}` read and update one (`role`
 //! `member` or `owner`); `POST .../service_accounts/{sa}/api_keys` creates a key in one
 //! (`value` once, `expires_at`); deleting an account deletes its keys. Accounts a test registers
-//! (or the engine creates) are tracked, so a test can count empty ones and read their roles.
+//! (or the engine creates) are tracked, so a test can count empty ones, read their roles, put
+//! a person's keys in one (a hand-made `ai-keys-x` holding several) and see which were deleted.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -294,6 +295,29 @@ impl FakeProvider {
         let owner = format!("{project}/{sa}");
         mint(&self.state, id.into(), value.into(), owner, account_name);
         sa
+    }
+
+    /// Registers a key a person made in service account `sa` of `project` (an account holds any
+    /// number of keys): valid, with project API key id `id`.
+    pub fn add_openai_account_key(&self, project: &str, sa: &str, id: &str, value: &str) {
+        let owner = format!("{project}/{sa}");
+        mint(
+            &self.state,
+            id.into(),
+            value.into(),
+            owner,
+            "made by a person",
+        );
+    }
+
+    /// The ids of `project`'s service accounts that were deleted.
+    pub fn deleted_service_accounts(&self, project: &str) -> Vec<String> {
+        let st = self.lock();
+        st.accounts
+            .iter()
+            .filter(|a| a.deleted && a.project == project)
+            .map(|a| a.id.clone())
+            .collect()
     }
 
     /// The role (`owner`, `member`, `none`) of live service account `sa` of `project`.

@@ -89,3 +89,37 @@ async fn providers_changing_project_id_needs_the_admin_key_again() {
         .unwrap();
     assert_eq!(out["project_id"], "proj_b", "{out}");
 }
+
+/// A retired key the engine does not own, left to a person (`manual`), keeps its provider until
+/// someone acknowledges revoking it by hand: the configuration's read is where they see what to
+/// revoke. Acknowledged, it no longer belongs there.
+#[tokio::test]
+async fn providers_owed_an_unacknowledged_manual_revocation_cannot_be_deleted() {
+    let h = Harness::new().await;
+    let fake = crate::backend::testing::FakeOpenRouter::start(200).await;
+    fake.configure(&h, "p").await;
+    h.create(
+        "keys/k",
+        json!({ "value": "sk-or-v1-imported-0123456789abcdef", "provider": "p" }),
+    )
+    .await
+    .unwrap();
+    h.write("rotate/k", json!({ "grace_period": "0s" }))
+        .await
+        .unwrap();
+    let msg = expect_bad_request(h.call(Operation::Delete, "providers/p", Value::Null).await);
+    assert!(
+        msg.contains("manual revocations nobody acknowledged (acknowledge/ once revoked by hand): k version 1"),
+        "{msg}"
+    );
+    let read = provider(&h, "p").await.expect("still there");
+    assert_eq!(
+        read["belongings"]["manual_revocations"],
+        json!(["k version 1"])
+    );
+    h.write("acknowledge/k", json!({ "version": 1 }))
+        .await
+        .unwrap();
+    let read = provider(&h, "p").await.expect("still there");
+    assert_eq!(read["belongings"]["manual_revocations"], json!([]));
+}

@@ -59,6 +59,37 @@ async fn the_record_keeps_live_versions_and_the_newest_retired_ones() {
     assert_eq!(ids.len(), crate::backend::record::REPLAYS_KEPT);
 }
 
+/// A retired version left to a person to revoke stays in the record until acknowledged, however
+/// many newer ones retire after it (the manual count is read from the record); then it is
+/// trimmed like any other.
+#[tokio::test]
+async fn unacknowledged_manual_revocations_are_never_trimmed() {
+    let h = crate::backend::testing::Harness::new().await;
+    let fake = crate::backend::testing::FakeOpenRouter::start(200).await;
+    fake.configure(&h, "p").await;
+    h.create("keys/k", json!({ "value": OLD, "provider": "p" }))
+        .await
+        .unwrap();
+    let count = RETIRED_KEEP + 3;
+    rotate_many(&h, count, false).await;
+    let kept = |stored: &Value| {
+        let versions = stored["key"]["versions"]["versions"].as_object().unwrap();
+        let mut numbers: Vec<u32> = versions.keys().map(|n| n.parse().unwrap()).collect();
+        numbers.sort_unstable();
+        numbers
+    };
+    let all: Vec<u32> = (1..=count as u32 + 1).collect();
+    assert_eq!(kept(&record(&h).await.0), all);
+    for v in 1..=count {
+        h.write("acknowledge/k", json!({ "version": v }))
+            .await
+            .unwrap();
+    }
+    rotate_many(&h, 1, false).await;
+    let newest: Vec<u32> = (count as u32 + 2 - RETIRED_KEEP as u32..=count as u32 + 2).collect();
+    assert_eq!(kept(&record(&h).await.0), newest);
+}
+
 #[tokio::test]
 async fn history_is_paged_and_bounded_by_history_limit() {
     let h = with_key().await;

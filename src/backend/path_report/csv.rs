@@ -1,0 +1,90 @@
+//! The compliance report as CSV (`format=csv`): one row per key, lists of version numbers
+//! separated by `;`.
+
+use serde_json::Value;
+
+const CSV_COLUMNS: [&str; 17] = [
+    "key",
+    "schedule",
+    "rotation_period_days",
+    "current_version",
+    "current_age_days",
+    "oldest_age_days",
+    "within_period",
+    "rotations",
+    "failed_rotations",
+    "last_test_outcome",
+    "last_test_time",
+    "versions_in_grace",
+    "revocations_confirmed",
+    "revocations_pending",
+    "promoted_by",
+    "revocations_manual",
+    "revocations_acknowledged",
+];
+
+/// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
+fn field(v: &str) -> String {
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_string()
+    }
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The report as CSV: a header and one row per key; lists are `;`-separated.
+pub(super) fn to_csv(keys: &[Value]) -> String {
+    let mut out = CSV_COLUMNS.join(",") + "\n";
+    for k in keys {
+        let versions = |list: &Value| -> String {
+            list.as_array().map_or_else(String::new, |a| {
+                a.iter()
+                    .map(|x| plain(&x["version"]))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            })
+        };
+        let promoted = k["promoted_by"].as_array().map_or_else(String::new, |a| {
+            a.iter()
+                .map(|p| {
+                    let who = match &p["actor"] {
+                        Value::String(s) => s.clone(),
+                        actor => plain(&actor["display_name"]),
+                    };
+                    format!("v{}:{who}", plain(&p["version"]))
+                })
+                .collect::<Vec<_>>()
+                .join(";")
+        });
+        let row = [
+            plain(&k["key"]),
+            plain(&k["schedule"]),
+            plain(&k["rotation_period_days"]),
+            plain(&k["current_version"]),
+            plain(&k["current_age_days"]),
+            plain(&k["oldest_age_days"]),
+            plain(&k["within_period"]),
+            plain(&k["rotations"]),
+            plain(&k["failed_rotations"]),
+            plain(&k["last_test"]["outcome"]),
+            plain(&k["last_test"]["time"]),
+            versions(&k["versions_in_grace"]),
+            versions(&k["revocations_confirmed"]),
+            versions(&k["revocations_pending"]),
+            promoted,
+            versions(&k["revocations_manual"]),
+            versions(&k["revocations_acknowledged"]),
+        ];
+        out += &row.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,147 @@
+//! Imported keys whose ids no possession proof backs (Anthropic, OpenAI) are never revoked by
+//! the engine: their retirement is a `manual` revocation, counted by the metric and the report
+//! until an administrator acknowledges revoking it by hand.
+
+use serde_json::{json, Value};
+
+use crate::providers::{configure_provider, provider_body, PROJECT};
+use crate::support::checks::{read_ok, secret, write_ok};
+use crate::support::fake_provider::FakeProvider;
+use crate::support::{Bao, Client};
+
+/// The `ai_keys_provider_revocations_manual` gauge of key `key` (JSON metrics).
+async fn manual_gauge(client: &Client, key: &str) -> f64 {
+    let metrics = read_ok(client, "ai-keys/metrics").await;
+    let labels = json!({ "mount": "ai-keys", "key": key });
+    let found: Vec<&Value> = metrics["gauges"]
+        .as_array()
+        .expect("gauges")
+        .iter()
+        .filter(|s| s["name"] == "ai_keys_provider_revocations_manual" && s["labels"] == labels)
+        .collect();
+    assert_eq!(found.len(), 1, "{key} in {metrics:#}");
+    found[0]["value"].as_f64().expect("a number")
+}
+
+/// The report's line of key `key`.
+async fn report_line(client: &Client, key: &str) -> Value {
+    let report = read_ok(client, &format!("ai-keys/report?prefix={key}")).await;
+    report["keys"][0].clone()
+}
+
+/// Anthropic: a key imported with its id, and a stage of another with its id, both matching
+/// their hints. Rolling the pending version back and deleting the key record `manual` for each
+/// (no request ever reaches the real keys). OpenAI: an imported key with its id, retired by a
+/// rotation to a given value with no grace, is `manual` too; the metric and the report count it
+/// until `acknowledge/` records it done.
+#[tokio::test]
+async fn imported_keys_with_hint_checked_ids_are_left_to_a_person_and_counted() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let root = bao.client();
+    let admin = secret("admin-manual");
+    fake.add_admin_key(&admin);
+    for kind in ["anthropic", "openai"] {
+        configure_provider(&root, kind, provider_body(kind, &fake, Some(&admin))).await;
+    }
+    let (a1, a2) = (secret("ant-one"), secret("ant-two"));
+    fake.add_anthropic_key("apikey_01one", &a1);
+    fake.add_anthropic_key("apikey_01two", &a2);
+    write_ok(
+        &root,
+        "ai-keys/keys/an",
+        json!({ "value": a1, "provider": "anthropic", "provider_key_id": "apikey_01one" }),
+    )
+    .await;
+    write_ok(
+        &root,
+        "ai-keys/stage/an",
+        json!({ "value": a2, "provider_key_id": "apikey_01two" }),
+    )
+    .await;
+    write_ok(&root, "ai-keys/rollback/an", json!({})).await;
+    let key = read_ok(&root, "ai-keys/keys/an").await;
+    let r2 = &key["versions"]["2"]["provider_revocation"];
+    assert_eq!(key["versions"]["2"]["state"], "failed", "{key:#}");
+    assert_eq!(r2["status"], "manual", "{key:#}");
+    assert_eq!(r2["provider_key_id"], "apikey_01two", "{key:#}");
+    assert_eq!(manual_gauge(&root, "an").await, 1.0);
+
+    let deleted = root.delete("ai-keys/keys/an").await;
+    assert!(deleted.is_success(), "{}", deleted.text);
+    for id in ["apikey_01one", "apikey_01two"] {
+        assert_eq!(fake.mutation_requests(id), 0, "{id}");
+        assert_eq!(
+            fake.anthropic_key_status(id).as_deref(),
+            Some("active"),
+            "{id}"
+        );
+    }
+    let history = read_ok(&root, "ai-keys/history/an").await;
+    let manual: Vec<&Value> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "provider_revocation_manual")
+        .collect();
+    assert_eq!(manual.len(), 2, "{history:#}");
+    assert!(
+        manual
+            .iter()
+            .any(|e| e["version"] == 1 && e["detail"].as_str().unwrap().contains("apikey_01one")),
+        "{history:#}"
+    );
+
+    // OpenAI.
+    let (o1, o2) = (secret("oa-one"), secret("oa-two"));
+    fake.add_openai_key(PROJECT, "key_oneOA", &o1);
+    fake.add_key(&o2);
+    write_ok(
+        &root,
+        "ai-keys/keys/oa",
+        json!({ "value": o1, "provider": "openai", "provider_key_id": "key_oneOA" }),
+    )
+    .await;
+    write_ok(
+        &root,
+        "ai-keys/rotate/oa",
+        json!({ "value": o2, "grace_period": "0s" }),
+    )
+    .await;
+    let key = read_ok(&root, "ai-keys/keys/oa").await;
+    assert_eq!(
+        key["versions"]["1"]["provider_revocation"]["status"], "manual",
+        "{key:#}"
+    );
+    assert!(
+        fake.is_active("key_oneOA"),
+        "a key the engine does not own was deleted"
+    );
+    assert_eq!(fake.mutation_requests("key_oneOA"), 0);
+    assert_eq!(manual_gauge(&root, "oa").await, 1.0);
+    let line = report_line(&root, "oa").await;
+    assert_eq!(line["revocations_manual"][0]["version"], 1, "{line:#}");
+    assert_eq!(
+        line["revocations_manual"][0]["provider_key_id"], "key_oneOA",
+        "{line:#}"
+    );
+    assert_eq!(line["revocations_confirmed"], json!([]), "{line:#}");
+
+    let acked = write_ok(
+        &root,
+        "ai-keys/acknowledge/oa",
+        json!({ "version": 1, "reason": "revoked in the dashboard" }),
+    )
+    .await;
+    assert_eq!(
+        acked["provider_revocation"]["status"], "acknowledged",
+        "{acked:#}"
+    );
+    assert_eq!(manual_gauge(&root, "oa").await, 0.0);
+    let line = report_line(&root, "oa").await;
+    assert_eq!(line["revocations_manual"], json!([]), "{line:#}");
+    assert_eq!(
+        line["revocations_acknowledged"][0]["version"], 1,
+        "{line:#}"
+    );
+    crate::providers::assert_no_leaks(&bao, &[&fake], &[admin, a1, a2, o1, o2]).await;
+}

@@ -51,6 +51,9 @@ pub(crate) struct Locked {
     pub retired: Vec<(u32, String)>,
     /// Whether opening the key already changed it (a grace window had closed).
     pub expired: bool,
+    /// The provider keys that grace ends applied when the key was opened retired: whatever a
+    /// failed request rolls back, these stay retired and are revoked ([`Locked::restore`]).
+    expired_retired: Vec<(u32, String)>,
     /// Intents of revocations the provider confirmed, settled once the record says so.
     confirmed_intents: Vec<String>,
 }
@@ -111,9 +114,11 @@ impl Locked {
             request_id: request_id.filter(|r| !r.is_empty()),
             retired: Vec::new(),
             expired: false,
+            expired_retired: Vec::new(),
             confirmed_intents: Vec::new(),
         };
         locked.expired = locked.expire();
+        locked.expired_retired = locked.retired.clone();
         Ok(locked)
     }
 
@@ -129,6 +134,28 @@ impl Locked {
         self.entry
             .record(&changes, &Actor::Scheduler, None, None, now, limit);
         true
+    }
+
+    /// Puts back `before` (the entry as this operation found it once opened, taken after the
+    /// grace ends applied then), for a request that failed: everything it changed since is
+    /// dropped, but the retirements applied when the key was opened stay, with any revocation
+    /// already requested for them, and are revoked by the next save like any other.
+    pub(crate) fn restore(&mut self, before: KeyEntry) {
+        let requested: Vec<(u32, ProviderRevocation)> = self
+            .expired_retired
+            .iter()
+            .filter_map(|(number, _)| {
+                let v = self.entry.key.versions.get(*number)?;
+                Some((*number, v.provider_revocation.clone()?))
+            })
+            .collect();
+        self.entry = before;
+        for (number, revocation) in requested {
+            if let Some(v) = self.entry.key.versions.versions.get_mut(&number) {
+                v.provider_revocation.get_or_insert(revocation);
+            }
+        }
+        self.retired = self.expired_retired.clone();
     }
 
     /// The key.

@@ -165,7 +165,8 @@ async fn stage_test_promote(
 /// never touched. A key the provider refused (`bad_key`, `unfunded`) stays on record as a
 /// `failed` version with its value destroyed (and its provider key revoked like any retired
 /// one). Otherwise (`provider_unavailable`, an error, a refused promotion) the key is saved
-/// exactly as it was before, plus a `failed` history event and `last_error`, and a key the
+/// exactly as it was when opened (grace ends applied then stay, with their revocations: see
+/// [`Locked::restore`]), plus a `failed` history event and `last_error`, and a key the
 /// provider created for the attempt is revoked there at once; if that fails, its create intent
 /// stays for recovery.
 async fn discard(
@@ -201,8 +202,7 @@ async fn discard(
             .pending()
             .filter(|p| p.engine_created)
             .and_then(|p| Some((p.provider.clone()?, p.provider_key_id.clone()?)));
-        locked.entry = before;
-        locked.retired.clear();
+        locked.restore(before);
         if let Some(r) = result {
             *locked
                 .key()

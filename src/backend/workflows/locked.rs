@@ -4,7 +4,8 @@
 //!
 //! A version that retires with a key at a provider gets its revocation intent written before the
 //! record that retires it ([`Locked::save`]), and the version shows the revocation as pending
-//! until the provider confirms it ([`Locked::commit`] tries at once; recovery retries).
+//! until the provider confirms it ([`Locked::commit`] tries at once; recovery retries; the
+//! revocation steps are in `locked/revocations.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +16,11 @@ use crate::backend::policy::Config;
 use crate::backend::provider_ops;
 use crate::backend::record::{self, Actor, Idempotency, KeyEntry, KeyGuard, KeyState};
 use crate::backend::shared::Shared;
+use crate::backend::view;
 use crate::framework::{Error, Request, Storage};
 use crate::rotation::{Change, ProviderRevocation, RotationError};
+
+mod revocations;
 
 /// How long a revocation at the provider waits after the write that retired the key, when the
 /// server runs in a cluster: standbys serve reads from their own replicated storage and apply
@@ -51,6 +55,9 @@ pub(crate) struct Locked {
     pub retired: Vec<(u32, String)>,
     /// Whether opening the key already changed it (a grace window had closed).
     pub expired: bool,
+    /// Every version this operation retired (value destroyed), grace ends at opening included,
+    /// in order: what its answer lists ([`Locked::retired_json`]).
+    destroyed: Vec<u32>,
     /// The provider keys that grace ends applied when the key was opened retired: whatever a
     /// failed request rolls back, these stay retired and are revoked ([`Locked::restore`]).
     expired_retired: Vec<(u32, String)>,
@@ -115,6 +122,7 @@ impl Locked {
             retired: Vec::new(),
             expired: false,
             expired_retired: Vec::new(),
+            destroyed: Vec::new(),
             confirmed_intents: Vec::new(),
         };
         locked.expired = locked.expire();
@@ -156,6 +164,16 @@ impl Locked {
             }
         }
         self.retired = self.expired_retired.clone();
+        let expired = &self.entry.key.versions;
+        self.destroyed
+            .retain(|n| expired.get(*n).is_some_and(|v| !v.state.keeps_value()));
+    }
+
+    /// The versions this operation retired, as its answer lists them (see
+    /// [`view::retired_versions_json`]): call after the commit, so each shows its revocation's
+    /// status at the provider as it stands.
+    pub(crate) fn retired_json(&self) -> serde_json::Value {
+        view::retired_versions_json(&self.entry.key.versions, &self.destroyed)
     }
 
     /// The key.
@@ -218,6 +236,11 @@ impl Locked {
     }
 
     fn note_retired(&mut self, changes: &[Change]) {
+        for c in changes.iter().filter(|c| c.event.destroys_value()) {
+            if !self.destroyed.contains(&c.version) {
+                self.destroyed.push(c.version);
+            }
+        }
         let found = self.key_ref().versions.provider_revocations(changes);
         self.retired.extend(found);
     }
@@ -260,139 +283,6 @@ impl Locked {
     pub(crate) async fn save(&mut self, storage: &dyn Storage) -> Result<(), Error> {
         self.request_revocations(storage).await?;
         record::save(storage, &self.entry).await
-    }
-
-    /// Writes a revoke intent for each retired provider key that has none yet, and marks its
-    /// version's revocation pending.
-    pub(crate) async fn request_revocations(&mut self, storage: &dyn Storage) -> Result<(), Error> {
-        let now = self.now;
-        let retired = self.retired.clone();
-        for (number, id) in retired {
-            let key = self.key_ref();
-            let Some(v) = key.versions.get(number) else {
-                continue;
-            };
-            if v.provider_revocation.is_some() {
-                continue;
-            }
-            let Some(provider) = v.provider.clone().or_else(|| key.provider.clone()) else {
-                tracing::warn!(key = %key.name, version = number, "retired key has no provider to revoke it at");
-                continue;
-            };
-            let mut revocation = ProviderRevocation::requested(&provider, &id, now);
-            let name = key.name.clone();
-            revocation.intent_id =
-                Some(provider_ops::begin_revoke(storage, &name, number, &revocation).await?);
-            if let Some(v) = self.key().versions.versions.get_mut(&number) {
-                v.provider_revocation = Some(revocation);
-            }
-        }
-        Ok(())
-    }
-
-    /// Tries each pending revocation of this operation once (call after the retirement is
-    /// stored) and records the outcomes; the intents of the confirmed ones are settled by the
-    /// caller once the record is saved. Whether anything was recorded.
-    pub(crate) async fn attempt_revocations(
-        &mut self,
-        shared: &Arc<Shared>,
-        storage: &dyn Storage,
-    ) -> bool {
-        let outcomes = self.revoke_pending(shared, storage).await;
-        for (number, result) in &outcomes {
-            self.note_revocation(*number, result);
-        }
-        !outcomes.is_empty()
-    }
-
-    /// Calls the provider once for each pending revocation this operation retired, keeping the
-    /// intents of the confirmed ones in `confirmed_intents`; the outcome per version.
-    async fn revoke_pending(
-        &mut self,
-        shared: &Arc<Shared>,
-        storage: &dyn Storage,
-    ) -> Vec<(u32, Result<(), String>)> {
-        let mut outcomes = Vec::new();
-        let retired = std::mem::take(&mut self.retired);
-        let pending = |number: &u32| {
-            self.key_ref()
-                .versions
-                .get(*number)
-                .and_then(|v| v.provider_revocation.as_ref())
-                .is_some_and(ProviderRevocation::is_pending)
-        };
-        if retired.iter().any(|(number, _)| pending(number)) {
-            tokio::time::sleep(revocation_delay(shared).await).await;
-        }
-        for (number, _) in retired {
-            let Some(revocation) = self
-                .key_ref()
-                .versions
-                .get(number)
-                .and_then(|v| v.provider_revocation.clone())
-                .filter(ProviderRevocation::is_pending)
-            else {
-                continue;
-            };
-            let result = provider_ops::revoke_at(
-                shared,
-                storage,
-                &revocation.provider,
-                &revocation.provider_key_id,
-            )
-            .await;
-            if result.is_ok() {
-                self.confirmed_intents.extend(revocation.intent_id.clone());
-            }
-            outcomes.push((number, result));
-        }
-        outcomes
-    }
-
-    /// Records the outcome of a revocation attempt on version `number` and in the history.
-    pub(crate) fn note_revocation(&mut self, number: u32, result: &Result<(), String>) {
-        let now = self.now;
-        let Some(revocation) = self
-            .key()
-            .versions
-            .versions
-            .get_mut(&number)
-            .and_then(|v| v.provider_revocation.as_mut())
-        else {
-            return;
-        };
-        let provider = revocation.provider.clone();
-        match result {
-            Ok(()) => {
-                revocation.confirm(now);
-                let detail = format!("revoked at provider {provider:?}");
-                tracing::info!(key = %self.key_ref().name, version = number, provider = %provider, "key revoked at the provider");
-                self.note("provider_revoked", Some(number), Some("confirmed"), &detail);
-            }
-            Err(e) => {
-                revocation.failed(e);
-                let detail = format!("revocation at provider {provider:?} failed, will retry: {e}");
-                tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation at the provider failed; it stays pending and is retried");
-                self.note(
-                    "provider_revocation_failed",
-                    Some(number),
-                    Some("pending"),
-                    &detail,
-                );
-            }
-        }
-    }
-
-    /// For a key being deleted, once its record is gone: tries each revocation once and settles
-    /// the intents of the confirmed ones; the others stay for recovery.
-    pub(crate) async fn revoke_deleted(&mut self, shared: &Arc<Shared>, storage: &dyn Storage) {
-        for (number, result) in self.revoke_pending(shared, storage).await {
-            if let Err(e) = result {
-                tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation of a deleted key's version failed; recovery retries it");
-            }
-        }
-        // The record is already gone: nothing else would tell recovery the key is dead.
-        self.settle_confirmed(storage).await;
     }
 }
 

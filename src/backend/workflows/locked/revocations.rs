@@ -1,0 +1,146 @@
+//! The revocations a [`Locked`] operation owes: the intents written before the record that
+//! retires a version, the one attempt at the provider after it, and the outcome recorded on the
+//! version and in the history.
+
+use std::sync::Arc;
+
+use super::{revocation_delay, Locked};
+use crate::backend::provider_ops;
+use crate::backend::shared::Shared;
+use crate::framework::{Error, Storage};
+use crate::rotation::ProviderRevocation;
+
+impl Locked {
+    /// Writes a revoke intent for each retired provider key that has none yet, and marks its
+    /// version's revocation pending.
+    pub(crate) async fn request_revocations(&mut self, storage: &dyn Storage) -> Result<(), Error> {
+        let now = self.now;
+        let retired = self.retired.clone();
+        for (number, id) in retired {
+            let key = self.key_ref();
+            let Some(v) = key.versions.get(number) else {
+                continue;
+            };
+            if v.provider_revocation.is_some() {
+                continue;
+            }
+            let Some(provider) = v.provider.clone().or_else(|| key.provider.clone()) else {
+                tracing::warn!(key = %key.name, version = number, "retired key has no provider to revoke it at");
+                continue;
+            };
+            let mut revocation = ProviderRevocation::requested(&provider, &id, now);
+            let name = key.name.clone();
+            revocation.intent_id =
+                Some(provider_ops::begin_revoke(storage, &name, number, &revocation).await?);
+            if let Some(v) = self.key().versions.versions.get_mut(&number) {
+                v.provider_revocation = Some(revocation);
+            }
+        }
+        Ok(())
+    }
+
+    /// Tries each pending revocation of this operation once (call after the retirement is
+    /// stored) and records the outcomes; the intents of the confirmed ones are settled by the
+    /// caller once the record is saved. Whether anything was recorded.
+    pub(crate) async fn attempt_revocations(
+        &mut self,
+        shared: &Arc<Shared>,
+        storage: &dyn Storage,
+    ) -> bool {
+        let outcomes = self.revoke_pending(shared, storage).await;
+        for (number, result) in &outcomes {
+            self.note_revocation(*number, result);
+        }
+        !outcomes.is_empty()
+    }
+
+    /// Calls the provider once for each pending revocation this operation retired, keeping the
+    /// intents of the confirmed ones in `confirmed_intents`; the outcome per version.
+    async fn revoke_pending(
+        &mut self,
+        shared: &Arc<Shared>,
+        storage: &dyn Storage,
+    ) -> Vec<(u32, Result<(), String>)> {
+        let mut outcomes = Vec::new();
+        let retired = std::mem::take(&mut self.retired);
+        let pending = |number: &u32| {
+            self.key_ref()
+                .versions
+                .get(*number)
+                .and_then(|v| v.provider_revocation.as_ref())
+                .is_some_and(ProviderRevocation::is_pending)
+        };
+        if retired.iter().any(|(number, _)| pending(number)) {
+            tokio::time::sleep(revocation_delay(shared).await).await;
+        }
+        for (number, _) in retired {
+            let Some(revocation) = self
+                .key_ref()
+                .versions
+                .get(number)
+                .and_then(|v| v.provider_revocation.clone())
+                .filter(ProviderRevocation::is_pending)
+            else {
+                continue;
+            };
+            let result = provider_ops::revoke_at(
+                shared,
+                storage,
+                &revocation.provider,
+                &revocation.provider_key_id,
+            )
+            .await;
+            if result.is_ok() {
+                self.confirmed_intents.extend(revocation.intent_id.clone());
+            }
+            outcomes.push((number, result));
+        }
+        outcomes
+    }
+
+    /// Records the outcome of a revocation attempt on version `number` and in the history.
+    pub(crate) fn note_revocation(&mut self, number: u32, result: &Result<(), String>) {
+        let now = self.now;
+        let Some(revocation) = self
+            .key()
+            .versions
+            .versions
+            .get_mut(&number)
+            .and_then(|v| v.provider_revocation.as_mut())
+        else {
+            return;
+        };
+        let provider = revocation.provider.clone();
+        match result {
+            Ok(()) => {
+                revocation.confirm(now);
+                let detail = format!("revoked at provider {provider:?}");
+                tracing::info!(key = %self.key_ref().name, version = number, provider = %provider, "key revoked at the provider");
+                self.note("provider_revoked", Some(number), Some("confirmed"), &detail);
+            }
+            Err(e) => {
+                revocation.failed(e);
+                let detail = format!("revocation at provider {provider:?} failed, will retry: {e}");
+                tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation at the provider failed; it stays pending and is retried");
+                self.note(
+                    "provider_revocation_failed",
+                    Some(number),
+                    Some("pending"),
+                    &detail,
+                );
+            }
+        }
+    }
+
+    /// For a key being deleted, once its record is gone: tries each revocation once and settles
+    /// the intents of the confirmed ones; the others stay for recovery.
+    pub(crate) async fn revoke_deleted(&mut self, shared: &Arc<Shared>, storage: &dyn Storage) {
+        for (number, result) in self.revoke_pending(shared, storage).await {
+            if let Err(e) = result {
+                tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation of a deleted key's version failed; recovery retries it");
+            }
+        }
+        // The record is already gone: nothing else would tell recovery the key is dead.
+        self.settle_confirmed(storage).await;
+    }
+}

@@ -198,22 +198,7 @@ async fn key_report(
             json!({ "version": v.number, "grace_expires_time": expires })
         })
         .collect();
-    let mut confirmed = Vec::new();
-    let mut pending = Vec::new();
-    for v in versions.versions.values() {
-        if let Some(r) = &v.provider_revocation {
-            let line = json!({
-                "version": v.number,
-                "requested_time": view::time(r.requested_time),
-                "confirmed_time": r.confirmed_time.map(view::time),
-            });
-            if r.is_pending() {
-                pending.push(line)
-            } else {
-                confirmed.push(line)
-            }
-        }
-    }
+    let (confirmed, pending) = revocations::revocations(versions, &events);
     let promoted_by: Vec<Value> = sum
         .promotions
         .iter()
@@ -377,8 +362,8 @@ automatic rotation that failed; a pending version an operator rolled back is not
 last_test ({time, version, outcome} of the newest test, or null); \
 versions_in_grace ([{version, grace_expires_time}]); revocations_confirmed and \
 revocations_pending ([{version, requested_time, confirmed_time}] of retired versions whose \
-revocation at the provider the provider confirmed, or not yet, among the retired versions the \
-record keeps); promoted_by ([{version, time, \
+revocation at the provider the provider confirmed, or not yet, over the whole history, versions \
+the record no longer keeps included); promoted_by ([{version, time, \
 actor}] of every promotion in the window, actor as in history/). format=csv returns text/csv \
 with one row per key and the columns key, schedule, rotation_period_days, current_version, \
 current_age_days, oldest_age_days, within_period, rotations, failed_rotations, \
@@ -386,6 +371,8 @@ last_test_outcome, last_test_time, versions_in_grace, revocations_confirmed, \
 revocations_pending, promoted_by (lists of version numbers separated by ;, promoted_by as \
 vN:display_name or vN:scheduler). A history trimmed by history_limit shortens what the report \
 can see.";
+
+mod revocations;
 
 #[cfg(test)]
 mod tests;

@@ -256,8 +256,20 @@ async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 
 async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
-    workflows::delete_key(&s, &req, &name).await?;
-    Ok(None)
+    // A delete that revoked keys at a provider says how each revocation stands (and warns of any
+    // key still valid there); otherwise there is nothing to say (204).
+    let retired = workflows::delete_key(&s, &req, &name).await?;
+    let Some(retired) = retired.filter(|r| {
+        r.as_array()
+            .is_some_and(|l| l.iter().any(|v| !v["provider_revocation"].is_null()))
+    }) else {
+        return Ok(None);
+    };
+    let data = serde_json::json!({ "retired_versions": retired });
+    let warnings = view::retirement_warnings(&data, &name);
+    let mut response = Response::with_data(data);
+    response.warnings.extend(warnings);
+    Ok(Some(response))
 }
 
 const LIST_SYNOPSIS: &str = "List managed keys.";
@@ -274,7 +286,9 @@ otherwise), version 1 is pending, creds/ answers 404 until a different entity te
 it, and rollback/ discards it (a new first version can then be staged). Reads never \
 return values: each version shows its fingerprint (sha256: plus 16 hex digits of the value's \
 SHA-256), so a leaked key can be matched to its version. Delete destroys every stored value, \
-revokes at the provider what the engine created there, and keeps the key's history. \
+revokes at the provider what the engine created there, and keeps the key's history; when it \
+revoked keys at a provider it answers retired_versions with each revocation's status (and warns \
+of any key still valid there), otherwise 204. \
 next_rotation_time is when the current version is due: created_time plus rotation_period, or the \
 first time of its rotation_schedule (cron, UTC) after it was created; with a cron schedule and a \
 rotation_window, a scheduled time whose window closed without a rotation shows as \

@@ -10,7 +10,7 @@ use super::record;
 use super::shared::{bind, Shared};
 use crate::framework::{
     existence_check, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult,
-    Operation, Path, Request, Response,
+    Operation, Path, Request, Response, Storage,
 };
 use crate::providers::{
     ProviderConfig, ProviderType, DEFAULT_TIMEOUT_SECS, MAX_API_VERSION_LEN, MAX_PROJECT_ID_LEN,
@@ -109,9 +109,33 @@ fn provider_json(name: &str, cfg: &ProviderConfig) -> serde_json::Value {
 
 async fn read(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
-    Ok(provider_ops::load(req.storage.as_ref(), &name)
-        .await?
-        .map(|cfg| Response::with_data(provider_json(&name, &cfg))))
+    let storage = req.storage.as_ref();
+    let Some(cfg) = provider_ops::load(storage, &name).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Response::with_data(
+        shown(storage, &name, &cfg).await?,
+    )))
+}
+
+/// A provider as reads and writes answer: its settings, and the revocations still to be
+/// confirmed there, deleted keys' included (only their intents remember those), as
+/// `key version N` (null when a record cannot be read to tell: the answer of a write that
+/// succeeded never fails on it).
+async fn shown(
+    storage: &dyn Storage,
+    name: &str,
+    cfg: &ProviderConfig,
+) -> Result<serde_json::Value, Error> {
+    let mut data = provider_json(name, cfg);
+    data["pending_revocations"] = match provider_ops::pending_at(storage, name).await {
+        Ok(pending) => json!(pending),
+        Err(e) => {
+            tracing::warn!(provider = %name, error = %e, "could not list the provider's pending revocations");
+            serde_json::Value::Null
+        }
+    };
+    Ok(data)
 }
 
 fn text(d: &FieldData, field: &str) -> Option<Option<String>> {
@@ -184,7 +208,9 @@ async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
     provider_ops::save(storage, &name, &cfg).await?;
     tracing::info!(provider = %name, kind = cfg.kind.as_str(), "provider configured");
-    Ok(Some(Response::with_data(provider_json(&name, &cfg))))
+    Ok(Some(Response::with_data(
+        shown(storage, &name, &cfg).await?,
+    )))
 }
 
 /// A stored admin key is bound to the host and provider type it was given for: an update that

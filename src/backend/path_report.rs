@@ -13,6 +13,7 @@ use futures::TryStreamExt;
 use serde_json::{json, Value};
 
 use super::policy;
+use super::provider_ops;
 use super::record::{self, HistoryEvent, KeyState};
 use super::shared::{bind, Shared};
 use super::view;
@@ -260,10 +261,12 @@ async fn report(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             to_csv(&keys).as_bytes(),
         )));
     }
+    let deleted = provider_ops::of_deleted_keys(storage).await?;
     Ok(Some(Response::with_data(json!({
         "generated_time": view::time(now),
         "window_start": view::time(start),
         "keys": keys,
+        "deleted_keys_revocations_pending": revocations::of_deleted_keys(&deleted, &prefix),
     }))))
 }
 

@@ -15,7 +15,7 @@ mod ownership;
 pub(super) use calls::{can_create, create, kind_of, revoke_at, test};
 pub(super) use configs::{exists, load, provider_error, save, PROVIDERS_PREFIX};
 pub(super) use intents::{
-    begin_revoke, decode, pending_at, rewrite, settle, CreateIntent, Retry, RevokeIntent, BUDGET,
-    MIN_AGE, WAL_CREATE, WAL_REVOKE,
+    begin_revoke, decode, of_deleted_keys, pending_at, rewrite, settle, CreateIntent, Retry,
+    RevokeIntent, BUDGET, MIN_AGE, WAL_CREATE, WAL_REVOKE,
 };
 pub(super) use ownership::verify_provider_key_id;

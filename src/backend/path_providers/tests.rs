@@ -61,6 +61,7 @@ async fn providers_read_shows_the_documented_fields_and_never_the_admin_key() {
             "timeout": 10,
             "admin_key_set": true,
             "capabilities": {"test": true, "create": true, "revoke": true},
+            "pending_revocations": [],
         }),
     );
     assert!(!read.to_string().contains(ADMIN), "{read}");

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+use super::super::provider_ops::RevokeIntent;
 use super::super::record::HistoryEvent;
 use super::super::view;
 use crate::rotation::KeyVersions;
@@ -55,4 +56,21 @@ pub(super) fn revocations(
         }
     }
     (confirmed.into_values().collect(), pending)
+}
+
+/// The revocations of deleted keys (whose name starts with `prefix`) still pending at their
+/// provider, which no key's line shows: `[{key, version, provider, attempts}]`.
+pub(super) fn of_deleted_keys(intents: &[RevokeIntent], prefix: &str) -> Value {
+    intents
+        .iter()
+        .filter(|i| i.key.starts_with(prefix))
+        .map(|i| {
+            json!({
+                "key": i.key,
+                "version": i.version,
+                "provider": i.provider,
+                "attempts": i.retry.attempts,
+            })
+        })
+        .collect()
 }

@@ -67,7 +67,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(Field::new(
                 "max_grace",
                 FieldType::Duration,
-                format!("Overrides the schedule's max_grace for this key. {} Cleared, the schedule's applies again.", policy::MAX_GRACE_HELP),
+                format!("Overrides the schedule's max_grace for this key. {} Set here, it also lowers config max_grace_period for this key: the largest grace_period promote/ or rotate/ may give. Cleared, the schedule's applies again.", policy::MAX_GRACE_HELP),
             ).clearable())
             .field(Field::new(
                 "auto_rotate",

@@ -6,7 +6,9 @@ use serde_json::json;
 
 use chrono::Utc;
 
-use super::policy::{self, Config, RuleOffRequest, CONFIG_KEY, MAX_HISTORY_LIMIT};
+use super::policy::{
+    self, Config, RuleOffRequest, CONFIG_KEY, MAX_HISTORY_LIMIT, MAX_MAX_GRACE_PERIOD,
+};
 use super::record::Actor;
 use super::shared::{bind, Shared};
 use crate::framework::{
@@ -30,6 +32,11 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             FieldType::Int,
             "History events kept per key; the oldest are dropped first.",
         ).default(json!(1000)).min(1).max(MAX_HISTORY_LIMIT))
+        .field(Field::new(
+            "max_grace_period",
+            FieldType::Duration,
+            "The largest grace_period a request may give on promote/ or rotate/ (a key's own max_grace may lower it); beyond it the request is a 400 naming the limit. Default 30d.",
+        ).min(1).max(MAX_MAX_GRACE_PERIOD))
         .operation(Operation::Read, "Read the engine configuration.", bind(shared, read))
         .operation(Operation::Update, "Update the engine configuration.", bind(shared, update))
         .help(CONFIG_SYNOPSIS, CONFIG_DESCRIPTION)]
@@ -65,6 +72,16 @@ async fn update(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             )));
         }
         config.history_limit = limit;
+    }
+    if d.is_set("max_grace_period") {
+        let limit = d.get_duration("max_grace_period").unwrap_or_default();
+        if !(1..=MAX_MAX_GRACE_PERIOD).contains(&limit) {
+            return Err(Error::BadRequest(format!(
+                "max_grace_period must be between 1s and {}d",
+                MAX_MAX_GRACE_PERIOD / 86_400
+            )));
+        }
+        config.max_grace_period = limit;
     }
     put_json(req.storage.as_ref(), CONFIG_KEY, &config).await?;
     let mut response = Response::with_data(config.to_json());
@@ -117,7 +134,8 @@ fn switch_rule_off(config: &mut Config, actor: &Actor) -> Result<Option<String>,
 const CONFIG_SYNOPSIS: &str = "Configure the ai-keys secrets engine.";
 const CONFIG_DESCRIPTION: &str = "\
 Mount-wide settings: the schedule used by keys that name none, the two-person rule for \
-promotions, and how many history events each key keeps.";
+promotions, how many history events each key keeps, and the largest grace_period a promote/ or \
+rotate/ may give (max_grace_period, default 30d).";
 
 #[cfg(test)]
 mod tests;

@@ -67,7 +67,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(Field::new(
                 "max_grace",
                 FieldType::Duration,
-                format!("Overrides the schedule's max_grace for this key. {} Cleared, the schedule's applies again.", policy::MAX_GRACE_HELP),
+                format!("Overrides the schedule's max_grace for this key. {} Set here, it also lowers config max_grace_period for this key: the largest grace_period promote/ or rotate/ may give. Cleared, the schedule's applies again.", policy::MAX_GRACE_HELP),
             ).clearable())
             .field(Field::new(
                 "auto_rotate",
@@ -256,8 +256,20 @@ async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 
 async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
-    workflows::delete_key(&s, &req, &name).await?;
-    Ok(None)
+    // A delete that revoked keys at a provider says how each revocation stands (and warns of any
+    // key still valid there); otherwise there is nothing to say (204).
+    let retired = workflows::delete_key(&s, &req, &name).await?;
+    let Some(retired) = retired.filter(|r| {
+        r.as_array()
+            .is_some_and(|l| l.iter().any(|v| !v["provider_revocation"].is_null()))
+    }) else {
+        return Ok(None);
+    };
+    let data = serde_json::json!({ "retired_versions": retired });
+    let warnings = view::retirement_warnings(&data, &name);
+    let mut response = Response::with_data(data);
+    response.warnings.extend(warnings);
+    Ok(Some(response))
 }
 
 const LIST_SYNOPSIS: &str = "List managed keys.";
@@ -276,7 +288,9 @@ return values: each version shows its fingerprint (sha256: plus 16 hex digits of
 SHA-256), so a leaked key can be matched to its version. Delete destroys every stored value, \
 revokes at the provider what the engine owns there (keys it created, and imports whose \
 provider_key_id possession of the value proved; the others are recorded manual, for a person to \
-revoke), and keeps the key's history. \
+revoke), and keeps the key's history; when it revoked keys at a provider it answers \
+retired_versions with each revocation's status (and warns of any key still valid there), \
+otherwise 204. \
 next_rotation_time is when the current version is due: created_time plus rotation_period, or the \
 first time of its rotation_schedule (cron, UTC) after it was created; with a cron schedule and a \
 rotation_window, a scheduled time whose window closed without a rotation shows as \

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::metrics;
 use super::periodic::TickState;
 use super::policy;
+use super::provider_ops;
 use super::record;
 use super::shared::Shared;
 use crate::framework::{
@@ -64,7 +65,8 @@ async fn metrics(
         figures.push(metrics::KeyFigures::new(name, key, age, now));
     }
     let mount = metrics::mount_label(&req.mount_point);
-    let families = metrics::collect(&mount, &figures, state.ticks.last());
+    let deleted = provider_ops::of_deleted_keys(storage).await?.len();
+    let families = metrics::collect(&mount, &figures, state.ticks.last(), deleted);
     if prometheus {
         let body = metrics::prometheus_text(families)?;
         framework::release_freed_memory();
@@ -89,8 +91,8 @@ key: current version age, seconds until due, overdue (0/1), auto_rotate (0/1), v
 grace, versions past their planned grace end, pending versions, provider revocations pending \
 and the age of the oldest, consecutive failed automatic rotations, whether the latest attempt \
 failed (last_error), and counters of rotations, failed rotations by trigger (automatic, manual) \
-and test outcomes. Per mount: the last successful periodic tick (Unix seconds). No key \
-material ever appears.";
+and test outcomes. Per mount: the last successful periodic tick (Unix seconds) and the versions of deleted keys \
+whose revocation at the provider is still pending. No key material ever appears.";
 
 #[cfg(test)]
 mod tests;

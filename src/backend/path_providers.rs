@@ -10,7 +10,7 @@ use super::record;
 use super::shared::{bind, Shared};
 use crate::framework::{
     existence_check, generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult,
-    Operation, Path, Request, Response,
+    Operation, Path, Request, Response, Storage,
 };
 use crate::providers::{
     ProviderConfig, ProviderType, DEFAULT_TIMEOUT_SECS, MAX_API_VERSION_LEN, MAX_PROJECT_ID_LEN,
@@ -114,20 +114,31 @@ async fn read(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         return Ok(None);
     };
     Ok(Some(Response::with_data(
-        provider_data(storage, &name, &cfg).await?,
+        shown(storage, &name, &cfg).await?,
     )))
 }
 
-/// What reads and writes return: the settings, and what still belongs to the provider.
-async fn provider_data(
-    storage: &dyn crate::framework::Storage,
+/// A provider as reads and writes answer: its settings, the revocations still to be confirmed
+/// there (deleted keys' included: only their intents remember those), as `key version N`, and
+/// everything that still belongs to it (null when a record cannot be read to tell: the answer
+/// of a write that succeeded never fails on it).
+async fn shown(
+    storage: &dyn Storage,
     name: &str,
     cfg: &ProviderConfig,
 ) -> Result<serde_json::Value, Error> {
     let mut data = provider_json(name, cfg);
-    let belongings = provider_ops::belongings(storage, name).await?;
-    data["pending_revocations"] = json!(belongings.pending_revocations);
-    data["belongings"] = belongings.json();
+    match provider_ops::belongings(storage, name).await {
+        Ok(belongings) => {
+            data["pending_revocations"] = json!(belongings.pending_revocations);
+            data["belongings"] = belongings.json();
+        }
+        Err(e) => {
+            tracing::warn!(provider = %name, error = %e, "could not list what still belongs to the provider");
+            data["pending_revocations"] = serde_json::Value::Null;
+            data["belongings"] = serde_json::Value::Null;
+        }
+    }
     Ok(data)
 }
 
@@ -202,7 +213,7 @@ async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     provider_ops::save(storage, &name, &cfg).await?;
     tracing::info!(provider = %name, kind = cfg.kind.as_str(), "provider configured");
     Ok(Some(Response::with_data(
-        provider_data(storage, &name, &cfg).await?,
+        shown(storage, &name, &cfg).await?,
     )))
 }
 

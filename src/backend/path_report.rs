@@ -15,6 +15,7 @@ use futures::TryStreamExt;
 use serde_json::{json, Value};
 
 use super::policy;
+use super::provider_ops;
 use super::record::{self, HistoryEvent, KeyState};
 use super::shared::{bind, Shared};
 use super::view;
@@ -201,35 +202,29 @@ async fn key_report(
             json!({ "version": v.number, "grace_expires_time": expires })
         })
         .collect();
-    let (mut confirmed, mut pending) = (Vec::new(), Vec::new());
+    let (confirmed, pending) = revocations::revocations(versions, &events);
     let (mut manual, mut acknowledged) = (Vec::new(), Vec::new());
     for v in versions.versions.values() {
-        if let Some(r) = &v.provider_revocation {
-            let list: &mut Vec<Value> = match &r.manual {
-                Some(m) if m.acknowledged.is_some() => &mut acknowledged,
-                Some(_) => &mut manual,
-                None if r.is_pending() => &mut pending,
-                None => &mut confirmed,
-            };
-            let mut line = json!({
-                "version": v.number,
-                "requested_time": view::time(r.requested_time),
-                "confirmed_time": r.confirmed_time.map(view::time),
-            });
-            if let Some(m) = &r.manual {
-                let ack = m.acknowledged.as_ref();
-                line = json!({
-                    "version": v.number,
-                    "provider": r.provider,
-                    "provider_key_id": Some(r.provider_key_id.as_str()).filter(|i| !i.is_empty()),
-                    "fingerprint": v.fingerprint,
-                    "requested_time": view::time(r.requested_time),
-                    "acknowledged_time": ack.map(|a| view::time(a.time)),
-                    "acknowledged_by": ack.map(|a| a.actor.as_str()),
-                });
-            }
-            list.push(line);
-        }
+        let Some(r) = &v.provider_revocation else {
+            continue;
+        };
+        let Some(m) = &r.manual else {
+            continue;
+        };
+        let list: &mut Vec<Value> = match m.acknowledged {
+            Some(_) => &mut acknowledged,
+            None => &mut manual,
+        };
+        let ack = m.acknowledged.as_ref();
+        list.push(json!({
+            "version": v.number,
+            "provider": r.provider,
+            "provider_key_id": Some(r.provider_key_id.as_str()).filter(|i| !i.is_empty()),
+            "fingerprint": v.fingerprint,
+            "requested_time": view::time(r.requested_time),
+            "acknowledged_time": ack.map(|a| view::time(a.time)),
+            "acknowledged_by": ack.map(|a| a.actor.as_str()),
+        }));
     }
     let promoted_by: Vec<Value> = sum
         .promotions
@@ -294,10 +289,12 @@ async fn report(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             to_csv(&keys).as_bytes(),
         )));
     }
+    let deleted = provider_ops::of_deleted_keys(storage).await?;
     Ok(Some(Response::with_data(json!({
         "generated_time": view::time(now),
         "window_start": view::time(start),
         "keys": keys,
+        "deleted_keys_revocations_pending": revocations::of_deleted_keys(&deleted, &prefix),
     }))))
 }
 
@@ -314,10 +311,10 @@ automatic rotation that failed; a pending version an operator rolled back is not
 last_test ({time, version, outcome} of the newest test, or null); \
 versions_in_grace ([{version, grace_expires_time}]); revocations_confirmed and \
 revocations_pending ([{version, requested_time, confirmed_time}] of retired versions whose \
-revocation at the provider the provider confirmed, or not yet, among the retired versions the \
-record keeps); revocations_manual ([{version, provider, provider_key_id, fingerprint, \
-requested_time, acknowledged_time, acknowledged_by}] of retired versions the engine does not \
-own and left to a person to revoke at the provider, not acknowledged yet) and \
+revocation at the provider the provider confirmed, or not yet, over the whole history, versions \
+the record no longer keeps included); revocations_manual ([{version, provider, provider_key_id, \
+fingerprint, requested_time, acknowledged_time, acknowledged_by}] of retired versions the engine \
+does not own and left to a person to revoke at the provider, not acknowledged yet) and \
 revocations_acknowledged (the same, once acknowledge/ recorded it done); promoted_by ([{version, \
 time, actor}] of every promotion in the window, actor as in history/). format=csv returns \
 text/csv with one row per key and the columns key, schedule, rotation_period_days, \
@@ -327,6 +324,8 @@ revocations_confirmed, revocations_pending, promoted_by, revocations_manual, \
 revocations_acknowledged (lists of version numbers separated by ;, promoted_by as \
 vN:display_name or vN:scheduler). A history trimmed by history_limit shortens what the report \
 can see.";
+
+mod revocations;
 
 #[cfg(test)]
 mod tests;

@@ -20,7 +20,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
         Path::new(&format!("rotate/{}", generic_name_regex("name")))
             .field(Field::new("name", FieldType::Name, "Name of the key.").required())
             .field(fields::new_key_value(Field::new("value", FieldType::String, "The new key. Without it the provider is asked to create one. Write-only.")))
-            .field(Field::new("grace_period", FieldType::Duration, "Grace for the old current version (default: the key's grace period; 0 for an emergency rotation that leaves only the new key valid)."))
+            .field(Field::new("grace_period", FieldType::Duration, "Grace for the old current version (default: the key's grace period; 0 for an emergency rotation that leaves only the new key valid). At most config max_grace_period (default 30d), or the key's own max_grace when lower: 400 beyond it."))
             .field(Field::new("rotation_id", FieldType::String, "Idempotency id: a retry with the same id and input returns the first result. At most 128 characters.").max_len(MAX_ROTATION_ID_LEN))
             .strict()
             .operation(Operation::Update, "Stage, test and promote a new version in one call.", bind(shared, rotate))
@@ -93,7 +93,9 @@ Stages a new version (from value, or created by the provider), tests it and prom
 test does not pass the current version is untouched: a key the provider refused is kept as a \
 failed version (value destroyed) and the call fails with 400 (bad_key, unfunded); when the \
 provider is unavailable nothing changes but the history and the call fails with 503. \
-grace_period=0 is an emergency rotation: only the new key stays valid. With \
+grace_period=0 is an emergency rotation: only the new key stays valid. grace_period is at most \
+config max_grace_period (or the key's own max_grace when lower; 400 beyond). Returns what \
+promote/ returns (with retired_versions, cut_short and their warnings) plus test. With \
 require_separate_approver set, use stage/ and promote/ instead.";
 const VERIFY_SYNOPSIS: &str = "Check a value against a key's live versions.";
 const VERIFY_DESCRIPTION: &str = "\

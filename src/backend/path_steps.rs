@@ -35,7 +35,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .help(TEST_SYNOPSIS, TEST_DESCRIPTION),
         Path::new(&format!("promote/{}", generic_name_regex("name")))
             .field(name_field())
-            .field(Field::new("grace_period", FieldType::Duration, "Grace for the old current version (default: the key's grace period; 0 revokes it at once)."))
+            .field(Field::new("grace_period", FieldType::Duration, "Grace for the old current version (default: the key's grace period; 0 revokes it at once). At most config max_grace_period (default 30d), or the key's own max_grace when lower: 400 beyond it."))
             .field(Field::new("force", FieldType::Bool, "Promote even if the pending version's last test did not pass (recorded).").default(json!(false)))
             .strict()
             .operation(Operation::Update, "Promote the pending version to current.", bind(shared, promote))
@@ -90,8 +90,9 @@ async fn promote(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         .flatten();
     let force = d.get_bool("force").unwrap_or(false);
     let mut locked = Locked::open(&s, &req, &name).await?;
-    let data = workflows::promote(&s, req.storage.as_ref(), &mut locked, grace, force).await?;
+    let mut data = workflows::promote(&s, req.storage.as_ref(), &mut locked, grace, force).await?;
     locked.commit(&s, req.storage.as_ref()).await?;
+    data["retired_versions"] = locked.retired_json();
     tracing::info!(key = %name, "version promoted");
     Ok(Some(view::grace_response(data, &name, grace)))
 }
@@ -109,8 +110,10 @@ async fn rollback(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             request["expires_time"].as_str().unwrap_or("its grace window ends")
         )
     });
+    let warnings = view::retirement_warnings(&data, &name);
     let mut response = Response::with_data(data);
     response.warnings.extend(warning);
+    response.warnings.extend(warnings);
     Ok(Some(response))
 }
 
@@ -132,6 +135,11 @@ const PROMOTE_DESCRIPTION: &str = "\
 The pending version becomes current; the old current becomes previous, valid until now + \
 grace_period (0 revokes it at once). A version still previous from an earlier rotation is revoked. \
 Refused unless the pending version's last test passed or was skipped, or force=true (recorded). \
+A grace_period beyond config max_grace_period (or the key's own max_grace when lower) is a 400 \
+naming the limit. A version still in its grace window that the promotion revokes early is named \
+in cut_short and in a warning with its planned end; retired_versions lists each version the \
+promotion retired with its provider_revocation status, and a warning names any still valid at its \
+provider (revocation pending). \
 With require_separate_approver, the entity that staged the version cannot promote it (403), and \
 stage/ and promote/ need a service token of an identity entity (403 otherwise); a key created \
 under the rule has its first version pending, its creator as stager, and is promoted here like \
@@ -142,7 +150,8 @@ With a pending version, discards it (failed; revoked at the provider if the engi
 a key's first version pending approval is discarded too, leaving the key with no live version \
 until a new first version is staged and promoted. Without one, if the previous version is inside \
 its grace window, makes it current again and revokes the version that replaced it. Otherwise \
-400. Returns current_version, discarded_version, revoked_versions and reinstatement_request. \
+400. Returns current_version, discarded_version, revoked_versions, retired_versions (each with \
+its provider_revocation status) and reinstatement_request. \
 With config require_separate_approver, making the previous version current again is an \
 approval, so it takes two entities: the first rollback/ changes no version, records a request \
 (who, when, which version; shown as reinstatement_request here and on keys/, and as a \

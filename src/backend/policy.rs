@@ -10,7 +10,9 @@ mod cron_settings;
 mod periods;
 mod schedule;
 
-pub(super) use config::{Config, RuleOffRequest, CONFIG_KEY, MAX_HISTORY_LIMIT};
+pub(super) use config::{
+    Config, RuleOffRequest, CONFIG_KEY, MAX_HISTORY_LIMIT, MAX_MAX_GRACE_PERIOD,
+};
 pub(super) use cron_settings::{
     apply_to_key, apply_to_schedule, cadence_input, cadence_json, check_key, check_schedule,
     key_window_field, schedule_field, CadenceInput,

@@ -18,8 +18,8 @@ pub(super) use belongings::belongings;
 pub(super) use calls::{can_create, create, kind_of, revoke_at, test};
 pub(super) use configs::{exists, load, provider_error, save, PROVIDERS_PREFIX};
 pub(super) use intents::{
-    begin_revoke, decode, rewrite, settle, CreateIntent, Retry, RevokeIntent, BUDGET, MIN_AGE,
-    WAL_CREATE, WAL_REVOKE,
+    begin_revoke, decode, of_deleted_keys, rewrite, settle, CreateIntent, Retry, RevokeIntent,
+    BUDGET, MIN_AGE, WAL_CREATE, WAL_REVOKE,
 };
 #[cfg(test)]
 pub(super) use origin::origin_of;

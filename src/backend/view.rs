@@ -120,6 +120,71 @@ pub(super) fn revocation_json(r: &ProviderRevocation) -> Value {
     out
 }
 
+/// The versions an operation retired, as its answer lists them:
+/// `[{version, state, provider_revocation}]`, where `provider_revocation` is the revocation's
+/// status at the provider (`pending`, `confirmed`, ...), or null when the engine revokes nothing
+/// there for that version. See [`retirement_warnings`].
+pub(super) fn retired_versions_json(versions: &KeyVersions, numbers: &[u32]) -> Value {
+    let list: Vec<Value> = numbers
+        .iter()
+        .filter_map(|n| versions.get(*n))
+        .map(|v| {
+            let mut out = json!({
+                "version": v.number,
+                "state": v.state.as_str(),
+                "provider_revocation": v.provider_revocation.as_ref().map(ProviderRevocation::status),
+            });
+            if let Some(r) = v.provider_revocation.as_ref().filter(|r| r.is_pending()) {
+                out["provider"] = json!(r.provider);
+                out["last_error"] = json!(r.last_error);
+            }
+            if let Some(r) = v.provider_revocation.as_ref().filter(|r| r.manual.is_some()) {
+                out["provider"] = json!(r.provider);
+            }
+            out
+        })
+        .collect();
+    Value::Array(list)
+}
+
+/// The warnings an answer's `retired_versions` and `cut_short` call for: a retired key still
+/// valid at its provider (its revocation pending: the engine retries it; or `manual`: a person
+/// must), and a version whose
+/// grace window this change ended early (its planned end named).
+pub(super) fn retirement_warnings(data: &Value, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(cut) = data.get("cut_short").filter(|c| !c.is_null()) {
+        out.push(format!(
+            "key {name:?}: version {} was still in its grace window, planned to end at {}; this \
+             change revoked it early",
+            cut["version"],
+            cut["grace_expires_time"]
+                .as_str()
+                .unwrap_or("an unknown time")
+        ));
+    }
+    for v in data["retired_versions"].as_array().into_iter().flatten() {
+        if v["provider_revocation"] == "pending" {
+            out.push(format!(
+                "key {name:?}: version {} is revoked here but still valid at provider {}: its \
+                 revocation there is pending ({}); the engine retries it",
+                v["version"],
+                v["provider"],
+                v["last_error"].as_str().unwrap_or("not attempted yet")
+            ));
+        }
+        if v["provider_revocation"] == "manual" {
+            out.push(format!(
+                "key {name:?}: version {} is revoked here but the engine does not own its key \
+                 and never revokes it at provider {}: revoke it there by hand, then record that \
+                 with acknowledge/{name} (the version's history says what to revoke)",
+                v["version"], v["provider"]
+            ));
+        }
+    }
+    out
+}
+
 /// The versions map as shown, with grace applied at `now` (a previous version past its grace is
 /// shown revoked even before the periodic tick has recorded it).
 pub(super) fn versions_json(versions: &KeyVersions, now: DateTime<Utc>) -> Value {
@@ -181,14 +246,17 @@ pub(super) fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> 
 }
 
 /// The response of a promotion with an explicit `grace` (and the short-grace warning, except
-/// for 0, a deliberate emergency rotation).
+/// for 0, a deliberate emergency rotation), with the warnings of [`retirement_warnings`].
 pub(super) fn grace_response(
     data: serde_json::Value,
     name: &str,
     grace: Option<i64>,
 ) -> crate::framework::Response {
-    match grace.filter(|g| *g > 0) {
+    let warnings = retirement_warnings(&data, name);
+    let mut response = match grace.filter(|g| *g > 0) {
         Some(g) => with_grace_warning(data, &format!("key {name:?}"), g),
         None => crate::framework::Response::with_data(data),
-    }
+    };
+    response.warnings.extend(warnings);
+    response
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::framework::{self, Error, HandlerResult, Operation, Storage};
+use crate::framework::{self, Error, HandlerResult, Operation, Response, Storage};
 use crate::proto::pb;
 
 /// ProtoError types the host understands.
@@ -55,25 +55,60 @@ pub fn parse_data(text: &str) -> Result<serde_json::Map<String, serde_json::Valu
 /// `{"errors":["..."]}`), while the status still comes from the `ProtoError`. Without it the
 /// host wraps every plugin error as `1 error occurred:\n\t* ...` (the core collects routing
 /// errors in a multierror; `RespondErrorCommon` replaces it with the response's `error`).
+///
+/// That replacement also resets any other status to 400, so the engine's other errors (404
+/// with a message, 409, 500, 502, 503) travel as a raw response instead ([`raw_error`]): the
+/// status and the same `{"errors":["..."]}` body, written by the host as is. The routing errors
+/// (404 `unsupported path`, 405) and storage errors keep their `ProtoError`: the host acts on
+/// those texts (a standby forwards a write refused with "cannot write to readonly storage").
 pub fn reply(result: HandlerResult) -> pb::HandleRequestReply {
     match result {
         Ok(None) => pb::HandleRequestReply::default(),
-        Ok(Some(mut resp)) => pb::HandleRequestReply {
-            response: Some(pb::Response {
-                warnings: std::mem::take(&mut resp.warnings),
-                data: resp.data_json(),
-                ..Default::default()
-            }),
-            err: None,
-        },
-        Err(e) => pb::HandleRequestReply {
-            response: e.user_message().map(|message| pb::Response {
-                data: serde_json::json!({ "error": message }).to_string(),
-                ..Default::default()
-            }),
-            err: Some(proto_error(&e)),
+        Ok(Some(resp)) => response_reply(resp),
+        Err(e) => match raw_error(&e) {
+            Some(resp) => response_reply(resp),
+            None => error_reply(&e),
         },
     }
+}
+
+fn error_reply(e: &Error) -> pb::HandleRequestReply {
+    pb::HandleRequestReply {
+        response: e.user_message().map(|message| pb::Response {
+            data: serde_json::json!({ "error": message }).to_string(),
+            ..Default::default()
+        }),
+        err: Some(proto_error(e)),
+    }
+}
+
+fn response_reply(mut resp: Response) -> pb::HandleRequestReply {
+    pb::HandleRequestReply {
+        response: Some(pb::Response {
+            warnings: std::mem::take(&mut resp.warnings),
+            data: resp.data_json(),
+            ..Default::default()
+        }),
+        err: None,
+    }
+}
+
+/// An error the host would otherwise show wrapped (`1 error occurred`), as a raw response of its
+/// status whose body is the host's own error shape, `{"errors":["<message>"]}`; `None` for the
+/// errors that must reach the host as errors (routing, storage) and the user errors (400, 403)
+/// that [`reply`] sends with a `logical.ErrorResponse`.
+pub fn raw_error(e: &Error) -> Option<Response> {
+    let message = match e {
+        Error::NotFound(m) | Error::Internal(m) => m,
+        Error::Coded { message, status } if !matches!(status, 400 | 403) => message,
+        _ => return None,
+    };
+    let body = serde_json::json!({ "errors": [message] }).to_string();
+    Some(Response::raw(
+        e.status(),
+        "application/json",
+        body.as_bytes(),
+    ))
 }
 
 /// The `ProtoError` for a framework error, chosen by [`Error::status`] (plugin-protocol.md

@@ -98,13 +98,18 @@ impl KeyVersions {
     /// Revokes every `previous` version whose grace window has ended
     /// (`grace_expires_time <= now`), destroying its value; one `expired` change each. Nothing
     /// to do is not an error. For the periodic tick; reads enforce grace without it.
+    ///
+    /// `revoked_time` is the grace end, when the key stopped being valid, whenever this runs
+    /// (a read, a request or the tick): the same time from the first moment it is known (`now`
+    /// only for a version that has no grace end).
     pub fn expire(&mut self, now: DateTime<Utc>) -> Vec<Change> {
         let changes: Vec<Change> = self
             .versions
             .values_mut()
             .filter(|v| v.state == VersionState::Previous && !v.is_valid_at(now))
             .map(|v| {
-                v.destroy(VersionState::Revoked, now);
+                let ended = v.grace_expires_time.filter(|t| *t <= now).unwrap_or(now);
+                v.destroy(VersionState::Revoked, ended);
                 Change::new(EventKind::Expired, v.number, "grace period ended")
             })
             .collect();

@@ -161,3 +161,29 @@ impl ProviderRevocation {
         self.last_error = Some(error.chars().take(512).collect());
     }
 }
+
+impl super::key::KeyVersions {
+    /// The versions that were live (`pending`, `current`, `previous`) in `before` and are not in
+    /// `self` (retired, or gone), whose key the engine must kill at its provider (owned: it
+    /// created the key or verified the provider's record of it, and knows the provider's id),
+    /// yet carry no revocation of any status. A record with any is one no write may store: it
+    /// would leave a key alive at the provider with nothing to kill it.
+    pub fn unrevoked_retirements(&self, before: &super::key::KeyVersions) -> Vec<u32> {
+        before
+            .versions
+            .values()
+            .filter(|old| old.state.keeps_value())
+            .filter(|old| {
+                let now = self.get(old.number);
+                if now.is_some_and(|v| v.state.keeps_value()) {
+                    return false;
+                }
+                // What decides ownership is the version as it is stored now (or, when it is
+                // gone, as it was).
+                let v = now.unwrap_or(old);
+                v.owned() && v.provider_key_id.is_some() && v.provider_revocation.is_none()
+            })
+            .map(|v| v.number)
+            .collect()
+    }
+}

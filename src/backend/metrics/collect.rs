@@ -143,11 +143,14 @@ const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 16] = [
 ];
 
 /// The snapshot, one family at a time (so only one family's samples exist at once): the
-/// per-key families for `keys` (in their order), then the mount's own.
+/// per-key families for `keys` (in their order), then the mount's own: the last tick, and
+/// `deleted_pending`, the revocations of deleted keys the provider has not confirmed (no key's
+/// samples show those).
 pub(crate) fn collect<'a>(
     mount: &'a str,
     keys: &'a [KeyFigures],
     last_tick: f64,
+    deleted_pending: usize,
 ) -> impl Iterator<Item = Family<'a>> + 'a {
     let per_key = PER_KEY
         .iter()
@@ -171,7 +174,17 @@ pub(crate) fn collect<'a>(
         tick.add(mount, [], last_tick);
         tick
     });
-    per_key.chain(tick)
+    let deleted = std::iter::once_with(move || {
+        let mut family = Family::new(
+            "ai_keys_deleted_key_revocations_pending",
+            Kind::Gauge,
+            "Versions of deleted keys whose revocation at the provider is not confirmed yet (the engine retries them; providers/<name> and report name them).",
+            &[],
+        );
+        family.add(mount, [], deleted_pending as f64);
+        family
+    });
+    per_key.chain(tick).chain(deleted)
 }
 
 #[cfg(test)]

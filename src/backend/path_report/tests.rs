@@ -189,3 +189,38 @@ async fn report_through_the_engine_names_who_promoted() {
     let msg = expect_bad_request(report(&h, json!({ "window": "0s" })).await);
     assert!(msg.contains("window"), "{msg}");
 }
+
+/// Confirmed revocations come from the whole history, not only the retired versions the record
+/// keeps (the newest ten): twelve emergency rotations of a key whose provider creates and
+/// revokes keys list all twelve confirmed revocations (before, the report showed ten).
+#[tokio::test]
+async fn confirmed_revocations_come_from_the_whole_history() {
+    use crate::backend::testing::{created_at, with_key, FakeOpenRouter};
+
+    let h = with_key().await;
+    let fake = FakeOpenRouter::start(200).await;
+    let config = json!({ "type": "openrouter", "base_url": fake.base_url, "admin_key": "sk-or-v1-admin-0123456789abcdef" });
+    created_at(&h, "or", config, "hash-0").await;
+    for _ in 0..12 {
+        h.write("rotate/k", json!({ "grace_period": 0 }))
+            .await
+            .unwrap();
+    }
+    let r = report(&h, json!({})).await.unwrap();
+    let k = &r["keys"][0];
+    let confirmed: Vec<u64> = k["revocations_confirmed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(confirmed, (1..=12).collect::<Vec<u64>>(), "{k}");
+    assert!(
+        k["revocations_pending"].as_array().unwrap().is_empty(),
+        "{k}"
+    );
+    assert!(
+        k["revocations_confirmed"][0]["requested_time"].is_string(),
+        "{k}"
+    );
+}

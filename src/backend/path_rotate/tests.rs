@@ -119,3 +119,54 @@ async fn rotate_and_verify_refuse_an_empty_or_blank_value_naming_it_and_change_n
     assert_eq!(h.snapshot().await, before);
     assert_eq!(h.read("creds/k").await["api_key"], OLD);
 }
+
+/// Whatever a failed rotation rolls back, a grace end its own load applied stays, with its
+/// revocation: a `rotate/` that the provider answers 503 right after version 1's grace window
+/// ended leaves version 1 revoked at the provider (before the fix the record went back to
+/// before the request and version 1 was stored revoked with no revocation and no intent: the
+/// key lived on at the provider).
+#[tokio::test]
+async fn a_failed_rotation_keeps_the_grace_end_its_load_applied_and_revokes_the_key() {
+    use std::sync::atomic::Ordering;
+
+    use crate::backend::record;
+    use crate::backend::testing::{created_at, wal_entries, FakeOpenRouter};
+
+    let h = with_key().await;
+    let fake = FakeOpenRouter::start(200).await;
+    let config = json!({ "type": "openrouter", "base_url": fake.base_url, "admin_key": "sk-or-v1-admin-0123456789abcdef" });
+    created_at(&h, "or", config, "hash-0").await;
+    h.write("rotate/k", json!({ "value": NEW, "grace_period": 3600 }))
+        .await
+        .unwrap();
+    let storage = h.cached.as_ref();
+    let mut entry = record::load(storage, "k").await.unwrap().unwrap();
+    let v = entry.key.versions.versions.get_mut(&1).unwrap();
+    v.grace_expires_time = Some(chrono::Utc::now() - chrono::TimeDelta::seconds(5));
+    record::save(storage, &entry).await.unwrap();
+
+    fake.test_status.store(503, Ordering::SeqCst);
+    let err = h
+        .write(
+            "rotate/k",
+            json!({ "value": "sk-or-v1-THIRD-0123456789abcdef" }),
+        )
+        .await
+        .expect_err("the provider is down");
+    assert_eq!(err.status(), 503, "{err:?}");
+    let key = h.read("keys/k").await;
+    assert_eq!(key["current_version"], 2, "{key}");
+    let v1 = &key["versions"]["1"];
+    assert_eq!(v1["state"], "revoked", "{v1}");
+    assert_eq!(v1["provider_revocation"]["status"], "confirmed", "{v1}");
+    assert!(
+        fake.requests()
+            .contains(&"DELETE /api/v1/keys/hash-0".to_string()),
+        "{:?}",
+        fake.requests()
+    );
+    assert!(
+        wal_entries(&h).await.is_empty(),
+        "an intent was left behind"
+    );
+}

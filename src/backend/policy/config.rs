@@ -1,5 +1,5 @@
-//! Mount-wide settings (`config`): the default schedule, the two-person rule and how much
-//! history a key keeps. The model and its storage; the path is `path_config.rs`.
+//! Mount-wide settings (`config`): the default schedule, the two-person rule, how much
+//! history a key keeps and the longest grace period a request may give. The model and its storage; the path is `path_config.rs`.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,11 @@ use crate::framework::{get_json, Error, Storage};
 pub(crate) const CONFIG_KEY: &str = "config";
 /// Upper bound for `history_limit`, so one key's entry stays a reasonable size.
 pub(crate) const MAX_HISTORY_LIMIT: i64 = 100_000;
+/// Default `max_grace_period`: 30 days.
+pub(crate) const DEFAULT_MAX_GRACE_PERIOD: i64 = 30 * 86_400;
+/// The most `max_grace_period` may be set to: a year (a retired key valid longer than that is
+/// no rotation at all).
+pub(crate) const MAX_MAX_GRACE_PERIOD: i64 = 365 * 86_400;
 
 /// Mount-wide settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +28,9 @@ pub(crate) struct Config {
     pub require_separate_approver: bool,
     /// History events kept per key.
     pub history_limit: i64,
+    /// The largest `grace_period` a request may give on `promote/` or `rotate/` (seconds); a
+    /// key's own `max_grace` may lower it ([`Config::grace_ceiling`]).
+    pub max_grace_period: i64,
     /// While the rule is on, a request by one entity to switch it off, which a different entity
     /// confirms (so no one person can switch the rule off, rotate alone and switch it on).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,6 +62,7 @@ impl Default for Config {
             default_schedule: "production".into(),
             require_separate_approver: false,
             history_limit: 1000,
+            max_grace_period: DEFAULT_MAX_GRACE_PERIOD,
             rule_off_request: None,
         }
     }
@@ -65,12 +74,22 @@ impl Config {
         Ok(get_json(storage, CONFIG_KEY).await?.unwrap_or_default())
     }
 
+    /// The largest grace period a request may give on a key whose own `max_grace` override is
+    /// `key_max_grace`, with what sets it (`config max_grace_period` or the key's `max_grace`).
+    pub(crate) fn grace_ceiling(&self, key_max_grace: Option<i64>) -> (i64, &'static str) {
+        match key_max_grace {
+            Some(own) if own < self.max_grace_period => (own, "the key's max_grace"),
+            _ => (self.max_grace_period, "config max_grace_period"),
+        }
+    }
+
     /// What `config` reads show.
     pub(crate) fn to_json(&self) -> serde_json::Value {
         let mut out = json!({
             "default_schedule": self.default_schedule,
             "require_separate_approver": self.require_separate_approver,
             "history_limit": self.history_limit,
+            "max_grace_period": self.max_grace_period,
         });
         if let Some(r) = &self.rule_off_request {
             out["require_separate_approver_off_request"] = json!({

@@ -253,3 +253,34 @@ pub(crate) async fn pending_at(
     out.sort();
     Ok(out)
 }
+
+/// The revocations of deleted keys (or of an earlier incarnation of a name) that the provider
+/// has not confirmed: only their intents remember them, so reports and metrics read them here.
+/// In key and version order.
+pub(crate) async fn of_deleted_keys(storage: &dyn Storage) -> Result<Vec<RevokeIntent>, Error> {
+    let mut out = Vec::new();
+    for id in crate::framework::wal_list(storage).await? {
+        let Some(entry) = crate::framework::wal_get(storage, &id).await? else {
+            continue;
+        };
+        if entry.kind != WAL_REVOKE {
+            continue;
+        }
+        let Ok(intent) = decode::<RevokeIntent>(&entry) else {
+            continue;
+        };
+        let shown = record::read(storage, &intent.key).await?.is_some_and(|e| {
+            e.key.versions.get(intent.version).is_some_and(|v| {
+                v.state.keeps_value()
+                    || v.provider_revocation
+                        .as_ref()
+                        .is_some_and(|r| r.intent_id.as_deref() == Some(id.as_str()))
+            })
+        });
+        if !shown {
+            out.push(intent);
+        }
+    }
+    out.sort_by(|a, b| (&a.key, a.version).cmp(&(&b.key, b.version)));
+    Ok(out)
+}

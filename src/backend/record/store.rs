@@ -5,7 +5,9 @@
 //! write of the record, after the history pages and rotation ids it points at.
 //!
 //! Records are checked when loaded: one from a newer release, or one that breaks the version
-//! invariants, is refused with an error naming the key and is never rewritten.
+//! invariants, is refused with an error naming the key and is never rewritten. Records are
+//! checked again when saved: against the invariants, and against the record as stored, so no
+//! write retires an owned key without a revocation at its provider.
 //!
 //! Writers of one key are serialized by a per-key lock held in the plugin; different keys never
 //! wait for each other.
@@ -119,7 +121,8 @@ pub(crate) async fn load_existing(storage: &dyn Storage, name: &str) -> Result<K
 /// Writes a live key: its new history events and rotation ids first, then its record (trimmed
 /// of old retired versions), then deletes what fell out of the history and the remembered ids.
 /// Saving the same entry again writes the same data. A record whose versions break the
-/// invariants ([`crate::rotation::KeyVersions::check_invariants`]) is refused (500) unwritten.
+/// invariants ([`crate::rotation::KeyVersions::check_invariants`]), or that retires an owned key
+/// without a revocation ([`check_retirements`]), is refused (500) unwritten.
 pub(crate) async fn save(storage: &dyn Storage, entry: &KeyEntry) -> Result<(), Error> {
     write(storage, entry).await.map(|_| ())
 }
@@ -136,6 +139,7 @@ pub(crate) async fn write(storage: &dyn Storage, entry: &KeyEntry) -> Result<Key
             "key {name:?} was not saved: its versions would break the engine's invariants ({e})"
         ))
     })?;
+    check_retirements(storage, &name, key).await?;
     let limit = entry.history_limit();
     let appended = history::append(storage, &name, entry.log, &entry.unsaved, limit).await?;
     let (ids, evicted) =
@@ -147,6 +151,25 @@ pub(crate) async fn write(storage: &dyn Storage, entry: &KeyEntry) -> Result<Key
     history::delete_stale(storage, &name, &appended.stale).await;
     replays::forget(storage, &name, &evicted).await;
     Ok(stored)
+}
+
+/// Refuses (500, logged as a bug) a record in which an owned key leaves the live states
+/// without a revocation, compared with the record as stored: saved, it would leave a key alive
+/// at its provider with neither a pending revocation (and its intent) nor a confirmed one. Every
+/// key write goes through here, so any path that breaks the rule fails its tests.
+async fn check_retirements(storage: &dyn Storage, name: &str, key: &KeyState) -> Result<(), Error> {
+    let Some(stored) = read_shared(storage, name, true).await? else {
+        return Ok(());
+    };
+    let unrevoked = key.versions.unrevoked_retirements(&stored.key.versions);
+    if unrevoked.is_empty() {
+        return Ok(());
+    }
+    tracing::error!(key = %name, versions = ?unrevoked, "bug: refusing to save a record that retires owned keys without revoking them at the provider");
+    Err(Error::Internal(format!(
+        "bug: key {name:?} was not saved: it would retire version(s) {unrevoked:?} without a \
+         revocation at the provider; nothing was changed"
+    )))
 }
 
 /// Names of every live key.

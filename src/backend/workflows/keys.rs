@@ -399,11 +399,16 @@ async fn created_at_provider(
 
 /// Deletes key `name` if it exists: every value destroyed, each retired version's revocation
 /// intent written (they outlive the record), the history archived with who deleted the key and
-/// when, then the record removed and the revocations tried.
-pub(crate) async fn delete(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(), Error> {
+/// when, then the record removed and the revocations tried. The versions it retired, as
+/// [`Locked::retired_json`] lists them (`None` if there was no such key).
+pub(crate) async fn delete(
+    shared: &Arc<Shared>,
+    req: &Request,
+    name: &str,
+) -> Result<Option<serde_json::Value>, Error> {
     let storage = req.storage.as_ref();
     if record::load(storage, name).await?.is_none() {
-        return Ok(());
+        return Ok(None);
     }
     let mut locked = Locked::open(shared, req, name).await?;
     let now = locked.now;
@@ -423,5 +428,5 @@ pub(crate) async fn delete(shared: &Arc<Shared>, req: &Request, name: &str) -> R
     record::forget_replays(storage, name, &stored.replays).await;
     locked.revoke_deleted(shared, storage).await;
     tracing::info!(key = %name, "key deleted");
-    Ok(())
+    Ok(Some(locked.retired_json()))
 }

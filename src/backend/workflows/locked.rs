@@ -4,8 +4,9 @@
 //!
 //! A version that retires with a key at a provider gets its revocation intent written before the
 //! record that retires it ([`Locked::save`]), and the version shows the revocation as pending
-//! until the provider confirms it ([`Locked::commit`] tries at once; recovery retries); one
-//! whose key the engine does not own is recorded `manual` instead (`locked/revocations.rs`).
+//! until the provider confirms it ([`Locked::commit`] tries at once; recovery retries; the
+//! revocation steps are in `locked/revocations.rs`); one whose key the engine does not own is
+//! recorded `manual` instead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +17,9 @@ use crate::backend::policy::Config;
 use crate::backend::provider_ops;
 use crate::backend::record::{self, Actor, Idempotency, KeyEntry, KeyGuard, KeyState};
 use crate::backend::shared::Shared;
+use crate::backend::view;
 use crate::framework::{Error, Request, Storage};
-use crate::rotation::{Change, RotationError};
+use crate::rotation::{Change, ProviderRevocation, RotationError};
 
 mod revocations;
 
@@ -57,6 +59,15 @@ pub(crate) struct Locked {
     pub manual: Vec<u32>,
     /// Whether opening the key already changed it (a grace window had closed).
     pub expired: bool,
+    /// Every version this operation retired (value destroyed), grace ends at opening included,
+    /// in order: what its answer lists ([`Locked::retired_json`]).
+    destroyed: Vec<u32>,
+    /// The provider keys that grace ends applied when the key was opened retired: whatever a
+    /// failed request rolls back, these stay retired and are revoked ([`Locked::restore`]).
+    expired_retired: Vec<(u32, String)>,
+    /// The versions those grace ends retired whose keys the engine does not own: their `manual`
+    /// records stay too.
+    expired_manual: Vec<u32>,
     /// Intents of revocations the provider confirmed, settled once the record says so.
     confirmed_intents: Vec<String>,
 }
@@ -118,9 +129,14 @@ impl Locked {
             retired: Vec::new(),
             manual: Vec::new(),
             expired: false,
+            expired_retired: Vec::new(),
+            expired_manual: Vec::new(),
+            destroyed: Vec::new(),
             confirmed_intents: Vec::new(),
         };
         locked.expired = locked.expire();
+        locked.expired_retired = locked.retired.clone();
+        locked.expired_manual = locked.manual.clone();
         Ok(locked)
     }
 
@@ -136,6 +152,39 @@ impl Locked {
         self.entry
             .record(&changes, &Actor::Scheduler, None, None, now, limit);
         true
+    }
+
+    /// Puts back `before` (the entry as this operation found it once opened, taken after the
+    /// grace ends applied then), for a request that failed: everything it changed since is
+    /// dropped, but the retirements applied when the key was opened stay, with any revocation
+    /// already requested for them, and are revoked by the next save like any other.
+    pub(crate) fn restore(&mut self, before: KeyEntry) {
+        let requested: Vec<(u32, ProviderRevocation)> = self
+            .expired_retired
+            .iter()
+            .filter_map(|(number, _)| {
+                let v = self.entry.key.versions.get(*number)?;
+                Some((*number, v.provider_revocation.clone()?))
+            })
+            .collect();
+        self.entry = before;
+        for (number, revocation) in requested {
+            if let Some(v) = self.entry.key.versions.versions.get_mut(&number) {
+                v.provider_revocation.get_or_insert(revocation);
+            }
+        }
+        self.retired = self.expired_retired.clone();
+        self.manual = self.expired_manual.clone();
+        let expired = &self.entry.key.versions;
+        self.destroyed
+            .retain(|n| expired.get(*n).is_some_and(|v| !v.state.keeps_value()));
+    }
+
+    /// The versions this operation retired, as its answer lists them (see
+    /// [`view::retired_versions_json`]): call after the commit, so each shows its revocation's
+    /// status at the provider as it stands.
+    pub(crate) fn retired_json(&self) -> serde_json::Value {
+        view::retired_versions_json(&self.entry.key.versions, &self.destroyed)
     }
 
     /// The key.
@@ -198,6 +247,11 @@ impl Locked {
     }
 
     fn note_retired(&mut self, changes: &[Change]) {
+        for c in changes.iter().filter(|c| c.event.destroys_value()) {
+            if !self.destroyed.contains(&c.version) {
+                self.destroyed.push(c.version);
+            }
+        }
         let found = self.key_ref().versions.provider_revocations(changes);
         self.retired.extend(found);
         let manual = self.key_ref().versions.manual_revocations(changes);

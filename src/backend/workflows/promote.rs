@@ -9,9 +9,30 @@ use crate::backend::policy;
 use crate::backend::shared::Shared;
 use crate::backend::view;
 use crate::framework::{Error, Storage};
-use crate::rotation::{EventKind, TwoPersonRollback, ENTITY_PREFIX};
+use crate::rotation::{usage, EventKind, TwoPersonRollback, ENTITY_PREFIX};
 
-/// Promotes the pending version on a locked key; returns the response data.
+/// Refuses (400, naming the limit and what sets it) a `grace_period` a request gives beyond the
+/// mount's `max_grace_period`, or the key's own `max_grace` when that is lower. Call before
+/// anything changes.
+pub(crate) fn check_grace_ceiling(locked: &Locked, grace: Option<i64>) -> Result<(), Error> {
+    let Some(grace) = grace else {
+        return Ok(());
+    };
+    let (limit, source) = locked.config.grace_ceiling(locked.key_ref().max_grace);
+    if grace <= limit {
+        return Ok(());
+    }
+    Err(Error::BadRequest(format!(
+        "grace_period: {} is beyond the limit of {} ({source}); give at most {}",
+        usage::short_duration(grace),
+        usage::short_duration(limit),
+        usage::short_duration(limit)
+    )))
+}
+
+/// Promotes the pending version on a locked key; returns the response data. A version still in
+/// its grace window that the promotion revokes early is named in `cut_short`
+/// (`{version, grace_expires_time}`), for the caller's warning.
 pub(crate) async fn promote(
     shared: &Shared,
     storage: &dyn Storage,
@@ -19,8 +40,14 @@ pub(crate) async fn promote(
     grace: Option<i64>,
     force: bool,
 ) -> Result<Value, Error> {
+    check_grace_ceiling(locked, grace)?;
     let periods = policy::periods(&shared.schedules, storage, locked.key_ref()).await?;
     let grace = grace.unwrap_or(periods.grace_period);
+    let cut_short = locked
+        .key_ref()
+        .versions
+        .previous_in_grace(locked.now)
+        .map(|v| json!({ "version": v.number, "grace_expires_time": v.grace_expires_time.map(view::time) }));
     let two_person = locked.config.require_separate_approver;
     let promoter = if two_person {
         locked.actor.approver()?
@@ -47,6 +74,7 @@ pub(crate) async fn promote(
         "previous_state": previous.map(|p| p.state.as_str()),
         "grace_expires_time": previous.and_then(|p| p.grace_expires_time).filter(|_| previous.is_some_and(|p| p.value.is_some())).map(view::time),
         "forced": changes.iter().any(|c| c.event == EventKind::Promoted && c.detail == "forced"),
+        "cut_short": cut_short,
     }))
 }
 
@@ -104,6 +132,7 @@ pub(crate) async fn rollback(
         "discarded_version": had_pending,
         "revoked_versions": changes.iter().filter(|c| c.event.destroys_value()).map(|c| c.version).collect::<Vec<_>>(),
         "reinstatement_request": view::reinstatement_json(versions, now),
+        "retired_versions": locked.retired_json(),
     });
     if requested {
         tracing::info!(key = %name, "reinstatement of the previous version requested; another entity must confirm");

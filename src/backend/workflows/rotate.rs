@@ -49,6 +49,7 @@ pub(crate) async fn rotate(
     remember: Option<(String, String)>,
 ) -> Result<serde_json::Value, Error> {
     let name = locked.key_ref().name.clone();
+    super::promote::check_grace_ceiling(&locked, grace)?;
     if let Some(p) = locked.key_ref().versions.pending() {
         return Err(Error::BadRequest(format!(
             "version {} is already pending; promote it or roll it back first",
@@ -87,16 +88,27 @@ pub(crate) async fn rotate(
             .map_err(rotation_error)?;
     }
     match stage_test_promote(s, storage, &mut locked, new, grace).await {
-        Ok(data) => {
-            if let Some((id, digest)) = remember {
-                locked.remember(Idempotency {
+        Ok(mut data) => {
+            let remembered = |response: &serde_json::Value| {
+                remember.clone().map(|(id, digest)| Idempotency {
                     rotation_id: id,
                     operation: "rotate".into(),
                     input_digest: digest,
-                    response: data.clone(),
-                });
+                    response: response.clone(),
+                })
+            };
+            if let Some(record) = remembered(&data) {
+                locked.remember(record);
             }
             locked.commit(s, storage).await?;
+            data["retired_versions"] = locked.retired_json();
+            // A replay returns the whole first answer: the retired versions' revocations are
+            // known only now (the rotation itself is remembered by the commit, whatever
+            // happens next).
+            if let Some(record) = remembered(&data) {
+                locked.remember(record);
+                locked.save(storage).await?;
+            }
             provider_ops::settle(storage, wal_id.as_deref()).await;
             let version = data["version"].as_u64().unwrap_or_default();
             tracing::info!(key = %name, version, "key rotated");
@@ -167,7 +179,8 @@ async fn stage_test_promote(
 /// never touched. A key the provider refused (`bad_key`, `unfunded`) stays on record as a
 /// `failed` version with its value destroyed (and its provider key revoked like any retired
 /// one). Otherwise (`provider_unavailable`, an error, a refused promotion) the key is saved
-/// exactly as it was before, plus a `failed` history event and `last_error`, and a key the
+/// exactly as it was when opened (grace ends applied then stay, with their revocations: see
+/// [`Locked::restore`]), plus a `failed` history event and `last_error`, and a key the
 /// provider created for the attempt is revoked there at once; if that fails, its create intent
 /// stays for recovery.
 async fn discard(
@@ -206,9 +219,7 @@ async fn discard(
                 let place = p.origin.as_ref().map(|o| o.place.clone());
                 Some((p.provider.clone()?, p.provider_key_id.clone()?, place))
             });
-        locked.entry = before;
-        locked.retired.clear();
-        locked.manual.clear();
+        locked.restore(before);
         if let Some(r) = result {
             *locked
                 .key()

@@ -60,7 +60,8 @@ fn response_data_is_always_valid_json() {
 
 #[test]
 fn errors_map_to_the_types_that_give_the_right_status() {
-    // (error, ProtoError type, code, message, whether a `{"error": message}` response goes along)
+    // (error, ProtoError type, code, message, whether a `{"error": message}` response goes along);
+    // the errors the host would wrap travel as a raw response instead (status, `errors` body).
     let cases: Vec<(Error, u32, i64, &str, bool)> = vec![
         (
             Error::BadRequest("bad field".into()),
@@ -123,6 +124,22 @@ fn errors_map_to_the_types_that_give_the_right_status() {
             assert_eq!(p.err_msg, msg);
         }
         let r = reply(Err(err.clone()));
+        if super::raw_error(&err).is_some() {
+            // Sent as the host's own error shape with its status, never wrapped.
+            assert!(r.err.is_none(), "{err:?}");
+            let data: serde_json::Value = serde_json::from_str(&r.response.unwrap().data).unwrap();
+            assert_eq!(data["http_status_code"], code, "{err:?}");
+            assert_eq!(data["http_content_type"], "application/json");
+            let body = base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                data["http_raw_body"].as_str().unwrap(),
+            )
+            .unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body, serde_json::json!({ "errors": [msg] }), "{err:?}");
+            assert!(!with_response, "{err:?}");
+            continue;
+        }
         assert_eq!(r.err.unwrap().err_type, ty);
         match r.response {
             Some(resp) if with_response => {

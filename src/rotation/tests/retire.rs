@@ -322,3 +322,38 @@ fn a_promoted_version_proven_by_possession_is_revoked_when_it_retires() {
     let deleted = kv.destroy_all(at(6 * HOUR));
     assert_eq!(kv.provider_revocations(&deleted), [(2, "id-2".to_string())]);
 }
+
+/// The rule records are saved by: an owned key that leaves the live states carries a
+/// revocation (of any status), or the record names it.
+#[test]
+fn an_owned_key_retired_without_a_revocation_is_named() {
+    let mut kv = new_key();
+    rotate(&mut kv, "sk-two", at(HOUR), DAY);
+    let v1 = kv.versions.get_mut(&1).expect("v1");
+    v1.engine_created = true;
+    v1.provider_key_id = Some("key_1".into());
+    let before = kv.clone();
+    let mut after = kv.clone();
+    after.expire(at(2 * DAY));
+    assert_eq!(after.unrevoked_retirements(&before), [1]);
+    // Any status will do: pending, confirmed (or one another rule adds).
+    let v1 = after.versions.get_mut(&1).expect("v1");
+    v1.provider_revocation = Some(crate::rotation::ProviderRevocation::requested(
+        "p",
+        "key_1",
+        at(2 * DAY),
+    ));
+    assert!(after.unrevoked_retirements(&before).is_empty());
+    // A key the engine cannot show is its own is never revoked, so it needs nothing.
+    let mut unowned = before.clone();
+    unowned.versions.get_mut(&1).expect("v1").engine_created = false;
+    let mut retired = unowned.clone();
+    retired.expire(at(2 * DAY));
+    assert!(retired.unrevoked_retirements(&unowned).is_empty());
+    // A live version that vanished counts as retired.
+    let mut gone = before.clone();
+    gone.versions.remove(&1);
+    assert_eq!(gone.unrevoked_retirements(&before), [1]);
+    // Nothing left the live states: nothing to say.
+    assert!(before.unrevoked_retirements(&before).is_empty());
+}

@@ -94,3 +94,39 @@ async fn user_errors_are_clean_and_never_server_errors() {
     assert!(!stderr.contains("error occurred"), "{stderr}");
     assert_log_has_no_errors(&bao);
 }
+
+/// Errors other than 400 and 403 arrive as cleanly, with their status: a `rotate/` the provider
+/// cannot answer is a 503 whose one message is the engine's, over HTTP and in the CLI (before,
+/// the host wrapped it as "1 error occurred:\n\t* ...").
+#[tokio::test]
+async fn server_side_errors_keep_their_status_and_are_never_wrapped() {
+    use crate::providers::{configure_provider, create_key, provider_body};
+    use crate::support::fake_provider::{FakeProvider, Mode};
+
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let client = bao.client();
+    configure_provider(&client, "or", provider_body("openrouter", &fake, None)).await;
+    let v0 = secret("v0");
+    fake.add_key(&v0);
+    create_key(&client, "app", json!({ "value": v0, "provider": "or" })).await;
+    fake.set_mode(Mode::Overloaded529);
+    let v1 = secret("v1");
+    let reply = client
+        .write("ai-keys/rotate/app", json!({ "value": v1 }))
+        .await;
+    let message = clean_error(
+        &reply,
+        503,
+        &["rotation aborted", "provider_unavailable"],
+        "rotate/ with the provider down",
+    );
+    assert!(!message.contains(&v1), "{message}");
+
+    let out = bao.bao(&["write", "ai-keys/rotate/app", &format!("value={v1}")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Code: 503") && stderr.contains("* rotation aborted"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("error occurred"), "{stderr}");
+}

@@ -239,3 +239,104 @@ async fn revocations_go_to_the_creating_provider_which_cannot_be_deleted_meanwhi
     let deleted = client.delete("ai-keys/providers/p1").await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
 }
+
+/// Whatever a failed request rolls back, the grace end its own load applied stays with its
+/// revocation: a `rotate/` the provider answers 503 right after version 2's grace window ended
+/// still revokes version 2's key at the provider. Before the fix the failed rotation restored
+/// the record from before the request and stored version 2 revoked with no revocation and no
+/// intent: the key lived on at the provider and nothing would ever revoke it.
+#[tokio::test]
+async fn a_failed_rotation_right_after_grace_end_still_revokes_at_the_provider() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let client = bao.client();
+    let c1 = created_previous(&client, &fake).await;
+    wait_for_grace_end(&bao, &client).await;
+
+    fake.set_mode(Mode::Overloaded529);
+    let refused = rotate(&client, "k", json!({ "value": secret("v-down") })).await;
+    expect_error(
+        &refused,
+        503,
+        &["provider_unavailable"],
+        "rotate/, provider down",
+    );
+    assert!(
+        !fake.is_active(&c1),
+        "the expired version's key is still alive at the provider"
+    );
+    let key = read_key(&client, "k").await;
+    assert_eq!(key["current_version"], 3, "{key:#}");
+    assert_eq!(version(&key, 2)["state"], "revoked", "{key:#}");
+    assert_eq!(revocation(&key, 2)["status"], "confirmed", "{key:#}");
+    assert_eq!(pending_metric(&client).await, "0");
+}
+
+/// A key deleted while its provider refuses the revocation: the delete says so (200, the
+/// version's revocation pending, a warning that the key is still valid there), and the pending
+/// revocation stays visible once the record is gone, in `providers/<name>`, `report` and the
+/// mount's metric, until recovery confirms it. Before, it showed nowhere.
+#[tokio::test]
+async fn a_deleted_keys_pending_revocation_stays_visible_until_confirmed() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let client = bao.client();
+    openai_provider(&client, &fake, "oa").await;
+    let v0 = secret("v0");
+    fake.add_key(&v0);
+    create_key(&client, "k", json!({ "value": v0, "provider": "oa" })).await;
+    let c1 = rotate_created(&client, &fake, "k", json!({})).await;
+
+    fake.set_admin_mode(Mode::ServerError500);
+    let deleted = client.delete("ai-keys/keys/k").await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    let retired = &deleted.body["data"]["retired_versions"];
+    assert!(
+        retired
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["version"] == 2 && v["provider_revocation"] == "pending"),
+        "{retired:#}"
+    );
+    assert!(
+        deleted
+            .warnings()
+            .iter()
+            .any(|w| w.contains("version 2") && w.contains("still valid at provider")),
+        "{}",
+        deleted.text
+    );
+    assert!(fake.is_active(&c1));
+
+    let pending_at_oa = || async {
+        data(&client.read("ai-keys/providers/oa").await, "providers/oa")["pending_revocations"]
+            .clone()
+    };
+    assert_eq!(pending_at_oa().await, json!(["k version 2"]));
+    let report = data(&client.read("ai-keys/report").await, "report");
+    assert_eq!(
+        report["deleted_keys_revocations_pending"][0]["version"], 2,
+        "{report:#}"
+    );
+    let deleted_metric = || async {
+        let reply = client.read("ai-keys/metrics?format=prometheus").await;
+        reply
+            .text
+            .lines()
+            .find(|l| l.starts_with("ai_keys_deleted_key_revocations_pending{"))
+            .map(|l| l.rsplit(' ').next().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(deleted_metric().await, "1");
+
+    fake.set_admin_mode(Mode::Normal);
+    tick_until(
+        &bao,
+        Tick::RecoverYoungIntents,
+        "recovery to revoke the deleted key's version at the provider",
+        RECOVERY_DEADLINE,
+        || async { !fake.is_active(&c1) },
+    )
+    .await;
+    assert_eq!(pending_at_oa().await, json!([]));
+    assert_eq!(deleted_metric().await, "0");
+}

@@ -73,3 +73,70 @@ async fn rotate_in_one_call_and_emergency_rotation() {
         "{key:#}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Grace ceiling, and a rotation that cuts a grace window short
+// ---------------------------------------------------------------------------------------------
+
+/// A `grace_period` beyond config `max_grace_period` (default 30 days) is a 400 naming the
+/// limit that changes nothing; a rotation that ends a version's grace window early answers with
+/// a warning naming that version and its planned end, and lists the versions it retired.
+#[tokio::test]
+async fn grace_has_a_ceiling_and_cutting_a_window_short_is_named() {
+    let bao = Bao::start().await;
+    let client = bao.client();
+    let (k1, k2, k3) = (secret("k1"), secret("k2"), secret("k3"));
+    create_key(&client, "app", &k1, json!({})).await;
+    assert_eq!(
+        read_ok(&client, "ai-keys/config").await["max_grace_period"],
+        30 * 86_400
+    );
+    let refused = client
+        .write(
+            "ai-keys/rotate/app",
+            json!({ "value": k2, "grace_period": "31d" }),
+        )
+        .await;
+    crate::support::checks::expect_error(
+        &refused,
+        400,
+        &["grace_period", "30d", "max_grace_period"],
+        "rotate/ beyond the ceiling",
+    );
+    assert_eq!(
+        read_ok(&client, "ai-keys/keys/app").await["current_version"],
+        1
+    );
+
+    write_ok(
+        &client,
+        "ai-keys/rotate/app",
+        json!({ "value": k2, "grace_period": "1h" }),
+    )
+    .await;
+    let planned = read_ok(&client, "ai-keys/keys/app").await["versions"]["1"]["grace_expires_time"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reply = client
+        .write(
+            "ai-keys/rotate/app",
+            json!({ "value": k3, "grace_period": "1h" }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(
+        reply
+            .warnings()
+            .iter()
+            .any(|w| w.contains("version 1") && w.contains(&planned)),
+        "{}",
+        reply.text
+    );
+    let data = &reply.body["data"];
+    assert_eq!(data["cut_short"]["version"], 1, "{data:#}");
+    assert_eq!(
+        data["retired_versions"],
+        json!([{ "version": 1, "state": "revoked", "provider_revocation": null }])
+    );
+}

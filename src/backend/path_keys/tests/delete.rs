@@ -276,3 +276,62 @@ async fn a_delete_and_create_interrupted_at_any_write_end_with_a_fresh_history_a
         }
     }
 }
+
+/// A key deleted while its provider refuses the revocation: the delete answers with the pending
+/// revocation and a warning that the key is still valid there, and the revocation stays visible
+/// after the record is gone: in `providers/<name>`, in the mount's metric and in `report`
+/// (before, it showed nowhere but the intent).
+#[tokio::test]
+async fn a_deleted_keys_pending_revocation_stays_visible() {
+    use crate::backend::testing::{created_at_provider, with_key};
+    use crate::framework::Response;
+
+    let h = with_key().await;
+    created_at_provider(&h).await;
+    let resp: Response = h
+        .call(Operation::Delete, "keys/k", Value::Null)
+        .await
+        .unwrap()
+        .expect("an answer naming the pending revocation");
+    let warnings = resp.warnings.clone();
+    let data = resp.data_value();
+    assert_eq!(data["retired_versions"][0]["version"], 1, "{data}");
+    assert_eq!(
+        data["retired_versions"][0]["provider_revocation"], "pending",
+        "{data}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("still valid at provider")),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        h.read("providers/p").await["pending_revocations"],
+        json!(["k version 1"])
+    );
+    let report = h
+        .call(Operation::Read, "report", json!({}))
+        .await
+        .unwrap()
+        .unwrap()
+        .data_value();
+    assert_eq!(
+        report["deleted_keys_revocations_pending"],
+        json!([{ "key": "k", "version": 1, "provider": "p", "attempts": 0 }])
+    );
+    let metrics = h.read("metrics").await.to_string();
+    assert!(
+        metrics.contains("ai_keys_deleted_key_revocations_pending"),
+        "{metrics}"
+    );
+    let gauges = h.read("metrics").await["gauges"].clone();
+    let sample = gauges
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "ai_keys_deleted_key_revocations_pending")
+        .cloned()
+        .unwrap();
+    assert_eq!(sample["value"], 1.0, "{sample}");
+}

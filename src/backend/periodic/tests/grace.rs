@@ -171,3 +171,19 @@ async fn an_overdue_key_is_warned_about_once_per_day() {
     assert_eq!(kinds, ["created"]);
     assert_eq!(h.read("creds/k").await["api_key"], OLD);
 }
+
+/// `revoked_time` of a grace end is the grace end itself, when the key stopped being valid, from
+/// the first read that knows it to the tick that records it (before, a read showed its own
+/// time until the tick, then the tick's time).
+#[tokio::test]
+async fn revoked_time_is_the_grace_end_from_the_first_read_on() {
+    let h = crate::backend::testing::with_unrecorded_grace_end().await;
+    let end = h.read("keys/k").await["versions"]["1"]["grace_expires_time"].clone();
+    assert!(end.is_string(), "{end}");
+    let first = h.read("keys/k").await["versions"]["1"]["revoked_time"].clone();
+    assert_eq!(first, end);
+    h.tick().await.unwrap();
+    let k = h.read("keys/k").await;
+    assert_eq!(k["versions"]["1"]["state"], "revoked");
+    assert_eq!(k["versions"]["1"]["revoked_time"], end, "{k}");
+}

@@ -207,3 +207,53 @@ async fn a_record_that_breaks_the_invariants_is_never_saved() {
     assert!(!err.to_string().contains(OLD));
     assert_eq!(h.snapshot().await, before);
 }
+
+/// Retirements are saved with their revocation: a record in which an owned key leaves the live
+/// states with no revocation at its provider (pending or confirmed) is refused as a bug, and
+/// nothing is written; with a revocation of any status it is saved.
+#[tokio::test]
+async fn a_record_that_retires_an_owned_key_without_a_revocation_is_never_saved() {
+    let h = with_key().await;
+    crate::backend::testing::created_at_provider(&h).await;
+    let storage = h.cached.as_ref();
+    let mut entry = crate::backend::record::load(storage, "k")
+        .await
+        .unwrap()
+        .unwrap();
+    let before = h.snapshot().await;
+    let now = chrono::Utc::now();
+    entry
+        .key
+        .versions
+        .stage(
+            crate::rotation::SecretValue::new(crate::backend::testing::NEW.to_string()),
+            now,
+            None,
+            None,
+            false,
+        )
+        .unwrap();
+    entry
+        .key
+        .versions
+        .promote(now, 0, true, None, false)
+        .unwrap();
+    assert_eq!(
+        entry.key.versions.get(1).unwrap().state,
+        crate::rotation::VersionState::Revoked
+    );
+    let err = crate::backend::record::save(storage, &entry)
+        .await
+        .expect_err("saved a retirement without its revocation");
+    assert_eq!(err.status(), 500, "{err:?}");
+    assert!(err.to_string().starts_with("bug: "), "{err}");
+    assert!(err.to_string().contains("[1]"), "{err}");
+    assert!(!err.to_string().contains(OLD));
+    assert_eq!(h.snapshot().await, before);
+
+    let v1 = entry.key.versions.versions.get_mut(&1).unwrap();
+    v1.provider_revocation = Some(crate::rotation::ProviderRevocation::requested(
+        "p", "key_1", now,
+    ));
+    crate::backend::record::save(storage, &entry).await.unwrap();
+}

@@ -207,12 +207,14 @@ impl Locked {
     }
 
     /// For a key being deleted, once its record is gone: tries each revocation once and settles
-    /// the intents of the confirmed ones; the others stay for recovery.
+    /// the intents of the confirmed ones; the others stay for recovery. The outcomes are noted
+    /// on the entry in memory only (for the answer: the record is gone).
     pub(crate) async fn revoke_deleted(&mut self, shared: &Arc<Shared>, storage: &dyn Storage) {
         for (number, result) in self.revoke_pending(shared, storage).await {
-            if let Err(e) = result {
+            if let Err(e) = &result {
                 tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation of a deleted key's version failed; recovery retries it");
             }
+            self.note_revocation(number, &result);
         }
         // The record is already gone: nothing else would tell recovery the key is dead.
         self.settle_confirmed(storage).await;

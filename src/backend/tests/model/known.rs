@@ -4,7 +4,7 @@
 //! once its fix is in (`AI_KEYS_MODEL_STRICT=1` ignores the list).
 
 use super::invariants::{Invariant, Violation};
-use super::ops::{Fault, Op, Step};
+use super::ops::{Fault, IdMode, Op, Source, Step};
 
 /// A defect known to break some invariants.
 pub(super) struct Known {
@@ -58,6 +58,17 @@ fn create_interrupted_under_lag(seed: u64, steps: &[Step]) -> bool {
         })
 }
 
+/// A person's key was accepted with the id of another key whose provider hint looks alike.
+fn lookalike_id_accepted(_seed: u64, steps: &[Step]) -> bool {
+    steps.iter().any(|s| {
+        let lookalike = Source::Person(IdMode::Lookalike);
+        matches!(
+            s.op,
+            Op::Create { source, .. } | Op::Stage { source, .. } if source == lookalike
+        ) && s.outcome.starts_with("ok")
+    })
+}
+
 pub(super) const KNOWN: &[Known] = &[
     Known {
         name: "revocation_follows_provider_config",
@@ -90,6 +101,16 @@ pub(super) const KNOWN: &[Known] = &[
                  record or intent (recovery.rs `recover_create`; owner: recovery)",
         invariants: &[Invariant::OwnedKeysClaimed],
         applies: create_interrupted_under_lag,
+    },
+    Known {
+        name: "hint_taken_as_possession",
+        defect: "an imported key's provider_key_id is accepted as the engine's to revoke when the \
+                 provider's hint (OpenRouter `label`: first 5 and last 4 characters) matches the \
+                 value, so retiring the version deletes another person's key whose hint looks \
+                 alike (workflows/keys.rs sets provider_key_verified for any id given; owner: \
+                 ownership)",
+        invariants: &[Invariant::RevokesOnlyOwnedAtOrigin],
+        applies: lookalike_id_accepted,
     },
 ];
 

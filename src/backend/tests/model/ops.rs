@@ -14,7 +14,7 @@ use crate::backend::record;
 use crate::framework::{Error, Operation};
 
 /// Where a new value comes from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Source {
     /// The engine creates it at the provider (no `value`).
     Engine,
@@ -23,13 +23,16 @@ pub(super) enum Source {
 }
 
 /// What `provider_key_id` a person's key is given with.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum IdMode {
     Without,
     /// Its own id (the engine may prove possession).
     Own,
     /// The id of another person's key at the same host (a mistake the engine must not act on).
     Other,
+    /// The id of another person's key at the same host whose provider hint (OpenRouter's
+    /// `label`) looks like the value's: a hint is not proof of possession.
+    Lookalike,
 }
 
 #[derive(Debug, Clone)]
@@ -128,11 +131,13 @@ pub(super) struct Faults {
 }
 
 fn source(rng: &mut StdRng) -> Source {
-    match rng.random_range(0..4) {
-        0 => Source::Engine,
-        1 => Source::Person(IdMode::Without),
-        2 => Source::Person(IdMode::Own),
-        _ => Source::Person(IdMode::Other),
+    // Lookalike ids are rarer: today's engine falls for them, which ends the sequence.
+    match rng.random_range(0..10) {
+        0..=2 => Source::Engine,
+        3 | 4 => Source::Person(IdMode::Without),
+        5 | 6 => Source::Person(IdMode::Own),
+        7 | 8 => Source::Person(IdMode::Other),
+        _ => Source::Person(IdMode::Lookalike),
     }
 }
 
@@ -236,6 +241,11 @@ fn with_value(w: &mut World, body: &mut Map<String, Value>, provider: &str, sour
         }
         IdMode::Other => {
             let decoy = w.person_key(host);
+            body.insert("provider_key_id".into(), json!(decoy));
+        }
+        IdMode::Lookalike => {
+            let value = w.persons[&id].value.clone();
+            let decoy = w.person_key_like(host, &value);
             body.insert("provider_key_id".into(), json!(decoy));
         }
     }

@@ -1,10 +1,11 @@
-//! Shrinking a failing sequence to a short one: steps are dropped one at a time (last first)
-//! while a replay of the rest, on a fresh world, still shows what `target` looks for. Replays
+//! Shrinking a failing sequence to a short one: steps are dropped one at a time (last first),
+//! then faults, while a replay of the rest, on a fresh world, still shows what `target` looks
+//! for. Replays
 //! run the recorded operations and faults, not the generator, so dropping a step changes
 //! nothing else.
 
 use super::invariants::{self, Violation};
-use super::ops::{self, Step};
+use super::ops::{self, Fault, Step};
 use super::world::World;
 
 /// Replays `steps` until `target` holds of the steps so far and their violations; the world
@@ -50,6 +51,16 @@ pub(super) async fn shrink(
         fewer.remove(i);
         if replay(seed, &fewer, &target).await.is_some() {
             kept = fewer;
+        }
+    }
+    for i in 0..kept.len() {
+        if matches!(kept[i].fault, Fault::None) {
+            continue;
+        }
+        let mut calmer = kept.clone();
+        calmer[i].fault = Fault::None;
+        if replay(seed, &calmer, &target).await.is_some() {
+            kept = calmer;
         }
     }
     let (w, found) = replay(seed, &kept, &target).await?;

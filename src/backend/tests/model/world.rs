@@ -117,12 +117,25 @@ impl World {
 
     /// A person makes a key at `host`; returns its id.
     pub(super) fn person_key(&mut self, host: usize) -> String {
+        self.person_key_like(host, "")
+    }
+
+    /// A person makes a key at `host` whose value ends like `like` (so the provider's hint,
+    /// OpenRouter's `label` of the first 5 and last 4 characters, is the same); returns its id.
+    pub(super) fn person_key_like(&mut self, host: usize, like: &str) -> String {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let value = format!(
+        let mut value = format!(
             "sk-or-v1-{}{}",
             uuid::Uuid::new_v4().simple(),
             uuid::Uuid::new_v4().simple()
         );
+        if let Some(tail) = like
+            .get(like.len().saturating_sub(4)..)
+            .filter(|t| t.len() == 4)
+        {
+            value.truncate(value.len() - 4);
+            value.push_str(tail);
+        }
         self.fakes[host].add_openrouter_key(&id, &value);
         self.persons.insert(
             id.clone(),

@@ -21,7 +21,7 @@
 //! - **Time** is not waited for ([`clock`]): the engine reads the wall clock, so an `Advance`
 //!   step ends every open grace window and ages every intent past its minimum age and back-off.
 //!   A tick is the host's (young intents left alone) or `immediate` (every intent recovered).
-//! - **Faults** ([`ops::Fault`]): the admin endpoints answer 500, 429 or 529, key tests 500, a
+//! - **Faults** ([`faults::Fault`]): the admin endpoints answer 500, 429 or 529, key tests 500, a
 //!   create makes the key and answers 503 or never answers, the admin endpoints never answer
 //!   (the engine's 1 s timeout), a kill after N writes; a person deleting a key at the provider
 //!   makes the engine's later delete a 404.
@@ -50,6 +50,7 @@
 
 mod clock;
 mod driver;
+mod faults;
 mod invariants;
 mod known;
 mod ops;
@@ -62,8 +63,9 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+use faults::Faults;
 use invariants::{Invariant, Violation};
-use ops::{Faults, Step};
+use ops::Step;
 use world::World;
 
 #[path = "../../../tests/support"]
@@ -154,7 +156,7 @@ async fn sequence(seed: u64, size: Size, totals: &mut Totals) -> Result<(), Stri
     for _ in 0..size.steps {
         let existing = ops::existing(&w.engine).await;
         let op = ops::draw(&mut rng, &existing, size.faults);
-        let fault = ops::draw_fault(&mut rng, size.faults);
+        let fault = faults::draw_fault(&mut rng, size.faults);
         let outcome = ops::apply(&mut w, &op, fault).await;
         steps.push(Step { op, fault, outcome });
         let violations = invariants::check(&w).await;
@@ -281,4 +283,45 @@ async fn run(test: &str, size: Size) {
 #[tokio::test]
 async fn random_operations_with_faults_keep_every_invariant() {
     run("model", Size::from_env(40, 30)).await;
+}
+
+/// The checks can fail: a revocation recorded as confirmed while the key lives at its origin
+/// breaks (c) and (d), and a key the engine created whose record is lost breaks (a).
+#[tokio::test]
+async fn the_invariants_see_a_false_confirmation_and_an_orphan() {
+    use crate::backend::record;
+    use crate::rotation::ProviderRevocation;
+
+    let mut w = World::new(1).await;
+    let create = ops::Op::Create {
+        key: "k0",
+        provider: "p1",
+        source: ops::Source::Engine,
+    };
+    assert_eq!(ops::apply(&mut w, &create, faults::Fault::None).await, "ok");
+    assert!(invariants::check(&w).await.is_empty());
+    let broken = |found: Vec<Violation>| -> Vec<Invariant> {
+        let mut list: Vec<Invariant> = found.iter().map(|v| v.invariant).collect();
+        list.dedup();
+        list
+    };
+
+    let storage = w.engine.cached.clone();
+    let mut entry = record::load(storage.as_ref(), "k0").await.unwrap().unwrap();
+    let v = entry.key.versions.versions.get_mut(&1).unwrap();
+    let id = v.provider_key_id.clone().unwrap();
+    let mut r = ProviderRevocation::requested("p1", &id, chrono::Utc::now());
+    r.confirm(chrono::Utc::now());
+    v.provider_revocation = Some(r);
+    record::save(storage.as_ref(), &entry).await.unwrap();
+    assert_eq!(
+        broken(invariants::check(&w).await),
+        [Invariant::ConfirmedIsDead, Invariant::ReportAgrees]
+    );
+
+    storage.delete(&record::key_path("k0")).await.unwrap();
+    assert_eq!(
+        broken(invariants::check(&w).await),
+        [Invariant::OwnedKeysClaimed]
+    );
 }

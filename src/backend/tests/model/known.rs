@@ -3,8 +3,9 @@
 //! stops its sequence and is counted, and any other violation fails the run. Remove an entry
 //! once its fix is in (`AI_KEYS_MODEL_STRICT=1` ignores the list).
 
+use super::faults::Fault;
 use super::invariants::{Invariant, Violation};
-use super::ops::{Fault, IdMode, Op, Source, Step};
+use super::ops::{IdMode, Op, Source, Step};
 
 /// A defect known to break some invariants.
 pub(super) struct Known {

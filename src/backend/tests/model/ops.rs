@@ -1,5 +1,5 @@
-//! The operations the model draws, the faults it injects into them, and how each is sent to the
-//! engine. Requests the engine refuses (a promote with nothing pending, say) are part of the
+//! The operations the model draws, and how each is sent to the engine (the faults injected into
+//! them are in [`super::faults`]). Requests the engine refuses (a promote with nothing pending, say) are part of the
 //! model: a refusal must change nothing, which the invariants then check like any other step.
 
 use rand::rngs::StdRng;
@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::clock;
 use super::driver::{Instance, Outcome};
-use super::support::fake_provider::Mode;
+use super::faults::{inject, Fault, Faults};
 use super::world::{World, KEYS, PROVIDERS};
 use crate::backend::record;
 use crate::framework::{Error, Operation};
@@ -95,39 +95,12 @@ pub(super) enum Op {
     },
 }
 
-/// A fault injected into one step.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Fault {
-    None,
-    /// The admin endpoints (create, delete, lookups) of both hosts answer this way.
-    Admin(Mode),
-    /// The key-test endpoint answers this way.
-    KeyTest(Mode),
-    /// Creates make the key, then answer 503.
-    CreatedThen503,
-    /// Creates make the key, then never answer (the engine's 1 s timeout).
-    CreatedThenStall,
-    /// The admin endpoints never answer (timeouts).
-    AdminStall,
-    /// The plugin process dies at the write after this many.
-    Kill(usize),
-}
-
 /// A step made: what, under which fault, and how it ended ([`apply`]'s account).
 #[derive(Debug, Clone)]
 pub(super) struct Step {
     pub op: Op,
     pub fault: Fault,
     pub outcome: String,
-}
-
-/// How often steps carry a fault, whether faults that cost a timeout (1 s each) are drawn, and
-/// whether provider configurations move, go and come back.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Faults {
-    pub percent: u32,
-    pub timeouts: bool,
-    pub provider_changes: bool,
 }
 
 fn source(rng: &mut StdRng) -> Source {
@@ -195,23 +168,6 @@ pub(super) fn draw(rng: &mut StdRng, existing: &[String], faults: Faults) -> Op 
             host: rng.random_range(0..2),
             pick: rng.random_range(0..8),
         },
-    }
-}
-
-/// Draws the fault of a step.
-pub(super) fn draw_fault(rng: &mut StdRng, faults: Faults) -> Fault {
-    if rng.random_range(0..100) >= faults.percent {
-        return Fault::None;
-    }
-    match rng.random_range(0..12) {
-        0 => Fault::Admin(Mode::ServerError500),
-        1 => Fault::Admin(Mode::RateLimited429),
-        2 => Fault::Admin(Mode::Overloaded529),
-        3 => Fault::KeyTest(Mode::ServerError500),
-        4 => Fault::CreatedThen503,
-        5 if faults.timeouts => Fault::CreatedThenStall,
-        6 if faults.timeouts => Fault::AdminStall,
-        _ => Fault::Kill(rng.random_range(0..5)),
     }
 }
 
@@ -329,19 +285,6 @@ async fn request(w: &mut World, op: &Op) -> Option<(Operation, String, Value)> {
         }
     };
     Some((operation, path, Value::Object(body)))
-}
-
-fn inject(w: &World, fault: Fault) {
-    for f in &w.fakes {
-        match fault {
-            Fault::Admin(mode) => f.set_admin_mode(mode),
-            Fault::KeyTest(mode) => f.set_mode(mode),
-            Fault::CreatedThen503 => f.switch(|s| s.unavailable_after_create = true),
-            Fault::CreatedThenStall => f.set_stall_after_create(true),
-            Fault::AdminStall => f.set_admin_mode(Mode::Stall),
-            Fault::None | Fault::Kill(_) => {}
-        }
-    }
 }
 
 /// A short account of an answer (status and the start of a refusal's message).

@@ -4,8 +4,9 @@
 //! run the recorded operations and faults, not the generator, so dropping a step changes
 //! nothing else.
 
+use super::faults::Fault;
 use super::invariants::{self, Violation};
-use super::ops::{self, Fault, Step};
+use super::ops::{self, Step};
 use super::world::World;
 
 /// Replays `steps` until `target` holds of the steps so far and their violations; the world

@@ -1,7 +1,8 @@
 //! The engine under test, as a process the model can kill: an [`AiKeys`] over in-memory storage
 //! seen through [`Killable`], which lets a chosen number of writes through and then "dies" (the
 //! next write, and every storage call after it, never finishes), so the operation in flight is
-//! dropped where it stood. A fresh [`Instance`] over the same storage is the restarted plugin.
+//! dropped where it stood; or that refuses one write (a storage error the request sees and
+//! answers). A fresh [`Instance`] over the same storage is the restarted plugin.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +21,8 @@ pub(super) struct Killable {
     inner: Arc<InMemoryStorage>,
     /// Writes (puts and deletes) still allowed; `None`: no kill armed.
     budget: Mutex<Option<usize>>,
+    /// Writes to let through before one is refused; `None`: none armed.
+    refuse: Mutex<Option<usize>>,
     dead: AtomicBool,
     died: Notify,
 }
@@ -29,6 +32,7 @@ impl Killable {
         Killable {
             inner,
             budget: Mutex::new(None),
+            refuse: Mutex::new(None),
             dead: AtomicBool::new(false),
             died: Notify::new(),
         }
@@ -41,9 +45,21 @@ impl Killable {
         }
     }
 
-    /// Spends one write of the budget; the write past it kills the process (and never ends).
-    async fn write_allowed(&self) {
+    /// Spends one write of the budget; the write past it kills the process (and never ends),
+    /// or is refused once.
+    async fn write_allowed(&self) -> Result<(), StorageError> {
         self.alive().await;
+        {
+            let mut refuse = self.refuse.lock().unwrap();
+            match refuse.as_mut() {
+                Some(0) => {
+                    *refuse = None;
+                    return Err(StorageError("injected storage failure".into()));
+                }
+                Some(n) => *n -= 1,
+                None => {}
+            }
+        }
         let kill = {
             let mut budget = self.budget.lock().unwrap();
             match budget.as_mut() {
@@ -60,6 +76,7 @@ impl Killable {
             self.died.notify_one();
             std::future::pending::<()>().await;
         }
+        Ok(())
     }
 }
 
@@ -70,11 +87,11 @@ impl Storage for Killable {
         self.inner.get(key).await
     }
     async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
-        self.write_allowed().await;
+        self.write_allowed().await?;
         self.inner.put(key, value).await
     }
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
-        self.write_allowed().await;
+        self.write_allowed().await?;
         self.inner.delete(key).await
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
@@ -133,15 +150,18 @@ impl Instance {
         req
     }
 
-    /// Runs one request; with `kill_after`, the process dies at the write after that many.
+    /// Runs one request; with `kill_after`, the process dies at the write after that many; with
+    /// `refuse_after`, the write after that many fails (once).
     pub(super) async fn call(
         &self,
         op: Operation,
         path: &str,
         data: Value,
         kill_after: Option<usize>,
+        refuse_after: Option<usize>,
     ) -> Outcome {
         *self.killable.budget.lock().unwrap() = kill_after;
+        *self.killable.refuse.lock().unwrap() = refuse_after;
         let req = self.request(op, path, data);
         let backend = self.engine.backend();
         let run = async move {
@@ -152,6 +172,7 @@ impl Instance {
         };
         let outcome = until_death(run, &self.killable.died).await;
         *self.killable.budget.lock().unwrap() = None;
+        *self.killable.refuse.lock().unwrap() = None;
         outcome
     }
 
@@ -172,7 +193,7 @@ impl Instance {
         path: &str,
         data: Value,
     ) -> Result<Value, Error> {
-        match self.call(op, path, data, None).await {
+        match self.call(op, path, data, None, None).await {
             Outcome::Done(r) => r,
             Outcome::Killed => unreachable!("no kill was armed"),
         }

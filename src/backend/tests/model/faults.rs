@@ -22,6 +22,8 @@ pub(super) enum Fault {
     AdminStall,
     /// The plugin process dies at the write after this many.
     Kill(usize),
+    /// The host's storage refuses the write after this many (once); the request goes on.
+    WriteFails(usize),
 }
 
 /// How often steps carry a fault, whether faults that cost a timeout (1 s each) are drawn, and
@@ -46,6 +48,7 @@ pub(super) fn draw_fault(rng: &mut StdRng, faults: Faults) -> Fault {
         4 => Fault::CreatedThen503,
         5 if faults.timeouts => Fault::CreatedThenStall,
         6 if faults.timeouts => Fault::AdminStall,
+        7 | 8 => Fault::WriteFails(rng.random_range(0..5)),
         _ => Fault::Kill(rng.random_range(0..5)),
     }
 }
@@ -59,7 +62,7 @@ pub(super) fn inject(w: &World, fault: Fault) {
             Fault::CreatedThen503 => f.switch(|s| s.unavailable_after_create = true),
             Fault::CreatedThenStall => f.set_stall_after_create(true),
             Fault::AdminStall => f.set_admin_mode(Mode::Stall),
-            Fault::None | Fault::Kill(_) => {}
+            Fault::None | Fault::Kill(_) | Fault::WriteFails(_) => {}
         }
     }
 }

@@ -317,7 +317,11 @@ pub(super) async fn apply(w: &mut World, op: &Op, fault: Fault) -> String {
                 Fault::Kill(n) => Some(n),
                 _ => None,
             };
-            let outcome = w.engine.call(operation, &path, body, kill).await;
+            let refuse = match fault {
+                Fault::WriteFails(n) => Some(n),
+                _ => None,
+            };
+            let outcome = w.engine.call(operation, &path, body, kill, refuse).await;
             w.heal();
             match outcome {
                 Outcome::Done(r) => {

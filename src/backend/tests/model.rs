@@ -23,7 +23,8 @@
 //!   A tick is the host's (young intents left alone) or `immediate` (every intent recovered).
 //! - **Faults** ([`faults::Fault`]): the admin endpoints answer 500, 429 or 529, key tests 500, a
 //!   create makes the key and answers 503 or never answers, the admin endpoints never answer
-//!   (the engine's 1 s timeout), a kill after N writes; a person deleting a key at the provider
+//!   (the engine's timeout: 1 s in runs that draw these, else 10 s), a write refused by the
+//!   host's storage, a kill after N writes; a person deleting a key at the provider
 //!   makes the engine's later delete a 404.
 //! - **Invariants** ([`invariants::Invariant`], checked after every step): (a) every key alive
 //!   at a host that the engine created is claimed by a live version or an intent; (b) no delete
@@ -150,7 +151,8 @@ fn explained(
 /// Runs one sequence; `Err` is a violation the run must fail on (the message says why).
 async fn sequence(seed: u64, size: Size, totals: &mut Totals) -> Result<(), String> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut w = World::new(seed).await;
+    let timeout = if size.faults.timeouts { 1 } else { 10 };
+    let mut w = World::new(seed, timeout).await;
     let mut steps: Vec<Step> = Vec::new();
     let mut result = Ok(());
     for _ in 0..size.steps {
@@ -193,7 +195,7 @@ async fn sequence(seed: u64, size: Size, totals: &mut Totals) -> Result<(), Stri
             };
             let new_kind = !totals.unexplained.iter().any(|(i, _, _)| *i == first);
             if !size.survey || new_kind {
-                let short = shrink::shrink(seed, &steps, target).await;
+                let short = shrink::shrink(seed, timeout, &steps, target).await;
                 let short = short.unwrap_or_else(|| "(a replay did not show it again)".into());
                 let report = format!("{message}\nshrunk to {short}");
                 if !size.survey {
@@ -292,7 +294,7 @@ async fn the_invariants_see_a_false_confirmation_and_an_orphan() {
     use crate::backend::record;
     use crate::rotation::ProviderRevocation;
 
-    let mut w = World::new(1).await;
+    let mut w = World::new(1, 10).await;
     let create = ops::Op::Create {
         key: "k0",
         provider: "p1",

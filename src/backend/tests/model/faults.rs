@@ -16,7 +16,7 @@ pub(super) enum Fault {
     KeyTest(Mode),
     /// Creates make the key, then answer 503.
     CreatedThen503,
-    /// Creates make the key, then never answer (the engine's 1 s timeout).
+    /// Creates make the key, then never answer (the engine's timeout).
     CreatedThenStall,
     /// The admin endpoints never answer (timeouts).
     AdminStall,

@@ -13,10 +13,11 @@ use super::world::World;
 /// then, or `None` if it never held (or another violation stopped the replay first).
 async fn replay(
     seed: u64,
+    timeout: u64,
     steps: &[Step],
     target: &impl Fn(&[Step], &[Violation]) -> bool,
 ) -> Option<(World, Vec<Violation>)> {
-    let mut w = World::new(seed).await;
+    let mut w = World::new(seed, timeout).await;
     let mut done = Vec::new();
     for s in steps {
         let outcome = ops::apply(&mut w, &s.op, s.fault).await;
@@ -40,17 +41,18 @@ async fn replay(
 /// and steps; `None` when a replay of all of `steps` no longer shows it.
 pub(super) async fn shrink(
     seed: u64,
+    timeout: u64,
     steps: &[Step],
     target: impl Fn(&[Step], &[Violation]) -> bool,
 ) -> Option<String> {
     let mut kept: Vec<Step> = steps.to_vec();
-    replay(seed, &kept, &target).await?;
+    replay(seed, timeout, &kept, &target).await?;
     let mut i = kept.len();
     while i > 0 {
         i -= 1;
         let mut fewer = kept.clone();
         fewer.remove(i);
-        if replay(seed, &fewer, &target).await.is_some() {
+        if replay(seed, timeout, &fewer, &target).await.is_some() {
             kept = fewer;
         }
     }
@@ -60,11 +62,11 @@ pub(super) async fn shrink(
         }
         let mut calmer = kept.clone();
         calmer[i].fault = Fault::None;
-        if replay(seed, &calmer, &target).await.is_some() {
+        if replay(seed, timeout, &calmer, &target).await.is_some() {
             kept = calmer;
         }
     }
-    let (w, found) = replay(seed, &kept, &target).await?;
+    let (w, found) = replay(seed, timeout, &kept, &target).await?;
     let details: Vec<String> = found
         .iter()
         .map(|v| format!("  {:?}: {}", v.invariant, v.detail))

@@ -53,13 +53,18 @@ pub(super) struct World {
     /// The steps so far (what a failure prints).
     pub steps: Vec<String>,
     pub stats: Stats,
+    /// The provider calls' timeout (seconds).
+    pub timeout: u64,
 }
 
 impl World {
     /// Two hosts, providers `p1` (host 0) and `p2` (host 1), a fresh engine. One seed in three
     /// gets hosts whose lists lag as the real APIs' may (a new key shows only after two list
     /// calls, and is left out of one answer more), which is what crash recovery must live with.
-    pub(super) async fn new(seed: u64) -> World {
+    ///
+    /// Provider calls time out after `timeout` seconds: 1 where stalls are drawn (each costs
+    /// it), else 10, so that a loaded machine's slow loopback answer is not a fault.
+    pub(super) async fn new(seed: u64, timeout: u64) -> World {
         let fakes = [FakeProvider::start().await, FakeProvider::start().await];
         for f in &fakes {
             f.add_admin_key(ADMIN);
@@ -82,6 +87,7 @@ impl World {
             external: HashMap::new(),
             steps: Vec::new(),
             stats: Stats::default(),
+            timeout,
         };
         for (i, p) in PROVIDERS.into_iter().enumerate() {
             world.providers.insert(p, None);
@@ -100,13 +106,13 @@ impl World {
         world
     }
 
-    /// A provider configuration at host `host`: OpenRouter with the management key, 1 s timeout.
+    /// A provider configuration at host `host`: OpenRouter with the management key.
     pub(super) fn provider_body(&self, host: usize) -> Value {
         json!({
             "type": "openrouter",
             "base_url": self.fakes[host].base_url(),
             "admin_key": ADMIN,
-            "timeout": 1,
+            "timeout": self.timeout,
         })
     }
 

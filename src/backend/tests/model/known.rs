@@ -49,8 +49,8 @@ pub(super) fn lagging(seed: u64) -> bool {
     seed % 3 == 0
 }
 
-/// A create was interrupted (killed, or answered 503 or nothing after making the key) at hosts
-/// whose lists lag.
+/// A create was interrupted (killed, answered 503 or nothing after making the key, or a write
+/// after it failed) at hosts whose lists lag.
 fn create_interrupted_under_lag(seed: u64, steps: &[Step]) -> bool {
     lagging(seed)
         && steps.iter().any(|s| {
@@ -60,6 +60,7 @@ fn create_interrupted_under_lag(seed: u64, steps: &[Step]) -> bool {
                     | Fault::CreatedThen503
                     | Fault::CreatedThenStall
                     | Fault::AdminStall
+                    | Fault::WriteFails(_)
             )
         })
 }

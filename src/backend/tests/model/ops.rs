@@ -142,11 +142,14 @@ pub(super) fn draw(rng: &mut StdRng, existing: &[String], faults: Faults) -> Op 
             grace,
             force: rng.random_bool(0.3),
         },
-        30..=41 => Op::Rotate {
-            key,
-            grace,
-            source: source(rng),
-        },
+        30..=41 => {
+            // rotate/ takes no provider_key_id: a person's value goes without one.
+            let source = match source(rng) {
+                Source::Person(_) => Source::Person(IdMode::Without),
+                s => s,
+            };
+            Op::Rotate { key, grace, source }
+        }
         42..=47 => Op::Rollback { key },
         48..=52 => Op::Finalize { key },
         53..=56 => Op::Extend { key },
@@ -242,11 +245,6 @@ async fn request(w: &mut World, op: &Op) -> Option<(Operation, String, Value)> {
         Op::Rotate { key, grace, source } => {
             body.insert("grace_period".into(), json!(grace));
             let provider = provider_of(w, key).await;
-            // rotate/ takes no provider_key_id: a person's value goes without one.
-            let source = match source {
-                Source::Person(_) => Source::Person(IdMode::Without),
-                s => s,
-            };
             with_value(w, &mut body, &provider, source);
             (Operation::Update, format!("rotate/{key}"))
         }

@@ -4,6 +4,7 @@
 //! the host's periodic work (`test_hooks`).
 
 mod api_doc;
+mod model;
 mod openapi;
 mod test_hooks;
 

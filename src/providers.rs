@@ -265,6 +265,20 @@ impl Providers {
         result.map_err(|e| e.redacted(&[call.admin]))
     }
 
+    /// The ids of every key the provider shows with ownership hint `hint` (OpenRouter: the
+    /// `label` of `GET /api/v1/keys`, every page, disabled keys included), for a possession
+    /// proof that compares hints: it proves an id only when no other key shows the same hint.
+    pub async fn keys_with_hint(
+        &self,
+        cfg: &ProviderConfig,
+        hint: &str,
+    ) -> Result<Vec<String>, ProviderError> {
+        cfg.validate().map_err(ProviderError::Unsupported)?;
+        let call = self.admin_call(cfg, cfg.can_look_up(), config::why_cannot_look_up)?;
+        let result = provider(cfg.kind).find_by_hint(&call, hint).await;
+        result.map_err(|e| e.redacted(&[call.admin]))
+    }
+
     /// Looks up the key the provider knows as `provider_key_id` with the admin key, for its
     /// ownership hint (and `last_used_at` / expiry where the answer has them): OpenAI
     /// `GET .../projects/{p}/api_keys/{id}`, Anthropic `GET /v1/organizations/api_keys/{id}`,

@@ -121,6 +121,14 @@ impl Provider for OpenRouter {
     ) -> Result<Vec<String>, ProviderError> {
         find_by_name(&call.http, &call.base, call.admin, name).await
     }
+
+    async fn find_by_hint(
+        &self,
+        call: &AdminCall<'_>,
+        hint: &str,
+    ) -> Result<Vec<String>, ProviderError> {
+        find_by_label(&call.http, &call.base, call.admin, hint).await
+    }
 }
 use crate::secret::{validate_key_value, SecretValue};
 
@@ -214,13 +222,43 @@ fn is_id(id: &str) -> bool {
 /// Most list pages read when looking a key up by name.
 const MAX_LIST_PAGES: usize = 50;
 
-/// The hashes of every key named `name` (disabled keys included), paging by `offset` until an
-/// empty page (at most 50 pages: more is an error, never a "not found").
+/// The hashes of the keys named `name` (disabled keys included), from every page.
 pub(super) async fn find_by_name(
     http: &HttpClient<'_>,
     base: &str,
     admin: &str,
     name: &str,
+) -> Result<Vec<String>, ProviderError> {
+    let what = format!("key named {name:?}");
+    list_hashes(http, base, admin, &what, |k| {
+        k.get("name").and_then(Value::as_str) == Some(name)
+    })
+    .await
+}
+
+/// The hashes of the keys whose `label` (the console's hint) is `label`, disabled keys
+/// included, from every page: a possession proof compares labels, so it proves a hash only when
+/// no other key shows the same one.
+pub(super) async fn find_by_label(
+    http: &HttpClient<'_>,
+    base: &str,
+    admin: &str,
+    label: &str,
+) -> Result<Vec<String>, ProviderError> {
+    list_hashes(http, base, admin, "key with that label", |k| {
+        k.get("label").and_then(Value::as_str) == Some(label)
+    })
+    .await
+}
+
+/// The hashes of the listed keys `wanted` picks, paging by `offset` until an empty page; more
+/// than [`MAX_LIST_PAGES`] pages is an error, never a partial answer.
+async fn list_hashes(
+    http: &HttpClient<'_>,
+    base: &str,
+    admin: &str,
+    what: &str,
+    wanted: impl Fn(&Value) -> bool,
 ) -> Result<Vec<String>, ProviderError> {
     let mut offset = 0;
     let mut found: Vec<String> = Vec::new();
@@ -237,16 +275,13 @@ pub(super) async fn find_by_name(
         if keys.is_empty() {
             return Ok(found);
         }
-        let named = keys
-            .iter()
-            .filter(|k| k.get("name").and_then(Value::as_str) == Some(name))
-            .filter_map(|k| {
-                k.get("hash")?
-                    .as_str()
-                    .filter(|h| is_id(h))
-                    .map(str::to_string)
-            });
-        for hash in named {
+        let picked = keys.iter().filter(|k| wanted(k)).filter_map(|k| {
+            k.get("hash")?
+                .as_str()
+                .filter(|h| is_id(h))
+                .map(str::to_string)
+        });
+        for hash in picked {
             if !found.contains(&hash) {
                 found.push(hash);
             }
@@ -254,7 +289,7 @@ pub(super) async fn find_by_name(
         offset += keys.len();
     }
     Err(ProviderError::Protocol(format!(
-        "more than {MAX_LIST_PAGES} pages of keys: cannot tell every key named {name:?}"
+        "more than {MAX_LIST_PAGES} pages of keys: cannot tell every {what}"
     )))
 }
 

@@ -187,6 +187,16 @@ pub(crate) trait Provider: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// The ids of every key whose ownership hint is `hint` (all pages), so that a possession
+    /// proof comparing hints can tell whether the hint names one key only.
+    async fn find_by_hint(
+        &self,
+        _call: &AdminCall<'_>,
+        _hint: &str,
+    ) -> Result<Vec<String>, ProviderError> {
+        unsupported(self.name(), "list keys by their hint")
+    }
+
     /// The engine's account named `name`, if it exists (see [`Features::account`]).
     async fn find_account(
         &self,

@@ -16,6 +16,7 @@ pub(crate) fn default_config() -> Value {
         "default_schedule": "production",
         "require_separate_approver": false,
         "history_limit": 1000,
+        "max_grace_period": 30 * 86_400,
     })
 }
 
@@ -99,6 +100,7 @@ async fn help_and_openapi_document_config() {
         [
             "default_schedule",
             "history_limit",
+            "max_grace_period",
             "require_separate_approver"
         ]
     );
@@ -125,6 +127,7 @@ async fn errors_have_the_right_status_and_leave_config_alone() {
         "default_schedule": "staging",
         "require_separate_approver": true,
         "history_limit": 500,
+        "max_grace_period": 30 * 86_400,
     });
     client
         .write(CONFIG, configured.clone())

@@ -108,7 +108,32 @@ pub(crate) async fn verify_provider_key_id(
             )))
         }
     };
-    proven(provider, id, &record, identified.as_ref()).map_err(refuse)
+    let ownership = proven(provider, id, &record, identified.as_ref()).map_err(refuse)?;
+    // What the value authenticated as is described by its label (and expiry), which another
+    // key may share: a look-alike key of someone else would then pass for the id. Proven only
+    // when no other key at the provider shows the same label.
+    let Some(label) = record.hint.as_deref() else {
+        return Ok(Ownership::HintOnly);
+    };
+    let alike = match shared.providers.keys_with_hint(&cfg, label).await {
+        Ok(ids) => ids.into_iter().filter(|other| other != id).count(),
+        Err(e @ ProviderError::Unavailable { .. }) => return Err(unavailable(e)),
+        Err(e) => {
+            return Err(refuse(format!(
+                "provider {provider:?} could not list its keys to tell whether another shows                  the same label ({e})"
+            )))
+        }
+    };
+    if alike > 0 {
+        tracing::warn!(
+            provider,
+            provider_key_id = id,
+            alike,
+            "provider_key_id not proven: other keys at the provider show the same label, so              what the value authenticated as cannot be told from them; left to a person"
+        );
+        return Ok(Ownership::HintOnly);
+    }
+    Ok(ownership)
 }
 
 /// Whether the key the value authenticated as (`identified`, `None` when the provider refused

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use super::format::{self, FORMAT};
-use super::history;
+use super::history::{self, HistoryLog};
 use super::key::{trim_retired, KeyEntry, KeyState};
 use super::replays;
 use crate::framework::{get_cached, put_json, Error, Storage};
@@ -151,6 +151,20 @@ pub(crate) async fn write(storage: &dyn Storage, entry: &KeyEntry) -> Result<Key
     history::delete_stale(storage, &name, &appended.stale).await;
     replays::forget(storage, &name, &evicted).await;
     Ok(stored)
+}
+
+/// For a key being deleted: stores the entry's unsaved history events and nothing else, and
+/// returns the log to archive. The record stays as stored until it is removed, so a crash or a
+/// refused write in between leaves the key as it was (live, every value in place), never a
+/// record whose values are destroyed but which still exists.
+pub(crate) async fn write_final_history(
+    storage: &dyn Storage,
+    entry: &KeyEntry,
+) -> Result<HistoryLog, Error> {
+    let name = &entry.key.name;
+    let limit = entry.history_limit();
+    let appended = history::append(storage, name, entry.log, &entry.unsaved, limit).await?;
+    Ok(appended.log)
 }
 
 /// Refuses (500, logged as a bug) a record in which an owned key leaves the live states

@@ -417,15 +417,16 @@ pub(crate) async fn delete(
     // The revocation intents first (they outlive the record; the revocations left to a person
     // are recorded with them, so their events come before `deleted`); then the history survives
     // the key: store the last events and archive the log pointing at them, then remove the key.
-    // A crash in between leaves a live record (which points at the same history; the archive's
-    // entry of its own incarnation is ignored and replaced by the next delete) that wins until
-    // the next delete, and recovery drops the intents of versions still live.
+    // The record itself is never rewritten: a crash or refused write in between leaves the live
+    // record as it was (which points at the same history; the archive's entry of its own
+    // incarnation is ignored and replaced by the next delete) until the next delete, and
+    // recovery drops the intents of versions still live.
     locked.request_revocations(storage).await?;
     locked.note("deleted", None, None, "key deleted; values destroyed");
-    let stored = record::write(storage, &locked.entry).await?;
-    record::archive_history(storage, name, stored.log, &locked.actor, now).await?;
+    let log = record::write_final_history(storage, &locked.entry).await?;
+    record::archive_history(storage, name, log, &locked.actor, now).await?;
     storage.delete(&record::key_path(name)).await?;
-    record::forget_replays(storage, name, &stored.replays).await;
+    record::forget_replays(storage, name, &locked.entry.replays).await;
     locked.revoke_deleted(shared, storage).await;
     tracing::info!(key = %name, "key deleted");
     Ok(Some(locked.retired_json()))

@@ -38,6 +38,7 @@ async fn config_survives_reload_and_plugin_crash() {
         "default_schedule": "staging",
         "require_separate_approver": false,
         "history_limit": 1000,
+        "max_grace_period": 30 * 86_400,
     });
 
     let before = cli_json(&bao, &["read", "-format=json", CONFIG]);

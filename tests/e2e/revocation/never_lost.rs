@@ -236,6 +236,16 @@ async fn revocations_go_to_the_creating_provider_which_cannot_be_deleted_meanwhi
         !f2.uris().iter().any(|u| u.contains(c1.as_str())),
         "p2 was asked about a key it never created"
     );
+    // Version 1 was a person's key, imported at p1: the engine left it to them (manual), and p1
+    // stays until someone records revoking it by hand.
+    let refused = client.delete("ai-keys/providers/p1").await;
+    expect_error(
+        &refused,
+        400,
+        &["manual revocations nobody acknowledged", "k version 1"],
+        "delete p1 before the manual revocation is acknowledged",
+    );
+    write_ok(&client, "ai-keys/acknowledge/k", json!({ "version": 1 })).await;
     let deleted = client.delete("ai-keys/providers/p1").await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
 }

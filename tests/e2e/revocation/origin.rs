@@ -196,47 +196,50 @@ async fn a_provider_pointed_at_another_host_never_confirms_a_revocation_from_the
     );
 }
 
-/// An imported key whose id the provider proved (at `keys/` create and at `stage/`) records
-/// where it lives, like a key the engine created; a key without a proven id records none.
+/// An imported key whose id possession of its value proved (OpenRouter, at `keys/` create and at
+/// `stage/`) records where it lives, like a key the engine created; an id only a console hint
+/// matched (Anthropic) and a key without an id record none.
 #[tokio::test]
 async fn a_proven_import_records_its_origin() {
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
     let client = bao.client();
-    let admin = secret("admin-an");
+    let admin = secret("admin-or");
     fake.add_admin_key(&admin);
-    configure_provider(
-        &client,
-        "an",
-        provider_body("anthropic", &fake, Some(&admin)),
-    )
-    .await;
-    let (a1, a2) = (secret("ant-one"), secret("ant-two"));
-    fake.add_anthropic_key("apikey_01one", &a1);
-    fake.add_anthropic_key("apikey_01two", &a2);
+    for (name, kind) in [("or", "openrouter"), ("an", "anthropic")] {
+        configure_provider(&client, name, provider_body(kind, &fake, Some(&admin))).await;
+    }
+    let (r1, r2) = (secret("or-one"), secret("or-two"));
+    fake.add_openrouter_key("hash_one", &r1);
+    fake.add_openrouter_key("hash_two", &r2);
     let origin = |id: &str| {
-        json!({ "provider_type": "anthropic", "base_url": fake.base_url(), "scope": null,
+        json!({ "provider_type": "openrouter", "base_url": fake.base_url(), "scope": null,
             "provider_key_id": id })
     };
     let created = create_key(
         &client,
         "k",
-        json!({ "value": a1, "provider": "an", "provider_key_id": "apikey_01one" }),
+        json!({ "value": r1, "provider": "or", "provider_key_id": "hash_one" }),
     )
     .await;
-    assert_eq!(created["versions"]["1"]["origin"], origin("apikey_01one"));
+    assert_eq!(created["versions"]["1"]["origin"], origin("hash_one"));
     write_ok(
         &client,
         "ai-keys/stage/k",
-        json!({ "value": a2, "provider_key_id": "apikey_01two" }),
+        json!({ "value": r2, "provider_key_id": "hash_two" }),
     )
     .await;
     let key = read_key(&client, "k").await;
-    assert_eq!(
-        version(&key, 2)["origin"],
-        origin("apikey_01two"),
-        "{key:#}"
-    );
+    assert_eq!(version(&key, 2)["origin"], origin("hash_two"), "{key:#}");
 
+    let a1 = secret("ant-one");
+    fake.add_anthropic_key("apikey_01one", &a1);
+    let hinted = create_key(
+        &client,
+        "hinted",
+        json!({ "value": a1, "provider": "an", "provider_key_id": "apikey_01one" }),
+    )
+    .await;
+    assert_eq!(hinted["versions"]["1"]["origin"], Value::Null, "{hinted:#}");
     let plain = create_key(
         &client,
         "plain",

@@ -194,7 +194,8 @@ fn confirmed_is_dead(w: &World, s: &Stored, out: &mut Vec<Violation>) {
             let Some(r) = &v.provider_revocation else {
                 continue;
             };
-            if r.is_pending() {
+            // Pending, or left to a person (`manual`): nothing claims it is dead.
+            if r.is_pending() || r.manual.is_some() {
                 continue;
             }
             if let Err(why) = dead_at_origin(w, &r.provider_key_id) {
@@ -247,6 +248,10 @@ async fn report_agrees(w: &World, s: &Stored, out: &mut Vec<Violation>) {
         for v in e.key.versions.versions.values() {
             if let Some(r) = &v.provider_revocation {
                 let n = u64::from(v.number);
+                if r.manual.is_some() {
+                    // The report's own columns (revocations_manual, _acknowledged).
+                    continue;
+                }
                 if r.is_pending() {
                     pending.insert(n);
                 } else {

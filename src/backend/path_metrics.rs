@@ -66,7 +66,14 @@ async fn metrics(
     }
     let mount = metrics::mount_label(&req.mount_point);
     let deleted = provider_ops::of_deleted_keys(storage).await?.len();
-    let families = metrics::collect(&mount, &figures, state.ticks.last(), deleted);
+    let deleted_manual = provider_ops::of_deleted_keys_manual(storage).await?.len();
+    let families = metrics::collect(
+        &mount,
+        &figures,
+        state.ticks.last(),
+        deleted,
+        deleted_manual,
+    );
     if prometheus {
         let body = metrics::prometheus_text(families)?;
         framework::release_freed_memory();
@@ -91,8 +98,9 @@ key: current version age, seconds until due, overdue (0/1), auto_rotate (0/1), v
 grace, versions past their planned grace end, pending versions, provider revocations pending \
 and the age of the oldest, consecutive failed automatic rotations, whether the latest attempt \
 failed (last_error), and counters of rotations, failed rotations by trigger (automatic, manual) \
-and test outcomes. Per mount: the last successful periodic tick (Unix seconds) and the versions of deleted keys \
-whose revocation at the provider is still pending. No key material ever appears.";
+and test outcomes. Per mount: the last successful periodic tick (Unix seconds), the versions of deleted keys \
+whose revocation at the provider is still pending, and those left to a person (manual) that nobody \
+acknowledged yet. No key material ever appears.";
 
 #[cfg(test)]
 mod tests;

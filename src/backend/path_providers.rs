@@ -303,7 +303,8 @@ keys in project_id, openrouter keys) and revoke or deactivate them (openai, open
 anthropic). Reads never return the admin key: they show admin_key_set and capabilities (test, \
 create, revoke with the configured credentials) and what still belongs to the provider \
 (belongings: keys that use it, live versions whose keys live there, pending_revocations, create \
-intents); a provider cannot be deleted while anything belongs to it. \
+intents, manual_revocations nobody acknowledged, deleted keys' included as key version N \
+(deleted, incarnation I)); a provider cannot be deleted while anything belongs to it. \
 base_url must be https (http only for loopback hosts); link-local and cloud metadata addresses are \
 refused. A stored admin_key is bound to where it was given: changing base_url, type or \
 project_id needs admin_key in the same request. An empty admin_key (or one of only whitespace, such as an unset \

@@ -290,11 +290,13 @@ async fn report(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         )));
     }
     let deleted = provider_ops::of_deleted_keys(storage).await?;
+    let manual = provider_ops::of_deleted_keys_manual(storage).await?;
     Ok(Some(Response::with_data(json!({
         "generated_time": view::time(now),
         "window_start": view::time(start),
         "keys": keys,
         "deleted_keys_revocations_pending": revocations::of_deleted_keys(&deleted, &prefix),
+        "deleted_keys_revocations_manual": revocations::manual_of_deleted_keys(&manual, &prefix),
     }))))
 }
 
@@ -322,8 +324,12 @@ current_version, current_age_days, oldest_age_days, within_period, rotations, \
 failed_rotations, last_test_outcome, last_test_time, versions_in_grace, \
 revocations_confirmed, revocations_pending, promoted_by, revocations_manual, \
 revocations_acknowledged (lists of version numbers separated by ;, promoted_by as \
-vN:display_name or vN:scheduler). A history trimmed by history_limit shortens what the report \
-can see.";
+vN:display_name or vN:scheduler). The JSON also lists, for deleted keys, \
+deleted_keys_revocations_pending ([{key, version, provider, attempts}]: revocations the provider has \
+not confirmed yet) and deleted_keys_revocations_manual ([{key, incarnation, version, provider, \
+provider_key_id, fingerprint, requested_time}]: revocations left to a person that nobody \
+acknowledged; acknowledge/<key> with deleted=true records one done). A history trimmed by \
+history_limit shortens what the report can see.";
 
 mod revocations;
 

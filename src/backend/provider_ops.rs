@@ -11,6 +11,7 @@ mod belongings;
 mod calls;
 mod configs;
 mod intents;
+mod manual;
 mod origin;
 mod ownership;
 
@@ -20,6 +21,10 @@ pub(super) use configs::{exists, load, provider_error, save, PROVIDERS_PREFIX};
 pub(super) use intents::{
     begin_revoke, decode, of_deleted_keys, rewrite, settle, CreateIntent, Retry, RevokeIntent,
     BUDGET, MIN_AGE, WAL_CREATE, WAL_REVOKE,
+};
+pub(super) use manual::{
+    forget_deleted_manual, keep_of_deleted, of_deleted_keys_manual, of_key as deleted_manual_of,
+    DeletedManual,
 };
 #[cfg(test)]
 pub(super) use origin::origin_of;

@@ -32,8 +32,8 @@ pub(super) use migrate::{key as migrate_key, run as migrate_all};
 pub(super) use replays::{forget as forget_replays, Idempotency};
 pub(super) use scan::{digests, digests_checked, keys as scan_keys, names_where};
 pub(super) use store::{
-    key_path, list_names, load, load_existing, load_key, load_shared, read, save,
-    write_final_history, KEYS_PREFIX,
+    append_to_deleted_history, key_path, list_names, load, load_existing, load_key, load_shared,
+    read, save, write_final_history, KEYS_PREFIX,
 };
 
 #[cfg(test)]

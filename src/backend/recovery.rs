@@ -159,7 +159,6 @@ async fn recover_revoke(
         locked.note_revocation(intent.version, &result);
         locked.save(storage).await?;
     } else {
-        drop(guard);
         match &result {
             Ok(()) => {
                 tracing::info!(key = %intent.key, version = intent.version, "revoked a deleted key's version at the provider")
@@ -168,6 +167,12 @@ async fn recover_revoke(
                 tracing::warn!(key = %intent.key, version = intent.version, error = %e, "revocation of a deleted key's version failed; will retry")
             }
         }
+        // The deleted key's kept history tells the outcome (still under the name's lock): the
+        // confirmation, and of the failures only recovery's first (the back-off repeats them).
+        if result.is_ok() || intent.retry.attempts == 0 {
+            note_deleted(storage, &intent, &result, now).await;
+        }
+        drop(guard);
     }
     match result {
         Ok(()) => Ok(WalOutcome::Settled),
@@ -175,6 +180,48 @@ async fn recover_revoke(
             intent.retry.failed(now);
             back_off(storage, id, entry, &intent, &e).await
         }
+    }
+}
+
+/// Appends the outcome of a recovery attempt at a deleted key's revocation to the history of its
+/// incarnation (`provider_revoked` or `provider_revocation_failed`, by the scheduler), as the
+/// record would have; best effort (an intent of an earlier release names no incarnation).
+async fn note_deleted(
+    storage: &dyn Storage,
+    intent: &RevokeIntent,
+    result: &Result<(), String>,
+    now: DateTime<Utc>,
+) {
+    let Some(incarnation) = intent.incarnation else {
+        return;
+    };
+    let provider = &intent.provider;
+    let (event, outcome, detail) = match result {
+        Ok(()) => (
+            "provider_revoked",
+            "confirmed",
+            format!("revoked at provider {provider:?} after the key was deleted"),
+        ),
+        Err(e) => (
+            "provider_revocation_failed",
+            "pending",
+            format!("revocation at provider {provider:?} failed, will retry: {e}"),
+        ),
+    };
+    let ev = record::HistoryEvent {
+        time: now,
+        event: event.to_string(),
+        version: Some(intent.version),
+        actor: Actor::Scheduler,
+        request_id: None,
+        outcome: Some(outcome.to_string()),
+        detail,
+    }
+    .bounded();
+    if let Err(e) =
+        record::append_to_deleted_history(storage, &intent.key, incarnation, &[ev]).await
+    {
+        tracing::warn!(key = %intent.key, error = %e, "could not add a revocation outcome to the deleted key's history");
     }
 }
 

@@ -477,6 +477,7 @@ pub(crate) async fn revoke_intent_of_a_deleted_key(h: &Harness, age_secs: i64) -
         provider_key_id: "key_3".into(),
         owned: true,
         origin: None,
+        incarnation: None,
         retry: Default::default(),
     };
     let entry = WalEntry {

@@ -19,7 +19,7 @@ mod rotate;
 mod stage;
 mod test;
 
-pub(super) use acknowledge::acknowledge;
+pub(super) use acknowledge::acknowledge_named;
 pub(super) use cutover::{extend, finalize};
 pub(super) use keys::{
     check_references, create as create_key, delete as delete_key, Created as CreatedKey,

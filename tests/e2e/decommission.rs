@@ -1,8 +1,8 @@
 //! The decommissioning procedure in docs/operating.md ("Decommission a mount"), run as written
 //! by bash with the real `bao` CLI: it leaves nothing the engine created alive at the fake
 //! provider and disables the mount; and while anything still belongs to a provider (a
-//! revocation it refuses, a key whose create answer was lost), it stops before `secrets disable`
-//! and says why.
+//! revocation it refuses, a key whose create answer was lost, a deleted key's manual revocation
+//! nobody acknowledged), it stops before `secrets disable` and says why.
 
 use std::fs;
 use std::process::{Output, Stdio};
@@ -84,6 +84,28 @@ async fn created_twice(client: &Client, fake: &FakeProvider, mount: &str, name: 
     }
 }
 
+/// What the person running the procedure does when it stops on "has manual revocations nobody
+/// acknowledged": revoke by hand the deleted keys' values the engine never owned (the fake's
+/// imported keys, which the engine never touches), then record each with `acknowledge/`. The
+/// number acknowledged.
+async fn acknowledge_deleted_manual(client: &Client, mount: &str) -> usize {
+    let report = data(&client.read(&format!("{mount}/report")).await, "report");
+    let manual = report["deleted_keys_revocations_manual"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for m in &manual {
+        let key = m["key"].as_str().expect("a key name");
+        write_ok(
+            client,
+            &format!("{mount}/acknowledge/{key}"),
+            json!({ "version": m["version"], "deleted": true, "reason": "revoked by hand" }),
+        )
+        .await;
+    }
+    manual.len()
+}
+
 async fn mounts(client: &Client) -> Vec<String> {
     let reply = client.read("sys/mounts").await;
     data(&reply, "sys/mounts")
@@ -130,6 +152,22 @@ async fn the_documented_procedure_revokes_everything_the_engine_created_before_d
     created_twice(&client, &other, "team-b", "app", "ob").await;
     assert_eq!(other.active_created_keys().len(), 2);
 
+    // The imported values (app's and batch's first versions) were never the engine's: the
+    // procedure stops until a person records revoking them by hand, then finishes.
+    let out = run_script(&bao, &bao.token, &script).await;
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("has manual revocations nobody acknowledged"),
+        "{text}"
+    );
+    assert!(text.contains("not disabled: ai-keys"), "{text}");
+    assert!(
+        fake.active_created_keys().is_empty(),
+        "alive at the provider after the first run: {:?}",
+        fake.active_created_keys()
+    );
+    assert_eq!(acknowledge_deleted_manual(&client, "ai-keys").await, 2);
     let out = run_script(&bao, &bao.token, &script).await;
     assert!(
         out.status.success(),
@@ -224,6 +262,8 @@ async fn the_documented_procedure_stops_while_a_lost_create_answer_may_have_left
         || async { fake.active_created_keys().is_empty() },
     )
     .await;
+    // App's imported first version was never the engine's: a person revokes it by hand.
+    assert_eq!(acknowledge_deleted_manual(&client, "ai-keys").await, 1);
     let out = run_script(&bao, &bao.token, &script).await;
     assert!(
         out.status.success(),

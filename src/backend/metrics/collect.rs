@@ -151,6 +151,7 @@ pub(crate) fn collect<'a>(
     keys: &'a [KeyFigures],
     last_tick: f64,
     deleted_pending: usize,
+    deleted_manual: usize,
 ) -> impl Iterator<Item = Family<'a>> + 'a {
     let per_key = PER_KEY
         .iter()
@@ -184,7 +185,17 @@ pub(crate) fn collect<'a>(
         family.add(mount, [], deleted_pending as f64);
         family
     });
-    per_key.chain(tick).chain(deleted)
+    let deleted_manual = std::iter::once_with(move || {
+        let mut family = Family::new(
+            "ai_keys_deleted_key_revocations_manual",
+            Kind::Gauge,
+            "Versions of deleted keys left to a person to revoke at the provider (manual) that nobody acknowledged yet (acknowledge/<key> with deleted=true records one done; providers/<name> and report name them).",
+            &[],
+        );
+        family.add(mount, [], deleted_manual as f64);
+        family
+    });
+    per_key.chain(tick).chain(deleted).chain(deleted_manual)
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Retired keys the engine does not own are left to a person (`manual`), never revoked; an
 //! operator records doing it by hand with `acknowledge/`.
 
-use serde_json::json;
+use serde_json::{json, Value};
+
+use crate::framework::Operation;
 
 use crate::backend::testing::{expect_bad_request, wal_entries, FakeOpenRouter, Harness};
 
@@ -119,4 +121,162 @@ async fn a_revocation_the_engine_does_itself_cannot_be_acknowledged() {
     let msg = expect_bad_request(h.write("acknowledge/k", json!({ "version": 2 })).await);
     assert!(msg.contains("not manual"), "{msg}");
     assert_eq!(h.snapshot().await, before);
+}
+
+/// The mount's gauge of deleted keys' manual revocations nobody acknowledged.
+async fn deleted_manual_gauge(h: &Harness) -> f64 {
+    let gauges = h.read("metrics").await["gauges"].clone();
+    gauges
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "ai_keys_deleted_key_revocations_manual")
+        .unwrap_or_else(|| panic!("no deleted-manual gauge: {gauges}"))["value"]
+        .as_f64()
+        .unwrap()
+}
+
+/// A key deleted with a manual revocation nobody acknowledged: before, the revocation vanished
+/// with the record. It stays counted (metric, report, `providers/<name>`, which refuses the
+/// provider's delete) until `acknowledge/` records it done, which the kept history shows.
+#[tokio::test]
+async fn a_deleted_keys_manual_revocation_stays_counted_until_acknowledged() {
+    let (h, _fake) = with_manual_revocation().await;
+    let fingerprint = h.read("keys/k").await["versions"]["1"]["fingerprint"].clone();
+    h.call(Operation::Delete, "keys/k", Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(deleted_manual_gauge(&h).await, 1.0);
+    assert_eq!(
+        h.read("providers/p").await["belongings"]["manual_revocations"],
+        json!(["k version 1 (deleted, incarnation 1)"])
+    );
+    let refused = expect_bad_request(h.call(Operation::Delete, "providers/p", Value::Null).await);
+    assert!(refused.contains("k version 1"), "{refused}");
+    let report = h.read("report").await;
+    let listed = &report["deleted_keys_revocations_manual"];
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(listed[0]["key"], "k", "{listed}");
+    assert_eq!(listed[0]["version"], 1, "{listed}");
+    assert_eq!(listed[0]["incarnation"], 1, "{listed}");
+    assert_eq!(listed[0]["provider"], "p", "{listed}");
+    assert_eq!(listed[0]["fingerprint"], fingerprint, "{listed}");
+    assert!(!h.storage_contains(IMPORTED).await);
+
+    // A version with no manual revocation waiting changes nothing.
+    let before = h.snapshot().await;
+    let msg = expect_bad_request(h.write("acknowledge/k", json!({ "version": 2 })).await);
+    assert!(msg.contains("version 2"), "{msg}");
+    assert_eq!(h.snapshot().await, before);
+
+    let out = h
+        .write(
+            "acknowledge/k",
+            json!({ "version": 1, "reason": "TICKET-9" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["deleted"], true, "{out}");
+    assert_eq!(out["incarnation"], 1, "{out}");
+    assert_eq!(
+        out["provider_revocation"]["status"], "acknowledged",
+        "{out}"
+    );
+    assert_eq!(
+        out["provider_revocation"]["acknowledged_by"],
+        "entity:alice"
+    );
+    assert_eq!(deleted_manual_gauge(&h).await, 0.0);
+    assert_eq!(
+        h.read("providers/p").await["belongings"]["manual_revocations"],
+        json!([])
+    );
+    assert_eq!(
+        h.read("report").await["deleted_keys_revocations_manual"],
+        json!([])
+    );
+    let events = h.history("k").await;
+    assert_eq!(
+        events[0]["event"], "provider_revocation_acknowledged",
+        "{events:?}"
+    );
+    assert_eq!(events[0]["version"], 1);
+    assert!(events[0]["detail"].as_str().unwrap().contains("TICKET-9"));
+    assert!(events.iter().any(|e| e["event"] == "deleted"), "{events:?}");
+    let again = expect_bad_request(h.write("acknowledge/k", json!({ "version": 1 })).await);
+    assert!(again.contains("version 1"), "{again}");
+    h.call(Operation::Delete, "providers/p", Value::Null)
+        .await
+        .unwrap();
+}
+
+/// A delete interrupted after it kept the manual revocations (the record still there) counts
+/// them once, on the record: the kept entry of a live incarnation does not count.
+#[tokio::test]
+async fn kept_manual_revocations_of_a_key_still_live_are_not_counted_twice() {
+    let (h, _fake) = with_manual_revocation().await;
+    let entry = crate::backend::record::load(h.storage.as_ref(), "k")
+        .await
+        .unwrap()
+        .unwrap();
+    crate::backend::provider_ops::keep_of_deleted(h.storage.as_ref(), &entry)
+        .await
+        .unwrap();
+    assert_eq!(deleted_manual_gauge(&h).await, 0.0);
+    assert_eq!(
+        h.read("providers/p").await["belongings"]["manual_revocations"],
+        json!(["k version 1"])
+    );
+    // Acknowledged on the live key, then deleted: the leftover entry goes, nothing counts.
+    h.write("acknowledge/k", json!({ "version": 1 }))
+        .await
+        .unwrap();
+    h.call(Operation::Delete, "keys/k", Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(deleted_manual_gauge(&h).await, 0.0);
+    assert_eq!(
+        h.read("providers/p").await["belongings"]["manual_revocations"],
+        json!([])
+    );
+}
+
+/// With a key of the name created again, its own versions take precedence; `deleted=true`
+/// acknowledges the deleted one's.
+#[tokio::test]
+async fn a_live_key_of_the_name_takes_precedence_unless_deleted_is_asked() {
+    let (h, _fake) = with_manual_revocation().await;
+    h.call(Operation::Delete, "keys/k", Value::Null)
+        .await
+        .unwrap();
+    h.create("keys/k", json!({ "value": IMPORTED, "provider": "p" }))
+        .await
+        .unwrap();
+    let before = h.snapshot().await;
+    let live = expect_bad_request(h.write("acknowledge/k", json!({ "version": 1 })).await);
+    assert!(live.contains("no revocation"), "{live}");
+    assert_eq!(h.snapshot().await, before);
+    let out = h
+        .write("acknowledge/k", json!({ "version": 1, "deleted": true }))
+        .await
+        .unwrap();
+    assert_eq!(out["incarnation"], 1, "{out}");
+    assert_eq!(deleted_manual_gauge(&h).await, 0.0);
+    let old = h
+        .call(Operation::Read, "history/k", json!({ "incarnation": 1 }))
+        .await
+        .unwrap()
+        .unwrap()
+        .data_value();
+    assert_eq!(
+        old["events"][0]["event"], "provider_revocation_acknowledged",
+        "{old}"
+    );
+    let live_events = h.history("k").await;
+    assert!(
+        !live_events
+            .iter()
+            .any(|e| e["event"] == "provider_revocation_acknowledged"),
+        "the live key's history is its own: {live_events:?}"
+    );
 }

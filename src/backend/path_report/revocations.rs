@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::super::provider_ops::RevokeIntent;
+use super::super::provider_ops::{DeletedManual, RevokeIntent};
 use super::super::record::HistoryEvent;
 use super::super::view;
 use crate::rotation::KeyVersions;
@@ -75,6 +75,27 @@ pub(super) fn of_deleted_keys(intents: &[RevokeIntent], prefix: &str) -> Value {
                 "version": i.version,
                 "provider": i.provider,
                 "attempts": i.retry.attempts,
+            })
+        })
+        .collect()
+}
+
+/// The manual revocations of deleted keys (whose name starts with `prefix`) nobody acknowledged,
+/// which no key's line shows: `[{key, incarnation, version, provider, provider_key_id,
+/// fingerprint, requested_time}]`.
+pub(super) fn manual_of_deleted_keys(manual: &[DeletedManual], prefix: &str) -> Value {
+    manual
+        .iter()
+        .filter(|m| m.key.starts_with(prefix))
+        .map(|m| {
+            json!({
+                "key": m.key,
+                "incarnation": m.incarnation,
+                "version": m.version,
+                "provider": m.provider,
+                "provider_key_id": m.provider_key_id,
+                "fingerprint": m.fingerprint,
+                "requested_time": view::time(m.requested_time),
             })
         })
         .collect()

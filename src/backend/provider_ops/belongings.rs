@@ -1,6 +1,7 @@
 //! What still belongs to a provider configuration: the keys that name it, the live versions
-//! whose keys live there, the revocations it still owes (records and deleted keys' intents), and
-//! the create intents whose key it may have made. A configuration cannot be deleted while any of
+//! whose keys live there, the revocations it still owes (records and deleted keys' intents), the
+//! manual revocations nobody acknowledged (deleted keys' included), and the create intents whose
+//! key it may have made. A configuration cannot be deleted while any of
 //! these remains, since nothing else could reach those keys (api.md `providers/:name`).
 
 use futures::TryStreamExt;
@@ -21,8 +22,9 @@ pub(crate) struct Belongings {
     pub pending_revocations: Vec<String>,
     /// `key (name at the provider)` of each create intent naming it: a key it may have made.
     pub create_intents: Vec<String>,
-    /// `key version N` of each revocation there left to a person and not acknowledged yet: the
-    /// configuration's read is where they learn what to revoke.
+    /// `key version N` of each revocation there left to a person and not acknowledged yet (a
+    /// deleted key's as `key version N (deleted, incarnation I)`): the configuration's read is
+    /// where they learn what to revoke.
     pub manual_revocations: Vec<String>,
 }
 
@@ -98,6 +100,14 @@ pub(crate) async fn belongings(storage: &dyn Storage, provider: &str) -> Result<
         for manual in key.manual.iter().filter(|r| &*r.provider == provider) {
             out.manual_revocations
                 .push(format!("{name} version {}", manual.version));
+        }
+    }
+    for manual in super::manual::of_deleted_keys_manual(storage).await? {
+        if manual.provider == provider {
+            out.manual_revocations.push(format!(
+                "{} version {} (deleted, incarnation {})",
+                manual.key, manual.version, manual.incarnation
+            ));
         }
     }
     out.manual_revocations.sort();

@@ -143,6 +143,11 @@ pub(crate) struct RevokeIntent {
     /// earlier releases, and of versions whose origin was never recorded, lack it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// The incarnation of the key's name whose version this is (`history/<key>?incarnation=`):
+    /// once the key is deleted, the outcome of a later attempt is appended to that history.
+    /// Intents of earlier releases lack it (their outcome is only logged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<u32>,
     /// Recovery back-off.
     #[serde(default, flatten)]
     pub retry: Retry,
@@ -194,11 +199,12 @@ pub(crate) async fn settle(storage: &dyn Storage, id: Option<&str>) {
     }
 }
 
-/// Writes a revoke intent for `revocation` of `key`'s `version`; returns its id. Call before
-/// the write that stores the retirement.
+/// Writes a revoke intent for `revocation` of `key`'s `version` (of incarnation `incarnation`
+/// of the name); returns its id. Call before the write that stores the retirement.
 pub(crate) async fn begin_revoke(
     storage: &dyn Storage,
     key: &str,
+    incarnation: u32,
     version: u32,
     revocation: &ProviderRevocation,
 ) -> Result<String, Error> {
@@ -209,6 +215,7 @@ pub(crate) async fn begin_revoke(
         provider_key_id: revocation.provider_key_id.clone(),
         owned: true,
         origin: revocation.origin.clone(),
+        incarnation: Some(incarnation),
         retry: Retry::default(),
     };
     Ok(wal_put(storage, WAL_REVOKE, &to_json(&intent)?).await?)

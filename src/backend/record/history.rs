@@ -282,7 +282,7 @@ pub(super) async fn import(
 mod archive;
 
 pub(super) use archive::migrate_archive;
-pub(crate) use archive::{archive, find, fresh_log, Events};
+pub(crate) use archive::{append_to_deleted, archive, find, fresh_log, Events};
 #[cfg(test)]
 use archive::{load_archive, Incarnation, StoredArchive};
 

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use super::format::{self, FORMAT};
-use super::history::{self, HistoryLog};
+use super::history::{self, HistoryEvent, HistoryLog};
 use super::key::{trim_retired, KeyEntry, KeyState};
 use super::replays;
 use crate::framework::{get_cached, put_json, Error, Storage};
@@ -165,6 +165,18 @@ pub(crate) async fn write_final_history(
     let limit = entry.history_limit();
     let appended = history::append(storage, name, entry.log, &entry.unsaved, limit).await?;
     Ok(appended.log)
+}
+
+/// Appends `events` to the kept history of deleted incarnation `incarnation` of key `name`
+/// (see [`history::append_to_deleted`]); whether they were kept. Call under the name's lock.
+pub(crate) async fn append_to_deleted_history(
+    storage: &dyn Storage,
+    name: &str,
+    incarnation: u32,
+    events: &[HistoryEvent],
+) -> Result<bool, Error> {
+    let live = read(storage, name).await?.map(|e| e.log.incarnation);
+    history::append_to_deleted(storage, name, incarnation, live, events).await
 }
 
 /// Refuses (500, logged as a bug) a record in which an owned key leaves the live states

@@ -262,3 +262,44 @@ async fn recovery_leaves_a_hint_checked_import_to_a_person() {
         "{events:#?}"
     );
 }
+
+/// A key deleted while its provider refuses the revocation: the delete's failed attempt and,
+/// once recovery gets it confirmed, `provider_revoked` go to the deleted key's kept history
+/// (before, nothing was written there once the record was gone, so the evidence stopped at the
+/// delete).
+#[tokio::test]
+async fn a_deleted_keys_revocation_confirmed_by_recovery_is_in_its_kept_history() {
+    use crate::backend::testing::{created_at, FakeOpenRouter};
+    let h = with_key().await;
+    let fake = FakeOpenRouter::start(200).await;
+    fake.delete_status.store(503, Ordering::SeqCst);
+    let config = json!({ "type": "openrouter", "base_url": fake.base_url, "admin_key": "sk-or-admin-SECRET-0123456789abcdef" });
+    created_at(&h, "or", config, "hash-1").await;
+    h.call(Operation::Delete, "keys/k", Value::Null)
+        .await
+        .unwrap();
+    let events = h.history("k").await;
+    let failed = events
+        .iter()
+        .find(|e| e["event"] == "provider_revocation_failed")
+        .unwrap_or_else(|| panic!("the delete's failed attempt: {events:?}"));
+    assert_eq!(failed["version"], 1, "{failed}");
+    assert!(!events.iter().any(|e| e["event"] == "provider_revoked"));
+
+    fake.delete_status.store(200, Ordering::SeqCst);
+    let intents = wal_entries(&h).await;
+    assert_eq!(intents.len(), 1, "{intents:?}");
+    let (id, mut entry) = intents[0].clone();
+    assert_eq!(entry.data["incarnation"], 1, "{:?}", entry.data);
+    entry.created_at -= 3600;
+    put_json(h.storage.as_ref(), &format!("wal/{id}"), &entry)
+        .await
+        .unwrap();
+    h.tick().await.unwrap();
+    assert!(wal_entries(&h).await.is_empty(), "the intent is settled");
+    let events = h.history("k").await;
+    assert_eq!(events[0]["event"], "provider_revoked", "{events:?}");
+    assert_eq!(events[0]["version"], 1, "{events:?}");
+    assert_eq!(events[0]["outcome"], "confirmed", "{events:?}");
+    assert_eq!(events[0]["actor"], "scheduler", "{events:?}");
+}

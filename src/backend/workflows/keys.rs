@@ -398,7 +398,8 @@ async fn created_at_provider(
 }
 
 /// Deletes key `name` if it exists: every value destroyed, each retired version's revocation
-/// intent written (they outlive the record), the history archived with who deleted the key and
+/// intent written and each manual revocation nobody acknowledged kept (they outlive the
+/// record), the history archived with who deleted the key and
 /// when, then the record removed and the revocations tried. The versions it retired, as
 /// [`Locked::retired_json`] lists them (`None` if there was no such key).
 pub(crate) async fn delete(
@@ -422,6 +423,8 @@ pub(crate) async fn delete(
     // incarnation is ignored and replaced by the next delete) until the next delete, and
     // recovery drops the intents of versions still live.
     locked.request_revocations(storage).await?;
+    // The manual revocations nobody acknowledged outlive the record too (their entries first).
+    provider_ops::keep_of_deleted(storage, &locked.entry).await?;
     locked.note("deleted", None, None, "key deleted; values destroyed");
     let log = record::write_final_history(storage, &locked.entry).await?;
     record::archive_history(storage, name, log, &locked.actor, now).await?;

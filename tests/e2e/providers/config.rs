@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{assert_no_leaks, configure_provider, create_key, provider_body};
-use crate::support::checks::{data, expect_error, read_ok, secret};
+use crate::support::checks::{data, expect_error, read_ok, secret, write_ok};
 use crate::support::fake_provider::FakeProvider;
 use crate::support::Bao;
 
@@ -105,6 +105,21 @@ async fn provider_reads_hide_admin_keys_and_show_capabilities() {
     read_ok(&client, "ai-keys/providers/ge").await;
     let reply = client.delete("ai-keys/keys/uses-gemini").await;
     assert!(reply.is_success(), "deleting the key: {}", reply.text);
+    // The deleted key's value was a person's (the engine never revokes it): until someone
+    // records revoking it by hand, it still belongs to the provider.
+    let reply = client.delete("ai-keys/providers/ge").await;
+    expect_error(
+        &reply,
+        400,
+        &["manual revocations", "uses-gemini version 1 (deleted"],
+        "deleting a provider owed a deleted key's manual revocation",
+    );
+    write_ok(
+        &client,
+        "ai-keys/acknowledge/uses-gemini",
+        json!({ "version": 1 }),
+    )
+    .await;
     let reply = client.delete("ai-keys/providers/ge").await;
     assert!(
         reply.is_success(),

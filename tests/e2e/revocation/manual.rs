@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::providers::{configure_provider, provider_body, PROJECT};
-use crate::support::checks::{read_ok, secret, write_ok};
+use crate::support::checks::{expect_error, history, read_ok, secret, write_ok};
 use crate::support::fake_provider::FakeProvider;
 use crate::support::{Bao, Client};
 
@@ -144,4 +144,95 @@ async fn imported_keys_with_hint_checked_ids_are_left_to_a_person_and_counted() 
         "{line:#}"
     );
     crate::providers::assert_no_leaks(&bao, &[&fake], &[admin, a1, a2, o1, o2]).await;
+}
+
+/// The mount's `ai_keys_deleted_key_revocations_manual` gauge (JSON metrics).
+async fn deleted_manual_gauge(client: &Client) -> f64 {
+    let metrics = read_ok(client, "ai-keys/metrics").await;
+    let found: Vec<&Value> = metrics["gauges"]
+        .as_array()
+        .expect("gauges")
+        .iter()
+        .filter(|s| s["name"] == "ai_keys_deleted_key_revocations_manual")
+        .collect();
+    assert_eq!(found.len(), 1, "{metrics:#}");
+    found[0]["value"].as_f64().expect("a number")
+}
+
+/// A key deleted with a manual revocation nobody acknowledged: the revocation outlives the
+/// record (before, it vanished with it, and the provider could be deleted with the key still
+/// alive there): the mount's metric counts it, `providers/<name>` lists it and refuses the
+/// provider's delete, the report lists it, until `acknowledge/` records it done in the deleted
+/// key's kept history.
+#[tokio::test]
+async fn a_deleted_keys_manual_revocation_stays_counted_until_acknowledged() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let root = bao.client();
+    let admin = secret("admin-deleted-manual");
+    fake.add_admin_key(&admin);
+    configure_provider(
+        &root,
+        "anthropic",
+        provider_body("anthropic", &fake, Some(&admin)),
+    )
+    .await;
+    let a1 = secret("ant-deleted");
+    fake.add_anthropic_key("apikey_01gone", &a1);
+    write_ok(
+        &root,
+        "ai-keys/keys/an",
+        json!({ "value": a1, "provider": "anthropic", "provider_key_id": "apikey_01gone" }),
+    )
+    .await;
+    let deleted = root.delete("ai-keys/keys/an").await;
+    assert!(deleted.is_success(), "{}", deleted.text);
+    assert_eq!(fake.mutation_requests("apikey_01gone"), 0);
+
+    assert_eq!(deleted_manual_gauge(&root).await, 1.0);
+    let provider = read_ok(&root, "ai-keys/providers/anthropic").await;
+    assert_eq!(
+        provider["belongings"]["manual_revocations"],
+        json!(["an version 1 (deleted, incarnation 1)"]),
+        "{provider:#}"
+    );
+    let refused = root.delete("ai-keys/providers/anthropic").await;
+    expect_error(
+        &refused,
+        400,
+        &["an version 1", "acknowledge"],
+        "deleting a provider owed a manual revocation",
+    );
+    let report = read_ok(&root, "ai-keys/report").await;
+    let listed = &report["deleted_keys_revocations_manual"];
+    assert_eq!(listed[0]["key"], "an", "{report:#}");
+    assert_eq!(listed[0]["version"], 1, "{report:#}");
+    assert_eq!(listed[0]["provider_key_id"], "apikey_01gone", "{report:#}");
+
+    let acked = write_ok(
+        &root,
+        "ai-keys/acknowledge/an",
+        json!({ "version": 1, "reason": "revoked in the console" }),
+    )
+    .await;
+    assert_eq!(acked["deleted"], true, "{acked:#}");
+    assert_eq!(
+        acked["provider_revocation"]["status"], "acknowledged",
+        "{acked:#}"
+    );
+    assert_eq!(deleted_manual_gauge(&root).await, 0.0);
+    let report = read_ok(&root, "ai-keys/report").await;
+    assert_eq!(
+        report["deleted_keys_revocations_manual"],
+        json!([]),
+        "{report:#}"
+    );
+    let events = history(&root, "an").await;
+    assert_eq!(
+        events[0]["event"], "provider_revocation_acknowledged",
+        "{events:#?}"
+    );
+    assert_eq!(events[0]["version"], 1, "{events:#?}");
+    let gone = root.delete("ai-keys/providers/anthropic").await;
+    assert!(gone.is_success(), "{}", gone.text);
+    crate::providers::assert_no_leaks(&bao, &[&fake], &[admin, a1]).await;
 }

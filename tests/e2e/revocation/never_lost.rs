@@ -284,7 +284,8 @@ async fn a_failed_rotation_right_after_grace_end_still_revokes_at_the_provider()
 /// A key deleted while its provider refuses the revocation: the delete says so (200, the
 /// version's revocation pending, a warning that the key is still valid there), and the pending
 /// revocation stays visible once the record is gone, in `providers/<name>`, `report` and the
-/// mount's metric, until recovery confirms it. Before, it showed nowhere.
+/// mount's metric, until recovery confirms it, which the deleted key's kept history shows.
+/// Before, it showed nowhere.
 #[tokio::test]
 async fn a_deleted_keys_pending_revocation_stays_visible_until_confirmed() {
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
@@ -338,6 +339,15 @@ async fn a_deleted_keys_pending_revocation_stays_visible_until_confirmed() {
     };
     assert_eq!(deleted_metric().await, "1");
 
+    // The delete's failed attempt is in the deleted key's kept history.
+    let events = history(&client, "k").await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "provider_revocation_failed" && e["version"] == 2),
+        "{events:#?}"
+    );
+
     fake.set_admin_mode(Mode::Normal);
     tick_until(
         &bao,
@@ -349,4 +359,10 @@ async fn a_deleted_keys_pending_revocation_stays_visible_until_confirmed() {
     .await;
     assert_eq!(pending_at_oa().await, json!([]));
     assert_eq!(deleted_metric().await, "0");
+    // The confirmation too, though the record is gone (before, the history stopped at the
+    // delete).
+    let events = history(&client, "k").await;
+    assert_eq!(events[0]["event"], "provider_revoked", "{events:#?}");
+    assert_eq!(events[0]["version"], 2, "{events:#?}");
+    assert_eq!(events[0]["outcome"], "confirmed", "{events:#?}");
 }

@@ -284,3 +284,44 @@ pub(crate) async fn migrate_archive(storage: &dyn Storage, name: &str) -> Result
     .await?;
     Ok(true)
 }
+
+/// Appends `events` to the kept history of deleted incarnation `incarnation` of `name` (what
+/// happens to a deleted key after its record is gone: a revocation its delete left pending and
+/// recovery confirmed later, a manual revocation acknowledged). Call under the name's lock.
+/// Whether they were written: not when the incarnation is no longer kept, or when they would
+/// reach a page a later incarnation of the name starts on (incarnations share one page
+/// numbering: a deleted one may grow only inside its last page once a later one exists).
+/// The pages are written before the index that counts them, as for a live key. `live` is the
+/// incarnation of the name's live key, if one exists.
+pub(crate) async fn append_to_deleted(
+    storage: &dyn Storage,
+    name: &str,
+    incarnation: u32,
+    live: Option<u32>,
+    events: &[HistoryEvent],
+) -> Result<bool, Error> {
+    // An archived entry of the live incarnation (or a later one) is a leftover of an
+    // interrupted delete: the live key's log owns those pages.
+    if events.is_empty() || live.is_some_and(|n| n <= incarnation) {
+        return Ok(events.is_empty());
+    }
+    let Some(StoredArchive::Incarnations(mut all)) = load_archive(storage, name).await? else {
+        return Ok(false);
+    };
+    let Some(at) = all.iter().position(|i| i.log.incarnation == incarnation) else {
+        return Ok(false);
+    };
+    let log = all[at].log;
+    let later = live.is_some_and(|n| n > incarnation)
+        || all.iter().any(|i| i.log.incarnation > incarnation);
+    let count = events.len() as u64;
+    let last_seq = log.next.saturating_add(count).saturating_sub(1);
+    if later && last_seq / PAGE_EVENTS != log.next.saturating_sub(1) / PAGE_EVENTS {
+        tracing::warn!(key = %name, incarnation, "a deleted key's history page is full and a later key of the name follows it; events not kept");
+        return Ok(false);
+    }
+    let appended = append(storage, name, log, events, i64::MAX).await?;
+    all[at].log = appended.log;
+    save_index(storage, name, &all).await?;
+    Ok(true)
+}

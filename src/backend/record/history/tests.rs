@@ -334,3 +334,47 @@ async fn an_archive_of_the_format_before_incarnations_is_the_first_incarnation()
     assert_eq!(all[0].deleted_by, Some(deleter("ann")));
     assert_eq!(all[0].deleted_time, Some(deleted.time));
 }
+
+/// A deleted incarnation gains later events (a revocation confirmed after the delete) on its own
+/// pages, and never one that would land on a page a later incarnation of the name starts on,
+/// nor on an archived entry of the live incarnation (a leftover of an interrupted delete).
+#[tokio::test]
+async fn a_deleted_incarnation_grows_only_on_pages_of_its_own() {
+    let s = InMemoryStorage::new();
+    let old = grow(&s, HistoryLog::default(), 49, 1000).await;
+    archive(&s, "k", old, &deleter("bob"), at(0)).await.unwrap();
+    // Alone: it grows, into a new page if need be.
+    assert!(append_to_deleted(&s, "k", 1, None, &[event(49), event(50)])
+        .await
+        .unwrap());
+    let grown = archived(&s).await[0].log;
+    assert_eq!((grown.first, grown.next), (0, 51));
+    let (events, _) = page(&s, "k", grown, None, 1000).await.unwrap();
+    assert_eq!(numbers(&events), (0..51).rev().collect::<Vec<_>>());
+
+    // A later incarnation starts on the next free page: the deleted one may fill its last
+    // page, never reach that one.
+    let fresh = fresh_log(&s, "k").await.unwrap();
+    assert_eq!(fresh.first, 100);
+    let live = grow(&s, fresh, 3, 1000).await;
+    let before = pages(&s).await;
+    let past = (51..101).map(event).collect::<Vec<_>>();
+    assert!(!append_to_deleted(&s, "k", 1, Some(2), &past).await.unwrap());
+    assert_eq!(pages(&s).await, before);
+    assert!(append_to_deleted(&s, "k", 1, Some(2), &past[..49])
+        .await
+        .unwrap());
+    assert_eq!(archived(&s).await[0].log.next, 100);
+    let (events, _) = page(&s, "k", live, None, 1000).await.unwrap();
+    assert_eq!(numbers(&events), vec![102, 101, 100]);
+
+    // The live incarnation's own leftover entry, and one not kept, gain nothing.
+    let before = pages(&s).await;
+    assert!(!append_to_deleted(&s, "k", 2, Some(2), &[event(7)])
+        .await
+        .unwrap());
+    assert!(!append_to_deleted(&s, "k", 5, None, &[event(7)])
+        .await
+        .unwrap());
+    assert_eq!(pages(&s).await, before);
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::{revocation_delay, Locked};
 use crate::backend::provider_ops;
+use crate::backend::record;
 use crate::backend::shared::Shared;
 use crate::framework::{Error, Storage};
 use crate::rotation::ProviderRevocation;
@@ -33,8 +34,11 @@ impl Locked {
             // The revocation goes where the key lives, whatever the configuration says later.
             revocation.origin = v.origin.clone();
             let name = key.name.clone();
-            revocation.intent_id =
-                Some(provider_ops::begin_revoke(storage, &name, number, &revocation).await?);
+            let incarnation = self.entry.log.incarnation;
+            revocation.intent_id = Some(
+                provider_ops::begin_revoke(storage, &name, incarnation, number, &revocation)
+                    .await?,
+            );
             if let Some(v) = self.key().versions.versions.get_mut(&number) {
                 v.provider_revocation = Some(revocation);
             }
@@ -208,13 +212,24 @@ impl Locked {
 
     /// For a key being deleted, once its record is gone: tries each revocation once and settles
     /// the intents of the confirmed ones; the others stay for recovery. The outcomes are noted
-    /// on the entry in memory only (for the answer: the record is gone).
+    /// on the entry in memory (for the answer: the record is gone) and appended to the deleted
+    /// incarnation's kept history (`history/<name>?incarnation=N`), so it shows the revocation
+    /// confirmed, or its first failure (recovery appends the confirmation later).
     pub(crate) async fn revoke_deleted(&mut self, shared: &Arc<Shared>, storage: &dyn Storage) {
+        let noted = self.entry.unsaved.len();
         for (number, result) in self.revoke_pending(shared, storage).await {
             if let Err(e) = &result {
                 tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation of a deleted key's version failed; recovery retries it");
             }
             self.note_revocation(number, &result);
+        }
+        let events = self.entry.unsaved.get(noted..).unwrap_or_default().to_vec();
+        let name = self.key_ref().name.clone();
+        let incarnation = self.entry.log.incarnation;
+        if let Err(e) =
+            record::append_to_deleted_history(storage, &name, incarnation, &events).await
+        {
+            tracing::warn!(key = %name, error = %e, "could not add the revocation outcomes to the deleted key's history");
         }
         // The record is already gone: nothing else would tell recovery the key is dead.
         self.settle_confirmed(storage).await;

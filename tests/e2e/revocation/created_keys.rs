@@ -257,8 +257,20 @@ async fn rollback_and_delete_revoke_created_keys_at_once() {
             !fake.is_active(&current_id),
             "{kind}: deleted key's created key still active"
         );
+        // The kept history: the delete, then (newest first) the revocation the delete made once
+        // the record was gone.
         let events = history(&client, &key_name).await;
-        assert_eq!(events[0]["event"], "deleted", "{kind}: {events:#?}");
+        let newest: Vec<&str> = events
+            .iter()
+            .take(2)
+            .map(|e| e["event"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            newest,
+            ["provider_revoked", "deleted"],
+            "{kind}: {events:#?}"
+        );
+        assert_eq!(events[0]["version"], 3, "{kind}: {events:#?}");
     }
     assert!(
         fake.active_created_keys().is_empty(),

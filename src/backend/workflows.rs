@@ -11,6 +11,7 @@
 
 mod acknowledge;
 mod cutover;
+mod delete;
 mod keys;
 mod locked;
 mod promote;
@@ -21,9 +22,9 @@ mod test;
 
 pub(super) use acknowledge::acknowledge_named;
 pub(super) use cutover::{extend, finalize};
+pub(super) use delete::delete as delete_key;
 pub(super) use keys::{
-    check_references, create as create_key, delete as delete_key, Created as CreatedKey,
-    KeySettings, NewKey,
+    check_references, create as create_key, Created as CreatedKey, KeySettings, NewKey,
 };
 pub(super) use locked::Locked;
 #[cfg(test)]

@@ -114,7 +114,7 @@ fn steps(alert: &str, runbook: &str) -> Vec<Step> {
 #[test]
 fn every_runbook_names_a_role_for_each_command_and_the_steps_with_the_rule_off_and_on() {
     let all = runbooks();
-    assert_eq!(all.len(), 8);
+    assert_eq!(all.len(), 9);
     for (alert, runbook) in &all {
         let steps = steps(alert, runbook);
         assert!(!steps.is_empty(), "{alert}: no command: {runbook}");
@@ -197,12 +197,42 @@ async fn prepare(root: &Client, fake: &FakeProvider, alert: &str, key: &str) {
                 "{read:#}"
             );
         }
+        "AiKeyDeletedKeyManualRevocationUnacknowledged" => {
+            let rotated = rotate(json!({ "grace_period": "0s" })).await;
+            assert!(rotated.is_success(), "{}", rotated.text);
+            let deleted = root.delete(&format!("ai-keys/keys/{key}")).await;
+            assert!(deleted.is_success(), "{}", deleted.text);
+            assert!(
+                deleted_manual_of(root, key).await > 0,
+                "the deleted key's manual revocation is counted"
+            );
+        }
         other => panic!("no set-up for alert {other}: teach prepare() what its key looks like"),
     }
 }
 
+/// How many manual revocations of deleted key `key` the report lists, nobody having acknowledged
+/// them.
+async fn deleted_manual_of(root: &Client, key: &str) -> usize {
+    let report = read_ok(root, "ai-keys/report").await;
+    report["deleted_keys_revocations_manual"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["key"] == key)
+        .count()
+}
+
 /// After `alert`'s runbook ran on `key` (current version `before`): what it fixed is fixed.
 async fn check_fixed(root: &Client, alert: &str, key: &str, before: u64) {
+    if alert == "AiKeyDeletedKeyManualRevocationUnacknowledged" {
+        assert_eq!(
+            deleted_manual_of(root, key).await,
+            0,
+            "{alert}: the runbook acknowledged {key}'s"
+        );
+        return;
+    }
     let read = read_key(root, key).await;
     let current = read["current_version"].as_u64().expect("current_version");
     match alert {
@@ -330,9 +360,10 @@ async fn every_runbook_command_is_accepted_as_its_role_with_the_rule_off_and_on(
         }
         for (alert, runbook) in &all {
             let key = key(alert, rule);
-            let before = read_key(&root, &key).await["current_version"]
+            // 0 for a key its alert's set-up deleted.
+            let before = root.read(&format!("ai-keys/keys/{key}")).await.data()["current_version"]
                 .as_u64()
-                .expect("current_version");
+                .unwrap_or(0);
             for step in steps(alert, runbook) {
                 if step.rule.is_some_and(|r| r != rule) {
                     continue;

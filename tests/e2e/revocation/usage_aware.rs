@@ -182,8 +182,10 @@ async fn a_previous_key_in_use_is_kept_until_quiet_or_max_grace() {
         SHORT_DEADLINE,
         || async move {
             assert!(app_uses(fa, ab.0).await && app_uses(fa, ab.1).await && app_uses(fd, cc).await);
+            // Each tick that sees a key in use postpones it again, so a key the first tick
+            // reached may be postponed more than once before the other is.
             let (va, vb) = (v2(ca, "busy-then-quiet").await, v2(ca, "busy").await);
-            va["grace_extensions"] == 1 && vb["grace_extensions"] == 1
+            va["grace_extensions"].as_u64() >= Some(1) && vb["grace_extensions"].as_u64() >= Some(1)
         },
     )
     .await;
@@ -191,6 +193,7 @@ async fn a_previous_key_in_use_is_kept_until_quiet_or_max_grace() {
     assert!(postponed_at < a_planned, "postponed before the planned end");
 
     let va = v2(&client, "busy-then-quiet").await;
+    let a_postponed = va["grace_extensions"].as_u64().expect("grace_extensions");
     assert_eq!(
         time(&va["planned_grace_expires_time"]),
         a_planned,
@@ -227,7 +230,7 @@ async fn a_previous_key_in_use_is_kept_until_quiet_or_max_grace() {
             .lines()
             .any(|l| l.starts_with("ai_keys_grace_extensions_total{")
                 && l.contains("key=\"busy-then-quiet\"")
-                && l.ends_with(" 1")),
+                && l.ends_with(&format!(" {a_postponed}"))),
         "{metrics}"
     );
 
@@ -321,7 +324,7 @@ async fn a_previous_key_in_use_is_kept_until_quiet_or_max_grace() {
     assert!(rose.is_some(), "{:#?}", history(&client, "spending").await);
     assert_eq!(
         v2(&client, "busy-then-quiet").await["grace_extensions"],
-        1,
+        a_postponed,
         "not postponed once quiet"
     );
     let vb = v2(&client, "busy").await;

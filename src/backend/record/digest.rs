@@ -15,7 +15,7 @@ use super::key::{KeyState, Overrides};
 use super::store;
 use crate::framework::{get_summary, Error, Storage};
 use crate::rotation::key::grace_open;
-use crate::rotation::VersionState;
+use crate::rotation::{ProviderRevocation, VersionState};
 
 /// A `previous` version's grace end and planned grace end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +108,18 @@ impl KeyDigest {
     /// The digest of `k`.
     pub(crate) fn of(k: &KeyState) -> KeyDigest {
         let versions = || k.versions.versions.values();
+        // The versions' revocations of one kind, as the digest lists them.
+        let revocations_where = |kind: fn(&ProviderRevocation) -> bool| {
+            versions()
+                .filter_map(|v| Some((v.number, v.provider_revocation.as_ref()?)))
+                .filter(|(_, r)| kind(r))
+                .map(|(version, r)| PendingRevocation {
+                    version,
+                    provider: r.provider.as_str().into(),
+                    requested: r.requested_time,
+                })
+                .collect()
+        };
         let settings = Settings {
             rotation_period: k.rotation_period,
             grace_period: k.grace_period,
@@ -132,15 +144,7 @@ impl KeyDigest {
             pending: versions()
                 .filter(|v| v.state == VersionState::Pending)
                 .count(),
-            revocations: versions()
-                .filter_map(|v| Some((v.number, v.provider_revocation.as_ref()?)))
-                .filter(|(_, r)| r.is_pending())
-                .map(|(version, r)| PendingRevocation {
-                    version,
-                    provider: r.provider.as_str().into(),
-                    requested: r.requested_time,
-                })
-                .collect(),
+            revocations: revocations_where(ProviderRevocation::is_pending),
             live: versions()
                 .filter(|v| v.state.keeps_value())
                 .filter(|v| v.origin.is_some() || (v.provider_key_id.is_some() && v.owned()))
@@ -149,15 +153,7 @@ impl KeyDigest {
                     Some((v.number, provider.into()))
                 })
                 .collect(),
-            manual: versions()
-                .filter_map(|v| Some((v.number, v.provider_revocation.as_ref()?)))
-                .filter(|(_, r)| r.is_unacknowledged_manual())
-                .map(|(version, r)| PendingRevocation {
-                    version,
-                    provider: r.provider.as_str().into(),
-                    requested: r.requested_time,
-                })
-                .collect(),
+            manual: revocations_where(ProviderRevocation::is_unacknowledged_manual),
             auto_failures: k.auto.failures,
             last_error: k.last_error.is_some(),
             rotations: k.stats.rotations,

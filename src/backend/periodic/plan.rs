@@ -15,7 +15,8 @@ pub(super) const OVERDUE_WARNING_EVERY: chrono::TimeDelta = chrono::TimeDelta::h
 /// When the tick next has work on key `name`, seen at `now`: the earliest of its previous
 /// version's grace end ([`crate::rotation::KeyVersions::grace_end`]), the usage check before it
 /// ([`crate::rotation::KeyVersions::next_usage_check_time`]), its next overdue warning, its next
-/// automatic rotation ([`auto_rotation_time`]) and, on a cron schedule with a window, the close
+/// automatic rotation ([`auto_rotation_time`]), its next health check
+/// ([`super::health::check_time`]) and, on a cron schedule with a window, the close
 /// of the current window (where a missed rotation is recorded); `None` when nothing is ever due
 /// until the key changes. What the tick's index of due times holds (`due_index`).
 pub(super) fn next_work_time(
@@ -30,6 +31,7 @@ pub(super) fn next_work_time(
         overdue_warning_time(key, periods, now),
         auto_rotation_time(name, key, periods, now),
         window_close_time(key, periods, now),
+        super::health::check_time(name, key, periods),
     ]
     .into_iter()
     .flatten()
@@ -71,7 +73,8 @@ fn window_close_time(
 }
 
 /// When the scheduler starts rotating this key: `None` when automatic rotation is off, a
-/// version is pending or there is none current; else the key's next rotation time
+/// version is pending or there is none current; the time its provider first refused the
+/// current key (health checks), if it did; else the key's next rotation time
 /// ([`policy::Periods::next_rotation_time`]: with a cron schedule and a window, inside a window
 /// still open or ahead), for a period moved by a per-key offset inside the rotation window (so
 /// keys due together do not all rotate in the same tick), and no earlier than a running
@@ -101,6 +104,8 @@ pub(super) fn auto_rotation_time(
     let due = chrono::TimeDelta::try_seconds(spread)
         .and_then(|d| due.checked_add_signed(d))
         .unwrap_or(due);
+    // A current key its provider refuses is due at once (`health`).
+    let due = current.rejected_since().map_or(due, |r| r.min(due));
     Some(match key.auto.next_attempt_time {
         Some(t) if t > due => t,
         _ => due,

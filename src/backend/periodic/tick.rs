@@ -1,8 +1,9 @@
 //! The engine's own work, on the host's periodic `rollback` tick (every 60 s, active node only):
 //! ask the providers whether previous versions whose grace ends soon are still used (and
 //! postpone their end if so, [`super::usage`]), retire previous versions whose grace has ended
-//! (revoking them at the provider), rotate keys
-//! with `auto_rotate` that are due, and warn once a day about overdue keys. (Intents that crashes
+//! (revoking them at the provider), test current keys at their provider
+//! ([`super::health`]), rotate keys with `auto_rotate` that are due (or that their provider
+//! refuses), and warn once a day about overdue keys. (Intents that crashes
 //! and provider outages left are settled by [`super::provider_ops::recover`], which the framework's
 //! WAL driver runs on the same tick.)
 //!
@@ -172,6 +173,10 @@ async fn tick_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(),
     if super::usage::check(shared, storage, &mut locked, periods).await? {
         dirty = true;
     }
+    // The current key at its provider, every health_check_interval.
+    if super::health::check(shared, storage, &mut locked, periods, now).await? {
+        dirty = true;
+    }
     if let Some(age) = periods.age(&locked.key_ref().versions, now) {
         let last = locked.key_ref().auto.last_overdue_warning;
         if age.overdue && last.is_none_or(|t| now - t >= OVERDUE_WARNING_EVERY) {
@@ -241,7 +246,8 @@ fn note_missed_window(
 }
 
 /// One automatic attempt. The back-off is recorded before the attempt, so a failure (whatever
-/// it is) leaves it in place; a success resets it.
+/// it is) leaves it in place; a success resets it. A current version its provider refuses gets
+/// no grace: it no longer works, and the rotation revokes it at once.
 async fn auto_rotate(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
@@ -252,8 +258,14 @@ async fn auto_rotate(
     let failures = locked.key_ref().auto.failures.saturating_add(1);
     locked.key().auto.failures = failures;
     locked.key().auto.next_attempt_time = Some(now + backoff(failures));
-    tracing::info!(key = %name, "automatic rotation starting");
-    match workflows::rotate(shared, storage, locked, None, None, None).await {
+    let rejected = locked
+        .key_ref()
+        .versions
+        .current()
+        .is_some_and(|v| v.rejected_since().is_some());
+    let grace = rejected.then_some(0);
+    tracing::info!(key = %name, rejected, "automatic rotation starting");
+    match workflows::rotate(shared, storage, locked, None, grace, None).await {
         Ok(_) => tracing::info!(key = %name, "automatic rotation done"),
         Err(e) => {
             tracing::warn!(key = %name, attempt = failures, error = %e, "automatic rotation failed; current version unchanged, will retry with back-off")

@@ -1,0 +1,158 @@
+//! Health checks of current keys (on the periodic tick, active node only): every
+//! `health_check_interval` the current version of each key with a provider is tested at that
+//! provider, the same key test `test/` makes (no tokens billed).
+//!
+//! - **When**: [`check_time`], from the record alone (the due index asks it too, so an idle
+//!   tick reads no record): the engine's last call with the key (test or check), else its
+//!   promotion, plus the interval, plus a spread of up to a tenth of the interval fixed by the
+//!   key's name and that time (keys created together do not all go in the same tick). Never
+//!   before a whole interval has passed, so at most one call per key per interval, whatever
+//!   else makes the tick open the key.
+//! - **What is kept**: the result on the version ([`crate::rotation::HealthCheck`]: outcome,
+//!   status, the provider's message, never a value) and a counter by outcome; one write per
+//!   check. The engine's own calls are not use: usage-aware revocation and reports read them as
+//!   the engine's ([`crate::rotation::Version::engine_call_time`]).
+//! - **A refusal** (`bad_key`, `unfunded`; [`crate::rotation::is_refusal`]) starts a run of
+//!   refusals: a `current_key_rejected` history event with the provider's answer, a warning in
+//!   the log, and the key flagged (`keys/`, `overdue`, `report`, metric
+//!   `ai_keys_current_key_rejected`) until a check passes or a new version is promoted. With
+//!   `auto_rotate` the key is due for automatic rotation at once, with no grace for the refused
+//!   version ([`super::plan::auto_rotation_time`], [`super::tick`]). An unavailable provider
+//!   (429, 5xx, timeout) is no refusal: the next interval tries again.
+//!
+//! Crash safety: a check changes no version's state and calls no provider mutation; a crash
+//! before its write only repeats the check on the next tick.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::backend::policy::Periods;
+use crate::backend::provider_ops;
+use crate::backend::record::KeyState;
+use crate::backend::shared::Shared;
+use crate::backend::workflows::Locked;
+use crate::framework::{Error, Storage};
+use crate::rotation::{HealthCheck, TestOutcome, TestResult};
+
+/// The spread of a check time: at most a tenth of the interval.
+const SPREAD_DIVISOR: i64 = 10;
+
+/// When the current version of `key` (named `name`) is next checked at its provider: `None`
+/// with the checks off (`health_check_interval` 0), without a provider, or without a current
+/// version holding a value.
+pub(super) fn check_time(name: &str, key: &KeyState, periods: Periods) -> Option<DateTime<Utc>> {
+    let interval = periods.health_check_interval;
+    if interval <= 0 || key.provider.is_none() {
+        return None;
+    }
+    let current = key.versions.current()?;
+    current.value.as_ref()?;
+    let base = [
+        current.engine_call_time(),
+        current.promoted_time,
+        Some(current.created_time),
+    ]
+    .into_iter()
+    .flatten()
+    .max()?;
+    let after = interval.saturating_add(spread(name, base, interval));
+    base.checked_add_signed(TimeDelta::try_seconds(after)?)
+}
+
+/// A fixed share (0 to a tenth) of `interval`, from the key's name and the time checked from.
+fn spread(name: &str, base: DateTime<Utc>, interval: i64) -> i64 {
+    let mut hash = Sha256::new();
+    hash.update(name.as_bytes());
+    hash.update(base.timestamp_micros().to_be_bytes());
+    let n = hash
+        .finalize()
+        .iter()
+        .take(8)
+        .fold(0u64, |n, b| (n << 8) | u64::from(*b));
+    let most = (interval / SPREAD_DIVISOR).max(0) as u64;
+    i64::try_from(n % (most + 1)).unwrap_or(0)
+}
+
+/// Checks the key's current version if its check is due at `now`; whether the record changed.
+pub(super) async fn check(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    locked: &mut Locked,
+    periods: Periods,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let key = locked.key_ref();
+    if check_time(&key.name, key, periods).is_none_or(|at| at > now) {
+        return Ok(false);
+    }
+    let (Some(current), Some(provider)) = (key.versions.current(), key.provider.clone()) else {
+        return Ok(false);
+    };
+    let Some(value) = current.value.clone() else {
+        return Ok(false);
+    };
+    let number = current.number;
+    let name = key.name.clone();
+    let result = match provider_ops::test(shared, storage, Some(&provider), &value).await {
+        Ok(result) => result,
+        // The configuration could not be read (or was deleted): nothing is known of the key.
+        Err(e) => TestResult {
+            outcome: TestOutcome::ProviderUnavailable,
+            status_code: None,
+            detail: format!("provider {provider:?} could not be used: {e}"),
+            time: Utc::now(),
+        },
+    };
+    let outcome = result.outcome.as_str();
+    *locked
+        .key()
+        .stats
+        .health_checks
+        .entry(outcome.to_string())
+        .or_default() += 1;
+    let auto_rotate = locked.key_ref().auto_rotate;
+    let Some(version) = locked.key().versions.versions.get_mut(&number) else {
+        return Ok(true);
+    };
+    let previous = version.health_check.take();
+    let check = HealthCheck::after(previous.as_ref(), result.clone());
+    let newly_rejected = check.newly_rejected(previous.as_ref());
+    let accepted_again = previous.as_ref().is_some_and(|p| p.rejected_since.is_some())
+        && check.rejected_since.is_none();
+    version.health_check = Some(check);
+    let answer = answer(&result);
+    if newly_rejected {
+        let next = if auto_rotate {
+            "auto_rotate: rotating now, with no grace for this version"
+        } else {
+            "rotate the key (rotate/ or the four steps); it stays flagged until a new version is promoted"
+        };
+        tracing::warn!(key = %name, version = number, outcome, provider = %provider, "provider refused the current key at its health check");
+        let detail =
+            format!("provider {provider:?} refused the current key at its health check: {answer}; {next}");
+        locked.note("current_key_rejected", Some(number), Some(outcome), &detail);
+    } else if accepted_again {
+        tracing::info!(key = %name, version = number, provider = %provider, "provider accepts the current key again");
+        let detail = format!("provider {provider:?} accepts the current key again: {answer}");
+        locked.note("current_key_accepted", Some(number), Some(outcome), &detail);
+    } else if result.outcome == TestOutcome::ProviderUnavailable {
+        tracing::info!(key = %name, version = number, provider = %provider, "health check: provider unavailable; next interval tries again");
+    }
+    Ok(true)
+}
+
+/// The provider's answer as the history says it: outcome, status and message (never a value:
+/// key tests report the provider's error message only).
+fn answer(result: &TestResult) -> String {
+    let status = result
+        .status_code
+        .map(|c| format!(" (HTTP {c})"))
+        .unwrap_or_default();
+    if result.detail.is_empty() {
+        format!("{}{status}", result.outcome)
+    } else {
+        format!("{}{status}: {}", result.outcome, result.detail)
+    }
+}

@@ -156,6 +156,8 @@ async fn prepare(root: &Client, fake: &FakeProvider, alert: &str, key: &str) {
     match alert {
         "AiKeyOverdue"
         | "AiKeyDueSoonWithoutAutoRotate"
+        | "AiKeyCurrentKeyRejected"
+        | "AiKeyProviderExpiryNear"
         | "AiKeysPeriodicWorkStalled"
         | "AiKeysNotScraped" => {}
         "AiKeyRotationFailed" => {
@@ -236,7 +238,11 @@ async fn check_fixed(root: &Client, alert: &str, key: &str, before: u64) {
     let read = read_key(root, key).await;
     let current = read["current_version"].as_u64().expect("current_version");
     match alert {
-        "AiKeyOverdue" | "AiKeyDueSoonWithoutAutoRotate" | "AiKeyRotationFailed" => {
+        "AiKeyOverdue"
+        | "AiKeyDueSoonWithoutAutoRotate"
+        | "AiKeyRotationFailed"
+        | "AiKeyCurrentKeyRejected"
+        | "AiKeyProviderExpiryNear" => {
             assert!(
                 current > before,
                 "{alert}: the runbook rotated {key}: {read:#}"

@@ -93,13 +93,19 @@ mod tests {
     #[test]
     fn a_refusal_starts_a_run_that_only_an_accepted_check_ends() {
         let first = HealthCheck::after(None, result(TestOutcome::BadKey, 1));
-        assert_eq!(first.rejected_since, Some(result(TestOutcome::BadKey, 1).time));
+        assert_eq!(
+            first.rejected_since,
+            Some(result(TestOutcome::BadKey, 1).time)
+        );
         assert!(first.newly_rejected(None));
         let again = HealthCheck::after(Some(&first), result(TestOutcome::Unfunded, 2));
         assert_eq!(again.rejected_since, first.rejected_since);
         assert!(!again.newly_rejected(Some(&first)));
         let outage = HealthCheck::after(Some(&again), result(TestOutcome::ProviderUnavailable, 3));
-        assert_eq!(outage.rejected_since, first.rejected_since, "an outage clears nothing");
+        assert_eq!(
+            outage.rejected_since, first.rejected_since,
+            "an outage clears nothing"
+        );
         let fine = HealthCheck::after(Some(&outage), result(TestOutcome::Passed, 4));
         assert_eq!(fine.rejected_since, None);
     }

@@ -119,7 +119,9 @@ pub(super) async fn check(
     let previous = version.health_check.take();
     let check = HealthCheck::after(previous.as_ref(), result.clone());
     let newly_rejected = check.newly_rejected(previous.as_ref());
-    let accepted_again = previous.as_ref().is_some_and(|p| p.rejected_since.is_some())
+    let accepted_again = previous
+        .as_ref()
+        .is_some_and(|p| p.rejected_since.is_some())
         && check.rejected_since.is_none();
     version.health_check = Some(check);
     let answer = answer(&result);
@@ -130,8 +132,9 @@ pub(super) async fn check(
             "rotate the key (rotate/ or the four steps); it stays flagged until a new version is promoted"
         };
         tracing::warn!(key = %name, version = number, outcome, provider = %provider, "provider refused the current key at its health check");
-        let detail =
-            format!("provider {provider:?} refused the current key at its health check: {answer}; {next}");
+        let detail = format!(
+            "provider {provider:?} refused the current key at its health check: {answer}; {next}"
+        );
         locked.note("current_key_rejected", Some(number), Some(outcome), &detail);
     } else if accepted_again {
         tracing::info!(key = %name, version = number, provider = %provider, "provider accepts the current key again");

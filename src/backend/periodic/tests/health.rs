@@ -166,7 +166,10 @@ async fn a_refused_current_key_is_recorded_once_and_flagged_until_a_check_passes
     let read = h.read("keys/k").await;
     assert_eq!(read["current_key_rejected"], false, "{read:#}");
     assert_eq!(read["current_key_rejected_time"], Value::Null);
-    assert_eq!(events(&h.history("k").await, "current_key_accepted").len(), 1);
+    assert_eq!(
+        events(&h.history("k").await, "current_key_accepted").len(),
+        1
+    );
     assert!(h.read("overdue").await["keys"]
         .as_array()
         .unwrap()
@@ -190,7 +193,11 @@ async fn an_unavailable_provider_is_no_refusal_and_is_tried_again_next_interval(
         assert!(events(&h.history("k").await, "current_key_rejected").is_empty());
         let before = probes(&fake);
         h.tick().await.unwrap();
-        assert_eq!(probes(&fake), before, "{status}: retried before the next interval");
+        assert_eq!(
+            probes(&fake),
+            before,
+            "{status}: retried before the next interval"
+        );
         age(&h, 2 * HOUR).await;
         h.tick().await.unwrap();
         // One key test (the provider client's bounded retries of a transient answer inside it).
@@ -226,9 +233,12 @@ async fn an_interval_of_zero_makes_no_calls_and_overrides_clear_back_to_the_sche
     let schedule = h.read("schedules/watched").await;
     assert_eq!(schedule["health_check_interval"], 0, "{schedule:#}");
     assert_eq!(schedule["expiry_warning"], 30 * 24 * HOUR);
-    h.write("keys/k", json!({ "schedule": "watched", "expiry_warning": "2d" }))
-        .await
-        .unwrap();
+    h.write(
+        "keys/k",
+        json!({ "schedule": "watched", "expiry_warning": "2d" }),
+    )
+    .await
+    .unwrap();
     let read = h.read("keys/k").await;
     assert_eq!(read["health_check_interval"], 0);
     assert_eq!(read["expiry_warning"], 2 * 24 * HOUR);

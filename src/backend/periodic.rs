@@ -15,6 +15,7 @@ mod tick;
 mod usage;
 
 pub(super) use state::TickState;
+pub(super) use health::{check_live_versions, VersionCheck};
 pub(super) use tick::tick;
 
 #[cfg(test)]

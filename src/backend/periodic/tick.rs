@@ -193,7 +193,8 @@ async fn tick_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(),
         locked.commit(shared, storage).await?;
     }
     if due_for_auto_rotation(name, locked.key_ref(), periods, now) {
-        auto_rotate(shared, storage, locked, now).await;
+        // A failure is recorded on the key (last_error, back-off) and logged.
+        let _ = auto_rotate(shared, storage, locked, now).await;
     }
     Ok(())
 }
@@ -248,12 +249,12 @@ fn note_missed_window(
 /// One automatic attempt. The back-off is recorded before the attempt, so a failure (whatever
 /// it is) leaves it in place; a success resets it. A current version its provider refuses gets
 /// no grace: it no longer works, and the rotation revokes it at once.
-async fn auto_rotate(
+pub(super) async fn auto_rotate(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
     mut locked: Locked,
     now: DateTime<Utc>,
-) {
+) -> Result<(), String> {
     let name = locked.key_ref().name.clone();
     let failures = locked.key_ref().auto.failures.saturating_add(1);
     locked.key().auto.failures = failures;
@@ -266,9 +267,13 @@ async fn auto_rotate(
     let grace = rejected.then_some(0);
     tracing::info!(key = %name, rejected, "automatic rotation starting");
     match workflows::rotate(shared, storage, locked, None, grace, None).await {
-        Ok(_) => tracing::info!(key = %name, "automatic rotation done"),
+        Ok(_) => {
+            tracing::info!(key = %name, "automatic rotation done");
+            Ok(())
+        }
         Err(e) => {
-            tracing::warn!(key = %name, attempt = failures, error = %e, "automatic rotation failed; current version unchanged, will retry with back-off")
+            tracing::warn!(key = %name, attempt = failures, error = %e, "automatic rotation failed; current version unchanged, will retry with back-off");
+            Err(e.to_string())
         }
     }
 }

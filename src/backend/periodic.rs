@@ -14,8 +14,8 @@ mod state;
 mod tick;
 mod usage;
 
-pub(super) use state::TickState;
 pub(super) use health::{check_live_versions, VersionCheck};
+pub(super) use state::TickState;
 pub(super) use tick::tick;
 
 #[cfg(test)]

@@ -57,7 +57,8 @@ pub(super) async fn reconcile(
         .buffer_unordered(KEY_CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
-    let (mut tested, mut rejected, mut rotated, mut errors) = (0, Vec::new(), Vec::new(), Vec::new());
+    let (mut tested, mut rejected, mut rotated, mut errors) =
+        (0, Vec::new(), Vec::new(), Vec::new());
     let mut checks = checks;
     checks.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, found) in checks {

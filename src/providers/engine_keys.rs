@@ -92,7 +92,12 @@ pub(super) async fn openai(
                 &["/error/code", "/error/type"],
             )
             .await?;
-        for k in page.get("data").and_then(Value::as_array).into_iter().flatten() {
+        for k in page
+            .get("data")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let owner_id = k
                 .pointer("/owner/service_account/id")
                 .and_then(Value::as_str);

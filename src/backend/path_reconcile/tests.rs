@@ -16,7 +16,9 @@ async fn with_orphans() -> (Harness, FakeOpenRouter) {
     let h = Harness::new().await;
     let fake = FakeOpenRouter::start(200).await;
     fake.configure(&h, "or").await;
-    h.create("keys/k", json!({ "provider": "or" })).await.unwrap();
+    h.create("keys/k", json!({ "provider": "or" }))
+        .await
+        .unwrap();
     *fake.listed.lock().unwrap() = vec![
         json!({ "name": "ai-keys-k-0123456789ab", "hash": "hash-1" }),
         json!({ "name": "ai-keys-k-aaaaaaaaaaaa", "hash": "hash-77" }),
@@ -27,11 +29,15 @@ async fn with_orphans() -> (Harness, FakeOpenRouter) {
 }
 
 async fn reconcile(h: &Harness, dry_run: bool) -> Value {
-    h.call(Operation::Update, "reconcile", json!({ "dry_run": dry_run }))
-        .await
-        .unwrap()
-        .expect("an answer")
-        .data_value()
+    h.call(
+        Operation::Update,
+        "reconcile",
+        json!({ "dry_run": dry_run }),
+    )
+    .await
+    .unwrap()
+    .expect("an answer")
+    .data_value()
 }
 
 fn deletes(fake: &FakeOpenRouter) -> Vec<String> {

@@ -129,7 +129,9 @@ fn record(locked: &mut Locked, number: u32, provider: &str, result: TestResult) 
     let previous = version.health_check.take();
     let check = HealthCheck::after(previous.as_ref(), result.clone());
     let newly_rejected = check.newly_rejected(previous.as_ref());
-    let accepted_again = previous.as_ref().is_some_and(|p| p.rejected_since.is_some())
+    let accepted_again = previous
+        .as_ref()
+        .is_some_and(|p| p.rejected_since.is_some())
         && check.rejected_since.is_none();
     version.health_check = Some(check);
     let answer = answer(&result);
@@ -149,7 +151,12 @@ fn record(locked: &mut Locked, number: u32, provider: &str, result: TestResult) 
         let detail = format!(
             "provider {provider:?} refused this previous version, still in its grace window: {answer}; applications still using it fail"
         );
-        locked.note("previous_key_rejected", Some(number), Some(outcome), &detail);
+        locked.note(
+            "previous_key_rejected",
+            Some(number),
+            Some(outcome),
+            &detail,
+        );
     } else if accepted_again && current {
         tracing::info!(key = %name, version = number, provider = %provider, "provider accepts the current key again");
         let detail = format!("provider {provider:?} accepts the current key again: {answer}");

@@ -71,7 +71,10 @@ async fn claims(storage: &dyn Storage) -> Result<Claims, Error> {
                 continue;
             };
             // Wherever the version says it lives, and the key's own provider too.
-            for p in [v.provider.as_ref(), key.provider.as_ref()].into_iter().flatten() {
+            for p in [v.provider.as_ref(), key.provider.as_ref()]
+                .into_iter()
+                .flatten()
+            {
                 c.ids.entry(p.clone()).or_default().insert(id.clone());
             }
         }
@@ -121,7 +124,8 @@ pub(super) async fn settle(
                 (Some(_), true) => "would_revoke".to_string(),
                 (Some(k), false) => {
                     let place = provider_ops::place_of(&cfg);
-                    match provider_ops::revoke_at(shared, storage, &provider, id, Some(&place)).await
+                    match provider_ops::revoke_at(shared, storage, &provider, id, Some(&place))
+                        .await
                     {
                         Ok(()) => {
                             tracing::warn!(provider = %provider, key = %k, provider_key_id = %id, "reconcile revoked a key no record claims");

@@ -7,6 +7,7 @@
 //! Above [`super::workflows`] (an automatic rotation is the scheduler running one) and below
 //! the mount, which owns the [`TickState`] and calls [`tick`].
 
+mod auto;
 mod due_index;
 mod health;
 mod plan;

@@ -2,8 +2,8 @@
 //! `health_check_interval` the current version of each key with a provider is tested at that
 //! provider, the same key test `test/` makes (no tokens billed).
 //!
-//! - **When**: [`check_time`], from the record alone (the due index asks it too, so an idle
-//!   tick reads no record): the engine's last call with the key (test or check), else its
+//! - **When**: [`health_check_time`](super::plan::health_check_time), from the record alone
+//!   (the due index asks it too, so an idle tick reads no record): the engine's last call with the key (test or check), else its
 //!   promotion, plus the interval, plus a spread of up to a tenth of the interval fixed by the
 //!   key's name and that time (keys created together do not all go in the same tick). Never
 //!   before a whole interval has passed, so at most one call per key per interval, whatever
@@ -25,55 +25,16 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use sha2::{Digest, Sha256};
+use chrono::{DateTime, Utc};
+
+use super::plan::health_check_time;
 
 use crate::backend::policy::Periods;
 use crate::backend::provider_ops;
-use crate::backend::record::KeyState;
 use crate::backend::shared::Shared;
 use crate::backend::workflows::Locked;
 use crate::framework::{Error, Storage};
 use crate::rotation::{HealthCheck, TestOutcome, TestResult, VersionState};
-
-/// The spread of a check time: at most a tenth of the interval.
-const SPREAD_DIVISOR: i64 = 10;
-
-/// When the current version of `key` (named `name`) is next checked at its provider: `None`
-/// with the checks off (`health_check_interval` 0), without a provider, or without a current
-/// version holding a value.
-pub(super) fn check_time(name: &str, key: &KeyState, periods: Periods) -> Option<DateTime<Utc>> {
-    let interval = periods.health_check_interval;
-    if interval <= 0 || key.provider.is_none() {
-        return None;
-    }
-    let current = key.versions.current()?;
-    current.value.as_ref()?;
-    let base = [
-        current.engine_call_time(),
-        current.promoted_time,
-        Some(current.created_time),
-    ]
-    .into_iter()
-    .flatten()
-    .max()?;
-    let after = interval.saturating_add(spread(name, base, interval));
-    base.checked_add_signed(TimeDelta::try_seconds(after)?)
-}
-
-/// A fixed share (0 to a tenth) of `interval`, from the key's name and the time checked from.
-fn spread(name: &str, base: DateTime<Utc>, interval: i64) -> i64 {
-    let mut hash = Sha256::new();
-    hash.update(name.as_bytes());
-    hash.update(base.timestamp_micros().to_be_bytes());
-    let n = hash
-        .finalize()
-        .iter()
-        .take(8)
-        .fold(0u64, |n, b| (n << 8) | u64::from(*b));
-    let most = (interval / SPREAD_DIVISOR).max(0) as u64;
-    i64::try_from(n % (most + 1)).unwrap_or(0)
-}
 
 /// Checks the key's current version if its check is due at `now`; whether the record changed.
 pub(super) async fn check(
@@ -84,7 +45,7 @@ pub(super) async fn check(
     now: DateTime<Utc>,
 ) -> Result<bool, Error> {
     let key = locked.key_ref();
-    if check_time(&key.name, key, periods).is_none_or(|at| at > now) {
+    if health_check_time(&key.name, key, periods).is_none_or(|at| at > now) {
         return Ok(false);
     }
     let (Some(current), Some(provider)) = (key.versions.current(), key.provider.clone()) else {
@@ -231,7 +192,7 @@ pub(crate) async fn check_live_versions(
     if !(rejected && key.auto_rotate && key.versions.pending().is_none()) {
         return Ok((found, None));
     }
-    let rotated = super::tick::auto_rotate(shared, storage, locked, now).await;
+    let rotated = super::auto::auto_rotate(shared, storage, locked, now).await;
     Ok((found, Some(rotated)))
 }
 

@@ -22,13 +22,13 @@ use futures::{FutureExt, StreamExt};
 
 use chrono::DateTime;
 
-use super::plan::{backoff, due_for_auto_rotation, OVERDUE_WARNING_EVERY};
+use super::plan::{due_for_auto_rotation, OVERDUE_WARNING_EVERY};
 use super::state::TickState;
 use crate::backend::policy::{self};
 use crate::backend::record::{self, Actor};
 use crate::backend::shared::Shared;
 use crate::backend::view;
-use crate::backend::workflows::{self, Locked};
+use crate::backend::workflows::Locked;
 use crate::framework::{Error, Request, Storage};
 
 /// Keys worked on at once.
@@ -194,7 +194,7 @@ async fn tick_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(),
     }
     if due_for_auto_rotation(name, locked.key_ref(), periods, now) {
         // A failure is recorded on the key (last_error, back-off) and logged.
-        let _ = auto_rotate(shared, storage, locked, now).await;
+        let _ = super::auto::auto_rotate(shared, storage, locked, now).await;
     }
     Ok(())
 }
@@ -244,36 +244,4 @@ fn note_missed_window(
     auto.missed_rotation_time = Some(missed);
     auto.next_attempt_time = None;
     true
-}
-
-/// One automatic attempt. The back-off is recorded before the attempt, so a failure (whatever
-/// it is) leaves it in place; a success resets it. A current version its provider refuses gets
-/// no grace: it no longer works, and the rotation revokes it at once.
-pub(super) async fn auto_rotate(
-    shared: &Arc<Shared>,
-    storage: &dyn Storage,
-    mut locked: Locked,
-    now: DateTime<Utc>,
-) -> Result<(), String> {
-    let name = locked.key_ref().name.clone();
-    let failures = locked.key_ref().auto.failures.saturating_add(1);
-    locked.key().auto.failures = failures;
-    locked.key().auto.next_attempt_time = Some(now + backoff(failures));
-    let rejected = locked
-        .key_ref()
-        .versions
-        .current()
-        .is_some_and(|v| v.rejected_since().is_some());
-    let grace = rejected.then_some(0);
-    tracing::info!(key = %name, rejected, "automatic rotation starting");
-    match workflows::rotate(shared, storage, locked, None, grace, None).await {
-        Ok(_) => {
-            tracing::info!(key = %name, "automatic rotation done");
-            Ok(())
-        }
-        Err(e) => {
-            tracing::warn!(key = %name, attempt = failures, error = %e, "automatic rotation failed; current version unchanged, will retry with back-off");
-            Err(e.to_string())
-        }
-    }
 }

@@ -3,9 +3,10 @@
 //! provider, the same key test `test/` makes (no tokens billed).
 //!
 //! - **When**: [`health_check_time`](super::plan::health_check_time), from the record alone
-//!   (the due index asks it too, so an idle tick reads no record): the engine's last call with the key (test or check), else its
-//!   promotion, plus the interval, plus a spread of up to a tenth of the interval fixed by the
-//!   key's name and that time (keys created together do not all go in the same tick). Never
+//!   (the due index asks it too, so an idle tick reads no record): the engine's last call with
+//!   the key (test or check), else its promotion, plus the interval, plus a spread of up to a
+//!   tenth of the interval fixed by the key's name and that time (keys created together do not
+//!   all go in the same tick). Never
 //!   before a whole interval has passed, so at most one call per key per interval, whatever
 //!   else makes the tick open the key.
 //! - **What is kept**: the result on the version ([`crate::rotation::HealthCheck`]: outcome,

@@ -183,8 +183,8 @@ const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 20] = [
         |k, add| if k.key.provider.is_some() { for o in HEALTH_OUTCOMES { add(&[o], k.health_checks(o) as f64) } }),
     ("ai_keys_provider_expiry_seconds", Kind::Gauge, "Seconds until the current version's key expires at its provider on its own (negative once past); only keys whose provider reported an expiry.", &["key"],
         |k, add| if let Some((left, _)) = k.provider_expiry { add(&[], left as f64) }),
-    ("ai_keys_provider_expiry_near", Kind::Gauge, "1 when the current version's provider expiry is within the key's expiry_warning (default 14d); only keys whose provider reported an expiry.", &["key"],
-        |k, add| if let Some((_, near)) = k.provider_expiry { add(&[], flag(near)) }),
+    ("ai_keys_provider_expiry_near", Kind::Gauge, "1 when the current version's provider expiry is within the key's expiry_warning (default 14d); 0 otherwise, and for keys whose provider reported no expiry.", &["key"],
+        |k, add| add(&[], flag(k.provider_expiry.is_some_and(|(_, near)| near)))),
 ];
 
 /// The snapshot, one family at a time (so only one family's samples exist at once): the

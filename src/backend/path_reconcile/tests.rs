@@ -120,3 +120,37 @@ async fn a_refused_current_version_is_flagged_as_the_health_check_does() {
         "{events:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_refused_previous_version_in_its_grace_window_is_recorded_too() {
+    let (h, fake) = with_orphans().await;
+    fake.listed.lock().unwrap().clear();
+    h.write("rotate/k", json!({ "grace_period": "1h" }))
+        .await
+        .unwrap();
+    fake.test_status.store(401, Ordering::SeqCst);
+    let out = reconcile(&h, false).await;
+    assert_eq!(out["versions_tested"], 2, "{out:#}");
+    let rejected = out["versions_rejected"].as_array().unwrap();
+    let states: Vec<(&Value, &Value)> = rejected
+        .iter()
+        .map(|r| (&r["version"], &r["state"]))
+        .collect();
+    assert!(states.contains(&(&json!(1), &json!("previous"))), "{out:#}");
+    assert!(states.contains(&(&json!(2), &json!("current"))), "{out:#}");
+    let events = h.history("k").await;
+    let of = |event: &str| {
+        events
+            .iter()
+            .filter(|e| e["event"] == event)
+            .map(|e| e["version"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of("previous_key_rejected"), vec![json!(1)], "{events:#?}");
+    assert_eq!(of("current_key_rejected"), vec![json!(2)], "{events:#?}");
+    let read = h.read("keys/k").await;
+    assert_eq!(
+        read["versions"]["1"]["health_check"]["outcome"], "bad_key",
+        "{read:#}"
+    );
+}

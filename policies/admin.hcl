@@ -9,6 +9,7 @@
 # can: read metrics
 # can: read report
 # can: update acknowledge/*
+# can: update reconcile
 # cannot: read creds/*
 # cannot: update stage/*
 # cannot: update test/*
@@ -21,6 +22,7 @@
 #
 # May read and change the engine configuration, schedules, providers (the admin key is
 # write-only) and keys (create from a value, change settings, delete), and read the reports.
+# May run reconcile (after a restore: revokes keys the engine made that no record claims).
 # May acknowledge a manual revocation: the administrator, who holds the providers' consoles,
 # revokes by hand what the engine does not own and records it.
 # No creds/: an administrator who could read every application's key would defeat the app role;
@@ -53,5 +55,8 @@ path "ai-keys/report" {
   capabilities = ["read"]
 }
 path "ai-keys/acknowledge/*" {
+  capabilities = ["update"]
+}
+path "ai-keys/reconcile" {
   capabilities = ["update"]
 }

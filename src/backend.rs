@@ -14,6 +14,7 @@ mod path_keys;
 mod path_metrics;
 mod path_overdue;
 mod path_providers;
+mod path_reconcile;
 mod path_report;
 mod path_rotate;
 mod path_schedules;
@@ -25,6 +26,7 @@ mod metrics;
 mod periodic;
 mod policy;
 mod provider_ops;
+mod reconcile;
 mod record;
 mod recovery;
 mod shared;
@@ -90,6 +92,7 @@ impl AiKeys {
             path_overdue::paths(&shared),
             path_metrics::paths(&shared, &periodic),
             path_report::paths(&shared),
+            path_reconcile::paths(&shared),
         ];
         let (tick_shared, tick_state) = (shared.clone(), periodic.clone());
         let wal_shared = shared.clone();

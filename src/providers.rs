@@ -20,6 +20,7 @@ mod azure_openai;
 mod classify;
 mod config;
 mod destination;
+mod engine_keys;
 mod error;
 mod gemini;
 mod http;
@@ -262,6 +263,26 @@ impl Providers {
         }
         let call = self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
         let result = provider(cfg.kind).find_by_name(&call, name).await;
+        result.map_err(|e| e.redacted(&[call.admin]))
+    }
+
+    /// Every key the provider shows named with `prefix` (the engine's naming), as `(id, name)`,
+    /// every list page read: OpenRouter's keys (disabled ones included), OpenAI's project API
+    /// keys of the engine's service account (the configuration's recorded one) or of a service
+    /// account named with `prefix` (the previous release's). For `reconcile`; empty for a type
+    /// that cannot create keys.
+    pub async fn list_engine_keys(
+        &self,
+        cfg: &ProviderConfig,
+        prefix: &str,
+    ) -> Result<Vec<(String, String)>, ProviderError> {
+        cfg.validate().map_err(ProviderError::Unsupported)?;
+        if !cfg.kind.creates_keys() {
+            return Ok(Vec::new());
+        }
+        let call = self.admin_call(cfg, cfg.capabilities().create, config::why_cannot_create)?;
+        let account = cfg.current_engine_account().and_then(|a| a.id.as_deref());
+        let result = provider(cfg.kind).list_named(&call, prefix, account).await;
         result.map_err(|e| e.redacted(&[call.admin]))
     }
 

@@ -18,6 +18,7 @@ pub mod change;
 pub mod cron;
 pub mod cutover;
 pub mod error;
+pub mod health;
 pub mod key;
 pub mod origin;
 pub mod reinstate;
@@ -40,6 +41,7 @@ pub use age::{
 pub use change::{Change, EventKind};
 pub use cron::{CronError, CronSpec};
 pub use error::RotationError;
+pub use health::{is_refusal, HealthCheck};
 pub use key::{KeyVersions, ReinstatementRequest, Version, ENTITY_PREFIX};
 pub use origin::{Origin, Place};
 pub use reinstate::TwoPersonRollback;

@@ -17,6 +17,8 @@ mod support;
 mod admin;
 #[path = "providers/config.rs"]
 mod config;
+#[path = "providers/engine_keys.rs"]
+mod engine_keys;
 #[path = "providers/lookup.rs"]
 mod lookup;
 #[path = "providers/reference.rs"]

@@ -70,6 +70,16 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 format!("Overrides the schedule's max_grace for this key. {} Set here, it also lowers config max_grace_period for this key: the largest grace_period promote/ or rotate/ may give. Cleared, the schedule's applies again.", policy::MAX_GRACE_HELP),
             ).clearable())
             .field(Field::new(
+                "health_check_interval",
+                FieldType::Duration,
+                format!("Overrides the schedule's health_check_interval for this key. {} Cleared, the schedule's applies again.", policy::HEALTH_CHECK_INTERVAL_HELP),
+            ).max(policy::MAX_WATCH_SECS).clearable())
+            .field(Field::new(
+                "expiry_warning",
+                FieldType::Duration,
+                format!("Overrides the schedule's expiry_warning for this key. {} Cleared, the schedule's applies again.", policy::EXPIRY_WARNING_HELP),
+            ).max(policy::MAX_WATCH_SECS).clearable())
+            .field(Field::new(
                 "auto_rotate",
                 FieldType::Bool,
                 "Rotate automatically when due. Requires a provider that can create keys.",
@@ -142,6 +152,14 @@ fn settings(d: &FieldData) -> Result<KeySettings, Error> {
         max_grace: d
             .is_set("max_grace")
             .then(|| d.get_clearable_duration("max_grace"))
+            .flatten(),
+        health_check_interval: d
+            .is_set("health_check_interval")
+            .then(|| d.get_clearable_duration("health_check_interval"))
+            .flatten(),
+        expiry_warning: d
+            .is_set("expiry_warning")
+            .then(|| d.get_clearable_duration("expiry_warning"))
             .flatten(),
         auto_rotate: d
             .is_set("auto_rotate")
@@ -297,7 +315,7 @@ rotation_window, a scheduled time whose window closed without a rotation shows a
 missed_rotation_time and next_rotation_time moves to the next scheduled time (the key stays \
 overdue). rotation_period reads 0 while a rotation_schedule is in force. \
 Each override of the schedule (rotation_period, rotation_schedule, rotation_window, \
-grace_period, usage_quiet_period, max_grace) is removed by giving it as an empty string (\"\"), \
+grace_period, usage_quiet_period, max_grace, health_check_interval, expiry_warning) is removed by giving it as an empty string (\"\"), \
 on update or create: the key then follows its schedule's value again, and reads show that value. \
 0 is a value, not a removal (grace_period=0 revokes the old version at once).";
 

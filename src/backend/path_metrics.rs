@@ -62,7 +62,9 @@ async fn metrics(
         let age = key
             .current
             .map(|(n, created)| periods.age_of(n, created, now));
-        figures.push(metrics::KeyFigures::new(name, key, age, now));
+        figures.push(
+            metrics::KeyFigures::new(name, key, age, now).expiry_warning(periods.expiry_warning),
+        );
     }
     let mount = metrics::mount_label(&req.mount_point);
     let deleted = provider_ops::of_deleted_keys(storage).await?.len();

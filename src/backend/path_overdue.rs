@@ -1,5 +1,5 @@
 //! `overdue`: keys whose current version is older than their rotation period (or missed its
-//! cron window), from the key digests.
+//! cron window), or whose provider refuses it (health checks), from the key digests.
 
 use std::sync::Arc;
 
@@ -63,13 +63,17 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         };
         let period = periods.rotation_period;
         let age = periods.age_of(number, created, now);
-        if age.overdue {
+        // A current key its provider refuses is listed whatever its age (health checks).
+        let rejected = key.watch.as_ref().and_then(|w| w.rejected_since);
+        if age.overdue || rejected.is_some() {
             let mut entry = json!({
                 "key": name,
                 "age_days": age.age_days,
                 "overdue_days": age.overdue_days,
                 "rotation_period_days": period_days(period),
                 "next_rotation_time": view::time(age.next_rotation_time),
+                "rejected": rejected.is_some(),
+                "current_key_rejected_time": rejected.map(view::time),
             });
             // Cron keys say so, and show a scheduled time whose window was missed.
             if let Some(spec) = periods.rotation_schedule {
@@ -90,7 +94,10 @@ overdue_days, rotation_period_days, next_rotation_time; keys with a cron rotatio
 show it and missed_rotation_time (overdue counts from the first scheduled time after the current \
 version was created; rotation_period_days is the longest interval between scheduled times plus \
 the window). max_age replaces every key's rotation period or schedule for this report (a key \
-created 45 days ago with max_age=30d is 15 days overdue).";
+created 45 days ago with max_age=30d is 15 days overdue). A key whose provider refuses its \
+current version at the engine's health checks is listed too, whatever its age, with rejected \
+true and current_key_rejected_time (when the provider first refused it), until a check passes \
+or a new version is promoted; every other entry shows rejected false.";
 
 #[cfg(test)]
 mod tests;

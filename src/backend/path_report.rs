@@ -226,6 +226,8 @@ async fn key_report(
             "acknowledged_by": ack.map(|a| a.actor.as_str()),
         }));
     }
+    // The current key its provider refuses (health checks), flagged until a new promotion.
+    let rejected = versions.current().and_then(|v| v.rejected_since());
     let promoted_by: Vec<Value> = sum
         .promotions
         .iter()
@@ -250,6 +252,9 @@ async fn key_report(
         "revocations_manual": manual,
         "revocations_acknowledged": acknowledged,
         "promoted_by": promoted_by,
+        "rejected": rejected.is_some(),
+        "current_key_rejected_time": rejected.map(view::time),
+        "last_health_check": versions.current().map_or(Value::Null, view::health_json),
     }))
 }
 
@@ -318,7 +323,12 @@ the record no longer keeps included); revocations_manual ([{version, provider, p
 fingerprint, requested_time, acknowledged_time, acknowledged_by}] of retired versions the engine \
 does not own and left to a person to revoke at the provider, not acknowledged yet) and \
 revocations_acknowledged (the same, once acknowledge/ recorded it done); promoted_by ([{version, \
-time, actor}] of every promotion in the window, actor as in history/). format=csv returns \
+time, actor}] of every promotion in the window, actor as in history/); rejected (true while the \
+provider refuses the current key at the engine's health checks, until a check passes or a new \
+version is promoted), current_key_rejected_time (when it first refused it, or null) and \
+last_health_check ({outcome, status_code, detail, time, rejected_since} of the current \
+version's last health check, or null; health checks are the engine's own calls, never counted \
+as tests or use). format=csv returns \
 text/csv with one row per key and the columns key, schedule, rotation_period_days, \
 current_version, current_age_days, oldest_age_days, within_period, rotations, \
 failed_rotations, last_test_outcome, last_test_time, versions_in_grace, \

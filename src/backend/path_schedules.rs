@@ -8,6 +8,10 @@ use super::policy::{
     self, load_schedule, Config, Schedule, DEFAULT_MAX_GRACE, DEFAULT_USAGE_QUIET_PERIOD,
     MAX_GRACE_HELP, SCHEDULES_PREFIX, USAGE_QUIET_PERIOD_HELP,
 };
+use super::policy::{
+    DEFAULT_EXPIRY_WARNING, DEFAULT_HEALTH_CHECK_INTERVAL, EXPIRY_WARNING_HELP,
+    HEALTH_CHECK_INTERVAL_HELP, MAX_WATCH_SECS,
+};
 use super::record;
 use super::shared::{bind, Shared};
 use super::view;
@@ -45,6 +49,18 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 USAGE_QUIET_PERIOD_HELP,
             ))
             .field(Field::new("max_grace", FieldType::Duration, MAX_GRACE_HELP))
+            .field(
+                Field::new(
+                    "health_check_interval",
+                    FieldType::Duration,
+                    HEALTH_CHECK_INTERVAL_HELP,
+                )
+                .max(MAX_WATCH_SECS),
+            )
+            .field(
+                Field::new("expiry_warning", FieldType::Duration, EXPIRY_WARNING_HELP)
+                    .max(MAX_WATCH_SECS),
+            )
             .operation(Operation::Create, "Create a schedule.", bind(shared, write))
             .operation(Operation::Update, "Update a schedule.", bind(shared, write))
             .operation(Operation::Read, "Read a schedule.", bind(shared, read))
@@ -82,12 +98,16 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let creating = existing.is_none();
     let usage_quiet_period = given(&d, "usage_quiet_period");
     let max_grace = given(&d, "max_grace");
+    let health_check_interval = given(&d, "health_check_interval");
+    let expiry_warning = given(&d, "expiry_warning");
     let mut schedule = match existing {
         Some(mut s) => {
             s.grace_period = grace_period.unwrap_or(s.grace_period);
             s.rotation_window = rotation_window.unwrap_or(s.rotation_window);
             s.usage_quiet_period = usage_quiet_period.unwrap_or(s.usage_quiet_period);
             s.max_grace = max_grace.unwrap_or(s.max_grace);
+            s.health_check_interval = health_check_interval.unwrap_or(s.health_check_interval);
+            s.expiry_warning = expiry_warning.unwrap_or(s.expiry_warning);
             s
         }
         None => Schedule {
@@ -98,6 +118,8 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             rotation_schedule: None,
             usage_quiet_period: usage_quiet_period.unwrap_or(DEFAULT_USAGE_QUIET_PERIOD),
             max_grace: max_grace.unwrap_or(DEFAULT_MAX_GRACE),
+            health_check_interval: health_check_interval.unwrap_or(DEFAULT_HEALTH_CHECK_INTERVAL),
+            expiry_warning: expiry_warning.unwrap_or(DEFAULT_EXPIRY_WARNING),
         },
     };
     policy::apply_to_schedule(&mut schedule, &cadence, creating)?;
@@ -150,6 +172,8 @@ over it with a period; with a cron schedule the time after each scheduled time i
 start, and a missed window waits for the next scheduled time). The engine creates production-tier1 \
 (30d, 24h), production (90d, 48h), staging (90d, 168h) and development (180d, 336h) on first \
 mount and never overwrites them. A schedule that keys still use cannot be deleted. \
+health_check_interval (default 1h, 0 off) is how often current keys are tested at their \
+provider, expiry_warning (default 14d) how early a provider expiry is reported. \
 usage_quiet_period (default 1h, 0 turns it off) and max_grace (default 7d) make revocation \
 usage-aware: shortly before a previous version's grace window ends, the engine asks its provider \
 (OpenAI last_used_at, OpenRouter usage) whether the key is still used, and postpones the end by \

@@ -20,6 +20,7 @@ pub(super) use cron_settings::{
 pub(super) use periods::{periods, periods_of, Periods};
 pub(super) use schedule::{
     load as load_schedule, require as require_schedule, seed as seed_schedules, Schedule,
-    ScheduleCache, DEFAULT_MAX_GRACE, DEFAULT_USAGE_QUIET_PERIOD, MAX_GRACE_HELP, SCHEDULES_PREFIX,
-    USAGE_QUIET_PERIOD_HELP,
+    ScheduleCache, DEFAULT_EXPIRY_WARNING, DEFAULT_HEALTH_CHECK_INTERVAL, DEFAULT_MAX_GRACE,
+    DEFAULT_USAGE_QUIET_PERIOD, EXPIRY_WARNING_HELP, HEALTH_CHECK_INTERVAL_HELP, MAX_GRACE_HELP,
+    MAX_WATCH_SECS, SCHEDULES_PREFIX, USAGE_QUIET_PERIOD_HELP,
 };

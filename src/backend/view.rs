@@ -81,7 +81,19 @@ fn version_json(v: &Version) -> Value {
         "provider_revocation": v.provider_revocation.as_ref().map(revocation_json),
         "grace_extensions": v.usage_check.as_ref().map_or(0, |c| c.extensions),
         "provider_expires_time": opt_time(v.provider_expires_time),
+        "health_check": health_json(v),
     })
+}
+
+/// A version's last health check: its test result and `rejected_since` (when the provider
+/// first refused the key in the current run of refusals, or null); null when never checked.
+pub(super) fn health_json(v: &Version) -> Value {
+    let Some(h) = &v.health_check else {
+        return Value::Null;
+    };
+    let mut out = test_json(&h.last);
+    out["rejected_since"] = opt_time(h.rejected_since);
+    out
 }
 
 /// Where a version's key lives: `{provider_type, base_url, scope, provider_key_id}`; null when
@@ -219,6 +231,7 @@ pub(super) fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> 
     let versions = &key.versions;
     let age = periods.age(versions, now);
     let cadence = policy::cadence_json(periods.rotation_schedule.as_ref(), periods.rotation_period);
+    let rejected = versions.current().and_then(Version::rejected_since);
     json!({
         "name": key.name,
         "provider": key.provider,
@@ -229,6 +242,8 @@ pub(super) fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> 
         "rotation_window": periods.rotation_window,
         "usage_quiet_period": periods.usage_quiet_period,
         "max_grace": periods.max_grace,
+        "health_check_interval": periods.health_check_interval,
+        "expiry_warning": periods.expiry_warning,
         "auto_rotate": key.auto_rotate,
         "custom_metadata": key.custom_metadata,
         "current_version": versions.current_version(),
@@ -242,6 +257,9 @@ pub(super) fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> 
         "missed_rotation_time": opt_time(age.as_ref().and_then(|a| a.missed_rotation_time)),
         "last_error": key.last_error,
         "reinstatement_request": reinstatement_json(versions, now),
+        "last_health_check": versions.current().map_or(Value::Null, health_json),
+        "current_key_rejected": rejected.is_some(),
+        "current_key_rejected_time": opt_time(rejected),
     })
 }
 

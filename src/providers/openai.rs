@@ -144,6 +144,15 @@ impl Provider for OpenAi {
     ) -> Result<Vec<String>, ProviderError> {
         find_by_name(&call.http, &call.base, call.admin, call.project(), name).await
     }
+
+    async fn list_named(
+        &self,
+        call: &AdminCall<'_>,
+        prefix: &str,
+        account: Option<&str>,
+    ) -> Result<Vec<(String, String)>, ProviderError> {
+        super::engine_keys::openai(call, prefix, account).await
+    }
 }
 use crate::secret::{validate_key_value, SecretValue};
 

@@ -129,6 +129,15 @@ impl Provider for OpenRouter {
     ) -> Result<Vec<String>, ProviderError> {
         find_by_label(&call.http, &call.base, call.admin, hint).await
     }
+
+    async fn list_named(
+        &self,
+        call: &AdminCall<'_>,
+        prefix: &str,
+        _account: Option<&str>,
+    ) -> Result<Vec<(String, String)>, ProviderError> {
+        super::engine_keys::openrouter(call, prefix).await
+    }
 }
 use crate::secret::{validate_key_value, SecretValue};
 

@@ -187,6 +187,18 @@ pub(crate) trait Provider: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// Every key the provider shows named with `prefix` (OpenAI: of the engine's service account
+    /// `account`), as `(id, name)`, every page: what `reconcile` compares with the records.
+    /// Empty for types that create no keys.
+    async fn list_named(
+        &self,
+        _call: &AdminCall<'_>,
+        _prefix: &str,
+        _account: Option<&str>,
+    ) -> Result<Vec<(String, String)>, ProviderError> {
+        Ok(Vec::new())
+    }
+
     /// The ids of every key whose ownership hint is `hint` (all pages), so that a possession
     /// proof comparing hints can tell whether the hint names one key only.
     async fn find_by_hint(

@@ -83,6 +83,9 @@ pub struct Version {
     /// creates, well after the version's rotation and grace), as the provider reported it.
     #[serde(default)]
     pub provider_expires_time: Option<DateTime<Utc>>,
+    /// The engine's last scheduled health check of the key at its provider, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<super::health::HealthCheck>,
 }
 
 /// How `staged_by` names a person (an identity entity), the only thing the two-person rule

@@ -8,8 +8,8 @@
 //! `max_grace`. Nothing here is retired: the ordinary expiry (with its durable revoke intent)
 //! retires the version at whatever end the checks left.
 //!
-//! The engine's own key tests are use at the provider too. A reported last use at or before the
-//! version's last test plus [`ENGINE_USE_SKEW_SECS`] is taken for the engine's own call and not
+//! The engine's own key tests and health checks are use at the provider too. A reported last use
+//! at or before the version's last test or health check ([`Version::engine_call_time`]) plus [`ENGINE_USE_SKEW_SECS`] is taken for the engine's own call and not
 //! counted: providers report whole seconds (OpenAI's `last_used_at`) or coarser, always rounded
 //! down, so the stamp of the engine's call is never later than the end of that call (recorded
 //! as the test's time) but for clock differences between the two hosts.
@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 use super::change::{Change, EventKind};
 use super::key::{KeyVersions, Version};
 use super::state::VersionState;
-use crate::key_test::TestOutcome;
 
 /// How long before its end a grace window is checked for use. The host's periodic tick comes
 /// every 60 s: 150 s lets at least two ticks check it, so one slow or failed tick (or an
@@ -178,11 +177,8 @@ impl KeyVersions {
                 )
             }
             Observation::LastUsed(Some(last)) => {
-                let engine = v
-                    .last_test
-                    .as_ref()
-                    .filter(|r| r.outcome != TestOutcome::Skipped)
-                    .map(|r| r.time);
+                // The engine's own calls: its last test or health check of the key.
+                let engine = v.engine_call_time();
                 if let Some(test) = engine.filter(|e| *last <= *e + secs(ENGINE_USE_SKEW_SECS)) {
                     return keep(
                         "engine_test",

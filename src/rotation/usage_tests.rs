@@ -163,6 +163,25 @@ fn the_engines_own_key_test_is_not_an_applications_use() {
 }
 
 #[test]
+fn the_engines_health_check_of_the_key_while_current_is_not_an_applications_use() {
+    let mut kv = retired();
+    let now = at(HOUR - 100);
+    // Tested when staged long ago; checked by the periodic health check later, while current.
+    kv.version_mut(1).unwrap().last_test = Some(passed(now - TimeDelta::seconds(3 * HOUR)));
+    let check_time = now - TimeDelta::seconds(600);
+    kv.version_mut(1).unwrap().health_check = Some(crate::rotation::HealthCheck::after(
+        None,
+        passed(check_time),
+    ));
+    let probe = Observation::LastUsed(Some(check_time));
+    assert_eq!(kept(&kv.judge_usage(1, &probe, POLICY, now)), "engine_test");
+    let later = Observation::LastUsed(Some(
+        check_time + TimeDelta::seconds(ENGINE_USE_SKEW_SECS + 1),
+    ));
+    extend_until(&kv.judge_usage(1, &later, POLICY, now));
+}
+
+#[test]
 fn extensions_stop_at_max_grace_after_the_planned_end() {
     let mut kv = retired();
     let policy = UsagePolicy {

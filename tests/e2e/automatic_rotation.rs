@@ -2,6 +2,8 @@
 //! real OpenBao 2.7.2 and the fake provider: keys due by their
 //! `rotation_period` rotated without a request, and a failed automatic rotation recorded; cron
 //! schedules (`rotation_schedule`, on `schedules/` and on keys) rotating keys in their minute;
+//! current keys watched every `health_check_interval` (a key the provider refuses flagged, and
+//! rotated at once with `auto_rotate`; the engine's probes never counted as use);
 //! and the periodic work never stopping: a stalled provider delays only its own keys, hostile
 //! stored data never stops the tick, a failed automatic rotation backs off and revokes what it
 //! created.
@@ -14,4 +16,5 @@
 
 mod cron;
 mod due_keys;
+mod health;
 mod never_stops;

@@ -5,8 +5,9 @@
 //! was killed, found and revoked by the recovery on the tick; the provider's own expiry as a
 //! backstop for a key the engine loses track of; revocations that are never lost (intent
 //! recorded with the retirement, pending until confirmed, sent to the creating provider); sent
-//! only where the key lives, its origin, never confirmed from elsewhere; and only keys the engine
-//! owns ever switched off.
+//! only where the key lives, its origin, never confirmed from elsewhere; only keys the engine
+//! owns ever switched off; and `reconcile` after a restore revoking a key the engine made that no
+//! record claims.
 //!
 //! The tests run the host's periodic work themselves through the plugin's tick hook
 //! ([`tick_until`](crate::providers::tick_until)) and poll for its outcome. Two deliberately wait
@@ -22,6 +23,7 @@ mod never_lost;
 mod origin;
 mod ownership;
 mod provider_expiry;
+mod reconcile;
 // Usage-aware revocation: its longest test waits for grace windows to pass (about 80 s). libtest
 // starts tests in name order, so here (not last in the order) it runs beside others instead of
 // alone.

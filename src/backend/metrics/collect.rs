@@ -66,6 +66,9 @@ pub(crate) struct KeyFigures {
     in_grace: bool,
     past_plan: usize,
     oldest_revocation_secs: i64,
+    /// Seconds until the current key's provider expiry, and whether that is within its
+    /// `expiry_warning` (set by [`KeyFigures::expiry_warning`]).
+    provider_expiry: Option<(i64, bool)>,
 }
 
 /// The triggers of failed rotations, always reported both.
@@ -93,8 +96,41 @@ impl KeyFigures {
                 .map(|r| r.requested)
                 .min()
                 .map_or(0, |t| (now - t).num_seconds().max(0)),
+            provider_expiry: key
+                .watch
+                .as_ref()
+                .and_then(|w| w.provider_expires)
+                .map(|t| ((t - now).num_seconds(), false)),
             key,
         }
+    }
+
+    /// Judges the provider expiry against the key's `expiry_warning` (seconds).
+    pub(crate) fn expiry_warning(mut self, warning: i64) -> Self {
+        if let Some((left, near)) = self.provider_expiry.as_mut() {
+            *near = *left <= warning;
+        }
+        self
+    }
+}
+
+/// The health check outcomes, always reported all for a key with a provider.
+const HEALTH_OUTCOMES: [&str; 4] = ["passed", "bad_key", "unfunded", "provider_unavailable"];
+
+impl KeyFigures {
+    fn health_checks(&self, outcome: &str) -> u64 {
+        self.key
+            .watch
+            .as_ref()
+            .and_then(|w| w.checks.iter().find(|(o, _)| &**o == outcome))
+            .map_or(0, |(_, n)| *n)
+    }
+
+    fn rejected(&self) -> bool {
+        self.key
+            .watch
+            .as_ref()
+            .is_some_and(|w| w.rejected_since.is_some())
     }
 }
 
@@ -106,7 +142,7 @@ fn flag(b: bool) -> f64 {
 }
 
 /// The per-key families: name, kind, help, labels after `mount`, and how a key adds samples.
-const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 16] = [
+const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 20] = [
     ("ai_keys_current_version_age_seconds", Kind::Gauge, "Age of the key's current version.", &["key"],
         |k, add| if let Some((age, _, _)) = k.age { add(&[], age as f64) }),
     ("ai_keys_seconds_until_due", Kind::Gauge, "Seconds until the current version is due for rotation (negative when overdue).", &["key"],
@@ -140,6 +176,15 @@ const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 16] = [
         |k, add| add(&[], k.key.grace_extensions as f64)),
     ("ai_keys_test_outcomes_total", Kind::Counter, "Key tests by outcome.", &["key", "outcome"],
         |k, add| for (outcome, n) in &k.key.test_outcomes { add(&[outcome], *n as f64) }),
+    // Health checks (periodic/health.rs): every outcome always for a key with a provider.
+    ("ai_keys_current_key_rejected", Kind::Gauge, "1 while the provider refuses the key's current version at the engine's health checks (bad_key or unfunded), until a check passes or a new version is promoted.", &["key"],
+        |k, add| add(&[], flag(k.rejected()))),
+    ("ai_keys_health_checks_total", Kind::Counter, "The engine's periodic health checks of the current key at its provider, by outcome.", &["key", "outcome"],
+        |k, add| if k.key.provider.is_some() { for o in HEALTH_OUTCOMES { add(&[o], k.health_checks(o) as f64) } }),
+    ("ai_keys_provider_expiry_seconds", Kind::Gauge, "Seconds until the current version's key expires at its provider on its own (negative once past); only keys whose provider reported an expiry.", &["key"],
+        |k, add| if let Some((left, _)) = k.provider_expiry { add(&[], left as f64) }),
+    ("ai_keys_provider_expiry_near", Kind::Gauge, "1 when the current version's provider expiry is within the key's expiry_warning (default 14d); 0 otherwise, and for keys whose provider reported no expiry.", &["key"],
+        |k, add| add(&[], flag(k.provider_expiry.is_some_and(|(_, near)| near)))),
 ];
 
 /// The snapshot, one family at a time (so only one family's samples exist at once): the

@@ -3,7 +3,7 @@
 //! failures and the spread of its rotation window) and the close of a cron window. The due
 //! index and the tick both ask here, so the two never disagree.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::backend::policy;
@@ -15,7 +15,8 @@ pub(super) const OVERDUE_WARNING_EVERY: chrono::TimeDelta = chrono::TimeDelta::h
 /// When the tick next has work on key `name`, seen at `now`: the earliest of its previous
 /// version's grace end ([`crate::rotation::KeyVersions::grace_end`]), the usage check before it
 /// ([`crate::rotation::KeyVersions::next_usage_check_time`]), its next overdue warning, its next
-/// automatic rotation ([`auto_rotation_time`]) and, on a cron schedule with a window, the close
+/// automatic rotation ([`auto_rotation_time`]), its next health check
+/// ([`health_check_time`]) and, on a cron schedule with a window, the close
 /// of the current window (where a missed rotation is recorded); `None` when nothing is ever due
 /// until the key changes. What the tick's index of due times holds (`due_index`).
 pub(super) fn next_work_time(
@@ -30,6 +31,7 @@ pub(super) fn next_work_time(
         overdue_warning_time(key, periods, now),
         auto_rotation_time(name, key, periods, now),
         window_close_time(key, periods, now),
+        health_check_time(name, key, periods),
     ]
     .into_iter()
     .flatten()
@@ -71,7 +73,8 @@ fn window_close_time(
 }
 
 /// When the scheduler starts rotating this key: `None` when automatic rotation is off, a
-/// version is pending or there is none current; else the key's next rotation time
+/// version is pending or there is none current; the time its provider first refused the
+/// current key (health checks), if it did; else the key's next rotation time
 /// ([`policy::Periods::next_rotation_time`]: with a cron schedule and a window, inside a window
 /// still open or ahead), for a period moved by a per-key offset inside the rotation window (so
 /// keys due together do not all rotate in the same tick), and no earlier than a running
@@ -101,6 +104,8 @@ pub(super) fn auto_rotation_time(
     let due = chrono::TimeDelta::try_seconds(spread)
         .and_then(|d| due.checked_add_signed(d))
         .unwrap_or(due);
+    // A current key its provider refuses is due at once (`health`).
+    let due = current.rejected_since().map_or(due, |r| r.min(due));
     Some(match key.auto.next_attempt_time {
         Some(t) if t > due => t,
         _ => due,
@@ -121,4 +126,47 @@ pub(super) fn due_for_auto_rotation(
 pub(super) fn backoff(failures: u32) -> chrono::TimeDelta {
     let minutes = 5i64.saturating_mul(1i64 << failures.saturating_sub(1).min(20));
     chrono::TimeDelta::minutes(minutes.min(24 * 60))
+}
+
+/// The spread of a check time: at most a tenth of the interval.
+const HEALTH_SPREAD_DIVISOR: i64 = 10;
+
+/// When the current version of `key` (named `name`) is next checked at its provider: `None`
+/// with the checks off (`health_check_interval` 0), without a provider, or without a current
+/// version holding a value.
+pub(super) fn health_check_time(
+    name: &str,
+    key: &KeyState,
+    periods: policy::Periods,
+) -> Option<DateTime<Utc>> {
+    let interval = periods.health_check_interval;
+    if interval <= 0 || key.provider.is_none() {
+        return None;
+    }
+    let current = key.versions.current()?;
+    current.value.as_ref()?;
+    let base = [
+        current.engine_call_time(),
+        current.promoted_time,
+        Some(current.created_time),
+    ]
+    .into_iter()
+    .flatten()
+    .max()?;
+    let after = interval.saturating_add(health_spread(name, base, interval));
+    base.checked_add_signed(TimeDelta::try_seconds(after)?)
+}
+
+/// A fixed share (0 to a tenth) of `interval`, from the key's name and the time checked from.
+fn health_spread(name: &str, base: DateTime<Utc>, interval: i64) -> i64 {
+    let mut hash = Sha256::new();
+    hash.update(name.as_bytes());
+    hash.update(base.timestamp_micros().to_be_bytes());
+    let n = hash
+        .finalize()
+        .iter()
+        .take(8)
+        .fold(0u64, |n, b| (n << 8) | u64::from(*b));
+    let most = (interval / HEALTH_SPREAD_DIVISOR).max(0) as u64;
+    i64::try_from(n % (most + 1)).unwrap_or(0)
 }

@@ -2,3 +2,4 @@
 
 mod due_index;
 mod grace;
+mod health;

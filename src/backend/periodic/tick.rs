@@ -1,8 +1,9 @@
 //! The engine's own work, on the host's periodic `rollback` tick (every 60 s, active node only):
 //! ask the providers whether previous versions whose grace ends soon are still used (and
 //! postpone their end if so, [`super::usage`]), retire previous versions whose grace has ended
-//! (revoking them at the provider), rotate keys
-//! with `auto_rotate` that are due, and warn once a day about overdue keys. (Intents that crashes
+//! (revoking them at the provider), test current keys at their provider
+//! ([`super::health`]), rotate keys with `auto_rotate` that are due (or that their provider
+//! refuses), and warn once a day about overdue keys. (Intents that crashes
 //! and provider outages left are settled by [`super::provider_ops::recover`], which the framework's
 //! WAL driver runs on the same tick.)
 //!
@@ -21,13 +22,13 @@ use futures::{FutureExt, StreamExt};
 
 use chrono::DateTime;
 
-use super::plan::{backoff, due_for_auto_rotation, OVERDUE_WARNING_EVERY};
+use super::plan::{due_for_auto_rotation, OVERDUE_WARNING_EVERY};
 use super::state::TickState;
 use crate::backend::policy::{self};
 use crate::backend::record::{self, Actor};
 use crate::backend::shared::Shared;
 use crate::backend::view;
-use crate::backend::workflows::{self, Locked};
+use crate::backend::workflows::Locked;
 use crate::framework::{Error, Request, Storage};
 
 /// Keys worked on at once.
@@ -172,6 +173,10 @@ async fn tick_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(),
     if super::usage::check(shared, storage, &mut locked, periods).await? {
         dirty = true;
     }
+    // The current key at its provider, every health_check_interval.
+    if super::health::check(shared, storage, &mut locked, periods, now).await? {
+        dirty = true;
+    }
     if let Some(age) = periods.age(&locked.key_ref().versions, now) {
         let last = locked.key_ref().auto.last_overdue_warning;
         if age.overdue && last.is_none_or(|t| now - t >= OVERDUE_WARNING_EVERY) {
@@ -188,7 +193,8 @@ async fn tick_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(),
         locked.commit(shared, storage).await?;
     }
     if due_for_auto_rotation(name, locked.key_ref(), periods, now) {
-        auto_rotate(shared, storage, locked, now).await;
+        // A failure is recorded on the key (last_error, back-off) and logged.
+        let _ = super::auto::auto_rotate(shared, storage, locked, now).await;
     }
     Ok(())
 }
@@ -238,25 +244,4 @@ fn note_missed_window(
     auto.missed_rotation_time = Some(missed);
     auto.next_attempt_time = None;
     true
-}
-
-/// One automatic attempt. The back-off is recorded before the attempt, so a failure (whatever
-/// it is) leaves it in place; a success resets it.
-async fn auto_rotate(
-    shared: &Arc<Shared>,
-    storage: &dyn Storage,
-    mut locked: Locked,
-    now: DateTime<Utc>,
-) {
-    let name = locked.key_ref().name.clone();
-    let failures = locked.key_ref().auto.failures.saturating_add(1);
-    locked.key().auto.failures = failures;
-    locked.key().auto.next_attempt_time = Some(now + backoff(failures));
-    tracing::info!(key = %name, "automatic rotation starting");
-    match workflows::rotate(shared, storage, locked, None, None, None).await {
-        Ok(_) => tracing::info!(key = %name, "automatic rotation done"),
-        Err(e) => {
-            tracing::warn!(key = %name, attempt = failures, error = %e, "automatic rotation failed; current version unchanged, will retry with back-off")
-        }
-    }
 }

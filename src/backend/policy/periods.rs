@@ -26,6 +26,10 @@ pub(crate) struct Periods {
     pub usage_quiet_period: i64,
     /// Usage-aware revocation and `extend/`: the most past the planned grace end (seconds).
     pub max_grace: i64,
+    /// How often the current key is tested at its provider (seconds; 0 off).
+    pub health_check_interval: i64,
+    /// How long before its provider expiry a current key is reported (seconds).
+    pub expiry_warning: i64,
 }
 
 impl Periods {
@@ -111,5 +115,9 @@ pub(crate) async fn periods_of(
             .usage_quiet_period
             .unwrap_or(schedule.usage_quiet_period),
         max_grace: key.max_grace.unwrap_or(schedule.max_grace),
+        health_check_interval: key
+            .health_check_interval
+            .unwrap_or(schedule.health_check_interval),
+        expiry_warning: key.expiry_warning.unwrap_or(schedule.expiry_warning),
     })
 }

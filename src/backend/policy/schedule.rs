@@ -32,6 +32,12 @@ pub(crate) struct Schedule {
     /// Grace windows are never extended past their planned end plus this.
     #[serde(default = "default_max_grace")]
     pub max_grace: i64,
+    /// How often the current key is tested at its provider (seconds; 0: never).
+    #[serde(default = "default_health_check_interval")]
+    pub health_check_interval: i64,
+    /// How long before its provider expiry a current key is reported (seconds).
+    #[serde(default = "default_expiry_warning")]
+    pub expiry_warning: i64,
 }
 
 /// Default `usage_quiet_period`: one hour.
@@ -47,6 +53,21 @@ fn default_max_grace() -> i64 {
     DEFAULT_MAX_GRACE
 }
 
+/// Default `health_check_interval`: one hour.
+pub(crate) const DEFAULT_HEALTH_CHECK_INTERVAL: i64 = HOUR;
+/// Default `expiry_warning`: fourteen days.
+pub(crate) const DEFAULT_EXPIRY_WARNING: i64 = 14 * DAY;
+/// The longest `health_check_interval` and `expiry_warning`: 366 days.
+pub(crate) const MAX_WATCH_SECS: i64 = 366 * DAY;
+
+fn default_health_check_interval() -> i64 {
+    DEFAULT_HEALTH_CHECK_INTERVAL
+}
+
+fn default_expiry_warning() -> i64 {
+    DEFAULT_EXPIRY_WARNING
+}
+
 impl Schedule {
     /// What `schedules/` reads show.
     pub(crate) fn to_json(&self, name: &str) -> serde_json::Value {
@@ -58,6 +79,8 @@ impl Schedule {
             "rotation_schedule": "",
             "usage_quiet_period": self.usage_quiet_period,
             "max_grace": self.max_grace,
+            "health_check_interval": self.health_check_interval,
+            "expiry_warning": self.expiry_warning,
         });
         if let Some(expr) = &self.rotation_schedule {
             out["rotation_schedule"] = json!(expr);
@@ -90,6 +113,8 @@ fn built_in(days: i64, grace_hours: i64) -> Schedule {
         rotation_schedule: None,
         usage_quiet_period: DEFAULT_USAGE_QUIET_PERIOD,
         max_grace: DEFAULT_MAX_GRACE,
+        health_check_interval: DEFAULT_HEALTH_CHECK_INTERVAL,
+        expiry_warning: DEFAULT_EXPIRY_WARNING,
     }
 }
 
@@ -204,3 +229,7 @@ pub(crate) async fn require(
 pub(crate) const USAGE_QUIET_PERIOD_HELP: &str = "Usage-aware revocation: shortly before a previous version's grace window ends, the engine asks its provider when the key was last used (OpenAI keys the engine created or verified, OpenRouter keys); used within this period, the end is postponed by this period (history: grace_extended with the evidence). The engine's own key tests do not count as use. The check runs on the 60 s periodic tick from 150 s before the end, so a period under about 2m cannot keep a key in use between two ticks. 0 turns the check off. Default 1h.";
 /// Path help of `max_grace` (schedules and key overrides).
 pub(crate) const MAX_GRACE_HELP: &str = "Longest time past the planned end of a grace window that usage-aware postponements and extend/ may keep a previous version valid; then it is revoked even if still in use. Default 7d.";
+/// Path help of `health_check_interval` (schedules and key overrides).
+pub(crate) const HEALTH_CHECK_INTERVAL_HELP: &str = "How often the active node tests the current key at its provider (keys with a provider only; a key test, no tokens billed), spread by up to a tenth of the interval so keys do not all go at once; at most one call per key per interval, on the 60 s periodic tick (so an interval under 1m means every tick). A key the provider refuses (bad_key: invalid, revoked, disabled, expired; unfunded) is recorded (history current_key_rejected, metric ai_keys_current_key_rejected, flagged in overdue and report) and, with auto_rotate, rotated at once with no grace; a provider that is unavailable (429, 5xx, timeout) is tried again at the next interval. The engine's own checks never count as use. 0 turns the checks off. At most 366d. Default 1h.";
+/// Path help of `expiry_warning` (schedules and key overrides).
+pub(crate) const EXPIRY_WARNING_HELP: &str = "A current key whose provider expiry (provider_expires_time) is this close is reported: metric ai_keys_provider_expiry_near (and ai_keys_provider_expiry_seconds), alert AiKeyProviderExpiryNear. At most 366d. Default 14d.";

@@ -242,6 +242,8 @@ mod tests {
             rotation_schedule: None,
             usage_quiet_period: 3600,
             max_grace: MAX_GRACE,
+            health_check_interval: 3600,
+            expiry_warning: 14 * 24 * 3600,
         }
     }
 

@@ -77,6 +77,19 @@ pub(crate) struct KeyDigest {
     pub rotation_failures: Box<[(Box<str>, u64)]>,
     /// Key tests by outcome.
     pub test_outcomes: Box<[(Box<str>, u64)]>,
+    /// What the periodic health checks found of the current key (`None`: nothing to report).
+    pub watch: Option<Box<Watch>>,
+}
+
+/// What the health checks found of a key's current version, and its provider expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Watch {
+    /// Since when its provider has refused the current key.
+    pub rejected_since: Option<DateTime<Utc>>,
+    /// When the current key expires at its provider.
+    pub provider_expires: Option<DateTime<Utc>>,
+    /// Health checks by outcome.
+    pub checks: Box<[(Box<str>, u64)]>,
 }
 
 /// A key's overrides of its schedule's periods.
@@ -88,6 +101,8 @@ struct Settings {
     rotation_window: Option<i64>,
     usage_quiet_period: Option<i64>,
     max_grace: Option<i64>,
+    health_check_interval: Option<i64>,
+    expiry_warning: Option<i64>,
 }
 
 /// No overrides: everything from the schedule.
@@ -98,6 +113,8 @@ static INHERITED: Settings = Settings {
     rotation_window: None,
     usage_quiet_period: None,
     max_grace: None,
+    health_check_interval: None,
+    expiry_warning: None,
 };
 
 fn counts(m: &std::collections::BTreeMap<String, u64>) -> Box<[(Box<str>, u64)]> {
@@ -127,6 +144,8 @@ impl KeyDigest {
             rotation_window: k.rotation_window,
             usage_quiet_period: k.usage_quiet_period,
             max_grace: k.max_grace,
+            health_check_interval: k.health_check_interval,
+            expiry_warning: k.expiry_warning,
         };
         KeyDigest {
             provider: k.provider.as_deref().map(Into::into),
@@ -160,6 +179,7 @@ impl KeyDigest {
             grace_extensions: k.stats.grace_extensions,
             rotation_failures: counts(&k.stats.rotation_failures),
             test_outcomes: counts(&k.stats.test_outcomes),
+            watch: watch_of(k),
         }
     }
 
@@ -174,6 +194,8 @@ impl KeyDigest {
             rotation_window: own.rotation_window,
             usage_quiet_period: own.usage_quiet_period,
             max_grace: own.max_grace,
+            health_check_interval: own.health_check_interval,
+            expiry_warning: own.expiry_warning,
         }
     }
 
@@ -191,6 +213,20 @@ impl KeyDigest {
             .find(|(t, _)| &**t == trigger)
             .map_or(0, |(_, n)| *n)
     }
+}
+
+/// The digest's [`Watch`] of `k`, when there is anything to report.
+fn watch_of(k: &KeyState) -> Option<Box<Watch>> {
+    let current = k.versions.current();
+    let watch = Watch {
+        rejected_since: current.and_then(|v| v.rejected_since()),
+        provider_expires: current.and_then(|v| v.provider_expires_time),
+        checks: counts(&k.stats.health_checks),
+    };
+    let empty = watch.rejected_since.is_none()
+        && watch.provider_expires.is_none()
+        && watch.checks.is_empty();
+    (!empty).then(|| Box::new(watch))
 }
 
 /// Key `name`'s digest: the one kept if its record has not changed since, otherwise read from

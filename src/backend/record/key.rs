@@ -45,6 +45,9 @@ pub(crate) struct Stats {
     /// Grace windows postponed because the retiring key was still in use.
     #[serde(default)]
     pub grace_extensions: u64,
+    /// The periodic health checks of the current key, by outcome.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub health_checks: BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -91,6 +94,12 @@ pub(crate) struct KeyState {
     /// Override of the schedule's `max_grace` (seconds).
     #[serde(default)]
     pub max_grace: Option<i64>,
+    /// Override of the schedule's `health_check_interval` (seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_interval: Option<i64>,
+    /// Override of the schedule's `expiry_warning` (seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_warning: Option<i64>,
     /// Rotate automatically when due.
     #[serde(default)]
     pub auto_rotate: bool,
@@ -274,6 +283,8 @@ pub(crate) struct Overrides<'a> {
     pub rotation_window: Option<i64>,
     pub usage_quiet_period: Option<i64>,
     pub max_grace: Option<i64>,
+    pub health_check_interval: Option<i64>,
+    pub expiry_warning: Option<i64>,
 }
 
 impl KeyState {
@@ -287,6 +298,8 @@ impl KeyState {
             rotation_window: self.rotation_window,
             usage_quiet_period: self.usage_quiet_period,
             max_grace: self.max_grace,
+            health_check_interval: self.health_check_interval,
+            expiry_warning: self.expiry_warning,
         }
     }
 }

@@ -27,6 +27,8 @@ pub(crate) struct KeySettings {
     pub grace_period: Option<Option<i64>>,
     pub usage_quiet_period: Option<Option<i64>>,
     pub max_grace: Option<Option<i64>>,
+    pub health_check_interval: Option<Option<i64>>,
+    pub expiry_warning: Option<Option<i64>>,
     pub auto_rotate: Option<bool>,
     pub custom_metadata: Option<BTreeMap<String, String>>,
 }
@@ -59,6 +61,14 @@ impl KeySettings {
         if let Some(v) = self.max_grace {
             key.max_grace = v;
             changed.push("max_grace");
+        }
+        if let Some(v) = self.health_check_interval {
+            key.health_check_interval = v;
+            changed.push("health_check_interval");
+        }
+        if let Some(v) = self.expiry_warning {
+            key.expiry_warning = v;
+            changed.push("expiry_warning");
         }
         if let Some(v) = self.auto_rotate {
             key.auto_rotate = v;
@@ -146,6 +156,8 @@ fn blank(name: &str, config: &Config) -> KeyState {
         rotation_window: None,
         usage_quiet_period: None,
         max_grace: None,
+        health_check_interval: None,
+        expiry_warning: None,
         auto_rotate: false,
         custom_metadata: Default::default(),
         versions: KeyVersions {

@@ -114,7 +114,7 @@ fn steps(alert: &str, runbook: &str) -> Vec<Step> {
 #[test]
 fn every_runbook_names_a_role_for_each_command_and_the_steps_with_the_rule_off_and_on() {
     let all = runbooks();
-    assert_eq!(all.len(), 9);
+    assert_eq!(all.len(), 11);
     for (alert, runbook) in &all {
         let steps = steps(alert, runbook);
         assert!(!steps.is_empty(), "{alert}: no command: {runbook}");
@@ -156,6 +156,8 @@ async fn prepare(root: &Client, fake: &FakeProvider, alert: &str, key: &str) {
     match alert {
         "AiKeyOverdue"
         | "AiKeyDueSoonWithoutAutoRotate"
+        | "AiKeyCurrentKeyRejected"
+        | "AiKeyProviderExpiryNear"
         | "AiKeysPeriodicWorkStalled"
         | "AiKeysNotScraped" => {}
         "AiKeyRotationFailed" => {
@@ -236,7 +238,11 @@ async fn check_fixed(root: &Client, alert: &str, key: &str, before: u64) {
     let read = read_key(root, key).await;
     let current = read["current_version"].as_u64().expect("current_version");
     match alert {
-        "AiKeyOverdue" | "AiKeyDueSoonWithoutAutoRotate" | "AiKeyRotationFailed" => {
+        "AiKeyOverdue"
+        | "AiKeyDueSoonWithoutAutoRotate"
+        | "AiKeyRotationFailed"
+        | "AiKeyCurrentKeyRejected"
+        | "AiKeyProviderExpiryNear" => {
             assert!(
                 current > before,
                 "{alert}: the runbook rotated {key}: {read:#}"

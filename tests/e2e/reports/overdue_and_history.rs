@@ -46,6 +46,8 @@ async fn overdue_report_counts_age_from_the_imported_created_time() {
             "overdue_days": 15,
             "rotation_period_days": 30,
             "next_rotation_time": expected_next,
+            "rejected": false,
+            "current_key_rejected_time": null,
         }]),
         "{report:#}"
     );

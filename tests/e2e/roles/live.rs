@@ -142,6 +142,7 @@ async fn exercise(
             .await;
             request("POST", target, Some(json!({ "version": 1 })))
         }
+        ("reconcile", "update") => request("POST", target, Some(json!({ "dry_run": true }))),
         _ => panic!("no request for {capability} {path}: teach exercise() this operation"),
     }
 }

@@ -52,6 +52,13 @@ impl FakeProvider {
         );
     }
 
+    /// Registers a key made at OpenRouter under `name` (as the engine names the keys it makes,
+    /// for a key made after a snapshot the server was restored from): valid, with hash `hash`.
+    pub fn add_openrouter_key_named(&self, hash: &str, value: &str, name: &str) {
+        let owner = "openrouter".to_string();
+        mint(&self.state, hash.into(), value.into(), owner, name);
+    }
+
     /// When created key `id` expires at the provider (Unix seconds), if its create asked.
     pub fn key_expires_at(&self, id: &str) -> Option<i64> {
         self.lock().expires.get(id).copied()

@@ -1,0 +1,151 @@
+//! Keys at the providers under the engine's naming that nothing here claims (see the part's
+//! docs): listed, judged, and revoked unless `dry_run`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::backend::provider_ops::{
+    self, decode, CreateIntent, RevokeIntent, PROVIDERS_PREFIX, WAL_CREATE, WAL_REVOKE,
+};
+use crate::backend::record;
+use crate::backend::shared::Shared;
+use crate::framework::{wal_get, wal_list, Error, Storage};
+
+/// How every key the engine creates at a provider is named: `ai-keys-<key>-<12 hex>`.
+pub(super) const NAMING_PREFIX: &str = "ai-keys-";
+
+/// The key a provider-side name made by the engine belongs to (`ai-keys-<key>-<12 hex>`).
+pub(super) fn key_of(name_at_provider: &str) -> Option<&str> {
+    let rest = name_at_provider.strip_prefix(NAMING_PREFIX)?;
+    let (key, suffix) = rest.rsplit_once('-')?;
+    let hex = suffix.len() == 12 && suffix.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex && !key.is_empty()).then_some(key)
+}
+
+/// What claims keys at providers: provider ids (per configuration) and names in flight.
+#[derive(Default)]
+struct Claims {
+    ids: BTreeMap<String, BTreeSet<String>>,
+    names: BTreeSet<String>,
+    keys: BTreeSet<String>,
+}
+
+impl Claims {
+    fn claims(&self, provider: &str, id: &str, name: &str) -> bool {
+        self.names.contains(name) || self.ids.get(provider).is_some_and(|s| s.contains(id))
+    }
+}
+
+/// The intents, then the records (in that order: see the part's docs). Any record that cannot
+/// be read is an error: nothing may be revoked on a partial view.
+async fn claims(storage: &dyn Storage) -> Result<Claims, Error> {
+    let mut c = Claims::default();
+    for id in wal_list(storage).await? {
+        let Some(entry) = wal_get(storage, &id).await? else {
+            continue;
+        };
+        if entry.kind == WAL_CREATE {
+            let intent: CreateIntent = decode(&entry)?;
+            c.names.insert(intent.name_at_provider.clone());
+            let ids = c.ids.entry(intent.provider.clone()).or_default();
+            ids.extend(intent.provider_key_id.clone());
+            ids.extend(intent.unrevoked_ids.iter().cloned());
+        } else if entry.kind == WAL_REVOKE {
+            let intent: RevokeIntent = decode(&entry)?;
+            c.ids
+                .entry(intent.provider.clone())
+                .or_default()
+                .insert(intent.provider_key_id.clone());
+        }
+    }
+    for name in record::list_names(storage).await? {
+        let Some(entry) = record::load(storage, &name).await? else {
+            continue;
+        };
+        c.keys.insert(name);
+        let key = &entry.key;
+        for v in key.versions.versions.values() {
+            let Some(id) = &v.provider_key_id else {
+                continue;
+            };
+            // Wherever the version says it lives, and the key's own provider too.
+            for p in [v.provider.as_ref(), key.provider.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                c.ids.entry(p.clone()).or_default().insert(id.clone());
+            }
+        }
+    }
+    Ok(c)
+}
+
+/// Lists, judges and (unless `dry_run`) revokes the orphans at every provider configuration
+/// that creates keys; one entry per configuration.
+pub(super) async fn settle(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    dry_run: bool,
+) -> Result<Vec<Value>, Error> {
+    let mut listed = Vec::new();
+    for name in storage.list(PROVIDERS_PREFIX).await? {
+        let Some(cfg) = provider_ops::load(storage, &name).await? else {
+            continue;
+        };
+        if !cfg.capabilities().create {
+            continue;
+        }
+        let keys = shared.providers.list_engine_keys(&cfg, NAMING_PREFIX).await;
+        listed.push((name, cfg, keys));
+    }
+    let claims = claims(storage).await?;
+    let mut out = Vec::new();
+    for (provider, cfg, keys) in listed {
+        let keys = match keys {
+            Ok(keys) => keys,
+            Err(e) => {
+                out.push(json!({ "provider": provider, "error": e.to_string() }));
+                continue;
+            }
+        };
+        let mut orphans = Vec::new();
+        let mut claimed = 0;
+        for (id, name) in &keys {
+            if claims.claims(&provider, id, name) {
+                claimed += 1;
+                continue;
+            }
+            let key = key_of(name).filter(|k| claims.keys.contains(*k));
+            let mut entry = json!({ "provider_key_id": id, "name": name, "key": key });
+            entry["action"] = json!(match (key, dry_run) {
+                (None, _) => "unknown_key".to_string(),
+                (Some(_), true) => "would_revoke".to_string(),
+                (Some(k), false) => {
+                    let place = provider_ops::place_of(&cfg);
+                    match provider_ops::revoke_at(shared, storage, &provider, id, Some(&place))
+                        .await
+                    {
+                        Ok(()) => {
+                            tracing::warn!(provider = %provider, key = %k, provider_key_id = %id, "reconcile revoked a key no record claims");
+                            "revoked".to_string()
+                        }
+                        Err(e) => {
+                            entry["error"] = json!(e);
+                            "revoke_failed".to_string()
+                        }
+                    }
+                }
+            });
+            orphans.push(entry);
+        }
+        out.push(json!({
+            "provider": provider,
+            "listed": keys.len(),
+            "claimed": claimed,
+            "orphans": orphans,
+        }));
+    }
+    Ok(out)
+}

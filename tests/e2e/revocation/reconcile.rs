@@ -1,0 +1,139 @@
+//! `reconcile` after a restore, against a real OpenBao and the fake provider: a key made at the
+//! provider in the engine's naming that no record claims (as if created after the snapshot the
+//! server was restored from) is revoked there, and nothing else is touched (the keys the records
+//! hold, a person's key, a key in the engine's naming for a key this mount does not hold); a
+//! current version already revoked at the provider is flagged; `dry_run` changes nothing; and
+//! running it again is harmless.
+
+use serde_json::{json, Value};
+
+use crate::providers::{assert_no_leaks, configure_provider, create_key, provider_body, read_key};
+use crate::support::checks::{data, history, secret};
+use crate::support::fake_provider::FakeProvider;
+use crate::support::{Bao, Client};
+
+async fn reconcile(client: &Client, dry_run: bool) -> Value {
+    let reply = client
+        .write("ai-keys/reconcile", json!({ "dry_run": dry_run }))
+        .await;
+    data(&reply, "reconcile").clone()
+}
+
+/// `(provider_key_id, action)` of every orphan the answer lists.
+fn actions(out: &Value) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = out["providers"][0]["orphans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            let id = o["provider_key_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            (id, o["action"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[tokio::test]
+async fn reconcile_revokes_only_an_unclaimed_key_of_the_engine_and_flags_a_revoked_current_one() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let client = bao.client();
+    let admin = secret("admin");
+    fake.add_admin_key(&admin);
+    configure_provider(
+        &client,
+        "or",
+        provider_body("openrouter", &fake, Some(&admin)),
+    )
+    .await;
+    for name in ["kept", "gone"] {
+        create_key(&client, name, json!({ "provider": "or" })).await;
+    }
+    let made = fake.created_keys();
+    let (kept_hash, gone_hash) = (made[0].0.clone(), made[1].0.clone());
+
+    // At the provider, beside the two keys: an orphan of "kept" in the engine's naming, a key
+    // in the engine's naming for a key this mount does not hold, and a person's key.
+    let (orphan, stranger, person) = ("sk-or-v1-orphan0", "sk-or-v1-strang0", "sk-or-v1-person0");
+    let orphan_value = format!("{orphan}{}", secret("o"));
+    let stranger_value = format!("{stranger}{}", secret("s"));
+    let person_value = format!("{person}{}", secret("p"));
+    fake.add_openrouter_key_named("orphanhash01", &orphan_value, "ai-keys-kept-0123456789ab");
+    fake.add_openrouter_key_named(
+        "strangerhash1",
+        &stranger_value,
+        "ai-keys-elsewhere-0123456789ab",
+    );
+    fake.add_openrouter_key("personhash01", &person_value);
+    // "gone"'s current key deleted at the provider by hand (its management API).
+    let deleted = reqwest::Client::new()
+        .delete(format!("{}/api/v1/keys/{gone_hash}", fake.base_url()))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("the fake answers");
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+
+    // A dry run reports and changes nothing.
+    let dry = reconcile(&client, true).await;
+    let expected_dry = vec![
+        ("orphanhash01".to_string(), "would_revoke".to_string()),
+        ("strangerhash1".to_string(), "unknown_key".to_string()),
+    ];
+    assert_eq!(actions(&dry), expected_dry, "{dry:#}");
+    assert!(fake.is_active("orphanhash01"));
+    assert_eq!(
+        read_key(&client, "gone").await["current_key_rejected"],
+        false
+    );
+
+    let out = reconcile(&client, false).await;
+    let expected = vec![
+        ("orphanhash01".to_string(), "revoked".to_string()),
+        ("strangerhash1".to_string(), "unknown_key".to_string()),
+    ];
+    assert_eq!(actions(&out), expected, "{out:#}");
+    assert_eq!(out["providers"][0]["claimed"], 1, "{out:#}");
+    assert!(!fake.is_active("orphanhash01"), "the orphan is revoked");
+    for (id, what) in [
+        (&kept_hash, "kept's current key"),
+        (&"strangerhash1".to_string(), "another mount's key"),
+        (&"personhash01".to_string(), "a person's key"),
+    ] {
+        assert!(fake.is_active(id), "{what} is untouched");
+        assert_eq!(fake.mutation_requests(id), 0, "{what}: no change was asked");
+    }
+    // The current version revoked at the provider is flagged.
+    assert_eq!(
+        out["versions_rejected"],
+        json!([{ "key": "gone", "version": 1, "state": "current", "outcome": "bad_key" }]),
+        "{out:#}"
+    );
+    let gone = read_key(&client, "gone").await;
+    assert_eq!(gone["current_key_rejected"], true, "{gone:#}");
+    let events = history(&client, "gone").await;
+    assert!(
+        events.iter().any(|e| e["event"] == "current_key_rejected"),
+        "{events:#?}"
+    );
+    let kept = read_key(&client, "kept").await;
+    assert_eq!(kept["current_key_rejected"], false, "{kept:#}");
+    assert_eq!(kept["current_version"], 1);
+
+    // Again: harmless, the orphan is no longer listed and nothing else changes.
+    let again = reconcile(&client, false).await;
+    assert_eq!(
+        actions(&again),
+        vec![("strangerhash1".to_string(), "unknown_key".to_string())],
+        "{again:#}"
+    );
+    assert_no_leaks(
+        &bao,
+        &[&fake],
+        &[admin, orphan_value, stranger_value, person_value],
+    )
+    .await;
+}

@@ -18,6 +18,7 @@ mod migrate;
 mod replays;
 mod scan;
 mod store;
+mod unchecked;
 
 pub(super) use actor::Actor;
 pub(super) use digest::{load as load_digest, KeyDigest};
@@ -40,6 +41,7 @@ pub(super) use store::{
     append_to_deleted_history, key_path, list_names, load, load_existing, load_key, load_shared,
     read, save_at, write_final_history, KEYS_PREFIX,
 };
+pub(super) use unchecked::{inspect as inspect_stored, Stored};
 
 #[cfg(test)]
 pub(super) use digest::Grace;

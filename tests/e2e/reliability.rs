@@ -12,7 +12,9 @@ mod crash_loop;
 mod failover;
 mod fuzz_corpora;
 mod hostile;
+
 mod invariants;
+mod planted_records;
 mod provider_faults;
 mod replay;
 mod restarts;

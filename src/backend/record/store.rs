@@ -56,8 +56,9 @@ fn decode(name: &str, path: &str, raw: &[u8]) -> Result<KeyEntry, Error> {
     let format = format::format_in(path, raw)?;
     if format > u64::from(FORMAT) {
         return Err(Error::Internal(format!(
-            "key {name:?} is stored in format {format}, newer than this plugin understands \
-             ({FORMAT}); its record was left untouched: run the plugin release that wrote it"
+            "key {name:?} is stored at {path} in format {format}, newer than this plugin \
+             understands ({FORMAT}); its record was left untouched: run the plugin release that \
+             wrote it"
         )));
     }
     let entry: KeyEntry = format::from_slice(path, raw)?;

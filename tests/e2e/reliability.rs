@@ -9,6 +9,7 @@
 
 mod concurrency;
 mod crash_loop;
+mod crash_replays;
 mod failover;
 mod fuzz_corpora;
 mod hostile;

@@ -14,7 +14,7 @@ pub(crate) enum Stored {
     /// Nothing.
     Missing,
     /// A record the engine uses as it is.
-    Usable(KeyEntry),
+    Usable(Box<KeyEntry>),
     /// A record the engine refuses: why, and its content if this release can decode it at all
     /// (a newer format or a record that is not one: `None`, nothing can be told of it).
     Refused {
@@ -30,7 +30,7 @@ pub(crate) async fn inspect(storage: &dyn Storage, name: &str) -> Result<Stored,
         return Ok(Stored::Missing);
     };
     match store::load_with(storage, name, false).await {
-        Ok(Some(entry)) => Ok(Stored::Usable(entry.as_ref().clone())),
+        Ok(Some(entry)) => Ok(Stored::Usable(Box::new(entry.as_ref().clone()))),
         Ok(None) => Ok(Stored::Missing),
         Err(Error::Internal(reason)) => {
             let known = format::format_in(&path, &raw).is_ok_and(|f| f <= u64::from(FORMAT));

@@ -64,7 +64,7 @@ whose name breaks the rule it runs the keys/ delete (values destroyed, revocatio
 and tried); of a refused record it removes only the record, and only when it holds no \
 unclaimed provider key (400 listing them otherwise: revoke them at the provider first) and this \
 release can decode it (400 for a newer format). Pending revocations keep their intents, which \
-recovery settles.";
+recovery settles. 404 when nothing is stored at keys/<name>.";
 
 #[cfg(test)]
 mod tests;

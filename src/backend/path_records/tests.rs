@@ -75,6 +75,12 @@ async fn a_record_that_would_orphan_a_key_or_cannot_be_read_is_not_deleted() {
         .await
         .unwrap();
     assert!(missing.is_none());
+    let err = h
+        .call(Operation::Delete, "records/keys/nothing", json!({}))
+        .await
+        .expect_err("deleted nothing");
+    assert_eq!(err.status(), 404, "{err}");
+    assert!(err.to_string().contains("keys/nothing"), "{err}");
 }
 
 /// A usable record whose name breaks the name rule (no keys/ path reaches it) is deleted

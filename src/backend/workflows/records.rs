@@ -83,7 +83,8 @@ pub(crate) async fn inspect(storage: &dyn Storage, name: &str) -> Result<Option<
     Ok(Some(out))
 }
 
-/// Deletes `keys/<name>` by its exact path (see the module doc); `None` if nothing is stored.
+/// Deletes `keys/<name>` by its exact path (see the module doc); 404 naming the path if
+/// nothing is stored there (an exact-path delete that found nothing says so).
 pub(crate) async fn remove(
     shared: &Arc<Shared>,
     req: &Request,
@@ -93,7 +94,7 @@ pub(crate) async fn remove(
     let path = record::key_path(name);
     let stored = record::inspect_stored(storage, name).await?;
     match stored {
-        Stored::Missing => Ok(None),
+        Stored::Missing => Err(Error::NotFound(format!("nothing is stored at {path}"))),
         Stored::Usable(_) if is_valid_name(name) => Err(Error::BadRequest(format!(
             "the record at {path} is usable: delete it through keys/{name}, which revokes what \
              it owns"

@@ -99,6 +99,15 @@ async fn a_record_named_against_the_rule_is_deleted_with_its_revocations() {
         .unwrap();
     let intents_before = wal_entries(&h).await.len();
 
+    let list = h
+        .call(Operation::List, "keys/", json!({}))
+        .await
+        .unwrap()
+        .unwrap();
+    let info = &list.data_value()["key_info"];
+    assert_eq!(info["-bad."]["name_valid"], false, "{info}");
+    assert_eq!(info["-bad."]["manage_through"], "records/keys/-bad.");
+    assert!(info.get("o").is_none(), "{info}");
     let shown = h.read("records/keys/-bad.").await;
     assert_eq!(shown["usable"], true, "{shown:#}");
     assert_eq!(shown["name_valid"], false);

@@ -9,6 +9,7 @@
 # can: read metrics
 # can: read report
 # can: update acknowledge/*
+# can: read, delete records/keys/*
 # can: update reconcile
 # cannot: read creds/*
 # cannot: update stage/*
@@ -25,6 +26,8 @@
 # May run reconcile (after a restore: revokes keys the engine made that no record claims).
 # May acknowledge a manual revocation: the administrator, who holds the providers' consoles,
 # revokes by hand what the engine does not own and records it.
+# May read and delete, by its exact storage path, a key record no keys/ path can use (refused,
+# or named against the name rule): never one that would leave an owned key alive unrecorded.
 # No creds/: an administrator who could read every application's key would defeat the app role;
 # an emergency read goes through a break-glass token, not this role. No rotation steps either:
 # rotations belong to the operator and approver (or, with the two-person rule off, the rotator),
@@ -59,4 +62,7 @@ path "ai-keys/acknowledge/*" {
 }
 path "ai-keys/reconcile" {
   capabilities = ["update"]
+}
+path "ai-keys/records/keys/*" {
+  capabilities = ["read", "delete"]
 }

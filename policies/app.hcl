@@ -19,6 +19,7 @@
 # cannot: read metrics
 # cannot: read report
 # cannot: update acknowledge/*
+# cannot: read, delete records/keys/*
 # cannot: update reconcile
 #
 # Adapt: replace "my-app" with the key's name (one path block per key the application uses), and

@@ -19,6 +19,7 @@
 # cannot: read metrics
 # cannot: read report
 # cannot: update acknowledge/*
+# cannot: read, delete records/keys/*
 # cannot: update reconcile
 #
 # May promote the pending version and finalize (end the previous version's grace now). May read

@@ -19,6 +19,7 @@
 # cannot: update extend/*
 # cannot: update verify/*
 # cannot: update acknowledge/*
+# cannot: read, delete records/keys/*
 # cannot: update reconcile
 #
 # May list keys and read their metadata (versions, states, fingerprints, test outcomes: never

@@ -20,6 +20,7 @@
 # cannot: read metrics
 # cannot: read report
 # cannot: update acknowledge/*
+# cannot: read, delete records/keys/*
 # cannot: update reconcile
 #
 # May stage a new version (from a value or from the provider), test it, roll back, and extend a

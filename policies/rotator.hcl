@@ -20,6 +20,7 @@
 # cannot: read metrics
 # cannot: read report
 # cannot: update acknowledge/*
+# cannot: read, delete records/keys/*
 # cannot: update reconcile
 #
 # May run rotate/, which stages a new version (from a value, or created by the provider), tests

@@ -6,6 +6,7 @@
 #   scripts/soak.sh                              # 1000 rotations under SIGKILL, 32 x 100 ops, ...
 #   scripts/soak.sh --rotations 5000 --keys 16   # longer
 #   scripts/soak.sh --only crash_loop            # one test (a filter on the test names)
+#   scripts/soak.sh --only crash_replays --replay-rotations 400   # replayed rotations, early kills
 #   scripts/soak.sh --fuzz-secs 600              # then each cargo fuzz target for 10 minutes
 #   scripts/soak.sh --restarts 10 --failover-rotations 40   # the Raft cluster tests, longer
 #   scripts/soak.sh --only model                 # the model-based test alone (no server)
@@ -26,7 +27,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/tools.sh
 
 rotations=1000 keys=8 held_every=3 clients=32 ops=100 schema_secs=600 huge_mb=8 only=""
-fuzz_secs=60 restarts=6 failover_rotations=20
+fuzz_secs=60 restarts=6 failover_rotations=20 replay_rotations=300
 model_sequences=1000 model_steps=40 model_secs=900
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -41,10 +42,11 @@ while [[ $# -gt 0 ]]; do
     --fuzz-secs) fuzz_secs="$2"; shift 2 ;; # per cargo fuzz target; 0 skips fuzzing
     --restarts) restarts="$2"; shift 2 ;; # whole-cluster stops, SIGTERM and SIGKILL in turn
     --failover-rotations) failover_rotations="$2"; shift 2 ;; # the leader dies in the middle
+    --replay-rotations) replay_rotations="$2"; shift 2 ;; # rotation_id retries, kills 0-80 ms in
     --model-sequences) model_sequences="$2"; shift 2 ;;
     --model-steps) model_steps="$2"; shift 2 ;;
     --model-secs) model_secs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
   esac
 done
@@ -54,6 +56,7 @@ export AI_KEYS_SOAK_HELD_EVERY="$held_every" AI_KEYS_SOAK_CLIENTS="$clients"
 export AI_KEYS_SOAK_OPS_PER_CLIENT="$ops" AI_KEYS_SOAK_SCHEMA_SECS="$schema_secs"
 export AI_KEYS_SOAK_HUGE_MB="$huge_mb" AI_KEYS_SOAK_RESTARTS="$restarts"
 export AI_KEYS_SOAK_FAILOVER_ROTATIONS="$failover_rotations"
+export AI_KEYS_SOAK_REPLAY_ROTATIONS="$replay_rotations"
 
 out="$(mktemp "${TMPDIR:-/tmp}/ai-keys-soak.XXXXXX")"
 log "output in $out"

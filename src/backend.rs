@@ -15,6 +15,7 @@ mod path_metrics;
 mod path_overdue;
 mod path_providers;
 mod path_reconcile;
+mod path_records;
 mod path_report;
 mod path_rotate;
 mod path_schedules;
@@ -93,6 +94,7 @@ impl AiKeys {
             path_metrics::paths(&shared, &periodic),
             path_report::paths(&shared),
             path_reconcile::paths(&shared),
+            path_records::paths(&shared),
         ];
         let (tick_shared, tick_state) = (shared.clone(), periodic.clone());
         let wal_shared = shared.clone();

@@ -108,7 +108,22 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
 
 async fn list(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
     let keys = record::list_names(req.storage.as_ref()).await?;
-    Ok(Some(Response::with_data(json!({ "keys": keys }))))
+    // A stored name that breaks the name rule (an older release's, or written by hand) is
+    // listed, but no keys/<name> path reaches it: key_info says so, and where it is deleted.
+    let flagged: serde_json::Map<String, serde_json::Value> = keys
+        .iter()
+        .filter(|n| !crate::framework::is_valid_name(n))
+        .map(|n| {
+            let info =
+                json!({ "name_valid": false, "manage_through": format!("records/keys/{n}") });
+            (n.clone(), info)
+        })
+        .collect();
+    let mut data = json!({ "keys": keys });
+    if !flagged.is_empty() {
+        data["key_info"] = serde_json::Value::Object(flagged);
+    }
+    Ok(Some(Response::with_data(data)))
 }
 
 async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
@@ -291,7 +306,9 @@ async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 }
 
 const LIST_SYNOPSIS: &str = "List managed keys.";
-const LIST_DESCRIPTION: &str = "Lists the names of every managed key.";
+const LIST_DESCRIPTION: &str = "Lists the names of every managed key. A stored name that breaks \
+the name rule is listed too, with key_info {name_valid: false, manage_through: records/keys/<name>}: \
+no keys/<name> path reaches it.";
 const SYNOPSIS: &str = "Manage an AI provider API key.";
 const DESCRIPTION: &str = "\
 A managed key holds numbered versions: pending (staged), current (what creds/ returns), previous \

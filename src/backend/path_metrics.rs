@@ -56,7 +56,8 @@ async fn metrics(
     let storage = req.storage.as_ref();
     let now = Utc::now();
     let mut figures = Vec::new();
-    let mut all = std::pin::pin!(record::digests(storage).await?);
+    let refusals = record::Refusals::default();
+    let mut all = std::pin::pin!(record::digests_noting(storage, refusals.clone()).await?);
     while let Some((name, key)) = all.try_next().await? {
         let periods = policy::periods_of(&s.schedules, storage, &key.overrides()).await?;
         let age = key
@@ -69,13 +70,15 @@ async fn metrics(
     let mount = metrics::mount_label(&req.mount_point);
     let deleted = provider_ops::of_deleted_keys(storage).await?.len();
     let deleted_manual = provider_ops::of_deleted_keys_manual(storage).await?.len();
+    let refused = refusals.taken().len();
     let families = metrics::collect(
         &mount,
         &figures,
         state.ticks.last(),
         deleted,
         deleted_manual,
-    );
+    )
+    .chain(std::iter::once(metrics::records_refused(&mount, refused)));
     if prometheus {
         let body = metrics::prometheus_text(families)?;
         framework::release_freed_memory();
@@ -87,7 +90,9 @@ async fn metrics(
     }
     let json = metrics::json(&mount, families, now)?;
     framework::release_freed_memory();
-    Ok(Some(Response::with_encoded(json)))
+    let mut response = Response::with_encoded(json);
+    response.warnings.extend(refusals.warnings());
+    Ok(Some(response))
 }
 
 const METRICS_SYNOPSIS: &str = "Metrics for alerting: JSON, or Prometheus text.";
@@ -101,8 +106,9 @@ grace, versions past their planned grace end, pending versions, provider revocat
 and the age of the oldest, consecutive failed automatic rotations, whether the latest attempt \
 failed (last_error), and counters of rotations, failed rotations by trigger (automatic, manual) \
 and test outcomes. Per mount: the last successful periodic tick (Unix seconds), the versions of deleted keys \
-whose revocation at the provider is still pending, and those left to a person (manual) that nobody \
-acknowledged yet. No key material ever appears.";
+whose revocation at the provider is still pending, those left to a person (manual) that nobody \
+acknowledged yet, and the key records that cannot be read (ai_keys_records_refused; the JSON's \
+warnings name each one's path and why). No key material ever appears.";
 
 #[cfg(test)]
 mod tests;

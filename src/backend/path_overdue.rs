@@ -45,7 +45,8 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
     let now = Utc::now();
     let mut keys = Vec::new();
-    let mut all = std::pin::pin!(record::digests(storage).await?);
+    let refusals = record::Refusals::default();
+    let mut all = std::pin::pin!(record::digests_noting(storage, refusals.clone()).await?);
     while let Some((name, key)) = all.try_next().await? {
         let Some((number, created)) = key.current else {
             continue;
@@ -84,7 +85,10 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         }
     }
     framework::release_freed_memory();
-    Ok(Some(Response::with_data(json!({ "keys": keys }))))
+    // A record it could not read is never silently missing from the report.
+    let mut response = Response::with_data(json!({ "keys": keys }));
+    response.warnings.extend(refusals.warnings());
+    Ok(Some(response))
 }
 
 const OVERDUE_SYNOPSIS: &str = "Report keys overdue for rotation.";
@@ -97,7 +101,9 @@ the window). max_age replaces every key's rotation period or schedule for this r
 created 45 days ago with max_age=30d is 15 days overdue). A key whose provider refuses its \
 current version at the engine's health checks is listed too, whatever its age, with rejected \
 true and current_key_rejected_time (when the provider first refused it), until a check passes \
-or a new version is promoted; every other entry shows rejected false.";
+or a new version is promoted; every other entry shows rejected false. A key record that cannot be read \
+(newer format, naming another key, breaking an invariant) is not in keys: a warning names its \
+storage path and why.";
 
 #[cfg(test)]
 mod tests;

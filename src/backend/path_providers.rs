@@ -290,7 +290,12 @@ async fn delete(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     storage
         .delete(&format!("{}{name}", provider_ops::PROVIDERS_PREFIX))
         .await?;
-    Ok(None)
+    if belongings.warnings.is_empty() {
+        return Ok(None);
+    }
+    let mut response = Response::with_data(json!({}));
+    response.warnings = belongings.warnings;
+    Ok(Some(response))
 }
 
 const LIST_SYNOPSIS: &str = "List AI providers.";

@@ -280,13 +280,26 @@ async fn report(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let now = Utc::now();
     let start = now - Duration::seconds(window);
     let mut keys = Vec::new();
-    let mut all = std::pin::pin!(record::scan_keys(storage).await?);
+    let refusals = record::Refusals::default();
+    let mut all = std::pin::pin!(record::scan_keys_noting(storage, refusals.clone()).await?);
     while let Some(key) = all.try_next().await? {
         if key.name.starts_with(&prefix) {
             keys.push(key_report(&s, storage, &key, start, now).await?);
         }
     }
     crate::framework::release_freed_memory();
+    // Records it could not read are named (path and why), never silently missing; a CSV has no
+    // place for them but the answer's warnings.
+    let refused: Vec<record::Refused> = refusals
+        .taken()
+        .into_iter()
+        .filter(|r| {
+            r.path
+                .strip_prefix(record::KEYS_PREFIX)
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .collect();
+    let warnings: Vec<String> = refused.iter().map(record::Refused::warning).collect();
     if csv {
         return Ok(Some(Response::raw(
             200,
@@ -296,13 +309,19 @@ async fn report(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
     let deleted = provider_ops::of_deleted_keys(storage).await?;
     let manual = provider_ops::of_deleted_keys_manual(storage).await?;
-    Ok(Some(Response::with_data(json!({
+    let mut response = Response::with_data(json!({
         "generated_time": view::time(now),
         "window_start": view::time(start),
         "keys": keys,
         "deleted_keys_revocations_pending": revocations::of_deleted_keys(&deleted, &prefix),
         "deleted_keys_revocations_manual": revocations::manual_of_deleted_keys(&manual, &prefix),
-    }))))
+        "records_refused": refused
+            .iter()
+            .map(|r| json!({ "path": r.path, "reason": r.reason }))
+            .collect::<Vec<_>>(),
+    }));
+    response.warnings = warnings;
+    Ok(Some(response))
 }
 
 const SYNOPSIS: &str = "Compliance report for auditors.";
@@ -338,8 +357,9 @@ vN:display_name or vN:scheduler). The JSON also lists, for deleted keys, \
 deleted_keys_revocations_pending ([{key, version, provider, attempts}]: revocations the provider has \
 not confirmed yet) and deleted_keys_revocations_manual ([{key, incarnation, version, provider, \
 provider_key_id, fingerprint, requested_time}]: revocations left to a person that nobody \
-acknowledged; acknowledge/<key> with deleted=true records one done). A history trimmed by \
-history_limit shortens what the report can see.";
+acknowledged; acknowledge/<key> with deleted=true records one done), and records_refused \
+([{path, reason}]: key records under prefix that cannot be read, left out of keys; a warning \
+names each too). A history trimmed by history_limit shortens what the report can see.";
 
 mod revocations;
 

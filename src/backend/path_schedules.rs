@@ -141,12 +141,24 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
-    let users = record::names_where(storage, |k| *k.schedule == *name).await?;
+    let (users, refused) = record::names_where_noting(storage, |k| *k.schedule == *name).await?;
     if !users.is_empty() {
         return Err(Error::BadRequest(format!(
             "schedule {name:?} is used by keys: {}",
             users.join(", ")
         )));
+    }
+    // A record that cannot be read blocks the delete only if it might use the schedule.
+    let mut warnings = Vec::new();
+    for r in &refused {
+        if record::may_name(storage, r, "schedule", &name).await? {
+            return Err(Error::BadRequest(format!(
+                "schedule {name:?} may be used by the record at {}, which cannot be read ({}); \
+                 repair or delete that record first",
+                r.path, r.reason
+            )));
+        }
+        warnings.push(r.warning());
     }
     let config = Config::load(storage).await?;
     if config.default_schedule == name {
@@ -156,7 +168,16 @@ async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
     storage.delete(&format!("{SCHEDULES_PREFIX}{name}")).await?;
     s.schedules.forget(&name);
-    Ok(None)
+    Ok(with_warnings(warnings))
+}
+
+/// No data, and `warnings` if any.
+fn with_warnings(warnings: Vec<String>) -> Option<Response> {
+    (!warnings.is_empty()).then(|| {
+        let mut response = Response::with_data(serde_json::json!({}));
+        response.warnings = warnings;
+        response
+    })
 }
 
 const LIST_SYNOPSIS: &str = "List rotation schedules.";

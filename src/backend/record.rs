@@ -18,6 +18,7 @@ mod migrate;
 mod replays;
 mod scan;
 mod store;
+mod unchecked;
 
 pub(super) use actor::Actor;
 pub(super) use digest::{load as load_digest, KeyDigest};
@@ -30,11 +31,17 @@ pub(super) use key::{AutoState, KeyEntry, KeyState, Overrides, Stats};
 pub(super) use locks::{KeyGuard, KeyLocks};
 pub(super) use migrate::{key as migrate_key, run as migrate_all};
 pub(super) use replays::{forget as forget_replays, Idempotency};
-pub(super) use scan::{digests, digests_checked, keys as scan_keys, names_where};
+pub(super) use scan::{
+    digests, digests_noting, keys_noting as scan_keys_noting, may_name, names_where,
+    names_where_noting, Refusals, Refused,
+};
+#[cfg(test)]
+pub(super) use store::save;
 pub(super) use store::{
     append_to_deleted_history, key_path, list_names, load, load_existing, load_key, load_shared,
-    read, save, write_final_history, KEYS_PREFIX,
+    read, save_at, write_final_history, KEYS_PREFIX,
 };
+pub(super) use unchecked::{inspect as inspect_stored, Stored};
 
 #[cfg(test)]
 pub(super) use digest::Grace;

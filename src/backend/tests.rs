@@ -6,6 +6,7 @@
 mod api_doc;
 mod model;
 mod openapi;
+mod refused_records;
 mod test_hooks;
 
 use serde_json::{json, Value};

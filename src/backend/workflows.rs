@@ -15,6 +15,7 @@ mod delete;
 mod keys;
 mod locked;
 mod promote;
+mod records;
 mod replay;
 mod rotate;
 mod stage;
@@ -30,6 +31,7 @@ pub(super) use locked::Locked;
 #[cfg(test)]
 pub(super) use locked::STANDBY_SETTLE;
 pub(super) use promote::{promote, rollback};
+pub(super) use records::{inspect as inspect_record, remove as remove_record};
 pub(super) use replay::{input_digest, replay};
 pub(super) use rotate::rotate;
 pub(super) use stage::{stage, StageInput};

@@ -9,10 +9,13 @@
 
 mod concurrency;
 mod crash_loop;
+mod crash_replays;
 mod failover;
 mod fuzz_corpora;
 mod hostile;
+
 mod invariants;
+mod planted_records;
 mod provider_faults;
 mod replay;
 mod restarts;

@@ -330,6 +330,16 @@ impl FakeProvider {
             .collect()
     }
 
+    /// The names the keys created through the admin API were created under (one per such key,
+    /// in creation order): two equal names are one create sent twice.
+    pub fn created_key_names(&self) -> Vec<String> {
+        let s = self.lock();
+        s.minted
+            .iter()
+            .filter_map(|k| s.key_names.get(&k.id).cloned())
+            .collect()
+    }
+
     /// Whether created key (or Anthropic key) `id` is active.
     pub fn is_active(&self, id: &str) -> bool {
         let s = self.lock();

@@ -243,6 +243,19 @@ pub(crate) fn collect<'a>(
     per_key.chain(tick).chain(deleted).chain(deleted_manual)
 }
 
+/// The mount's gauge of key records that cannot be read (newer format, naming another key,
+/// breaking an invariant): every report leaves them out, so they are counted here for an alert.
+pub(crate) fn records_refused(mount: &str, refused: usize) -> Family<'_> {
+    let mut family = Family::new(
+        "ai_keys_records_refused",
+        Kind::Gauge,
+        "Key records the engine refuses to use (newer format, stored under another key's name, breaking an invariant): left out of every report; overdue and metrics warnings name each path.",
+        &[],
+    );
+    family.add(mount, [], refused as f64);
+    family
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;

@@ -26,6 +26,11 @@ pub(crate) struct Belongings {
     /// deleted key's as `key version N (deleted, incarnation I)`): the configuration's read is
     /// where they learn what to revoke.
     pub manual_revocations: Vec<String>,
+    /// Key records that cannot be read and might name this configuration (as plain JSON, or
+    /// not judgeable at all): they might hold a key living there, so they block a delete.
+    pub unreadable_records: Vec<String>,
+    /// Warnings naming the key records that cannot be read and do not name it.
+    pub warnings: Vec<String>,
 }
 
 impl Belongings {
@@ -54,6 +59,11 @@ impl Belongings {
                 "has manual revocations nobody acknowledged (acknowledge/ once revoked by hand)",
                 &self.manual_revocations,
             ),
+            (
+                "may be named by key records that cannot be read (repair them, or delete them \
+                 through records/)",
+                &self.unreadable_records,
+            ),
         ]
         .into_iter()
         .filter(|(_, items)| !items.is_empty())
@@ -68,8 +78,9 @@ impl Belongings {
     }
 }
 
-/// Everything that still belongs to provider configuration `provider`. Judged on the digests,
-/// and refused on a record that cannot be read (it might hold a key living there).
+/// Everything that still belongs to provider configuration `provider`. Judged on the digests; a
+/// record that cannot be read counts as belonging when it might name `provider` (it might hold
+/// a key living there), and is only a warning otherwise.
 pub(crate) async fn belongings(storage: &dyn Storage, provider: &str) -> Result<Belongings, Error> {
     let mut out = Belongings {
         pending_revocations: pending_at(storage, provider).await?,
@@ -89,7 +100,8 @@ pub(crate) async fn belongings(storage: &dyn Storage, provider: &str) -> Result<
             }
         }
     }
-    let mut keys = std::pin::pin!(record::digests_checked(storage).await?);
+    let refusals = record::Refusals::default();
+    let mut keys = std::pin::pin!(record::digests_noting(storage, refusals.clone()).await?);
     while let Some((name, key)) = keys.try_next().await? {
         if key.provider.as_deref() == Some(provider) {
             out.keys.push(name.clone());
@@ -108,6 +120,14 @@ pub(crate) async fn belongings(storage: &dyn Storage, provider: &str) -> Result<
                 "{} version {} (deleted, incarnation {})",
                 manual.key, manual.version, manual.incarnation
             ));
+        }
+    }
+    for refused in refusals.taken() {
+        if record::may_name(storage, &refused, "provider", provider).await? {
+            out.unreadable_records
+                .push(format!("{} ({})", refused.path, refused.reason));
+        } else {
+            out.warnings.push(refused.warning());
         }
     }
     out.manual_revocations.sort();

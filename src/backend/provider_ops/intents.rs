@@ -246,9 +246,9 @@ pub(crate) async fn pending_at(
             }
         }
     }
-    // Judged on the digests, and refused on a record that cannot be read: a provider deleted
-    // while a damaged record still waits for it would leave that key alive there.
-    let mut keys = std::pin::pin!(record::digests_checked(storage).await?);
+    // Judged on the digests; a record that cannot be read is left out here and judged by the
+    // caller (`belongings`: it blocks a provider delete when it might name the provider).
+    let mut keys = std::pin::pin!(record::digests(storage).await?);
     while let Some((name, key)) = futures::TryStreamExt::try_next(&mut keys).await? {
         for r in key.revocations.iter().filter(|r| &*r.provider == provider) {
             let label = format!("{name} version {}", r.version);

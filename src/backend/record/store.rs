@@ -56,11 +56,23 @@ fn decode(name: &str, path: &str, raw: &[u8]) -> Result<KeyEntry, Error> {
     let format = format::format_in(path, raw)?;
     if format > u64::from(FORMAT) {
         return Err(Error::Internal(format!(
-            "key {name:?} is stored in format {format}, newer than this plugin understands \
-             ({FORMAT}); its record was left untouched: run the plugin release that wrote it"
+            "key {name:?} is stored at {path} in format {format}, newer than this plugin \
+             understands ({FORMAT}); its record was left untouched: run the plugin release that \
+             wrote it"
         )));
     }
-    format::from_slice(path, raw)
+    let entry: KeyEntry = format::from_slice(path, raw)?;
+    if entry.key.name != name {
+        // Trusted only where it lives: a record copied or planted under another key's path
+        // would otherwise make a write through this path overwrite (or leave unrevoked) the
+        // key it names.
+        return Err(Error::Internal(format!(
+            "the record stored at {path} names another key ({:?}); it is refused and left \
+             untouched for an operator to repair or delete (records/ delete)",
+            entry.key.name
+        )));
+    }
+    Ok(entry)
 }
 
 /// Refuses a record that breaks the version invariants; it is left as stored for an operator.
@@ -68,8 +80,9 @@ pub(super) fn check(name: &str, entry: &KeyEntry) -> Result<(), Error> {
     entry.key.versions.check_invariants().map_err(|e| {
         tracing::error!(key = %name, error = %e, "stored key record is inconsistent; refusing to use it");
         Error::Internal(format!(
-            "key {name:?} has an inconsistent stored record ({}); it is refused and left \
+            "key {name:?} has an inconsistent stored record at {} ({}); it is refused and left \
              untouched for an operator to repair",
+            key_path(name),
             match e {
                 crate::rotation::RotationError::Inconsistent { detail } => detail,
                 other => other.to_string(),
@@ -123,14 +136,46 @@ pub(crate) async fn load_existing(storage: &dyn Storage, name: &str) -> Result<K
 /// Saving the same entry again writes the same data. A record whose versions break the
 /// invariants ([`crate::rotation::KeyVersions::check_invariants`]), or that retires an owned key
 /// without a revocation ([`check_retirements`]), is refused (500) unwritten.
+///
+/// `name` is the key the caller opened (its path): the record is written there and nowhere else,
+/// and an entry that names another key is refused (500) unwritten, so no write through one key's
+/// path ever changes another key's record.
+pub(crate) async fn save_at(
+    storage: &dyn Storage,
+    name: &str,
+    entry: &KeyEntry,
+) -> Result<(), Error> {
+    write(storage, name, entry).await.map(|_| ())
+}
+
+/// [`save_at`] under the name the entry holds: for tests that build records by hand.
+#[cfg(test)]
 pub(crate) async fn save(storage: &dyn Storage, entry: &KeyEntry) -> Result<(), Error> {
-    write(storage, entry).await.map(|_| ())
+    save_at(storage, &entry.key.name, entry).await
+}
+
+/// Refuses an entry about to be written under `name` that names another key.
+fn check_name(name: &str, entry: &KeyEntry) -> Result<(), Error> {
+    if entry.key.name == name {
+        return Ok(());
+    }
+    tracing::error!(key = %name, named = %entry.key.name, "bug: refusing to write a key record under another key's path");
+    Err(Error::Internal(format!(
+        "bug: the record for {} names another key ({:?}); nothing was written",
+        key_path(name),
+        entry.key.name
+    )))
 }
 
 /// [`save`], returning the record as stored.
-pub(crate) async fn write(storage: &dyn Storage, entry: &KeyEntry) -> Result<KeyEntry, Error> {
+pub(crate) async fn write(
+    storage: &dyn Storage,
+    name: &str,
+    entry: &KeyEntry,
+) -> Result<KeyEntry, Error> {
+    check_name(name, entry)?;
     let key = &entry.key;
-    let name = key.name.clone();
+    let name = name.to_string();
     // The rules kept by the version state machine are checked where records are saved, not only
     // where they are loaded: a defect that broke them never reaches storage.
     key.versions.check_invariants().map_err(|e| {
@@ -159,9 +204,10 @@ pub(crate) async fn write(storage: &dyn Storage, entry: &KeyEntry) -> Result<Key
 /// record whose values are destroyed but which still exists.
 pub(crate) async fn write_final_history(
     storage: &dyn Storage,
+    name: &str,
     entry: &KeyEntry,
 ) -> Result<HistoryLog, Error> {
-    let name = &entry.key.name;
+    check_name(name, entry)?;
     let limit = entry.history_limit();
     let appended = history::append(storage, name, entry.log, &entry.unsaved, limit).await?;
     Ok(appended.log)

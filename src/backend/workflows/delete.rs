@@ -39,7 +39,7 @@ pub(crate) async fn delete(
     // The manual revocations nobody acknowledged outlive the record too (their entries first).
     provider_ops::keep_of_deleted(storage, &locked.entry).await?;
     locked.note("deleted", None, None, "key deleted; values destroyed");
-    let log = record::write_final_history(storage, &locked.entry).await?;
+    let log = record::write_final_history(storage, name, &locked.entry).await?;
     record::archive_history(storage, name, log, &locked.actor, now).await?;
     storage.delete(&record::key_path(name)).await?;
     record::forget_replays(storage, name, &locked.entry.replays).await;

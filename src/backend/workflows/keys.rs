@@ -287,7 +287,7 @@ pub(crate) async fn create(
         now,
         config.history_limit,
     );
-    record::save(storage, &entry).await?;
+    record::save_at(storage, &name, &entry).await?;
     provider_ops::settle(storage, first.wal_id.as_deref()).await;
     if two_person {
         tracing::info!(key = %name, "key created; version 1 is pending until another entity promotes it");

@@ -43,6 +43,9 @@ pub(super) async fn revocation_delay(shared: &Shared) -> Duration {
 /// A key under its write lock.
 pub(crate) struct Locked {
     _guard: KeyGuard,
+    /// The key's name as its path gives it: where every write of this operation goes (a record
+    /// naming another key is refused when loaded, and again when saved).
+    name: String,
     /// The entry as it will be saved.
     pub entry: KeyEntry,
     /// The time of this operation.
@@ -121,6 +124,7 @@ impl Locked {
         let config = Config::load(storage).await?;
         let mut locked = Locked {
             _guard: guard,
+            name: name.to_string(),
             entry,
             now: Utc::now(),
             config,
@@ -295,7 +299,7 @@ impl Locked {
     /// cancellation between the two writes can store a retirement without its intent.
     pub(crate) async fn save(&mut self, storage: &dyn Storage) -> Result<(), Error> {
         self.request_revocations(storage).await?;
-        record::save(storage, &self.entry).await
+        record::save_at(storage, &self.name, &self.entry).await
     }
 }
 

@@ -18,6 +18,7 @@ use crate::providers::{create_key, openai_provider, read_key};
 use crate::roles::{install_roles, login, ROLES};
 use crate::support::checks::{expect_error, output_text, read_ok, repo_root, secret, write_ok};
 use crate::support::fake_provider::{FakeProvider, Mode};
+use crate::support::raw::{raw_get, raw_put_reloaded};
 use crate::support::{bao_bin, Bao, Client};
 
 /// Bound of one command (a CLI call against a local server takes well under a second).
@@ -114,7 +115,7 @@ fn steps(alert: &str, runbook: &str) -> Vec<Step> {
 #[test]
 fn every_runbook_names_a_role_for_each_command_and_the_steps_with_the_rule_off_and_on() {
     let all = runbooks();
-    assert_eq!(all.len(), 11);
+    assert_eq!(all.len(), 12);
     for (alert, runbook) in &all {
         let steps = steps(alert, runbook);
         assert!(!steps.is_empty(), "{alert}: no command: {runbook}");
@@ -209,6 +210,25 @@ async fn prepare(root: &Client, fake: &FakeProvider, alert: &str, key: &str) {
                 "the deleted key's manual revocation is counted"
             );
         }
+        "AiKeyRecordsRefused" => {
+            // keys/<key> is refused: it names another key, <key>-orig, which records the same
+            // versions (so every live key it holds is claimed and the record may be removed).
+            let stored: serde_json::Value =
+                serde_json::from_str(&raw_get(root, &format!("keys/{key}")).await.unwrap())
+                    .unwrap();
+            let mut copy = stored.clone();
+            copy["key"]["name"] = json!(format!("{key}-orig"));
+            let copy = copy.to_string();
+            raw_put_reloaded(root, &format!("keys/{key}-orig"), &copy).await;
+            raw_put_reloaded(root, &format!("keys/{key}"), &copy).await;
+            let refused = root.read(&format!("ai-keys/keys/{key}")).await;
+            expect_error(
+                &refused,
+                500,
+                &[&format!("keys/{key}")],
+                "the planted record",
+            );
+        }
         other => panic!("no set-up for alert {other}: teach prepare() what its key looks like"),
     }
 }
@@ -232,6 +252,13 @@ async fn check_fixed(root: &Client, alert: &str, key: &str, before: u64) {
             deleted_manual_of(root, key).await,
             0,
             "{alert}: the runbook acknowledged {key}'s"
+        );
+        return;
+    }
+    if alert == "AiKeyRecordsRefused" {
+        assert!(
+            raw_get(root, &format!("keys/{key}")).await.is_none(),
+            "{alert}: the runbook removed the refused record of {key}"
         );
         return;
     }

@@ -48,6 +48,7 @@ pub(super) const SURFACE: &[(&str, &[&str])] = &[
     ("extend/*", &["update"]),
     ("verify/*", &["update"]),
     ("acknowledge/*", &["update"]),
+    ("records/keys/*", &["read", "delete"]),
     ("history/*", &["read"]),
     ("overdue", &["read"]),
     ("metrics", &["read"]),

@@ -13,6 +13,7 @@ use super::{acl_denied, install_roles, login, APP_KEY, ROLES};
 use crate::providers::{configure_provider, create_key, provider_body};
 use crate::support::checks::{data, expect_error, history, read_ok, secret, write_ok};
 use crate::support::fake_provider::FakeProvider;
+use crate::support::raw::{raw_get, raw_put_reloaded};
 use crate::support::tick::is_test_hook;
 use crate::support::{Bao, Client};
 
@@ -143,6 +144,23 @@ async fn exercise(
             request("POST", target, Some(json!({ "version": 1 })))
         }
         ("reconcile", "update") => request("POST", target, Some(json!({ "dry_run": true }))),
+        ("records", "read" | "delete") => {
+            // keys/<name>: a record the engine refuses (it names key <name>-orig, which holds
+            // no provider key), what records/ is for.
+            let stored = item.trim_start_matches("keys/");
+            let orig = format!("{stored}-orig");
+            key(root, &orig).await;
+            let copy = raw_get(root, &format!("keys/{orig}"))
+                .await
+                .expect("a record");
+            raw_put_reloaded(root, &format!("keys/{stored}"), &copy).await;
+            let method = if capability == "read" {
+                "GET"
+            } else {
+                "DELETE"
+            };
+            request(method, target, None)
+        }
         _ => panic!("no request for {capability} {path}: teach exercise() this operation"),
     }
 }

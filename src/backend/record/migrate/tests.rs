@@ -220,6 +220,7 @@ async fn a_record_from_a_newer_release_is_refused_and_left_untouched() {
 async fn an_inconsistent_previous_release_record_is_not_converted() {
     let s = previous_release_storage().await;
     let mut broken = fixture(KEY);
+    broken["key"]["name"] = json!("broken");
     broken["key"]["versions"]["versions"]["2"]["state"] = json!("current");
     broken["key"]["versions"]["versions"]["2"]["value"] = json!("sk-second-current-0123456789");
     let bytes = serde_json::to_vec(&broken).unwrap();

@@ -257,3 +257,51 @@ async fn a_record_that_retires_an_owned_key_without_a_revocation_is_never_saved(
     ));
     crate::backend::record::save(storage, &entry).await.unwrap();
 }
+
+/// A record is trusted only where it lives: one stored at `keys/m` that names key `o` (copied
+/// or planted) is refused by every read and write through `m`, with an error naming its path,
+/// and no write through `m` changes `keys/o`; an entry is never saved under another name.
+#[tokio::test]
+async fn a_record_that_names_another_key_is_refused_and_never_written_elsewhere() {
+    let h = with_key().await;
+    h.create_key("o", crate::backend::testing::NEW).await;
+    let copied = h.storage.get("keys/o").await.unwrap().unwrap();
+    h.storage.put("keys/m", copied.clone()).await.unwrap();
+    h.invalidate("keys/m").await;
+    let before = h.snapshot().await;
+    for (op, path, body) in [
+        (Operation::Read, "creds/m", json!({})),
+        (Operation::Read, "keys/m", json!({})),
+        (
+            Operation::Update,
+            "rotate/m",
+            json!({"value": "sk-test-PLANTED-0123456789abcdef", "grace_period": "0s"}),
+        ),
+        (Operation::Update, "keys/m", json!({"auto_rotate": true})),
+        (Operation::Delete, "keys/m", json!({})),
+    ] {
+        let err = h.call(op, path, body).await.expect_err(path);
+        assert_eq!(err.status(), 500, "{path}: {err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("keys/m") && text.contains("\"o\""),
+            "{path}: {text}"
+        );
+        assert!(
+            !text.contains(crate::backend::testing::NEW),
+            "{path}: value leaked"
+        );
+        assert_eq!(h.snapshot().await, before, "{path} changed storage");
+    }
+    let storage = h.cached.as_ref();
+    let entry = crate::backend::record::load(storage, "o")
+        .await
+        .unwrap()
+        .unwrap();
+    let err = crate::backend::record::save_at(storage, "k", &entry)
+        .await
+        .expect_err("saved an entry under another key's name");
+    assert_eq!(err.status(), 500, "{err:?}");
+    assert!(err.to_string().contains("keys/k"), "{err}");
+    assert_eq!(h.snapshot().await, before);
+}

@@ -9,6 +9,7 @@
 # can: read metrics
 # can: read report
 # can: update acknowledge/*
+# can: update exposed
 # cannot: read creds/*
 # cannot: update stage/*
 # cannot: update test/*
@@ -22,7 +23,8 @@
 # May read and change the engine configuration, schedules, providers (the admin key is
 # write-only) and keys (create from a value, change settings, delete), and read the reports.
 # May acknowledge a manual revocation: the administrator, who holds the providers' consoles,
-# revokes by hand what the engine does not own and records it.
+# revokes by hand what the engine does not own and records it. May report a leaked value
+# (exposed): taking access away is one person's act, even under the two-person rule.
 # No creds/: an administrator who could read every application's key would defeat the app role;
 # an emergency read goes through a break-glass token, not this role. No rotation steps either:
 # rotations belong to the operator and approver (or, with the two-person rule off, the rotator),
@@ -53,5 +55,8 @@ path "ai-keys/report" {
   capabilities = ["read"]
 }
 path "ai-keys/acknowledge/*" {
+  capabilities = ["update"]
+}
+path "ai-keys/exposed" {
   capabilities = ["update"]
 }

@@ -48,6 +48,12 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let mut all = std::pin::pin!(record::digests(storage).await?);
     while let Some((name, key)) = all.try_next().await? {
         let Some((number, created)) = key.current else {
+            // A key whose leaked current version was withdrawn has none, and is listed.
+            if key.exposed.is_some() {
+                keys.push(
+                    json!({ "key": name, "exposed": true, "age_days": null, "overdue_days": 0 }),
+                );
+            }
             continue;
         };
         // max_age replaces the key's period or cron schedule for this report.
@@ -63,7 +69,8 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         };
         let period = periods.rotation_period;
         let age = periods.age_of(number, created, now);
-        if age.overdue {
+        // A key whose current value leaked is due now, whatever its age.
+        if age.overdue || key.exposed.is_some() {
             let mut entry = json!({
                 "key": name,
                 "age_days": age.age_days,
@@ -75,6 +82,9 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             if let Some(spec) = periods.rotation_schedule {
                 entry["rotation_schedule"] = json!(spec.as_str());
                 entry["missed_rotation_time"] = json!(age.missed_rotation_time.map(view::time));
+            }
+            if key.exposed.is_some() {
+                entry["exposed"] = json!(true);
             }
             keys.push(entry);
         }
@@ -90,7 +100,9 @@ overdue_days, rotation_period_days, next_rotation_time; keys with a cron rotatio
 show it and missed_rotation_time (overdue counts from the first scheduled time after the current \
 version was created; rotation_period_days is the longest interval between scheduled times plus \
 the window). max_age replaces every key's rotation period or schedule for this report (a key \
-created 45 days ago with max_age=30d is 15 days overdue).";
+created 45 days ago with max_age=30d is 15 days overdue). A key whose current version was \
+reported leaked (exposed) is listed with exposed=true until a new value is promoted, whatever its \
+age.";
 
 #[cfg(test)]
 mod tests;

@@ -250,6 +250,7 @@ async fn key_report(
         "revocations_manual": manual,
         "revocations_acknowledged": acknowledged,
         "promoted_by": promoted_by,
+        "exposed": view::exposure_json(key),
     }))
 }
 

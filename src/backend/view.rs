@@ -242,6 +242,22 @@ pub(super) fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> 
         "missed_rotation_time": opt_time(age.as_ref().and_then(|a| a.missed_rotation_time)),
         "last_error": key.last_error,
         "reinstatement_request": reinstatement_json(versions, now),
+        "exposed": exposure_json(key),
+    })
+}
+
+/// The leak in force on a key (`exposed`): `{version, time, source, reason, withdrawn}`, or
+/// null once a new value was promoted.
+pub(super) fn exposure_json(key: &KeyState) -> Value {
+    let Some(e) = key.exposure() else {
+        return Value::Null;
+    };
+    json!({
+        "version": e.version,
+        "time": time(e.time),
+        "source": e.source,
+        "reason": e.reason,
+        "withdrawn": key.versions.withdrawn == Some(e.version),
     })
 }
 

@@ -77,6 +77,22 @@ pub(crate) struct KeyDigest {
     pub rotation_failures: Box<[(Box<str>, u64)]>,
     /// Key tests by outcome.
     pub test_outcomes: Box<[(Box<str>, u64)]>,
+    /// Every recorded version's fingerprint (the first 8 bytes of its value's SHA-256), so a
+    /// leaked value is matched to its key without reading every record (`exposed`).
+    pub fingerprints: Box<[(u32, Fingerprint)]>,
+    /// The version whose leak is in force ([`super::key::KeyState::exposure`]), if any.
+    pub exposed: Option<u32>,
+}
+
+/// The first 8 bytes of a value's SHA-256: what a version's `fingerprint` shows in hex.
+pub(crate) type Fingerprint = [u8; 8];
+
+/// The bytes of a fingerprint as versions record it (`sha256:` + 16 hex digits).
+pub(crate) fn parse_fingerprint(text: &str) -> Option<Fingerprint> {
+    let hex_digits = text.strip_prefix("sha256:")?;
+    let mut out = [0u8; 8];
+    hex::decode_to_slice(hex_digits, &mut out).ok()?;
+    Some(out)
 }
 
 /// A key's overrides of its schedule's periods.
@@ -160,6 +176,10 @@ impl KeyDigest {
             grace_extensions: k.stats.grace_extensions,
             rotation_failures: counts(&k.stats.rotation_failures),
             test_outcomes: counts(&k.stats.test_outcomes),
+            fingerprints: versions()
+                .filter_map(|v| Some((v.number, parse_fingerprint(&v.fingerprint)?)))
+                .collect(),
+            exposed: k.exposure().map(|e| e.version),
         }
     }
 
@@ -182,6 +202,14 @@ impl KeyDigest {
         self.previous
             .first()
             .is_some_and(|g| grace_open(g.expires, now))
+    }
+
+    /// The versions whose fingerprint is `fingerprint`.
+    pub(crate) fn versions_with(&self, fingerprint: Fingerprint) -> impl Iterator<Item = u32> + '_ {
+        self.fingerprints
+            .iter()
+            .filter(move |(_, f)| *f == fingerprint)
+            .map(|(n, _)| *n)
     }
 
     /// Failed rotations with trigger `trigger`.

@@ -48,6 +48,7 @@ pub(super) const SURFACE: &[(&str, &[&str])] = &[
     ("extend/*", &["update"]),
     ("verify/*", &["update"]),
     ("acknowledge/*", &["update"]),
+    ("exposed", &["update"]),
     ("history/*", &["read"]),
     ("overdue", &["read"]),
     ("metrics", &["read"]),

@@ -146,6 +146,10 @@ async fn prepare(root: &Client, fake: &FakeProvider, alert: &str, key: &str) {
     let value = secret(key);
     fake.add_key(&value);
     let mut body = json!({ "value": value, "provider": "fake" });
+    if alert == "AiKeyExposed" {
+        // No provider that creates keys: exposed marks the key instead of rotating it away.
+        body = json!({ "value": value });
+    }
     if alert == "AiKeyOverdue" {
         let long_ago = Utc::now() - TimeDelta::days(100);
         body["created_time"] = json!(long_ago.to_rfc3339_opts(SecondsFormat::Secs, true));
@@ -158,6 +162,11 @@ async fn prepare(root: &Client, fake: &FakeProvider, alert: &str, key: &str) {
         | "AiKeyDueSoonWithoutAutoRotate"
         | "AiKeysPeriodicWorkStalled"
         | "AiKeysNotScraped" => {}
+        "AiKeyExposed" => {
+            let body = json!({ "value": value, "source": "runbook test", "reason": "a leak" });
+            write_ok(root, "ai-keys/exposed", body).await;
+            assert_eq!(read_key(root, key).await["exposed"]["version"], 1);
+        }
         "AiKeyRotationFailed" => {
             let refused = rotate(json!({ "value": secret("unknown-to-the-provider") })).await;
             expect_error(&refused, 400, &["bad_key"], "the failed rotation");
@@ -236,6 +245,13 @@ async fn check_fixed(root: &Client, alert: &str, key: &str, before: u64) {
     let read = read_key(root, key).await;
     let current = read["current_version"].as_u64().expect("current_version");
     match alert {
+        "AiKeyExposed" => {
+            assert!(
+                current > before,
+                "{alert}: the runbook rotated {key}: {read:#}"
+            );
+            assert!(read["exposed"].is_null(), "{alert}: {read:#}");
+        }
         "AiKeyOverdue" | "AiKeyDueSoonWithoutAutoRotate" | "AiKeyRotationFailed" => {
             assert!(
                 current > before,

@@ -276,6 +276,32 @@ mod tests {
         }
     }
 
+    /// Every version's fingerprint is in the digest, retired ones too (a leak of a revoked value
+    /// is still found), as bytes: no value, and no text beyond the first 8 bytes of SHA-256.
+    #[tokio::test]
+    async fn a_digest_finds_every_versions_fingerprint() {
+        let h = Harness::new().await;
+        h.create_key("k", OLD).await;
+        h.write(
+            "rotate/k",
+            json!({ "value": "sk-test-NEXT-0123456789", "grace_period": 0 }),
+        )
+        .await
+        .unwrap();
+        let key = store::load_key(h.cached.as_ref(), "k")
+            .await
+            .unwrap()
+            .unwrap();
+        let digest = KeyDigest::of(&key);
+        let old = parse_fingerprint(&crate::rotation::fingerprint_of(OLD)).unwrap();
+        assert_eq!(digest.versions_with(old).collect::<Vec<_>>(), [1]);
+        let next = parse_fingerprint(&crate::rotation::fingerprint_of("sk-test-NEXT-0123456789"));
+        assert_eq!(digest.versions_with(next.unwrap()).collect::<Vec<_>>(), [2]);
+        assert_eq!(digest.exposed, None);
+        assert_eq!(parse_fingerprint("sha256:0123"), None);
+        assert_eq!(parse_fingerprint("0123456789abcdef"), None);
+    }
+
     /// Pending revocations carry their version and provider (what a provider delete checks);
     /// confirmed ones are gone.
     #[tokio::test]

@@ -3,7 +3,8 @@
 //! and revoked at the fake; a previous version found by its fingerprint is revoked there now, and
 //! a revoked one only recorded; an unknown value is a 404 naming no key; an imported key whose
 //! provider cannot create keys is marked exposed, its `ai_keys_key_exposed` sample is 1 and the
-//! shipped alert fires on it (promtool, on the scraped sample). No value involved appears in the
+//! shipped alert fires on it (promtool, on the scraped sample); under the two-person rule a
+//! leaked current key is withdrawn at once and its successor waits for the approver. No value involved appears in the
 //! server log (the plugin's stderr) or in clear in the audit log.
 
 use std::process::Command;
@@ -172,6 +173,50 @@ async fn an_imported_key_without_a_creating_provider_is_marked_exposed_and_its_a
     .is_success());
     assert_eq!(read_key(&root, "imported").await["exposed"], Value::Null);
     assert_no_leaks(&bao, &[&fake], &[value, next]).await;
+}
+
+#[tokio::test]
+async fn under_the_two_person_rule_a_leaked_current_key_is_withdrawn_until_an_approver_promotes_its_successor(
+) {
+    let bao = Bao::start().await;
+    let fake = FakeProvider::start().await;
+    let root = bao.client();
+    install_roles(&root).await;
+    let responder = login(&bao, "responder").await;
+    let approver = login(&bao, "approver").await;
+    openai_provider(&root, &fake, "openai").await;
+    create_key(&root, "ruled", json!({ "provider": "openai" })).await;
+    let (c1, c1_value) = last_created(&fake);
+    let rule = json!({ "require_separate_approver": true });
+    assert!(root.write("ai-keys/config", rule).await.is_success());
+
+    // Found by the fingerprint keys/ shows.
+    let fingerprint = version(&read_key(&root, "ruled").await, 1)["fingerprint"].clone();
+    let m = expose(&responder, json!({ "fingerprint": fingerprint })).await;
+    assert_eq!(m["action"], "withdrawn", "{m:#}");
+    assert_eq!(m["pending_version"], 2, "{m:#}");
+    assert!(
+        !fake.is_active(&c1),
+        "the leaked key is revoked at once, approver or not"
+    );
+    let (_, c2_value) = last_created(&fake);
+    let reply = root.read("ai-keys/creds/ruled").await;
+    expect_error(
+        &reply,
+        404,
+        &["withdrawn", "version 2"],
+        "creds/ of a withdrawn key",
+    );
+    let key = read_key(&root, "ruled").await;
+    assert_eq!(key["exposed"]["withdrawn"], true, "{key:#}");
+    assert_eq!(key["current_version"], Value::Null);
+
+    // A different person (the approver) makes the successor live.
+    let promoted = approver.write("ai-keys/promote/ruled", json!({})).await;
+    assert!(promoted.is_success(), "{}", promoted.text);
+    assert_eq!(creds(&root, "ruled").await["api_key"], c2_value.as_str());
+    assert_eq!(read_key(&root, "ruled").await["exposed"], Value::Null);
+    assert_no_leaks(&bao, &[&fake], &[c1_value, c2_value]).await;
 }
 
 /// The shipped AiKeyExposed rule's expression, read from deploy/prometheus/ai-keys.rules.yml

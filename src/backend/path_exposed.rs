@@ -145,6 +145,9 @@ async fn exposed(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
                 }
                 matches.push(entry);
             }
+            // Storage refusing writes (a standby's read-only storage, an outage) is the
+            // server's to report or forward: nothing else could be written either.
+            Err(e @ Error::Storage(_)) => return Err(e),
             // One key's failure does not stop the response to the others.
             Err(e) => {
                 tracing::warn!(key = %name, version, error = %e, "leak response failed for a key");

@@ -215,3 +215,17 @@ async fn under_the_rule_a_key_without_a_creating_provider_stays_current_and_wait
     assert_eq!(h.read("keys/k").await["exposed"], json!(null));
     assert_eq!(h.read("creds/k").await["api_key"], NEW);
 }
+
+/// On storage that refuses writes (a standby), the answer is the storage's error, so the server
+/// forwards the request to the active node, and no provider is called.
+#[tokio::test]
+async fn read_only_storage_answers_its_error_before_any_provider_call() {
+    let (h, fake, leaked) = created_key(false).await;
+    let calls = fake.requests().len();
+    h.storage.set_read_only(true);
+    let out = expose(&h, json!({ "value": leaked })).await;
+    assert!(matches!(out, Err(Error::Storage(_))), "{out:?}");
+    assert_eq!(fake.requests().len(), calls, "{:?}", fake.requests());
+    h.storage.set_read_only(false);
+    assert_eq!(h.read("keys/k").await["exposed"], json!(null));
+}

@@ -229,3 +229,34 @@ async fn read_only_storage_answers_its_error_before_any_provider_call() {
     h.storage.set_read_only(false);
     assert_eq!(h.read("keys/k").await["exposed"], json!(null));
 }
+
+/// The new key fails its test: it is discarded (revoked at the provider), and the leaked one
+/// stays current, marked exposed, with the error in the answer.
+#[tokio::test]
+async fn a_failed_emergency_rotation_leaves_the_key_marked_exposed() {
+    let (h, fake, leaked) = created_key(false).await;
+    fake.test_status
+        .store(401, std::sync::atomic::Ordering::SeqCst);
+    let out = expose(&h, json!({ "value": leaked })).await.unwrap();
+    let m = only(&out);
+    assert_eq!(m["action"], "marked_exposed", "{out}");
+    assert!(
+        m["rotation_error"].as_str().unwrap().contains("bad_key"),
+        "{m}"
+    );
+    assert!(
+        fake.requests()
+            .contains(&"DELETE /api/v1/keys/hash-2".to_string()),
+        "{:?}",
+        fake.requests()
+    );
+    let k = h.read("keys/k").await;
+    assert_eq!(
+        (
+            k["current_version"].clone(),
+            k["exposed"]["version"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+    assert_eq!(h.read("creds/k").await["api_key"], leaked.as_str());
+}

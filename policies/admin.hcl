@@ -9,6 +9,7 @@
 # can: read metrics
 # can: read report
 # can: update acknowledge/*
+# can: update exposed
 # can: read, delete records/keys/*
 # can: update reconcile
 # cannot: read creds/*
@@ -25,7 +26,8 @@
 # write-only) and keys (create from a value, change settings, delete), and read the reports.
 # May run reconcile (after a restore: revokes keys the engine made that no record claims).
 # May acknowledge a manual revocation: the administrator, who holds the providers' consoles,
-# revokes by hand what the engine does not own and records it.
+# revokes by hand what the engine does not own and records it. May report a leaked value
+# (exposed): taking access away is one person's act, even under the two-person rule.
 # May read and delete, by its exact storage path, a key record no keys/ path can use (refused,
 # or named against the name rule): never one that would leave an owned key alive unrecorded.
 # No creds/: an administrator who could read every application's key would defeat the app role;
@@ -65,4 +67,7 @@ path "ai-keys/reconcile" {
 }
 path "ai-keys/records/keys/*" {
   capabilities = ["read", "delete"]
+}
+path "ai-keys/exposed" {
+  capabilities = ["update"]
 }

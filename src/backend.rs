@@ -9,6 +9,7 @@ mod path_acknowledge;
 mod path_config;
 mod path_creds;
 mod path_cutover;
+mod path_exposed;
 mod path_history;
 mod path_keys;
 mod path_metrics;
@@ -88,6 +89,7 @@ impl AiKeys {
             path_steps::paths(&shared),
             path_rotate::paths(&shared),
             path_cutover::paths(&shared),
+            path_exposed::paths(&shared),
             path_acknowledge::paths(&shared),
             path_history::paths(&shared),
             path_overdue::paths(&shared),

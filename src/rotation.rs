@@ -3,7 +3,8 @@
 //! A key holds numbered versions, each `pending`, `current`, `previous`, `revoked` or `failed`
 //! (api.md "Version states"). [`KeyVersions`] is what the engine stores per key; its methods are
 //! the transitions (`create`, `create_pending`, `stage`, `record_test`, `promote`, `rollback`,
-//! `rollback_two_person`, `discard_pending`, `expire`, `destroy_all`), each validating fully
+//! `rollback_two_person`, `discard_pending`, `expire`, `destroy_all`, and the leak response's
+//! `revoke_exposed` and `withdraw_exposed_current`), each validating fully
 //! before changing anything and returning the [`Change`]s to record in the key's history, or a
 //! [`RotationError`] that leaves the key untouched. Grace windows are enforced when read
 //! ([`KeyVersions::previous_in_grace`], [`KeyVersions::verify`]), so correctness never waits for
@@ -19,6 +20,7 @@ pub mod cron;
 pub mod cutover;
 pub mod error;
 pub mod health;
+pub mod exposure;
 pub mod key;
 pub mod origin;
 pub mod reinstate;

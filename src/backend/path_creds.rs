@@ -68,6 +68,18 @@ async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 /// its first version waits for approval (two-person rule), or was discarded before it. `None`
 /// for a key whose values were destroyed.
 fn no_current_yet(name: &str, versions: &KeyVersions) -> Option<Error> {
+    if let Some(withdrawn) = versions.withdrawn {
+        let next = match versions.pending() {
+            Some(p) => format!(
+                "version {} is pending until a different entity promotes it",
+                p.number
+            ),
+            None => "stage/ a new value for a different entity to promote".to_string(),
+        };
+        return Some(Error::NotFound(format!(
+            "key {name:?} has no current version: version {withdrawn} was withdrawn because its              value leaked (exposed); {next} (require_separate_approver)"
+        )));
+    }
     if !versions.never_current() {
         return None;
     }
@@ -95,7 +107,8 @@ is inside its grace window, also previous_api_key and previous_expires_time, so 
 back during a cut-over; the moment the grace window closes they are no longer returned. A key \
 created under require_separate_approver has no current version until a different entity promotes \
 its first version: until then creds/ is a 404 saying so (awaiting approval) and naming the \
-pending version.";
+pending version. So is a key whose current version was withdrawn by exposed under that rule, until \
+its replacement is promoted.";
 
 #[cfg(test)]
 mod tests;

@@ -49,6 +49,12 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let mut all = std::pin::pin!(record::digests_noting(storage, refusals.clone()).await?);
     while let Some((name, key)) = all.try_next().await? {
         let Some((number, created)) = key.current else {
+            // A key whose leaked current version was withdrawn has none, and is listed.
+            if key.exposed.is_some() {
+                keys.push(
+                    json!({ "key": name, "exposed": true, "age_days": null, "overdue_days": 0 }),
+                );
+            }
             continue;
         };
         // max_age replaces the key's period or cron schedule for this report.
@@ -64,9 +70,9 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         };
         let period = periods.rotation_period;
         let age = periods.age_of(number, created, now);
-        // A current key its provider refuses is listed whatever its age (health checks).
+        // A current key its provider refuses, or whose value leaked, is listed whatever its age.
         let rejected = key.watch.as_ref().and_then(|w| w.rejected_since);
-        if age.overdue || rejected.is_some() {
+        if age.overdue || rejected.is_some() || key.exposed.is_some() {
             let mut entry = json!({
                 "key": name,
                 "age_days": age.age_days,
@@ -80,6 +86,9 @@ async fn overdue(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             if let Some(spec) = periods.rotation_schedule {
                 entry["rotation_schedule"] = json!(spec.as_str());
                 entry["missed_rotation_time"] = json!(age.missed_rotation_time.map(view::time));
+            }
+            if key.exposed.is_some() {
+                entry["exposed"] = json!(true);
             }
             keys.push(entry);
         }
@@ -103,7 +112,9 @@ current version at the engine's health checks is listed too, whatever its age, w
 true and current_key_rejected_time (when the provider first refused it), until a check passes \
 or a new version is promoted; every other entry shows rejected false. A key record that cannot be read \
 (newer format, naming another key, breaking an invariant) is not in keys: a warning names its \
-storage path and why.";
+storage path and why. A key whose current version was \
+reported leaked (exposed) is listed with exposed=true until a new value is promoted, whatever its \
+age.";
 
 #[cfg(test)]
 mod tests;

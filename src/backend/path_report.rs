@@ -255,6 +255,7 @@ async fn key_report(
         "rejected": rejected.is_some(),
         "current_key_rejected_time": rejected.map(view::time),
         "last_health_check": versions.current().map_or(Value::Null, view::health_json),
+        "exposed": view::exposure_json(key),
     }))
 }
 

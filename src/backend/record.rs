@@ -21,13 +21,13 @@ mod store;
 mod unchecked;
 
 pub(super) use actor::Actor;
-pub(super) use digest::{load as load_digest, KeyDigest};
+pub(super) use digest::{load as load_digest, parse_fingerprint, Fingerprint, KeyDigest};
 pub(super) use history::{
     archive as archive_history, cursor as history_cursor, find as find_history,
     fresh_log as fresh_history, legacy_page as legacy_history_page, page as history_page,
     parse_cursor as parse_history_cursor, Events as HistoryEvents, HistoryEvent,
 };
-pub(super) use key::{AutoState, KeyEntry, KeyState, Overrides, Stats};
+pub(super) use key::{AutoState, Exposure, KeyEntry, KeyState, Overrides, Stats};
 pub(super) use locks::{KeyGuard, KeyLocks};
 pub(super) use migrate::{key as migrate_key, run as migrate_all};
 pub(super) use replays::{forget as forget_replays, Idempotency};

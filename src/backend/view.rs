@@ -260,6 +260,22 @@ pub(super) fn key_json(key: &KeyState, periods: Periods, now: DateTime<Utc>) -> 
         "last_health_check": versions.current().map_or(Value::Null, health_json),
         "current_key_rejected": rejected.is_some(),
         "current_key_rejected_time": opt_time(rejected),
+        "exposed": exposure_json(key),
+    })
+}
+
+/// The leak in force on a key (`exposed`): `{version, time, source, reason, withdrawn}`, or
+/// null once a new value was promoted.
+pub(super) fn exposure_json(key: &KeyState) -> Value {
+    let Some(e) = key.exposure() else {
+        return Value::Null;
+    };
+    json!({
+        "version": e.version,
+        "time": time(e.time),
+        "source": e.source,
+        "reason": e.reason,
+        "withdrawn": key.versions.withdrawn == Some(e.version),
     })
 }
 

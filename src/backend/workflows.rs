@@ -1,6 +1,7 @@
 //! The engine's workflows, in one place: create and delete a key, stage, test, promote, roll
 //! back, rotate (and what a failed rotation leaves), finalize and extend a grace window,
-//! acknowledge a revocation done by hand, and `rotation_id` replays; all through [`Locked`], a
+//! acknowledge a revocation done by hand, respond to a leaked value (`exposed`), and `rotation_id`
+//! replays; all through [`Locked`], a
 //! key opened for writing (its lock held, its
 //! record checked, grace ends applied, history recorded, revocation intents written before the
 //! record that retires a version).
@@ -12,6 +13,7 @@
 mod acknowledge;
 mod cutover;
 mod delete;
+mod exposed;
 mod keys;
 mod locked;
 mod promote;
@@ -24,6 +26,9 @@ mod test;
 pub(super) use acknowledge::acknowledge_named;
 pub(super) use cutover::{extend, finalize};
 pub(super) use delete::delete as delete_key;
+pub(super) use exposed::{
+    find as find_exposed, respond as respond_exposed, Leak, Report as LeakReport,
+};
 pub(super) use keys::{
     check_references, create as create_key, Created as CreatedKey, KeySettings, NewKey,
 };

@@ -29,6 +29,17 @@ pub enum RotationError {
         /// The requested version.
         version: u32,
     },
+    /// A leak response (`exposed`) asked to revoke a version that is current or already
+    /// retired.
+    #[error(
+        "version {version} is {state}; only a pending or previous version is revoked as exposed"
+    )]
+    NotExposable {
+        /// The requested version.
+        version: u32,
+        /// Its state.
+        state: VersionState,
+    },
     /// `test` of a version that is neither pending nor current.
     #[error("version {version} is {state}; only the pending or the current version can be tested")]
     NotTestable {

@@ -135,6 +135,11 @@ pub struct KeyVersions {
     /// for a different person to confirm it ([`KeyVersions::rollback_two_person`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reinstatement: Option<ReinstatementRequest>,
+    /// The current version revoked because its value leaked while its replacement waits for an
+    /// approver ([`KeyVersions::withdraw_exposed_current`]): until a promotion the key has no
+    /// current version. Cleared by the next promotion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<u32>,
 }
 
 /// A request to make the previous version current again, recorded by the first `rollback` under
@@ -255,8 +260,10 @@ impl KeyVersions {
             }
         }
         let live = current.len() + pending.len() + previous.len();
-        // Without a current version, only a first version waiting for approval may be live.
-        let awaiting_first = previous.is_empty() && self.never_current();
+        // Without a current version, only a first version waiting for approval may be live, or
+        // the replacement of a current version withdrawn because it leaked.
+        let awaiting_first =
+            previous.is_empty() && (self.never_current() || self.withdrawn.is_some());
         if current.len() > 1 || (current.is_empty() && live > 0 && !awaiting_first) {
             return broken(format!("{} versions are current", current.len()));
         }
@@ -269,6 +276,14 @@ impl KeyVersions {
         if let Some(&c) = current.first() {
             if pending.first().is_some_and(|&p| p < c) || previous.first().is_some_and(|&p| p > c) {
                 return broken(format!("pending or previous version out of order with {c}"));
+            }
+        }
+        if let Some(w) = self.withdrawn {
+            let retired = self.get(w).is_some_and(|v| !v.state.keeps_value());
+            if !retired || !current.is_empty() {
+                return broken(format!(
+                    "version {w} is recorded withdrawn but is live or the key has a current version"
+                ));
             }
         }
         if let Some(r) = &self.reinstatement {

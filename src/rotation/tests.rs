@@ -3,6 +3,7 @@
 mod age;
 mod cron;
 mod cutover;
+mod exposure;
 mod first_version;
 mod forward;
 mod invariants;

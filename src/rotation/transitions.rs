@@ -30,6 +30,7 @@ impl KeyVersions {
             versions: [(1, version)].into_iter().collect(),
             next_version: 2,
             reinstatement: None,
+            withdrawn: None,
         };
         let change = Change::new(EventKind::Created, 1, "version 1 is current");
         (key, vec![change])
@@ -55,6 +56,7 @@ impl KeyVersions {
             versions: [(1, version)].into_iter().collect(),
             next_version: 2,
             reinstatement: None,
+            withdrawn: None,
         };
         let change = Change::new(
             EventKind::Staged,
@@ -105,8 +107,9 @@ impl KeyVersions {
         if let Some(version) = self.number_in_state(VersionState::Pending) {
             return Err(RotationError::PendingExists { version });
         }
-        // A key whose first version was discarded before approval stages a new first version.
-        if self.current().is_none() && !self.never_current() {
+        // A key whose first version was discarded before approval stages a new first version,
+        // and one whose current version was withdrawn as exposed stages its replacement.
+        if self.current().is_none() && !self.never_current() && self.withdrawn.is_none() {
             return Err(RotationError::NoCurrent);
         }
         if let Some(version) = self.live_version_with(value) {
@@ -215,6 +218,7 @@ impl KeyVersions {
         new.state = VersionState::Current;
         new.promoted_time = Some(now);
         self.reinstatement = None;
+        self.withdrawn = None;
         let detail = if tested { "" } else { "forced" };
         changes.push(Change::new(EventKind::Promoted, pending.number, detail));
         if let (Some(old), 0) = (old_current, grace_secs) {

@@ -17,6 +17,7 @@
 //! | `keys/` delete | `revocation::created_keys` |
 //! | `keys/` and `stage/` `provider_key_id`, possession proofs, what revocation may delete | `revocation::ownership` |
 //! | `manual` revocations, `acknowledge/` | `revocation::manual`; its alert's runbook: `metrics::runbooks` |
+//! | `exposed` (leak response), the `responder` role | `revocation::exposed`; its alert's runbook: `metrics::runbooks`; the role: `roles` |
 //! | `creds/` | `rotation::walkthrough`; applications reading it: `creds_clients` |
 //! | `stage/`, `test/`, `promote/` | `rotation::walkthrough`, `rotation::concurrency` |
 //! | two-person rule | `rotation::two_person`, `rotation::two_person_tokens`, `rotation::two_person_approval` |

@@ -6,8 +6,9 @@
 //! backstop for a key the engine loses track of; revocations that are never lost (intent
 //! recorded with the retirement, pending until confirmed, sent to the creating provider); sent
 //! only where the key lives, its origin, never confirmed from elsewhere; only keys the engine
-//! owns ever switched off; and `reconcile` after a restore revoking a key the engine made that no
-//! record claims.
+//! owns ever switched off; `reconcile` after a restore revoking a key the engine made that no
+//! record claims; and the leak response (`exposed`), which revokes or rotates away the versions
+//! a leaked value belongs to.
 //!
 //! The tests run the host's periodic work themselves through the plugin's tick hook
 //! ([`tick_until`](crate::providers::tick_until)) and poll for its outcome. Two deliberately wait
@@ -18,6 +19,7 @@
 
 mod crash_recovery;
 mod created_keys;
+mod exposed;
 mod manual;
 mod never_lost;
 mod origin;

@@ -19,7 +19,15 @@ use serde_json::json;
 use crate::support::{Bao, Client, Reply};
 
 /// The six roles, each a file `policies/<role>.hcl`, in the order the docs show them.
-pub(crate) const ROLES: [&str; 6] = ["app", "operator", "approver", "rotator", "auditor", "admin"];
+pub(crate) const ROLES: [&str; 7] = [
+    "app",
+    "operator",
+    "approver",
+    "rotator",
+    "auditor",
+    "admin",
+    "responder",
+];
 
 /// The key name `policies/app.hcl` uses as its placeholder.
 pub(crate) const APP_KEY: &str = "my-app";

@@ -142,7 +142,7 @@ fn flag(b: bool) -> f64 {
 }
 
 /// The per-key families: name, kind, help, labels after `mount`, and how a key adds samples.
-const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 20] = [
+const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 21] = [
     ("ai_keys_current_version_age_seconds", Kind::Gauge, "Age of the key's current version.", &["key"],
         |k, add| if let Some((age, _, _)) = k.age { add(&[], age as f64) }),
     ("ai_keys_seconds_until_due", Kind::Gauge, "Seconds until the current version is due for rotation (negative when overdue).", &["key"],
@@ -167,6 +167,8 @@ const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 20] = [
         |k, add| add(&[], f64::from(k.key.auto_failures))),
     ("ai_keys_last_attempt_failed", Kind::Gauge, "1 while the key records an error from its latest rotation attempt or periodic work (last_error).", &["key"],
         |k, add| add(&[], flag(k.key.last_error))),
+    ("ai_keys_key_exposed", Kind::Gauge, "1 while the key's current version was reported leaked (exposed) and no new value has been promoted since (withdrawn or still current).", &["key"],
+        |k, add| add(&[], flag(k.key.exposed.is_some()))),
     ("ai_keys_rotations_total", Kind::Counter, "Promotions completed.", &["key"],
         |k, add| add(&[], k.key.rotations as f64)),
     // Both triggers always, so a first failure is an increase from 0 for `increase()`.

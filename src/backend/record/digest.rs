@@ -79,6 +79,11 @@ pub(crate) struct KeyDigest {
     pub test_outcomes: Box<[(Box<str>, u64)]>,
     /// What the periodic health checks found of the current key (`None`: nothing to report).
     pub watch: Option<Box<Watch>>,
+    /// Every recorded version's fingerprint (the first 8 bytes of its value's SHA-256), so a
+    /// leaked value is matched to its key without reading every record (`exposed`).
+    pub fingerprints: Box<[(u32, Fingerprint)]>,
+    /// The version whose leak is in force ([`super::key::KeyState::exposure`]), if any.
+    pub exposed: Option<u32>,
 }
 
 /// What the health checks found of a key's current version, and its provider expiry.
@@ -90,6 +95,17 @@ pub(crate) struct Watch {
     pub provider_expires: Option<DateTime<Utc>>,
     /// Health checks by outcome.
     pub checks: Box<[(Box<str>, u64)]>,
+}
+
+/// The first 8 bytes of a value's SHA-256: what a version's `fingerprint` shows in hex.
+pub(crate) type Fingerprint = [u8; 8];
+
+/// The bytes of a fingerprint as versions record it (`sha256:` + 16 hex digits).
+pub(crate) fn parse_fingerprint(text: &str) -> Option<Fingerprint> {
+    let hex_digits = text.strip_prefix("sha256:")?;
+    let mut out = [0u8; 8];
+    hex::decode_to_slice(hex_digits, &mut out).ok()?;
+    Some(out)
 }
 
 /// A key's overrides of its schedule's periods.
@@ -180,6 +196,10 @@ impl KeyDigest {
             rotation_failures: counts(&k.stats.rotation_failures),
             test_outcomes: counts(&k.stats.test_outcomes),
             watch: watch_of(k),
+            fingerprints: versions()
+                .filter_map(|v| Some((v.number, parse_fingerprint(&v.fingerprint)?)))
+                .collect(),
+            exposed: k.exposure().map(|e| e.version),
         }
     }
 
@@ -204,6 +224,14 @@ impl KeyDigest {
         self.previous
             .first()
             .is_some_and(|g| grace_open(g.expires, now))
+    }
+
+    /// The versions whose fingerprint is `fingerprint`.
+    pub(crate) fn versions_with(&self, fingerprint: Fingerprint) -> impl Iterator<Item = u32> + '_ {
+        self.fingerprints
+            .iter()
+            .filter(move |(_, f)| *f == fingerprint)
+            .map(|(n, _)| *n)
     }
 
     /// Failed rotations with trigger `trigger`.
@@ -282,6 +310,32 @@ mod tests {
             assert_eq!(digest.current.map(|c| c.0), Some(1));
             assert!(!format!("{digest:?}").contains(OLD));
         }
+    }
+
+    /// Every version's fingerprint is in the digest, retired ones too (a leak of a revoked value
+    /// is still found), as bytes: no value, and no text beyond the first 8 bytes of SHA-256.
+    #[tokio::test]
+    async fn a_digest_finds_every_versions_fingerprint() {
+        let h = Harness::new().await;
+        h.create_key("k", OLD).await;
+        h.write(
+            "rotate/k",
+            json!({ "value": "sk-test-NEXT-0123456789", "grace_period": 0 }),
+        )
+        .await
+        .unwrap();
+        let key = store::load_key(h.cached.as_ref(), "k")
+            .await
+            .unwrap()
+            .unwrap();
+        let digest = KeyDigest::of(&key);
+        let old = parse_fingerprint(&crate::rotation::fingerprint_of(OLD)).unwrap();
+        assert_eq!(digest.versions_with(old).collect::<Vec<_>>(), [1]);
+        let next = parse_fingerprint(&crate::rotation::fingerprint_of("sk-test-NEXT-0123456789"));
+        assert_eq!(digest.versions_with(next.unwrap()).collect::<Vec<_>>(), [2]);
+        assert_eq!(digest.exposed, None);
+        assert_eq!(parse_fingerprint("sha256:0123"), None);
+        assert_eq!(parse_fingerprint("0123456789abcdef"), None);
     }
 
     /// Pending revocations carry their version and provider (what a provider delete checks);

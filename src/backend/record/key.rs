@@ -121,6 +121,23 @@ pub(crate) struct KeyState {
     /// Counters.
     #[serde(default)]
     pub stats: Stats,
+    /// The last leak reported for one of its current versions (`exposed`), kept for the record;
+    /// in force only while [`KeyState::exposure`] says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposed: Option<Exposure>,
+}
+
+/// A leak of a key's current version, reported through `exposed`. Never holds the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Exposure {
+    /// The version whose value leaked.
+    pub version: u32,
+    /// When it was reported.
+    pub time: DateTime<Utc>,
+    /// Where it was found (the report's `source`).
+    pub source: String,
+    /// Why it is believed leaked (the report's `reason`).
+    pub reason: String,
 }
 
 /// What `keys/<name>` holds.
@@ -288,6 +305,15 @@ pub(crate) struct Overrides<'a> {
 }
 
 impl KeyState {
+    /// The leak in force: the reported version is still current, or it was withdrawn and no
+    /// version has been promoted since. A promotion of a new value ends it.
+    pub(crate) fn exposure(&self) -> Option<&Exposure> {
+        self.exposed.as_ref().filter(|e| {
+            self.versions.current_version() == Some(e.version)
+                || self.versions.withdrawn == Some(e.version)
+        })
+    }
+
     /// This key's [`Overrides`].
     pub(crate) fn overrides(&self) -> Overrides<'_> {
         Overrides {

@@ -206,6 +206,10 @@ async fn the_bounds_handlers_check_are_in_the_document() {
         ("/acknowledge/{name}", "reason", 256),
         ("/schedules/{name}", "rotation_schedule", 256),
         ("/history/{name}", "after", 21),
+        ("/exposed", "value", 4096),
+        ("/exposed", "fingerprint", 71),
+        ("/exposed", "source", 256),
+        ("/exposed", "reason", 1024),
     ];
     for (template, name, max) in lengths {
         assert_eq!(
@@ -217,10 +221,12 @@ async fn the_bounds_handlers_check_are_in_the_document() {
     for template in ["/keys/{name}", "/stage/{name}", "/rotate/{name}"] {
         assert_eq!(all.schema(template, "value")["minLength"], 1, "{template}");
     }
-    // Required: path parameters, verify/'s value and acknowledge/'s version.
+    // Required: path parameters, verify/'s value, acknowledge/'s version, and exposed's source
+    // and reason.
     for (template, place, name, _, required) in &all.0 {
         let expected = *place == "path"
             || (template == "/verify/{name}" && name == "value")
+            || (template == "/exposed" && (name == "source" || name == "reason"))
             || (template == "/acknowledge/{name}" && name == "version");
         if *place != "query" || name != "list" {
             assert_eq!(*required, expected, "{template} {place} {name}");

@@ -164,11 +164,13 @@ fn blank(name: &str, config: &Config) -> KeyState {
             versions: Default::default(),
             next_version: 1,
             reinstatement: None,
+            withdrawn: None,
         },
         last_error: None,
         idempotency: Vec::new(),
         auto: AutoState::default(),
         stats: Stats::default(),
+        exposed: None,
     }
 }
 

@@ -79,6 +79,7 @@ fn numbering() {
         versions: Default::default(),
         next_version: 1,
         reinstatement: None,
+        withdrawn: None,
     };
     broken(&empty);
 }

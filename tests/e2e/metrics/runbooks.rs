@@ -115,7 +115,7 @@ fn steps(alert: &str, runbook: &str) -> Vec<Step> {
 #[test]
 fn every_runbook_names_a_role_for_each_command_and_the_steps_with_the_rule_off_and_on() {
     let all = runbooks();
-    assert_eq!(all.len(), 12);
+    assert_eq!(all.len(), 13);
     for (alert, runbook) in &all {
         let steps = steps(alert, runbook);
         assert!(!steps.is_empty(), "{alert}: no command: {runbook}");
@@ -147,6 +147,10 @@ async fn prepare(root: &Client, fake: &FakeProvider, alert: &str, key: &str) {
     let value = secret(key);
     fake.add_key(&value);
     let mut body = json!({ "value": value, "provider": "fake" });
+    if alert == "AiKeyExposed" {
+        // No provider that creates keys: exposed marks the key instead of rotating it away.
+        body = json!({ "value": value });
+    }
     if alert == "AiKeyOverdue" {
         let long_ago = Utc::now() - TimeDelta::days(100);
         body["created_time"] = json!(long_ago.to_rfc3339_opts(SecondsFormat::Secs, true));
@@ -161,6 +165,11 @@ async fn prepare(root: &Client, fake: &FakeProvider, alert: &str, key: &str) {
         | "AiKeyProviderExpiryNear"
         | "AiKeysPeriodicWorkStalled"
         | "AiKeysNotScraped" => {}
+        "AiKeyExposed" => {
+            let body = json!({ "value": value, "source": "runbook test", "reason": "a leak" });
+            write_ok(root, "ai-keys/exposed", body).await;
+            assert_eq!(read_key(root, key).await["exposed"]["version"], 1);
+        }
         "AiKeyRotationFailed" => {
             let refused = rotate(json!({ "value": secret("unknown-to-the-provider") })).await;
             expect_error(&refused, 400, &["bad_key"], "the failed rotation");
@@ -265,6 +274,13 @@ async fn check_fixed(root: &Client, alert: &str, key: &str, before: u64) {
     let read = read_key(root, key).await;
     let current = read["current_version"].as_u64().expect("current_version");
     match alert {
+        "AiKeyExposed" => {
+            assert!(
+                current > before,
+                "{alert}: the runbook rotated {key}: {read:#}"
+            );
+            assert!(read["exposed"].is_null(), "{alert}: {read:#}");
+        }
         "AiKeyOverdue"
         | "AiKeyDueSoonWithoutAutoRotate"
         | "AiKeyRotationFailed"

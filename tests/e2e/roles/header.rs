@@ -49,6 +49,7 @@ pub(super) const SURFACE: &[(&str, &[&str])] = &[
     ("verify/*", &["update"]),
     ("acknowledge/*", &["update"]),
     ("records/keys/*", &["read", "delete"]),
+    ("exposed", &["update"]),
     ("history/*", &["read"]),
     ("overdue", &["read"]),
     ("metrics", &["read"]),

@@ -161,6 +161,13 @@ async fn exercise(
             };
             request(method, target, None)
         }
+        ("exposed", "update") => {
+            // A leaked current value of a key without a provider: marked exposed (200).
+            let value = secret(&target);
+            create_key(root, name, json!({ "value": value })).await;
+            let body = json!({ "value": value, "source": "roles test", "reason": "exercise" });
+            request("POST", target, Some(body))
+        }
         _ => panic!("no request for {capability} {path}: teach exercise() this operation"),
     }
 }

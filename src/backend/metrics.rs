@@ -6,5 +6,5 @@
 mod collect;
 mod format;
 
-pub(super) use collect::{collect, mount_label, KeyFigures};
+pub(super) use collect::{collect, mount_label, KeyFigures, Node};
 pub(super) use format::{json, prometheus_text, PROMETHEUS_CONTENT_TYPE};

@@ -152,9 +152,17 @@ impl Engine for AiKeys {
         self.shared.records.set_enabled(false);
     }
 
-    /// Turns the record cache on unless the server disables caching (or cannot say); seeds the
-    /// built-in schedules and converts records the previous release wrote, except on a standby,
-    /// whose storage is read-only (it reads the previous format until then).
+    /// Turns the record and schedule caches on unless the server disables caching (or cannot
+    /// say) or this node is a standby; seeds the built-in schedules and converts records the
+    /// previous release wrote, except on a standby, whose storage is read-only (it reads the
+    /// previous format until then).
+    ///
+    /// A standby caches nothing: a Raft snapshot restore replaces its storage and restarts only
+    /// the active node's plugin, and its own plugin gets no InvalidateKey, no reload and no
+    /// Initialize (OpenBao's restore callback on a follower purges only the server's physical
+    /// cache), so a cache there would keep serving keys storage no longer holds. Uncached, a
+    /// standby answers from its storage as it is, always. A standby that becomes active gets a
+    /// fresh plugin process, initialized again with caching on.
     async fn initialize(&self, storage: Arc<dyn Storage>) -> Result<(), framework::Error> {
         let caching = match self.shared.system.caching_disabled().await {
             Ok(disabled) => !disabled,
@@ -163,8 +171,10 @@ impl Engine for AiKeys {
                 false
             }
         };
-        self.shared.records.set_enabled(caching);
-        if self.shared.system.is_standby().await {
+        let standby = self.shared.system.is_standby().await;
+        self.shared.records.set_enabled(caching && !standby);
+        self.shared.schedules.set_enabled(caching && !standby);
+        if standby {
             return Ok(());
         }
         policy::seed_schedules(storage.as_ref()).await?;

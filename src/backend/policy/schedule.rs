@@ -123,10 +123,13 @@ pub(crate) async fn seed(storage: &dyn Storage) -> Result<(), Error> {
 /// Writes here forget the entry after storing; the host's InvalidateKey (standbys, replication)
 /// forgets it too, at the moment the replicated storage changes, so the cache never makes a
 /// stale window longer. A generation counter keeps a read that raced a write from caching the
-/// old value.
+/// old value. Off on a standby ([`ScheduleCache::set_enabled`]): a snapshot restore replaces a
+/// standby's storage without any InvalidateKey (docs/operating.md, "After a restore").
 #[derive(Debug, Default)]
 pub(crate) struct ScheduleCache {
     state: std::sync::Mutex<CacheState>,
+    /// Set while nothing may be kept (a standby).
+    off: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -144,6 +147,15 @@ impl ScheduleCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Turns the cache on or off; off, it keeps nothing and every read goes to storage.
+    pub(crate) fn set_enabled(&self, enabled: bool) {
+        self.off
+            .store(!enabled, std::sync::atomic::Ordering::SeqCst);
+        let mut state = self.lock();
+        state.generation += 1;
+        state.entries.clear();
+    }
+
     /// The schedule `name`, from the cache or storage.
     pub(crate) async fn get(
         &self,
@@ -158,6 +170,9 @@ impl ScheduleCache {
             state.generation
         };
         let loaded = load(storage, name).await?;
+        if self.off.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(loaded);
+        }
         if let Some(schedule) = &loaded {
             let mut state = self.lock();
             if state.generation == generation {

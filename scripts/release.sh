@@ -66,9 +66,9 @@ bao plugin reload -plugin=$PLUGIN -scope=global
 vault secrets tune -plugin-version=$version $MOUNT/
 vault plugin reload -plugin=$PLUGIN -scope=global
 
-# 4. Check every node, each by its own address: "Running Version" must be $version for the
-#    mount (running_plugin_version of sys/mounts/$MOUNT); a standby follows within a second.
-BAO_ADDR=https://<node>:8200 bao read -field=running_plugin_version sys/mounts/$MOUNT
+# 4. Check every node, each by its own address (NODES: their addresses): each must print
+#    $version (running_plugin_version of sys/mounts/$MOUNT); a standby follows within a second.
+for node in \$NODES; do BAO_ADDR=\$node bao read -field=running_plugin_version sys/mounts/$MOUNT; done
 bao secrets list -detailed
 vault secrets list -detailed
 EOF

@@ -6,23 +6,21 @@
 //!
 //! One cluster, one test: setting up three nodes takes most of the time (about 12 s), and the
 //! steps build on each other (the key written through a standby is the one rotated through a
-//! standby, then read and staged through the new leader after a failover). A second test sends
-//! writes in a row through a standby, which must all be forwarded rather than judged against
-//! the standby's lagging replicated storage.
+//! standby, then read and staged through the new leader after a failover). Writes in a row
+//! through a standby: `forwarding`.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
+use super::{key_settled, ok, secret, REPLICATION};
 use crate::support::cluster::Cluster;
 use crate::support::fake_provider::FakeProvider;
-use crate::support::{process, Client, Reply};
+use crate::support::{process, Client};
 
 /// The schedules every mount starts with (api.md, `schedules/`).
 const BUILT_IN_SCHEDULES: [&str; 4] = ["development", "production", "production-tier1", "staging"];
-/// How long a write may take to reach a standby's storage (openbao.md: 50-100 ms observed).
-const REPLICATION: Duration = Duration::from_secs(2);
 /// How long the survivors may take to elect a new leader after a SIGKILL (1.4-2.4 s observed).
 const ELECTION: Duration = Duration::from_secs(20);
 /// How long the new leader's plugin may take to answer after it became active.
@@ -31,23 +29,6 @@ const NEW_LEADER_READY: Duration = Duration::from_secs(10);
 const ORPHAN_EXIT: Duration = Duration::from_secs(5);
 /// OpenAI project the provider is configured with.
 const PROJECT: &str = "proj_cluster";
-
-/// A distinctive key value: a random suffix, so it can never match by coincidence.
-fn secret(tag: &str) -> String {
-    format!("sk-e2e-{tag}-{}", uuid::Uuid::new_v4().simple())
-}
-
-/// Asserts a 2xx and returns the reply's `data`.
-#[track_caller]
-fn ok(reply: &Reply, what: &str) -> Value {
-    assert!(
-        reply.is_success(),
-        "{what}: expected HTTP 2xx, got {}: {}",
-        reply.status,
-        reply.text
-    );
-    reply.data().clone()
-}
 
 /// The names `LIST ai-keys/schedules` returns through `client`, if it answers 200.
 async fn schedules(client: &Client) -> Option<BTreeSet<String>> {
@@ -83,22 +64,6 @@ async fn creds_everywhere(cluster: &Cluster, value: &str, what: &str) -> Duratio
         slowest = slowest.max(took);
     }
     slowest
-}
-
-/// Waits until `keys/app` read through `client` satisfies `check`; returns how long it took.
-async fn key_settled(
-    cluster: &Cluster,
-    client: &Client,
-    what: &str,
-    check: impl Fn(&Value) -> bool,
-) -> Duration {
-    let check = &check;
-    cluster
-        .wait_for(what, REPLICATION, || async move {
-            let reply = client.read("ai-keys/keys/app").await;
-            reply.status == 200 && check(reply.data())
-        })
-        .await
 }
 
 /// What a standby's log says about setting up its own plugin for the mount: its log from the
@@ -401,113 +366,4 @@ async fn three_node_cluster_standbys_forward_writes_and_survive_failover() {
             || async move { !orphans.iter().any(|&pid| process::is_alive(pid)) },
         )
         .await;
-}
-
-/// A write sent to a standby reaches the standby's plugin first, whose replicated storage lags
-/// the leader by 50-100 ms. api.md ("Automatic work"): "a write request there returns the
-/// server's read-only storage error before any provider call, so the server forwards it to the
-/// active node". A handler that judged the write against the standby's stale storage would
-/// answer the client itself (a 400 is not forwarded), so a client sending writes in a row through
-/// a standby (a load balancer in front of the cluster) would see, for example:
-/// - `test/` right after a forwarded `stage/`: 400 "no version is pending; stage one first";
-/// - `keys/` naming a provider just written through the leader: 400 "provider ... does not
-///   exist".
-///
-/// The plugin refuses every write on a standby at once with the read-only error, so the leader,
-/// which has the fresh state, decides every one of them.
-#[tokio::test]
-async fn writes_through_a_standby_are_not_refused_from_stale_storage() {
-    const ROUNDS: usize = 3;
-    let (cluster, fake) = tokio::join!(Cluster::start(), FakeProvider::start());
-    let leader = cluster.active().await.expect("exactly one active node");
-    let standby = cluster
-        .live()
-        .into_iter()
-        .find(|&i| i != leader)
-        .expect("a standby");
-    let via = cluster.client(standby);
-    let mut failures = Vec::new();
-    let mut expect_ok = |reply: Reply, what: String| {
-        if !reply.is_success() {
-            let message = reply
-                .errors()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
-            failures.push(format!("{what}: HTTP {}: {message}", reply.status));
-        }
-    };
-
-    let reply = via
-        .write("ai-keys/keys/app", json!({ "value": secret("v1") }))
-        .await;
-    ok(&reply, "keys/app create through a standby");
-    key_settled(&cluster, &via, "keys/app on the standby", |k| {
-        k["current_version"] == 1
-    })
-    .await;
-    // stage, test, promote in a row, each sent as soon as the previous one answered.
-    for round in 0..ROUNDS {
-        let reply = via
-            .write("ai-keys/stage/app", json!({ "value": secret("next") }))
-            .await;
-        expect_ok(reply, format!("round {round}: stage/app"));
-        let reply = via.write("ai-keys/test/app", json!({})).await;
-        expect_ok(reply, format!("round {round}: test/app right after stage/"));
-        let reply = via.write("ai-keys/promote/app", json!({})).await;
-        expect_ok(
-            reply,
-            format!("round {round}: promote/app right after test/"),
-        );
-        // Start the next round from a settled state, whatever happened in this one.
-        let leader_key = ok(
-            &cluster.client(leader).read("ai-keys/keys/app").await,
-            "keys/app on the leader",
-        );
-        if !leader_key["pending_version"].is_null() {
-            ok(
-                &cluster
-                    .client(leader)
-                    .write("ai-keys/rollback/app", json!({}))
-                    .await,
-                "rollback/app through the leader",
-            );
-        }
-        let leader_key = ok(
-            &cluster.client(leader).read("ai-keys/keys/app").await,
-            "keys/app on the leader",
-        );
-        let current = leader_key["current_version"].clone();
-        key_settled(&cluster, &via, "the standby to catch up", |k| {
-            k["current_version"] == current && k["pending_version"].is_null()
-        })
-        .await;
-    }
-
-    // A provider written through the leader, named at once through a standby.
-    for round in 0..ROUNDS {
-        let name = format!("p{round}");
-        let body = json!({ "type": "openai", "base_url": fake.base_url(), "timeout": "2s" });
-        ok(
-            &cluster
-                .client(leader)
-                .write(&format!("ai-keys/providers/{name}"), body)
-                .await,
-            "providers/ through the leader",
-        );
-        let reply = via
-            .write("ai-keys/keys/app", json!({ "provider": name }))
-            .await;
-        expect_ok(
-            reply,
-            format!("keys/app provider={name} right after providers/{name}"),
-        );
-    }
-
-    assert!(
-        failures.is_empty(),
-        "writes sent to a standby were refused from its stale storage instead of being \
-         forwarded:\n{}",
-        failures.join("\n")
-    );
 }

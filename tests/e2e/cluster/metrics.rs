@@ -4,14 +4,10 @@
 //! `AiKeysPeriodicWorkStalled` would fire 15 minutes after it) and reports the same stored
 //! figures as the active node.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
+use super::{secret, REPLICATION};
 use crate::support::cluster::Cluster;
-
-/// How long a write may take to reach a standby's storage (openbao.md: 50-100 ms observed).
-const REPLICATION: Duration = Duration::from_secs(2);
 
 /// The Prometheus text of `metrics` through node `i`, if it answers 200.
 async fn prometheus(cluster: &Cluster, i: usize) -> Option<String> {
@@ -32,7 +28,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 async fn a_standby_says_it_is_one_and_exports_no_tick_it_never_advances() {
     let cluster = Cluster::start().await;
     let leader = cluster.active().await.expect("exactly one active node");
-    let value = format!("sk-e2e-metrics-{}", uuid::Uuid::new_v4().simple());
+    let value = secret("metrics");
     let created = cluster
         .client(leader)
         .write("ai-keys/keys/app", json!({ "value": value }))

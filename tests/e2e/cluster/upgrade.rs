@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use super::{secret, REPLICATION};
 use crate::support::builds::PluginBuild;
 use crate::support::cluster::Cluster;
 use crate::support::server::plugin_version;
@@ -112,7 +113,7 @@ async fn a_cluster_upgrades_and_rolls_back_with_standby_reads_never_failing() {
         .collect();
 
     // A key every node serves.
-    let value = format!("sk-e2e-upgrade-{}", uuid::Uuid::new_v4().simple());
+    let value = secret("upgrade");
     let created = cluster
         .client(leader)
         .write("ai-keys/keys/app", json!({ "value": value }))
@@ -122,14 +123,10 @@ async fn a_cluster_upgrades_and_rolls_back_with_standby_reads_never_failing() {
         let c = cluster.client(i);
         let (c, value) = (&c, &value);
         cluster
-            .wait_for(
-                "creds/app on a standby",
-                Duration::from_secs(2),
-                || async move {
-                    let r = c.read("ai-keys/creds/app").await;
-                    r.status == 200 && r.data()["api_key"] == value.as_str()
-                },
-            )
+            .wait_for("creds/app on a standby", REPLICATION, || async move {
+                let r = c.read("ai-keys/creds/app").await;
+                r.status == 200 && r.data()["api_key"] == value.as_str()
+            })
             .await;
     }
 

@@ -123,13 +123,11 @@ pub(crate) async fn seed(storage: &dyn Storage) -> Result<(), Error> {
 /// Writes here forget the entry after storing; the host's InvalidateKey (standbys, replication)
 /// forgets it too, at the moment the replicated storage changes, so the cache never makes a
 /// stale window longer. A generation counter keeps a read that raced a write from caching the
-/// old value. Off on a standby ([`ScheduleCache::set_enabled`]): a snapshot restore replaces a
-/// standby's storage without any InvalidateKey (docs/operating.md, "After a restore").
+/// old value. [`ScheduleCache::clear`] drops everything (on a standby, when a snapshot restore
+/// replaced storage without any InvalidateKey: docs/operating.md, "After a restore").
 #[derive(Debug, Default)]
 pub(crate) struct ScheduleCache {
     state: std::sync::Mutex<CacheState>,
-    /// Set while nothing may be kept (a standby).
-    off: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -147,10 +145,8 @@ impl ScheduleCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Turns the cache on or off; off, it keeps nothing and every read goes to storage.
-    pub(crate) fn set_enabled(&self, enabled: bool) {
-        self.off
-            .store(!enabled, std::sync::atomic::Ordering::SeqCst);
+    /// Forgets every schedule.
+    pub(crate) fn clear(&self) {
         let mut state = self.lock();
         state.generation += 1;
         state.entries.clear();
@@ -170,9 +166,6 @@ impl ScheduleCache {
             state.generation
         };
         let loaded = load(storage, name).await?;
-        if self.off.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(loaded);
-        }
         if let Some(schedule) = &loaded {
             let mut state = self.lock();
             if state.generation == generation {

@@ -1,9 +1,10 @@
 //! A Raft snapshot restore on a three-node cluster: OpenBao restores storage on every node but
 //! restarts the plugin only on the leader (its restore runs preSeal and postUnseal); a follower
 //! applies the snapshot and purges the server's own cache, and its plugin gets no InvalidateKey,
-//! no reload and no Initialize. So a standby that cached records or digests kept serving what
-//! storage no longer held. A standby caches nothing: right after the restore, `creds/`,
-//! `overdue` and `metrics` on every node agree with the restored storage.
+//! no reload and no Initialize. So a standby that cached records kept serving what storage no
+//! longer held. A standby keeps no records, and drops its digests when the restarted active
+//! plugin's start mark reaches it: within seconds of the restore, `creds/`, `overdue` and
+//! `metrics` on every node agree with the restored storage.
 
 use std::time::{Duration, Instant};
 

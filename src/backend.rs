@@ -186,8 +186,11 @@ impl Engine for AiKeys {
             return Ok(());
         }
         policy::seed_schedules(storage.as_ref()).await?;
+        // Not fatal: without it, standbys only keep their digests longer after a restore.
         let started = uuid::Uuid::new_v4().to_string();
-        storage.put(STARTED_KEY, started.into_bytes()).await?;
+        if let Err(e) = storage.put(STARTED_KEY, started.into_bytes()).await {
+            tracing::warn!(error = %e, "cannot mark the plugin's start for the standbys");
+        }
         // A record that cannot be converted is logged and left as it is; the mount still serves
         // every other key, and a write to that key names the problem.
         let failures = record::migrate_all(&self.shared.locks, storage.as_ref()).await?;

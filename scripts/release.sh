@@ -60,13 +60,15 @@ bao secrets enable -path=$MOUNT -plugin-version=$version $PLUGIN
 vault secrets enable -path=$MOUNT -plugin-version=$version $PLUGIN
 
 # 3b. Upgrade (or roll back) an existing mount to this version: pin the version, then reload
-#     the running plugin processes so they restart from this binary.
+#     the running plugin processes on every node (-scope=global) so they restart from this binary.
 bao secrets tune -plugin-version=$version $MOUNT/
-bao plugin reload -plugin=$PLUGIN
+bao plugin reload -plugin=$PLUGIN -scope=global
 vault secrets tune -plugin-version=$version $MOUNT/
-vault plugin reload -plugin=$PLUGIN
+vault plugin reload -plugin=$PLUGIN -scope=global
 
-# 4. Check: "Running Version" must be $version for the mount.
+# 4. Check every node, each by its own address (NODES: their addresses): each must print
+#    $version (running_plugin_version of sys/mounts/$MOUNT); a standby follows within a second.
+for node in \$NODES; do BAO_ADDR=\$node bao read -field=running_plugin_version sys/mounts/$MOUNT; done
 bao secrets list -detailed
 vault secrets list -detailed
 EOF

@@ -142,7 +142,14 @@ impl Engine for AiKeys {
     }
 
     /// Storage changed underneath us (a standby following the active node): drop what is cached.
+    /// The active node's plugin wrote [`STARTED_KEY`] at its start: after a snapshot restore
+    /// (which restarts only that plugin) every cached digest and schedule may be stale.
     async fn invalidate(&self, key: &str) {
+        if key == STARTED_KEY {
+            self.shared.records.clear();
+            self.shared.schedules.clear();
+            return;
+        }
         self.shared.schedules.invalidate(key);
         self.shared.records.invalidate(key);
     }
@@ -160,8 +167,17 @@ impl Engine for AiKeys {
     }
 
     /// Turns the record cache on unless the server disables caching (or cannot say); seeds the
-    /// built-in schedules and converts records the previous release wrote, except on a standby,
-    /// whose storage is read-only (it reads the previous format until then).
+    /// built-in schedules, converts records the previous release wrote and marks the start
+    /// ([`STARTED_KEY`]), except on a standby, whose storage is read-only (it reads the previous
+    /// format until then).
+    ///
+    /// A standby keeps no records, only digests and schedules: a Raft snapshot restore replaces
+    /// its storage and restarts only the active node's plugin, and its own plugin gets no
+    /// InvalidateKey, no reload and no Initialize (OpenBao's restore callback on a follower
+    /// purges only the server's physical cache). So `creds/` and `keys/` on a standby always
+    /// read storage as it is, and its digests and schedules are dropped when the restarted
+    /// active plugin's start mark reaches it (seconds later). A standby that becomes active gets
+    /// a fresh plugin process, initialized again.
     async fn initialize(&self, storage: Arc<dyn Storage>) -> Result<(), framework::Error> {
         let caching = match self.shared.system.caching_disabled().await {
             Ok(disabled) => !disabled,
@@ -170,11 +186,18 @@ impl Engine for AiKeys {
                 false
             }
         };
+        let standby = self.shared.system.is_standby().await;
         self.shared.records.set_enabled(caching);
-        if self.shared.system.is_standby().await {
+        self.shared.records.set_keep_entries(!standby);
+        if standby {
             return Ok(());
         }
         policy::seed_schedules(storage.as_ref()).await?;
+        // Not fatal: without it, standbys only keep their digests longer after a restore.
+        let started = uuid::Uuid::new_v4().to_string();
+        if let Err(e) = storage.put(STARTED_KEY, started.into_bytes()).await {
+            tracing::warn!(error = %e, "cannot mark the plugin's start for the standbys");
+        }
         // A record that cannot be converted is logged and left as it is; the mount still serves
         // every other key, and a write to that key names the problem.
         let failures = record::migrate_all(&self.shared.locks, storage.as_ref()).await?;
@@ -188,6 +211,11 @@ impl Engine for AiKeys {
         Ok(())
     }
 }
+
+/// Written by the active node's plugin at every start (a random id): its InvalidateKey tells a
+/// standby that the active plugin restarted, as it does after a snapshot restore, so the
+/// standby drops its digests and schedules.
+const STARTED_KEY: &str = "started";
 
 /// The factory the host glue calls at Setup.
 pub fn factory() -> EngineFactory {

@@ -86,6 +86,14 @@ To use it, copy it into the server's plugin_directory and run, in that directory
   bao plugin register -sha256=$(sha256sum {file} | cut -d' ' -f1) -version=v{VERSION} -command={file} secret ai-keys
   bao secrets enable -path=ai-keys -plugin-version=v{VERSION} ai-keys
 
+To upgrade a mount to this build (copy it to every node of a cluster first):
+
+  bao secrets tune -plugin-version=v{VERSION} ai-keys/
+  bao plugin reload -plugin=ai-keys -scope=global
+
+then check each node: `bao read -field=running_plugin_version sys/mounts/ai-keys` prints \
+v{VERSION}.
+
 `{file} --version` prints the version. docs/operating.md in the repository covers upgrades, \
 rollbacks and clusters.
 "

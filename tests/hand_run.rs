@@ -76,6 +76,9 @@ fn by_hand_it_explains_how_to_register_and_exits_1() {
         "bao plugin register -sha256=",
         &format!("-version=v{VERSION} -command=vault-plugin-secrets-ai-keys secret ai-keys"),
         &format!("bao secrets enable -path=ai-keys -plugin-version=v{VERSION} ai-keys"),
+        &format!("bao secrets tune -plugin-version=v{VERSION} ai-keys/"),
+        "bao plugin reload -plugin=ai-keys -scope=global",
+        "running_plugin_version sys/mounts/ai-keys",
         "--version",
         "docs/operating.md",
     ] {

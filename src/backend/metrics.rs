@@ -6,5 +6,5 @@
 mod collect;
 mod format;
 
-pub(super) use collect::{collect, mount_label, records_refused, KeyFigures};
+pub(super) use collect::{collect, mount_label, records_refused, KeyFigures, Node};
 pub(super) use format::{json, prometheus_text, PROMETHEUS_CONTENT_TYPE};

@@ -71,8 +71,14 @@ async fn metrics(
     let deleted = provider_ops::of_deleted_keys(storage).await?.len();
     let deleted_manual = provider_ops::of_deleted_keys_manual(storage).await?.len();
     let refused = refusals.taken().len();
+    let node = if s.system.is_standby().await {
+        metrics::Node::Standby
+    } else {
+        metrics::Node::Active
+    };
     let families = metrics::collect(
         &mount,
+        node,
         &figures,
         state.ticks.last(),
         deleted,
@@ -88,7 +94,7 @@ async fn metrics(
             body.as_bytes(),
         )));
     }
-    let json = metrics::json(&mount, families, now)?;
+    let json = metrics::json(&mount, node.name(), families, now)?;
     framework::release_freed_memory();
     let mut response = Response::with_encoded(json);
     response.warnings.extend(refusals.warnings());
@@ -105,7 +111,9 @@ key: current version age, seconds until due, overdue (0/1), auto_rotate (0/1), v
 grace, versions past their planned grace end, pending versions, provider revocations pending \
 and the age of the oldest, consecutive failed automatic rotations, whether the latest attempt \
 failed (last_error), and counters of rotations, failed rotations by trigger (automatic, manual) \
-and test outcomes. Per mount: the last successful periodic tick (Unix seconds), the versions of deleted keys \
+and test outcomes. Per mount: whether the node that answered is the active one (ai_keys_node_active 1, a \
+standby 0; the JSON's node says active or standby), the last successful periodic tick (Unix \
+seconds; only the active node ticks, so a standby leaves it out), the versions of deleted keys \
 whose revocation at the provider is still pending, those left to a person (manual) that nobody \
 acknowledged yet, and the key records that cannot be read (ai_keys_records_refused; the JSON's \
 warnings name each one's path and why). No key material ever appears.";

@@ -46,6 +46,8 @@ pub struct StorageCache {
     watched: Vec<String>,
     limits: CacheLimits,
     enabled: AtomicBool,
+    /// Whether entries are kept (summaries alone otherwise).
+    entries: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -99,6 +101,7 @@ impl StorageCache {
             watched: Vec::new(),
             limits,
             enabled: AtomicBool::new(false),
+            entries: AtomicBool::new(true),
             state: Mutex::new(State::default()),
         }
     }
@@ -152,6 +155,22 @@ impl StorageCache {
         self.enabled.load(Ordering::SeqCst)
     }
 
+    /// Keeps entries (the default) or, with `false`, summaries alone: every entry read then goes
+    /// to storage, while scans still reuse summaries until the key is invalidated or the cache
+    /// cleared.
+    pub fn set_keep_entries(&self, keep: bool) {
+        self.entries.store(keep, Ordering::SeqCst);
+        let mut state = self.lock();
+        state.generation += 1;
+        state.entries.clear();
+        state.bytes = 0;
+    }
+
+    /// Whether entries are kept (the cache on and not summaries alone).
+    fn keeps_entries(&self) -> bool {
+        self.enabled() && self.entries.load(Ordering::SeqCst)
+    }
+
     /// Drops everything (a failed read after which nothing can be trusted, cleanup).
     pub fn clear(&self) {
         let mut state = self.lock();
@@ -200,7 +219,7 @@ impl StorageCache {
         let alone = state.generation == ticket && state.writing == 0;
         state.generation += 1;
         state.forget(key);
-        if let (true, Some(bytes), true) = (alone, written, self.enabled()) {
+        if let (true, Some(bytes), true) = (alone, written, self.keeps_entries()) {
             let size = bytes.len();
             state.insert(key, Held::Raw(bytes.into()), size, self.limits);
         }
@@ -222,7 +241,7 @@ impl StorageCache {
     /// Stores `value`, read at `generation`, if nothing moved since.
     fn fill(&self, key: &str, generation: u64, value: Arc<dyn Any + Send + Sync>, size: usize) {
         let mut state = self.lock();
-        if state.generation != generation || !self.enabled() {
+        if state.generation != generation || !self.keeps_entries() {
             return;
         }
         state.remove(key);
@@ -339,7 +358,7 @@ impl Storage for CachedStorage {
     }
 
     async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
-        let kept = (self.cache.covers(key) && self.cache.enabled()).then(|| value.clone());
+        let kept = (self.cache.covers(key) && self.cache.keeps_entries()).then(|| value.clone());
         self.write(key, kept, self.inner.put(key, value)).await
     }
 
@@ -371,7 +390,9 @@ where
     E: From<StorageError>,
     F: FnOnce(&[u8]) -> Result<T, E>,
 {
-    let cache = storage.cache().filter(|c| c.enabled() && c.covers(key));
+    let cache = storage
+        .cache()
+        .filter(|c| c.keeps_entries() && c.covers(key));
     let Some(cache) = cache else {
         let Some(bytes) = storage.get(key).await? else {
             return Ok(None);

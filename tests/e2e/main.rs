@@ -42,7 +42,8 @@
 //! | audit log: values only hashed, never leaked | `audit` |
 //! | ACL roles (`policies/`): headers, grants on a server, the docs' tables | `roles` |
 //! | crash, restart, failover, load, provider faults | `reliability` (long runs: scripts/soak.sh) |
-//! | clusters: standbys, forwarding, failover | `cluster`; the cache on a standby: `cache` |
+//! | clusters: standbys, forwarding, failover | `cluster::failover`; the cache on a standby: `cache` |
+//! | clusters: metrics per node, upgrade and rollback, snapshot restore | `cluster::{metrics, upgrade, restore}` |
 //! | upgrade and rollback of the plugin | `upgrade` |
 //! | Vault Agent, hvac, riding out a Vault outage | `creds_clients` |
 //! | decommissioning a mount (docs/operating.md) | `decommission` |

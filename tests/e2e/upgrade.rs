@@ -51,7 +51,8 @@ fn register(bao: &Bao, build: &PluginBuild) {
     );
 }
 
-/// `bao secrets tune -plugin-version=...` then `bao plugin reload -plugin=ai-keys`, as in
+/// `bao secrets tune -plugin-version=...` then `bao plugin reload -plugin=ai-keys
+/// -scope=global`, as in
 /// scripts/release.sh's REGISTER file; then waits until the mount runs `build` from `path`.
 async fn switch_to(bao: &Bao, build: &PluginBuild, path: &Path, other: &Path) {
     cli_ok(
@@ -63,7 +64,10 @@ async fn switch_to(bao: &Bao, build: &PluginBuild, path: &Path, other: &Path) {
             &format!("{MOUNT}/"),
         ],
     );
-    let out = cli_ok(bao, &["plugin", "reload", "-plugin=ai-keys"]);
+    let out = cli_ok(
+        bao,
+        &["plugin", "reload", "-plugin=ai-keys", "-scope=global"],
+    );
     assert!(out.contains("Success"), "{out}");
     expect_running(bao, build, path, other).await;
     expect_documented_version(bao, build).await;

@@ -3,7 +3,10 @@
 //! collide). [`super::metrics_format`] renders it as Prometheus text or JSON.
 //!
 //! Everything but the tick time is computed from the stored records at read time, so any node
-//! reports the same numbers and a plugin restart loses nothing.
+//! reports the same numbers and a plugin restart loses nothing. The tick time only the active
+//! node advances: a standby leaves it out, and every snapshot says which node answered
+//! (`ai_keys_node_active`, 1 on the active node), so alert rules join on it and fire from the
+//! active node only (deploy/prometheus).
 
 use chrono::{DateTime, Utc};
 
@@ -189,12 +192,32 @@ const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 21] = [
         |k, add| add(&[], flag(k.provider_expiry.is_some_and(|(_, near)| near)))),
 ];
 
+/// Which node answers: the active node (or a lone server), or a standby (openbao.md: the
+/// performance-standby bit of the replication state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Node {
+    Active,
+    Standby,
+}
+
+impl Node {
+    /// `active` or `standby`, as the JSON rendering names it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Node::Active => "active",
+            Node::Standby => "standby",
+        }
+    }
+}
+
 /// The snapshot, one family at a time (so only one family's samples exist at once): the
-/// per-key families for `keys` (in their order), then the mount's own: the last tick, and
-/// `deleted_pending`, the revocations of deleted keys the provider has not confirmed (no key's
-/// samples show those).
+/// per-key families for `keys` (in their order), then the mount's own: which node answers, the
+/// last tick (left out on a standby: only the active node ticks, so a standby's would be its
+/// plugin's start), and `deleted_pending`, the revocations of deleted keys the provider has not
+/// confirmed (no key's samples show those).
 pub(crate) fn collect<'a>(
     mount: &'a str,
+    node: Node,
     keys: &'a [KeyFigures],
     last_tick: f64,
     deleted_pending: usize,
@@ -212,7 +235,17 @@ pub(crate) fn collect<'a>(
             }
             family
         });
-    let tick = std::iter::once_with(move || {
+    let active = std::iter::once_with(move || {
+        let mut family = Family::new(
+            "ai_keys_node_active",
+            Kind::Gauge,
+            "1 when the node that answered is the active node (or a lone server), 0 on a standby; alert rules fire only where it is 1.",
+            &[],
+        );
+        family.add(mount, [], flag(node == Node::Active));
+        family
+    });
+    let tick = (node == Node::Active).then(|| {
         let mut tick = Family::new(
             "ai_keys_last_successful_tick_timestamp_seconds",
             Kind::Gauge,
@@ -242,7 +275,11 @@ pub(crate) fn collect<'a>(
         family.add(mount, [], deleted_manual as f64);
         family
     });
-    per_key.chain(tick).chain(deleted).chain(deleted_manual)
+    per_key
+        .chain(active)
+        .chain(tick)
+        .chain(deleted)
+        .chain(deleted_manual)
 }
 
 /// The mount's gauge of key records that cannot be read (newer format, naming another key,

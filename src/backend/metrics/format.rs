@@ -122,11 +122,13 @@ struct Sample<'f> {
     value: Value,
 }
 
-/// The JSON rendering: `{mount, timestamp, gauges: [...], counters: [...]}`, each sample as
+/// The JSON rendering: `{mount, node, timestamp, gauges: [...], counters: [...]}` (`node`:
+/// `active` or `standby`, the node that answered), each sample as
 /// `{name, labels: {...}, value}`. Written as text one sample at a time: at 10,000 keys a tree
 /// of values would take hundreds of megabytes for a reply of about 20.
 pub(crate) fn json<'a>(
     mount: &str,
+    node: &str,
     families: impl IntoIterator<Item = Family<'a>>,
     now: DateTime<Utc>,
 ) -> Result<String, Error> {
@@ -154,7 +156,7 @@ pub(crate) fn json<'a>(
         }
         out.push(b']');
     }
-    let head = json!({ "mount": mount, "timestamp": view::time(now) }).to_string();
+    let head = json!({ "mount": mount, "node": node, "timestamp": view::time(now) }).to_string();
     let mut text = head[..head.len() - 1].to_string();
     text.push_str(",\"counters\":");
     text.push_str(&String::from_utf8_lossy(&counters));
@@ -212,8 +214,10 @@ mod tests {
     #[test]
     fn json_lists_gauges_and_counters_with_labels() {
         let now = Utc::now();
-        let v: Value = serde_json::from_str(&json("m", families(), now).unwrap()).unwrap();
+        let v: Value =
+            serde_json::from_str(&json("m", "standby", families(), now).unwrap()).unwrap();
         assert_eq!(v["mount"], "m");
+        assert_eq!(v["node"], "standby");
         assert_eq!(
             v["gauges"],
             json!([{ "name": "ai_keys_overdue", "labels": {"mount": "m", "key": "we\"ird\\\nname"}, "value": 1 }])

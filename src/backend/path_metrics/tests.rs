@@ -181,3 +181,47 @@ async fn metrics_show_the_last_successful_tick() {
     let (_, ticked) = tick(&h.read("metrics").await);
     assert!(ticked > started, "{ticked} after {started}");
 }
+
+/// Which node answered: the active node reports `ai_keys_node_active 1` and its tick; a standby
+/// (which never ticks, so its tick gauge would only be its plugin's start) reports 0 and no tick
+/// gauge, and names itself in the JSON, with the same per-key figures as the active node.
+#[tokio::test]
+async fn a_standby_says_so_and_leaves_out_the_tick_it_never_advances() {
+    let h = Harness::new().await;
+    h.create_key("k", OLD).await;
+    let active = metrics(&h).await;
+    assert!(
+        active.contains("ai_keys_node_active{mount=\"ai-keys\"} 1\n"),
+        "{active}"
+    );
+    assert!(
+        active.contains("ai_keys_last_successful_tick_timestamp_seconds{"),
+        "{active}"
+    );
+    assert_eq!(h.read("metrics").await["node"], "active");
+
+    let standby = Harness::over(h.storage.clone(), true).await;
+    let text = metrics(&standby).await;
+    check_format(&text);
+    assert!(
+        text.contains("ai_keys_node_active{mount=\"ai-keys\"} 0\n"),
+        "{text}"
+    );
+    assert!(!text.contains("ai_keys_last_successful_tick"), "{text}");
+    assert!(
+        text.contains("ai_keys_overdue{key=\"k\",mount=\"ai-keys\"} 0\n"),
+        "{text}"
+    );
+    let m = standby.read("metrics").await;
+    assert_eq!(m["node"], "standby", "{m}");
+    let names: Vec<&Value> = m["gauges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["name"])
+        .collect();
+    assert!(
+        !names.contains(&&json!("ai_keys_last_successful_tick_timestamp_seconds")),
+        "{m}"
+    );
+}

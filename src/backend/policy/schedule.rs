@@ -148,7 +148,8 @@ pub(crate) async fn seed(storage: &dyn Storage) -> Result<(), Error> {
 /// Writes here forget the entry after storing; the host's InvalidateKey (standbys, replication)
 /// forgets it too, at the moment the replicated storage changes, so the cache never makes a
 /// stale window longer. A generation counter keeps a read that raced a write from caching the
-/// old value.
+/// old value. [`ScheduleCache::clear`] drops everything (on a standby, when a snapshot restore
+/// replaced storage without any InvalidateKey: docs/operating.md, "After a restore").
 #[derive(Debug, Default)]
 pub(crate) struct ScheduleCache {
     state: std::sync::Mutex<CacheState>,
@@ -167,6 +168,13 @@ impl ScheduleCache {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Forgets every schedule.
+    pub(crate) fn clear(&self) {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.entries.clear();
     }
 
     /// The schedule `name`, from the cache or storage.

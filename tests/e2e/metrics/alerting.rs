@@ -176,7 +176,10 @@ async fn prometheus_scraping_the_server_fires_the_overdue_alert() {
             "/etc/prometheus/ai-keys.token",
             token_file.to_str().unwrap(),
         ),
-        ("vault.example.com:8200", &target),
+        (
+            r#"["vault-1.example.com:8200", "vault-2.example.com:8200", "vault-3.example.com:8200"]"#,
+            &format!("[{target:?}]"),
+        ),
     ]);
     fs::write(dir.path().join("prometheus.yml"), &config).expect("prometheus.yml");
     let check = std::process::Command::new(promtool())

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::backend::record;
 use crate::backend::testing::{with_key, NEW, OLD};
 use crate::backend::testing::{FakeSystem, Harness};
-use crate::framework::InMemoryStorage;
+use crate::framework::{InMemoryStorage, Storage as _};
 
 /// Writes key `k`'s record as another node would: into storage, unseen by this engine's cache.
 async fn replicate_grace_end(h: &Harness) {
@@ -117,4 +117,74 @@ async fn caching_disabled_by_the_server_keeps_nothing() {
     assert_eq!(h.read("keys/k").await["custom_metadata"]["team"], "b");
     // Storage is the plain one: nothing keeps a record.
     assert!(h.cached.get("keys/k").await.unwrap().is_some());
+}
+
+/// `ai_keys_rotations_total` of key `k` in a `metrics` JSON reply.
+fn rotations_of_k(metrics: &serde_json::Value) -> serde_json::Value {
+    metrics["counters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "ai_keys_rotations_total" && s["labels"]["key"] == "k")
+        .map(|s| s["value"].clone())
+        .unwrap_or_default()
+}
+
+/// Snapshot restore on a standby (docs/operating.md, "After a restore"): OpenBao replaces the
+/// standby's storage and tells its plugin nothing (no InvalidateKey, no reload). A standby keeps
+/// no records, so after storage went back to an older state, with no invalidation at all, its
+/// very next `creds/` answers from what storage holds: a key created after the snapshot is gone
+/// and a rotated key has its old value again. Its digests (what `metrics` and `overdue` scan)
+/// are dropped once the restarted active plugin's start mark reaches it.
+#[tokio::test]
+async fn a_standby_answers_from_storage_after_it_changed_without_any_invalidation() {
+    let h = with_key().await;
+    let snapshot = h.snapshot().await;
+    h.create_key("later", NEW).await;
+    promoted_with_grace(&h, "1h").await;
+    let standby = Harness::over(h.storage.clone(), true).await;
+    for _ in 0..3 {
+        assert_eq!(standby.read("creds/later").await["api_key"], NEW);
+        assert_eq!(standby.read("creds/k").await["api_key"], NEW);
+        assert_eq!(rotations_of_k(&standby.read("metrics").await), 1);
+        standby.read("overdue").await;
+    }
+    assert_eq!(standby.engine.shared.records.stats().entries, 0);
+    assert!(standby.engine.shared.records.stats().summaries > 0);
+
+    // The restore: storage as it was, written underneath, no InvalidateKey.
+    let kept: std::collections::BTreeSet<&String> = snapshot.iter().map(|(k, _)| k).collect();
+    for key in h.storage.keys() {
+        if !kept.contains(&key) {
+            h.storage.delete(&key).await.unwrap();
+        }
+    }
+    for (key, value) in &snapshot {
+        h.storage.put(key, value.clone().unwrap()).await.unwrap();
+    }
+
+    let later = standby
+        .call(crate::framework::Operation::Read, "creds/later", json!({}))
+        .await;
+    assert!(
+        !matches!(&later, Ok(Some(r)) if r.data.get("api_key").is_some()),
+        "a standby served a key storage no longer holds: {later:?}"
+    );
+    let creds = standby.read("creds/k").await;
+    assert_eq!(creds["api_key"], OLD, "{creds}");
+    assert!(creds.get("previous_api_key").is_none(), "{creds}");
+    let metrics = standby.read("metrics").await;
+    assert!(!metrics.to_string().contains("\"later\""), "{metrics}");
+
+    // The active node's plugin restarts after the restore and marks its start; the standby
+    // is told of that write, and drops every digest.
+    let before = h.storage.get("started").await.unwrap();
+    let restarted = Harness::over(h.storage.clone(), false).await;
+    let after = restarted.storage.get("started").await.unwrap();
+    assert!(after.is_some() && after != before, "no new start mark");
+    standby.invalidate("started").await;
+    assert_eq!(standby.engine.shared.records.stats().summaries, 0);
+    assert_eq!(rotations_of_k(&standby.read("metrics").await), 0);
+    let overdue = standby.read("overdue").await.to_string();
+    assert!(!overdue.contains("\"later\""), "{overdue}");
 }

@@ -280,6 +280,7 @@ fn new_version(
         provider_revocation: None,
         usage_check: None,
         provider_expires_time: None,
+        provider_expiry_asked: None,
     }
 }
 

@@ -21,6 +21,7 @@ use crate::backend::view;
 use crate::framework::{Error, Request, Storage};
 use crate::rotation::{Change, ProviderRevocation, RotationError};
 
+mod expiry;
 mod revocations;
 
 /// How long a revocation at the provider waits after the write that retired the key, when the
@@ -68,8 +69,13 @@ pub(crate) struct Locked {
     /// The versions those grace ends retired whose keys the engine does not own: their `manual`
     /// records stay too.
     expired_manual: Vec<u32>,
-    /// Intents of revocations the provider confirmed, settled once the record says so.
+    /// Intents of revocations the provider confirmed (and of expiry updates it answered),
+    /// settled once the record says so.
     confirmed_intents: Vec<String>,
+    /// Provider-side expiry updates requested by this operation's saves (`locked/expiry.rs`).
+    expiry_requests: Vec<expiry::ExpiryRequest>,
+    /// The mount's shared state (schedules, for a reinstated key's provider-side lifetime).
+    shared: Arc<Shared>,
 }
 
 impl Locked {
@@ -104,7 +110,7 @@ impl Locked {
 
     /// Same as [`Locked::open_as`], with the key's lock already held.
     pub(crate) async fn with_guard(
-        _shared: &Arc<Shared>,
+        shared: &Arc<Shared>,
         storage: &dyn Storage,
         name: &str,
         actor: Actor,
@@ -133,6 +139,8 @@ impl Locked {
             expired_manual: Vec::new(),
             destroyed: Vec::new(),
             confirmed_intents: Vec::new(),
+            expiry_requests: Vec::new(),
+            shared: Arc::clone(shared),
         };
         locked.expired = locked.expire();
         locked.expired_retired = locked.retired.clone();
@@ -272,9 +280,11 @@ impl Locked {
         self.save(storage).await?;
         if self.actor == Actor::Scheduler && shared.system.may_have_standbys().await {
             self.retired.clear();
+            self.expiry_requests.clear();
             return Ok(());
         }
-        if self.attempt_revocations(shared, storage).await {
+        let revoked = self.attempt_revocations(shared, storage).await;
+        if self.attempt_expiry_updates(shared, storage).await || revoked {
             self.save(storage).await?;
         }
         // Only now: had the record not been saved, the intent is what lets recovery finish it.
@@ -290,11 +300,14 @@ impl Locked {
         }
     }
 
-    /// Writes the revocation intents for what this operation retired, then the entry (one
-    /// write), keeping the lock until dropped. The intents come first, so no crash or
-    /// cancellation between the two writes can store a retirement without its intent.
+    /// Writes the revocation intents for what this operation retired and the expiry intents
+    /// for grace ends that moved (`locked/expiry.rs`), then the entry (one write), keeping the
+    /// lock until dropped. The intents come first, so no crash or cancellation between the
+    /// writes can store a retirement, or a moved grace end, without its intent.
     pub(crate) async fn save(&mut self, storage: &dyn Storage) -> Result<(), Error> {
         self.request_revocations(storage).await?;
+        let shared = Arc::clone(&self.shared);
+        self.request_expiry_updates(&shared, storage).await?;
         record::save(storage, &self.entry).await
     }
 }

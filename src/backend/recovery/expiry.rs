@@ -58,3 +58,6 @@ pub(super) async fn recover_expiry(
         _ => Ok(WalOutcome::Settled),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,6 +8,7 @@ use super::policy::{
     self, load_schedule, Config, Schedule, DEFAULT_MAX_GRACE, DEFAULT_USAGE_QUIET_PERIOD,
     MAX_GRACE_HELP, SCHEDULES_PREFIX, USAGE_QUIET_PERIOD_HELP,
 };
+use super::provider_ops;
 use super::record;
 use super::shared::{bind, Shared};
 use super::view;
@@ -102,6 +103,9 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     };
     policy::apply_to_schedule(&mut schedule, &cadence, creating)?;
     policy::check_schedule(&mut schedule)?;
+    if !creating {
+        provider_ops::check_lifetime_under_schedule(req.storage.as_ref(), &name, &schedule).await?;
+    }
     put_json(
         req.storage.as_ref(),
         &format!("{SCHEDULES_PREFIX}{name}"),

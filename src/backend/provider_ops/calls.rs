@@ -105,7 +105,16 @@ pub(crate) async fn create(
     let features = cfg.kind.features();
     let lifetime = if features.expiry {
         let periods = policy::periods(&shared.schedules, storage, key).await?;
-        let lifetime = provider_lifetime_secs(&periods, features.max_expiry_secs);
+        let lifetime = match cfg.max_key_lifetime_secs {
+            // The stated policy: ask for the planned life, its margin cut to stay within it.
+            Some(policy) => {
+                let max = features.max_expiry_secs.map_or(policy, |m| m.min(policy));
+                provider_lifetime_secs(&periods, None)
+                    .map(|l| l.min(max))
+                    .or(Some(max))
+            }
+            None => provider_lifetime_secs(&periods, features.max_expiry_secs),
+        };
         if lifetime.is_none() {
             tracing::warn!(key = %key.name, provider, "rotation period longer than the provider allows a key to live: the created key gets no provider-side expiry");
         }
@@ -158,13 +167,35 @@ pub(crate) async fn create(
             // answer was lost, so the intent stays for the tick to find and revoke it.
             if matches!(
                 e,
-                ProviderError::Unsupported(_) | ProviderError::Rejected { .. }
+                ProviderError::Unsupported(_)
+                    | ProviderError::Rejected { .. }
+                    | ProviderError::ExpiryPolicy { .. }
             ) {
                 intents::settle(storage, Some(&wal_id)).await;
+            }
+            if e.is_expiry_policy() {
+                let asked = lifetime.map_or("no expiry".to_string(), |s| format!("{s}s"));
+                return Err(Error::Coded {
+                    status: 502,
+                    message: format!(
+                        "{POLICY_REFUSED} provider {provider:?} refused the created key's \
+                         lifetime ({asked}) under its key-expiry policy, so nothing was created: \
+                         {e}; set max_key_lifetime on providers/{provider} to the policy's limit \
+                         (the engine then asks within it) and check the key's periods fit"
+                    ),
+                });
             }
             Err(provider_error("creating a key at the provider", e))
         }
     }
+}
+
+/// How the message of a create refused by the provider's key-expiry policy begins.
+const POLICY_REFUSED: &str = "creating a key at the provider: key-expiry policy refusal:";
+
+/// Whether `e` is a create the provider refused under its key-expiry policy.
+pub(crate) fn is_policy_refusal(e: &Error) -> bool {
+    matches!(e, Error::Coded { message, .. } if message.starts_with(POLICY_REFUSED))
 }
 
 /// The provider type of provider `name`, if configured.

@@ -77,6 +77,8 @@ pub(crate) struct KeyDigest {
     pub rotation_failures: Box<[(Box<str>, u64)]>,
     /// Key tests by outcome.
     pub test_outcomes: Box<[(Box<str>, u64)]>,
+    /// Creates refused by a provider's key-expiry policy, by provider configuration.
+    pub policy_refusals: Box<[(Box<str>, u64)]>,
 }
 
 /// A key's overrides of its schedule's periods.
@@ -160,6 +162,7 @@ impl KeyDigest {
             grace_extensions: k.stats.grace_extensions,
             rotation_failures: counts(&k.stats.rotation_failures),
             test_outcomes: counts(&k.stats.test_outcomes),
+            policy_refusals: counts(&k.stats.provider_policy_refusals),
         }
     }
 

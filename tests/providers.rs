@@ -17,6 +17,8 @@ mod support;
 mod admin;
 #[path = "providers/config.rs"]
 mod config;
+#[path = "providers/expiry_update.rs"]
+mod expiry_update;
 #[path = "providers/lookup.rs"]
 mod lookup;
 #[path = "providers/reference.rs"]

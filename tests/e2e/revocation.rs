@@ -17,6 +17,7 @@
 
 mod crash_recovery;
 mod created_keys;
+mod lifetime_policy;
 mod manual;
 mod never_lost;
 mod origin;

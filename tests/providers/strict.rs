@@ -230,7 +230,7 @@ async fn both_openai_delete_behaviours() {
     fake.switch(|s| s.openai_delete_refuses_service_account_keys = true);
     let e = providers.revoke_key(&c, &ids[1]).await.unwrap_err();
     assert!(
-        matches!(e, ProviderError::ExpiryPolicy { status: 400, .. }),
+        matches!(e, ProviderError::Rejected { status: 400, .. }),
         "{e}"
     );
     assert!(fake.is_active(&ids[1]) && fake.is_active(&ids[2]));

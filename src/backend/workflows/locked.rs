@@ -272,18 +272,21 @@ impl Locked {
     /// In a cluster the periodic tick does not wait [`STANDBY_SETTLE`] per key (with eight keys
     /// at a time that would cap a tick at a few hundred grace ends): what it retires is revoked
     /// by the recovery of its intents on a later tick, long after the standbys applied it.
+    /// Provider-side expiry updates (`locked/expiry.rs`) are tried at once in every case.
     pub(crate) async fn commit(
         &mut self,
         shared: &Arc<Shared>,
         storage: &dyn Storage,
     ) -> Result<(), Error> {
         self.save(storage).await?;
-        if self.actor == Actor::Scheduler && shared.system.may_have_standbys().await {
+        let revoked = if self.actor == Actor::Scheduler && shared.system.may_have_standbys().await {
+            // Expiry updates still go now: they only set an end that is still ahead (a usage-aware
+            // postponement a minute before the old end must reach the provider before it).
             self.retired.clear();
-            self.expiry_requests.clear();
-            return Ok(());
-        }
-        let revoked = self.attempt_revocations(shared, storage).await;
+            false
+        } else {
+            self.attempt_revocations(shared, storage).await
+        };
         if self.attempt_expiry_updates(shared, storage).await || revoked {
             self.save(storage).await?;
         }

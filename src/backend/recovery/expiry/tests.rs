@@ -201,3 +201,35 @@ async fn recovery_drops_the_expiry_intent_of_a_record_never_written() {
         "the provider was asked"
     );
 }
+
+/// A rollback makes the retired version current again: its expiry at the provider, set to the
+/// grace end by the promotion, is given back a full lifetime (rotation period + grace +
+/// max_grace + margin), so the reinstated key does not die at the old grace end.
+#[tokio::test]
+async fn a_rollback_gives_the_reinstated_key_its_full_lifetime_back() {
+    let (fake, base) = start(200).await;
+    let h = openai_key(&base).await;
+    h.write("promote/k", json!({ "force": true, "grace_period": 3600 }))
+        .await
+        .unwrap();
+    h.write("rollback/k", json!({})).await.unwrap();
+    let key = h.read("keys/k").await;
+    assert_eq!(key["versions"]["1"]["state"], "current", "{key:#}");
+    let asked = fake.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(
+        (3595..=3601).contains(&asked[0]),
+        "the grace end first: {asked:?}"
+    );
+    assert!(asked[1] > 30 * 24 * 3600, "then a full lifetime: {asked:?}");
+    assert!(wal_entries(&h)
+        .await
+        .iter()
+        .all(|(_, e)| e.kind != WAL_EXPIRY));
+    let events = h.history("k").await;
+    let set = events
+        .iter()
+        .filter(|e| e["event"] == "provider_expiry_set")
+        .count();
+    assert_eq!(set, 2, "{events:#?}");
+}

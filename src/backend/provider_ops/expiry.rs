@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::calls::provider_lifetime_secs;
+use super::calls::requested_lifetime_secs;
 use super::configs::{load, provider_error};
 use super::intents::Retry;
 use super::origin::{mismatch, place_of};
@@ -87,20 +87,24 @@ pub(crate) fn can_update_expiry(origin: &Origin) -> bool {
     ProviderType::parse(&origin.place.provider_type).is_some_and(|t| t.features().update_expiry)
 }
 
-/// The provider-side expiry a version of `key` at a provider of type `kind`, reinstated at
-/// `now`, gets back: the lifetime a key created now would get (`calls.rs`), else the type's
-/// longest.
+/// The provider-side expiry a version of `key` at provider configuration `provider` (of type
+/// `kind`), reinstated at `now`, gets back: the lifetime a key created there now would get
+/// (`calls.rs`, within a stated `max_key_lifetime`), else the type's longest.
 pub(crate) async fn full_lifetime_end(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
     key: &KeyState,
+    provider: &str,
     kind: ProviderType,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, Error> {
     let features = kind.features();
+    let policy = load(storage, provider)
+        .await?
+        .and_then(|c| c.max_key_lifetime_secs);
     let periods = policy::periods(&shared.schedules, storage, key).await?;
-    let secs =
-        provider_lifetime_secs(&periods, features.max_expiry_secs).or(features.max_expiry_secs);
+    let secs = requested_lifetime_secs(&periods, features.max_expiry_secs, policy)
+        .or(features.max_expiry_secs);
     Ok(secs
         .and_then(TimeDelta::try_seconds)
         .and_then(|d| now.checked_add_signed(d)))

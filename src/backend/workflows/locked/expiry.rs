@@ -68,7 +68,8 @@ impl Locked {
                 Some(at) => Some(at),
                 None => match ProviderType::parse(&origin.place.provider_type) {
                     Some(kind) => {
-                        provider_ops::full_lifetime_end(shared, storage, key, kind, now).await?
+                        provider_ops::full_lifetime_end(shared, storage, key, &provider, kind, now)
+                            .await?
                     }
                     None => None,
                 },

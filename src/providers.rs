@@ -22,6 +22,7 @@ mod config;
 mod destination;
 mod engine_keys;
 mod error;
+mod expiry_update;
 mod gemini;
 mod http;
 mod openai;
@@ -46,8 +47,8 @@ use crate::secret::SecretValue;
 pub use accounts::AccountState;
 pub use config::{
     Capabilities, EngineAccount, ProviderConfig, DEFAULT_AZURE_API_VERSION, DEFAULT_TIMEOUT_SECS,
-    DEFAULT_VERIFY_PATH, MAX_API_VERSION_LEN, MAX_PROJECT_ID_LEN, MAX_TIMEOUT_SECS,
-    MAX_VERIFY_PATH_LEN,
+    DEFAULT_VERIFY_PATH, MAX_API_VERSION_LEN, MAX_KEY_LIFETIME_SECS, MAX_PROJECT_ID_LEN,
+    MAX_TIMEOUT_SECS, MAX_VERIFY_PATH_LEN,
 };
 pub use error::ProviderError;
 pub use ownership::{hint_matches, KeyRecord, MIN_HINT_CHARS, MIN_HINT_SUFFIX};

@@ -19,6 +19,8 @@ mod admin;
 mod config;
 #[path = "providers/engine_keys.rs"]
 mod engine_keys;
+#[path = "providers/expiry_update.rs"]
+mod expiry_update;
 #[path = "providers/lookup.rs"]
 mod lookup;
 #[path = "providers/reference.rs"]

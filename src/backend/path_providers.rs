@@ -13,8 +13,8 @@ use crate::framework::{
     Operation, Path, Request, Response, Storage,
 };
 use crate::providers::{
-    ProviderConfig, ProviderType, DEFAULT_TIMEOUT_SECS, MAX_API_VERSION_LEN, MAX_PROJECT_ID_LEN,
-    MAX_TIMEOUT_SECS, MAX_VERIFY_PATH_LEN,
+    ProviderConfig, ProviderType, DEFAULT_TIMEOUT_SECS, MAX_API_VERSION_LEN, MAX_KEY_LIFETIME_SECS,
+    MAX_PROJECT_ID_LEN, MAX_TIMEOUT_SECS, MAX_VERIFY_PATH_LEN,
 };
 use crate::rotation::SecretValue;
 
@@ -75,6 +75,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 .max_len(MAX_VERIFY_PATH_LEN)
                 .pattern(VERIFY_PATH_PATTERN, "must be a path starting with '/', without spaces, '?', '#' or '..' (for example /v1/models)"))
             .field(Field::new("timeout", FieldType::Duration, "Timeout of each provider call (default 10s).").min(1).max(MAX_TIMEOUT_SECS))
+            .field(Field::new("max_key_lifetime", FieldType::Duration, "The provider's key-lifetime policy for this organization or project (at most 365d; 0 removes it). Keys the engine creates here ask for no longer a life, and a key or schedule whose rotation period + grace_period + max_grace needs longer is refused at write time; lowering it below what a key using this provider needs is refused, naming the keys.").min(0).max(MAX_KEY_LIFETIME_SECS))
             .operation(Operation::Create, "Configure a provider.", bind(shared, write))
             .operation(Operation::Update, "Update a provider.", bind(shared, write))
             .operation(Operation::Read, "Read a provider (never its admin key).", bind(shared, read))
@@ -102,6 +103,7 @@ fn provider_json(name: &str, cfg: &ProviderConfig) -> serde_json::Value {
         "api_version": cfg.api_version,
         "verify_path": cfg.verify_path,
         "timeout": cfg.timeout_secs,
+        "max_key_lifetime": cfg.max_key_lifetime_secs,
         "admin_key_set": cfg.admin_key.is_some(),
         "capabilities": { "test": caps.test, "create": caps.create, "revoke": caps.revoke },
     })
@@ -151,6 +153,7 @@ fn text(d: &FieldData, field: &str) -> Option<Option<String>> {
 }
 
 async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+    let lifetime_given = d.is_set("max_key_lifetime");
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
     let existing = provider_ops::load(storage, &name).await?;
@@ -191,6 +194,9 @@ async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     if d.is_set("timeout") {
         cfg.timeout_secs = d.get_duration("timeout").unwrap_or(DEFAULT_TIMEOUT_SECS);
     }
+    if lifetime_given {
+        cfg.max_key_lifetime_secs = d.get_duration("max_key_lifetime").filter(|s| *s > 0);
+    }
     let remove_admin_key = d.get_bool("remove_admin_key").unwrap_or(false);
     if let Some(k) = d.get_string("admin_key") {
         if remove_admin_key {
@@ -209,6 +215,9 @@ async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     if let Some(before) = &before {
         check_admin_key_binding(before, &cfg, d.is_set("admin_key") || remove_admin_key)?;
         check_keys_keep_what_they_need(storage, &name, before, &cfg).await?;
+        if let Some(max) = cfg.max_key_lifetime_secs.filter(|_| lifetime_given) {
+            provider_ops::check_lifetime_of_users(storage, &name, max).await?;
+        }
     }
     provider_ops::save(storage, &name, &cfg).await?;
     tracing::info!(provider = %name, kind = cfg.kind.as_str(), "provider configured");
@@ -314,7 +323,8 @@ base_url must be https (http only for loopback hosts); link-local and cloud meta
 refused. A stored admin_key is bound to where it was given: changing base_url, type or \
 project_id needs admin_key in the same request. An empty admin_key (or one of only whitespace, such as an unset \
 shell variable) is refused with a 400 and changes nothing; remove_admin_key=true removes the \
-stored one. An update that would leave auto_rotate keys with a provider that \
+stored one. max_key_lifetime states the provider's key-lifetime policy (see its field); a \
+value that keys using the provider cannot live within is refused, naming them. An update that would leave auto_rotate keys with a provider that \
 cannot create keys is refused, listing them. Write access here is as sensitive as reading creds/ \
 of every key that uses the provider: key tests send the key to base_url.";
 

@@ -12,6 +12,7 @@ use super::policy::{
     DEFAULT_EXPIRY_WARNING, DEFAULT_HEALTH_CHECK_INTERVAL, EXPIRY_WARNING_HELP,
     HEALTH_CHECK_INTERVAL_HELP, MAX_WATCH_SECS,
 };
+use super::provider_ops;
 use super::record;
 use super::shared::{bind, Shared};
 use super::view;
@@ -124,6 +125,9 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     };
     policy::apply_to_schedule(&mut schedule, &cadence, creating)?;
     policy::check_schedule(&mut schedule)?;
+    if !creating {
+        provider_ops::check_lifetime_under_schedule(req.storage.as_ref(), &name, &schedule).await?;
+    }
     put_json(
         req.storage.as_ref(),
         &format!("{SCHEDULES_PREFIX}{name}"),

@@ -17,7 +17,7 @@ pub(super) use cron_settings::{
     apply_to_key, apply_to_schedule, cadence_input, cadence_json, check_key, check_schedule,
     key_window_field, schedule_field, CadenceInput,
 };
-pub(super) use periods::{periods, periods_of, Periods};
+pub(super) use periods::{periods, periods_of, periods_under, Periods};
 pub(super) use schedule::{
     load as load_schedule, require as require_schedule, seed as seed_schedules, Schedule,
     ScheduleCache, DEFAULT_EXPIRY_WARNING, DEFAULT_HEALTH_CHECK_INTERVAL, DEFAULT_MAX_GRACE,

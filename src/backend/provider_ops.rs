@@ -10,17 +10,27 @@ mod account;
 mod belongings;
 mod calls;
 mod configs;
+mod expiry;
 mod intents;
+mod lifetime;
 mod manual;
 mod origin;
 mod ownership;
 
 pub(super) use belongings::belongings;
-pub(super) use calls::{can_create, create, kind_of, revoke_at, test};
+pub(super) use calls::{can_create, create, is_policy_refusal, kind_of, revoke_at, test};
 pub(super) use configs::{exists, load, provider_error, save, PROVIDERS_PREFIX};
+pub(super) use expiry::{
+    begin_expiry, can_update_expiry, full_lifetime_end, update_expiry_at, ExpiryFailure,
+    ExpiryIntent, WAL_EXPIRY,
+};
 pub(super) use intents::{
     begin_revoke, decode, of_deleted_keys, rewrite, settle, CreateIntent, Retry, RevokeIntent,
     BUDGET, MIN_AGE, WAL_CREATE, WAL_REVOKE,
+};
+pub(super) use lifetime::{
+    check_key as check_lifetime, check_provider_users as check_lifetime_of_users,
+    check_schedule_users as check_lifetime_under_schedule,
 };
 pub(super) use manual::{
     forget_deleted_manual, keep_of_deleted, of_deleted_keys_manual, of_key as deleted_manual_of,

@@ -7,6 +7,9 @@
 //! means a retired key may still be alive: it is revoked at its provider, and the key's record
 //! is told, unless its version turns out to be live (the retiring write never happened).
 //!
+//! An expiry intent means a provider-side expiry the record asks for may not be set yet
+//! (`recovery/expiry.rs`).
+//!
 //! Never while the key's lock is held (the operation that wrote the intent may still be
 //! running), and with growing back-off between failed attempts.
 
@@ -16,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::provider_ops::{
-    self, decode, revoke_at, rewrite, Retry, RevokeIntent, WAL_CREATE, WAL_REVOKE,
+    self, decode, revoke_at, rewrite, Retry, RevokeIntent, WAL_CREATE, WAL_EXPIRY, WAL_REVOKE,
 };
 use super::record::{self, Actor, KeyGuard};
 use super::shared::Shared;
@@ -44,6 +47,7 @@ pub(super) async fn recover(
             create::recover_create(&shared, storage, &id, &entry, patience).await
         }
         WAL_REVOKE => recover_revoke(&shared, storage, &id, &entry).await,
+        WAL_EXPIRY => expiry::recover_expiry(&shared, storage, &id, &entry).await,
         other => {
             tracing::error!(kind = other, "unknown intent kind; dropping it");
             Ok(WalOutcome::Settled)
@@ -234,5 +238,6 @@ async fn creates_keys(storage: &dyn Storage, provider: &str) -> Result<bool, Err
 }
 
 mod create;
+mod expiry;
 #[cfg(test)]
 mod tests;

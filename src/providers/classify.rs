@@ -218,6 +218,23 @@ pub(crate) fn admin_error(reply: &Reply, token: Option<&str>, what: &str) -> Pro
     }
 }
 
+/// [`admin_error`], except that an OpenAI-shaped 400 naming `expires_in_seconds` as its
+/// `param` is the provider's key-expiry policy (or range) refusing the expiry.
+pub(crate) fn admin_error_expiry(reply: &Reply, token: Option<&str>, what: &str) -> ProviderError {
+    let json = reply.json();
+    let param = json
+        .as_ref()
+        .and_then(|j| j.pointer("/error/param"))
+        .and_then(serde_json::Value::as_str);
+    if reply.status == 400 && param == Some("expires_in_seconds") {
+        return ProviderError::ExpiryPolicy {
+            status: 400,
+            detail: format!("expires_in_seconds refused{}", suffix(token)),
+        };
+    }
+    admin_error(reply, token, what)
+}
+
 /// The error for an admin call that got no answer.
 pub(crate) fn admin_failure(failure: &Failure) -> ProviderError {
     ProviderError::Unavailable {

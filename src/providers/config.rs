@@ -18,6 +18,8 @@ pub const DEFAULT_VERIFY_PATH: &str = "/v1/models";
 pub const DEFAULT_TIMEOUT_SECS: i64 = 10;
 /// Longest timeout of a provider call, in seconds (the shortest is 1).
 pub const MAX_TIMEOUT_SECS: i64 = 300;
+/// Longest `max_key_lifetime`, in seconds: OpenAI's longest `expires_in_seconds` (365 days).
+pub const MAX_KEY_LIFETIME_SECS: i64 = 31_536_000;
 /// Longest `project_id`.
 pub const MAX_PROJECT_ID_LEN: usize = 128;
 /// Longest `api_version`.
@@ -55,6 +57,11 @@ pub struct ProviderConfig {
     /// creates, for types whose keys live in one ([`super::Features::account`]).
     #[serde(default)]
     pub engine_account: Option<EngineAccount>,
+    /// The organization's or project's key-lifetime policy at the provider, in seconds, as the
+    /// operator states it (`max_key_lifetime`): keys the engine creates there ask for no
+    /// longer a life, and keys whose periods need longer are refused at write time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_key_lifetime_secs: Option<i64>,
 }
 
 /// The engine's own account at a provider (an OpenAI service account), created once per
@@ -105,6 +112,7 @@ impl ProviderConfig {
             verify_path: None,
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             engine_account: None,
+            max_key_lifetime_secs: None,
         }
     }
 

@@ -20,6 +20,16 @@ pub enum ProviderError {
         /// The status meaning and the provider's error type or code.
         detail: String,
     },
+    /// The provider refused the key's expiry (OpenAI `expires_in_seconds`): the organization's
+    /// or project's key-expiry policy (a maximum lifetime, or an expiry required), or its
+    /// range. Nothing was created or changed. 502.
+    #[error("the provider's key-expiry policy refused the request (HTTP {status}): {detail}")]
+    ExpiryPolicy {
+        /// The provider's HTTP status.
+        status: u16,
+        /// The refused parameter and the provider's error type or code.
+        detail: String,
+    },
     /// The provider could not be asked or did not answer: 429, 5xx, 529, a timeout or a
     /// connection error, after the retries the call allows. 503; try again later.
     #[error("provider unavailable: {detail}")]
@@ -41,11 +51,20 @@ impl ProviderError {
         matches!(self, Self::Unavailable { .. })
     }
 
+    /// Whether the provider refused the key's expiry ([`ProviderError::ExpiryPolicy`]).
+    pub fn is_expiry_policy(&self) -> bool {
+        matches!(self, Self::ExpiryPolicy { .. })
+    }
+
     /// The same error with any word drawn from `secrets` removed from its text.
     pub(super) fn redacted(self, secrets: &[&str]) -> Self {
         match self {
             Self::Unsupported(m) => Self::Unsupported(redact(&m, secrets)),
             Self::Rejected { status, detail } => Self::Rejected {
+                status,
+                detail: redact(&detail, secrets),
+            },
+            Self::ExpiryPolicy { status, detail } => Self::ExpiryPolicy {
                 status,
                 detail: redact(&detail, secrets),
             },

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use super::classify::{
-    admin_error, admin_failure, common, create_may_retry, idempotent_may_retry,
+    admin_error, admin_error_expiry, admin_failure, common, create_may_retry, idempotent_may_retry,
     is_provider_not_found, token, Verdict,
 };
 use super::http::{Exchange, HttpClient, Reply, Step};
@@ -49,6 +49,7 @@ impl Provider for OpenAi {
             last_used: true,
             expiry: true,
             max_expiry_secs: Some(MAX_EXPIRES_IN_SECONDS),
+            update_expiry: true,
             account: true,
         }
     }
@@ -88,6 +89,15 @@ impl Provider for OpenAi {
 
     async fn revoke(&self, call: &AdminCall<'_>, id: &str) -> Result<(), ProviderError> {
         openai_accounts::revoke(call, id).await
+    }
+
+    async fn update_expiry(
+        &self,
+        call: &AdminCall<'_>,
+        id: &str,
+        expires_in_secs: i64,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
+        openai_accounts::update_expiry(call, id, expires_in_secs).await
     }
 
     async fn find_account(
@@ -230,7 +240,7 @@ pub(crate) fn interpret_create(ex: Exchange) -> Result<CreatedKey, ProviderError
     let json = reply.json();
     if !(200..300).contains(&reply.status) {
         let tok = token(json.as_ref(), &["/error/code", "/error/type"]);
-        return Err(admin_error(&reply, tok.as_deref(), "project"));
+        return Err(admin_error_expiry(&reply, tok.as_deref(), "project"));
     }
     let field = |p: &str| {
         json.as_ref()

@@ -17,8 +17,8 @@
 use serde_json::{json, Value};
 
 use super::classify::{
-    admin_error, admin_failure, create_may_retry, idempotent_may_retry, is_provider_not_found,
-    token,
+    admin_error, admin_error_expiry, admin_failure, create_may_retry, idempotent_may_retry,
+    is_provider_not_found, token,
 };
 use super::http::{Exchange, HttpClient, Step};
 use super::openai::{interpret_revoke, MAX_EXPIRES_IN_SECONDS};
@@ -231,7 +231,11 @@ pub(crate) fn interpret_key(ex: Exchange) -> Result<CreatedKey, ProviderError> {
     let json = reply.json();
     if !(200..300).contains(&reply.status) {
         let tok = token(json.as_ref(), &ERROR_POINTERS);
-        return Err(admin_error(&reply, tok.as_deref(), "service account"));
+        return Err(admin_error_expiry(
+            &reply,
+            tok.as_deref(),
+            "service account",
+        ));
     }
     let field = |p: &str| {
         json.as_ref()
@@ -248,6 +252,51 @@ pub(crate) fn interpret_key(ex: Exchange) -> Result<CreatedKey, ProviderError> {
         }
         _ => Err(ProviderError::Protocol(
             "the service account key was created without a usable value and id".to_string(),
+        )),
+    }
+}
+
+/// Sets project key `id` to expire `expires_in_secs` from now ("Update project API key",
+/// `POST .../api_keys/{id}` with `expires_in_seconds`, 1 to 31,536,000, counted from the
+/// request; service-account keys included). The answer is the key object (with `expires_at`
+/// and only `redacted_value`); the expiry it shows is returned. OpenAI refuses a value its
+/// organization's or project's key-expiry policy does not allow
+/// ([`ProviderError::ExpiryPolicy`]) and any update of an expired key; a key it does not have
+/// is `Rejected` with status 404. Idempotent (the same request sets the same end again), so
+/// retried on transient failures.
+pub(super) async fn update_expiry(
+    call: &AdminCall<'_>,
+    id: &str,
+    expires_in_secs: i64,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
+    let url = format!("{}/api_keys/{id}", projects(call));
+    let body = json!({ "expires_in_seconds": expires_in_secs.clamp(1, MAX_EXPIRES_IN_SECONDS) });
+    let (result, _) = call
+        .http
+        .exchange(
+            |c| c.post(&url).bearer_auth(call.admin).json(&body),
+            |ex| Step::judged(idempotent_may_retry(&ex), interpret_update(ex)),
+        )
+        .await;
+    result
+}
+
+/// Reads a key update answer: the key object's `expires_at` (Unix seconds, or null).
+pub(crate) fn interpret_update(
+    ex: Exchange,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
+    let reply = ex.map_err(|f| admin_failure(&f))?;
+    let json = reply.json();
+    if !(200..300).contains(&reply.status) {
+        let tok = token(json.as_ref(), &ERROR_POINTERS);
+        return Err(admin_error_expiry(&reply, tok.as_deref(), "key"));
+    }
+    match json.as_ref() {
+        Some(j) if j.get("id").and_then(Value::as_str).is_some_and(is_id) => {
+            Ok(timestamp(j.get("expires_at")))
+        }
+        _ => Err(ProviderError::Protocol(
+            "the key update answer is not a key object".to_string(),
         )),
     }
 }

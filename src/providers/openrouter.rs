@@ -48,6 +48,8 @@ impl Provider for OpenRouter {
             last_used: true,
             expiry: true,
             max_expiry_secs: None,
+            // `PATCH /api/v1/keys/{hash}` cannot change `expires_at` (providers.md).
+            update_expiry: false,
             account: false,
         }
     }

@@ -43,6 +43,9 @@ pub struct Features {
     pub expiry: bool,
     /// The longest provider-side lifetime a created key may get, in seconds, if limited.
     pub max_expiry_secs: Option<i64>,
+    /// Change an existing key's provider-side expiry (OpenAI's key update,
+    /// `expires_in_seconds`): the engine moves a retired key's expiry to its grace end.
+    pub update_expiry: bool,
     /// Created keys live inside one account the engine creates once per configuration (an
     /// OpenAI service account), whose id the configuration records.
     pub account: bool,
@@ -152,6 +155,18 @@ pub(crate) trait Provider: Send + Sync {
     /// Revokes (or deactivates) key `id`; a key the provider says does not exist is `Ok`.
     async fn revoke(&self, _call: &AdminCall<'_>, _id: &str) -> Result<(), ProviderError> {
         unsupported(self.name(), "revoke keys")
+    }
+
+    /// Sets key `id`'s provider-side expiry to `expires_in_secs` from now (already checked to
+    /// be within the type's range); the expiry as the provider then reports it (`None` when its
+    /// answer shows none). A key the provider does not know is an error.
+    async fn update_expiry(
+        &self,
+        _call: &AdminCall<'_>,
+        _id: &str,
+        _expires_in_secs: i64,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ProviderError> {
+        unsupported(self.name(), "change a key's expiry")
     }
 
     /// Looks key `id` up (ownership hint, status, expiry); `None` when there is no such key.

@@ -86,6 +86,12 @@ pub struct Version {
     /// The engine's last scheduled health check of the key at its provider, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<super::health::HealthCheck>,
+    /// The provider-side expiry the engine last asked the provider to move this key's expiry
+    /// to, as its grace end while `previous` (providers that can change a live key's expiry);
+    /// `None` while it never asked, and again once a reinstated version's expiry was asked
+    /// back to a full lifetime. Records of earlier releases lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_expiry_asked: Option<DateTime<Utc>>,
 }
 
 /// How `staged_by` names a person (an identity entity), the only thing the two-person rule

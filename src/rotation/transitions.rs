@@ -285,6 +285,7 @@ fn new_version(
         usage_check: None,
         provider_expires_time: None,
         health_check: None,
+        provider_expiry_asked: None,
     }
 }
 

@@ -123,7 +123,7 @@ async fn an_openai_expiry_policy_refuses_creates_that_break_it() {
                 .await
                 .unwrap_err();
             assert!(
-                matches!(e, ProviderError::Rejected { status: 400, .. }),
+                matches!(e, ProviderError::ExpiryPolicy { status: 400, .. }),
                 "{sa:?} {secs:?}: {e}"
             );
         }
@@ -144,7 +144,7 @@ async fn an_openai_expiry_policy_refuses_creates_that_break_it() {
     });
     let e = providers.create_key(&c, "ai-keys-app-q").await.unwrap_err();
     assert!(
-        matches!(e, ProviderError::Rejected { status: 400, .. }),
+        matches!(e, ProviderError::ExpiryPolicy { status: 400, .. }),
         "{e}"
     );
     providers

@@ -46,6 +46,10 @@
 //! - `GET .../api_keys/{id}`: `{object: "organization.project.api_key", id, name, redacted_value,
 //!   created_at, last_used_at, expires_at, owner: {type, service_account: {id, name, role,
 //!   created_at}}, owner_project_access}`. (`lookup.rs`)
+//! - `POST .../api_keys/{id}` `{expires_in_seconds?, scopes?}` ("Update project API key",
+//!   providers.md "Changing a live key"): `expires_in_seconds` 1 to 31,536,000 from the
+//!   request, under the key-expiry policy; an expired key cannot be updated; the answer is the
+//!   key object with only `redacted_value`. (`expiry.rs`)
 //! - `DELETE .../api_keys/{id}`: the August 2026 reference "Returns confirmation of the key
 //!   deletion, or an error if the key belonged to a service account"; the November 2026 one
 //!   (providers.md "Notes") deletes service-account keys too, leaving the account. Both, by
@@ -198,6 +202,8 @@ struct Inner {
     spend: HashMap<String, f64>,
     /// When created keys expire (id to Unix seconds), where a create asked for it.
     expires: HashMap<String, i64>,
+    /// Expiry updates answered (`expiry.rs`): (key id, `expires_in_seconds`).
+    expiry_updates: Vec<(String, serde_json::Value)>,
     /// OpenAI service accounts, tracked as objects.
     accounts: Vec<accounts::Account>,
     /// The names of keys created inside a service account.
@@ -249,7 +255,9 @@ impl FakeProvider {
             .route(&format!("{project}/api_keys"), get(openai_list))
             .route(
                 &format!("{project}/api_keys/{{id}}"),
-                get(openai_get_key).delete(openai_delete_key),
+                get(openai_get_key)
+                    .delete(openai_delete_key)
+                    .post(expiry::openai_update_key),
             )
             .route(
                 &format!("{project}/service_accounts/{{id}}"),

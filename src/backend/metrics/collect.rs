@@ -145,7 +145,7 @@ fn flag(b: bool) -> f64 {
 }
 
 /// The per-key families: name, kind, help, labels after `mount`, and how a key adds samples.
-const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 21] = [
+const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 22] = [
     ("ai_keys_current_version_age_seconds", Kind::Gauge, "Age of the key's current version.", &["key"],
         |k, add| if let Some((age, _, _)) = k.age { add(&[], age as f64) }),
     ("ai_keys_seconds_until_due", Kind::Gauge, "Seconds until the current version is due for rotation (negative when overdue).", &["key"],
@@ -179,6 +179,8 @@ const PER_KEY: [(&str, Kind, &str, &[&str], Sampler); 21] = [
         |k, add| for trigger in TRIGGERS { add(&[trigger], k.key.failures(trigger) as f64) }),
     ("ai_keys_grace_extensions_total", Kind::Counter, "Grace windows postponed because the previous version was still in use at its provider.", &["key"],
         |k, add| add(&[], k.key.grace_extensions as f64)),
+    ("ai_keys_provider_policy_refusals_total", Kind::Counter, "Key creates the provider refused under its key-expiry policy (nothing created), by provider configuration.", &["key", "provider"],
+        |k, add| for (provider, n) in &k.key.policy_refusals { add(&[provider], *n as f64) }),
     ("ai_keys_test_outcomes_total", Kind::Counter, "Key tests by outcome.", &["key", "outcome"],
         |k, add| for (outcome, n) in &k.key.test_outcomes { add(&[outcome], *n as f64) }),
     // Health checks (periodic/health.rs): every outcome always for a key with a provider.

@@ -61,6 +61,7 @@ async fn providers_read_shows_the_documented_fields_and_never_the_admin_key() {
             "api_version": null,
             "verify_path": null,
             "timeout": 10,
+            "max_key_lifetime": null,
             "admin_key_set": true,
             "capabilities": {"test": true, "create": true, "revoke": true},
             "pending_revocations": [],

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::cron_settings;
-use super::schedule::{production, ScheduleCache};
+use super::schedule::{production, Schedule, ScheduleCache};
 use crate::backend::record::{KeyState, Overrides};
 use crate::framework::{Error, Storage};
 use crate::rotation::{AgeReport, Cadence, CronSpec, KeyVersions, Timing};
@@ -98,7 +98,12 @@ pub(crate) async fn periods_of(
         Some(s) => s,
         None => production(),
     };
-    let timing = cron_settings::timing(key, &schedule)?;
+    periods_under(&schedule, key)
+}
+
+/// The periods `key` sets under `schedule` (its own schedule, or one about to be written).
+pub(crate) fn periods_under(schedule: &Schedule, key: &Overrides<'_>) -> Result<Periods, Error> {
+    let timing = cron_settings::timing(key, schedule)?;
     let (rotation_period, rotation_schedule) = match timing.cadence {
         Cadence::Period(p) => (p, None),
         Cadence::Cron(spec) => (

@@ -84,6 +84,27 @@ pub(super) fn provider_lifetime_secs(periods: &Periods, max: Option<i64>) -> Opt
     }
 }
 
+/// The provider-side lifetime a created key asks for: [`provider_lifetime_secs`] under the
+/// type's limit `type_max`, or, where the configuration states the provider's key-lifetime
+/// policy (`max_key_lifetime`), the planned life with its margin cut to stay within the policy
+/// (write-time checks keep rotation + grace + max_grace within it), never none: a policy
+/// makes an expiry required.
+pub(super) fn requested_lifetime_secs(
+    periods: &Periods,
+    type_max: Option<i64>,
+    policy: Option<i64>,
+) -> Option<i64> {
+    match policy {
+        Some(policy) => {
+            let max = type_max.map_or(policy, |m| m.min(policy));
+            provider_lifetime_secs(periods, None)
+                .map(|l| l.min(max))
+                .or(Some(max))
+        }
+        None => provider_lifetime_secs(periods, type_max),
+    }
+}
+
 /// Asks the key's provider to create a key, under a WAL intent.
 pub(crate) async fn create(
     shared: &Arc<Shared>,
@@ -105,7 +126,11 @@ pub(crate) async fn create(
     let features = cfg.kind.features();
     let lifetime = if features.expiry {
         let periods = policy::periods(&shared.schedules, storage, key).await?;
-        let lifetime = provider_lifetime_secs(&periods, features.max_expiry_secs);
+        let lifetime = requested_lifetime_secs(
+            &periods,
+            features.max_expiry_secs,
+            cfg.max_key_lifetime_secs,
+        );
         if lifetime.is_none() {
             tracing::warn!(key = %key.name, provider, "rotation period longer than the provider allows a key to live: the created key gets no provider-side expiry");
         }
@@ -158,13 +183,35 @@ pub(crate) async fn create(
             // answer was lost, so the intent stays for the tick to find and revoke it.
             if matches!(
                 e,
-                ProviderError::Unsupported(_) | ProviderError::Rejected { .. }
+                ProviderError::Unsupported(_)
+                    | ProviderError::Rejected { .. }
+                    | ProviderError::ExpiryPolicy { .. }
             ) {
                 intents::settle(storage, Some(&wal_id)).await;
+            }
+            if e.is_expiry_policy() {
+                let asked = lifetime.map_or("no expiry".to_string(), |s| format!("{s}s"));
+                return Err(Error::Coded {
+                    status: 502,
+                    message: format!(
+                        "{POLICY_REFUSED} provider {provider:?} refused the created key's \
+                         lifetime ({asked}) under its key-expiry policy, so nothing was created: \
+                         {e}; set max_key_lifetime on providers/{provider} to the policy's limit \
+                         (the engine then asks within it) and check the key's periods fit"
+                    ),
+                });
             }
             Err(provider_error("creating a key at the provider", e))
         }
     }
+}
+
+/// How the message of a create refused by the provider's key-expiry policy begins.
+const POLICY_REFUSED: &str = "creating a key at the provider: key-expiry policy refusal:";
+
+/// Whether `e` is a create the provider refused under its key-expiry policy.
+pub(crate) fn is_policy_refusal(e: &Error) -> bool {
+    matches!(e, Error::Coded { message, .. } if message.starts_with(POLICY_REFUSED))
 }
 
 /// The provider type of provider `name`, if configured.
@@ -264,5 +311,37 @@ mod tests {
         let longer = periods(365 * day, day);
         assert_eq!(provider_lifetime_secs(&longer, Some(365 * day)), None);
         assert_eq!(provider_lifetime_secs(&periods(i64::MAX, 1), None), None);
+    }
+
+    /// With a stated key-lifetime policy the margin is cut to stay within it, a life within it
+    /// is asked as planned, and the type's own limit still holds.
+    #[test]
+    fn a_stated_policy_cuts_the_margin_and_never_asks_beyond_it() {
+        let day = 24 * 3600;
+        let year = 365 * day;
+        // 22.5d + 2h + 7d fits in 30d; with the 1-day margin it would not: cut to 30d.
+        let p = periods(540 * 3600, 2 * 3600);
+        assert_eq!(
+            requested_lifetime_secs(&p, Some(year), Some(30 * day)),
+            Some(30 * day)
+        );
+        // Well within: the planned life with its margin.
+        let short = periods(10 * day, day);
+        let planned = 10 * day + day + MAX_GRACE + EXPIRY_MARGIN_SECS;
+        assert_eq!(
+            requested_lifetime_secs(&short, Some(year), Some(30 * day)),
+            Some(planned)
+        );
+        // A policy above the type's limit: the type's limit.
+        let long = periods(400 * day, day);
+        assert_eq!(
+            requested_lifetime_secs(&long, Some(year), Some(2 * year)),
+            Some(year)
+        );
+        // No policy: as before.
+        assert_eq!(
+            requested_lifetime_secs(&short, Some(year), None),
+            Some(planned)
+        );
     }
 }

@@ -84,6 +84,8 @@ pub(crate) struct KeyDigest {
     pub fingerprints: Box<[(u32, Fingerprint)]>,
     /// The version whose leak is in force ([`super::key::KeyState::exposure`]), if any.
     pub exposed: Option<u32>,
+    /// Creates refused by a provider's key-expiry policy, by provider configuration.
+    pub policy_refusals: Box<[(Box<str>, u64)]>,
 }
 
 /// What the health checks found of a key's current version, and its provider expiry.
@@ -200,6 +202,7 @@ impl KeyDigest {
                 .filter_map(|v| Some((v.number, parse_fingerprint(&v.fingerprint)?)))
                 .collect(),
             exposed: k.exposure().map(|e| e.version),
+            policy_refusals: counts(&k.stats.provider_policy_refusals),
         }
     }
 

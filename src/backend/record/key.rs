@@ -48,9 +48,20 @@ pub(crate) struct Stats {
     /// The periodic health checks of the current key, by outcome.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub health_checks: BTreeMap<String, u64>,
+    /// Key creates refused by the provider's key-expiry policy, by provider configuration.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub provider_policy_refusals: BTreeMap<String, u64>,
 }
 
 impl Stats {
+    /// Counts a key create provider `provider` refused under its key-expiry policy.
+    pub(crate) fn count_policy_refusal(&mut self, provider: &str) {
+        *self
+            .provider_policy_refusals
+            .entry(provider.to_string())
+            .or_default() += 1;
+    }
+
     /// Counts a failed one-call rotation (`rotate/` or automatic).
     pub(crate) fn count_rotation_failure(&mut self, actor: &Actor) {
         let trigger = if *actor == Actor::Scheduler {

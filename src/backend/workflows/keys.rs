@@ -87,6 +87,7 @@ impl KeySettings {
 pub(crate) async fn check_references(storage: &dyn Storage, key: &KeyState) -> Result<(), Error> {
     let schedule = policy::require_schedule(storage, "schedule", &key.schedule).await?;
     policy::check_key(key, &schedule)?;
+    provider_ops::check_lifetime(storage, key, &schedule).await?;
     if let Some(p) = &key.provider {
         if !provider_ops::exists(storage, p).await? {
             return Err(Error::BadRequest(format!(

@@ -21,6 +21,7 @@ use crate::backend::view;
 use crate::framework::{Error, Request, Storage};
 use crate::rotation::{Change, ProviderRevocation, RotationError};
 
+mod expiry;
 mod revocations;
 
 /// How long a revocation at the provider waits after the write that retired the key, when the
@@ -71,8 +72,13 @@ pub(crate) struct Locked {
     /// The versions those grace ends retired whose keys the engine does not own: their `manual`
     /// records stay too.
     expired_manual: Vec<u32>,
-    /// Intents of revocations the provider confirmed, settled once the record says so.
+    /// Intents of revocations the provider confirmed (and of expiry updates it answered),
+    /// settled once the record says so.
     confirmed_intents: Vec<String>,
+    /// Provider-side expiry updates requested by this operation's saves (`locked/expiry.rs`).
+    expiry_requests: Vec<expiry::ExpiryRequest>,
+    /// The mount's shared state (schedules, for a reinstated key's provider-side lifetime).
+    shared: Arc<Shared>,
 }
 
 impl Locked {
@@ -107,7 +113,7 @@ impl Locked {
 
     /// Same as [`Locked::open_as`], with the key's lock already held.
     pub(crate) async fn with_guard(
-        _shared: &Arc<Shared>,
+        shared: &Arc<Shared>,
         storage: &dyn Storage,
         name: &str,
         actor: Actor,
@@ -137,6 +143,8 @@ impl Locked {
             expired_manual: Vec::new(),
             destroyed: Vec::new(),
             confirmed_intents: Vec::new(),
+            expiry_requests: Vec::new(),
+            shared: Arc::clone(shared),
         };
         locked.expired = locked.expire();
         locked.expired_retired = locked.retired.clone();
@@ -268,17 +276,22 @@ impl Locked {
     /// In a cluster the periodic tick does not wait [`STANDBY_SETTLE`] per key (with eight keys
     /// at a time that would cap a tick at a few hundred grace ends): what it retires is revoked
     /// by the recovery of its intents on a later tick, long after the standbys applied it.
+    /// Provider-side expiry updates (`locked/expiry.rs`) are tried at once in every case.
     pub(crate) async fn commit(
         &mut self,
         shared: &Arc<Shared>,
         storage: &dyn Storage,
     ) -> Result<(), Error> {
         self.save(storage).await?;
-        if self.actor == Actor::Scheduler && shared.system.may_have_standbys().await {
+        let revoked = if self.actor == Actor::Scheduler && shared.system.may_have_standbys().await {
+            // Expiry updates still go now: they only set an end that is still ahead (a usage-aware
+            // postponement a minute before the old end must reach the provider before it).
             self.retired.clear();
-            return Ok(());
-        }
-        if self.attempt_revocations(shared, storage).await {
+            false
+        } else {
+            self.attempt_revocations(shared, storage).await
+        };
+        if self.attempt_expiry_updates(shared, storage).await || revoked {
             self.save(storage).await?;
         }
         // Only now: had the record not been saved, the intent is what lets recovery finish it.
@@ -294,11 +307,14 @@ impl Locked {
         }
     }
 
-    /// Writes the revocation intents for what this operation retired, then the entry (one
-    /// write), keeping the lock until dropped. The intents come first, so no crash or
-    /// cancellation between the two writes can store a retirement without its intent.
+    /// Writes the revocation intents for what this operation retired and the expiry intents
+    /// for grace ends that moved (`locked/expiry.rs`), then the entry (one write), keeping the
+    /// lock until dropped. The intents come first, so no crash or cancellation between the
+    /// writes can store a retirement, or a moved grace end, without its intent.
     pub(crate) async fn save(&mut self, storage: &dyn Storage) -> Result<(), Error> {
         self.request_revocations(storage).await?;
+        let shared = Arc::clone(&self.shared);
+        self.request_expiry_updates(&shared, storage).await?;
         record::save_at(storage, &self.name, &self.entry).await
     }
 }

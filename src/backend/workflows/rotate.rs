@@ -67,6 +67,11 @@ pub(crate) async fn rotate(
                 let message = e.to_string();
                 let actor = locked.actor.clone();
                 locked.key().stats.count_rotation_failure(&actor);
+                if provider_ops::is_policy_refusal(&e) {
+                    if let Some(p) = locked.key_ref().provider.clone() {
+                        locked.key().stats.count_policy_refusal(&p);
+                    }
+                }
                 locked.key().last_error = Some(message.clone());
                 locked.note("failed", None, None, &message);
                 if let Err(save) = locked.save(storage).await {

@@ -184,6 +184,16 @@ pub(crate) fn replay(events: &[Value]) -> Result<Replayed, String> {
                     return fail("acknowledged without an unacknowledged manual revocation".into());
                 }
             }
+            // A key's own expiry at its provider, moved with its version's grace end (or given
+            // back on a rollback): no version state changes.
+            (
+                "provider_expiry_set" | "provider_expiry_refused" | "provider_expiry_failed",
+                Some(_),
+            ) => {
+                if state.is_none() {
+                    return fail("provider expiry of a version never staged".into());
+                }
+            }
             ("deleted", _) => {
                 if s.values().any(|st| st.live()) {
                     return fail("deleted while versions are live".into());

@@ -204,6 +204,12 @@ async fn a_previous_key_in_use_is_kept_until_quiet_or_max_grace() {
         a_end >= a_planned + TimeDelta::seconds(30),
         "postponed by the quiet period: {va:#}"
     );
+    // OpenAI enforces the moved end too: the key's own expiry there follows it.
+    assert_eq!(
+        fake.key_expires_at(&a_id),
+        Some(a_end.timestamp()),
+        "the provider-side expiry follows the postponed end: {va:#}"
+    );
     let ext = event(
         &client,
         "busy-then-quiet",
@@ -292,8 +298,9 @@ async fn a_previous_key_in_use_is_kept_until_quiet_or_max_grace() {
 
     // Quiet: revoked once its postponed end passes. In use: revoked at max_grace anyway.
     // An OpenRouter key whose spend keeps rising is postponed too (by its second check).
-    // "busy" is used past its max_grace before the tick that revokes it comes (with the host's
-    // tick, a minute apart, that was the usual case): the end is kept although it is in use.
+    // "busy" is still used when its max_grace passes, before the tick that revokes it comes
+    // (with the host's tick, a minute apart, that was the usual case): the end is kept although
+    // it is in use, and OpenAI enforces it.
     let (ia, ib, ff) = (&a_id, &b_id, &f);
     wait_until(
         &bao,
@@ -346,10 +353,13 @@ async fn a_previous_key_in_use_is_kept_until_quiet_or_max_grace() {
         .as_str()
         .unwrap()
         .contains("revoked then even if still in use"));
+    // Used up to max_grace, and never past it: OpenAI itself refuses the key from its moved
+    // expiry on (provider-enforced grace end), whatever the tick does.
     let last_use = fake.last_used(&b).expect("used");
+    let end = (b_planned + TimeDelta::seconds(30)).timestamp();
     assert!(
-        last_use > (b_planned + TimeDelta::seconds(30)).timestamp(),
-        "still in use at max_grace"
+        (end - 3..=end).contains(&last_use),
+        "used until max_grace ({end}) and not after: {last_use}"
     );
     eprintln!(
         "usage e2e: postponed {}s after setup",

@@ -87,3 +87,67 @@ pub(super) fn openrouter_field(st: &Inner, id: &str) -> Value {
             Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true))
         })
 }
+
+/// `POST .../api_keys/{id}` `{expires_in_seconds?, scopes?}` ("Update project API key",
+/// providers.md "Changing a live key"): moves an existing project key's expiry to
+/// `expires_in_seconds` (1 to 31,536,000) from the request, under the same policy as a create
+/// (`openai_requested`); answers the key object (only `redacted_value`, never the value). A
+/// key the project does not have is OpenAI's 404; an expired key "cannot be updated": OpenAI's
+/// reference names no error code for it, so the fake answers a 400 `invalid_request_error`
+/// with `code: null` and no `param` (a caller can only read it as a refusal).
+pub(super) async fn openai_update_key(
+    axum::extract::State(s): axum::extract::State<super::Shared>,
+    axum::extract::Path((project, id)): axum::extract::Path<(String, String)>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    use super::http::{bearer, body_json, respond};
+    if let Err(r) = super::errors::gate(&s, &uri, Flavor::OpenAi, bearer(&headers), true).await {
+        return r;
+    }
+    let body = body_json(&body);
+    let prefix = format!("{project}/");
+    let mut st = s.lock().unwrap();
+    let Some(at) = st
+        .minted
+        .iter()
+        .position(|k| k.active && k.id == id && k.owner.starts_with(&prefix))
+    else {
+        let msg = format!("No such API key: {id}");
+        return error(Flavor::OpenAi, 404, Kind::NotFound, "", &msg);
+    };
+    let now = Utc::now().timestamp();
+    if st.expires.get(&id).is_some_and(|t| *t <= now) {
+        let e = serde_json::json!({"message": "This API key has expired and cannot be updated.",
+            "type": "invalid_request_error", "param": null, "code": null});
+        return respond(400, &[], serde_json::json!({ "error": e }));
+    }
+    if body.get("expires_in_seconds").is_some() {
+        let policy = st.switches.openai_key_policy;
+        match openai_requested(policy, &body) {
+            Ok(asked) => match asked {
+                Some(t) => record(&mut st, &id, Some(t)),
+                None => {
+                    st.expires.remove(&id);
+                }
+            },
+            Err(r) => return *r,
+        }
+        st.expiry_updates
+            .push((id.clone(), body["expires_in_seconds"].clone()));
+    }
+    let k = &st.minted[at];
+    let mut view = super::admin::openai_view(k, &prefix);
+    view["last_used_at"] = super::usage::openai_last_used(&st, &k.value);
+    view["expires_at"] = openai_field(&st, &k.id);
+    super::accounts::patch_view(&st, &mut view, k);
+    respond(200, &[], view)
+}
+
+impl super::FakeProvider {
+    /// The expiry updates answered so far: (key id, `expires_in_seconds` as sent), in order.
+    pub fn expiry_updates(&self) -> Vec<(String, Value)> {
+        self.lock().expiry_updates.clone()
+    }
+}

@@ -12,6 +12,7 @@ mod path_cutover;
 mod path_history;
 mod path_keys;
 mod path_metrics;
+mod path_oidc;
 mod path_overdue;
 mod path_providers;
 mod path_report;
@@ -21,6 +22,7 @@ mod path_steps;
 
 // What stands behind them, top down (see ARCHITECTURE.md): each part behind its facade.
 mod fields;
+mod issuer;
 mod metrics;
 mod periodic;
 mod policy;
@@ -90,13 +92,18 @@ impl AiKeys {
             path_overdue::paths(&shared),
             path_metrics::paths(&shared, &periodic),
             path_report::paths(&shared),
+            path_oidc::paths(&shared),
         ];
         let (tick_shared, tick_state) = (shared.clone(), periodic.clone());
         let wal_shared = shared.clone();
         let mut backend = framework::Backend::new(BACKEND_HELP)
             .version(&format!("v{}", crate::VERSION))
             .periodic(Arc::new(move |req| {
-                Box::pin(periodic::tick(tick_shared.clone(), tick_state.clone(), req))
+                let (shared, state) = (tick_shared.clone(), tick_state.clone());
+                Box::pin(async move {
+                    rotate_signing_keys(&shared, &req).await;
+                    periodic::tick(shared, state, req).await
+                })
             }))
             .wal_rollback(
                 Arc::new(move |req, id, entry| {
@@ -121,6 +128,17 @@ impl AiKeys {
     }
 }
 
+/// The issuer's signing-key schedule, on the active node's tick only (a standby never writes).
+/// A failure is logged and retried next tick; it never stops the keys' own work.
+async fn rotate_signing_keys(shared: &Shared, req: &framework::Request) {
+    if shared.system.is_standby().await {
+        return;
+    }
+    if let Err(e) = issuer::rotate_on_tick(req.storage.as_ref(), chrono::Utc::now()).await {
+        tracing::warn!(error = %e, "issuer signing-key rotation failed; retried next tick");
+    }
+}
+
 #[async_trait::async_trait]
 impl Engine for AiKeys {
     fn backend(&self) -> &framework::Backend {
@@ -131,7 +149,16 @@ impl Engine for AiKeys {
         vec![
             record::KEYS_PREFIX.to_string(),
             provider_ops::PROVIDERS_PREFIX.to_string(),
+            issuer::ISSUER_PREFIX.to_string(),
         ]
+    }
+
+    /// The issuer's discovery document and JWKS, which providers fetch without a token.
+    fn unauthenticated_paths(&self) -> Vec<String> {
+        path_oidc::UNAUTHENTICATED
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
     }
 
     /// Storage changed underneath us (a standby following the active node): drop what is cached.

@@ -76,6 +76,7 @@ impl AiKeys {
                 framework::StorageCache::new(&[record::KEYS_PREFIX], RECORD_CACHE)
                     .watch(&[record::KEYS_PREFIX, policy::SCHEDULES_PREFIX]),
             ),
+            tokens: shared::TokenCache::default(),
         });
         let periodic = Arc::new(TickState::default());
         let families = [
@@ -150,6 +151,7 @@ impl Engine for AiKeys {
             record::KEYS_PREFIX.to_string(),
             provider_ops::PROVIDERS_PREFIX.to_string(),
             issuer::ISSUER_PREFIX.to_string(),
+            record::FEDERATED_PREFIX.to_string(),
         ]
     }
 

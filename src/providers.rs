@@ -21,6 +21,7 @@ mod classify;
 mod config;
 mod destination;
 mod error;
+mod federation;
 mod gemini;
 mod http;
 mod openai;
@@ -49,6 +50,10 @@ pub use config::{
     MAX_VERIFY_PATH_LEN,
 };
 pub use error::ProviderError;
+pub use federation::{
+    required_ids as federation_required_ids, token_url as federation_token_url, AccessToken,
+    FederationIds, FEDERATION_ID_FIELDS,
+};
 pub use ownership::{hint_matches, KeyRecord, MIN_HINT_CHARS, MIN_HINT_SUFFIX};
 pub use provider::{CreateRequest, Features, Settings};
 pub use registry::ProviderType;

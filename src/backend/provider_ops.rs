@@ -10,6 +10,7 @@ mod account;
 mod belongings;
 mod calls;
 mod configs;
+mod federation;
 mod intents;
 mod manual;
 mod origin;
@@ -18,6 +19,9 @@ mod ownership;
 pub(super) use belongings::belongings;
 pub(super) use calls::{can_create, create, kind_of, revoke_at, test};
 pub(super) use configs::{exists, load, provider_error, save, PROVIDERS_PREFIX};
+pub(super) use federation::{
+    exchange as exchange_federated, exchange_basis, federation_config, federation_ids,
+};
 pub(super) use intents::{
     begin_revoke, decode, of_deleted_keys, rewrite, settle, CreateIntent, Retry, RevokeIntent,
     BUDGET, MIN_AGE, WAL_CREATE, WAL_REVOKE,

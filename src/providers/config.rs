@@ -55,6 +55,10 @@ pub struct ProviderConfig {
     /// creates, for types whose keys live in one ([`super::Features::account`]).
     #[serde(default)]
     pub engine_account: Option<EngineAccount>,
+    /// The token endpoint federated keys exchange at; `None` means the documented one
+    /// (`federation::token_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
 }
 
 /// The engine's own account at a provider (an OpenAI service account), created once per
@@ -105,6 +109,7 @@ impl ProviderConfig {
             verify_path: None,
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             engine_account: None,
+            token_url: None,
         }
     }
 
@@ -142,6 +147,10 @@ impl ProviderConfig {
                 ))
             }
             None => {}
+        }
+        if let Some(url) = &self.token_url {
+            validate_base_url(self.kind, url)
+                .map_err(|e| e.replacen("base_url", "token_url", 1))?;
         }
         if let Some(key) = &self.admin_key {
             validate_key_value(key.expose()).map_err(|e| format!("admin_key is invalid: {e}"))?;

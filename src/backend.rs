@@ -77,6 +77,7 @@ impl AiKeys {
                     .watch(&[record::KEYS_PREFIX, policy::SCHEDULES_PREFIX]),
             ),
             tokens: shared::TokenCache::default(),
+            issuer_due: std::sync::Mutex::new(None),
         });
         let periodic = Arc::new(TickState::default());
         let families = [
@@ -129,15 +130,23 @@ impl AiKeys {
     }
 }
 
-/// The issuer's signing-key schedule, on the active node's tick only (a standby never writes).
-/// A failure is logged and retried next tick; it never stops the keys' own work.
+/// The issuer's signing-key schedule, on the active node's tick only (a standby never writes),
+/// and only when it has work due (an idle tick reads nothing). A failure is logged and retried
+/// next tick; it never stops the keys' own work.
 async fn rotate_signing_keys(shared: &Shared, req: &framework::Request) {
-    if shared.system.is_standby().await {
+    let now = chrono::Utc::now();
+    let due = *shared.issuer_due.lock().unwrap_or_else(|p| p.into_inner());
+    if due.is_some_and(|d| now < d) || shared.system.is_standby().await {
         return;
     }
-    if let Err(e) = issuer::rotate_on_tick(req.storage.as_ref(), chrono::Utc::now()).await {
-        tracing::warn!(error = %e, "issuer signing-key rotation failed; retried next tick");
-    }
+    let next = match issuer::rotate_on_tick(req.storage.as_ref(), now).await {
+        Ok(next) => Some(next.unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)),
+        Err(e) => {
+            tracing::warn!(error = %e, "issuer signing-key rotation failed; retried next tick");
+            None
+        }
+    };
+    *shared.issuer_due.lock().unwrap_or_else(|p| p.into_inner()) = next;
 }
 
 #[async_trait::async_trait]

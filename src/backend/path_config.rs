@@ -66,7 +66,7 @@ fn with_issuer(mut out: serde_json::Value, settings: &IssuerSettings) -> serde_j
     out
 }
 
-async fn update(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let mut config = Config::load(req.storage.as_ref()).await?;
     if d.is_set("default_schedule") {
         let name = d.get_string("default_schedule").unwrap_or_default();
@@ -104,6 +104,7 @@ async fn update(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
     // The issuer's fields are checked (and stored) before the rest is written.
     let issuer = issuer_fields::update(req.storage.as_ref(), &d).await?;
+    *s.issuer_due.lock().unwrap_or_else(|p| p.into_inner()) = None;
     put_json(req.storage.as_ref(), CONFIG_KEY, &config).await?;
     let mut response = Response::with_data(with_issuer(config.to_json(), &issuer));
     if let Some(w) = warning {

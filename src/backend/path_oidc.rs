@@ -77,9 +77,10 @@ async fn jwks(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
     document(&issuer::jwks_document(&ring, Utc::now(), settings.grace))
 }
 
-async fn rotate(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+async fn rotate(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let immediate = d.get_bool("immediate").unwrap_or(false);
     let (kid, signs_from) = issuer::rotate_now(req.storage.as_ref(), Utc::now(), immediate).await?;
+    *s.issuer_due.lock().unwrap_or_else(|p| p.into_inner()) = None;
     Ok(Some(Response::with_data(json!({
         "kid": kid,
         "signs_from": signs_from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

@@ -29,6 +29,9 @@ pub(super) struct Shared {
     pub(super) records: Arc<framework::StorageCache>,
     /// Federated keys' provider access tokens, in memory only (never stored).
     pub(super) tokens: TokenCache,
+    /// When the issuer's signing keys next need the tick (`None`: unknown, look now), so an
+    /// idle tick reads no storage for them; a write to the issuer's settings or keys resets it.
+    pub(super) issuer_due: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 /// Federated keys' access tokens: one slot per key, whose async lock makes one exchange at a

@@ -18,6 +18,7 @@
 use serde_json::{json, Value};
 
 use super::classify::{clean_token, is_transient_status};
+use super::registry::federation;
 use super::{ProviderConfig, ProviderError, ProviderType, Providers};
 use crate::secret::SecretValue;
 
@@ -115,39 +116,79 @@ impl FederationIds {
     }
 }
 
+/// How the request body of an exchange is shaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Style {
+    /// JSON, RFC 8693 token exchange (`subject_token`).
+    JsonTokenExchange,
+    /// JSON, RFC 7523 jwt-bearer (`assertion`).
+    JsonJwtBearer,
+    /// Form-encoded, RFC 8693 token exchange.
+    FormTokenExchange,
+}
+
+/// One provider type's exchange (the registry maps each type to one).
+#[derive(Debug)]
+pub(crate) struct Exchange {
+    /// Ids the request must carry.
+    pub required: &'static [&'static str],
+    /// Ids it may carry.
+    pub optional: &'static [&'static str],
+    /// The endpoint relative to a configured `base_url`.
+    pub path: &'static str,
+    /// The documented endpoint when `base_url` is the default, if not relative to it.
+    pub default_url: Option<&'static str>,
+    /// The body's shape.
+    pub style: Style,
+}
+
+/// OpenAI: `https://auth.openai.com/oauth/token`, JSON token exchange.
+pub(crate) const OPENAI: Exchange = Exchange {
+    required: &["identity_provider_id", "service_account_id"],
+    optional: &[],
+    path: "/oauth/token",
+    default_url: Some(OPENAI_TOKEN_URL),
+    style: Style::JsonTokenExchange,
+};
+/// Anthropic: `/v1/oauth/token`, JSON jwt-bearer.
+pub(crate) const ANTHROPIC: Exchange = Exchange {
+    required: &[
+        "federation_rule_id",
+        "organization_id",
+        "service_account_id",
+    ],
+    optional: &["workspace_id"],
+    path: "/v1/oauth/token",
+    default_url: None,
+    style: Style::JsonJwtBearer,
+};
+/// OpenRouter: `/api/v1/oauth/token`, form-encoded token exchange.
+pub(crate) const OPENROUTER: Exchange = Exchange {
+    required: &["federation_policy_id"],
+    optional: &[],
+    path: "/api/v1/oauth/token",
+    default_url: None,
+    style: Style::FormTokenExchange,
+};
+
 /// The ids a type's exchange needs, and those it may take; `None` for types without federation.
 pub fn required_ids(
     kind: ProviderType,
 ) -> Option<(&'static [&'static str], &'static [&'static str])> {
-    match kind {
-        ProviderType::Openai => Some((&["identity_provider_id", "service_account_id"], &[])),
-        ProviderType::Anthropic => Some((
-            &[
-                "federation_rule_id",
-                "organization_id",
-                "service_account_id",
-            ],
-            &["workspace_id"],
-        )),
-        ProviderType::Openrouter => Some((&["federation_policy_id"], &[])),
-        _ => None,
-    }
+    federation(kind).map(|e| (e.required, e.optional))
 }
 
 /// Where `config` exchanges tokens: its `token_url`, else the documented endpoint (OpenAI's
 /// own host for the default API; relative to a configured `base_url` otherwise, which is how
 /// tests reach a local fake).
 pub fn token_url(config: &ProviderConfig) -> Option<String> {
+    let exchange = federation(config.kind)?;
     if let Some(url) = &config.token_url {
         return Some(url.clone());
     }
-    let base = config.effective_base_url()?;
-    match config.kind {
-        ProviderType::Openai if config.base_url.is_none() => Some(OPENAI_TOKEN_URL.to_string()),
-        ProviderType::Openai => Some(format!("{base}/oauth/token")),
-        ProviderType::Anthropic => Some(format!("{base}/v1/oauth/token")),
-        ProviderType::Openrouter => Some(format!("{base}/api/v1/oauth/token")),
-        _ => None,
+    match (exchange.default_url, &config.base_url) {
+        (Some(url), None) => Some(url.to_string()),
+        _ => Some(format!("{}{}", config.effective_base_url()?, exchange.path)),
     }
 }
 
@@ -175,17 +216,18 @@ impl Providers {
         let url = token_url(config).ok_or_else(|| {
             ProviderError::Unsupported(format!("{} has no token endpoint", config.kind))
         })?;
+        let style = federation(config.kind).map(|e| e.style);
         let some = |v: &Option<String>| v.clone().unwrap_or_default();
         let request = self.client.post(&url).timeout(config.timeout());
-        let request = match config.kind {
-            ProviderType::Openai => request.json(&json!({
+        let request = match style {
+            Some(Style::JsonTokenExchange) => request.json(&json!({
                 "grant_type": TOKEN_EXCHANGE,
                 "subject_token_type": JWT_TOKEN_TYPE,
                 "subject_token": assertion,
                 "identity_provider_id": some(&ids.identity_provider_id),
                 "service_account_id": some(&ids.service_account_id),
             })),
-            ProviderType::Anthropic => {
+            Some(Style::JsonJwtBearer) => {
                 let mut body = json!({
                     "grant_type": JWT_BEARER,
                     "assertion": assertion,

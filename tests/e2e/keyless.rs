@@ -4,4 +4,5 @@
 //! those documents from the OpenBao server over HTTP and checks the signature, `kid`, `alg`,
 //! `iss`, `aud`, `sub`, `exp`, `nbf` and `jti` reuse before it issues an access token.
 
+mod agent;
 mod exchange;

@@ -157,6 +157,23 @@ impl Keyring {
         (now >= due - prepublish).then(|| due.max(now + prepublish))
     }
 
+    /// The earliest time after `now` at which [`tick`] has something to do: a replaced key's
+    /// grace ends, or the signer's successor is due to be published.
+    fn next_work(&self, now: DateTime<Utc>, s: &IssuerSettings) -> Option<DateTime<Utc>> {
+        let grace = TimeDelta::seconds(s.grace);
+        let ends = (1..self.keys.len())
+            .filter_map(|i| self.keys.get(i))
+            .map(|k| k.signs_from + grace);
+        let successor = self.keys.last().map(|last| {
+            last.signs_from + TimeDelta::seconds(s.rotation_period)
+                - TimeDelta::seconds(s.prepublish)
+        });
+        ends.chain(successor)
+            .filter(|t| *t > now)
+            .min()
+            .or(Some(now))
+    }
+
     async fn save(&self, storage: &dyn Storage) -> Result<(), Error> {
         Ok(put_json(storage, KEYS_KEY, self).await?)
     }
@@ -164,11 +181,15 @@ impl Keyring {
 
 /// The tick's work (active node only; the caller checks): once the issuer is configured, make
 /// the first key, publish a successor when the signer's period nears its end, and drop keys
-/// whose grace ended. Writes only when something changed.
-pub(crate) async fn tick(storage: &dyn Storage, now: DateTime<Utc>) -> Result<(), Error> {
+/// whose grace ended. Writes only when something changed. Returns when there is next work to
+/// do (`None`: none until the settings change), so idle ticks need not read storage.
+pub(crate) async fn tick(
+    storage: &dyn Storage,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, Error> {
     let settings = IssuerSettings::load(storage).await?;
     if settings.issuer.is_none() {
-        return Ok(());
+        return Ok(None);
     }
     let _writer = WRITER.lock().await;
     let mut ring = Keyring::load(storage).await?;
@@ -183,7 +204,7 @@ pub(crate) async fn tick(storage: &dyn Storage, now: DateTime<Utc>) -> Result<()
     if changed {
         ring.save(storage).await?;
     }
-    Ok(())
+    Ok(ring.next_work(now, &settings))
 }
 
 /// `rotate-signing-key`: publishes a new key that signs after the prepublish window, or at once

@@ -32,7 +32,7 @@ async fn public_get(client: &Client, path: &str) -> (u16, Value) {
 }
 
 /// Whether the fake's OpenAI API accepts `token` as a bearer.
-async fn accepted(fake: &FakeProvider, token: &str) -> bool {
+pub(super) async fn accepted(fake: &FakeProvider, token: &str) -> bool {
     reqwest::Client::new()
         .get(format!("{}/v1/models", fake.base_url()))
         .bearer_auth(token)
@@ -44,7 +44,7 @@ async fn accepted(fake: &FakeProvider, token: &str) -> bool {
 }
 
 /// A server with the issuer set, a provider at the fake, and federated key `app`.
-async fn federated_setup(fake: &FakeProvider) -> (Bao, String) {
+pub(super) async fn federated_setup(fake: &FakeProvider, token_life: i64) -> (Bao, String) {
     let bao = Bao::start().await;
     let client = bao.client();
     let issuer = format!("{}/v1/ai-keys", client.addr());
@@ -61,7 +61,7 @@ async fn federated_setup(fake: &FakeProvider) -> (Bao, String) {
         )
         .await
         .expect_status(200);
-    fake.trust_issuer(&issuer, AUDIENCE, SUBJECT, &IDS, TOKEN_LIFE);
+    fake.trust_issuer(&issuer, AUDIENCE, SUBJECT, &IDS, token_life);
     let mut key = json!({
         "federated": true, "provider": "oa", "subject": SUBJECT, "audience": AUDIENCE,
         "token_ttl": "60s",
@@ -80,7 +80,7 @@ async fn federated_setup(fake: &FakeProvider) -> (Bao, String) {
 async fn federated_creds_exchange_a_verified_jwt_and_reuse_the_token_until_two_thirds_of_its_life()
 {
     let fake = FakeProvider::start().await;
-    let (bao, issuer) = federated_setup(&fake).await;
+    let (bao, issuer) = federated_setup(&fake, TOKEN_LIFE).await;
     let client = bao.client();
 
     // The issuer's documents, without a token, as raw JSON.
@@ -168,7 +168,7 @@ async fn federated_creds_exchange_a_verified_jwt_and_reuse_the_token_until_two_t
 #[tokio::test]
 async fn the_provider_refuses_replayed_forged_and_removed_key_jwts_and_creds_says_why() {
     let fake = FakeProvider::start().await;
-    let (bao, _issuer) = federated_setup(&fake).await;
+    let (bao, _issuer) = federated_setup(&fake, TOKEN_LIFE).await;
     let client = bao.client();
     client.read("ai-keys/creds/app").await.expect_status(200);
     let jwt = fake.presented_jwts()[0].clone();

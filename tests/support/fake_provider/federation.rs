@@ -298,7 +298,7 @@ async fn exchange(s: &Shared, flavor: Flavor, jwt: &str, ids: &[(&str, String)])
         drop(st);
         return refuse(s, "invalid_grant", "jti was already used");
     }
-    let expires_in = life.min(exp - now).min(900).max(1);
+    let expires_in = life.min(exp - now).clamp(1, 900);
     let token = match flavor {
         Flavor::Anthropic => format!("sk-ant-oat01-{}", base62(48)),
         Flavor::OpenRouter => format!("sk-or-v1-{}", base62(48)),

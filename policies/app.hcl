@@ -19,6 +19,7 @@
 # cannot: read metrics
 # cannot: read report
 # cannot: update acknowledge/*
+# cannot: update rotate-signing-key
 #
 # Adapt: replace "my-app" with the key's name (one path block per key the application uses), and
 # "ai-keys/" with the engine's mount path. Nothing else: an application needs no list, no

@@ -19,6 +19,7 @@
 # cannot: read metrics
 # cannot: read report
 # cannot: update acknowledge/*
+# cannot: update rotate-signing-key
 #
 # May promote the pending version and finalize (end the previous version's grace now). May read
 # keys' metadata and history (never values) to check the pending version's test outcome before

@@ -19,6 +19,7 @@
 # cannot: update extend/*
 # cannot: update verify/*
 # cannot: update acknowledge/*
+# cannot: update rotate-signing-key
 #
 # May list keys and read their metadata (versions, states, fingerprints, test outcomes: never
 # values), their history, the overdue report, the metrics and the compliance report. No creds/,

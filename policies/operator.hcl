@@ -20,6 +20,7 @@
 # cannot: read metrics
 # cannot: read report
 # cannot: update acknowledge/*
+# cannot: update rotate-signing-key
 #
 # May stage a new version (from a value or from the provider), test it, roll back, and extend a
 # cut-over's grace window. May read keys' metadata and history (never values) to see what is

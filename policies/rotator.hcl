@@ -20,6 +20,7 @@
 # cannot: read metrics
 # cannot: read report
 # cannot: update acknowledge/*
+# cannot: update rotate-signing-key
 #
 # May run rotate/, which stages a new version (from a value, or created by the provider), tests
 # it and promotes it in one call: one identity makes a new version live. That is what

@@ -52,6 +52,7 @@ pub(super) const SURFACE: &[(&str, &[&str])] = &[
     ("overdue", &["read"]),
     ("metrics", &["read"]),
     ("report", &["read"]),
+    ("rotate-signing-key", &["update"]),
 ];
 
 /// The capabilities a header line may name (Vault's, `deny` and `sudo` included).

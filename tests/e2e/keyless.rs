@@ -6,3 +6,4 @@
 
 mod agent;
 mod exchange;
+mod standby;

@@ -11,9 +11,9 @@ use serde_json::{json, Value};
 use crate::support::fake_provider::FakeProvider;
 use crate::support::{poll_until, Bao, Client};
 
-const AUDIENCE: &str = "https://api.openai.com/v1";
-const SUBJECT: &str = "ai-keys:app";
-const IDS: [(&str, &str); 2] = [
+pub(super) const AUDIENCE: &str = "https://api.openai.com/v1";
+pub(super) const SUBJECT: &str = "ai-keys:app";
+pub(super) const IDS: [(&str, &str); 2] = [
     ("identity_provider_id", "wip_123"),
     ("service_account_id", "svc_456"),
 ];

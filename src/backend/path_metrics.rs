@@ -73,7 +73,14 @@ async fn metrics(
         state.ticks.last(),
         deleted,
         deleted_manual,
-    );
+    )
+    .chain(std::iter::once(metrics::federated_exchanges(
+        &mount,
+        s.tokens
+            .exchanges
+            .load(std::sync::atomic::Ordering::Relaxed),
+        s.tokens.failures.load(std::sync::atomic::Ordering::Relaxed),
+    )));
     if prometheus {
         let body = metrics::prometheus_text(families)?;
         framework::release_freed_memory();
@@ -100,7 +107,8 @@ and the age of the oldest, consecutive failed automatic rotations, whether the l
 failed (last_error), and counters of rotations, failed rotations by trigger (automatic, manual) \
 and test outcomes. Per mount: the last successful periodic tick (Unix seconds), the versions of deleted keys \
 whose revocation at the provider is still pending, and those left to a person (manual) that nobody \
-acknowledged yet. No key material ever appears.";
+acknowledged yet; the token exchanges of federated keys this node made since it started, by \
+outcome. No key material ever appears.";
 
 #[cfg(test)]
 mod tests;

@@ -147,6 +147,9 @@ async fn federated_creds_exchange_a_verified_jwt_and_reuse_the_token_until_two_t
     )
     .await;
 
+    assert_eq!(exchange_count(&client, "success").await, 2.0);
+    assert_eq!(exchange_count(&client, "failure").await, 0.0);
+
     // Rotation paths do not apply to a federated key.
     let rotate = client.write("ai-keys/rotate/app", json!({})).await;
     assert_eq!(rotate.status, 400, "{}", rotate.text);
@@ -168,7 +171,7 @@ async fn federated_creds_exchange_a_verified_jwt_and_reuse_the_token_until_two_t
 #[tokio::test]
 async fn the_provider_refuses_replayed_forged_and_removed_key_jwts_and_creds_says_why() {
     let fake = FakeProvider::start().await;
-    let (bao, _issuer) = federated_setup(&fake, TOKEN_LIFE).await;
+    let (bao, issuer) = federated_setup(&fake, TOKEN_LIFE).await;
     let client = bao.client();
     client.read("ai-keys/creds/app").await.expect_status(200);
     let jwt = fake.presented_jwts()[0].clone();
@@ -244,7 +247,7 @@ async fn the_provider_refuses_replayed_forged_and_removed_key_jwts_and_creds_say
     client.read("ai-keys/creds/app").await.expect_status(200);
 
     // A rule that no longer matches the key is bad_key (502), naming no token.
-    fake.trust_issuer(&_issuer, AUDIENCE, "another-workload", &IDS, TOKEN_LIFE);
+    fake.trust_issuer(&issuer, AUDIENCE, "another-workload", &IDS, TOKEN_LIFE);
     client
         .write("ai-keys/keys/app", json!({"token_ttl": "90s"}))
         .await
@@ -257,4 +260,25 @@ async fn the_provider_refuses_replayed_forged_and_removed_key_jwts_and_creds_say
         "{}",
         refused.text
     );
+    assert_eq!(
+        exchange_count(&client, "failure").await,
+        2.0,
+        "the outage and the refusal"
+    );
+}
+
+/// `ai_keys_federated_token_exchanges_total` for `outcome`, from `metrics` (JSON).
+async fn exchange_count(client: &Client, outcome: &str) -> f64 {
+    let m = client.read("ai-keys/metrics").await;
+    m.expect_status(200);
+    m.data()["counters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["name"] == "ai_keys_federated_token_exchanges_total"
+                && c["labels"]["outcome"] == outcome
+        })
+        .and_then(|c| c["value"].as_f64())
+        .unwrap_or_else(|| panic!("no exchange counter for {outcome}: {}", m.text))
 }

@@ -74,7 +74,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(Field::new("verify_path", FieldType::String, "openai_compatible: the path a key test calls (default /v1/models).")
                 .max_len(MAX_VERIFY_PATH_LEN)
                 .pattern(VERIFY_PATH_PATTERN, "must be a path starting with '/', without spaces, '?', '#' or '..' (for example /v1/models)"))
-            .field(Field::new("token_url", FieldType::String, "openai, anthropic, openrouter: the token endpoint federated keys exchange their signed assertion at (https; http only for a loopback host). Default: the provider's documented one (https://auth.openai.com/oauth/token; <base_url>/v1/oauth/token; <base_url>/api/v1/oauth/token; with a custom base_url, OpenAI's is <base_url>/oauth/token). An empty string clears it.")
+            .field(Field::new("token_url", FieldType::String, "openai, anthropic, openrouter: the token endpoint federated keys exchange their signed assertion at (https; http only for a loopback host). Default: the provider's documented one (/oauth/token on OpenAI's auth.openai.com host; <base_url>/v1/oauth/token; <base_url>/api/v1/oauth/token; with a custom base_url, OpenAI's is <base_url>/oauth/token). An empty string clears it.")
                 .max_len(MAX_VERIFY_PATH_LEN))
             .field(Field::new("timeout", FieldType::Duration, "Timeout of each provider call (default 10s).").min(1).max(MAX_TIMEOUT_SECS))
             .operation(Operation::Create, "Configure a provider.", bind(shared, write))

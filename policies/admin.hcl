@@ -9,6 +9,7 @@
 # can: read metrics
 # can: read report
 # can: update acknowledge/*
+# can: update rotate-signing-key
 # can: update exposed
 # can: read, delete records/keys/*
 # can: update reconcile
@@ -37,6 +38,9 @@
 # Adapt: replace "ai-keys/" with the engine's mount path.
 path "ai-keys/config" {
   capabilities = ["read", "update"]
+}
+path "ai-keys/rotate-signing-key" {
+  capabilities = ["update"]
 }
 path "ai-keys/schedules/*" {
   capabilities = ["create", "read", "update", "delete", "list"]

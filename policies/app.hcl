@@ -19,6 +19,7 @@
 # cannot: read metrics
 # cannot: read report
 # cannot: update acknowledge/*
+# cannot: update rotate-signing-key
 # cannot: update exposed
 # cannot: read, delete records/keys/*
 # cannot: update reconcile

@@ -19,6 +19,7 @@
 # cannot: update extend/*
 # cannot: update verify/*
 # cannot: update acknowledge/*
+# cannot: update rotate-signing-key
 # cannot: update exposed
 # cannot: read, delete records/keys/*
 # cannot: update reconcile

@@ -21,6 +21,7 @@
 # cannot: read report
 # cannot: read, delete records/keys/*
 # cannot: update reconcile
+# cannot: update rotate-signing-key
 #
 # For a security team or a secret scanner's automation: given a leaked value (or its
 # fingerprint), exposed revokes or rotates away every version that holds it, even under the

@@ -13,6 +13,7 @@ mod path_exposed;
 mod path_history;
 mod path_keys;
 mod path_metrics;
+mod path_oidc;
 mod path_overdue;
 mod path_providers;
 mod path_reconcile;
@@ -24,6 +25,7 @@ mod path_steps;
 
 // What stands behind them, top down (see ARCHITECTURE.md): each part behind its facade.
 mod fields;
+mod issuer;
 mod metrics;
 mod periodic;
 mod policy;
@@ -78,6 +80,8 @@ impl AiKeys {
                 framework::StorageCache::new(&[record::KEYS_PREFIX], RECORD_CACHE)
                     .watch(&[record::KEYS_PREFIX, policy::SCHEDULES_PREFIX]),
             ),
+            tokens: shared::TokenCache::default(),
+            issuer_due: std::sync::Mutex::new(None),
         });
         let periodic = Arc::new(TickState::default());
         let families = [
@@ -97,13 +101,18 @@ impl AiKeys {
             path_report::paths(&shared),
             path_reconcile::paths(&shared),
             path_records::paths(&shared),
+            path_oidc::paths(&shared),
         ];
         let (tick_shared, tick_state) = (shared.clone(), periodic.clone());
         let wal_shared = shared.clone();
         let mut backend = framework::Backend::new(BACKEND_HELP)
             .version(&format!("v{}", crate::VERSION))
             .periodic(Arc::new(move |req| {
-                Box::pin(periodic::tick(tick_shared.clone(), tick_state.clone(), req))
+                let (shared, state) = (tick_shared.clone(), tick_state.clone());
+                Box::pin(async move {
+                    rotate_signing_keys(&shared, &req).await;
+                    periodic::tick(shared, state, req).await
+                })
             }))
             .wal_rollback(
                 Arc::new(move |req, id, entry| {
@@ -128,6 +137,25 @@ impl AiKeys {
     }
 }
 
+/// The issuer's signing-key schedule, on the active node's tick only (a standby never writes),
+/// and only when it has work due (an idle tick reads nothing). A failure is logged and retried
+/// next tick; it never stops the keys' own work.
+async fn rotate_signing_keys(shared: &Shared, req: &framework::Request) {
+    let now = chrono::Utc::now();
+    let due = *shared.issuer_due.lock().unwrap_or_else(|p| p.into_inner());
+    if due.is_some_and(|d| now < d) || shared.system.is_standby().await {
+        return;
+    }
+    let next = match issuer::rotate_on_tick(req.storage.as_ref(), now).await {
+        Ok(next) => Some(next.unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)),
+        Err(e) => {
+            tracing::warn!(error = %e, "issuer signing-key rotation failed; retried next tick");
+            None
+        }
+    };
+    *shared.issuer_due.lock().unwrap_or_else(|p| p.into_inner()) = next;
+}
+
 #[async_trait::async_trait]
 impl Engine for AiKeys {
     fn backend(&self) -> &framework::Backend {
@@ -138,7 +166,17 @@ impl Engine for AiKeys {
         vec![
             record::KEYS_PREFIX.to_string(),
             provider_ops::PROVIDERS_PREFIX.to_string(),
+            issuer::ISSUER_PREFIX.to_string(),
+            record::FEDERATED_PREFIX.to_string(),
         ]
+    }
+
+    /// The issuer's discovery document and JWKS, which providers fetch without a token.
+    fn unauthenticated_paths(&self) -> Vec<String> {
+        path_oidc::UNAUTHENTICATED
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
     }
 
     /// Storage changed underneath us (a standby following the active node): drop what is cached.

@@ -18,6 +18,10 @@ pub trait Engine: Send + Sync + 'static {
     fn seal_wrap_storage(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Paths reachable without a token (SpecialPaths `unauthenticated`; `*` suffix = prefix).
+    fn unauthenticated_paths(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Runs after Setup on mount, reload and restart: the first moment storage may be used.
     async fn initialize(&self, _storage: Arc<dyn Storage>) -> Result<(), framework::Error> {
         Ok(())

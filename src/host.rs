@@ -93,13 +93,17 @@ impl BackendRpc for BackendService {
         &self,
         _request: Request<pb::Empty>,
     ) -> Result<Response<pb::SpecialPathsReply>, Status> {
-        let seal_wrap_storage = match self.instance.read().await.as_ref() {
-            Some(i) => i.engine.seal_wrap_storage(),
-            None => Vec::new(),
+        let (seal_wrap_storage, unauthenticated) = match self.instance.read().await.as_ref() {
+            Some(i) => (
+                i.engine.seal_wrap_storage(),
+                i.engine.unauthenticated_paths(),
+            ),
+            None => (Vec::new(), Vec::new()),
         };
         Ok(Response::new(pb::SpecialPathsReply {
             paths: Some(pb::Paths {
                 seal_wrap_storage,
+                unauthenticated,
                 ..Default::default()
             }),
         }))

@@ -23,6 +23,7 @@ mod destination;
 mod engine_keys;
 mod error;
 mod expiry_update;
+mod federation;
 mod gemini;
 mod http;
 mod openai;
@@ -51,6 +52,10 @@ pub use config::{
     MAX_TIMEOUT_SECS, MAX_VERIFY_PATH_LEN,
 };
 pub use error::ProviderError;
+pub use federation::{
+    required_ids as federation_required_ids, token_url as federation_token_url, AccessToken,
+    FederationIds, FEDERATION_ID_FIELDS,
+};
 pub use ownership::{hint_matches, KeyRecord, MIN_HINT_CHARS, MIN_HINT_SUFFIX};
 pub use provider::{CreateRequest, Features, Settings};
 pub use registry::ProviderType;

@@ -4,7 +4,9 @@
 //! numbers and a restart loses nothing.
 
 mod collect;
+mod federation;
 mod format;
 
 pub(super) use collect::{collect, mount_label, records_refused, KeyFigures, Node};
+pub(super) use federation::exchanges as federated_exchanges;
 pub(super) use format::{json, prometheus_text, PROMETHEUS_CONTENT_TYPE};

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use chrono::Utc;
 
+use super::issuer::IssuerSettings;
 use super::policy::{
     self, Config, RuleOffRequest, CONFIG_KEY, MAX_HISTORY_LIMIT, MAX_MAX_GRACE_PERIOD,
 };
@@ -16,7 +17,11 @@ use crate::framework::{
 };
 
 pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
-    vec![Path::new("config")
+    let mut path = Path::new("config");
+    for f in issuer_fields::fields() {
+        path = path.field(f);
+    }
+    vec![path
         .field(Field::new(
             "default_schedule",
             FieldType::Name,
@@ -44,10 +49,24 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
 
 async fn read(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
     let config = Config::load(req.storage.as_ref()).await?;
-    Ok(Some(Response::with_data(config.to_json())))
+    let issuer = IssuerSettings::load(req.storage.as_ref()).await?;
+    Ok(Some(Response::with_data(with_issuer(
+        config.to_json(),
+        &issuer,
+    ))))
 }
 
-async fn update(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+/// `config`'s JSON with the issuer's fields beside the rest.
+fn with_issuer(mut out: serde_json::Value, settings: &IssuerSettings) -> serde_json::Value {
+    if let (Some(out), serde_json::Value::Object(fields)) =
+        (out.as_object_mut(), issuer_fields::to_json(settings))
+    {
+        out.extend(fields);
+    }
+    out
+}
+
+async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let mut config = Config::load(req.storage.as_ref()).await?;
     if d.is_set("default_schedule") {
         let name = d.get_string("default_schedule").unwrap_or_default();
@@ -83,8 +102,11 @@ async fn update(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         }
         config.max_grace_period = limit;
     }
+    // The issuer's fields are checked (and stored) before the rest is written.
+    let issuer = issuer_fields::update(req.storage.as_ref(), &d).await?;
+    *s.issuer_due.lock().unwrap_or_else(|p| p.into_inner()) = None;
     put_json(req.storage.as_ref(), CONFIG_KEY, &config).await?;
-    let mut response = Response::with_data(config.to_json());
+    let mut response = Response::with_data(with_issuer(config.to_json(), &issuer));
     if let Some(w) = warning {
         response.warnings.push(w);
     }
@@ -135,7 +157,10 @@ const CONFIG_SYNOPSIS: &str = "Configure the ai-keys secrets engine.";
 const CONFIG_DESCRIPTION: &str = "\
 Mount-wide settings: the schedule used by keys that name none, the two-person rule for \
 promotions, how many history events each key keeps, and the largest grace_period a promote/ or \
-rotate/ may give (max_grace_period, default 30d).";
+rotate/ may give (max_grace_period, default 30d). For federated keys: the public issuer URL of \
+this mount's OpenID issuer and its signing-key schedule (signing_key_rotation_period, \
+signing_key_prepublish, signing_key_grace).";
 
+mod issuer_fields;
 #[cfg(test)]
 mod tests;

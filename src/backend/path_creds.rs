@@ -9,9 +9,10 @@ use super::policy;
 use super::record;
 use super::shared::{bind, Shared};
 use super::view;
+use super::workflows;
 use crate::framework::{
     generic_name_regex, Error, Field, FieldData, FieldType, HandlerResult, Operation, Path,
-    Request, Response,
+    Request, Response, Storage,
 };
 use crate::rotation::KeyVersions;
 
@@ -31,7 +32,7 @@ async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let storage = req.storage.as_ref();
     // The record as stored (from the cache when warm); what it shows is judged now.
     let Some(entry) = record::load_shared(storage, &name).await? else {
-        return Ok(None);
+        return federated(&s, storage, &name).await;
     };
     let key = &entry.key;
     let now = Utc::now();
@@ -62,6 +63,21 @@ async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         }
     }
     Ok(Some(Response::with_data(data)))
+}
+
+/// A federated key's short-lived provider token (the audit device HMACs `api_key` like any key).
+async fn federated(s: &Arc<Shared>, storage: &dyn Storage, name: &str) -> HandlerResult {
+    let Some(t) = workflows::federated_creds(s, storage, name).await? else {
+        return Ok(None);
+    };
+    let ttl = (t.expires - Utc::now()).num_seconds().max(0);
+    Ok(Some(Response::with_data(json!({
+        "api_key": t.value.expose(),
+        "federated": true,
+        "provider": t.provider,
+        "expires_time": view::time(t.expires),
+        "ttl": ttl,
+    }))))
 }
 
 /// Why a key that never had a current version has no value to give yet (404 with the reason):
@@ -108,7 +124,10 @@ back during a cut-over; the moment the grace window closes they are no longer re
 created under require_separate_approver has no current version until a different entity promotes \
 its first version: until then creds/ is a 404 saying so (awaiting approval) and naming the \
 pending version. So is a key whose current version was withdrawn by exposed under that rule, until \
-its replacement is promoted.";
+its replacement is promoted. For a federated key: api_key is a short-lived provider access token (obtained by \
+exchanging a JWT this mount's issuer signs, reused until two thirds of its life is spent), with \
+expires_time and ttl (seconds left); a provider refusal is a 502 (bad_key), an outage a 503 \
+(provider_unavailable).";
 
 #[cfg(test)]
 mod tests;

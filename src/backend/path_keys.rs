@@ -21,11 +21,15 @@ use crate::rotation::validate_key_value;
 const CREATED_TIME_SKEW_SECS: i64 = 300;
 
 pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
+    let mut key_path = Path::new(&format!("keys/{}", generic_name_regex("name")));
+    for f in federated::fields() {
+        key_path = key_path.field(f);
+    }
     vec![
         Path::new("keys/?")
             .operation(Operation::List, "List managed keys.", bind(shared, list))
             .help(LIST_SYNOPSIS, LIST_DESCRIPTION),
-        Path::new(&format!("keys/{}", generic_name_regex("name")))
+        key_path
             .field(Field::new("name", FieldType::Name, "Name of the key.").required())
             .field(fields::new_key_value(Field::new(
                 "value",
@@ -100,14 +104,19 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .operation(Operation::Delete, "Delete a key, destroying its values and keeping its history.", bind(shared, delete))
             .existence(existence_check(|req: Request, d: FieldData| async move {
                 let name = d.get_string("name").unwrap_or_default();
-                Ok(record::load(req.storage.as_ref(), &name).await?.is_some())
+                let storage = req.storage.as_ref();
+                Ok(record::load(storage, &name).await?.is_some()
+                    || record::load_federated(storage, &name).await?.is_some())
             }))
             .help(SYNOPSIS, DESCRIPTION),
     ]
 }
 
 async fn list(_s: Arc<Shared>, req: Request, _d: FieldData) -> HandlerResult {
-    let keys = record::list_names(req.storage.as_ref()).await?;
+    let mut keys = record::list_names(req.storage.as_ref()).await?;
+    keys.extend(record::federated_names(req.storage.as_ref()).await?);
+    keys.sort();
+    keys.dedup();
     // A stored name that breaks the name rule (an older release's, or written by hand) is
     // listed, but no keys/<name> path reaches it: key_info says so, and where it is deleted.
     let flagged: serde_json::Map<String, serde_json::Value> = keys
@@ -130,7 +139,8 @@ async fn read(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
     let Some(entry) = record::load_shared(storage, &name).await? else {
-        return Ok(None);
+        let federated = record::load_federated(storage, &name).await?;
+        return Ok(federated.map(|k| Response::with_data(federated::to_json(&k))));
     };
     let key = &entry.key;
     let periods = policy::periods(&s.schedules, storage, key).await?;
@@ -189,6 +199,24 @@ fn settings(d: &FieldData) -> Result<KeySettings, Error> {
 
 async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
+    if d.get_bool("federated").unwrap_or(false) {
+        let input = federated::input(&d)?;
+        let key = workflows::define_federated(&s, req.storage.as_ref(), &name, input, true).await?;
+        return Ok(Some(Response::with_data(federated::to_json(&key))));
+    }
+    if federated::names_federated_fields(&d) {
+        return Err(Error::BadRequest(
+            "subject, audience, token_ttl and federation ids go with federated=true".into(),
+        ));
+    }
+    if record::load_federated(req.storage.as_ref(), &name)
+        .await?
+        .is_some()
+    {
+        return Err(Error::BadRequest(format!(
+            "key {name:?} already exists (federated)"
+        )));
+    }
     let value = d.get_string("value");
     if let Some(value) = &value {
         validate_key_value(value).map_err(|e| Error::BadRequest(format!("value: {e}")))?;
@@ -251,6 +279,25 @@ async fn create(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 
 async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
+    if record::load_federated(req.storage.as_ref(), &name)
+        .await?
+        .is_some()
+    {
+        if d.get_bool("federated") == Some(false) {
+            return Err(Error::BadRequest(
+                "federated cannot be changed: delete the key and create it again".into(),
+            ));
+        }
+        let input = federated::input(&d)?;
+        let key =
+            workflows::define_federated(&s, req.storage.as_ref(), &name, input, false).await?;
+        return Ok(Some(Response::with_data(federated::to_json(&key))));
+    }
+    if d.is_set("federated") || federated::names_federated_fields(&d) {
+        return Err(Error::BadRequest(
+            "federated and its fields can only be given when a federated key is created".into(),
+        ));
+    }
     if d.is_set("value") {
         return Err(Error::BadRequest(
             "value cannot be changed by an update: stage/ and promote/ (or rotate/) change a key's value, so every change is tested and recorded".into(),
@@ -289,6 +336,9 @@ async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
 
 async fn delete(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
+    if workflows::delete_federated(&s, req.storage.as_ref(), &name).await? {
+        return Ok(None);
+    }
     // A delete that revoked keys at a provider says how each revocation stands (and warns of any
     // key still valid there); otherwise there is nothing to say (204).
     let retired = workflows::delete_key(&s, &req, &name).await?;
@@ -334,7 +384,12 @@ overdue). rotation_period reads 0 while a rotation_schedule is in force. \
 Each override of the schedule (rotation_period, rotation_schedule, rotation_window, \
 grace_period, usage_quiet_period, max_grace, health_check_interval, expiry_warning) is removed by giving it as an empty string (\"\"), \
 on update or create: the key then follows its schedule's value again, and reads show that value. \
-0 is a value, not a removal (grace_period=0 revokes the old version at once).";
+0 is a value, not a removal (grace_period=0 revokes the old version at once). \
+A federated key (federated=true, see docs/keyless.md) holds no value: it names a provider \
+(openai, anthropic or openrouter), the subject and audience of the JWT this mount's issuer signs, \
+token_ttl and the provider's federation ids; creds/ exchanges a signed JWT for a short-lived \
+provider token. Rotation paths answer 400 for it.";
 
+mod federated;
 #[cfg(test)]
 mod tests;

@@ -84,7 +84,14 @@ async fn metrics(
         deleted,
         deleted_manual,
     )
-    .chain(std::iter::once(metrics::records_refused(&mount, refused)));
+    .chain(std::iter::once(metrics::records_refused(&mount, refused)))
+    .chain(std::iter::once(metrics::federated_exchanges(
+        &mount,
+        s.tokens
+            .exchanges
+            .load(std::sync::atomic::Ordering::Relaxed),
+        s.tokens.failures.load(std::sync::atomic::Ordering::Relaxed),
+    )));
     if prometheus {
         let body = metrics::prometheus_text(families)?;
         framework::release_freed_memory();
@@ -116,7 +123,8 @@ standby 0; the JSON's node says active or standby), the last successful periodic
 seconds; only the active node ticks, so a standby leaves it out), the versions of deleted keys \
 whose revocation at the provider is still pending, those left to a person (manual) that nobody \
 acknowledged yet, and the key records that cannot be read (ai_keys_records_refused; the JSON's \
-warnings name each one's path and why). No key material ever appears.";
+warnings name each one's path and why); the token exchanges of federated keys this node made since \
+it started, by outcome. No key material ever appears.";
 
 #[cfg(test)]
 mod tests;

@@ -74,6 +74,8 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
             .field(Field::new("verify_path", FieldType::String, "openai_compatible: the path a key test calls (default /v1/models).")
                 .max_len(MAX_VERIFY_PATH_LEN)
                 .pattern(VERIFY_PATH_PATTERN, "must be a path starting with '/', without spaces, '?', '#' or '..' (for example /v1/models)"))
+            .field(Field::new("token_url", FieldType::String, "openai, anthropic, openrouter: the token endpoint federated keys exchange their signed assertion at (https; http only for a loopback host). Default: the provider's documented one (/oauth/token on OpenAI's auth.openai.com host; <base_url>/v1/oauth/token; <base_url>/api/v1/oauth/token; with a custom base_url, OpenAI's is <base_url>/oauth/token). An empty string clears it.")
+                .max_len(MAX_VERIFY_PATH_LEN))
             .field(Field::new("timeout", FieldType::Duration, "Timeout of each provider call (default 10s).").min(1).max(MAX_TIMEOUT_SECS))
             .field(Field::new("max_key_lifetime", FieldType::Duration, "The provider's key-lifetime policy for this organization or project (at most 365d; 0 removes it). Keys the engine creates here ask for no longer a life, and a key or schedule whose rotation period + grace_period + max_grace needs longer is refused at write time; lowering it below what a key using this provider needs is refused, naming the keys.").min(0).max(MAX_KEY_LIFETIME_SECS))
             .operation(Operation::Create, "Configure a provider.", bind(shared, write))
@@ -102,6 +104,7 @@ fn provider_json(name: &str, cfg: &ProviderConfig) -> serde_json::Value {
         "project_id": cfg.project_id,
         "api_version": cfg.api_version,
         "verify_path": cfg.verify_path,
+        "token_url": crate::providers::federation_token_url(cfg),
         "timeout": cfg.timeout_secs,
         "max_key_lifetime": cfg.max_key_lifetime_secs,
         "admin_key_set": cfg.admin_key.is_some(),
@@ -190,6 +193,9 @@ async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }
     if let Some(v) = text(&d, "verify_path") {
         cfg.verify_path = v;
+    }
+    if let Some(v) = text(&d, "token_url") {
+        cfg.token_url = v;
     }
     if d.is_set("timeout") {
         cfg.timeout_secs = d.get_duration("timeout").unwrap_or(DEFAULT_TIMEOUT_SECS);

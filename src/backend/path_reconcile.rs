@@ -44,7 +44,8 @@ the engine made there (named ai-keys-<key>-<suffix>; at OpenAI, those of the eng
 account) and revokes each one that no version of any record and no create or revoke intent \
 claims, when <key> is a key of this mount (a key restored from a snapshot older than the \
 provider's state); others are listed as unknown_key and left alone, and a person's key is never \
-touched. A record that cannot be read stops it before anything is revoked. Then tests the current \
+touched. A record the engine refuses still claims the keys it names; one this release cannot decode \
+at all (a newer format) stops it before anything is revoked. Then tests the current \
 and previous version of every key with a provider at once, eight keys at a time, and records each \
 answer as a health check: a refusal is flagged (current_key_rejected or previous_key_rejected) \
 and a key with auto_rotate whose current version is refused is rotated at once with no grace. \

@@ -11,6 +11,7 @@ mod belongings;
 mod calls;
 mod configs;
 mod expiry;
+mod federation;
 mod intents;
 mod lifetime;
 mod manual;
@@ -23,6 +24,9 @@ pub(super) use configs::{exists, load, provider_error, save, PROVIDERS_PREFIX};
 pub(super) use expiry::{
     begin_expiry, can_update_expiry, full_lifetime_end, update_expiry_at, ExpiryFailure,
     ExpiryIntent, WAL_EXPIRY,
+};
+pub(super) use federation::{
+    exchange as exchange_federated, exchange_basis, federation_config, federation_ids,
 };
 pub(super) use intents::{
     begin_revoke, decode, of_deleted_keys, rewrite, settle, CreateIntent, Retry, RevokeIntent,

@@ -10,6 +10,7 @@
 
 mod actor;
 mod digest;
+mod federated;
 mod format;
 mod history;
 mod key;
@@ -22,6 +23,10 @@ mod unchecked;
 
 pub(super) use actor::Actor;
 pub(super) use digest::{load as load_digest, parse_fingerprint, Fingerprint, KeyDigest};
+pub(super) use federated::{
+    delete as delete_federated, load as load_federated, names as federated_names,
+    save as save_federated, FederatedKey, FEDERATED_PREFIX,
+};
 pub(super) use history::{
     archive as archive_history, cursor as history_cursor, find as find_history,
     fresh_log as fresh_history, legacy_page as legacy_history_page, page as history_page,

@@ -14,6 +14,7 @@ mod acknowledge;
 mod cutover;
 mod delete;
 mod exposed;
+mod federated;
 mod keys;
 mod locked;
 mod promote;
@@ -28,6 +29,10 @@ pub(super) use cutover::{extend, finalize};
 pub(super) use delete::delete as delete_key;
 pub(super) use exposed::{
     find as find_exposed, respond as respond_exposed, Leak, Report as LeakReport,
+};
+pub(super) use federated::{
+    creds as federated_creds, define as define_federated, remove as delete_federated,
+    FederatedInput, DEFAULT_TOKEN_TTL, MAX_CLAIM_LEN, MAX_TOKEN_TTL, MIN_TOKEN_TTL,
 };
 pub(super) use keys::{
     check_references, create as create_key, Created as CreatedKey, KeySettings, NewKey,

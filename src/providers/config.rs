@@ -62,6 +62,10 @@ pub struct ProviderConfig {
     /// longer a life, and keys whose periods need longer are refused at write time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_key_lifetime_secs: Option<i64>,
+    /// The token endpoint federated keys exchange at; `None` means the documented one
+    /// (`federation::token_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
 }
 
 /// The engine's own account at a provider (an OpenAI service account), created once per
@@ -113,6 +117,7 @@ impl ProviderConfig {
             timeout_secs: DEFAULT_TIMEOUT_SECS,
             engine_account: None,
             max_key_lifetime_secs: None,
+            token_url: None,
         }
     }
 
@@ -150,6 +155,10 @@ impl ProviderConfig {
                 ))
             }
             None => {}
+        }
+        if let Some(url) = &self.token_url {
+            validate_base_url(self.kind, url)
+                .map_err(|e| e.replacen("base_url", "token_url", 1))?;
         }
         if let Some(key) = &self.admin_key {
             validate_key_value(key.expose()).map_err(|e| format!("admin_key is invalid: {e}"))?;

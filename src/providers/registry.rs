@@ -39,6 +39,18 @@ pub(crate) fn provider(kind: ProviderType) -> &'static dyn Provider {
     }
 }
 
+/// How provider type `kind` exchanges a federated key's JWT (`None`: it has no workload
+/// identity federation).
+pub(crate) fn federation(kind: ProviderType) -> Option<&'static super::federation::Exchange> {
+    use super::federation::{ANTHROPIC, OPENAI, OPENROUTER};
+    match kind {
+        ProviderType::Openai => Some(&OPENAI),
+        ProviderType::Anthropic => Some(&ANTHROPIC),
+        ProviderType::Openrouter => Some(&OPENROUTER),
+        ProviderType::Gemini | ProviderType::AzureOpenai | ProviderType::OpenaiCompatible => None,
+    }
+}
+
 impl ProviderType {
     /// Every provider type, in documentation order.
     pub const ALL: [ProviderType; 6] = [

@@ -17,7 +17,21 @@ pub(crate) fn default_config() -> Value {
         "require_separate_approver": false,
         "history_limit": 1000,
         "max_grace_period": 30 * 86_400,
+        "issuer": "",
+        "signing_key_rotation_period": 30 * 86_400,
+        "signing_key_prepublish": 86_400,
+        "signing_key_grace": 86_400,
     })
+}
+
+/// `config` as read after a write of `settings`: with the issuer's defaults (docs/keyless.md).
+pub(crate) fn with_issuer_defaults(mut settings: Value) -> Value {
+    for (k, v) in default_config().as_object().unwrap() {
+        if k == "issuer" || k.starts_with("signing_key_") {
+            settings[k] = v.clone();
+        }
+    }
+    settings
 }
 
 /// Reads `config` over HTTP and returns its data, asserting a 200.
@@ -28,7 +42,7 @@ pub(crate) async fn read_config(client: &Client) -> Value {
 }
 
 /// `path-help` documents `config` and lists it at the root; the merged OpenAPI document has
-/// `/ai-keys/config` with a read and a write taking exactly the three fields.
+/// `/ai-keys/config` with a read and a write taking exactly its fields.
 #[tokio::test]
 async fn help_and_openapi_document_config() {
     let bao = Bao::start().await;
@@ -100,8 +114,12 @@ async fn help_and_openapi_document_config() {
         [
             "default_schedule",
             "history_limit",
+            "issuer",
             "max_grace_period",
-            "require_separate_approver"
+            "require_separate_approver",
+            "signing_key_grace",
+            "signing_key_prepublish",
+            "signing_key_rotation_period"
         ]
     );
     assert_eq!(properties["default_schedule"]["type"], "string");
@@ -123,12 +141,12 @@ async fn help_and_openapi_document_config() {
 async fn errors_have_the_right_status_and_leave_config_alone() {
     let bao = Bao::start().await;
     let client = bao.client();
-    let configured = json!({
+    let configured = with_issuer_defaults(json!({
         "default_schedule": "staging",
         "require_separate_approver": true,
         "history_limit": 500,
         "max_grace_period": 30 * 86_400,
-    });
+    }));
     client
         .write(CONFIG, configured.clone())
         .await

@@ -4,6 +4,6 @@
 //! credentials kept while Vault is unreachable), and a file the agent rendered outliving a Vault
 //! outage and an agent restart.
 
-mod agent;
+pub(crate) mod agent;
 mod hvac;
 mod outage;

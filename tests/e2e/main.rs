@@ -47,6 +47,7 @@
 //! | upgrade and rollback of the plugin | `upgrade` |
 //! | Vault Agent, hvac, riding out a Vault outage | `creds_clients` |
 //! | decommissioning a mount (docs/operating.md) | `decommission` |
+//! | federated keys: the mount's OIDC issuer, `creds/` by token exchange, `bao agent`, a standby | `keyless` |
 //! | the test harness itself | `harness` |
 //!
 //! Outside this binary: tests/providers.rs (the provider clients against the fake provider, no
@@ -83,6 +84,7 @@ mod decommission;
 mod harness;
 mod input_validation;
 mod key_records;
+mod keyless;
 mod metrics;
 mod plugin_host;
 mod providers;

@@ -95,6 +95,7 @@ mod anthropic;
 mod crowd;
 mod errors;
 mod expiry;
+mod federation;
 mod http;
 mod key_state;
 mod key_tests;
@@ -212,6 +213,8 @@ struct Inner {
     pending_uses: HashMap<String, Vec<(i64, std::time::Instant)>>,
     /// The behaviour switches in force.
     switches: Switches,
+    /// Workload identity federation: the trusted issuer, used `jti`s, issued tokens.
+    federation: federation::Trust,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -269,6 +272,9 @@ impl FakeProvider {
                 "/v1/organizations/api_keys/{id}",
                 get(anthropic_get).post(anthropic_update),
             )
+            .route("/oauth/token", post(federation::openai_token))
+            .route("/v1/oauth/token", post(federation::anthropic_token))
+            .route("/api/v1/oauth/token", post(federation::openrouter_token))
             .fallback(not_found)
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

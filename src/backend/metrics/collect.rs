@@ -34,7 +34,12 @@ pub(crate) struct Family<'a> {
 }
 
 impl<'a> Family<'a> {
-    fn new(name: &'static str, kind: Kind, help: &'static str, labels: &[&'static str]) -> Self {
+    pub(super) fn new(
+        name: &'static str,
+        kind: Kind,
+        help: &'static str,
+        labels: &[&'static str],
+    ) -> Self {
         let mut all = vec!["mount"];
         all.extend_from_slice(labels);
         Family {
@@ -47,7 +52,12 @@ impl<'a> Family<'a> {
     }
 
     /// A sample: `mount`, then the other label values in order.
-    fn add(&mut self, mount: &'a str, values: impl IntoIterator<Item = &'a str>, value: f64) {
+    pub(super) fn add(
+        &mut self,
+        mount: &'a str,
+        values: impl IntoIterator<Item = &'a str>,
+        value: f64,
+    ) {
         let all = std::iter::once(mount).chain(values).collect();
         self.samples.push((all, value));
     }

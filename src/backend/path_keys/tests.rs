@@ -3,6 +3,7 @@
 mod create;
 mod created_time;
 mod delete;
+mod federated;
 mod from_provider;
 mod names;
 mod read;

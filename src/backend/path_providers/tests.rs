@@ -60,6 +60,7 @@ async fn providers_read_shows_the_documented_fields_and_never_the_admin_key() {
             "project_id": null,
             "api_version": null,
             "verify_path": null,
+            "token_url": format!("{LOCAL}/api/v1/oauth/token"),
             "timeout": 10,
             "max_key_lifetime": null,
             "admin_key_set": true,

@@ -154,3 +154,33 @@ async fn a_refused_previous_version_in_its_grace_window_is_recorded_too() {
         "{read:#}"
     );
 }
+
+/// A record the engine refuses (here: stored under another key's name) still claims the provider
+/// keys it names, so they are not revoked; one this release cannot decode at all stops the run
+/// before any revocation.
+#[tokio::test]
+async fn a_refused_record_still_claims_its_keys_and_an_undecodable_one_stops_the_run() {
+    use crate::framework::Storage;
+    let (h, fake) = with_orphans().await;
+    let raw = h.storage.get("keys/k").await.unwrap().unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    assert!(text.contains("\"hash-1\""), "{text}");
+    let copy = text.replace("\"hash-1\"", "\"hash-77\"");
+    h.storage.put("keys/m", copy.into_bytes()).await.unwrap();
+    h.invalidate("keys/m").await;
+    let out = reconcile(&h, false).await;
+    let expected = vec![("hash-78".to_string(), "unknown_key".to_string())];
+    assert_eq!(actions(&out), expected, "{out:#}");
+    assert!(deletes(&fake).is_empty(), "{:?}", fake.requests());
+
+    h.storage
+        .put("keys/m", br#"{"format": 999}"#.to_vec())
+        .await
+        .unwrap();
+    h.invalidate("keys/m").await;
+    let refused = h
+        .call(Operation::Update, "reconcile", json!({ "dry_run": false }))
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(deletes(&fake).is_empty(), "{:?}", fake.requests());
+}

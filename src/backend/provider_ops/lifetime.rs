@@ -60,7 +60,9 @@ pub(crate) async fn check_schedule_users(
     name: &str,
     schedule: &Schedule,
 ) -> Result<(), Error> {
-    let users = record::names_where(storage, |k| *k.schedule == *name).await?;
+    // A record the engine refuses is left out: it neither rotates nor creates keys until it is
+    // repaired, and the reports already name it (`ai_keys_records_refused`).
+    let (users, _refused) = record::names_where_noting(storage, |k| *k.schedule == *name).await?;
     let mut refused = Vec::new();
     for user in users {
         let Some(key) = record::load_key(storage, &user).await? else {
@@ -86,7 +88,9 @@ pub(crate) async fn check_provider_users(
     provider: &str,
     max: i64,
 ) -> Result<(), Error> {
-    let users = record::names_where(storage, |k| k.provider.as_deref() == Some(provider)).await?;
+    // Refused records are left out, as in `check_schedule_users`.
+    let (users, _refused) =
+        record::names_where_noting(storage, |k| k.provider.as_deref() == Some(provider)).await?;
     let mut refused = Vec::new();
     for user in users {
         let Some(key) = record::load_key(storage, &user).await? else {

@@ -38,8 +38,10 @@ impl Claims {
     }
 }
 
-/// The intents, then the records (in that order: see the part's docs). Any record that cannot
-/// be read is an error: nothing may be revoked on a partial view.
+/// The intents, then the records (in that order: see the part's docs). A record the engine
+/// refuses (stored under another key's name, breaking an invariant) still claims the provider
+/// keys it names, read without trusting it; one this release cannot decode at all (a newer
+/// format) is an error: nothing may be revoked on a partial view.
 async fn claims(storage: &dyn Storage) -> Result<Claims, Error> {
     let mut c = Claims::default();
     for id in wal_list(storage).await? {
@@ -61,8 +63,16 @@ async fn claims(storage: &dyn Storage) -> Result<Claims, Error> {
         }
     }
     for name in record::list_names(storage).await? {
-        let Some(entry) = record::load(storage, &name).await? else {
-            continue;
+        let entry = match record::inspect_stored(storage, &name).await? {
+            record::Stored::Missing => continue,
+            record::Stored::Usable(entry) => entry,
+            record::Stored::Refused {
+                entry: Some(entry), ..
+            } => entry,
+            record::Stored::Refused {
+                entry: None,
+                reason,
+            } => return Err(Error::Internal(reason)),
         };
         c.keys.insert(name);
         let key = &entry.key;

@@ -126,9 +126,17 @@ pub(crate) async fn load_key(storage: &dyn Storage, name: &str) -> Result<Option
 
 /// Loads a live key's entry or fails with a 400 naming it.
 pub(crate) async fn load_existing(storage: &dyn Storage, name: &str) -> Result<KeyEntry, Error> {
-    load(storage, name)
-        .await?
-        .ok_or_else(|| Error::BadRequest(format!("key {name:?} does not exist")))
+    if let Some(entry) = load(storage, name).await? {
+        return Ok(entry);
+    }
+    // A federated key has no versions: say so rather than that it does not exist.
+    if super::federated::load(storage, name).await?.is_some() {
+        return Err(Error::BadRequest(format!(
+            "key {name:?} is federated: it has no value versions to stage, test, promote, \
+             rotate or roll back (creds/ returns a short-lived provider token instead)"
+        )));
+    }
+    Err(Error::BadRequest(format!("key {name:?} does not exist")))
 }
 
 /// Writes a live key: its new history events and rotation ids first, then its record (trimmed

@@ -34,12 +34,12 @@ fn exit_line(bao: &Bao, pid: u32) -> Option<String> {
 async fn config_survives_reload_and_plugin_crash() {
     let bao = Bao::start().await;
     let client = bao.client();
-    let expected = json!({
+    let expected = crate::config::with_issuer_defaults(json!({
         "default_schedule": "staging",
         "require_separate_approver": false,
         "history_limit": 1000,
         "max_grace_period": 30 * 86_400,
-    });
+    }));
 
     let before = cli_json(&bao, &["read", "-format=json", CONFIG]);
     assert_eq!(before["data"], default_config(), "{before:#}");

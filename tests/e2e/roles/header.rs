@@ -55,6 +55,7 @@ pub(super) const SURFACE: &[(&str, &[&str])] = &[
     ("metrics", &["read"]),
     ("report", &["read"]),
     ("reconcile", &["update"]),
+    ("rotate-signing-key", &["update"]),
 ];
 
 /// The capabilities a header line may name (Vault's, `deny` and `sudo` included).

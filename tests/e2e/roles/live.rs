@@ -73,6 +73,11 @@ async fn exercise(
             request("GET", target.clone(), None)
         }
         ("config", "update") => request("POST", target, Some(json!({ "history_limit": 1000 }))),
+        ("rotate-signing-key", "update") => {
+            let issuer = json!({ "issuer": "http://127.0.0.1:8200/v1/ai-keys" });
+            write_ok(root, "ai-keys/config", issuer).await;
+            request("POST", target, Some(json!({ "immediate": true })))
+        }
         ("schedules" | "providers" | "keys", _) => {
             if capability != "create" {
                 let made = root
@@ -235,6 +240,10 @@ async fn documented_operations(bao: &Bao) -> BTreeSet<(String, String)> {
         };
         // The test builds' tick hook is no path of a release, which the policies are for.
         if is_test_hook(template) {
+            continue;
+        }
+        // The issuer's documents are unauthenticated (SpecialPaths): no policy governs them.
+        if path.starts_with(".well-known/") {
             continue;
         }
         let (path, listing) = match path.strip_suffix('/') {

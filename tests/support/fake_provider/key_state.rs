@@ -15,6 +15,9 @@ use super::{FakeProvider, Flavor, Inner, Kind};
 /// The refusal of a key test with `key` (a value the fake knows), if it is refused.
 pub(super) fn refusal(st: &Inner, flavor: Flavor, key: &str) -> Option<Response> {
     let now = chrono::Utc::now().timestamp();
+    if super::federation::expired(st, key) {
+        return Some(error(flavor, 401, Kind::Invalid, key, ""));
+    }
     let minted = st.minted.iter().find(|k| k.active && k.value == key);
     let id = minted.map(|k| k.id.as_str()).or_else(|| {
         st.anthropic

@@ -9,6 +9,7 @@
 # can: read metrics
 # can: read report
 # can: update acknowledge/*
+# can: create, read, update, delete, list notifications/*
 # cannot: read creds/*
 # cannot: update stage/*
 # cannot: update test/*
@@ -23,6 +24,7 @@
 # write-only) and keys (create from a value, change settings, delete), and read the reports.
 # May acknowledge a manual revocation: the administrator, who holds the providers' consoles,
 # revokes by hand what the engine does not own and records it.
+# May configure the notification webhooks (their signing secrets are write-only).
 # No creds/: an administrator who could read every application's key would defeat the app role;
 # an emergency read goes through a break-glass token, not this role. No rotation steps either:
 # rotations belong to the operator and approver (or, with the two-person rule off, the rotator),
@@ -54,4 +56,7 @@ path "ai-keys/report" {
 }
 path "ai-keys/acknowledge/*" {
   capabilities = ["update"]
+}
+path "ai-keys/notifications/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
 }

@@ -12,6 +12,7 @@ mod path_cutover;
 mod path_history;
 mod path_keys;
 mod path_metrics;
+mod path_notifications;
 mod path_overdue;
 mod path_providers;
 mod path_report;
@@ -22,6 +23,7 @@ mod path_steps;
 // What stands behind them, top down (see ARCHITECTURE.md): each part behind its facade.
 mod fields;
 mod metrics;
+mod notify;
 mod periodic;
 mod policy;
 mod provider_ops;
@@ -90,6 +92,7 @@ impl AiKeys {
             path_overdue::paths(&shared),
             path_metrics::paths(&shared, &periodic),
             path_report::paths(&shared),
+            path_notifications::paths(&shared),
         ];
         let (tick_shared, tick_state) = (shared.clone(), periodic.clone());
         let wal_shared = shared.clone();

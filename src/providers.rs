@@ -48,6 +48,7 @@ pub use config::{
     DEFAULT_VERIFY_PATH, MAX_API_VERSION_LEN, MAX_PROJECT_ID_LEN, MAX_TIMEOUT_SECS,
     MAX_VERIFY_PATH_LEN,
 };
+pub(crate) use destination::check_named as check_destination;
 pub use error::ProviderError;
 pub use ownership::{hint_matches, KeyRecord, MIN_HINT_CHARS, MIN_HINT_SUFFIX};
 pub use provider::{CreateRequest, Features, Settings};

@@ -6,5 +6,7 @@
 mod collect;
 mod format;
 
-pub(super) use collect::{collect, mount_label, KeyFigures};
+pub(super) use collect::{
+    collect, mount_label, notification_families, KeyFigures, NotificationFigures,
+};
 pub(super) use format::{json, prometheus_text, PROMETHEUS_CONTENT_TYPE};

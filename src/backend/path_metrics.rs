@@ -8,6 +8,7 @@ use futures::TryStreamExt;
 use serde_json::json;
 
 use super::metrics;
+use super::notify;
 use super::periodic::TickState;
 use super::policy;
 use super::provider_ops;
@@ -67,13 +68,15 @@ async fn metrics(
     let mount = metrics::mount_label(&req.mount_point);
     let deleted = provider_ops::of_deleted_keys(storage).await?.len();
     let deleted_manual = provider_ops::of_deleted_keys_manual(storage).await?.len();
+    let notifications = notification_figures(storage, now).await?;
     let families = metrics::collect(
         &mount,
         &figures,
         state.ticks.last(),
         deleted,
         deleted_manual,
-    );
+    )
+    .chain(metrics::notification_families(&mount, notifications));
     if prometheus {
         let body = metrics::prometheus_text(families)?;
         framework::release_freed_memory();
@@ -88,6 +91,22 @@ async fn metrics(
     Ok(Some(Response::with_encoded(json)))
 }
 
+/// The notification outbox and delivery counters.
+async fn notification_figures(
+    storage: &dyn framework::Storage,
+    now: chrono::DateTime<Utc>,
+) -> Result<metrics::NotificationFigures, Error> {
+    let (pending, oldest_secs) = notify::pending(storage, now).await?;
+    let stats = notify::stats(storage).await?;
+    Ok(metrics::NotificationFigures {
+        pending,
+        oldest_secs,
+        delivered: stats.delivered,
+        failures: stats.failures,
+        dropped: stats.dropped,
+    })
+}
+
 const METRICS_SYNOPSIS: &str = "Metrics for alerting: JSON, or Prometheus text.";
 const METRICS_DESCRIPTION: &str = "\
 Like sys/metrics: format=prometheus returns the Prometheus text format (text/plain; \
@@ -100,7 +119,8 @@ and the age of the oldest, consecutive failed automatic rotations, whether the l
 failed (last_error), and counters of rotations, failed rotations by trigger (automatic, manual) \
 and test outcomes. Per mount: the last successful periodic tick (Unix seconds), the versions of deleted keys \
 whose revocation at the provider is still pending, and those left to a person (manual) that nobody \
-acknowledged yet. No key material ever appears.";
+acknowledged yet; the notification outbox (events waiting, the oldest one's age) and counters of \
+deliveries, failed attempts and deliveries given up. No key material ever appears.";
 
 #[cfg(test)]
 mod tests;

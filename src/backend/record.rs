@@ -15,6 +15,7 @@ mod history;
 mod key;
 mod locks;
 mod migrate;
+mod outbox;
 mod replays;
 mod scan;
 mod store;
@@ -29,6 +30,10 @@ pub(super) use history::{
 pub(super) use key::{AutoState, KeyEntry, KeyState, Overrides, Stats};
 pub(super) use locks::{KeyGuard, KeyLocks};
 pub(super) use migrate::{key as migrate_key, run as migrate_all};
+pub(super) use outbox::{
+    committed as outbox_committed, put as put_outbox, recorded_at as outbox_recorded_at,
+    OutboxEntry, Target as OutboxTarget, OUTBOX_PREFIX,
+};
 pub(super) use replays::{forget as forget_replays, Idempotency};
 pub(super) use scan::{digests, digests_checked, keys as scan_keys, names_where};
 pub(super) use store::{

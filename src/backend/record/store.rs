@@ -17,6 +17,7 @@ use std::sync::Arc;
 use super::format::{self, FORMAT};
 use super::history::{self, HistoryEvent, HistoryLog};
 use super::key::{trim_retired, KeyEntry, KeyState};
+use super::outbox;
 use super::replays;
 use crate::framework::{get_cached, put_json, Error, Storage};
 
@@ -142,6 +143,16 @@ pub(crate) async fn write(storage: &dyn Storage, entry: &KeyEntry) -> Result<Key
     check_retirements(storage, &name, key).await?;
     let limit = entry.history_limit();
     let appended = history::append(storage, &name, entry.log, &entry.unsaved, limit).await?;
+    // With the pages, before the record: a crash never stores an event without its
+    // notification (`outbox.rs`).
+    outbox::stage(
+        storage,
+        &name,
+        entry.log.incarnation,
+        entry.log.next,
+        &entry.unsaved,
+    )
+    .await?;
     let (ids, evicted) =
         replays::store(storage, &name, &entry.replays, &entry.unsaved_replays).await?;
     let mut stored = KeyEntry::new(key.clone(), appended.log);
@@ -164,6 +175,14 @@ pub(crate) async fn write_final_history(
     let name = &entry.key.name;
     let limit = entry.history_limit();
     let appended = history::append(storage, name, entry.log, &entry.unsaved, limit).await?;
+    outbox::stage(
+        storage,
+        name,
+        entry.log.incarnation,
+        entry.log.next,
+        &entry.unsaved,
+    )
+    .await?;
     Ok(appended.log)
 }
 

@@ -52,6 +52,10 @@ pub(super) const SURFACE: &[(&str, &[&str])] = &[
     ("overdue", &["read"]),
     ("metrics", &["read"]),
     ("report", &["read"]),
+    (
+        "notifications/*",
+        &["create", "read", "update", "delete", "list"],
+    ),
 ];
 
 /// The capabilities a header line may name (Vault's, `deny` and `sudo` included).

@@ -1,0 +1,150 @@
+//! The tick's own notices, about what no history event says: a key due within
+//! [`NOTICE_BEFORE`] (once per version), overdue (once a day at most), a revocation at the
+//! provider pending longer than [`REVOCATION_PENDING_NOTICE`] (once per version). Only while
+//! some webhook is configured, at most every [`EVERY`] per mount and process, from the key
+//! digests (no record read unless a notice is due). What was sent is remembered per key in
+//! `notify/notices/<key>`, written after the outbox entry: a crash in between sends a notice
+//! twice, with the same id.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::policy;
+use crate::backend::record::{self, Actor, HistoryEvent, OutboxEntry};
+use crate::backend::shared::Shared;
+use crate::backend::view;
+use crate::framework::{get_json, put_json, Error, Storage};
+
+/// How long before its due time a key is announced.
+pub(crate) const NOTICE_BEFORE: TimeDelta = TimeDelta::days(7);
+/// How long a revocation at the provider may stay unconfirmed before a person hears of it.
+pub(crate) const REVOCATION_PENDING_NOTICE: TimeDelta = TimeDelta::hours(1);
+/// Most notices written per scan (the rest wait for the next).
+const MAX_PER_SCAN: usize = 100;
+/// Time between two scans of one mount (test builds: every tick).
+#[cfg(not(feature = "test-hooks"))]
+const EVERY: Duration = Duration::from_secs(600);
+#[cfg(feature = "test-hooks")]
+const EVERY: Duration = Duration::ZERO;
+
+const MARKERS: &str = "notify/notices/";
+
+/// What was already announced about one key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Sent {
+    /// The creation time of the current version announced as due soon.
+    #[serde(default)]
+    due_soon: Option<DateTime<Utc>>,
+    /// The day (UTC) of the last overdue notice.
+    #[serde(default)]
+    overdue: Option<String>,
+    /// Versions whose long-pending revocation was announced (the newest few).
+    #[serde(default)]
+    revocations: Vec<u32>,
+}
+
+fn last_scans() -> &'static Mutex<HashMap<String, std::time::Instant>> {
+    static LAST: std::sync::OnceLock<Mutex<HashMap<String, std::time::Instant>>> =
+        std::sync::OnceLock::new();
+    LAST.get_or_init(Default::default)
+}
+
+/// Writes the notices due now to the outbox (active node only: the tick's caller checks).
+pub(crate) async fn notices(shared: &Arc<Shared>, storage: &dyn Storage, mount_point: &str) {
+    {
+        let Ok(mut last) = last_scans().lock() else {
+            return;
+        };
+        if last
+            .get(mount_point)
+            .is_some_and(|t| t.elapsed() < EVERY && !EVERY.is_zero())
+        {
+            return;
+        }
+        last.insert(mount_point.to_string(), std::time::Instant::now());
+    }
+    if let Err(e) = scan(shared, storage).await {
+        tracing::warn!(error = %e, "could not check keys for notices; tried again later");
+    }
+}
+
+async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> {
+    if super::config::names(storage).await?.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let mut written = 0;
+    let mut all = std::pin::pin!(record::digests(storage).await?);
+    while let Some((name, key)) = all.try_next().await? {
+        if written >= MAX_PER_SCAN {
+            break;
+        }
+        let mut due: Vec<(String, Option<u32>, String)> = Vec::new();
+        let path = format!("{MARKERS}{name}");
+        let mut sent: Sent = get_json(storage, &path).await?.unwrap_or_default();
+        let before = sent.clone();
+        if let Some((number, created)) = key.current {
+            let periods = policy::periods_of(&shared.schedules, storage, &key.overrides()).await?;
+            let age = periods.age_of(number, created, now);
+            if age.overdue {
+                let day = now.format("%Y-%m-%d").to_string();
+                if sent.overdue.as_deref() != Some(day.as_str()) {
+                    due.push(("overdue".into(), Some(number), format!(
+                        "version {number} is overdue for rotation since {} ({} day(s) old)",
+                        view::time(age.next_rotation_time), age.age_days
+                    )));
+                    sent.overdue = Some(day);
+                }
+            } else if age.next_rotation_time - now <= NOTICE_BEFORE && sent.due_soon != Some(created) {
+                due.push(("due_soon".into(), Some(number), format!(
+                    "version {number} is due for rotation at {}",
+                    view::time(age.next_rotation_time)
+                )));
+                sent.due_soon = Some(created);
+            }
+        }
+        for r in key.revocations.iter() {
+            if now - r.requested >= REVOCATION_PENDING_NOTICE && !sent.revocations.contains(&r.version) {
+                due.push(("revocation_pending_long".into(), Some(r.version), format!(
+                    "the revocation of version {} at provider {:?} is not confirmed since {}; the engine keeps retrying",
+                    r.version, r.provider, view::time(r.requested)
+                )));
+                sent.revocations.push(r.version);
+                let len = sent.revocations.len();
+                sent.revocations.drain(..len.saturating_sub(10));
+            }
+        }
+        if due.is_empty() {
+            continue;
+        }
+        let incarnation = record::read(storage, &name).await?.map_or(1, |e| e.log.incarnation);
+        for (kind, version, detail) in due {
+            let marker = match kind.as_str() {
+                "overdue" => sent.overdue.clone().unwrap_or_default(),
+                "due_soon" => sent.due_soon.map(view::time).unwrap_or_default(),
+                _ => String::new(),
+            };
+            let discriminator = format!("{kind}:{}:{marker}", version.unwrap_or(0));
+            let event = HistoryEvent {
+                time: now,
+                event: kind,
+                version,
+                actor: Actor::Scheduler,
+                request_id: None,
+                outcome: None,
+                detail,
+            };
+            record::put_outbox(storage, &OutboxEntry::new(&name, incarnation, None, &discriminator, event)).await?;
+            written += 1;
+        }
+        if sent != before {
+            put_json(storage, &path, &sent).await?;
+        }
+    }
+    Ok(())
+}

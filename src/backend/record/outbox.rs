@@ -96,10 +96,12 @@ impl OutboxEntry {
         }
     }
 
-    /// Where it is stored: ordered by the event's time, so a listing is oldest first.
+    /// Where it is stored: ordered by the event's time then number, so a listing is oldest
+    /// first and one operation's events keep their order.
     pub(crate) fn path(&self) -> String {
         let millis = self.event.time.timestamp_millis().max(0);
-        format!("{OUTBOX_PREFIX}{millis:013}_{}", self.id)
+        let seq = self.seq.unwrap_or(0);
+        format!("{OUTBOX_PREFIX}{millis:013}_{seq:012}_{}", self.id)
     }
 }
 
@@ -222,7 +224,7 @@ mod tests {
         e.event.time = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
         let path = e.path();
         let name = path.strip_prefix(OUTBOX_PREFIX).unwrap();
-        assert!(name.starts_with("1700000000123_evt_"));
+        assert!(name.starts_with("1700000000123_000000000000_evt_"));
         assert_eq!(recorded_at(name), Some(e.event.time));
     }
 }

@@ -32,7 +32,8 @@ pub(super) use locks::{KeyGuard, KeyLocks};
 pub(super) use migrate::{key as migrate_key, run as migrate_all};
 pub(super) use outbox::{
     committed as outbox_committed, put as put_outbox, recorded_at as outbox_recorded_at,
-    OutboxEntry, Target as OutboxTarget, OUTBOX_PREFIX,
+    writes as outbox_writes, OutboxEntry, Target as OutboxTarget, NOTIFY_CONFIG_PREFIX,
+    OUTBOX_PREFIX,
 };
 pub(super) use replays::{forget as forget_replays, Idempotency};
 pub(super) use scan::{digests, digests_checked, keys as scan_keys, names_where};

@@ -1,6 +1,11 @@
 //! `notifications/<name>`: where events are delivered (`url`), how they are signed (`secret`,
 //! write-only), which ones (`events`, `key_prefix`). Stored at `notify/config/<name>`.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +13,35 @@ use crate::framework::{get_json, put_json, Error, Storage};
 use crate::rotation::SecretValue;
 
 /// Prefix of the configurations.
-pub(crate) const CONFIG_PREFIX: &str = "notify/config/";
+pub(crate) const CONFIG_PREFIX: &str = crate::backend::record::NOTIFY_CONFIG_PREFIX;
+
+/// Counts the configuration writes of this process (see [`configured`]).
+static CHANGES: AtomicU64 = AtomicU64::new(0);
+/// How long a mount's "is any webhook configured" answer is trusted (another node may change
+/// the configurations: a failover brings their writes).
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Whether any webhook is configured on the mount at `mount_point`: listed once, then again
+/// only after a configuration write in this process or after [`RECHECK`], so an idle tick
+/// lists nothing.
+pub(crate) async fn configured(storage: &dyn Storage, mount_point: &str) -> Result<bool, Error> {
+    static SEEN: OnceLock<Mutex<HashMap<String, (u64, bool, Instant)>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    let changes = CHANGES.load(Ordering::SeqCst);
+    let known = seen
+        .lock()
+        .ok()
+        .and_then(|m| m.get(mount_point).copied())
+        .filter(|(c, _, at)| *c == changes && at.elapsed() < RECHECK);
+    if let Some((_, any, _)) = known {
+        return Ok(any);
+    }
+    let any = !names(storage).await?.is_empty();
+    if let Ok(mut m) = seen.lock() {
+        m.insert(mount_point.to_string(), (changes, any, Instant::now()));
+    }
+    Ok(any)
+}
 /// Most configurations a mount holds.
 pub(crate) const MAX_CONFIGS: usize = 32;
 /// Longest `url`.
@@ -164,10 +197,12 @@ pub(crate) async fn save(
     name: &str,
     cfg: &NotificationConfig,
 ) -> Result<(), Error> {
+    CHANGES.fetch_add(1, Ordering::SeqCst);
     Ok(put_json(storage, &format!("{CONFIG_PREFIX}{name}"), cfg).await?)
 }
 
 /// Removes a configuration (what is in the outbox for it is dropped when next tried).
 pub(crate) async fn delete(storage: &dyn Storage, name: &str) -> Result<(), Error> {
+    CHANGES.fetch_add(1, Ordering::SeqCst);
     Ok(storage.delete(&format!("{CONFIG_PREFIX}{name}")).await?)
 }

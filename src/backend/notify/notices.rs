@@ -68,15 +68,20 @@ pub(crate) async fn notices(shared: &Arc<Shared>, storage: &dyn Storage, mount_p
         }
         last.insert(mount_point.to_string(), std::time::Instant::now());
     }
+    match super::config::configured(storage, mount_point).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list the notification webhooks; notices wait");
+            return;
+        }
+    }
     if let Err(e) = scan(shared, storage).await {
         tracing::warn!(error = %e, "could not check keys for notices; tried again later");
     }
 }
 
 async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> {
-    if super::config::names(storage).await?.is_empty() {
-        return Ok(());
-    }
     let now = Utc::now();
     let mut written = 0;
     let mut all = std::pin::pin!(record::digests(storage).await?);

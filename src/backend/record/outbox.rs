@@ -12,6 +12,8 @@
 //! What the entry means for whom, and the delivery state, belong to `notify/`; this file only
 //! knows which history events are notified and how entries are stored.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -22,6 +24,17 @@ use crate::framework::{put_json, Error, Storage};
 
 /// Prefix of outbox entries.
 pub(crate) const OUTBOX_PREFIX: &str = "notify/outbox/";
+/// Prefix of the webhook configurations (`notify/`'s): no entry is written while there is none.
+pub(crate) const NOTIFY_CONFIG_PREFIX: &str = "notify/config/";
+
+/// Counts the outbox writes of this process, so a deliverer that found the outbox empty lists
+/// it again only once something was written since (or after a while: another node may have).
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// The number of outbox writes of this process so far.
+pub(crate) fn writes() -> u64 {
+    WRITES.load(Ordering::SeqCst)
+}
 
 /// History events that are notified (with [`notifies`]'s outcome rule for `usage_checked`).
 pub(crate) const NOTIFIED_EVENTS: &[&str] = &[
@@ -124,7 +137,9 @@ pub(crate) fn recorded_at(path_name: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Writes an outbox entry for each notified event of `events`, numbered from `first_seq`, of
-/// `key` incarnation `incarnation` (call after the history pages, before the record).
+/// `key` incarnation `incarnation` (call after the history pages, before the record). Nothing
+/// is written while no webhook is configured (one listing, only for a write that has a
+/// notified event).
 pub(crate) async fn stage(
     storage: &dyn Storage,
     key: &str,
@@ -132,6 +147,9 @@ pub(crate) async fn stage(
     first_seq: u64,
     events: &[HistoryEvent],
 ) -> Result<(), Error> {
+    if !events.iter().any(notifies) || storage.list(NOTIFY_CONFIG_PREFIX).await?.is_empty() {
+        return Ok(());
+    }
     for (i, event) in events.iter().enumerate() {
         if !notifies(event) {
             continue;
@@ -145,6 +163,7 @@ pub(crate) async fn stage(
 
 /// Stores an entry (new, or its delivery state changed).
 pub(crate) async fn put(storage: &dyn Storage, entry: &OutboxEntry) -> Result<(), Error> {
+    WRITES.fetch_add(1, Ordering::SeqCst);
     Ok(put_json(storage, &entry.path(), entry).await?)
 }
 

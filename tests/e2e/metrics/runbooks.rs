@@ -114,7 +114,7 @@ fn steps(alert: &str, runbook: &str) -> Vec<Step> {
 #[test]
 fn every_runbook_names_a_role_for_each_command_and_the_steps_with_the_rule_off_and_on() {
     let all = runbooks();
-    assert_eq!(all.len(), 9);
+    assert_eq!(all.len(), 10);
     for (alert, runbook) in &all {
         let steps = steps(alert, runbook);
         assert!(!steps.is_empty(), "{alert}: no command: {runbook}");
@@ -158,6 +158,16 @@ async fn prepare(root: &Client, fake: &FakeProvider, alert: &str, key: &str) {
         | "AiKeyDueSoonWithoutAutoRotate"
         | "AiKeysPeriodicWorkStalled"
         | "AiKeysNotScraped" => {}
+        "AiKeysNotificationsFailing" => {
+            // A webhook whose receiver is not there (the discard port).
+            let whsec = format!("whsec_{}", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY");
+            write_ok(
+                root,
+                "ai-keys/notifications/ops",
+                json!({ "url": "http://127.0.0.1:9/hook", "secret": whsec }),
+            )
+            .await;
+        }
         "AiKeyRotationFailed" => {
             let refused = rotate(json!({ "value": secret("unknown-to-the-provider") })).await;
             expect_error(&refused, 400, &["bad_key"], "the failed rotation");
@@ -257,7 +267,8 @@ async fn check_fixed(root: &Client, alert: &str, key: &str, before: u64) {
     }
 }
 
-/// The command with its placeholders filled: the labels, `<key>`, `<provider>`, `<version>`
+/// The command with its placeholders filled: the labels, `<key>`, `<provider>`, `<name>` (the
+/// webhook [`prepare`] configures), `<version>`
 /// (version 1: the one [`prepare`] leaves to a person), and values the
 /// fake provider accepts for `value=...` and `admin_key=...`.
 fn fill(command: &str, fake: &FakeProvider, key: &str) -> String {
@@ -266,7 +277,8 @@ fn fill(command: &str, fake: &FakeProvider, key: &str) -> String {
         .replace("{{ $labels.key }}", key)
         .replace("<key>", key)
         .replace("<provider>", "fake")
-        .replace("<version>", "1");
+        .replace("<version>", "1")
+        .replace("<name>", "ops");
     if c.contains(" value=...") {
         let v = secret("runbook");
         fake.add_key(&v);

@@ -12,9 +12,9 @@ mod event;
 mod notices;
 
 pub(super) use config::{
-    check_events, check_secret, check_url, delete as delete_config,
-    load as load_config, names as config_names, save as save_config, NotificationConfig,
-    MAX_CONFIGS, MAX_KEY_PREFIX_LEN, MAX_SECRET_LEN, MAX_URL_LEN, TYPES,
+    check_events, check_secret, check_url, delete as delete_config, load as load_config,
+    names as config_names, save as save_config, NotificationConfig, MAX_CONFIGS,
+    MAX_KEY_PREFIX_LEN, MAX_SECRET_LEN, MAX_URL_LEN, TYPES,
 };
 pub(super) use deliver::{deliver, pending, stats};
 pub(super) use notices::notices;

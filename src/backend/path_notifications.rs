@@ -75,7 +75,10 @@ async fn write(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
     let existing = notify::load_config(storage, &name).await?;
-    let url = d.get_string("url").filter(|_| d.is_set("url")).map(|u| u.trim().to_string());
+    let url = d
+        .get_string("url")
+        .filter(|_| d.is_set("url"))
+        .map(|u| u.trim().to_string());
     let secret = d.get_string("secret").filter(|_| d.is_set("secret"));
     if let Some(u) = &url {
         notify::check_url(u)?;

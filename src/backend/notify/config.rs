@@ -92,7 +92,10 @@ impl NotificationConfig {
     /// Whether this webhook wants a notification of type `ty` about key `key`.
     pub(crate) fn wants(&self, ty: &str, key: &str) -> bool {
         (self.events.is_empty() || self.events.iter().any(|e| e == ty))
-            && self.key_prefix.as_deref().is_none_or(|p| key.starts_with(p))
+            && self
+                .key_prefix
+                .as_deref()
+                .is_none_or(|p| key.starts_with(p))
     }
 
     /// As reads show it: never the secret.
@@ -140,9 +143,13 @@ pub(crate) fn check_secret(raw: &str) -> Result<(), Error> {
     };
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64)
-        .map_err(|_| bad("must be whsec_ followed by standard base64 (A-Z, a-z, 0-9, +, /, = padding)"))?;
+        .map_err(|_| {
+            bad("must be whsec_ followed by standard base64 (A-Z, a-z, 0-9, +, /, = padding)")
+        })?;
     if !SECRET_BYTES.contains(&bytes.len()) {
-        return Err(bad("must encode 24 to 64 bytes (for example whsec_ and `openssl rand -base64 32`)"));
+        return Err(bad(
+            "must encode 24 to 64 bytes (for example whsec_ and `openssl rand -base64 32`)",
+        ));
     }
     Ok(())
 }

@@ -86,7 +86,11 @@ fn client() -> Option<&'static reqwest::Client> {
 }
 
 /// Why a POST failed, naming neither the URL (it may carry a token) nor any secret.
-async fn post(cfg: &NotificationConfig, headers: &[(&str, String)], body: &[u8]) -> Result<(), String> {
+async fn post(
+    cfg: &NotificationConfig,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Result<(), String> {
     let client = client().ok_or("no HTTP client")?;
     let mut req = client
         .post(&cfg.url)
@@ -148,9 +152,13 @@ async fn deliver_outbox(
             storage.delete(&format!("{OUTBOX_PREFIX}{name}")).await?;
         }
         stats.dropped += over as u64;
-        tracing::error!(dropped = over, "notification outbox over its cap: the oldest entries were dropped");
+        tracing::error!(
+            dropped = over,
+            "notification outbox over its cap: the oldest entries were dropped"
+        );
     }
-    let configs: HashMap<String, NotificationConfig> = config::all(storage).await?.into_iter().collect();
+    let configs: HashMap<String, NotificationConfig> =
+        config::all(storage).await?.into_iter().collect();
     let source = event::source(mount_point);
     let started = Instant::now();
     for name in names.into_iter().take(PER_TICK) {
@@ -179,7 +187,11 @@ async fn deliver_outbox(
                 configs
                     .iter()
                     .filter(|(_, c)| ty.is_some_and(|t| c.wants(t, &entry.key)))
-                    .map(|(n, _)| OutboxTarget { name: n.clone(), attempts: 0, next_attempt: None })
+                    .map(|(n, _)| OutboxTarget {
+                        name: n.clone(),
+                        attempts: 0,
+                        next_attempt: None,
+                    })
                     .collect(),
             );
         }
@@ -215,7 +227,15 @@ async fn deliver_entry(
             entry.key
         ));
     }
-    let body = event::body(&entry.id, source, &entry.key, entry.incarnation, ty, &entry.event, &extra)?;
+    let body = event::body(
+        &entry.id,
+        source,
+        &entry.key,
+        entry.incarnation,
+        ty,
+        &entry.event,
+        &extra,
+    )?;
     let now = Utc::now();
     let mut kept = Vec::new();
     for mut target in entry.targets.take().unwrap_or_default() {
@@ -253,7 +273,10 @@ async fn deliver_entry(
 }
 
 /// The outbox as the metrics show it: entries waiting, and the age of the oldest (seconds).
-pub(crate) async fn pending(storage: &dyn Storage, now: DateTime<Utc>) -> Result<(usize, i64), Error> {
+pub(crate) async fn pending(
+    storage: &dyn Storage,
+    now: DateTime<Utc>,
+) -> Result<(usize, i64), Error> {
     let names = storage.list(OUTBOX_PREFIX).await?;
     let oldest = names
         .iter()

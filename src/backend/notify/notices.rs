@@ -99,22 +99,35 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
             if age.overdue {
                 let day = now.format("%Y-%m-%d").to_string();
                 if sent.overdue.as_deref() != Some(day.as_str()) {
-                    due.push(("overdue".into(), Some(number), format!(
-                        "version {number} is overdue for rotation since {} ({} day(s) old)",
-                        view::time(age.next_rotation_time), age.age_days
-                    )));
+                    due.push((
+                        "overdue".into(),
+                        Some(number),
+                        format!(
+                            "version {number} is overdue for rotation since {} ({} day(s) old)",
+                            view::time(age.next_rotation_time),
+                            age.age_days
+                        ),
+                    ));
                     sent.overdue = Some(day);
                 }
-            } else if age.next_rotation_time - now <= NOTICE_BEFORE && sent.due_soon != Some(created) {
-                due.push(("due_soon".into(), Some(number), format!(
-                    "version {number} is due for rotation at {}",
-                    view::time(age.next_rotation_time)
-                )));
+            } else if age.next_rotation_time - now <= NOTICE_BEFORE
+                && sent.due_soon != Some(created)
+            {
+                due.push((
+                    "due_soon".into(),
+                    Some(number),
+                    format!(
+                        "version {number} is due for rotation at {}",
+                        view::time(age.next_rotation_time)
+                    ),
+                ));
                 sent.due_soon = Some(created);
             }
         }
         for r in key.revocations.iter() {
-            if now - r.requested >= REVOCATION_PENDING_NOTICE && !sent.revocations.contains(&r.version) {
+            if now - r.requested >= REVOCATION_PENDING_NOTICE
+                && !sent.revocations.contains(&r.version)
+            {
                 due.push(("revocation_pending_long".into(), Some(r.version), format!(
                     "the revocation of version {} at provider {:?} is not confirmed since {}; the engine keeps retrying",
                     r.version, r.provider, view::time(r.requested)
@@ -127,7 +140,9 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
         if due.is_empty() {
             continue;
         }
-        let incarnation = record::read(storage, &name).await?.map_or(1, |e| e.log.incarnation);
+        let incarnation = record::read(storage, &name)
+            .await?
+            .map_or(1, |e| e.log.incarnation);
         for (kind, version, detail) in due {
             let marker = match kind.as_str() {
                 "overdue" => sent.overdue.clone().unwrap_or_default(),
@@ -144,7 +159,11 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
                 outcome: None,
                 detail,
             };
-            record::put_outbox(storage, &OutboxEntry::new(&name, incarnation, None, &discriminator, event)).await?;
+            record::put_outbox(
+                storage,
+                &OutboxEntry::new(&name, incarnation, None, &discriminator, event),
+            )
+            .await?;
             written += 1;
         }
         if sent != before {

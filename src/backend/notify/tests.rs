@@ -98,10 +98,18 @@ async fn a_rotation_is_delivered_as_signed_cloudevents_without_key_values() {
     assert_eq!(promoted["data"]["key"], "k");
     assert!(promoted["data"]["actor"].is_object(), "{promoted}");
     let all = serde_json::to_string(&events).unwrap();
-    assert!(!all.contains(NEW) && !all.contains(OLD), "no key value in {all}");
+    assert!(
+        !all.contains(NEW) && !all.contains(OLD),
+        "no key value in {all}"
+    );
     assert!(!all.contains("MfKQ9r8"), "no secret in {all}");
-    assert!(outbox(&h).await.is_empty(), "delivered entries leave the outbox");
-    let stats = crate::backend::notify::stats(h.storage.as_ref()).await.unwrap();
+    assert!(
+        outbox(&h).await.is_empty(),
+        "delivered entries leave the outbox"
+    );
+    let stats = crate::backend::notify::stats(h.storage.as_ref())
+        .await
+        .unwrap();
     assert_eq!((stats.delivered, stats.failures), (3, 0));
 }
 
@@ -120,7 +128,9 @@ async fn a_receiver_that_fails_gets_the_event_later_with_the_same_id() {
     h.tick().await.unwrap();
     assert_eq!(r.got.lock().unwrap().len(), 1, "one attempt, refused");
     assert_eq!(outbox(&h).await.len(), 1, "kept for a retry");
-    let stats = crate::backend::notify::stats(h.storage.as_ref()).await.unwrap();
+    let stats = crate::backend::notify::stats(h.storage.as_ref())
+        .await
+        .unwrap();
     assert_eq!(stats.failures, 1);
     *r.status.lock().unwrap() = StatusCode::OK;
     // The test build's back-off is a second: tick until it is delivered (bounded).
@@ -131,10 +141,16 @@ async fn a_receiver_that_fails_gets_the_event_later_with_the_same_id() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         h.tick().await.unwrap();
     }
-    assert!(outbox(&h).await.is_empty(), "delivered after the receiver recovered");
+    assert!(
+        outbox(&h).await.is_empty(),
+        "delivered after the receiver recovered"
+    );
     let events = r.events();
     assert_eq!(events.len(), 2);
-    assert_eq!(events[0]["id"], events[1]["id"], "a retry carries the same id");
+    assert_eq!(
+        events[0]["id"], events[1]["id"],
+        "a retry carries the same id"
+    );
 }
 
 #[tokio::test]
@@ -149,8 +165,12 @@ async fn webhooks_get_only_their_types_and_keys() {
     )
     .await
     .unwrap();
-    h.write("rotate/team-a", json!({ "value": NEW })).await.unwrap();
-    h.write("rotate/other", json!({ "value": NEW })).await.unwrap();
+    h.write("rotate/team-a", json!({ "value": NEW }))
+        .await
+        .unwrap();
+    h.write("rotate/other", json!({ "value": NEW }))
+        .await
+        .unwrap();
     h.tick().await.unwrap();
     let events = r.events();
     assert_eq!(events.len(), 1, "{events:?}");
@@ -174,11 +194,15 @@ async fn an_outbox_entry_whose_event_was_never_stored_is_dropped_unsent() {
         detail: String::new(),
     };
     let entry = OutboxEntry::new("k", 1, Some(40), "40", event);
-    record::put_outbox(h.storage.as_ref(), &entry).await.unwrap();
+    record::put_outbox(h.storage.as_ref(), &entry)
+        .await
+        .unwrap();
     h.tick().await.unwrap();
     assert!(r.got.lock().unwrap().is_empty(), "nothing sent");
     assert!(outbox(&h).await.is_empty());
-    let stats = crate::backend::notify::stats(h.storage.as_ref()).await.unwrap();
+    let stats = crate::backend::notify::stats(h.storage.as_ref())
+        .await
+        .unwrap();
     assert_eq!(stats.abandoned, 1);
 }
 
@@ -192,9 +216,12 @@ async fn due_and_overdue_keys_are_announced_once() {
     let h = Harness::new().await;
     // The production schedule: 90 days. One overdue, one due in 5 days, one far from due.
     for (name, age) in [("late", 100), ("soon", 85), ("fresh", 1)] {
-        h.create(&format!("keys/{name}"), json!({"value": OLD, "created_time": days_ago(age)}))
-            .await
-            .unwrap();
+        h.create(
+            &format!("keys/{name}"),
+            json!({"value": OLD, "created_time": days_ago(age)}),
+        )
+        .await
+        .unwrap();
     }
     let r = Receiver::start().await;
     subscribe(&h, &r).await;
@@ -204,14 +231,25 @@ async fn due_and_overdue_keys_are_announced_once() {
     let mut seen: Vec<(String, String)> = r
         .events()
         .into_iter()
-        .map(|e| (e["type"].as_str().unwrap().to_string(), e["subject"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_string(),
+                e["subject"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     seen.sort();
     assert_eq!(
         seen,
         [
-            ("io.openbao.ai-keys.key.due_soon".to_string(), "soon".to_string()),
-            ("io.openbao.ai-keys.key.overdue".to_string(), "late".to_string()),
+            (
+                "io.openbao.ai-keys.key.due_soon".to_string(),
+                "soon".to_string()
+            ),
+            (
+                "io.openbao.ai-keys.key.overdue".to_string(),
+                "late".to_string()
+            ),
         ],
         "each once, over three ticks"
     );

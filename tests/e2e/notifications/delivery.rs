@@ -75,7 +75,10 @@ async fn webhooks_get_every_event_signed_through_an_outage_and_a_plugin_kill_wit
         .await;
     assert_eq!(bad.status, 400, "{}", bad.text);
     assert!(bad.text.contains("url must use https"), "{}", bad.text);
-    assert!(!bad.text.contains(&whsec[6..]), "the secret is never repeated");
+    assert!(
+        !bad.text.contains(&whsec[6..]),
+        "the secret is never repeated"
+    );
 
     let shown = ok(
         &client,
@@ -93,9 +96,13 @@ async fn webhooks_get_every_event_signed_through_an_outage_and_a_plugin_kill_wit
     receiver.set_down(true);
     ok(&client, "ai-keys/rotate/nk", json!({ "value": v2 })).await;
     let c = &client;
-    tick_until(&bao, Tick::AsTheHost, "failed deliveries to be counted", DEADLINE, || async move {
-        metric(c, "ai_keys_notification_failures_total").await >= 1.0
-    })
+    tick_until(
+        &bao,
+        Tick::AsTheHost,
+        "failed deliveries to be counted",
+        DEADLINE,
+        || async move { metric(c, "ai_keys_notification_failures_total").await >= 1.0 },
+    )
     .await;
     assert!(metric(&client, "ai_keys_notification_outbox_pending").await >= 3.0);
     assert!(receiver.events().is_empty());
@@ -106,22 +113,33 @@ async fn webhooks_get_every_event_signed_through_an_outage_and_a_plugin_kill_wit
     for &pid in &pids {
         assert!(process::signal(pid, "KILL"), "kill -KILL {pid}");
     }
-    wait_until(&bao, "the plugin processes to die", SHORT_DEADLINE, || async {
-        pids.iter().all(|&p| !process::is_alive(p))
-    })
+    wait_until(
+        &bao,
+        "the plugin processes to die",
+        SHORT_DEADLINE,
+        || async { pids.iter().all(|&p| !process::is_alive(p)) },
+    )
     .await;
 
     // Back up: everything arrives (the next request starts the plugin again).
     receiver.set_down(false);
     let r = &receiver;
-    tick_until(&bao, Tick::AsTheHost, "the waiting events to arrive", DEADLINE, || async move {
-        types_of(&unique(r), 2).len() == 3
-    })
+    tick_until(
+        &bao,
+        Tick::AsTheHost,
+        "the waiting events to arrive",
+        DEADLINE,
+        || async move { types_of(&unique(r), 2).len() == 3 },
+    )
     .await;
     ok(&client, "ai-keys/rotate/nk", json!({ "value": v3 })).await;
-    tick_until(&bao, Tick::AsTheHost, "the next rotation's events", DEADLINE, || async move {
-        types_of(&unique(r), 3).len() == 3
-    })
+    tick_until(
+        &bao,
+        Tick::AsTheHost,
+        "the next rotation's events",
+        DEADLINE,
+        || async move { types_of(&unique(r), 3).len() == 3 },
+    )
     .await;
 
     let events = unique(&receiver);
@@ -143,15 +161,25 @@ async fn webhooks_get_every_event_signed_through_an_outage_and_a_plugin_kill_wit
         assert_eq!(e["subject"], "nk");
         assert_eq!(e["datacontenttype"], "application/json");
         assert_eq!(e["headers"]["webhook-id"], e["id"]);
-        assert!(e["headers"]["webhook-signature"].as_str().unwrap().starts_with("v1,"));
+        assert!(e["headers"]["webhook-signature"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1,"));
     }
     assert!(receiver.rejected().is_empty(), "{:?}", receiver.rejected());
-    assert_eq!(metric(&client, "ai_keys_notification_outbox_pending").await, 0.0);
+    assert_eq!(
+        metric(&client, "ai_keys_notification_outbox_pending").await,
+        0.0
+    );
     assert!(metric(&client, "ai_keys_notifications_delivered_total").await >= 6.0);
 
     // Nothing secret anywhere: deliveries, the plugin's stderr, the audit log.
     let delivered = serde_json::to_string(&receiver.events()).unwrap();
-    let logs = [("deliveries", delivered), ("server log", bao.server_log()), ("audit log", bao.audit_log())];
+    let logs = [
+        ("deliveries", delivered),
+        ("server log", bao.server_log()),
+        ("audit log", bao.audit_log()),
+    ];
     for s in [&v1, &v2, &v3, &whsec, &whsec[6..].to_string()] {
         for (what, text) in &logs {
             assert!(!text.contains(s.as_str()), "a secret in the {what}");

@@ -31,15 +31,14 @@ pub(super) use key::{AutoState, KeyEntry, KeyState, Overrides, Stats};
 pub(super) use locks::{KeyGuard, KeyLocks};
 pub(super) use migrate::{key as migrate_key, run as migrate_all};
 pub(super) use outbox::{
-    committed as outbox_committed, put as put_outbox, recorded_at as outbox_recorded_at,
-    writes as outbox_writes, OutboxEntry, Target as OutboxTarget, NOTIFY_CONFIG_PREFIX,
-    OUTBOX_PREFIX,
+    put as put_outbox, recorded_at as outbox_recorded_at, writes as outbox_writes, OutboxEntry,
+    Target as OutboxTarget, NOTIFY_CONFIG_PREFIX, OUTBOX_PREFIX,
 };
 pub(super) use replays::{forget as forget_replays, Idempotency};
 pub(super) use scan::{digests, digests_checked, keys as scan_keys, names_where};
 pub(super) use store::{
     append_to_deleted_history, key_path, list_names, load, load_existing, load_key, load_shared,
-    read, save, write_final_history, KEYS_PREFIX,
+    outbox_committed, read, save, write_final_history, KEYS_PREFIX,
 };
 
 #[cfg(test)]

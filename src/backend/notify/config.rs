@@ -21,11 +21,14 @@ static CHANGES: AtomicU64 = AtomicU64::new(0);
 /// the configurations: a failover brings their writes).
 const RECHECK: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// What [`configured`] last found for a mount: the writes counted then, the answer, when.
+type Seen = (u64, bool, Instant);
+
 /// Whether any webhook is configured on the mount at `mount_point`: listed once, then again
 /// only after a configuration write in this process or after [`RECHECK`], so an idle tick
 /// lists nothing.
 pub(crate) async fn configured(storage: &dyn Storage, mount_point: &str) -> Result<bool, Error> {
-    static SEEN: OnceLock<Mutex<HashMap<String, (u64, bool, Instant)>>> = OnceLock::new();
+    static SEEN: OnceLock<Mutex<HashMap<String, Seen>>> = OnceLock::new();
     let seen = SEEN.get_or_init(Default::default);
     let changes = CHANGES.load(Ordering::SeqCst);
     let known = seen

@@ -13,16 +13,19 @@ use crate::framework::Storage;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+/// What the receiver got: each request's headers and body.
+type Got = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+
 /// A local webhook receiver: keeps every request (headers, body) and answers `status`.
 struct Receiver {
     url: String,
-    got: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>,
+    got: Got,
     status: Arc<Mutex<StatusCode>>,
 }
 
 impl Receiver {
     async fn start() -> Receiver {
-        let got: Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>> = Default::default();
+        let got: Got = Default::default();
         let status = Arc::new(Mutex::new(StatusCode::NO_CONTENT));
         let (g, s) = (got.clone(), status.clone());
         let app = axum::Router::new().route(

@@ -168,20 +168,18 @@ pub(crate) async fn put(storage: &dyn Storage, entry: &OutboxEntry) -> Result<()
 }
 
 /// Whether the event of an entry is in the key's stored history (the record that points at it
-/// was written), judged as stored: call under the key's lock. Notices (no number) always are.
+/// was written), judged as stored: call under the key's lock, with `live` the live key's
+/// history if it exists (`store::outbox_committed` reads it). Notices (no number) always are.
 /// An event already trimmed from the history (older than what it keeps) counts as stored.
-pub(crate) async fn committed(storage: &dyn Storage, entry: &OutboxEntry) -> Result<bool, Error> {
+pub(crate) async fn committed(
+    storage: &dyn Storage,
+    entry: &OutboxEntry,
+    live: Option<Events>,
+) -> Result<bool, Error> {
     let Some(seq) = entry.seq else {
         return Ok(true);
     };
-    let live = super::store::read(storage, &entry.key).await?;
-    let found = history::find(
-        storage,
-        &entry.key,
-        live.map(|e| e.events()),
-        Some(entry.incarnation),
-    )
-    .await?;
+    let found = history::find(storage, &entry.key, live, Some(entry.incarnation)).await?;
     let Some(found) = found else {
         return Ok(false);
     };

@@ -228,3 +228,13 @@ pub(crate) async fn list_names(storage: &dyn Storage) -> Result<Vec<String>, Err
     names.sort();
     Ok(names)
 }
+
+/// Whether an outbox entry's event was stored (see [`outbox::committed`]). Call under the key's
+/// lock.
+pub(crate) async fn outbox_committed(
+    storage: &dyn Storage,
+    entry: &outbox::OutboxEntry,
+) -> Result<bool, Error> {
+    let live = read(storage, &entry.key).await?.map(|e| e.events());
+    outbox::committed(storage, entry, live).await
+}

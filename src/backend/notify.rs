@@ -9,6 +9,7 @@
 mod config;
 mod deliver;
 mod event;
+mod memo;
 mod notices;
 
 pub(super) use config::{
@@ -17,6 +18,7 @@ pub(super) use config::{
     MAX_KEY_PREFIX_LEN, MAX_SECRET_LEN, MAX_URL_LEN, TYPES,
 };
 pub(super) use deliver::{deliver, pending, stats};
+pub(super) use memo::Memo;
 pub(super) use notices::notices;
 
 #[cfg(test)]

@@ -1,14 +1,12 @@
 //! `notifications/<name>`: where events are delivered (`url`), how they are signed (`secret`,
 //! write-only), which ones (`events`, `key_prefix`). Stored at `notify/config/<name>`.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::time::Instant;
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use super::memo::Memo;
 use crate::framework::{get_json, put_json, Error, Storage};
 use crate::rotation::SecretValue;
 
@@ -17,34 +15,20 @@ pub(crate) const CONFIG_PREFIX: &str = crate::backend::record::NOTIFY_CONFIG_PRE
 
 /// Counts the configuration writes of this process (see [`configured`]).
 static CHANGES: AtomicU64 = AtomicU64::new(0);
-/// How long a mount's "is any webhook configured" answer is trusted (another node may change
-/// the configurations: a failover brings their writes).
-const RECHECK: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// What [`configured`] last found for a mount: the writes counted then, the answer, when.
-type Seen = (u64, bool, Instant);
-
-/// Whether any webhook is configured on the mount at `mount_point`: listed once, then again
-/// only after a configuration write in this process or after [`RECHECK`], so an idle tick
+/// Whether any webhook is configured on the mount: listed once, then again only after a
+/// configuration write in this process or after a while ([`super::memo`]), so an idle tick
 /// lists nothing.
-pub(crate) async fn configured(storage: &dyn Storage, mount_point: &str) -> Result<bool, Error> {
-    static SEEN: OnceLock<Mutex<HashMap<String, Seen>>> = OnceLock::new();
-    let seen = SEEN.get_or_init(Default::default);
+pub(crate) async fn configured(storage: &dyn Storage, memo: &Memo) -> Result<bool, Error> {
     let changes = CHANGES.load(Ordering::SeqCst);
-    let known = seen
-        .lock()
-        .ok()
-        .and_then(|m| m.get(mount_point).copied())
-        .filter(|(c, _, at)| *c == changes && at.elapsed() < RECHECK);
-    if let Some((_, any, _)) = known {
+    if let Some(any) = memo.configured(changes) {
         return Ok(any);
     }
     let any = !names(storage).await?.is_empty();
-    if let Ok(mut m) = seen.lock() {
-        m.insert(mount_point.to_string(), (changes, any, Instant::now()));
-    }
+    memo.set_configured(changes, any);
     Ok(any)
 }
+
 /// Most configurations a mount holds.
 pub(crate) const MAX_CONFIGS: usize = 32;
 /// Longest `url`.

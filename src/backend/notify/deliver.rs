@@ -8,7 +8,7 @@
 //! restart and a failover; the metrics read them with the outbox's size and oldest entry.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use super::config::{self, NotificationConfig};
 use super::event::{self, Extra};
+use super::memo::Memo;
 use crate::backend::policy::Config;
 use crate::backend::record::{self, OutboxEntry, OutboxTarget, OUTBOX_PREFIX};
 use crate::backend::shared::Shared;
@@ -32,8 +33,6 @@ const BUDGET: Duration = Duration::from_secs(15);
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(5);
 /// Failed attempts after which a delivery is given up (about a day with the release back-off).
 pub(crate) const MAX_ATTEMPTS: u32 = 24;
-/// How long an outbox found empty stays trusted empty without a write in this process.
-const RECHECK: Duration = Duration::from_secs(600);
 /// Where the counters are kept.
 const STATS_PATH: &str = "notify/stats";
 
@@ -109,8 +108,13 @@ async fn post(
 }
 
 /// Delivers what is due in the outbox (active node only: the tick's caller checks).
-pub(crate) async fn deliver(shared: &Arc<Shared>, storage: &dyn Storage, mount_point: &str) {
-    if let Err(e) = deliver_outbox(shared, storage, mount_point).await {
+pub(crate) async fn deliver(
+    shared: &Arc<Shared>,
+    storage: &dyn Storage,
+    mount_point: &str,
+    memo: &Memo,
+) {
+    if let Err(e) = deliver_outbox(shared, storage, mount_point, memo).await {
         tracing::warn!(error = %e, "notification delivery stopped early; the outbox is kept for the next tick");
     }
 }
@@ -119,30 +123,20 @@ async fn deliver_outbox(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
     mount_point: &str,
+    memo: &Memo,
 ) -> Result<(), Error> {
     // An outbox found empty is listed again once this process wrote to it, or after a while
     // (another node may have, before a failover): an idle tick lists nothing.
-    static EMPTY: OnceLock<Mutex<HashMap<String, (u64, Instant)>>> = OnceLock::new();
-    let empty = EMPTY.get_or_init(Default::default);
     let writes = record::outbox_writes();
-    let known_empty = empty
-        .lock()
-        .ok()
-        .and_then(|m| m.get(mount_point).copied())
-        .is_some_and(|(w, at)| w == writes && at.elapsed() < RECHECK);
-    if known_empty {
+    if memo.outbox_known_empty(writes) {
         return Ok(());
     }
     let mut names = storage.list(OUTBOX_PREFIX).await?;
     if names.is_empty() {
-        if let Ok(mut m) = empty.lock() {
-            m.insert(mount_point.to_string(), (writes, Instant::now()));
-        }
+        memo.set_outbox_empty(Some(writes));
         return Ok(());
     }
-    if let Ok(mut m) = empty.lock() {
-        m.remove(mount_point);
-    }
+    memo.set_outbox_empty(None);
     names.sort();
     let before = stats(storage).await?;
     let mut stats = before;

@@ -1,19 +1,19 @@
 //! The tick's own notices, about what no history event says: a key due within
 //! [`NOTICE_BEFORE`] (once per version), overdue (once a day at most), a revocation at the
 //! provider pending longer than [`REVOCATION_PENDING_NOTICE`] (once per version). Only while
-//! some webhook is configured, at most every [`EVERY`] per mount and process, from the key
+//! some webhook is configured, at most every [`EVERY`] per mount, from the key
 //! digests (no record read unless a notice is due). What was sent is remembered per key in
 //! `notify/notices/<key>`, written after the outbox entry: a crash in between sends a notice
 //! twice, with the same id.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::memo::Memo;
 use crate::backend::policy;
 use crate::backend::record::{self, Actor, HistoryEvent, OutboxEntry};
 use crate::backend::shared::Shared;
@@ -48,33 +48,18 @@ struct Sent {
     revocations: Vec<u32>,
 }
 
-fn last_scans() -> &'static Mutex<HashMap<String, std::time::Instant>> {
-    static LAST: std::sync::OnceLock<Mutex<HashMap<String, std::time::Instant>>> =
-        std::sync::OnceLock::new();
-    LAST.get_or_init(Default::default)
-}
-
 /// Writes the notices due now to the outbox (active node only: the tick's caller checks).
-pub(crate) async fn notices(shared: &Arc<Shared>, storage: &dyn Storage, mount_point: &str) {
-    {
-        let Ok(mut last) = last_scans().lock() else {
-            return;
-        };
-        if last
-            .get(mount_point)
-            .is_some_and(|t| t.elapsed() < EVERY && !EVERY.is_zero())
-        {
-            return;
-        }
-        last.insert(mount_point.to_string(), std::time::Instant::now());
-    }
-    match super::config::configured(storage, mount_point).await {
+pub(crate) async fn notices(shared: &Arc<Shared>, storage: &dyn Storage, memo: &Memo) {
+    match super::config::configured(storage, memo).await {
         Ok(true) => {}
         Ok(false) => return,
         Err(e) => {
             tracing::warn!(error = %e, "could not list the notification webhooks; notices wait");
             return;
         }
+    }
+    if !memo.notices_due(EVERY) {
+        return;
     }
     if let Err(e) = scan(shared, storage).await {
         tracing::warn!(error = %e, "could not check keys for notices; tried again later");

@@ -92,8 +92,14 @@ pub(crate) async fn tick(
     })
     .await;
     // Notifications after the keys' work, within their own budget: never in a key's way.
-    notify::notices(&shared, req.storage.as_ref(), &req.mount_point).await;
-    notify::deliver(&shared, req.storage.as_ref(), &req.mount_point).await;
+    notify::notices(&shared, req.storage.as_ref(), &state.notify).await;
+    notify::deliver(
+        &shared,
+        req.storage.as_ref(),
+        &req.mount_point,
+        &state.notify,
+    )
+    .await;
     // A tick over many keys (the first of a process works on all of them) leaves freed memory.
     if total >= RELEASE_AFTER_KEYS {
         crate::framework::release_freed_memory();

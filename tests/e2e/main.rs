@@ -31,7 +31,7 @@
 //! | alert rules (deploy/prometheus) | `metrics::alerting` |
 //! | alert runbooks: every command as its role, two-person rule off and on | `metrics::runbooks` |
 //! | `report` | `reports::compliance` |
-//! | `notifications/`: signed CloudEvents, outbox through outages and kills | `notifications::delivery` |
+//! | `notifications/`: signed CloudEvents, outbox through outages and kills; failover | `notifications::delivery`, `notifications::failover` |
 //! | revocation at the provider: grace end, recovery, expiry | `revocation` |
 //! | where a key lives (`origin`), revocations only there; what keeps a provider from deletion | `revocation::origin`, `decommission` |
 //! | bad input: statuses, messages, bounds, typos | `input_validation` |

@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::support::checks::repo_root;
 
 mod delivery;
+mod failover;
 
 /// A signing secret as a user makes one (`whsec_` and base64 of 32 random bytes).
 pub(crate) fn signing_secret() -> String {

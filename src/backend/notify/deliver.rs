@@ -75,6 +75,10 @@ fn client() -> Option<&'static reqwest::Client> {
             reqwest::Client::builder()
                 // A redirect would send the signed event where the answer points.
                 .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!(
+                    "vault-plugin-secrets-ai-keys/",
+                    env!("CARGO_PKG_VERSION")
+                ))
                 .timeout(TIMEOUT)
                 .connect_timeout(TIMEOUT)
                 .build()

@@ -143,8 +143,8 @@ const LIST_DESCRIPTION: &str = "Lists the names of every notification webhook.";
 const SYNOPSIS: &str = "Deliver events a person should hear about to a webhook.";
 const DESCRIPTION: &str = "\
 Each event (a rotation staged, tested, promoted or failed; a revocation confirmed, left to a \
-person or pending too long; a current key rejected by its provider or exposed; a key due soon or \
-overdue; a grace window extended or at max_grace) is delivered at least once to every webhook \
+person or pending too long; a current key rejected by its provider or exposed; a key due soon, \
+overdue or expiring at its provider; a grace window extended or at max_grace) is delivered at least once to every webhook \
 whose events and key_prefix match, from a durable outbox on the active node, as a CloudEvents 1.0 \
 JSON event (content-type application/cloudevents+json) signed with the Standard Webhooks headers \
 webhook-id, webhook-timestamp and webhook-signature (HMAC-SHA256 with the secret). The same \

@@ -1,8 +1,9 @@
 //! The tick's own notices, about what no history event says: a key due within
 //! [`NOTICE_BEFORE`] (once per version), overdue (once a day at most), a revocation at the
-//! provider pending longer than [`REVOCATION_PENDING_NOTICE`] (once per version). Only while
-//! some webhook is configured, at most every [`EVERY`] per mount, from the key
-//! digests (no record read unless a notice is due). What was sent is remembered per key in
+//! provider pending longer than [`REVOCATION_PENDING_NOTICE`] (once per version), a live
+//! version whose key expires at its provider within [`PROVIDER_EXPIRY_NOTICE`] (once per
+//! version). Only while some webhook is configured, at most every [`EVERY`] per mount (a scan
+//! of every record). What was sent is remembered per key in
 //! `notify/notices/<key>`, written after the outbox entry: a crash in between sends a notice
 //! twice, with the same id.
 
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::memo::Memo;
 use crate::backend::policy;
-use crate::backend::record::{self, Actor, HistoryEvent, OutboxEntry};
+use crate::backend::record::{self, Actor, HistoryEvent, KeyDigest, OutboxEntry};
 use crate::backend::shared::Shared;
 use crate::backend::view;
 use crate::framework::{get_json, put_json, Error, Storage};
@@ -24,11 +25,13 @@ use crate::framework::{get_json, put_json, Error, Storage};
 pub(crate) const NOTICE_BEFORE: TimeDelta = TimeDelta::days(7);
 /// How long a revocation at the provider may stay unconfirmed before a person hears of it.
 pub(crate) const REVOCATION_PENDING_NOTICE: TimeDelta = TimeDelta::hours(1);
+/// How long before a live version's provider expiry (`provider_expires_time`) it is announced.
+pub(crate) const PROVIDER_EXPIRY_NOTICE: TimeDelta = TimeDelta::days(14);
 /// Most notices written per scan (the rest wait for the next).
 const MAX_PER_SCAN: usize = 100;
-/// Time between two scans of one mount (test builds: every tick).
+/// Time between two scans of one mount (each reads every record; test builds: every tick).
 #[cfg(not(feature = "test-hooks"))]
-const EVERY: Duration = Duration::from_secs(600);
+const EVERY: Duration = Duration::from_secs(3600);
 #[cfg(feature = "test-hooks")]
 const EVERY: Duration = Duration::ZERO;
 
@@ -46,6 +49,9 @@ struct Sent {
     /// Versions whose long-pending revocation was announced (the newest few).
     #[serde(default)]
     revocations: Vec<u32>,
+    /// Versions whose provider expiry was announced (the newest few).
+    #[serde(default)]
+    expiry: Vec<u32>,
 }
 
 /// Writes the notices due now to the outbox (active node only: the tick's caller checks).
@@ -69,11 +75,13 @@ pub(crate) async fn notices(shared: &Arc<Shared>, storage: &dyn Storage, memo: &
 async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> {
     let now = Utc::now();
     let mut written = 0;
-    let mut all = std::pin::pin!(record::digests(storage).await?);
-    while let Some((name, key)) = all.try_next().await? {
+    let mut all = std::pin::pin!(record::scan_keys(storage).await?);
+    while let Some(state) = all.try_next().await? {
         if written >= MAX_PER_SCAN {
             break;
         }
+        let name = state.name.clone();
+        let key = KeyDigest::of(&state);
         let mut due: Vec<(String, Option<u32>, String)> = Vec::new();
         let path = format!("{MARKERS}{name}");
         let mut sent: Sent = get_json(storage, &path).await?.unwrap_or_default();
@@ -120,6 +128,30 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
                 sent.revocations.push(r.version);
                 let len = sent.revocations.len();
                 sent.revocations.drain(..len.saturating_sub(10));
+            }
+        }
+        // Live versions whose key dies at its provider soon (the provider's own expiry).
+        for v in state.versions.versions.values() {
+            let Some(expires) = v.provider_expires_time else {
+                continue;
+            };
+            if v.state.keeps_value()
+                && expires - now <= PROVIDER_EXPIRY_NOTICE
+                && !sent.expiry.contains(&v.number)
+            {
+                due.push((
+                    "provider_expiry_near".into(),
+                    Some(v.number),
+                    format!(
+                        "version {} ({}) expires at its provider at {}",
+                        v.number,
+                        v.state.as_str(),
+                        view::time(expires)
+                    ),
+                ));
+                sent.expiry.push(v.number);
+                let len = sent.expiry.len();
+                sent.expiry.drain(..len.saturating_sub(10));
             }
         }
         if due.is_empty() {

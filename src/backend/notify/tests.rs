@@ -257,3 +257,35 @@ async fn due_and_overdue_keys_are_announced_once() {
         "each once, over three ticks"
     );
 }
+
+#[tokio::test]
+async fn a_key_expiring_at_its_provider_soon_is_announced_once() {
+    let h = with_key().await;
+    // What a provider expiry update leaves on the record: the version dies there in 3 days.
+    let raw = h.storage.get("keys/k").await.unwrap().unwrap();
+    let mut record: Value = serde_json::from_slice(&raw).unwrap();
+    let soon = (chrono::Utc::now() + chrono::Duration::days(3))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    record["key"]["versions"]["versions"]["1"]["provider_expires_time"] = json!(soon);
+    h.storage
+        .put("keys/k", serde_json::to_vec(&record).unwrap())
+        .await
+        .unwrap();
+    h.invalidate("keys/k").await;
+    let r = Receiver::start().await;
+    subscribe(&h, &r).await;
+    for _ in 0..3 {
+        h.tick().await.unwrap();
+    }
+    let expiring: Vec<Value> = r
+        .events()
+        .into_iter()
+        .filter(|e| e["type"] == "io.openbao.ai-keys.key.provider_expiry_near")
+        .collect();
+    assert_eq!(expiring.len(), 1, "once over three ticks: {expiring:?}");
+    assert_eq!(expiring[0]["data"]["version"], 1);
+    assert!(expiring[0]["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("expires at its provider"));
+}

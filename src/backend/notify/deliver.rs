@@ -1,4 +1,5 @@
-//! Delivery of the outbox, on the active node's tick: oldest entries first, each to every
+//! Delivery of the outbox, on the active node's tick: oldest entries first (from a random one when
+//! more wait than a tick reads), each to every
 //! webhook that wants it, at most [`PER_TICK`] entries and [`BUDGET`] per tick, each POST
 //! bounded by [`TIMEOUT`]. A failed delivery is retried with exponential back-off
 //! ([`backoff`]) and given up after [`MAX_ATTEMPTS`] (counted as dropped); past [`MAX_OUTBOX`]
@@ -27,6 +28,8 @@ use crate::framework::{get_json, put_json, Error, Storage};
 pub(crate) const MAX_OUTBOX: usize = 1000;
 /// Entries tried per tick.
 const PER_TICK: usize = 50;
+/// Entries read per tick (those waiting out a back-off cost a read, no attempt).
+const READS_PER_TICK: usize = 200;
 /// Time a tick spends delivering at most.
 const BUDGET: Duration = Duration::from_secs(15);
 /// One POST's timeout (connection included).
@@ -159,8 +162,15 @@ async fn deliver_outbox(
         config::all(storage).await?.into_iter().collect();
     let source = event::source(mount_point);
     let started = Instant::now();
-    for name in names.into_iter().take(PER_TICK) {
-        if started.elapsed() >= BUDGET {
+    // More than a tick reads: start at a random entry (then on in order, wrapping), so entries
+    // waiting out a back-off at the head never keep later ones from being tried.
+    if names.len() > READS_PER_TICK {
+        let start = rand::random_range(0..names.len());
+        names.rotate_left(start);
+    }
+    let mut attempted = 0;
+    for name in names.into_iter().take(READS_PER_TICK) {
+        if started.elapsed() >= BUDGET || attempted >= PER_TICK {
             break;
         }
         let path = format!("{OUTBOX_PREFIX}{name}");
@@ -193,7 +203,7 @@ async fn deliver_outbox(
                     .collect(),
             );
         }
-        deliver_entry(storage, &configs, &source, &mut entry, &mut stats).await?;
+        attempted += deliver_entry(storage, &configs, &source, &mut entry, &mut stats).await?;
         if entry.targets.as_ref().is_none_or(Vec::is_empty) {
             storage.delete(&path).await?;
         } else if entry != original {
@@ -206,35 +216,44 @@ async fn deliver_outbox(
     Ok(())
 }
 
-/// Tries each due target of one entry once.
+/// Tries each due target of one entry once; whether it tried any (0 or 1).
 async fn deliver_entry(
     storage: &dyn Storage,
     configs: &HashMap<String, NotificationConfig>,
     source: &str,
     entry: &mut OutboxEntry,
     stats: &mut Stats,
-) -> Result<(), Error> {
+) -> Result<usize, Error> {
     let Some(ty) = event::type_of(&entry.event) else {
         entry.targets = Some(Vec::new());
-        return Ok(());
+        return Ok(0);
     };
+    let now = Utc::now();
+    let due = entry
+        .targets
+        .iter()
+        .flatten()
+        .any(|t| configs.contains_key(&t.name) && t.next_attempt.is_none_or(|at| at <= now));
     let mut extra = Extra::default();
-    if ty == "rotation.tested" && Config::load(storage).await?.require_separate_approver {
+    if due && ty == "rotation.tested" && Config::load(storage).await?.require_separate_approver {
         extra.approval = Some(format!(
             "an entity other than the one that staged the version, with update on promote/{}",
             entry.key
         ));
     }
-    let body = event::body(
-        &entry.id,
-        source,
-        &entry.key,
-        entry.incarnation,
-        ty,
-        &entry.event,
-        &extra,
-    )?;
-    let now = Utc::now();
+    let body = if due {
+        event::body(
+            &entry.id,
+            source,
+            &entry.key,
+            entry.incarnation,
+            ty,
+            &entry.event,
+            &extra,
+        )?
+    } else {
+        Vec::new()
+    };
     let mut kept = Vec::new();
     for mut target in entry.targets.take().unwrap_or_default() {
         // A configuration deleted since: nobody wants it any more.
@@ -267,7 +286,7 @@ async fn deliver_entry(
         }
     }
     entry.targets = Some(kept);
-    Ok(())
+    Ok(usize::from(due))
 }
 
 /// The outbox as the metrics show it: entries waiting, and the age of the oldest (seconds).

@@ -289,3 +289,31 @@ async fn a_key_expiring_at_its_provider_soon_is_announced_once() {
         .unwrap()
         .contains("expires at its provider"));
 }
+
+#[tokio::test]
+async fn a_tested_version_under_the_two_person_rule_says_who_may_approve() {
+    let h = with_key().await;
+    h.write("config", json!({"require_separate_approver": true}))
+        .await
+        .unwrap();
+    let r = Receiver::start().await;
+    h.create(
+        "notifications/ops",
+        json!({"url": r.url, "secret": SECRET, "events": ["rotation.tested"]}),
+    )
+    .await
+    .unwrap();
+    h.write("stage/k", json!({ "value": NEW })).await.unwrap();
+    h.write("test/k", json!({})).await.unwrap();
+    h.tick().await.unwrap();
+    let events = r.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let approval = &events[0]["data"]["awaiting_approval"]["may_approve"];
+    assert!(
+        approval
+            .as_str()
+            .unwrap()
+            .contains("other than the one that staged"),
+        "{approval}"
+    );
+}

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::policy::{
-    self, load_schedule, Config, Schedule, DEFAULT_MAX_GRACE, DEFAULT_USAGE_QUIET_PERIOD,
-    MAX_GRACE_HELP, SCHEDULES_PREFIX, USAGE_QUIET_PERIOD_HELP,
+    self, load_schedule, Config, Schedule, DEFAULT_MAX_GRACE, DEFAULT_NOTICE_BEFORE,
+    DEFAULT_USAGE_QUIET_PERIOD, MAX_GRACE_HELP, NOTICE_BEFORE_HELP, SCHEDULES_PREFIX,
+    USAGE_QUIET_PERIOD_HELP,
 };
 use super::record;
 use super::shared::{bind, Shared};
@@ -45,6 +46,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 USAGE_QUIET_PERIOD_HELP,
             ))
             .field(Field::new("max_grace", FieldType::Duration, MAX_GRACE_HELP))
+            .field(Field::new("notice_before", FieldType::Duration, NOTICE_BEFORE_HELP).max(366 * 86_400))
             .operation(Operation::Create, "Create a schedule.", bind(shared, write))
             .operation(Operation::Update, "Update a schedule.", bind(shared, write))
             .operation(Operation::Read, "Read a schedule.", bind(shared, read))
@@ -82,12 +84,14 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let creating = existing.is_none();
     let usage_quiet_period = given(&d, "usage_quiet_period");
     let max_grace = given(&d, "max_grace");
+    let notice_before = given(&d, "notice_before");
     let mut schedule = match existing {
         Some(mut s) => {
             s.grace_period = grace_period.unwrap_or(s.grace_period);
             s.rotation_window = rotation_window.unwrap_or(s.rotation_window);
             s.usage_quiet_period = usage_quiet_period.unwrap_or(s.usage_quiet_period);
             s.max_grace = max_grace.unwrap_or(s.max_grace);
+            s.notice_before = notice_before.unwrap_or(s.notice_before);
             s
         }
         None => Schedule {
@@ -98,6 +102,7 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             rotation_schedule: None,
             usage_quiet_period: usage_quiet_period.unwrap_or(DEFAULT_USAGE_QUIET_PERIOD),
             max_grace: max_grace.unwrap_or(DEFAULT_MAX_GRACE),
+            notice_before: notice_before.unwrap_or(DEFAULT_NOTICE_BEFORE),
         },
     };
     policy::apply_to_schedule(&mut schedule, &cadence, creating)?;

@@ -20,6 +20,6 @@ pub(super) use cron_settings::{
 pub(super) use periods::{periods, periods_of, Periods};
 pub(super) use schedule::{
     load as load_schedule, require as require_schedule, seed as seed_schedules, Schedule,
-    ScheduleCache, DEFAULT_MAX_GRACE, DEFAULT_USAGE_QUIET_PERIOD, MAX_GRACE_HELP, SCHEDULES_PREFIX,
-    USAGE_QUIET_PERIOD_HELP,
+    ScheduleCache, DEFAULT_MAX_GRACE, DEFAULT_NOTICE_BEFORE, DEFAULT_USAGE_QUIET_PERIOD,
+    MAX_GRACE_HELP, NOTICE_BEFORE_HELP, SCHEDULES_PREFIX, USAGE_QUIET_PERIOD_HELP,
 };

@@ -1,5 +1,5 @@
-//! The tick's own notices, about what no history event says: a key due within
-//! [`NOTICE_BEFORE`] (once per version), overdue (once a day at most), a revocation at the
+//! The tick's own notices, about what no history event says: a key due within its schedule's
+//! `notice_before` (once per version), overdue (once a day at most), a revocation at the
 //! provider pending longer than [`REVOCATION_PENDING_NOTICE`] (once per version), a live
 //! version whose key expires at its provider within [`PROVIDER_EXPIRY_NOTICE`] (once per
 //! version). Only while some webhook is configured, at most every [`EVERY`] per mount (a scan
@@ -21,8 +21,6 @@ use crate::backend::shared::Shared;
 use crate::backend::view;
 use crate::framework::{get_json, put_json, Error, Storage};
 
-/// How long before its due time a key is announced.
-pub(crate) const NOTICE_BEFORE: TimeDelta = TimeDelta::days(7);
 /// How long a revocation at the provider may stay unconfirmed before a person hears of it.
 pub(crate) const REVOCATION_PENDING_NOTICE: TimeDelta = TimeDelta::hours(1);
 /// How long before a live version's provider expiry (`provider_expires_time`) it is announced.
@@ -89,6 +87,11 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
         if let Some((number, created)) = key.current {
             let periods = policy::periods_of(&shared.schedules, storage, &key.overrides()).await?;
             let age = periods.age_of(number, created, now);
+            let notice_before = shared
+                .schedules
+                .get(storage, &key.schedule)
+                .await?
+                .map_or(policy::DEFAULT_NOTICE_BEFORE, |s| s.notice_before);
             if age.overdue {
                 let day = now.format("%Y-%m-%d").to_string();
                 if sent.overdue.as_deref() != Some(day.as_str()) {
@@ -103,7 +106,8 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
                     ));
                     sent.overdue = Some(day);
                 }
-            } else if age.next_rotation_time - now <= NOTICE_BEFORE
+            } else if notice_before > 0
+                && age.next_rotation_time - now <= TimeDelta::seconds(notice_before)
                 && sent.due_soon != Some(created)
             {
                 due.push((

@@ -317,3 +317,40 @@ async fn a_tested_version_under_the_two_person_rule_says_who_may_approve() {
         "{approval}"
     );
 }
+
+#[tokio::test]
+async fn each_schedule_sets_how_early_a_due_key_is_announced() {
+    let h = Harness::new().await;
+    for (schedule, notice) in [("wide", "20d"), ("quiet", "0s")] {
+        h.create(
+            &format!("schedules/{schedule}"),
+            json!({"rotation_period": "90d", "grace_period": "1d", "notice_before": notice}),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(h.read("schedules/wide").await["notice_before"], 20 * 86_400);
+    assert_eq!(
+        h.read("schedules/production").await["notice_before"],
+        7 * 86_400
+    );
+    // Due in 15 days on `wide` (announced), in 5 days on `quiet` (never announced).
+    for (name, schedule, age) in [("early", "wide", 75), ("silent", "quiet", 85)] {
+        h.create(
+            &format!("keys/{name}"),
+            json!({"value": OLD, "schedule": schedule, "created_time": days_ago(age)}),
+        )
+        .await
+        .unwrap();
+    }
+    let r = Receiver::start().await;
+    subscribe(&h, &r).await;
+    h.tick().await.unwrap();
+    let subjects: Vec<String> = r
+        .events()
+        .into_iter()
+        .filter(|e| e["type"] == "io.openbao.ai-keys.key.due_soon")
+        .map(|e| e["subject"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(subjects, ["early"]);
+}

@@ -345,6 +345,7 @@ async fn storage_changed_underneath_is_seen_after_invalidate_key() {
             rotation_schedule: None,
             usage_quiet_period: 3_600,
             max_grace: 7 * 86_400,
+            notice_before: 7 * 86_400,
         },
     )
     .await

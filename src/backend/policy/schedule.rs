@@ -32,6 +32,9 @@ pub(crate) struct Schedule {
     /// Grace windows are never extended past their planned end plus this.
     #[serde(default = "default_max_grace")]
     pub max_grace: i64,
+    /// How long before a key is due its webhooks hear of it (`key.due_soon`, `notify/`).
+    #[serde(default = "default_notice_before")]
+    pub notice_before: i64,
 }
 
 /// Default `usage_quiet_period`: one hour.
@@ -47,6 +50,16 @@ fn default_max_grace() -> i64 {
     DEFAULT_MAX_GRACE
 }
 
+/// Default `notice_before`: seven days before a key is due.
+pub(crate) const DEFAULT_NOTICE_BEFORE: i64 = 7 * DAY;
+
+fn default_notice_before() -> i64 {
+    DEFAULT_NOTICE_BEFORE
+}
+
+/// Help of the schedules' `notice_before`.
+pub(crate) const NOTICE_BEFORE_HELP: &str = "How long before a key of this schedule is due its notification webhooks receive key.due_soon (once per version; 0 turns it off). Default 7d.";
+
 impl Schedule {
     /// What `schedules/` reads show.
     pub(crate) fn to_json(&self, name: &str) -> serde_json::Value {
@@ -58,6 +71,7 @@ impl Schedule {
             "rotation_schedule": "",
             "usage_quiet_period": self.usage_quiet_period,
             "max_grace": self.max_grace,
+            "notice_before": self.notice_before,
         });
         if let Some(expr) = &self.rotation_schedule {
             out["rotation_schedule"] = json!(expr);
@@ -90,6 +104,7 @@ fn built_in(days: i64, grace_hours: i64) -> Schedule {
         rotation_schedule: None,
         usage_quiet_period: DEFAULT_USAGE_QUIET_PERIOD,
         max_grace: DEFAULT_MAX_GRACE,
+        notice_before: DEFAULT_NOTICE_BEFORE,
     }
 }
 

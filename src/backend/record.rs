@@ -48,6 +48,8 @@ pub(super) use history::KEPT_INCARNATIONS;
 #[cfg(test)]
 pub(super) use key::RETIRED_KEEP;
 #[cfg(test)]
+pub(super) use outbox::NOTIFIED_EVENTS;
+#[cfg(test)]
 pub(super) use replays::KEEP as REPLAYS_KEPT;
 
 #[cfg(test)]

@@ -354,3 +354,52 @@ async fn each_schedule_sets_how_early_a_due_key_is_announced() {
         .collect();
     assert_eq!(subjects, ["early"]);
 }
+
+/// Every history event the outbox keeps has a notification type, every type a webhook may ask
+/// for has a cause (history events named by other parts before they exist included), and
+/// nothing else is notified.
+#[test]
+fn every_notified_event_has_a_type_and_every_type_a_cause() {
+    use super::config::TYPES;
+    use super::event::type_of;
+    let event = |kind: &str, outcome: Option<&str>| HistoryEvent {
+        time: chrono::Utc::now(),
+        event: kind.into(),
+        version: Some(1),
+        actor: Actor::Scheduler,
+        request_id: None,
+        outcome: outcome.map(str::to_string),
+        detail: String::new(),
+    };
+    let notices = [
+        "revocation_pending_long",
+        "due_soon",
+        "overdue",
+        "provider_expiry_near",
+    ];
+    let mut caused = std::collections::BTreeSet::new();
+    for kind in record::NOTIFIED_EVENTS.iter().chain(notices.iter()) {
+        let outcome = (*kind == "usage_checked").then_some("max_grace");
+        let ty = type_of(&event(kind, outcome)).unwrap_or_else(|| panic!("{kind} has no type"));
+        assert!(
+            TYPES.contains(&ty),
+            "{ty} is not a type webhooks may ask for"
+        );
+        caused.insert(ty);
+    }
+    assert_eq!(
+        caused.len(),
+        TYPES.len(),
+        "a type nothing causes: {caused:?}"
+    );
+    for kind in [
+        "created",
+        "updated",
+        "deleted",
+        "expired",
+        "rolled_back",
+        "usage_checked",
+    ] {
+        assert_eq!(type_of(&event(kind, None)), None, "{kind} is not notified");
+    }
+}

@@ -25,6 +25,8 @@ use crate::framework::{get_json, put_json, Error, Storage};
 pub(crate) const REVOCATION_PENDING_NOTICE: TimeDelta = TimeDelta::hours(1);
 /// How long before a live version's provider expiry (`provider_expires_time`) it is announced.
 pub(crate) const PROVIDER_EXPIRY_NOTICE: TimeDelta = TimeDelta::days(14);
+/// Time a scan spends at most (the keys after wait for the next scan).
+const SCAN_BUDGET: Duration = Duration::from_secs(15);
 /// Most notices written per scan (the rest wait for the next).
 const MAX_PER_SCAN: usize = 100;
 /// Time between two scans of one mount (each reads every record; test builds: every tick).
@@ -73,9 +75,10 @@ pub(crate) async fn notices(shared: &Arc<Shared>, storage: &dyn Storage, memo: &
 async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> {
     let now = Utc::now();
     let mut written = 0;
+    let started = std::time::Instant::now();
     let mut all = std::pin::pin!(record::scan_keys(storage).await?);
     while let Some(state) = all.try_next().await? {
-        if written >= MAX_PER_SCAN {
+        if written >= MAX_PER_SCAN || started.elapsed() >= SCAN_BUDGET {
             break;
         }
         let name = state.name.clone();

@@ -11,20 +11,22 @@ use crate::backend::record::{self, Actor, HistoryEvent, OutboxEntry, OUTBOX_PREF
 use crate::backend::testing::{with_key, Harness, NEW, OLD};
 use crate::framework::Storage;
 
+mod notices;
+
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// What the receiver got: each request's headers and body.
 type Got = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
 
 /// A local webhook receiver: keeps every request (headers, body) and answers `status`.
-struct Receiver {
+pub(super) struct Receiver {
     url: String,
     got: Got,
     status: Arc<Mutex<StatusCode>>,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(super) async fn start() -> Receiver {
         let got: Got = Default::default();
         let status = Arc::new(Mutex::new(StatusCode::NO_CONTENT));
         let (g, s) = (got.clone(), status.clone());
@@ -45,7 +47,7 @@ impl Receiver {
     }
 
     /// The events received, each verified with the secret, as JSON.
-    fn events(&self) -> Vec<Value> {
+    pub(super) fn events(&self) -> Vec<Value> {
         let hook = standardwebhooks::Webhook::new(SECRET).unwrap();
         self.got
             .lock()
@@ -67,7 +69,7 @@ async fn outbox(h: &Harness) -> Vec<String> {
     h.storage.list(OUTBOX_PREFIX).await.unwrap()
 }
 
-async fn subscribe(h: &Harness, r: &Receiver) {
+pub(super) async fn subscribe(h: &Harness, r: &Receiver) {
     h.create("notifications/ops", json!({"url": r.url, "secret": SECRET}))
         .await
         .unwrap();
@@ -209,87 +211,6 @@ async fn an_outbox_entry_whose_event_was_never_stored_is_dropped_unsent() {
     assert_eq!(stats.abandoned, 1);
 }
 
-fn days_ago(days: i64) -> String {
-    (chrono::Utc::now() - chrono::Duration::days(days))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-#[tokio::test]
-async fn due_and_overdue_keys_are_announced_once() {
-    let h = Harness::new().await;
-    // The production schedule: 90 days. One overdue, one due in 5 days, one far from due.
-    for (name, age) in [("late", 100), ("soon", 85), ("fresh", 1)] {
-        h.create(
-            &format!("keys/{name}"),
-            json!({"value": OLD, "created_time": days_ago(age)}),
-        )
-        .await
-        .unwrap();
-    }
-    let r = Receiver::start().await;
-    subscribe(&h, &r).await;
-    for _ in 0..3 {
-        h.tick().await.unwrap();
-    }
-    let mut seen: Vec<(String, String)> = r
-        .events()
-        .into_iter()
-        .map(|e| {
-            (
-                e["type"].as_str().unwrap().to_string(),
-                e["subject"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    seen.sort();
-    assert_eq!(
-        seen,
-        [
-            (
-                "io.openbao.ai-keys.key.due_soon".to_string(),
-                "soon".to_string()
-            ),
-            (
-                "io.openbao.ai-keys.key.overdue".to_string(),
-                "late".to_string()
-            ),
-        ],
-        "each once, over three ticks"
-    );
-}
-
-#[tokio::test]
-async fn a_key_expiring_at_its_provider_soon_is_announced_once() {
-    let h = with_key().await;
-    // What a provider expiry update leaves on the record: the version dies there in 3 days.
-    let raw = h.storage.get("keys/k").await.unwrap().unwrap();
-    let mut record: Value = serde_json::from_slice(&raw).unwrap();
-    let soon = (chrono::Utc::now() + chrono::Duration::days(3))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    record["key"]["versions"]["versions"]["1"]["provider_expires_time"] = json!(soon);
-    h.storage
-        .put("keys/k", serde_json::to_vec(&record).unwrap())
-        .await
-        .unwrap();
-    h.invalidate("keys/k").await;
-    let r = Receiver::start().await;
-    subscribe(&h, &r).await;
-    for _ in 0..3 {
-        h.tick().await.unwrap();
-    }
-    let expiring: Vec<Value> = r
-        .events()
-        .into_iter()
-        .filter(|e| e["type"] == "io.openbao.ai-keys.key.provider_expiry_near")
-        .collect();
-    assert_eq!(expiring.len(), 1, "once over three ticks: {expiring:?}");
-    assert_eq!(expiring[0]["data"]["version"], 1);
-    assert!(expiring[0]["data"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("expires at its provider"));
-}
-
 #[tokio::test]
 async fn a_tested_version_under_the_two_person_rule_says_who_may_approve() {
     let h = with_key().await;
@@ -316,43 +237,6 @@ async fn a_tested_version_under_the_two_person_rule_says_who_may_approve() {
             .contains("other than the one that staged"),
         "{approval}"
     );
-}
-
-#[tokio::test]
-async fn each_schedule_sets_how_early_a_due_key_is_announced() {
-    let h = Harness::new().await;
-    for (schedule, notice) in [("wide", "20d"), ("quiet", "0s")] {
-        h.create(
-            &format!("schedules/{schedule}"),
-            json!({"rotation_period": "90d", "grace_period": "1d", "notice_before": notice}),
-        )
-        .await
-        .unwrap();
-    }
-    assert_eq!(h.read("schedules/wide").await["notice_before"], 20 * 86_400);
-    assert_eq!(
-        h.read("schedules/production").await["notice_before"],
-        7 * 86_400
-    );
-    // Due in 15 days on `wide` (announced), in 5 days on `quiet` (never announced).
-    for (name, schedule, age) in [("early", "wide", 75), ("silent", "quiet", 85)] {
-        h.create(
-            &format!("keys/{name}"),
-            json!({"value": OLD, "schedule": schedule, "created_time": days_ago(age)}),
-        )
-        .await
-        .unwrap();
-    }
-    let r = Receiver::start().await;
-    subscribe(&h, &r).await;
-    h.tick().await.unwrap();
-    let subjects: Vec<String> = r
-        .events()
-        .into_iter()
-        .filter(|e| e["type"] == "io.openbao.ai-keys.key.due_soon")
-        .map(|e| e["subject"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(subjects, ["early"]);
 }
 
 /// Every history event the outbox keeps has a notification type, every type a webhook may ask

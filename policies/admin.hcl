@@ -9,6 +9,7 @@
 # can: read metrics
 # can: read report
 # can: update acknowledge/*
+# can: create, read, update, delete, list notifications/*
 # can: update rotate-signing-key
 # can: update exposed
 # can: read, delete records/keys/*
@@ -23,6 +24,7 @@
 # cannot: update extend/*
 # cannot: update verify/*
 #
+# May configure the notification webhooks (their signing secrets are write-only).
 # May read and change the engine configuration, schedules, providers (the admin key is
 # write-only) and keys (create from a value, change settings, delete), and read the reports.
 # May run reconcile (after a restore: revokes keys the engine made that no record claims).
@@ -74,4 +76,7 @@ path "ai-keys/records/keys/*" {
 }
 path "ai-keys/exposed" {
   capabilities = ["update"]
+}
+path "ai-keys/notifications/*" {
+  capabilities = ["create", "read", "update", "delete", "list"]
 }

@@ -5,6 +5,7 @@
 # cannot: read, update config
 # cannot: create, read, update, delete, list schedules/*
 # cannot: create, read, update, delete, list providers/*
+# cannot: create, read, update, delete, list notifications/*
 # cannot: create, read, update, delete, list keys/*
 # cannot: update stage/*
 # cannot: update test/*

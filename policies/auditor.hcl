@@ -8,6 +8,7 @@
 # cannot: read, update config
 # cannot: create, read, update, delete, list schedules/*
 # cannot: create, read, update, delete, list providers/*
+# cannot: create, read, update, delete, list notifications/*
 # cannot: create, update, delete keys/*
 # cannot: read creds/*
 # cannot: update stage/*

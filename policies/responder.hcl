@@ -22,6 +22,7 @@
 # cannot: read, delete records/keys/*
 # cannot: update reconcile
 # cannot: update rotate-signing-key
+# cannot: create, read, update, delete, list notifications/*
 #
 # For a security team or a secret scanner's automation: given a leaked value (or its
 # fingerprint), exposed revokes or rotates away every version that holds it, even under the

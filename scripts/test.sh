@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every check, from a fresh clone: installs OpenBao 2.7.2, hvac (for examples/hvac_client.py) and
+# Every check, from a fresh clone: installs OpenBao 2.7.2, hvac (for examples/hvac_client.py), the
+# webhook receiver's Python packages (tests/support/webhook_receiver.py) and
 # promtool/prometheus (for the metrics and alert-rule tests) if needed (idempotent), then checks
 # formatting and lints and runs every test, the end-to-end ones against real OpenBao servers
 # that the tests start on free loopback ports.
@@ -15,6 +16,7 @@ ensure_bao
 ensure_hvac
 ensure_prometheus
 ensure_schemathesis
+ensure_webhook_receiver
 log "$("$BAO_BIN" version)"
 log "$(cargo --version)"
 

@@ -13,6 +13,7 @@ mod path_exposed;
 mod path_history;
 mod path_keys;
 mod path_metrics;
+mod path_notifications;
 mod path_oidc;
 mod path_overdue;
 mod path_providers;
@@ -27,6 +28,7 @@ mod path_steps;
 mod fields;
 mod issuer;
 mod metrics;
+mod notify;
 mod periodic;
 mod policy;
 mod provider_ops;
@@ -102,6 +104,7 @@ impl AiKeys {
             path_reconcile::paths(&shared),
             path_records::paths(&shared),
             path_oidc::paths(&shared),
+            path_notifications::paths(&shared),
         ];
         let (tick_shared, tick_state) = (shared.clone(), periodic.clone());
         let wal_shared = shared.clone();

@@ -51,6 +51,7 @@ pub use config::{
     DEFAULT_VERIFY_PATH, MAX_API_VERSION_LEN, MAX_KEY_LIFETIME_SECS, MAX_PROJECT_ID_LEN,
     MAX_TIMEOUT_SECS, MAX_VERIFY_PATH_LEN,
 };
+pub(crate) use destination::check_named as check_destination;
 pub use error::ProviderError;
 pub use federation::{
     required_ids as federation_required_ids, token_url as federation_token_url, AccessToken,

@@ -127,6 +127,26 @@ ensure_schemathesis() {
   log "using schemathesis $SCHEMATHESIS_VERSION from .tools/venv"
 }
 
+STANDARDWEBHOOKS_VERSION="1.3.0"
+CLOUDEVENTS_VERSION="2.2.0"
+
+# Installs standardwebhooks==$STANDARDWEBHOOKS_VERSION and cloudevents==$CLOUDEVENTS_VERSION (the
+# Standard Webhooks verifier and the CloudEvents SDK, used by the webhook receiver of the
+# notification tests: tests/support/webhook_receiver.py) into .tools/venv, creating the venv if
+# needed. Idempotent like ensure_hvac.
+ensure_webhook_receiver() {
+  local venv="$TOOLS_ROOT/.tools/venv" have
+  [[ -x "$venv/bin/python" ]] || run python3 -m venv "$venv"
+  have="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("standardwebhooks"), m.version("cloudevents"))' \
+    2>/dev/null || true)"
+  if [[ "$have" != "$STANDARDWEBHOOKS_VERSION $CLOUDEVENTS_VERSION" ]]; then
+    log "installing standardwebhooks==$STANDARDWEBHOOKS_VERSION and cloudevents==$CLOUDEVENTS_VERSION into .tools/venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      "standardwebhooks==$STANDARDWEBHOOKS_VERSION" "cloudevents==$CLOUDEVENTS_VERSION"
+  fi
+  log "using standardwebhooks $STANDARDWEBHOOKS_VERSION and cloudevents $CLOUDEVENTS_VERSION from .tools/venv"
+}
+
 CARGO_FUZZ_VERSION="0.13.2"
 
 # Installs cargo-fuzz $CARGO_FUZZ_VERSION into .tools/cargo (git-ignored) with `cargo install`

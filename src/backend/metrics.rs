@@ -7,6 +7,9 @@ mod collect;
 mod federation;
 mod format;
 
-pub(super) use collect::{collect, mount_label, records_refused, KeyFigures, Node};
+pub(super) use collect::{
+    collect, mount_label, notification_families, records_refused, KeyFigures, Node,
+    NotificationFigures,
+};
 pub(super) use federation::exchanges as federated_exchanges;
 pub(super) use format::{json, prometheus_text, PROMETHEUS_CONTENT_TYPE};

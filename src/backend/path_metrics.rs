@@ -8,6 +8,7 @@ use futures::TryStreamExt;
 use serde_json::json;
 
 use super::metrics;
+use super::notify;
 use super::periodic::TickState;
 use super::policy;
 use super::provider_ops;
@@ -76,6 +77,7 @@ async fn metrics(
     } else {
         metrics::Node::Active
     };
+    let notifications = notification_figures(storage, now).await?;
     let families = metrics::collect(
         &mount,
         node,
@@ -91,7 +93,8 @@ async fn metrics(
             .exchanges
             .load(std::sync::atomic::Ordering::Relaxed),
         s.tokens.failures.load(std::sync::atomic::Ordering::Relaxed),
-    )));
+    )))
+    .chain(metrics::notification_families(&mount, notifications));
     if prometheus {
         let body = metrics::prometheus_text(families)?;
         framework::release_freed_memory();
@@ -106,6 +109,22 @@ async fn metrics(
     let mut response = Response::with_encoded(json);
     response.warnings.extend(refusals.warnings());
     Ok(Some(response))
+}
+
+/// The notification outbox and delivery counters.
+async fn notification_figures(
+    storage: &dyn framework::Storage,
+    now: chrono::DateTime<Utc>,
+) -> Result<metrics::NotificationFigures, Error> {
+    let (pending, oldest_secs) = notify::pending(storage, now).await?;
+    let stats = notify::stats(storage).await?;
+    Ok(metrics::NotificationFigures {
+        pending,
+        oldest_secs,
+        delivered: stats.delivered,
+        failures: stats.failures,
+        dropped: stats.dropped,
+    })
 }
 
 const METRICS_SYNOPSIS: &str = "Metrics for alerting: JSON, or Prometheus text.";
@@ -124,7 +143,8 @@ seconds; only the active node ticks, so a standby leaves it out), the versions o
 whose revocation at the provider is still pending, those left to a person (manual) that nobody \
 acknowledged yet, and the key records that cannot be read (ai_keys_records_refused; the JSON's \
 warnings name each one's path and why); the token exchanges of federated keys this node made since \
-it started, by outcome. No key material ever appears.";
+it started, by outcome; the notification outbox (events waiting, the oldest one's age) and \
+counters of deliveries, failed attempts and deliveries given up. No key material ever appears.";
 
 #[cfg(test)]
 mod tests;

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::policy::{
-    self, load_schedule, Config, Schedule, DEFAULT_MAX_GRACE, DEFAULT_USAGE_QUIET_PERIOD,
-    MAX_GRACE_HELP, SCHEDULES_PREFIX, USAGE_QUIET_PERIOD_HELP,
+    self, load_schedule, Config, Schedule, DEFAULT_MAX_GRACE, DEFAULT_NOTICE_BEFORE,
+    DEFAULT_USAGE_QUIET_PERIOD, MAX_GRACE_HELP, NOTICE_BEFORE_HELP, SCHEDULES_PREFIX,
+    USAGE_QUIET_PERIOD_HELP,
 };
 use super::policy::{
     DEFAULT_EXPIRY_WARNING, DEFAULT_HEALTH_CHECK_INTERVAL, EXPIRY_WARNING_HELP,
@@ -62,6 +63,7 @@ pub(super) fn paths(shared: &Arc<Shared>) -> Vec<Path> {
                 Field::new("expiry_warning", FieldType::Duration, EXPIRY_WARNING_HELP)
                     .max(MAX_WATCH_SECS),
             )
+            .field(Field::new("notice_before", FieldType::Duration, NOTICE_BEFORE_HELP).max(366 * 86_400))
             .operation(Operation::Create, "Create a schedule.", bind(shared, write))
             .operation(Operation::Update, "Update a schedule.", bind(shared, write))
             .operation(Operation::Read, "Read a schedule.", bind(shared, read))
@@ -101,6 +103,7 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let max_grace = given(&d, "max_grace");
     let health_check_interval = given(&d, "health_check_interval");
     let expiry_warning = given(&d, "expiry_warning");
+    let notice_before = given(&d, "notice_before");
     let mut schedule = match existing {
         Some(mut s) => {
             s.grace_period = grace_period.unwrap_or(s.grace_period);
@@ -109,6 +112,7 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             s.max_grace = max_grace.unwrap_or(s.max_grace);
             s.health_check_interval = health_check_interval.unwrap_or(s.health_check_interval);
             s.expiry_warning = expiry_warning.unwrap_or(s.expiry_warning);
+            s.notice_before = notice_before.unwrap_or(s.notice_before);
             s
         }
         None => Schedule {
@@ -121,6 +125,7 @@ async fn write(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             max_grace: max_grace.unwrap_or(DEFAULT_MAX_GRACE),
             health_check_interval: health_check_interval.unwrap_or(DEFAULT_HEALTH_CHECK_INTERVAL),
             expiry_warning: expiry_warning.unwrap_or(DEFAULT_EXPIRY_WARNING),
+            notice_before: notice_before.unwrap_or(DEFAULT_NOTICE_BEFORE),
         },
     };
     policy::apply_to_schedule(&mut schedule, &cadence, creating)?;

@@ -16,6 +16,7 @@ mod history;
 mod key;
 mod locks;
 mod migrate;
+mod outbox;
 mod replays;
 mod scan;
 mod store;
@@ -35,6 +36,10 @@ pub(super) use history::{
 pub(super) use key::{AutoState, Exposure, KeyEntry, KeyState, Overrides, Stats};
 pub(super) use locks::{KeyGuard, KeyLocks};
 pub(super) use migrate::{key as migrate_key, run as migrate_all};
+pub(super) use outbox::{
+    put as put_outbox, recorded_at as outbox_recorded_at, writes as outbox_writes, OutboxEntry,
+    Target as OutboxTarget, NOTIFY_CONFIG_PREFIX, OUTBOX_PREFIX,
+};
 pub(super) use replays::{forget as forget_replays, Idempotency};
 pub(super) use scan::{
     digests, digests_noting, keys_noting as scan_keys_noting, may_name, names_where,
@@ -44,7 +49,7 @@ pub(super) use scan::{
 pub(super) use store::save;
 pub(super) use store::{
     append_to_deleted_history, key_path, list_names, load, load_existing, load_key, load_shared,
-    read, save_at, write_final_history, KEYS_PREFIX,
+    outbox_committed, read, save_at, write_final_history, KEYS_PREFIX,
 };
 pub(super) use unchecked::{inspect as inspect_stored, Stored};
 
@@ -54,6 +59,8 @@ pub(super) use digest::Grace;
 pub(super) use history::KEPT_INCARNATIONS;
 #[cfg(test)]
 pub(super) use key::RETIRED_KEEP;
+#[cfg(test)]
+pub(super) use outbox::NOTIFIED_EVENTS;
 #[cfg(test)]
 pub(super) use replays::KEEP as REPLAYS_KEPT;
 

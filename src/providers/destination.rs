@@ -42,21 +42,28 @@ const METADATA_NAMES: &[&str] = &[
 
 /// Checks the scheme and host of a parsed `base_url`; the message never repeats the URL.
 pub(super) fn check(url: &Url) -> Result<(), String> {
+    check_named(url, "base_url", "keys and the admin key")
+}
+
+/// [`check`] for another URL the engine sends something to: `field` names it in the message,
+/// `sent` says what goes there.
+pub(crate) fn check_named(url: &Url, field: &str, sent: &str) -> Result<(), String> {
     let class = match url.host() {
         Some(host) => classify(&host),
-        None => return Err("base_url must name a host".to_string()),
+        None => return Err(format!("{field} must name a host")),
     };
     match (class, url.scheme()) {
         (HostClass::Refused(why), _) => Err(format!(
-            "base_url must not point at {why}: the engine sends keys and the admin key there"
+            "{field} must not point at {why}: the engine sends {sent} there"
         )),
         (HostClass::Loopback, "http" | "https") | (HostClass::Remote, "https") => Ok(()),
-        (HostClass::Remote, "http") => Err(
-            "base_url must use https: keys and the admin key must not cross the network in \
-             clear text (http is allowed only for loopback hosts: 127.0.0.0/8, ::1, localhost)"
-                .to_string(),
-        ),
-        _ => Err("base_url must start with https:// (or http:// for a loopback host)".to_string()),
+        (HostClass::Remote, "http") => Err(format!(
+            "{field} must use https: {sent} must not cross the network in clear text (http is \
+             allowed only for loopback hosts: 127.0.0.0/8, ::1, localhost)"
+        )),
+        _ => Err(format!(
+            "{field} must start with https:// (or http:// for a loopback host)"
+        )),
     }
 }
 

@@ -32,6 +32,7 @@
 //! | alert rules (deploy/prometheus) | `metrics::alerting` |
 //! | alert runbooks: every command as its role, two-person rule off and on | `metrics::runbooks` |
 //! | `report` | `reports::compliance` |
+//! | `notifications/`: signed CloudEvents, outbox through outages and kills; failover | `notifications::delivery`, `notifications::failover` |
 //! | revocation at the provider: grace end, recovery, expiry | `revocation` |
 //! | where a key lives (`origin`), revocations only there; what keeps a provider from deletion | `revocation::origin`, `decommission` |
 //! | bad input: statuses, messages, bounds, typos | `input_validation` |
@@ -86,6 +87,7 @@ mod input_validation;
 mod key_records;
 mod keyless;
 mod metrics;
+mod notifications;
 mod plugin_host;
 mod providers;
 mod reliability;

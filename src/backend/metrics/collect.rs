@@ -307,6 +307,36 @@ pub(crate) fn records_refused(mount: &str, refused: usize) -> Family<'_> {
     family
 }
 
+/// The notification outbox's figures (`notify/`): entries waiting, the oldest one's age, and
+/// the delivery counters kept in storage.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct NotificationFigures {
+    pub pending: usize,
+    pub oldest_secs: i64,
+    pub delivered: u64,
+    pub failures: u64,
+    pub dropped: u64,
+}
+
+/// The mount's notification families.
+pub(crate) fn notification_families(
+    mount: &str,
+    n: NotificationFigures,
+) -> impl Iterator<Item = Family<'_>> {
+    let rows: [(&'static str, Kind, &'static str, f64); 5] = [
+        ("ai_keys_notification_outbox_pending", Kind::Gauge, "Notification events waiting in the outbox for delivery (or a retry).", n.pending as f64),
+        ("ai_keys_notification_outbox_oldest_seconds", Kind::Gauge, "Age of the oldest event waiting in the notification outbox (0 when empty).", n.oldest_secs as f64),
+        ("ai_keys_notifications_delivered_total", Kind::Counter, "Notification deliveries a webhook accepted (2xx).", n.delivered as f64),
+        ("ai_keys_notification_failures_total", Kind::Counter, "Notification delivery attempts that failed (no answer within the timeout, or not 2xx); each is retried with back-off.", n.failures as f64),
+        ("ai_keys_notifications_dropped_total", Kind::Counter, "Notification deliveries given up (too many failed attempts, or the outbox over its cap).", n.dropped as f64),
+    ];
+    rows.into_iter().map(move |(name, kind, help, value)| {
+        let mut family = Family::new(name, kind, help, &[]);
+        family.add(mount, [], value);
+        family
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeDelta;

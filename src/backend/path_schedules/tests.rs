@@ -353,6 +353,7 @@ async fn storage_changed_underneath_is_seen_after_invalidate_key() {
             max_grace: 7 * 86_400,
             health_check_interval: 3_600,
             expiry_warning: 14 * 86_400,
+            notice_before: 7 * 86_400,
         },
     )
     .await

@@ -15,6 +15,8 @@ pub(crate) struct TickState {
     pub due: DueIndex,
     /// When the periodic work last finished without a failure.
     pub ticks: TickClock,
+    /// What the notification work remembers between ticks.
+    pub notify: crate::backend::notify::Memo,
 }
 
 /// When the periodic work last finished with no failure (Unix microseconds): the plugin's start

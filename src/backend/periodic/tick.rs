@@ -24,6 +24,7 @@ use chrono::DateTime;
 
 use super::plan::{due_for_auto_rotation, OVERDUE_WARNING_EVERY};
 use super::state::TickState;
+use crate::backend::notify;
 use crate::backend::policy::{self};
 use crate::backend::record::{self, Actor};
 use crate::backend::shared::Shared;
@@ -90,6 +91,15 @@ pub(crate) async fn tick(
             failures.push(f);
         }
     })
+    .await;
+    // Notifications after the keys' work, within their own budget: never in a key's way.
+    notify::notices(&shared, req.storage.as_ref(), &state.notify).await;
+    notify::deliver(
+        &shared,
+        req.storage.as_ref(),
+        &req.mount_point,
+        &state.notify,
+    )
     .await;
     // A tick over many keys (the first of a process works on all of them) leaves freed memory.
     if total >= RELEASE_AFTER_KEYS {

@@ -38,6 +38,9 @@ pub(crate) struct Schedule {
     /// How long before its provider expiry a current key is reported (seconds).
     #[serde(default = "default_expiry_warning")]
     pub expiry_warning: i64,
+    /// How long before a key is due its webhooks hear of it (`key.due_soon`, `notify/`).
+    #[serde(default = "default_notice_before")]
+    pub notice_before: i64,
 }
 
 /// Default `usage_quiet_period`: one hour.
@@ -67,6 +70,15 @@ fn default_health_check_interval() -> i64 {
 fn default_expiry_warning() -> i64 {
     DEFAULT_EXPIRY_WARNING
 }
+/// Default `notice_before`: seven days before a key is due.
+pub(crate) const DEFAULT_NOTICE_BEFORE: i64 = 7 * DAY;
+
+fn default_notice_before() -> i64 {
+    DEFAULT_NOTICE_BEFORE
+}
+
+/// Help of the schedules' `notice_before`.
+pub(crate) const NOTICE_BEFORE_HELP: &str = "How long before a key of this schedule is due its notification webhooks receive key.due_soon (once per version; 0 turns it off). Default 7d.";
 
 impl Schedule {
     /// What `schedules/` reads show.
@@ -81,6 +93,7 @@ impl Schedule {
             "max_grace": self.max_grace,
             "health_check_interval": self.health_check_interval,
             "expiry_warning": self.expiry_warning,
+            "notice_before": self.notice_before,
         });
         if let Some(expr) = &self.rotation_schedule {
             out["rotation_schedule"] = json!(expr);
@@ -115,6 +128,7 @@ fn built_in(days: i64, grace_hours: i64) -> Schedule {
         max_grace: DEFAULT_MAX_GRACE,
         health_check_interval: DEFAULT_HEALTH_CHECK_INTERVAL,
         expiry_warning: DEFAULT_EXPIRY_WARNING,
+        notice_before: DEFAULT_NOTICE_BEFORE,
     }
 }
 

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use super::format::{self, FORMAT};
 use super::history::{self, HistoryEvent, HistoryLog};
 use super::key::{trim_retired, KeyEntry, KeyState};
+use super::outbox;
 use super::replays;
 use crate::framework::{get_cached, put_json, Error, Storage};
 
@@ -195,6 +196,16 @@ pub(crate) async fn write(
     check_retirements(storage, &name, key).await?;
     let limit = entry.history_limit();
     let appended = history::append(storage, &name, entry.log, &entry.unsaved, limit).await?;
+    // With the pages, before the record: a crash never stores an event without its
+    // notification (`outbox.rs`).
+    outbox::stage(
+        storage,
+        &name,
+        entry.log.incarnation,
+        entry.log.next,
+        &entry.unsaved,
+    )
+    .await?;
     let (ids, evicted) =
         replays::store(storage, &name, &entry.replays, &entry.unsaved_replays).await?;
     let mut stored = KeyEntry::new(key.clone(), appended.log);
@@ -218,6 +229,14 @@ pub(crate) async fn write_final_history(
     check_name(name, entry)?;
     let limit = entry.history_limit();
     let appended = history::append(storage, name, entry.log, &entry.unsaved, limit).await?;
+    outbox::stage(
+        storage,
+        name,
+        entry.log.incarnation,
+        entry.log.next,
+        &entry.unsaved,
+    )
+    .await?;
     Ok(appended.log)
 }
 
@@ -262,4 +281,14 @@ pub(crate) async fn list_names(storage: &dyn Storage) -> Result<Vec<String>, Err
         .collect();
     names.sort();
     Ok(names)
+}
+
+/// Whether an outbox entry's event was stored (see [`outbox::committed`]). Call under the key's
+/// lock.
+pub(crate) async fn outbox_committed(
+    storage: &dyn Storage,
+    entry: &outbox::OutboxEntry,
+) -> Result<bool, Error> {
+    let live = read(storage, &entry.key).await?.map(|e| e.events());
+    outbox::committed(storage, entry, live).await
 }

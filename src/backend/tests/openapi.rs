@@ -116,6 +116,16 @@ async fn every_field_states_its_type_and_bounds() {
                 }
             }
             Some("boolean") => {}
+            // String lists (`FieldType::StringList`): as many items as a list may hold, each
+            // bounded.
+            Some("array") => {
+                if !(s["maxItems"].is_u64()
+                    && s["items"]["type"] == "string"
+                    && s["items"]["maxLength"].is_u64())
+                {
+                    problems.push(format!("list without maxItems or item bounds: {at}"));
+                }
+            }
             _ => problems.push(format!("no type: {at}")),
         }
         if let Some(default) = s.get("default") {

@@ -37,11 +37,11 @@ fn the_alert_rules_pass_promtool_check_rules() {
         .expect("running promtool");
     assert!(out.status.success(), "{}", output_text(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("SUCCESS: 13 rules found"), "{text}");
+    assert!(text.contains("SUCCESS: 14 rules found"), "{text}");
     // Every alert has a summary and a runbook line naming a path of the mount.
     let rules = fs::read_to_string(rules_file()).unwrap();
     let alerts = rules.matches("- alert: ").count();
-    assert_eq!(alerts, 13);
+    assert_eq!(alerts, 14);
     assert_eq!(rules.matches("          summary: ").count(), alerts);
     assert_eq!(rules.matches("          runbook: ").count(), alerts);
 }
@@ -70,6 +70,7 @@ fn every_alert_rule_fires_when_it_should_in_promtool_test_rules() {
         "AiKeyProviderExpiryNear",
         "AiKeyRecordsRefused",
         "AiKeyExposed",
+        "AiKeysNotificationsFailing",
         "AiKeysPeriodicWorkStalled",
         "AiKeysNotScraped",
     ] {

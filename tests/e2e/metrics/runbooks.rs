@@ -115,7 +115,7 @@ fn steps(alert: &str, runbook: &str) -> Vec<Step> {
 #[test]
 fn every_runbook_names_a_role_for_each_command_and_the_steps_with_the_rule_off_and_on() {
     let all = runbooks();
-    assert_eq!(all.len(), 13);
+    assert_eq!(all.len(), 14);
     for (alert, runbook) in &all {
         let steps = steps(alert, runbook);
         assert!(!steps.is_empty(), "{alert}: no command: {runbook}");
@@ -169,6 +169,16 @@ async fn prepare(root: &Client, fake: &FakeProvider, alert: &str, key: &str) {
             let body = json!({ "value": value, "source": "runbook test", "reason": "a leak" });
             write_ok(root, "ai-keys/exposed", body).await;
             assert_eq!(read_key(root, key).await["exposed"]["version"], 1);
+        }
+        "AiKeysNotificationsFailing" => {
+            // A webhook whose receiver is not there (the discard port).
+            let whsec = format!("whsec_{}", "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY");
+            write_ok(
+                root,
+                "ai-keys/notifications/ops",
+                json!({ "url": "http://127.0.0.1:9/hook", "secret": whsec }),
+            )
+            .await;
         }
         "AiKeyRotationFailed" => {
             let refused = rotate(json!({ "value": secret("unknown-to-the-provider") })).await;
@@ -306,7 +316,8 @@ async fn check_fixed(root: &Client, alert: &str, key: &str, before: u64) {
     }
 }
 
-/// The command with its placeholders filled: the labels, `<key>`, `<provider>`, `<version>`
+/// The command with its placeholders filled: the labels, `<key>`, `<provider>`, `<name>` (the
+/// webhook [`prepare`] configures), `<version>`
 /// (version 1: the one [`prepare`] leaves to a person), and values the
 /// fake provider accepts for `value=...` and `admin_key=...`.
 fn fill(command: &str, fake: &FakeProvider, key: &str) -> String {
@@ -315,7 +326,8 @@ fn fill(command: &str, fake: &FakeProvider, key: &str) -> String {
         .replace("{{ $labels.key }}", key)
         .replace("<key>", key)
         .replace("<provider>", "fake")
-        .replace("<version>", "1");
+        .replace("<version>", "1")
+        .replace("<name>", "ops");
     if c.contains(" value=...") {
         let v = secret("runbook");
         fake.add_key(&v);

@@ -96,6 +96,7 @@ const PATH_FIELDS: &[(&str, &[&str])] = &[
             "rotation_window",
             "usage_quiet_period",
             "max_grace",
+            "notice_before",
         ],
     ),
     (

@@ -56,6 +56,10 @@ pub(super) const SURFACE: &[(&str, &[&str])] = &[
     ("report", &["read"]),
     ("reconcile", &["update"]),
     ("rotate-signing-key", &["update"]),
+    (
+        "notifications/*",
+        &["create", "read", "update", "delete", "list"],
+    ),
 ];
 
 /// The capabilities a header line may name (Vault's, `deny` and `sudo` included).

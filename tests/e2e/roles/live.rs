@@ -66,6 +66,11 @@ async fn exercise(
         "providers" if update => json!({ "timeout": "3s" }),
         "providers" => provider_body("openai", fake, None),
         "keys" if update => json!({ "custom_metadata": { "team": "t" } }),
+        "notifications" if update => json!({ "events": ["rotation.failed"] }),
+        "notifications" => json!({
+            "url": "http://127.0.0.1:9/hook",
+            "secret": "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY",
+        }),
         _ => json!({ "value": secret(&item) }),
     };
     match (family.as_str(), capability) {
@@ -78,7 +83,7 @@ async fn exercise(
             write_ok(root, "ai-keys/config", issuer).await;
             request("POST", target, Some(json!({ "immediate": true })))
         }
-        ("schedules" | "providers" | "keys", _) => {
+        ("schedules" | "providers" | "keys" | "notifications", _) => {
             if capability != "create" {
                 let made = root
                     .write(&format!("ai-keys/{family}/{item}"), body_of(&family, false))

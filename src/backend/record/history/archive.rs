@@ -321,6 +321,7 @@ pub(crate) async fn append_to_deleted(
         return Ok(false);
     }
     let appended = append(storage, name, log, events, i64::MAX).await?;
+    super::super::outbox::stage(storage, name, incarnation, log.next, events).await?;
     all[at].log = appended.log;
     save_index(storage, name, &all).await?;
     Ok(true)

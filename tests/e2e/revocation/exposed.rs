@@ -238,10 +238,12 @@ fn alert_fires_on(sample: &str) {
         "ai_keys_key_exposed{}",
         &labelled["ai_keys_key_exposed".len()..]
     );
+    // The alerts fire only from the active node (ai_keys_node_active 1 on the same scrape).
+    let node = "ai_keys_node_active{job=\"ai-keys\",mount=\"ai-keys\"}";
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("rules.yml"), "groups: []\n").expect("rules");
     let test = format!(
-        "rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n- interval: 1m\n  input_series:\n  - series: '{labelled}'\n    values: 1x3\n  promql_expr_test:\n  - expr: '{expr}'\n    eval_time: 2m\n    exp_samples:\n    - labels: '{expected}'\n      value: 1\n"
+        "rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n- interval: 1m\n  input_series:\n  - series: '{labelled}'\n    values: 1x3\n  - series: '{node}'\n    values: 1x3\n  promql_expr_test:\n  - expr: '{expr}'\n    eval_time: 2m\n    exp_samples:\n    - labels: '{expected}'\n      value: 1\n"
     );
     std::fs::write(dir.path().join("test.yml"), test).expect("test file");
     let out = Command::new(promtool())

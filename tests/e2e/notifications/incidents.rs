@@ -1,7 +1,8 @@
 //! Incidents reach people: the events of the leak response (`exposed`), the health check and a
 //! revocation left to a person arrive at a webhook, verified (Standard Webhooks) and parsed
 //! (CloudEvents) by the receiver, each about the right key and version, and no value involved
-//! is in any delivery, the server log (the plugin's stderr) or in clear in the audit log.
+//! is in any delivery, the server log (the plugin's stderr) or in clear in the audit log. A
+//! rotation the provider's key-expiry policy refused arrives as `key.provider_policy_refused`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use crate::providers::{
     version, PROJECT,
 };
 use crate::support::checks::{data, secret, write_ok};
-use crate::support::fake_provider::FakeProvider;
+use crate::support::fake_provider::{FakeProvider, KeyPolicy, Switches};
 use crate::support::{Bao, Client, Tick};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -235,4 +236,68 @@ async fn leaks_refused_keys_and_manual_revocations_reach_the_webhook_signed_with
         "the signing secret is logged"
     );
     eprintln!("incidents test took {:?}", started.elapsed());
+}
+
+/// The provider refuses creates living longer than 30 days and the engine was not told: the
+/// rotation's refused create (history `failed`, naming the policy) arrives as
+/// `key.provider_policy_refused`, not as a plain `rotation.failed`.
+#[tokio::test]
+async fn a_create_refused_by_the_providers_expiry_policy_reaches_the_webhook_as_such() {
+    let switches = Switches {
+        openai_key_policy: KeyPolicy {
+            max_lifetime_secs: Some(30 * 24 * 3600),
+            expiry_required: false,
+        },
+        ..Switches::default()
+    };
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start_with(switches));
+    let root = bao.client();
+    let whsec = signing_secret();
+    let receiver = Receiver::start(&whsec);
+    write_ok(
+        &root,
+        "ai-keys/notifications/ops",
+        json!({ "url": receiver.url, "secret": whsec }),
+    )
+    .await;
+    let admin = secret("admin-policy");
+    fake.add_admin_key(&admin);
+    configure_provider(&root, "oa", provider_body("openai", &fake, Some(&admin))).await;
+    let v0 = secret("policy-v0");
+    fake.add_key(&v0);
+    let body =
+        json!({ "value": v0, "provider": "oa", "rotation_period": "720h", "grace_period": "2h" });
+    create_key(&root, "k", body).await;
+    let reply = rotate(&root, "k", json!({})).await;
+    assert_eq!(reply.status, 502, "{}", reply.text);
+
+    let r = &receiver;
+    tick_until(
+        &bao,
+        Tick::AsTheHost,
+        "the policy refusal's notification",
+        DEADLINE,
+        || async move { !r.events().is_empty() },
+    )
+    .await;
+    root.tick(Tick::AsTheHost).await;
+    let want = set(&[("key.provider_policy_refused", 0)]);
+    assert_eq!(
+        received(&receiver).get("k"),
+        Some(&want),
+        "{:#?}",
+        receiver.events()
+    );
+    let event = &receiver.events()[0];
+    let reason = event["data"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("key-expiry policy") && reason.contains("max_key_lifetime"),
+        "{event:#}"
+    );
+    assert!(receiver.rejected().is_empty(), "{:?}", receiver.rejected());
+    let deliveries = serde_json::to_string(&receiver.events()).expect("JSON");
+    for v in [&v0, &admin, &whsec] {
+        assert!(!deliveries.contains(v.as_str()), "a value in a delivery");
+    }
+    assert_no_leaks(&bao, &[&fake], &[v0, admin]).await;
 }

@@ -19,7 +19,9 @@ mod origin;
 mod ownership;
 
 pub(super) use belongings::belongings;
-pub(super) use calls::{can_create, create, is_policy_refusal, kind_of, revoke_at, test};
+pub(super) use calls::{
+    can_create, create, is_policy_refusal, is_policy_refusal_detail, kind_of, revoke_at, test,
+};
 pub(super) use configs::{exists, load, provider_error, save, PROVIDERS_PREFIX};
 pub(super) use expiry::{
     begin_expiry, can_update_expiry, full_lifetime_end, update_expiry_at, ExpiryFailure,

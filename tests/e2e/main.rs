@@ -32,7 +32,7 @@
 //! | alert rules (deploy/prometheus) | `metrics::alerting` |
 //! | alert runbooks: every command as its role, two-person rule off and on | `metrics::runbooks` |
 //! | `report` | `reports::compliance` |
-//! | `notifications/`: signed CloudEvents, outbox through outages and kills; failover | `notifications::delivery`, `notifications::failover` |
+//! | `notifications/`: signed CloudEvents, outbox through outages and kills; failover; incidents (leaks, health checks, manual revocations) | `notifications::delivery`, `notifications::failover`, `notifications::incidents` |
 //! | revocation at the provider: grace end, recovery, expiry | `revocation` |
 //! | where a key lives (`origin`), revocations only there; what keeps a provider from deletion | `revocation::origin`, `decommission` |
 //! | bad input: statuses, messages, bounds, typos | `input_validation` |

@@ -14,6 +14,7 @@ use crate::support::checks::repo_root;
 
 mod delivery;
 mod failover;
+mod incidents;
 
 /// A signing secret as a user makes one (`whsec_` and base64 of 32 random bytes).
 pub(crate) fn signing_secret() -> String {

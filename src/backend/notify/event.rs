@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use cloudevents::{EventBuilder, EventBuilderV10};
 use serde_json::json;
 
+use crate::backend::provider_ops;
 use crate::backend::record::HistoryEvent;
 use crate::framework::Error;
 
@@ -17,11 +18,17 @@ pub(crate) const TYPE_PREFIX: &str = "io.openbao.ai-keys.";
 pub(crate) const CONTENT_TYPE: &str = "application/cloudevents+json";
 
 /// The notification type (after [`TYPE_PREFIX`]) of a history or notice event, if it has one.
+/// A rotation that failed because the provider's key-expiry policy refused the create is
+/// recorded as `failed` (its detail says so: `provider_ops::is_policy_refusal_detail`) and
+/// delivered as `key.provider_policy_refused`.
 pub(crate) fn type_of(event: &HistoryEvent) -> Option<&'static str> {
     Some(match event.event.as_str() {
         "staged" => "rotation.staged",
         "tested" => "rotation.tested",
         "promoted" => "rotation.promoted",
+        "failed" if provider_ops::is_policy_refusal_detail(&event.detail) => {
+            "key.provider_policy_refused"
+        }
         "failed" => "rotation.failed",
         "provider_revoked" => "revocation.confirmed",
         "provider_revocation_manual" => "revocation.manual_required",
@@ -31,7 +38,6 @@ pub(crate) fn type_of(event: &HistoryEvent) -> Option<&'static str> {
         "due_soon" => "key.due_soon",
         "overdue" => "key.overdue",
         "provider_expiry_near" => "key.provider_expiry_near",
-        "provider_policy_refused" => "key.provider_policy_refused",
         "grace_extended" => "grace.extended",
         "usage_checked" if event.outcome.as_deref() == Some("max_grace") => "grace.max_reached",
         _ => return None,

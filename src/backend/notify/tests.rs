@@ -271,6 +271,10 @@ fn every_notified_event_has_a_type_and_every_type_a_cause() {
         );
         caused.insert(ty);
     }
+    // A rotation refused by the provider's key-expiry policy: a `failed` event saying so.
+    let mut refused = event("failed", None);
+    refused.detail = POLICY_REFUSAL.into();
+    caused.extend(type_of(&refused));
     assert_eq!(
         caused.len(),
         TYPES.len(),
@@ -286,4 +290,34 @@ fn every_notified_event_has_a_type_and_every_type_a_cause() {
     ] {
         assert_eq!(type_of(&event(kind, None)), None, "{kind} is not notified");
     }
+}
+
+/// The detail of the `failed` event a rotation refused by OpenAI's key-expiry policy records
+/// (`provider_ops/calls.rs`, as docs/api.md documents it).
+const POLICY_REFUSAL: &str = "creating a key at the provider: key-expiry policy refusal: \
+     provider \"openai\" refused the created key's lifetime (7776000s) under its key-expiry \
+     policy, so nothing was created: ...; set max_key_lifetime on providers/openai";
+
+/// A rotation the provider's key-expiry policy refused is delivered as
+/// `key.provider_policy_refused`, with its version-less detail; any other failure as
+/// `rotation.failed`.
+#[test]
+fn a_key_expiry_policy_refusal_is_delivered_as_provider_policy_refused() {
+    use super::event::type_of;
+    let failed = |detail: &str| HistoryEvent {
+        time: chrono::Utc::now(),
+        event: "failed".into(),
+        version: None,
+        actor: Actor::Scheduler,
+        request_id: None,
+        outcome: None,
+        detail: detail.into(),
+    };
+    let refused = failed(POLICY_REFUSAL);
+    assert!(record::NOTIFIED_EVENTS.contains(&"failed"));
+    assert_eq!(type_of(&refused), Some("key.provider_policy_refused"));
+    let other = failed("creating a key at the provider: provider answered 500");
+    assert_eq!(type_of(&other), Some("rotation.failed"));
+    // The engine writes no history event of that name: only the `failed` one causes the type.
+    assert!(!record::NOTIFIED_EVENTS.contains(&"provider_policy_refused"));
 }

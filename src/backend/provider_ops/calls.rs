@@ -211,7 +211,12 @@ const POLICY_REFUSED: &str = "creating a key at the provider: key-expiry policy 
 
 /// Whether `e` is a create the provider refused under its key-expiry policy.
 pub(crate) fn is_policy_refusal(e: &Error) -> bool {
-    matches!(e, Error::Coded { message, .. } if message.starts_with(POLICY_REFUSED))
+    matches!(e, Error::Coded { message, .. } if is_policy_refusal_detail(message))
+}
+
+/// Whether a message (a `failed` history event's detail) is such a refusal.
+pub(crate) fn is_policy_refusal_detail(message: &str) -> bool {
+    message.starts_with(POLICY_REFUSED)
 }
 
 /// The provider type of provider `name`, if configured.

@@ -48,7 +48,6 @@ pub(crate) const NOTIFIED_EVENTS: &[&str] = &[
     "exposed",
     "grace_extended",
     "usage_checked",
-    "provider_policy_refused",
 ];
 
 /// Whether a history event is notified: one of [`NOTIFIED_EVENTS`]; of the usage checks only

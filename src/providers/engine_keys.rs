@@ -36,35 +36,17 @@ pub(super) async fn openrouter(
     prefix: &str,
 ) -> Result<Vec<(String, String)>, ProviderError> {
     let mut found: Vec<(String, String)> = Vec::new();
-    let mut offset = 0;
-    for _ in 0..MAX_PAGES {
-        let url = format!(
-            "{}/api/v1/keys?include_disabled=true&offset={offset}",
-            call.base
-        );
-        let page = call
-            .http
-            .admin_json(|c| c.get(&url).bearer_auth(call.admin), &[])
-            .await?;
-        let keys = page
-            .get("data")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if keys.is_empty() {
-            return Ok(found);
-        }
-        for k in &keys {
-            let name = k.get("name").and_then(Value::as_str).unwrap_or_default();
-            if let Some(hash) = id_of(k, "hash").filter(|_| name.starts_with(prefix)) {
-                if !found.iter().any(|(h, _)| *h == hash) {
-                    found.push((hash, name.to_string()));
-                }
+    let what = "key the engine made";
+    super::openrouter::for_each_key(&call.http, &call.base, call.admin, what, |k| {
+        let name = k.get("name").and_then(Value::as_str).unwrap_or_default();
+        if let Some(hash) = id_of(k, "hash").filter(|_| name.starts_with(prefix)) {
+            if !found.iter().any(|(h, _)| *h == hash) {
+                found.push((hash, name.to_string()));
             }
         }
-        offset += keys.len();
-    }
-    Err(too_many())
+    })
+    .await?;
+    Ok(found)
 }
 
 /// OpenAI project API keys of the engine's service account `account` named with `prefix`, or

@@ -271,8 +271,30 @@ async fn list_hashes(
     what: &str,
     wanted: impl Fn(&Value) -> bool,
 ) -> Result<Vec<String>, ProviderError> {
-    let mut offset = 0;
     let mut found: Vec<String> = Vec::new();
+    for_each_key(http, base, admin, what, |k| {
+        let hash = k.get("hash").and_then(Value::as_str).filter(|h| is_id(h));
+        if let Some(hash) = hash.filter(|_| wanted(k)) {
+            if !found.iter().any(|f| f == hash) {
+                found.push(hash.to_string());
+            }
+        }
+    })
+    .await?;
+    Ok(found)
+}
+
+/// Calls `each` with every listed key object, disabled ones included, paging by `offset` until
+/// an empty page; more than [`MAX_LIST_PAGES`] pages is an error (`what`: what the caller
+/// could not tell then), never a partial answer.
+pub(super) async fn for_each_key(
+    http: &HttpClient<'_>,
+    base: &str,
+    admin: &str,
+    what: &str,
+    mut each: impl FnMut(&Value),
+) -> Result<(), ProviderError> {
+    let mut offset = 0;
     for _ in 0..MAX_LIST_PAGES {
         let url = format!("{base}/api/v1/keys?include_disabled=true&offset={offset}");
         let page = http
@@ -284,19 +306,9 @@ async fn list_hashes(
             .cloned()
             .unwrap_or_default();
         if keys.is_empty() {
-            return Ok(found);
+            return Ok(());
         }
-        let picked = keys.iter().filter(|k| wanted(k)).filter_map(|k| {
-            k.get("hash")?
-                .as_str()
-                .filter(|h| is_id(h))
-                .map(str::to_string)
-        });
-        for hash in picked {
-            if !found.contains(&hash) {
-                found.push(hash);
-            }
-        }
+        keys.iter().for_each(&mut each);
         offset += keys.len();
     }
     Err(ProviderError::Protocol(format!(

@@ -6,6 +6,7 @@
 use serde_json::{json, Value};
 
 use super::exchange::{federated_setup, AUDIENCE, IDS};
+use crate::metrics::promtool_check_metrics;
 use crate::support::fake_provider::FakeProvider;
 use crate::support::Client;
 
@@ -88,6 +89,16 @@ async fn history_report_and_metrics_count_a_federated_keys_exchanges_and_its_pro
     assert_eq!(key_count(&client, "app", "success").await, 1.0);
     assert_eq!(key_count(&client, "app", "bad_key").await, 1.0);
     assert_eq!(key_count(&client, "app", "provider_unavailable").await, 1.0);
+    let text = client.read("ai-keys/metrics?format=prometheus").await;
+    assert_eq!(text.status, 200, "{}", text.text);
+    assert!(
+        text.text.contains(
+            "ai_keys_federated_key_token_exchanges_total{key=\"app\",mount=\"ai-keys\",outcome=\"bad_key\"} 1"
+        ),
+        "{}",
+        text.text
+    );
+    promtool_check_metrics(&text.text);
 
     // The provider cannot go while the key names it; its read says why.
     let refused = client.delete("ai-keys/providers/oa").await;

@@ -191,3 +191,6 @@ where
     let shared = shared.clone();
     framework::handler(move |req, data| f(shared.clone(), req, data))
 }
+
+#[cfg(test)]
+mod tests;

@@ -351,8 +351,8 @@ provider refuses the current key at the engine's health checks, until a check pa
 version is promoted), current_key_rejected_time (when it first refused it, or null) and \
 last_health_check ({outcome, status_code, detail, time, rejected_since} of the current \
 version's last health check, or null; health checks are the engine's own calls, never counted \
-as tests or use); exposed ({version, time, source, reason, withdrawn} of a current value \
-reported leaked, as keys/ shows it, or null). format=csv returns \
+as tests or use); exposed ({version, time, source, reason, withdrawn} of a leak reported \
+through exposed while no new value is live, or null). format=csv returns \
 text/csv with one row per key and the columns key, schedule, rotation_period_days, \
 current_version, current_age_days, oldest_age_days, within_period, rotations, \
 failed_rotations, last_test_outcome, last_test_time, versions_in_grace, \

@@ -11,5 +11,7 @@ pub(super) use collect::{
     collect, mount_label, notification_families, records_refused, KeyFigures, Node,
     NotificationFigures,
 };
-pub(super) use federation::exchanges as federated_exchanges;
+pub(super) use federation::{
+    exchanges as federated_exchanges, key_exchanges as federated_key_exchanges,
+};
 pub(super) use format::{json, prometheus_text, PROMETHEUS_CONTENT_TYPE};

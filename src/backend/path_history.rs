@@ -84,7 +84,7 @@ const CURSOR_PATTERN: &str = "^(e[0-9]{1,20})?$";
 const MAX_CURSOR_LEN: usize = 21;
 const CURSOR_MEANING: &str = "must be a cursor returned as next_after by history/";
 
-async fn history(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
+async fn history(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     let name = d.get_string("name").unwrap_or_default();
     let storage = req.storage.as_ref();
     let limit = d.get_int("limit").unwrap_or(HISTORY_PAGE);
@@ -108,6 +108,11 @@ async fn history(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     };
     // No version check: reading a key's history acts on nothing, and helps repair a broken one.
     let live = record::read(storage, &name).await?.map(|e| e.events());
+    if live.is_none() {
+        if let Some(key) = record::load_federated(storage, &name).await? {
+            return federated(&s, &name, &key.provider).await;
+        }
+    }
     let Some(found) = record::find_history(storage, &name, live, wanted).await? else {
         return Ok(None);
     };
@@ -137,6 +142,25 @@ async fn history(_s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
     }))))
 }
 
+/// A federated key's history: no stored events (its definition's writes are in the audit log),
+/// and its token exchanges on this node since it started (memory only: a standby writes nothing).
+async fn federated(s: &Shared, name: &str, provider: &str) -> HandlerResult {
+    let node = if s.system.is_standby().await {
+        "standby"
+    } else {
+        "active"
+    };
+    Ok(Some(Response::with_data(json!({
+        "name": name,
+        "federated": true,
+        "provider": provider,
+        "events": [],
+        "next_after": null,
+        "previous_history": null,
+        "exchanges": s.tokens.stats(name).json(s.tokens.since, node),
+    }))))
+}
+
 const HISTORY_SYNOPSIS: &str = "Read a key's history.";
 const HISTORY_DESCRIPTION: &str = "\
 Returns up to limit events (default 100, at most 1000), newest first, and next_after: pass it \
@@ -148,7 +172,11 @@ under the same name is a new key with a fresh history, starting at its created e
 of a name is an incarnation (1, 2, ...), and the response says which one it shows (incarnation) \
 and links the one before it (previous_history: {incarnation, deleted_time, deleted_by}, or \
 null); read that one with incarnation=N. The 10 newest deleted incarnations of a name are kept. \
-history_limit in config caps the events kept per incarnation.";
+history_limit in config caps the events kept per incarnation. A federated key answers \
+federated: true, provider, events [] (it has no versions; its definition's writes and each \
+creds/ read are in the audit log) and exchanges: {ok, failed: {bad_key, provider_unavailable}, \
+last_exchange_time, last_failure_time, last_error, since, node}, its token exchanges on the \
+node that answers since that node started (kept in memory, so a standby writes nothing).";
 
 #[cfg(test)]
 mod tests;

@@ -78,6 +78,7 @@ async fn metrics(
         metrics::Node::Active
     };
     let notifications = notification_figures(storage, now).await?;
+    let exchanges = s.tokens.all_stats();
     let families = metrics::collect(
         &mount,
         node,
@@ -93,6 +94,9 @@ async fn metrics(
             .exchanges
             .load(std::sync::atomic::Ordering::Relaxed),
         s.tokens.failures.load(std::sync::atomic::Ordering::Relaxed),
+    )))
+    .chain(std::iter::once(metrics::federated_key_exchanges(
+        &mount, &exchanges,
     )))
     .chain(metrics::notification_families(&mount, notifications));
     if prometheus {
@@ -142,7 +146,8 @@ standby 0; the JSON's node says active or standby), the last successful periodic
 seconds; only the active node ticks, so a standby leaves it out), the versions of deleted keys \
 whose revocation at the provider is still pending, those left to a person (manual) that nobody \
 acknowledged yet, and the key records that cannot be read (ai_keys_records_refused; the JSON's \
-warnings name each one's path and why); the token exchanges of federated keys this node made since \
+warnings name each one's path and why); the token exchanges of federated keys this node made (per key too: \
+ai_keys_federated_key_token_exchanges_total{key,outcome}) since \
 it started, by outcome; the notification outbox (events waiting, the oldest one's age) and \
 counters of deliveries, failed attempts and deliveries given up. No key material ever appears.";
 

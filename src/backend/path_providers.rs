@@ -322,7 +322,7 @@ openrouter, openai_compatible) and, with an admin_key, how to create keys (opena
 keys in project_id, openrouter keys) and revoke or deactivate them (openai, openrouter, \
 anthropic). Reads never return the admin key: they show admin_key_set and capabilities (test, \
 create, revoke with the configured credentials) and what still belongs to the provider \
-(belongings: keys that use it, live versions whose keys live there, pending_revocations, create \
+(belongings: keys that use it, federated_keys whose creds/ exchange there, live versions whose keys live there, pending_revocations, create \
 intents, manual_revocations nobody acknowledged, deleted keys' included as key version N \
 (deleted, incarnation I)); a provider cannot be deleted while anything belongs to it. \
 base_url must be https (http only for loopback hosts); link-local and cloud metadata addresses are \

@@ -6,6 +6,7 @@
 //! plus its record (creation times, grace windows, revocation status). JSON, or CSV.
 
 mod csv;
+mod federated;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -235,6 +236,7 @@ async fn key_report(
         .collect();
     Ok(json!({
         "key": key.name,
+        "federated": false,
         "schedule": key.schedule,
         "rotation_period_days": period_days(periods.rotation_period),
         "current_version": versions.current_version(),
@@ -288,6 +290,7 @@ async fn report(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
             keys.push(key_report(&s, storage, &key, start, now).await?);
         }
     }
+    keys.extend(federated::rows(&s, storage, &prefix).await?);
     crate::framework::release_freed_memory();
     // Records it could not read are named (path and why), never silently missing; a CSV has no
     // place for them but the answer's warnings.
@@ -361,7 +364,12 @@ not confirmed yet) and deleted_keys_revocations_manual ([{key, incarnation, vers
 provider_key_id, fingerprint, requested_time}]: revocations left to a person that nobody \
 acknowledged; acknowledge/<key> with deleted=true records one done), and records_refused \
 ([{path, reason}]: key records under prefix that cannot be read, left out of keys; a warning \
-names each too). A history trimmed by history_limit shortens what the report can see.";
+names each too). A history trimmed by history_limit shortens what the report can see. Each \
+valued key's row has federated: false; each federated key (after them) has a row {key, \
+federated: true, provider, exchanges: {ok, failed: {bad_key, provider_unavailable}, \
+last_exchange_time, last_failure_time, last_error, since, node}}: its token exchanges on the \
+node that answers, since that node started (kept in memory; the CSV columns federated, \
+exchanges_ok and exchanges_failed).";
 
 mod revocations;
 

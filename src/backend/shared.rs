@@ -1,9 +1,9 @@
 //! What every handler of one mount shares ([`Shared`]), and [`bind`], which turns a handler
 //! taking it into a framework handler. Built once per mount by `backend.rs`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -35,15 +35,48 @@ pub(super) struct Shared {
 }
 
 /// Federated keys' access tokens: one slot per key, whose async lock makes one exchange at a
-/// time per key however many readers wait; and the exchange counters `metrics` shows.
-#[derive(Default)]
+/// time per key however many readers wait; and the exchange counters `metrics`, `history/` and
+/// `report` show (per node since it started: memory only, so a standby writes nothing).
 pub(super) struct TokenCache {
     slots: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<CachedToken>>>>>,
+    /// Per key: what its exchanges did on this node.
+    stats: std::sync::Mutex<HashMap<String, ExchangeStats>>,
+    /// When this node started counting.
+    pub(super) since: DateTime<Utc>,
     /// Exchanges that returned a token.
     pub(super) exchanges: AtomicU64,
     /// Exchanges that failed (refused or unavailable).
     pub(super) failures: AtomicU64,
 }
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self {
+            slots: std::sync::Mutex::default(),
+            stats: std::sync::Mutex::default(),
+            since: Utc::now(),
+            exchanges: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        }
+    }
+}
+
+/// What one federated key's exchanges did on this node since it started. Never a token: the
+/// error text is the exchange's error message (key, status, OAuth error code).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct ExchangeStats {
+    /// Exchanges that returned a token.
+    pub(super) ok: u64,
+    /// Failed exchanges by outcome (`bad_key`, `provider_unavailable`, `unsupported`).
+    pub(super) failed: BTreeMap<&'static str, u64>,
+    /// When the last exchange (either outcome) ended.
+    pub(super) last_exchange: Option<DateTime<Utc>>,
+    /// When the last failed one ended, and its error text.
+    pub(super) last_failure: Option<(DateTime<Utc>, String)>,
+}
+
+/// The longest error text kept per key.
+const MAX_ERROR_TEXT: usize = 512;
 
 /// A token and what it was obtained for.
 pub(super) struct CachedToken {
@@ -75,6 +108,78 @@ impl TokenCache {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         slots.remove(name);
     }
+
+    /// Counts an exchange of key `name` that ended at `at`: `Ok` or the failure's outcome and
+    /// error text (cut to 512 bytes).
+    pub(super) fn count(
+        &self,
+        name: &str,
+        at: DateTime<Utc>,
+        outcome: Result<(), (&'static str, &str)>,
+    ) {
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        if stats.len() >= MAX_TOKEN_SLOTS && !stats.contains_key(name) {
+            stats.clear();
+        }
+        let s = stats.entry(name.to_string()).or_default();
+        s.last_exchange = Some(at);
+        match outcome {
+            Ok(()) => {
+                s.ok += 1;
+                self.exchanges.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((what, error)) => {
+                *s.failed.entry(what).or_default() += 1;
+                let mut end = error.len().min(MAX_ERROR_TEXT);
+                while !error.is_char_boundary(end) {
+                    end -= 1;
+                }
+                s.last_failure = Some((at, error[..end].to_string()));
+                self.failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Drops key `name`'s counts (the key was deleted).
+    pub(super) fn forget_counts(&self, name: &str) {
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        stats.remove(name);
+    }
+
+    /// What key `name`'s exchanges did on this node (zeros when none yet).
+    pub(super) fn stats(&self, name: &str) -> ExchangeStats {
+        let stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        stats.get(name).cloned().unwrap_or_default()
+    }
+
+    /// Every key's counts on this node, by name.
+    pub(super) fn all_stats(&self) -> BTreeMap<String, ExchangeStats> {
+        let stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        stats.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+}
+
+impl ExchangeStats {
+    /// How `history/` and `report` show them: `ok`, `failed` by outcome (`bad_key` and
+    /// `provider_unavailable` always present), the last times and error, and since when.
+    pub(super) fn json(&self, since: DateTime<Utc>, node: &str) -> serde_json::Value {
+        let mut failed = serde_json::Map::new();
+        for outcome in ["bad_key", "provider_unavailable"] {
+            failed.insert(outcome.into(), 0.into());
+        }
+        for (outcome, n) in &self.failed {
+            failed.insert((*outcome).into(), (*n).into());
+        }
+        serde_json::json!({
+            "ok": self.ok,
+            "failed": failed,
+            "last_exchange_time": self.last_exchange.map(super::view::time),
+            "last_failure_time": self.last_failure.as_ref().map(|(t, _)| super::view::time(*t)),
+            "last_error": self.last_failure.as_ref().map(|(_, e)| e.as_str()),
+            "since": super::view::time(since),
+            "node": node,
+        })
+    }
 }
 
 /// Turns `async fn(shared, request, fields)` into a framework handler.
@@ -86,3 +191,6 @@ where
     let shared = shared.clone();
     framework::handler(move |req, data| f(shared.clone(), req, data))
 }
+
+#[cfg(test)]
+mod tests;

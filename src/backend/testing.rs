@@ -1,5 +1,7 @@
 //! Test support: drive the engine through the framework on in-memory storage, no server.
 
+mod token_endpoint;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use crate::framework::{
     get_json, Error, HandlerResult, InMemoryStorage, Operation, Request, Response, Storage,
     WalEntry,
 };
+pub(crate) use token_endpoint::FakeTokenEndpoint;
 
 /// The message of a 400, panicking on anything else.
 pub(crate) fn expect_bad_request<T: std::fmt::Debug>(r: Result<T, Error>) -> String {

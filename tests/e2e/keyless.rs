@@ -5,5 +5,6 @@
 //! `iss`, `aud`, `sub`, `exp`, `nbf` and `jti` reuse before it issues an access token.
 
 mod agent;
+mod counts;
 mod exchange;
 mod standby;

@@ -13,6 +13,8 @@ mod json_and_promtool;
 mod runbooks;
 mod text_format;
 
+pub(crate) use json_and_promtool::promtool_check_metrics;
+
 use std::path::PathBuf;
 
 use crate::support::checks::repo_root;

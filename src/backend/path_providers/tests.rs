@@ -67,7 +67,8 @@ async fn providers_read_shows_the_documented_fields_and_never_the_admin_key() {
             "capabilities": {"test": true, "create": true, "revoke": true},
             "pending_revocations": [],
             "belongings": {
-                "keys": [], "live_versions": [], "pending_revocations": [], "create_intents": [],
+                "keys": [], "federated_keys": [], "live_versions": [], "pending_revocations": [],
+                "create_intents": [],
                 "manual_revocations": [],
             },
         }),

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-const CSV_COLUMNS: [&str; 17] = [
+const CSV_COLUMNS: [&str; 20] = [
     "key",
     "schedule",
     "rotation_period_days",
@@ -21,6 +21,9 @@ const CSV_COLUMNS: [&str; 17] = [
     "promoted_by",
     "revocations_manual",
     "revocations_acknowledged",
+    "federated",
+    "exchanges_ok",
+    "exchanges_failed",
 ];
 
 /// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
@@ -38,6 +41,16 @@ fn plain(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// A federated key's failed exchanges, all outcomes summed (empty for a valued key).
+fn failed(v: &Value) -> String {
+    v.as_object().map_or_else(String::new, |m| {
+        m.values()
+            .filter_map(Value::as_u64)
+            .sum::<u64>()
+            .to_string()
+    })
 }
 
 /// The report as CSV: a header and one row per key; lists are `;`-separated.
@@ -82,6 +95,9 @@ pub(super) fn to_csv(keys: &[Value]) -> String {
             promoted,
             versions(&k["revocations_manual"]),
             versions(&k["revocations_acknowledged"]),
+            plain(&k["federated"]),
+            plain(&k["exchanges"]["ok"]),
+            failed(&k["exchanges"]["failed"]),
         ];
         out += &row.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");
         out.push('\n');

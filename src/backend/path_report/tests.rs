@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::{summarize, to_csv};
 use crate::backend::record::Actor;
 use crate::backend::record::HistoryEvent;
-use crate::backend::testing::{expect_bad_request, Harness};
+use crate::backend::testing::{expect_bad_request, FakeTokenEndpoint, Harness};
 use crate::framework::Operation;
 
 fn ago(now: DateTime<Utc>, days: i64) -> DateTime<Utc> {
@@ -116,13 +116,14 @@ fn csv_quotes_what_needs_quoting() {
         "revocations_confirmed": [], "revocations_pending": [{ "version": 0 }],
         "promoted_by": [{ "version": 2, "actor": { "display_name": "userpass-bob" } }],
         "revocations_manual": [{ "version": 3 }, { "version": 4 }], "revocations_acknowledged": [],
+        "federated": false,
     })];
     let csv = to_csv(&keys);
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0].split(',').count(), 17);
+    assert_eq!(lines[0].split(',').count(), 20);
     assert_eq!(
         lines[1],
-        "\"a,b\",\"say \"\"hi\"\"\",90,2,3,95,false,1,0,,,1,,0,v2:userpass-bob,3;4,"
+        "\"a,b\",\"say \"\"hi\"\"\",90,2,3,95,false,1,0,,,1,,0,v2:userpass-bob,3;4,,false,,"
     );
 }
 
@@ -223,4 +224,61 @@ async fn confirmed_revocations_come_from_the_whole_history() {
         k["revocations_confirmed"][0]["requested_time"].is_string(),
         "{k}"
     );
+}
+
+/// A federated key has a row of its own: federated, its provider and its exchanges on this node
+/// (failures by outcome), in JSON and in the CSV's last columns; valued keys say federated false.
+#[tokio::test]
+async fn report_has_a_row_per_federated_key_with_its_exchange_counts() {
+    let h = Harness::new().await;
+    let fake = FakeTokenEndpoint::start().await;
+    fake.federated_key(&h, "fed").await;
+    h.create_key("valued", "sk-valued-0123456789").await;
+    h.read("creds/fed").await;
+    fake.answer(400);
+    h.write("keys/fed", json!({"subject": "ai-keys:fed2"}))
+        .await
+        .unwrap();
+    let err = h.call(Operation::Read, "creds/fed", Value::Null).await;
+    assert_eq!(err.unwrap_err().status(), 502);
+
+    let r = report(&h, json!({})).await.unwrap();
+    let keys = r["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{r}");
+    assert_eq!(keys[0]["key"], "valued");
+    assert_eq!(keys[0]["federated"], false);
+    let fed = &keys[1];
+    assert_eq!(
+        (fed["key"].clone(), fed["federated"].clone()),
+        (json!("fed"), json!(true))
+    );
+    assert_eq!(fed["provider"], "oa");
+    assert_eq!(fed["exchanges"]["ok"], 1);
+    assert_eq!(
+        fed["exchanges"]["failed"],
+        json!({"bad_key": 1, "provider_unavailable": 0})
+    );
+    assert!(fed["exchanges"]["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("bad_key"));
+    assert!(!r.to_string().contains("fake-access-token"), "{r}");
+    let only = report(&h, json!({"prefix": "val"})).await.unwrap();
+    assert_eq!(only["keys"].as_array().unwrap().len(), 1);
+
+    let csv = report(&h, json!({ "format": "csv" })).await.unwrap();
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(csv["http_raw_body"].as_str().unwrap())
+        .unwrap();
+    let body = String::from_utf8(body).unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert!(
+        lines[0].ends_with(",federated,exchanges_ok,exchanges_failed"),
+        "{body}"
+    );
+    assert!(
+        lines[2].starts_with("fed,") && lines[2].ends_with(",true,1,1"),
+        "{body}"
+    );
+    assert!(lines[1].ends_with(",false,,"), "{body}");
 }

@@ -16,6 +16,8 @@ use crate::framework::{wal_get, wal_list, Error, Storage};
 pub(crate) struct Belongings {
     /// Keys whose `provider` is this configuration.
     pub keys: Vec<String>,
+    /// Federated keys whose `provider` is this configuration (their `creds/` exchange there).
+    pub federated_keys: Vec<String>,
     /// `key version N` of each pending, current or previous version whose key lives there.
     pub live_versions: Vec<String>,
     /// `key version N` of each revocation there not confirmed yet.
@@ -38,6 +40,7 @@ impl Belongings {
     pub(crate) fn json(&self) -> Value {
         json!({
             "keys": self.keys,
+            "federated_keys": self.federated_keys,
             "live_versions": self.live_versions,
             "pending_revocations": self.pending_revocations,
             "create_intents": self.create_intents,
@@ -49,6 +52,7 @@ impl Belongings {
     pub(crate) fn refusal(&self, name: &str) -> Option<String> {
         let parts: Vec<String> = [
             ("is used by keys", &self.keys),
+            ("is used by federated keys", &self.federated_keys),
             ("holds live versions", &self.live_versions),
             ("has pending revocations", &self.pending_revocations),
             (
@@ -112,6 +116,13 @@ pub(crate) async fn belongings(storage: &dyn Storage, provider: &str) -> Result<
         for manual in key.manual.iter().filter(|r| &*r.provider == provider) {
             out.manual_revocations
                 .push(format!("{name} version {}", manual.version));
+        }
+    }
+    for name in record::federated_names(storage).await? {
+        if let Some(key) = record::load_federated(storage, &name).await? {
+            if key.provider == provider {
+                out.federated_keys.push(name);
+            }
         }
     }
     for manual in super::manual::of_deleted_keys_manual(storage).await? {

@@ -54,14 +54,15 @@ pub(crate) fn exchange_basis(cfg: &ProviderConfig) -> String {
 
 /// Exchanges `assertion` at `cfg`'s token endpoint. A refusal is `bad_key` (502: the provider
 /// does not accept this key's assertion or rule), 429/5xx and no answer `provider_unavailable`
-/// (503); the message names the key, the status and the OAuth error code, never a token.
+/// (503); the message names the key, the status and the OAuth error code, never a token. A
+/// failure comes with its outcome (`bad_key`, `provider_unavailable`, `unsupported`).
 pub(crate) async fn exchange(
     shared: &Shared,
     key: &str,
     cfg: &ProviderConfig,
     ids: &FederationIds,
     assertion: &str,
-) -> Result<AccessToken, Error> {
+) -> Result<AccessToken, (&'static str, Error)> {
     shared
         .providers
         .exchange_federated(cfg, ids, assertion)
@@ -74,9 +75,10 @@ pub(crate) async fn exchange(
                 _ => (502, "provider_unavailable"),
             };
             tracing::warn!(key = %key, outcome, error = %e, "federated token exchange failed");
-            Error::Coded {
+            let error = Error::Coded {
                 status,
                 message: format!("creds/{key}: token exchange failed ({outcome}): {e}"),
-            }
+            };
+            (outcome, error)
         })
 }

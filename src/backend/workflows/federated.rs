@@ -4,7 +4,6 @@
 //! time per key. Nothing here writes storage on a `creds/` read, so a standby serves it.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -134,6 +133,7 @@ pub(crate) async fn remove(
     }
     record::delete_federated(storage, name).await?;
     shared.tokens.forget(name);
+    shared.tokens.forget_counts(name);
     tracing::info!(key = %name, "federated key deleted");
     Ok(true)
 }
@@ -184,14 +184,16 @@ pub(crate) async fn creds(
     let (jwt, _) = issuer::sign_assertion(&settings, &ring, &assertion, now)?;
     let token = match provider_ops::exchange_federated(shared, name, &cfg, &ids, &jwt).await {
         Ok(t) => t,
-        Err(e) => {
-            shared.tokens.failures.fetch_add(1, Ordering::Relaxed);
+        Err((outcome, e)) => {
+            shared
+                .tokens
+                .count(name, Utc::now(), Err((outcome, &e.to_string())));
             *cached = None;
             return Err(e);
         }
     };
-    shared.tokens.exchanges.fetch_add(1, Ordering::Relaxed);
     let obtained = Utc::now();
+    shared.tokens.count(name, obtained, Ok(()));
     let expires = obtained + TimeDelta::seconds(token.expires_in);
     let issued = IssuedToken {
         value: token.value.clone(),

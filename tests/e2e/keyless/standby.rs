@@ -58,6 +58,19 @@ async fn a_standby_serves_creds_of_a_federated_key_without_writing_storage() {
     again.expect_status(200);
     assert_eq!(again.data()["api_key"], token.as_str());
     assert_eq!(fake.exchanges(), 1);
+    // Each node counts its own exchanges in memory: the standby's history/ shows its one, the
+    // leader's none.
+    let counted = via.read("ai-keys/history/app").await;
+    counted.expect_status(200);
+    let ex = &counted.data()["exchanges"];
+    assert_eq!(
+        (ex["ok"].clone(), ex["node"].clone()),
+        (json!(1), json!("standby"))
+    );
+    let leader_view = root.read("ai-keys/history/app").await;
+    leader_view.expect_status(200);
+    assert_eq!(leader_view.data()["exchanges"]["ok"], 0);
+    assert_eq!(leader_view.data()["exchanges"]["node"], "active");
     let log = cluster.server_log(standby);
     assert!(!log.contains(&token), "token in the standby's log");
 }

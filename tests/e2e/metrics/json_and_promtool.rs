@@ -40,7 +40,7 @@ fn sample(metrics: &Value, section: &str, name: &str, labels: Value) -> f64 {
 }
 
 /// `promtool check metrics` on `body` (its stdin); panics with promtool's output on a problem.
-fn promtool_check_metrics(body: &str) {
+pub(crate) fn promtool_check_metrics(body: &str) {
     let mut child = Command::new(promtool())
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::backend::testing::{expect_bad_request, Harness};
+use crate::backend::testing::{expect_bad_request, FakeTokenEndpoint, Harness};
 use crate::framework::Operation;
 
 async fn with_issuer() -> Harness {
@@ -170,4 +170,96 @@ async fn creds_of_a_federated_key_on_an_unreachable_provider_is_503_and_writes_n
         before,
         "a creds/ read writes no storage"
     );
+}
+
+/// `history/` of a federated key: no stored events, and its exchanges on this node by outcome
+/// (the last failure's time and error, never a token); creds/ and history/ reads write nothing.
+#[tokio::test]
+async fn history_of_a_federated_key_counts_its_exchanges_by_outcome_and_writes_nothing() {
+    let h = Harness::new().await;
+    let fake = FakeTokenEndpoint::start().await;
+    fake.federated_key(&h, "app").await;
+    fake.federated_key(&h, "other").await;
+    let before = h.snapshot().await;
+    let creds = h.read("creds/app").await;
+    assert_eq!(creds["api_key"], "fake-access-token-0");
+    // The cached token: no second exchange.
+    assert_eq!(h.read("creds/app").await["api_key"], "fake-access-token-0");
+    fake.answer(400);
+    let err = h.call(Operation::Read, "creds/other", Value::Null).await;
+    assert_eq!(err.unwrap_err().status(), 502);
+    fake.answer(503);
+    let err = h.call(Operation::Read, "creds/other", Value::Null).await;
+    assert_eq!(err.unwrap_err().status(), 503);
+    assert_eq!(fake.issued(), 1);
+
+    let app = h.read("history/app").await;
+    assert_eq!(app["federated"], true);
+    assert_eq!(app["events"], json!([]));
+    let ex = &app["exchanges"];
+    assert_eq!(ex["ok"], 1);
+    assert_eq!(
+        ex["failed"],
+        json!({"bad_key": 0, "provider_unavailable": 0})
+    );
+    assert_eq!(ex["node"], "active");
+    assert!(ex["last_exchange_time"].is_string(), "{ex}");
+    assert_eq!(ex["last_failure_time"], Value::Null);
+    assert_eq!(ex["last_error"], Value::Null);
+
+    let other = h.read("history/other").await;
+    let ex = &other["exchanges"];
+    assert_eq!(ex["ok"], 0);
+    assert_eq!(
+        ex["failed"],
+        json!({"bad_key": 1, "provider_unavailable": 1})
+    );
+    assert!(ex["last_failure_time"].is_string(), "{ex}");
+    let error = ex["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("provider_unavailable") && error.contains("503"),
+        "{error}"
+    );
+    assert!(!other.to_string().contains("fake-access-token"), "{other}");
+    assert_eq!(h.snapshot().await, before, "reads write no storage");
+
+    // Per key in metrics too, beside the mount-wide counter.
+    let text = h.read("metrics").await.to_string();
+    for label in ["\"key\":\"app\"", "\"key\":\"other\"", "bad_key"] {
+        assert!(text.contains(label), "{label}: {text}");
+    }
+    assert!(
+        text.contains("ai_keys_federated_key_token_exchanges_total"),
+        "{text}"
+    );
+
+    // A deleted key's counts go with it.
+    h.call(Operation::Delete, "keys/other", Value::Null)
+        .await
+        .unwrap();
+    assert!(h
+        .call(Operation::Read, "history/other", Value::Null)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// A standby serves creds/ of a federated key and counts the exchange without writing storage;
+/// its history/ says which node counted.
+#[tokio::test]
+async fn a_standby_counts_exchanges_in_memory_and_writes_nothing() {
+    let h = Harness::new().await;
+    let fake = FakeTokenEndpoint::start().await;
+    fake.federated_key(&h, "app").await;
+    h.system
+        .standby
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let before = h.snapshot().await;
+    assert_eq!(h.read("creds/app").await["api_key"], "fake-access-token-0");
+    let ex = h.read("history/app").await["exchanges"].clone();
+    assert_eq!(
+        (ex["ok"].clone(), ex["node"].clone()),
+        (json!(1), json!("standby"))
+    );
+    assert_eq!(h.snapshot().await, before, "a standby writes nothing");
 }

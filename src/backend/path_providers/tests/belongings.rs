@@ -4,7 +4,9 @@
 use serde_json::{json, Value};
 
 use super::{provider, ADMIN, LOCAL};
-use crate::backend::testing::{created_at_provider, expect_bad_request, with_key, Harness};
+use crate::backend::testing::{
+    created_at_provider, expect_bad_request, with_key, FakeTokenEndpoint, Harness,
+};
 use crate::framework::Operation;
 
 /// A version the engine created at a provider keeps the provider, even after its key names
@@ -122,4 +124,29 @@ async fn providers_owed_an_unacknowledged_manual_revocation_cannot_be_deleted() 
         .unwrap();
     let read = provider(&h, "p").await.expect("still there");
     assert_eq!(read["belongings"]["manual_revocations"], json!([]));
+}
+
+/// A federated key exchanges its tokens at its provider: the provider cannot be deleted while
+/// one names it (a 400 naming the key, nothing changed), its read lists it, and once the key is
+/// deleted the provider can go.
+#[tokio::test]
+async fn providers_named_by_a_federated_key_cannot_be_deleted() {
+    let h = Harness::new().await;
+    let fake = FakeTokenEndpoint::start().await;
+    fake.federated_key(&h, "fed").await;
+    let before = h.snapshot().await;
+    let msg = expect_bad_request(h.call(Operation::Delete, "providers/oa", Value::Null).await);
+    assert!(msg.contains("federated keys: fed"), "{msg}");
+    assert_eq!(h.snapshot().await, before);
+    let read = provider(&h, "oa").await.expect("still there");
+    assert_eq!(read["belongings"]["federated_keys"], json!(["fed"]));
+    assert_eq!(h.read("creds/fed").await["api_key"], "fake-access-token-0");
+
+    h.call(Operation::Delete, "keys/fed", Value::Null)
+        .await
+        .unwrap();
+    h.call(Operation::Delete, "providers/oa", Value::Null)
+        .await
+        .unwrap();
+    assert!(provider(&h, "oa").await.is_none());
 }

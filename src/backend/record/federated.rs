@@ -57,12 +57,5 @@ pub(crate) async fn delete(storage: &dyn Storage, name: &str) -> Result<(), Erro
 
 /// Every federated key's name, sorted.
 pub(crate) async fn names(storage: &dyn Storage) -> Result<Vec<String>, Error> {
-    let mut names: Vec<String> = storage
-        .list(FEDERATED_PREFIX)
-        .await?
-        .into_iter()
-        .filter(|k| !k.ends_with('/'))
-        .collect();
-    names.sort();
-    Ok(names)
+    super::store::names_under(storage, FEDERATED_PREFIX).await
 }

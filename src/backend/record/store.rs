@@ -273,8 +273,13 @@ async fn check_retirements(storage: &dyn Storage, name: &str, key: &KeyState) ->
 
 /// Names of every live key.
 pub(crate) async fn list_names(storage: &dyn Storage) -> Result<Vec<String>, Error> {
+    names_under(storage, KEYS_PREFIX).await
+}
+
+/// The entries directly under `prefix` (no folders), sorted.
+pub(super) async fn names_under(storage: &dyn Storage, prefix: &str) -> Result<Vec<String>, Error> {
     let mut names: Vec<String> = storage
-        .list(KEYS_PREFIX)
+        .list(prefix)
         .await?
         .into_iter()
         .filter(|k| !k.ends_with('/'))

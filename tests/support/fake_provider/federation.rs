@@ -159,12 +159,7 @@ pub(super) async fn openai_token(State(s): State<Shared>, uri: Uri, body: Bytes)
     let Ok(b) = serde_json::from_slice::<Value>(&body) else {
         return refuse(&s, "invalid_request", "body must be JSON");
     };
-    let field = |k: &str| {
-        b.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    let field = |k: &str| text_field(&b, k);
     if field("grant_type") != TOKEN_EXCHANGE {
         return refuse(
             &s,
@@ -185,12 +180,7 @@ pub(super) async fn anthropic_token(State(s): State<Shared>, uri: Uri, body: Byt
     let Ok(b) = serde_json::from_slice::<Value>(&body) else {
         return refuse(&s, "invalid_request", "body must be JSON");
     };
-    let field = |k: &str| {
-        b.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    let field = |k: &str| text_field(&b, k);
     if field("grant_type") != JWT_BEARER {
         return refuse(
             &s,
@@ -368,4 +358,12 @@ async fn verify(issuer: &str, audience: &str, jwt: &str) -> Result<Value, String
     let data =
         jsonwebtoken::decode::<Value>(jwt, &key, &v).map_err(|e| format!("JWT refused: {e}"))?;
     Ok(data.claims)
+}
+
+/// Field `k` of a JSON body as text (empty when missing or not a string).
+fn text_field(b: &Value, k: &str) -> String {
+    b.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }

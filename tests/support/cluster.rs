@@ -231,7 +231,14 @@ impl Cluster {
             }
             unsealed == NODES - 1
         })
-        .await?;
+        .await
+        // A join that stalls (seen once on a loaded 2-core CI machine: the leader listed node2
+        // as a non-voter while node2 never reported itself initialized) is retried on fresh
+        // ports and data, like a lost port race, rather than failing the test.
+        .map_err(|e| match e {
+            Attempt::Fatal(why) => Attempt::PortTaken(format!("join stalled: {why}")),
+            taken => taken,
+        })?;
         for i in 1..NODES {
             let what = format!("{} to be an unsealed standby", c.nodes[i].name);
             c.phase(&what, || async move {

@@ -104,9 +104,9 @@ async fn a_standby_read_follows_the_leader_after_invalidation() {
     let cluster = Cluster::start().await;
     let leader = cluster.active().await.expect("exactly one active node");
     let standby = cluster
-        .live()
+        .standbys(leader)
         .into_iter()
-        .find(|&i| i != leader)
+        .next()
         .expect("a standby");
     let (on_leader, on_standby) = (cluster.client(leader), cluster.client(standby));
     let (v1, v2) = (secret("v1"), secret("v2"));

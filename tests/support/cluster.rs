@@ -321,6 +321,11 @@ impl Cluster {
             .collect()
     }
 
+    /// The live nodes other than `leader`, in index order.
+    pub fn standbys(&self, leader: usize) -> Vec<usize> {
+        self.live().into_iter().filter(|&i| i != leader).collect()
+    }
+
     /// The HTTP status of `sys/health` on node `i` (200 active, 429/473 standby, 503 sealed);
     /// `None` when the node does not answer within 2 s.
     pub async fn health(&self, i: usize) -> Option<u16> {

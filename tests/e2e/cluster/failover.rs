@@ -115,11 +115,7 @@ async fn three_node_cluster_standbys_forward_writes_and_survive_failover() {
     let (mut cluster, fake) = tokio::join!(Cluster::start(), FakeProvider::start());
     eprintln!("cluster set-up: {:?}", cluster.setup_time);
     let leader = cluster.active().await.expect("exactly one active node");
-    let standbys: Vec<usize> = cluster
-        .live()
-        .into_iter()
-        .filter(|&i| i != leader)
-        .collect();
+    let standbys: Vec<usize> = cluster.standbys(leader);
     assert_eq!(standbys.len(), 2, "two standbys");
 
     // 1. The mount works on every node, seeded once by the leader.

@@ -51,7 +51,7 @@ async fn a_standby_says_it_is_one_and_exports_no_tick_it_never_advances() {
         .clone();
     assert_eq!(json["node"], "active", "{json:#}");
 
-    for i in cluster.live().into_iter().filter(|&i| i != leader) {
+    for i in cluster.standbys(leader) {
         let name = &cluster.nodes[i].name;
         // The key replicated: the standby's own plugin reports it from its storage.
         let cluster_ref = &cluster;

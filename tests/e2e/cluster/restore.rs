@@ -101,11 +101,7 @@ async fn after_a_snapshot_restore_every_node_answers_from_the_restored_storage()
     let start = Instant::now();
     let before = (None, Some(r1.clone()), true, false);
     // Standbys first: they are the nodes OpenBao tells nothing.
-    let mut nodes: Vec<usize> = cluster
-        .live()
-        .into_iter()
-        .filter(|&i| i != leader)
-        .collect();
+    let mut nodes: Vec<usize> = cluster.standbys(leader);
     nodes.push(leader);
     for i in nodes {
         let c = cluster.client(i);

@@ -102,11 +102,7 @@ async fn a_cluster_upgrades_and_rolls_back_with_standby_reads_never_failing() {
     let v2 = PluginBuild::v2();
     let cluster = Cluster::start().await;
     let leader = cluster.active().await.expect("exactly one active node");
-    let standbys: Vec<usize> = cluster
-        .live()
-        .into_iter()
-        .filter(|&i| i != leader)
-        .collect();
+    let standbys: Vec<usize> = cluster.standbys(leader);
     let v1_version = plugin_version();
     let v1_paths: Vec<PathBuf> = (0..cluster.nodes.len())
         .map(|i| cluster.plugin_path(i).to_owned())

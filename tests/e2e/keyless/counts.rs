@@ -12,19 +12,13 @@ use crate::support::Client;
 
 /// Each federated key's counter for `outcome`, from `metrics` (JSON).
 async fn key_count(client: &Client, key: &str, outcome: &str) -> f64 {
-    let m = client.read("ai-keys/metrics").await;
-    m.expect_status(200);
-    m.data()["counters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| {
-            c["name"] == "ai_keys_federated_key_token_exchanges_total"
-                && c["labels"]["key"] == key
-                && c["labels"]["outcome"] == outcome
-        })
-        .and_then(|c| c["value"].as_f64())
-        .unwrap_or_else(|| panic!("no counter for {key} {outcome}: {}", m.text))
+    let labels = [("key", key), ("outcome", outcome)];
+    super::counter(
+        client,
+        "ai_keys_federated_key_token_exchanges_total",
+        &labels,
+    )
+    .await
 }
 
 #[tokio::test]

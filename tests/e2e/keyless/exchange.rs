@@ -269,16 +269,6 @@ async fn the_provider_refuses_replayed_forged_and_removed_key_jwts_and_creds_say
 
 /// `ai_keys_federated_token_exchanges_total` for `outcome`, from `metrics` (JSON).
 async fn exchange_count(client: &Client, outcome: &str) -> f64 {
-    let m = client.read("ai-keys/metrics").await;
-    m.expect_status(200);
-    m.data()["counters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| {
-            c["name"] == "ai_keys_federated_token_exchanges_total"
-                && c["labels"]["outcome"] == outcome
-        })
-        .and_then(|c| c["value"].as_f64())
-        .unwrap_or_else(|| panic!("no exchange counter for {outcome}: {}", m.text))
+    let labels = [("outcome", outcome)];
+    super::counter(client, "ai_keys_federated_token_exchanges_total", &labels).await
 }

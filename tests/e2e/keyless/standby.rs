@@ -18,9 +18,9 @@ async fn a_standby_serves_creds_of_a_federated_key_without_writing_storage() {
     let (cluster, fake) = tokio::join!(Cluster::start(), FakeProvider::start());
     let leader = cluster.active().await.expect("exactly one active node");
     let standby = cluster
-        .live()
+        .standbys(leader)
         .into_iter()
-        .find(|&i| i != leader)
+        .next()
         .expect("a standby");
     let root = cluster.client(leader);
     let issuer = format!("{}/v1/ai-keys", cluster.nodes[leader].addr);

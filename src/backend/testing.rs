@@ -130,6 +130,20 @@ impl Harness {
         resp.data_value()
     }
 
+    /// The `metrics` Prometheus text (`format=prometheus`), decoded from the raw response.
+    pub(crate) async fn prometheus(&self) -> String {
+        use base64::Engine as _;
+        let resp = self
+            .call(Operation::Read, "metrics", json!({"format": "prometheus"}))
+            .await
+            .unwrap()
+            .expect("metrics");
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(resp.data["http_raw_body"].as_str().expect("raw body"))
+            .unwrap();
+        String::from_utf8(body).unwrap()
+    }
+
     /// The engine's OpenAPI document, as the mount's root help returns it (what the host asks
     /// for to build `sys/internal/specs/openapi`, and `GET <mount>/?help=1` shows).
     pub(crate) async fn openapi(&self) -> Value {

@@ -4,7 +4,6 @@
 mod current;
 mod states;
 
-use base64::Engine as _;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -49,17 +48,4 @@ async fn events(h: &Harness, name: &str, event: &str) -> Vec<Value> {
         .into_iter()
         .filter(|e| e["event"] == event)
         .collect()
-}
-
-/// The Prometheus metrics text.
-async fn metrics(h: &Harness) -> String {
-    let resp = h
-        .call(Operation::Read, "metrics", json!({"format": "prometheus"}))
-        .await
-        .unwrap()
-        .expect("metrics");
-    let body = base64::engine::general_purpose::STANDARD
-        .decode(resp.data["http_raw_body"].as_str().expect("raw body"))
-        .unwrap();
-    String::from_utf8(body).unwrap()
 }

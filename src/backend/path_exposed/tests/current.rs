@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::{events, expose, expose_as, metrics, only};
+use super::{events, expose, expose_as, only};
 use crate::backend::testing::{FakeOpenRouter, Harness, NEW, OLD};
 use crate::framework::{Error, Operation};
 
@@ -58,7 +58,8 @@ async fn a_current_key_the_provider_created_is_rotated_at_once_and_revoked_there
         json!(null),
         "a new value is current: the leak is over"
     );
-    assert!(metrics(&h)
+    assert!(h
+        .prometheus()
         .await
         .contains("ai_keys_key_exposed{key=\"k\",mount=\"ai-keys\"} 0\n"));
     assert!(!h.storage_contains(&leaked).await);
@@ -97,7 +98,8 @@ async fn a_current_key_without_a_creating_provider_is_marked_exposed_until_a_new
     assert_eq!(overdue["keys"][0]["exposed"], true);
     let report = h.read("report").await;
     assert_eq!(report["keys"][0]["exposed"]["version"], 1, "{report}");
-    assert!(metrics(&h)
+    assert!(h
+        .prometheus()
         .await
         .contains("ai_keys_key_exposed{key=\"k\",mount=\"ai-keys\"} 1\n"));
     // A second report of the same leak is recorded again, nothing else.
@@ -108,7 +110,8 @@ async fn a_current_key_without_a_creating_provider_is_marked_exposed_until_a_new
         .await
         .unwrap();
     assert_eq!(h.read("keys/k").await["exposed"], json!(null));
-    assert!(metrics(&h)
+    assert!(h
+        .prometheus()
         .await
         .contains("ai_keys_key_exposed{key=\"k\",mount=\"ai-keys\"} 0\n"));
     assert!(h.read("overdue").await["keys"]
@@ -153,7 +156,8 @@ async fn under_the_rule_the_leaked_current_key_is_withdrawn_and_its_successor_wa
         (Value::Null, json!(2))
     );
     assert_eq!(k["exposed"]["withdrawn"], true);
-    assert!(metrics(&h)
+    assert!(h
+        .prometheus()
         .await
         .contains("ai_keys_key_exposed{key=\"k\",mount=\"ai-keys\"} 1\n"));
     assert_eq!(h.read("overdue").await["keys"][0]["exposed"], true);

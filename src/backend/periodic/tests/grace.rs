@@ -125,23 +125,10 @@ async fn a_tick_inside_the_grace_window_changes_nothing() {
 
 #[tokio::test]
 async fn metrics_stop_counting_an_ended_grace_window_before_the_tick() {
-    use base64::Engine as _;
     let h = with_key().await;
     promote_with_short_grace(&h).await;
     wait_for_grace_end(&h).await;
-    let resp = h
-        .call(
-            crate::framework::Operation::Read,
-            "metrics",
-            serde_json::json!({"format": "prometheus"}),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    let body = base64::engine::general_purpose::STANDARD
-        .decode(resp.data["http_raw_body"].as_str().unwrap())
-        .unwrap();
-    let body = String::from_utf8(body).unwrap();
+    let body = h.prometheus().await;
     assert!(
         body.contains("ai_keys_versions_in_grace{key=\"k\",mount=\"ai-keys\"} 0\n"),
         "{body}"

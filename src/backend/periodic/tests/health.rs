@@ -6,13 +6,11 @@
 
 use std::sync::atomic::Ordering;
 
-use base64::Engine as _;
 use chrono::TimeDelta;
 use serde_json::{json, Value};
 
 use crate::backend::record;
 use crate::backend::testing::{FakeOpenRouter, Harness};
-use crate::framework::Operation;
 
 const VALUE: &str = "sk-or-v1-0123456789abcdef0123456789abcdef";
 const HOUR: i64 = 3600;
@@ -65,18 +63,6 @@ fn events(history: &[Value], event: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn prometheus(h: &Harness) -> String {
-    let resp = h
-        .call(Operation::Read, "metrics", json!({"format": "prometheus"}))
-        .await
-        .unwrap()
-        .expect("metrics");
-    let body = base64::engine::general_purpose::STANDARD
-        .decode(resp.data["http_raw_body"].as_str().expect("raw body"))
-        .unwrap();
-    String::from_utf8(body).unwrap()
-}
-
 #[tokio::test]
 async fn a_current_key_is_checked_at_most_once_per_interval_and_the_check_is_shown() {
     let fake = FakeOpenRouter::start(200).await;
@@ -106,7 +92,7 @@ async fn a_current_key_is_checked_at_most_once_per_interval_and_the_check_is_sho
     let history = h.history("k").await;
     assert_eq!(events(&history, "tested").len(), tested);
     assert!(events(&history, "current_key_rejected").is_empty());
-    let text = prometheus(&h).await;
+    let text = h.prometheus().await;
     assert!(
         text.contains(r#"ai_keys_health_checks_total{key="k",mount="ai-keys",outcome="passed"} 1"#),
         "{text}"
@@ -146,7 +132,7 @@ async fn a_refused_current_key_is_recorded_once_and_flagged_until_a_check_passes
     assert_eq!(listed["rejected"], true);
     let report = h.read("report").await;
     assert_eq!(report["keys"][0]["rejected"], true, "{report:#}");
-    let text = prometheus(&h).await;
+    let text = h.prometheus().await;
     assert!(
         text.contains(r#"ai_keys_current_key_rejected{key="k",mount="ai-keys"} 1"#),
         "{text}"

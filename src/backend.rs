@@ -235,8 +235,11 @@ impl Engine for AiKeys {
         }
         policy::seed_schedules(storage.as_ref()).await?;
         // Not fatal: without it, standbys only keep their digests longer after a restore.
-        let started = uuid::Uuid::new_v4().to_string();
-        if let Err(e) = storage.put(STARTED_KEY, started.into_bytes()).await {
+        let started = serde_json::json!({
+            "id": uuid::Uuid::new_v4().to_string(),
+            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        });
+        if let Err(e) = framework::put_json(storage.as_ref(), STARTED_KEY, &started).await {
             tracing::warn!(error = %e, "cannot mark the plugin's start for the standbys");
         }
         // A record that cannot be converted is logged and left as it is; the mount still serves
@@ -253,9 +256,11 @@ impl Engine for AiKeys {
     }
 }
 
-/// Written by the active node's plugin at every start (a random id): its InvalidateKey tells a
-/// standby that the active plugin restarted, as it does after a snapshot restore, so the
-/// standby drops its digests and schedules.
+/// Written by the active node's plugin at every start (a random id and the time, as a JSON
+/// object like every other entry: `sys/raw` decompresses an entry whose first byte is a
+/// compression marker, such as `4`, so a bare id starting with that digit could not be read
+/// there): its InvalidateKey tells a standby that the active plugin restarted, as it does after
+/// a snapshot restore, so the standby drops its digests and schedules.
 const STARTED_KEY: &str = "started";
 
 /// The factory the host glue calls at Setup.

@@ -1,12 +1,14 @@
 //! Every refused request (400) leaves storage exactly as it was, and no refusal echoes a value.
 //! The OpenAPI document states what the engine enforces (`openapi`), and docs/api.md's field
 //! tables are generated from it (`api_doc`). The tick hook exists only in test builds and runs
-//! the host's periodic work (`test_hooks`).
+//! the host's periodic work (`test_hooks`). Every stored entry is a JSON object
+//! (`stored_entries`).
 
 mod api_doc;
 mod model;
 mod openapi;
 mod refused_records;
+mod stored_entries;
 mod test_hooks;
 
 use serde_json::{json, Value};

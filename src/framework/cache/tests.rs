@@ -4,7 +4,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use super::*;
-use crate::framework::InMemoryStorage;
+use crate::framework::{InMemoryStorage, StorageError};
 
 /// In-memory storage that counts gets and can hold a get (after it read its value) or a put
 /// (before it stores) until released.

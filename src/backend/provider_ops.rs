@@ -20,7 +20,7 @@ mod ownership;
 
 pub(super) use belongings::belongings;
 pub(super) use calls::{
-    can_create, create, is_policy_refusal, is_policy_refusal_detail, kind_of, revoke_at, test,
+    can_create, create, kind_of, revoke_at, test, CreateFailure,
 };
 pub(super) use configs::{exists, load, provider_error, save, PROVIDERS_PREFIX};
 pub(super) use expiry::{

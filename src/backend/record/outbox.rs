@@ -50,6 +50,28 @@ pub(crate) const NOTIFIED_EVENTS: &[&str] = &[
     "usage_checked",
 ];
 
+/// Outcome of a `failed` event when nothing was staged: the new value could not be had (the
+/// provider's create failed, or staging it was refused). Its version is the number the new
+/// version was to get.
+pub(crate) const OUTCOME_NOT_STAGED: &str = "not_staged";
+/// Outcome of a `failed` event when the provider's key-expiry policy refused the create
+/// (nothing staged, nothing created; notified as `key.provider_policy_refused`).
+pub(crate) const OUTCOME_POLICY_REFUSED: &str = "provider_policy_refused";
+
+/// What the version of a `failed` event is: `staged` (that version was staged, with a value,
+/// and failed), `planned` (nothing was staged: the number the new version was to get); `None`
+/// for other events, and for a `failed` event without a version (recorded by an earlier
+/// release).
+pub(crate) fn attempted(event: &HistoryEvent) -> Option<&'static str> {
+    if event.event != "failed" || event.version.is_none() {
+        return None;
+    }
+    Some(match event.outcome.as_deref() {
+        Some(OUTCOME_NOT_STAGED | OUTCOME_POLICY_REFUSED) => "planned",
+        _ => "staged",
+    })
+}
+
 /// Whether a history event is notified: one of [`NOTIFIED_EVENTS`]; of the usage checks only
 /// the one that found `max_grace` reached.
 pub(crate) fn notifies(event: &HistoryEvent) -> bool {

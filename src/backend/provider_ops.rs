@@ -31,8 +31,8 @@ pub(super) use federation::{
     exchange as exchange_federated, exchange_basis, federation_config, federation_ids,
 };
 pub(super) use intents::{
-    begin_revoke, decode, of_deleted_keys, rewrite, settle, CreateIntent, Retry, RevokeIntent,
-    BUDGET, MIN_AGE, WAL_CREATE, WAL_REVOKE,
+    begin_revoke, decode, notify_failure_of, of_deleted_keys, rewrite, settle, CreateIntent, Retry,
+    RevokeIntent, BUDGET, MIN_AGE, WAL_CREATE, WAL_REVOKE,
 };
 pub(super) use lifetime::{
     check_key as check_lifetime, check_provider_users as check_lifetime_of_users,

@@ -37,7 +37,7 @@ pub(super) use key::{AutoState, Exposure, KeyEntry, KeyState, Overrides, Stats};
 pub(super) use locks::{KeyGuard, KeyLocks};
 pub(super) use migrate::{key as migrate_key, run as migrate_all};
 pub(super) use outbox::{
-    attempted, put as put_outbox, recorded_at as outbox_recorded_at, writes as outbox_writes, OutboxEntry,
+    attempted, put as put_outbox, stage_notice, recorded_at as outbox_recorded_at, writes as outbox_writes, OutboxEntry,
     Target as OutboxTarget, NOTIFY_CONFIG_PREFIX, OUTBOX_PREFIX, OUTCOME_NOT_STAGED,
     OUTCOME_POLICY_REFUSED,
 };

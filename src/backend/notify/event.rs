@@ -32,6 +32,9 @@ pub(crate) fn type_of(event: &HistoryEvent) -> Option<&'static str> {
         "provider_revoked" => "revocation.confirmed",
         "provider_revocation_manual" => "revocation.manual_required",
         "revocation_pending_long" => "revocation.pending_long",
+        // Only ever a notice (a deleted key's first failure, `provider_ops`): the history
+        // event of that name is not notified (`record::NOTIFIED_EVENTS`).
+        "provider_revocation_failed" => "revocation.failed",
         "current_key_rejected" => "key.rejected",
         "exposed" => "key.exposed",
         "due_soon" => "key.due_soon",

@@ -12,6 +12,7 @@ use crate::backend::testing::{with_key, Harness, NEW, OLD};
 use crate::framework::Storage;
 
 mod notices;
+mod revocations;
 mod versions;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -258,6 +259,7 @@ fn every_notified_event_has_a_type_and_every_type_a_cause() {
     };
     let notices = [
         "revocation_pending_long",
+        "provider_revocation_failed",
         "due_soon",
         "overdue",
         "provider_expiry_near",

@@ -182,6 +182,24 @@ pub(crate) async fn stage(
     Ok(())
 }
 
+/// Writes a notice (an event no history page holds: `seq` none, always committed) about `key`
+/// incarnation `incarnation`, its id made from `discriminator`, unless no webhook is
+/// configured. Whether it was written.
+pub(crate) async fn stage_notice(
+    storage: &dyn Storage,
+    key: &str,
+    incarnation: u32,
+    discriminator: &str,
+    event: HistoryEvent,
+) -> Result<bool, Error> {
+    if storage.list(NOTIFY_CONFIG_PREFIX).await?.is_empty() {
+        return Ok(false);
+    }
+    let entry = OutboxEntry::new(key, incarnation, None, discriminator, event);
+    put(storage, &entry).await?;
+    Ok(true)
+}
+
 /// Stores an entry (new, or its delivery state changed).
 pub(crate) async fn put(storage: &dyn Storage, entry: &OutboxEntry) -> Result<(), Error> {
     WRITES.fetch_add(1, Ordering::SeqCst);

@@ -5,7 +5,10 @@
 //! version). Only while some webhook is configured, at most every [`EVERY`] per mount (a scan
 //! of every record). What was sent is remembered per key in
 //! `notify/notices/<key>`, written after the outbox entry: a crash in between sends a notice
-//! twice, with the same id.
+//! twice, with the same id. The marker names the key's incarnation and is trusted only for it:
+//! the key's delete removes it, and one a crash left behind (or an earlier release wrote,
+//! naming none) does not silence a key created again under the name; at worst a notice is sent
+//! again, with the same id.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,11 +38,13 @@ const EVERY: Duration = Duration::from_secs(3600);
 #[cfg(feature = "test-hooks")]
 const EVERY: Duration = Duration::ZERO;
 
-const MARKERS: &str = "notify/notices/";
-
 /// What was already announced about one key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Sent {
+    /// The incarnation of the key this was sent about (absent in an earlier release's marker,
+    /// which is then not trusted).
+    #[serde(default)]
+    incarnation: Option<u32>,
     /// The creation time of the current version announced as due soon.
     #[serde(default)]
     due_soon: Option<DateTime<Utc>>,
@@ -85,8 +90,21 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
         let name = state.name.clone();
         let key = KeyDigest::of(&state);
         let mut due: Vec<(String, Option<u32>, String)> = Vec::new();
-        let path = format!("{MARKERS}{name}");
-        let mut sent: Sent = get_json(storage, &path).await?.unwrap_or_default();
+        let path = format!("{}{name}", record::NOTICES_PREFIX);
+        let stored: Option<Sent> = get_json(storage, &path).await?;
+        let mut incarnation = None;
+        let mut sent = match stored {
+            Some(sent) => {
+                let now_is = incarnation_of(storage, &name).await?;
+                incarnation = Some(now_is);
+                // Another incarnation's (a deleted key's) or an unnamed one: not this key's.
+                match sent.incarnation == Some(now_is) {
+                    true => sent,
+                    false => Sent::default(),
+                }
+            }
+            None => Sent::default(),
+        };
         let before = sent.clone();
         if let Some((number, created)) = key.current {
             let periods = policy::periods_of(&shared.schedules, storage, &key.overrides()).await?;
@@ -165,9 +183,11 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
         if due.is_empty() {
             continue;
         }
-        let incarnation = record::read(storage, &name)
-            .await?
-            .map_or(1, |e| e.log.incarnation);
+        let incarnation = match incarnation {
+            Some(n) => n,
+            None => incarnation_of(storage, &name).await?,
+        };
+        sent.incarnation = Some(incarnation);
         for (kind, version, detail) in due {
             let marker = match kind.as_str() {
                 "overdue" => sent.overdue.clone().unwrap_or_default(),
@@ -196,4 +216,11 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
         }
     }
     Ok(())
+}
+
+/// The incarnation of live key `name` (1 if its record is gone meanwhile).
+async fn incarnation_of(storage: &dyn Storage, name: &str) -> Result<u32, Error> {
+    Ok(record::read(storage, name)
+        .await?
+        .map_or(1, |e| e.log.incarnation))
 }

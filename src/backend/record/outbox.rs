@@ -27,6 +27,19 @@ pub(crate) const OUTBOX_PREFIX: &str = "notify/outbox/";
 /// Prefix of the webhook configurations (`notify/`'s): no entry is written while there is none.
 pub(crate) const NOTIFY_CONFIG_PREFIX: &str = "notify/config/";
 
+/// Prefix of what the tick's notices remember per key (`notify/`'s notices, `<prefix><key>`):
+/// removed with the key (`forget_notices`), and trusted only for the incarnation it names.
+pub(crate) const NOTICES_PREFIX: &str = "notify/notices/";
+
+/// Removes what the notices remember of key `name` (its delete; best effort, logged: a marker
+/// left behind names the deleted incarnation, so a key created again under the name ignores
+/// it).
+pub(crate) async fn forget_notices(storage: &dyn Storage, name: &str) {
+    if let Err(e) = storage.delete(&format!("{NOTICES_PREFIX}{name}")).await {
+        tracing::warn!(key = %name, error = %e, "could not remove the key's notice marker; a key created again under the name ignores it");
+    }
+}
+
 /// Counts the outbox writes of this process, so a deliverer that found the outbox empty lists
 /// it again only once something was written since (or after a while: another node may have).
 static WRITES: AtomicU64 = AtomicU64::new(0);

@@ -19,9 +19,7 @@ mod origin;
 mod ownership;
 
 pub(super) use belongings::belongings;
-pub(super) use calls::{
-    can_create, create, kind_of, revoke_at, test, CreateFailure,
-};
+pub(super) use calls::{can_create, create, kind_of, revoke_at, test, CreateFailure};
 pub(super) use configs::{exists, load, provider_error, save, PROVIDERS_PREFIX};
 pub(super) use expiry::{
     begin_expiry, can_update_expiry, full_lifetime_end, update_expiry_at, ExpiryFailure,

@@ -37,9 +37,9 @@ pub(super) use key::{AutoState, Exposure, KeyEntry, KeyState, Overrides, Stats};
 pub(super) use locks::{KeyGuard, KeyLocks};
 pub(super) use migrate::{key as migrate_key, run as migrate_all};
 pub(super) use outbox::{
-    attempted, forget_notices, put as put_outbox, stage_notice, recorded_at as outbox_recorded_at, writes as outbox_writes, OutboxEntry,
-    Target as OutboxTarget, NOTICES_PREFIX, NOTIFY_CONFIG_PREFIX, OUTBOX_PREFIX, OUTCOME_NOT_STAGED,
-    OUTCOME_POLICY_REFUSED,
+    attempted, forget_notices, put as put_outbox, recorded_at as outbox_recorded_at, stage_notice,
+    writes as outbox_writes, OutboxEntry, Target as OutboxTarget, NOTICES_PREFIX,
+    NOTIFY_CONFIG_PREFIX, OUTBOX_PREFIX, OUTCOME_NOT_STAGED, OUTCOME_POLICY_REFUSED,
 };
 pub(super) use replays::{forget as forget_replays, Idempotency};
 pub(super) use scan::{

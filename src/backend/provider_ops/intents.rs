@@ -213,7 +213,10 @@ pub(crate) async fn notify_failure_of(
             return Ok(());
         };
         let mut intent: RevokeIntent = decode(&entry)?;
-        if intent.notify_failure(storage, id, error, actor, now).await? {
+        if intent
+            .notify_failure(storage, id, error, actor, now)
+            .await?
+        {
             rewrite(storage, id, &entry.kind, &intent, entry.created_at).await?;
         }
         Ok::<(), Error>(())

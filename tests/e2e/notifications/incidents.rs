@@ -291,7 +291,10 @@ async fn a_create_refused_by_the_providers_expiry_policy_reaches_the_webhook_as_
     );
     let event = &receiver.events()[0];
     assert_eq!(event["data"]["attempted_version"], "planned", "{event:#}");
-    assert_eq!(event["data"]["outcome"], "provider_policy_refused", "{event:#}");
+    assert_eq!(
+        event["data"]["outcome"], "provider_policy_refused",
+        "{event:#}"
+    );
     let reason = event["data"]["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("key-expiry policy") && reason.contains("max_key_lifetime"),

@@ -38,7 +38,11 @@ async fn a_deleted_keys_notice_marker_goes_with_it_and_the_next_key_is_told_agai
     h.call(Operation::Delete, "keys/late", json!({}))
         .await
         .unwrap();
-    assert_eq!(h.storage.get(MARKER).await.unwrap(), None, "removed with the key");
+    assert_eq!(
+        h.storage.get(MARKER).await.unwrap(),
+        None,
+        "removed with the key"
+    );
     // The same name again, overdue the same day: its own notice, about its own incarnation.
     create_overdue(&h).await;
     h.tick().await.unwrap();

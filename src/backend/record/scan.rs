@@ -214,7 +214,7 @@ pub(crate) async fn may_name(
         return Ok(false);
     };
     let newer = super::format::format_in(&refused.path, &raw)
-        .map_or(true, |f| f > u64::from(super::format::FORMAT));
+        .map_or(true, |f| f > u64::from(super::format::NEWEST_KEY_FORMAT));
     if newer {
         return Ok(true);
     }

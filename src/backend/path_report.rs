@@ -357,7 +357,9 @@ text/csv with one row per key and the columns key, schedule, rotation_period_day
 current_version, current_age_days, oldest_age_days, within_period, rotations, \
 failed_rotations, last_test_outcome, last_test_time, versions_in_grace, \
 revocations_confirmed, revocations_pending, promoted_by, revocations_manual, \
-revocations_acknowledged (lists of version numbers separated by ;, promoted_by as \
+revocations_acknowledged, federated, exchanges_ok, exchanges_failed, rejected, \
+current_key_rejected_time, exposed (true while a leak is in force), exposed_version, \
+exposed_time, exposed_withdrawn (lists of version numbers separated by ;, promoted_by as \
 vN:display_name or vN:scheduler). The JSON also lists, for deleted keys, \
 deleted_keys_revocations_pending ([{key, version, provider, attempts}]: revocations the provider has \
 not confirmed yet) and deleted_keys_revocations_manual ([{key, incarnation, version, provider, \

@@ -120,11 +120,39 @@ fn csv_quotes_what_needs_quoting() {
     })];
     let csv = to_csv(&keys);
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0].split(',').count(), 20);
+    assert_eq!(lines[0].split(',').count(), 26);
     assert_eq!(
         lines[1],
-        "\"a,b\",\"say \"\"hi\"\"\",90,2,3,95,false,1,0,,,1,,0,v2:userpass-bob,3;4,,false,,"
+        "\"a,b\",\"say \"\"hi\"\"\",90,2,3,95,false,1,0,,,1,,0,v2:userpass-bob,3;4,,false,,,,,false,,,"
     );
+}
+
+/// Every flag the JSON row has, the CSV has too: `rejected` with its time, and the leak in
+/// force (`exposed`, its version, time and `withdrawn`); the report's JSON and CSV agree.
+#[test]
+fn csv_has_a_column_for_every_flag_of_the_json() {
+    let keys = vec![json!({
+        "key": "k", "federated": false, "rejected": true,
+        "current_key_rejected_time": "2026-01-02T03:04:05Z",
+        "exposed": { "version": 3, "time": "2026-01-01T00:00:00Z", "source": "s", "reason": "r",
+                     "withdrawn": true },
+    })];
+    let csv = to_csv(&keys);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].ends_with(
+            ",rejected,current_key_rejected_time,exposed,exposed_version,exposed_time,exposed_withdrawn"
+        ),
+        "{csv}"
+    );
+    assert!(
+        lines[1].ends_with(",true,2026-01-02T03:04:05Z,true,3,2026-01-01T00:00:00Z,true"),
+        "{csv}"
+    );
+    // Every top-level flag of a JSON row names a column.
+    for flag in ["federated", "rejected", "exposed"] {
+        assert!(lines[0].split(',').any(|c| c == flag), "{flag}: {csv}");
+    }
 }
 
 async fn report(h: &Harness, query: Value) -> Result<Value, crate::framework::Error> {
@@ -273,12 +301,13 @@ async fn report_has_a_row_per_federated_key_with_its_exchange_counts() {
     let body = String::from_utf8(body).unwrap();
     let lines: Vec<&str> = body.lines().collect();
     assert!(
-        lines[0].ends_with(",federated,exchanges_ok,exchanges_failed"),
+        lines[0].contains(",federated,exchanges_ok,exchanges_failed,"),
         "{body}"
     );
+    // A federated key holds no value: no health check, no leak.
     assert!(
-        lines[2].starts_with("fed,") && lines[2].ends_with(",true,1,1"),
+        lines[2].starts_with("fed,") && lines[2].ends_with(",true,1,1,,,,,,"),
         "{body}"
     );
-    assert!(lines[1].ends_with(",false,,"), "{body}");
+    assert!(lines[1].ends_with(",false,,,false,,false,,,"), "{body}");
 }

@@ -116,7 +116,10 @@ pub(super) fn to_csv(keys: &[Value]) -> String {
             failed(&k["exchanges"]["failed"]),
             plain(&k["rejected"]),
             plain(&k["current_key_rejected_time"]),
-            exposed(&k["exposed"], k.get("federated") == Some(&Value::Bool(true))),
+            exposed(
+                &k["exposed"],
+                k.get("federated") == Some(&Value::Bool(true)),
+            ),
             plain(&k["exposed"]["version"]),
             plain(&k["exposed"]["time"]),
             plain(&k["exposed"]["withdrawn"]),

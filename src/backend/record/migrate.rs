@@ -86,7 +86,11 @@ pub(crate) async fn key(storage: &dyn Storage, name: &str) -> Result<bool, Error
 /// A record of this release that holds a withdrawn version but was written in [`FORMAT`] (by a
 /// build before [`WITHDRAWN_FORMAT`]): rewritten as it is, in that format, so a release that
 /// does not know the mark refuses it instead of misreading it. Whether it was rewritten.
-async fn mark_withdrawn(storage: &dyn Storage, name: &str, mut entry: KeyEntry) -> Result<bool, Error> {
+async fn mark_withdrawn(
+    storage: &dyn Storage,
+    name: &str,
+    mut entry: KeyEntry,
+) -> Result<bool, Error> {
     if entry.key.versions.withdrawn.is_none() || entry.format >= WITHDRAWN_FORMAT {
         return Ok(false);
     }

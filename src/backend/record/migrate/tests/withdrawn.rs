@@ -13,7 +13,9 @@ use crate::framework::{Operation, Storage};
 /// it holds nothing withdrawn.
 async fn withdrawn_key() -> (Harness, FakeOpenRouter) {
     let h = Harness::new().await;
-    h.create("keys/plain", json!({ "value": OLD })).await.unwrap();
+    h.create("keys/plain", json!({ "value": OLD }))
+        .await
+        .unwrap();
     h.write("config", json!({ "require_separate_approver": true }))
         .await
         .unwrap();

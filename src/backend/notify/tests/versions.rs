@@ -129,3 +129,50 @@ async fn a_rotation_whose_create_failed_names_the_version_it_was_to_get() {
     let failed = history.iter().find(|e| e["event"] == "failed").unwrap();
     assert_eq!(failed["outcome"], "not_staged", "{failed}");
 }
+
+/// The tick's notices name the version they are about: the current one overdue (here version
+/// 2), the retired one whose revocation waits too long (1), the live one expiring at its
+/// provider (2).
+#[tokio::test]
+async fn notices_name_the_version_they_are_about() {
+    use crate::backend::testing::created_at_provider;
+    use crate::framework::Storage;
+    let h = with_key().await;
+    // Version 1 lives at a provider whose revocations all fail; version 2 replaces it at once.
+    created_at_provider(&h).await;
+    h.write("stage/k", json!({ "value": NEW })).await.unwrap();
+    h.write("promote/k", json!({ "grace_period": 0, "force": true }))
+        .await
+        .unwrap();
+    let raw = h.storage.get("keys/k").await.unwrap().unwrap();
+    let mut record: Value = serde_json::from_slice(&raw).unwrap();
+    let at = |days: i64, hours: i64| {
+        (chrono::Utc::now() + chrono::Duration::days(days) + chrono::Duration::hours(hours))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let versions = &mut record["key"]["versions"]["versions"];
+    assert_eq!(versions["1"]["state"], "revoked", "{versions}");
+    versions["1"]["provider_revocation"]["requested_time"] = json!(at(0, -2));
+    versions["2"]["created_time"] = json!(at(-100, 0));
+    versions["2"]["provider_expires_time"] = json!(at(3, 0));
+    h.storage
+        .put("keys/k", serde_json::to_vec(&record).unwrap())
+        .await
+        .unwrap();
+    h.invalidate("keys/k").await;
+    let r = Receiver::start().await;
+    subscribe(&h, &r).await;
+    h.tick().await.unwrap();
+    let mut got = received(&r);
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        [
+            ev("key.overdue", json!(2), Value::Null),
+            ev("key.provider_expiry_near", json!(2), Value::Null),
+            ev("revocation.pending_long", json!(1), Value::Null),
+        ],
+        "{:?}",
+        r.events()
+    );
+}

@@ -43,8 +43,8 @@ pub(super) use outbox::{
 };
 pub(super) use replays::{forget as forget_replays, Idempotency};
 pub(super) use scan::{
-    digests, digests_noting, keys_noting as scan_keys_noting, may_name, names_where,
-    names_where_noting, Refusals, Refused,
+    digests, digests_noting, keys_and_incarnations_noting as scan_keys_and_incarnations_noting,
+    keys_noting as scan_keys_noting, may_name, names_where, names_where_noting, Refusals, Refused,
 };
 #[cfg(test)]
 pub(super) use store::save;

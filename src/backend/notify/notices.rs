@@ -82,8 +82,9 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
     let mut written = 0;
     let started = std::time::Instant::now();
     let refusals = record::Refusals::default();
-    let mut all = std::pin::pin!(record::scan_keys_noting(storage, refusals).await?);
-    while let Some(state) = all.try_next().await? {
+    let mut all =
+        std::pin::pin!(record::scan_keys_and_incarnations_noting(storage, refusals).await?);
+    while let Some((state, incarnation)) = all.try_next().await? {
         if written >= MAX_PER_SCAN || started.elapsed() >= SCAN_BUDGET {
             break;
         }
@@ -91,20 +92,11 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
         let key = KeyDigest::of(&state);
         let mut due: Vec<(String, Option<u32>, String)> = Vec::new();
         let path = format!("{}{name}", record::NOTICES_PREFIX);
-        let stored: Option<Sent> = get_json(storage, &path).await?;
-        let mut incarnation = None;
-        let mut sent = match stored {
-            Some(sent) => {
-                let now_is = incarnation_of(storage, &name).await?;
-                incarnation = Some(now_is);
-                // Another incarnation's (a deleted key's) or an unnamed one: not this key's.
-                match sent.incarnation == Some(now_is) {
-                    true => sent,
-                    false => Sent::default(),
-                }
-            }
-            None => Sent::default(),
-        };
+        // Another incarnation's marker (a deleted key's) or an unnamed one is not this key's.
+        let mut sent = get_json::<Sent>(storage, &path)
+            .await?
+            .filter(|sent| sent.incarnation == Some(incarnation))
+            .unwrap_or_default();
         let before = sent.clone();
         if let Some((number, created)) = key.current {
             let periods = policy::periods_of(&shared.schedules, storage, &key.overrides()).await?;
@@ -183,10 +175,6 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
         if due.is_empty() {
             continue;
         }
-        let incarnation = match incarnation {
-            Some(n) => n,
-            None => incarnation_of(storage, &name).await?,
-        };
         sent.incarnation = Some(incarnation);
         for (kind, version, detail) in due {
             let marker = match kind.as_str() {
@@ -216,11 +204,4 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
         }
     }
     Ok(())
-}
-
-/// The incarnation of live key `name` (1 if its record is gone meanwhile).
-async fn incarnation_of(storage: &dyn Storage, name: &str) -> Result<u32, Error> {
-    Ok(record::read(storage, name)
-        .await?
-        .map_or(1, |e| e.log.incarnation))
 }

@@ -97,7 +97,9 @@ pub(crate) fn summarize(
     let mut withdrawn: Vec<u32> = Vec::new();
     let mut spans: Vec<(u32, DateTime<Utc>)> = Vec::new();
     for e in events {
-        if let Some(v) = e.version {
+        // A `failed` event never makes a version: a failed attempt names the number its
+        // version was to get, which a later version may take.
+        if let Some(v) = e.version.filter(|_| e.event != "failed") {
             born.entry(v).or_insert(e.time);
         }
         let in_window = e.time >= start && e.time <= now;

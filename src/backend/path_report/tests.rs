@@ -106,6 +106,42 @@ fn a_rollback_makes_the_replaced_version_current_again() {
     assert_eq!(s.failed_rotations, 0);
 }
 
+/// A failed rotation attempt names the number its version was to get: the version that takes
+/// the number later is as old as its own stage, and its revocation was requested when it was
+/// retired, not when the attempt failed.
+#[test]
+fn a_failed_attempt_does_not_date_the_version_that_takes_its_number() {
+    let now = Utc::now();
+    let events = vec![
+        event(ago(now, 40), "created", 1, person("admin")),
+        event(ago(now, 39), "failed", 2, Actor::Scheduler),
+        event(ago(now, 5), "staged", 2, Actor::Scheduler),
+        event(ago(now, 5), "promoted", 2, Actor::Scheduler),
+    ];
+    let s = summarize(&events, &BTreeMap::new(), ago(now, 365), now);
+    // v1 was current 35 days; v2 is 5 days old, not 39.
+    assert_eq!(s.oldest_age_secs, Some(35 * 86_400));
+    let events = vec![
+        event(ago(now, 40), "created", 1, person("admin")),
+        event(ago(now, 39), "failed", 2, Actor::Scheduler),
+        event(ago(now, 5), "staged", 2, Actor::Scheduler),
+        event(ago(now, 4), "failed", 2, Actor::Scheduler),
+        event(ago(now, 3), "provider_revoked", 2, Actor::Scheduler),
+    ];
+    let versions = crate::rotation::KeyVersions {
+        versions: BTreeMap::new(),
+        next_version: 3,
+        reinstatement: None,
+        withdrawn: None,
+    };
+    let (confirmed, _) = super::revocations::revocations(&versions, &events);
+    assert_eq!(
+        confirmed[0]["requested_time"],
+        crate::backend::view::time(ago(now, 4)),
+        "{confirmed:?}"
+    );
+}
+
 #[test]
 fn csv_quotes_what_needs_quoting() {
     let keys = vec![json!({

@@ -97,7 +97,9 @@ pub(crate) fn summarize(
     let mut withdrawn: Vec<u32> = Vec::new();
     let mut spans: Vec<(u32, DateTime<Utc>)> = Vec::new();
     for e in events {
-        if let Some(v) = e.version {
+        // A `failed` event never makes a version: a failed attempt names the number its
+        // version was to get, which a later version may take.
+        if let Some(v) = e.version.filter(|_| e.event != "failed") {
             born.entry(v).or_insert(e.time);
         }
         let in_window = e.time >= start && e.time <= now;
@@ -357,7 +359,9 @@ text/csv with one row per key and the columns key, schedule, rotation_period_day
 current_version, current_age_days, oldest_age_days, within_period, rotations, \
 failed_rotations, last_test_outcome, last_test_time, versions_in_grace, \
 revocations_confirmed, revocations_pending, promoted_by, revocations_manual, \
-revocations_acknowledged (lists of version numbers separated by ;, promoted_by as \
+revocations_acknowledged, federated, exchanges_ok, exchanges_failed, rejected, \
+current_key_rejected_time, exposed (true while a leak is in force), exposed_version, \
+exposed_time, exposed_withdrawn (lists of version numbers separated by ;, promoted_by as \
 vN:display_name or vN:scheduler). The JSON also lists, for deleted keys, \
 deleted_keys_revocations_pending ([{key, version, provider, attempts}]: revocations the provider has \
 not confirmed yet) and deleted_keys_revocations_manual ([{key, incarnation, version, provider, \

@@ -19,9 +19,7 @@ mod origin;
 mod ownership;
 
 pub(super) use belongings::belongings;
-pub(super) use calls::{
-    can_create, create, is_policy_refusal, is_policy_refusal_detail, kind_of, revoke_at, test,
-};
+pub(super) use calls::{can_create, create, kind_of, revoke_at, test, CreateFailure};
 pub(super) use configs::{exists, load, provider_error, save, PROVIDERS_PREFIX};
 pub(super) use expiry::{
     begin_expiry, can_update_expiry, full_lifetime_end, update_expiry_at, ExpiryFailure,
@@ -31,8 +29,8 @@ pub(super) use federation::{
     exchange as exchange_federated, exchange_basis, federation_config, federation_ids,
 };
 pub(super) use intents::{
-    begin_revoke, decode, of_deleted_keys, rewrite, settle, CreateIntent, Retry, RevokeIntent,
-    BUDGET, MIN_AGE, WAL_CREATE, WAL_REVOKE,
+    begin_revoke, decode, notify_failure_of, of_deleted_keys, rewrite, settle, CreateIntent, Retry,
+    RevokeIntent, BUDGET, MIN_AGE, WAL_CREATE, WAL_REVOKE,
 };
 pub(super) use lifetime::{
     check_key as check_lifetime, check_provider_users as check_lifetime_of_users,

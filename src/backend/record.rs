@@ -37,13 +37,14 @@ pub(super) use key::{AutoState, Exposure, KeyEntry, KeyState, Overrides, Stats};
 pub(super) use locks::{KeyGuard, KeyLocks};
 pub(super) use migrate::{key as migrate_key, run as migrate_all};
 pub(super) use outbox::{
-    put as put_outbox, recorded_at as outbox_recorded_at, writes as outbox_writes, OutboxEntry,
-    Target as OutboxTarget, NOTIFY_CONFIG_PREFIX, OUTBOX_PREFIX,
+    attempted, forget_notices, put as put_outbox, recorded_at as outbox_recorded_at, stage_notice,
+    writes as outbox_writes, OutboxEntry, Target as OutboxTarget, NOTICES_PREFIX,
+    NOTIFY_CONFIG_PREFIX, OUTBOX_PREFIX, OUTCOME_NOT_STAGED, OUTCOME_POLICY_REFUSED,
 };
 pub(super) use replays::{forget as forget_replays, Idempotency};
 pub(super) use scan::{
-    digests, digests_noting, keys_noting as scan_keys_noting, may_name, names_where,
-    names_where_noting, Refusals, Refused,
+    digests, digests_noting, keys_and_incarnations_noting as scan_keys_and_incarnations_noting,
+    keys_noting as scan_keys_noting, may_name, names_where, names_where_noting, Refusals, Refused,
 };
 #[cfg(test)]
 pub(super) use store::save;

@@ -176,6 +176,16 @@ async fn recover_revoke(
         if result.is_ok() || intent.retry.attempts == 0 {
             note_deleted(storage, &intent, &result, now).await;
         }
+        // Its first failure reaches people (`revocation.failed`), once per intent: the back-off
+        // below stores that it did.
+        if let Err(e) = &result {
+            if let Err(err) = intent
+                .notify_failure(storage, id, e, &Actor::Scheduler, now)
+                .await
+            {
+                tracing::warn!(key = %intent.key, error = %err, "could not notify a deleted key's failed revocation; tried again at its next failure");
+            }
+        }
         drop(guard);
     }
     match result {

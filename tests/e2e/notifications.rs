@@ -14,7 +14,9 @@ use crate::support::checks::repo_root;
 
 mod delivery;
 mod failover;
+mod failures;
 mod incidents;
+mod notice_markers;
 
 /// A signing secret as a user makes one (`whsec_` and base64 of 32 random bytes).
 pub(crate) fn signing_secret() -> String {

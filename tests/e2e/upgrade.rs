@@ -264,10 +264,11 @@ async fn upgrade_to_v2_and_roll_back_to_v1_keep_every_key() {
         v1.version
     );
     // A record a newer release wrote in a format this one cannot read (planted: both builds
-    // here share a format) is refused with a clear error naming both formats, and left as is.
+    // here share their formats, up to 3 for key records holding a withdrawn version) is
+    // refused with a clear error naming both formats, and left as is.
     let mut future: Value =
         serde_json::from_str(&raw_get(&client, "keys/plain").await.expect("plain")).unwrap();
-    future["format"] = json!(3);
+    future["format"] = json!(4);
     future["key"]["name"] = json!("future");
     let future = future.to_string();
     raw_put(&client, "keys/future", &future).await;
@@ -277,15 +278,15 @@ async fn upgrade_to_v2_and_roll_back_to_v1_keep_every_key() {
         let message = refused.errors();
         assert!(
             message.contains("\"future\"")
-                && message.contains("format 3")
-                && message.contains("newer than this plugin understands (2)"),
+                && message.contains("format 4")
+                && message.contains("newer than this plugin understands (3)"),
             "{path}: {message}"
         );
     }
     let refused = client
         .write("ai-keys/stage/future", json!({ "value": secret("x") }))
         .await;
-    assert!(refused.errors().contains("format 3"), "{}", refused.text);
+    assert!(refused.errors().contains("format 4"), "{}", refused.text);
     assert_eq!(
         raw_get(&client, "keys/future").await.as_deref(),
         Some(future.as_str())

@@ -50,6 +50,7 @@ pub(crate) const TYPES: &[&str] = &[
     "revocation.confirmed",
     "revocation.manual_required",
     "revocation.pending_long",
+    "revocation.failed",
     "key.rejected",
     "key.exposed",
     "key.due_soon",

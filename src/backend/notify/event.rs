@@ -8,8 +8,7 @@ use chrono::{DateTime, Utc};
 use cloudevents::{EventBuilder, EventBuilderV10};
 use serde_json::json;
 
-use crate::backend::provider_ops;
-use crate::backend::record::HistoryEvent;
+use crate::backend::record::{self, HistoryEvent};
 use crate::framework::Error;
 
 /// Prefix of every notification type.
@@ -19,20 +18,23 @@ pub(crate) const CONTENT_TYPE: &str = "application/cloudevents+json";
 
 /// The notification type (after [`TYPE_PREFIX`]) of a history or notice event, if it has one.
 /// A rotation that failed because the provider's key-expiry policy refused the create is
-/// recorded as `failed` (its detail says so: `provider_ops::is_policy_refusal_detail`) and
-/// delivered as `key.provider_policy_refused`.
+/// recorded as `failed` with the outcome [`record::OUTCOME_POLICY_REFUSED`] and delivered as
+/// `key.provider_policy_refused`.
 pub(crate) fn type_of(event: &HistoryEvent) -> Option<&'static str> {
     Some(match event.event.as_str() {
         "staged" => "rotation.staged",
         "tested" => "rotation.tested",
         "promoted" => "rotation.promoted",
-        "failed" if provider_ops::is_policy_refusal_detail(&event.detail) => {
+        "failed" if event.outcome.as_deref() == Some(record::OUTCOME_POLICY_REFUSED) => {
             "key.provider_policy_refused"
         }
         "failed" => "rotation.failed",
         "provider_revoked" => "revocation.confirmed",
         "provider_revocation_manual" => "revocation.manual_required",
         "revocation_pending_long" => "revocation.pending_long",
+        // Only ever a notice (a deleted key's first failure, `provider_ops`): the history
+        // event of that name is not notified (`record::NOTIFIED_EVENTS`).
+        "provider_revocation_failed" => "revocation.failed",
         "current_key_rejected" => "key.rejected",
         "exposed" => "key.exposed",
         "due_soon" => "key.due_soon",
@@ -71,6 +73,10 @@ pub(crate) fn body(
         "outcome": event.outcome,
         "reason": event.detail,
     });
+    // A failed rotation's version: the one staged, or the number the new one was to get.
+    if let Some(attempted) = record::attempted(event) {
+        data["attempted_version"] = json!(attempted);
+    }
     if let Some(a) = &extra.approval {
         data["awaiting_approval"] = json!({ "may_approve": a });
     }

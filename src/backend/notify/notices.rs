@@ -5,7 +5,10 @@
 //! version). Only while some webhook is configured, at most every [`EVERY`] per mount (a scan
 //! of every record). What was sent is remembered per key in
 //! `notify/notices/<key>`, written after the outbox entry: a crash in between sends a notice
-//! twice, with the same id.
+//! twice, with the same id. The marker names the key's incarnation and is trusted only for it:
+//! the key's delete removes it, and one a crash left behind (or an earlier release wrote,
+//! naming none) does not silence a key created again under the name; at worst a notice is sent
+//! again, with the same id.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,11 +38,13 @@ const EVERY: Duration = Duration::from_secs(3600);
 #[cfg(feature = "test-hooks")]
 const EVERY: Duration = Duration::ZERO;
 
-const MARKERS: &str = "notify/notices/";
-
 /// What was already announced about one key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Sent {
+    /// The incarnation of the key this was sent about (absent in an earlier release's marker,
+    /// which is then not trusted).
+    #[serde(default)]
+    incarnation: Option<u32>,
     /// The creation time of the current version announced as due soon.
     #[serde(default)]
     due_soon: Option<DateTime<Utc>>,
@@ -77,16 +82,21 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
     let mut written = 0;
     let started = std::time::Instant::now();
     let refusals = record::Refusals::default();
-    let mut all = std::pin::pin!(record::scan_keys_noting(storage, refusals).await?);
-    while let Some(state) = all.try_next().await? {
+    let mut all =
+        std::pin::pin!(record::scan_keys_and_incarnations_noting(storage, refusals).await?);
+    while let Some((state, incarnation)) = all.try_next().await? {
         if written >= MAX_PER_SCAN || started.elapsed() >= SCAN_BUDGET {
             break;
         }
         let name = state.name.clone();
         let key = KeyDigest::of(&state);
         let mut due: Vec<(String, Option<u32>, String)> = Vec::new();
-        let path = format!("{MARKERS}{name}");
-        let mut sent: Sent = get_json(storage, &path).await?.unwrap_or_default();
+        let path = format!("{}{name}", record::NOTICES_PREFIX);
+        // Another incarnation's marker (a deleted key's) or an unnamed one is not this key's.
+        let mut sent = get_json::<Sent>(storage, &path)
+            .await?
+            .filter(|sent| sent.incarnation == Some(incarnation))
+            .unwrap_or_default();
         let before = sent.clone();
         if let Some((number, created)) = key.current {
             let periods = policy::periods_of(&shared.schedules, storage, &key.overrides()).await?;
@@ -165,9 +175,7 @@ async fn scan(shared: &Arc<Shared>, storage: &dyn Storage) -> Result<(), Error> 
         if due.is_empty() {
             continue;
         }
-        let incarnation = record::read(storage, &name)
-            .await?
-            .map_or(1, |e| e.log.incarnation);
+        sent.incarnation = Some(incarnation);
         for (kind, version, detail) in due {
             let marker = match kind.as_str() {
                 "overdue" => sent.overdue.clone().unwrap_or_default(),

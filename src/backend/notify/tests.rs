@@ -11,7 +11,10 @@ use crate::backend::record::{self, Actor, HistoryEvent, OutboxEntry, OUTBOX_PREF
 use crate::backend::testing::{with_key, Harness, NEW, OLD};
 use crate::framework::Storage;
 
+mod markers;
 mod notices;
+mod revocations;
+mod versions;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -257,6 +260,7 @@ fn every_notified_event_has_a_type_and_every_type_a_cause() {
     };
     let notices = [
         "revocation_pending_long",
+        "provider_revocation_failed",
         "due_soon",
         "overdue",
         "provider_expiry_near",
@@ -272,8 +276,7 @@ fn every_notified_event_has_a_type_and_every_type_a_cause() {
         caused.insert(ty);
     }
     // A rotation refused by the provider's key-expiry policy: a `failed` event saying so.
-    let mut refused = event("failed", None);
-    refused.detail = POLICY_REFUSAL.into();
+    let refused = event("failed", Some(record::OUTCOME_POLICY_REFUSED));
     caused.extend(type_of(&refused));
     assert_eq!(
         caused.len(),
@@ -292,32 +295,36 @@ fn every_notified_event_has_a_type_and_every_type_a_cause() {
     }
 }
 
-/// The detail of the `failed` event a rotation refused by OpenAI's key-expiry policy records
-/// (`provider_ops/calls.rs`, as docs/api.md documents it).
-const POLICY_REFUSAL: &str = "creating a key at the provider: key-expiry policy refusal: \
-     provider \"openai\" refused the created key's lifetime (7776000s) under its key-expiry \
-     policy, so nothing was created: ...; set max_key_lifetime on providers/openai";
-
-/// A rotation the provider's key-expiry policy refused is delivered as
-/// `key.provider_policy_refused`, with its version-less detail; any other failure as
-/// `rotation.failed`.
+/// A rotation the provider's key-expiry policy refused (a `failed` event with that outcome)
+/// is delivered as `key.provider_policy_refused`, its version the number the new version was
+/// to get; any other failure as `rotation.failed`, whatever its detail says.
 #[test]
 fn a_key_expiry_policy_refusal_is_delivered_as_provider_policy_refused() {
     use super::event::type_of;
-    let failed = |detail: &str| HistoryEvent {
+    let failed = |outcome: Option<&str>, detail: &str| HistoryEvent {
         time: chrono::Utc::now(),
         event: "failed".into(),
-        version: None,
+        version: Some(4),
         actor: Actor::Scheduler,
         request_id: None,
-        outcome: None,
+        outcome: outcome.map(str::to_string),
         detail: detail.into(),
     };
-    let refused = failed(POLICY_REFUSAL);
+    let refused = failed(Some(record::OUTCOME_POLICY_REFUSED), "refused");
     assert!(record::NOTIFIED_EVENTS.contains(&"failed"));
     assert_eq!(type_of(&refused), Some("key.provider_policy_refused"));
-    let other = failed("creating a key at the provider: provider answered 500");
+    assert_eq!(record::attempted(&refused), Some("planned"));
+    // A detail that reads like one is not one: the outcome decides.
+    let other = failed(
+        Some(record::OUTCOME_NOT_STAGED),
+        "creating a key at the provider: key-expiry policy refusal: made up",
+    );
     assert_eq!(type_of(&other), Some("rotation.failed"));
+    assert_eq!(record::attempted(&other), Some("planned"));
+    assert_eq!(
+        record::attempted(&failed(Some("bad_key"), "")),
+        Some("staged")
+    );
     // The engine writes no history event of that name: only the `failed` one causes the type.
     assert!(!record::NOTIFIED_EVENTS.contains(&"provider_policy_refused"));
 }

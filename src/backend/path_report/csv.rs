@@ -1,9 +1,10 @@
 //! The compliance report as CSV (`format=csv`): one row per key, lists of version numbers
-//! separated by `;`.
+//! separated by `;`; every flag the JSON has (`federated`, `rejected`, `exposed` and its
+//! `withdrawn`) has a column. Columns are only ever added at the end.
 
 use serde_json::Value;
 
-const CSV_COLUMNS: [&str; 20] = [
+const CSV_COLUMNS: [&str; 26] = [
     "key",
     "schedule",
     "rotation_period_days",
@@ -24,6 +25,12 @@ const CSV_COLUMNS: [&str; 20] = [
     "federated",
     "exchanges_ok",
     "exchanges_failed",
+    "rejected",
+    "current_key_rejected_time",
+    "exposed",
+    "exposed_version",
+    "exposed_time",
+    "exposed_withdrawn",
 ];
 
 /// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
@@ -51,6 +58,15 @@ fn failed(v: &Value) -> String {
             .sum::<u64>()
             .to_string()
     })
+}
+
+/// Whether a valued key has a leak in force (`exposed` an object): `true` or `false`; empty
+/// for a federated key (no value to leak).
+fn exposed(v: &Value, federated: bool) -> String {
+    match federated {
+        true => String::new(),
+        false => v.is_object().to_string(),
+    }
 }
 
 /// The report as CSV: a header and one row per key; lists are `;`-separated.
@@ -98,6 +114,15 @@ pub(super) fn to_csv(keys: &[Value]) -> String {
             plain(&k["federated"]),
             plain(&k["exchanges"]["ok"]),
             failed(&k["exchanges"]["failed"]),
+            plain(&k["rejected"]),
+            plain(&k["current_key_rejected_time"]),
+            exposed(
+                &k["exposed"],
+                k.get("federated") == Some(&Value::Bool(true)),
+            ),
+            plain(&k["exposed"]["version"]),
+            plain(&k["exposed"]["time"]),
+            plain(&k["exposed"]["withdrawn"]),
         ];
         out += &row.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");
         out.push('\n');

@@ -15,8 +15,8 @@ use crate::rotation::KeyVersions;
 /// `(confirmed, pending)`, each `[{version, requested_time, confirmed_time}]` in version order:
 /// the revocations the record shows, plus every confirmation the history recorded
 /// (`provider_revoked`) of a version the record no longer holds, requested when the version was
-/// retired (its `expired`, `revoked`, `failed` or `finalized` event; null if the history no
-/// longer has it).
+/// retired (its last `expired`, `revoked`, `failed` or `finalized` event before the
+/// confirmation; null if the history no longer has it).
 pub(super) fn revocations(
     versions: &KeyVersions,
     events: &[HistoryEvent],
@@ -49,8 +49,10 @@ pub(super) fn revocations(
     for e in events {
         let Some(v) = e.version else { continue };
         match e.event.as_str() {
+            // The latest: a failed rotation attempt names the number its version was to get,
+            // which a later version may take and retire.
             "expired" | "revoked" | "failed" | "finalized" => {
-                retired.entry(v).or_insert(e.time);
+                retired.insert(v, e.time);
             }
             "provider_revoked" if versions.get(v).is_none() => {
                 confirmed

@@ -106,6 +106,42 @@ fn a_rollback_makes_the_replaced_version_current_again() {
     assert_eq!(s.failed_rotations, 0);
 }
 
+/// A failed rotation attempt names the number its version was to get: the version that takes
+/// the number later is as old as its own stage, and its revocation was requested when it was
+/// retired, not when the attempt failed.
+#[test]
+fn a_failed_attempt_does_not_date_the_version_that_takes_its_number() {
+    let now = Utc::now();
+    let events = vec![
+        event(ago(now, 40), "created", 1, person("admin")),
+        event(ago(now, 39), "failed", 2, Actor::Scheduler),
+        event(ago(now, 5), "staged", 2, Actor::Scheduler),
+        event(ago(now, 5), "promoted", 2, Actor::Scheduler),
+    ];
+    let s = summarize(&events, &BTreeMap::new(), ago(now, 365), now);
+    // v1 was current 35 days; v2 is 5 days old, not 39.
+    assert_eq!(s.oldest_age_secs, Some(35 * 86_400));
+    let events = vec![
+        event(ago(now, 40), "created", 1, person("admin")),
+        event(ago(now, 39), "failed", 2, Actor::Scheduler),
+        event(ago(now, 5), "staged", 2, Actor::Scheduler),
+        event(ago(now, 4), "failed", 2, Actor::Scheduler),
+        event(ago(now, 3), "provider_revoked", 2, Actor::Scheduler),
+    ];
+    let versions = crate::rotation::KeyVersions {
+        versions: BTreeMap::new(),
+        next_version: 3,
+        reinstatement: None,
+        withdrawn: None,
+    };
+    let (confirmed, _) = super::revocations::revocations(&versions, &events);
+    assert_eq!(
+        confirmed[0]["requested_time"],
+        crate::backend::view::time(ago(now, 4)),
+        "{confirmed:?}"
+    );
+}
+
 #[test]
 fn csv_quotes_what_needs_quoting() {
     let keys = vec![json!({
@@ -120,11 +156,39 @@ fn csv_quotes_what_needs_quoting() {
     })];
     let csv = to_csv(&keys);
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0].split(',').count(), 20);
+    assert_eq!(lines[0].split(',').count(), 26);
     assert_eq!(
         lines[1],
-        "\"a,b\",\"say \"\"hi\"\"\",90,2,3,95,false,1,0,,,1,,0,v2:userpass-bob,3;4,,false,,"
+        "\"a,b\",\"say \"\"hi\"\"\",90,2,3,95,false,1,0,,,1,,0,v2:userpass-bob,3;4,,false,,,,,false,,,"
     );
+}
+
+/// Every flag the JSON row has, the CSV has too: `rejected` with its time, and the leak in
+/// force (`exposed`, its version, time and `withdrawn`); the report's JSON and CSV agree.
+#[test]
+fn csv_has_a_column_for_every_flag_of_the_json() {
+    let keys = vec![json!({
+        "key": "k", "federated": false, "rejected": true,
+        "current_key_rejected_time": "2026-01-02T03:04:05Z",
+        "exposed": { "version": 3, "time": "2026-01-01T00:00:00Z", "source": "s", "reason": "r",
+                     "withdrawn": true },
+    })];
+    let csv = to_csv(&keys);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].ends_with(
+            ",rejected,current_key_rejected_time,exposed,exposed_version,exposed_time,exposed_withdrawn"
+        ),
+        "{csv}"
+    );
+    assert!(
+        lines[1].ends_with(",true,2026-01-02T03:04:05Z,true,3,2026-01-01T00:00:00Z,true"),
+        "{csv}"
+    );
+    // Every top-level flag of a JSON row names a column.
+    for flag in ["federated", "rejected", "exposed"] {
+        assert!(lines[0].split(',').any(|c| c == flag), "{flag}: {csv}");
+    }
 }
 
 async fn report(h: &Harness, query: Value) -> Result<Value, crate::framework::Error> {
@@ -273,12 +337,13 @@ async fn report_has_a_row_per_federated_key_with_its_exchange_counts() {
     let body = String::from_utf8(body).unwrap();
     let lines: Vec<&str> = body.lines().collect();
     assert!(
-        lines[0].ends_with(",federated,exchanges_ok,exchanges_failed"),
+        lines[0].contains(",federated,exchanges_ok,exchanges_failed,"),
         "{body}"
     );
+    // A federated key holds no value: no health check, no leak.
     assert!(
-        lines[2].starts_with("fed,") && lines[2].ends_with(",true,1,1"),
+        lines[2].starts_with("fed,") && lines[2].ends_with(",true,1,1,,,,,,"),
         "{body}"
     );
-    assert!(lines[1].ends_with(",false,,"), "{body}");
+    assert!(lines[1].ends_with(",false,,,false,,false,,,"), "{body}");
 }

@@ -105,23 +105,57 @@ pub(super) fn requested_lifetime_secs(
     }
 }
 
+/// Why [`create`] gave no key.
+#[derive(Debug)]
+pub(crate) enum CreateFailure {
+    /// The provider refused the created key's lifetime under its key-expiry policy
+    /// ([`ProviderError::ExpiryPolicy`], which the provider client reports): nothing was
+    /// created. The error is a 502 saying so and what to configure.
+    PolicyRefused(Error),
+    /// Anything else: refusals, outages, bad settings.
+    Other(Error),
+}
+
+impl CreateFailure {
+    /// Whether the provider's key-expiry policy refused the create.
+    pub(crate) fn is_policy_refusal(&self) -> bool {
+        matches!(self, Self::PolicyRefused(_))
+    }
+}
+
+impl From<Error> for CreateFailure {
+    fn from(e: Error) -> Self {
+        Self::Other(e)
+    }
+}
+
+impl From<CreateFailure> for Error {
+    fn from(f: CreateFailure) -> Self {
+        match f {
+            CreateFailure::PolicyRefused(e) | CreateFailure::Other(e) => e,
+        }
+    }
+}
+
 /// Asks the key's provider to create a key, under a WAL intent.
 pub(crate) async fn create(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
     key: &KeyState,
-) -> Result<Created, Error> {
+) -> Result<Created, CreateFailure> {
     let Some(provider) = key.provider.as_deref() else {
         return Err(Error::BadRequest(
             "value is required: the key has no provider that could create one".into(),
-        ));
+        )
+        .into());
     };
     let cfg = require(storage, provider).await?;
     if !cfg.capabilities().create {
         return Err(Error::BadRequest(format!(
             "value is required: provider {provider:?} cannot create keys ({})",
             cfg.why_cannot_create()
-        )));
+        ))
+        .into());
     }
     let features = cfg.kind.features();
     let lifetime = if features.expiry {
@@ -191,32 +225,20 @@ pub(crate) async fn create(
             }
             if e.is_expiry_policy() {
                 let asked = lifetime.map_or("no expiry".to_string(), |s| format!("{s}s"));
-                return Err(Error::Coded {
+                return Err(CreateFailure::PolicyRefused(Error::Coded {
                     status: 502,
                     message: format!(
-                        "{POLICY_REFUSED} provider {provider:?} refused the created key's \
-                         lifetime ({asked}) under its key-expiry policy, so nothing was created: \
-                         {e}; set max_key_lifetime on providers/{provider} to the policy's limit \
-                         (the engine then asks within it) and check the key's periods fit"
+                        "creating a key at the provider: key-expiry policy refusal: provider \
+                         {provider:?} refused the created key's lifetime ({asked}) under its \
+                         key-expiry policy, so nothing was created: {e}; set max_key_lifetime \
+                         on providers/{provider} to the policy's limit (the engine then asks \
+                         within it) and check the key's periods fit"
                     ),
-                });
+                }));
             }
-            Err(provider_error("creating a key at the provider", e))
+            Err(provider_error("creating a key at the provider", e).into())
         }
     }
-}
-
-/// How the message of a create refused by the provider's key-expiry policy begins.
-const POLICY_REFUSED: &str = "creating a key at the provider: key-expiry policy refusal:";
-
-/// Whether `e` is a create the provider refused under its key-expiry policy.
-pub(crate) fn is_policy_refusal(e: &Error) -> bool {
-    matches!(e, Error::Coded { message, .. } if is_policy_refusal_detail(message))
-}
-
-/// Whether a message (a `failed` history event's detail) is such a refusal.
-pub(crate) fn is_policy_refusal_detail(message: &str) -> bool {
-    message.starts_with(POLICY_REFUSED)
 }
 
 /// The provider type of provider `name`, if configured.

@@ -48,6 +48,10 @@ pub(crate) struct Retry {
     /// No recovery attempt before this time.
     #[serde(default)]
     pub next_attempt_time: Option<DateTime<Utc>>,
+    /// Of a revoke intent whose key was deleted: whether its first failure was notified
+    /// (`revocation.failed`, once per intent). Intents of earlier releases lack it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failure_notified: bool,
 }
 
 impl Retry {
@@ -151,6 +155,76 @@ pub(crate) struct RevokeIntent {
     /// Recovery back-off.
     #[serde(default, flatten)]
     pub retry: Retry,
+}
+
+/// The history event name a deleted key's failed revocation is notified under (its type:
+/// `revocation.failed`), as the live key's history records such a failure.
+const REVOCATION_FAILED_EVENT: &str = "provider_revocation_failed";
+
+impl RevokeIntent {
+    /// Notifies the first failure of this deleted key's revocation (intent `id`): a
+    /// `revocation.failed` notice, once per intent. Written before the intent records that it
+    /// was sent (the caller stores the intent): a crash in between sends it again, with the
+    /// same id. Whether the intent changed.
+    pub(crate) async fn notify_failure(
+        &mut self,
+        storage: &dyn Storage,
+        id: &str,
+        error: &str,
+        actor: &record::Actor,
+        now: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        if self.retry.failure_notified {
+            return Ok(false);
+        }
+        let event = record::HistoryEvent {
+            time: now,
+            event: REVOCATION_FAILED_EVENT.to_string(),
+            version: Some(self.version),
+            actor: actor.clone(),
+            request_id: None,
+            outcome: Some("pending".to_string()),
+            detail: format!(
+                "the key was deleted and the revocation of version {} at provider {:?} failed; \
+                 the engine keeps retrying: {error}",
+                self.version, self.provider
+            ),
+        }
+        .bounded();
+        let discriminator = format!("revocation_failed:{}:{id}", self.version);
+        let incarnation = self.incarnation.unwrap_or(0);
+        record::stage_notice(storage, &self.key, incarnation, &discriminator, event).await?;
+        self.retry.failure_notified = true;
+        Ok(true)
+    }
+}
+
+/// [`RevokeIntent::notify_failure`] for intent `id` as stored (the delete's own attempt, which
+/// holds no decoded intent); best effort, logged.
+pub(crate) async fn notify_failure_of(
+    storage: &dyn Storage,
+    id: &str,
+    error: &str,
+    actor: &record::Actor,
+    now: DateTime<Utc>,
+) {
+    let result = async {
+        let Some(entry) = crate::framework::wal_get(storage, id).await? else {
+            return Ok(());
+        };
+        let mut intent: RevokeIntent = decode(&entry)?;
+        if intent
+            .notify_failure(storage, id, error, actor, now)
+            .await?
+        {
+            rewrite(storage, id, &entry.kind, &intent, entry.created_at).await?;
+        }
+        Ok::<(), Error>(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(intent = id, error = %e, "could not notify a deleted key's failed revocation; recovery's next failure will");
+    }
 }
 
 fn to_json<T: Serialize>(v: &T) -> Result<serde_json::Value, Error> {

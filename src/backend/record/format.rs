@@ -8,8 +8,27 @@ use serde_json::Value;
 
 use crate::framework::{Error, Storage};
 
-/// The format this release writes.
+/// The format this release writes (key records: unless they hold a withdrawn version).
 pub(super) const FORMAT: u32 = 2;
+/// The format of a key record holding a current version withdrawn as leaked under the
+/// two-person rule (`KeyVersions::withdrawn`). A release before that mark would read such a
+/// record without it: a key with no current version and no reason, its leaked version merely
+/// revoked. With this format that release refuses the record explicitly (reports list it under
+/// `records_refused`) and never rewrites it; every other record keeps [`FORMAT`], so a
+/// downgrade keeps it readable. A record written without the mark again (its successor
+/// promoted) goes back to [`FORMAT`].
+pub(super) const WITHDRAWN_FORMAT: u32 = 3;
+/// The newest key record format this release reads.
+pub(super) const NEWEST_KEY_FORMAT: u32 = WITHDRAWN_FORMAT;
+
+/// The format a key record is written in: [`WITHDRAWN_FORMAT`] while it holds a withdrawn
+/// version, else [`FORMAT`].
+pub(super) fn key_format(withdrawn: bool) -> u32 {
+    match withdrawn {
+        true => WITHDRAWN_FORMAT,
+        false => FORMAT,
+    }
+}
 /// The format of records without a `format` field (the previous release).
 pub(super) const PREVIOUS_FORMAT: u32 = 1;
 

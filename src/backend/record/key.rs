@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::actor::Actor;
-use super::format::{self, FORMAT, PREVIOUS_FORMAT};
+use super::format::{self, PREVIOUS_FORMAT};
 use super::history::{Events, HistoryEvent, HistoryLog};
 use super::replays::{self, Idempotency};
 use crate::framework::{Error, Storage};
@@ -154,7 +154,8 @@ pub(crate) struct Exposure {
 /// What `keys/<name>` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct KeyEntry {
-    /// Record format ([`format::FORMAT`]; absent, so 1, in the previous release's records).
+    /// Record format ([`format::FORMAT`], or [`format::WITHDRAWN_FORMAT`] while a version is
+    /// withdrawn; absent, so 1, in the previous release's records).
     #[serde(default = "format::previous_format")]
     pub format: u32,
     /// The key.
@@ -183,7 +184,7 @@ impl KeyEntry {
     /// A new record for `key`, continuing the history `log`.
     pub(crate) fn new(key: KeyState, log: HistoryLog) -> KeyEntry {
         KeyEntry {
-            format: FORMAT,
+            format: format::key_format(key.versions.withdrawn.is_some()),
             key,
             log,
             replays: Vec::new(),

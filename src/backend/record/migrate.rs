@@ -14,7 +14,7 @@
 //! before possession proofs is not owned: its retirement is `manual`, never a revocation (one an
 //! earlier build left pending becomes `manual` when recovery reaches its intent).
 
-use super::format::FORMAT;
+use super::format::{FORMAT, WITHDRAWN_FORMAT};
 use super::history;
 use super::key::KeyEntry;
 use super::locks::KeyLocks;
@@ -69,7 +69,7 @@ pub(crate) async fn key(storage: &dyn Storage, name: &str) -> Result<bool, Error
         return Ok(false);
     };
     if !entry.is_previous_format() {
-        return Ok(false);
+        return mark_withdrawn(storage, name, entry).await;
     }
     // An inconsistent record is never rewritten, not even to convert it.
     store::check(name, &entry)?;
@@ -80,6 +80,24 @@ pub(crate) async fn key(storage: &dyn Storage, name: &str) -> Result<bool, Error
         events = migrated.log.next,
         "key record migrated to format {FORMAT}"
     );
+    Ok(true)
+}
+
+/// A record of this release that holds a withdrawn version but was written in [`FORMAT`] (by a
+/// build before [`WITHDRAWN_FORMAT`]): rewritten as it is, in that format, so a release that
+/// does not know the mark refuses it instead of misreading it. Whether it was rewritten.
+async fn mark_withdrawn(
+    storage: &dyn Storage,
+    name: &str,
+    mut entry: KeyEntry,
+) -> Result<bool, Error> {
+    if entry.key.versions.withdrawn.is_none() || entry.format >= WITHDRAWN_FORMAT {
+        return Ok(false);
+    }
+    store::check(name, &entry)?;
+    entry.format = WITHDRAWN_FORMAT;
+    put_json(storage, &store::key_path(name), &entry).await?;
+    tracing::info!(key = %name, "key record holding a withdrawn version marked format {WITHDRAWN_FORMAT}");
     Ok(true)
 }
 

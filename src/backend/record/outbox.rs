@@ -27,6 +27,19 @@ pub(crate) const OUTBOX_PREFIX: &str = "notify/outbox/";
 /// Prefix of the webhook configurations (`notify/`'s): no entry is written while there is none.
 pub(crate) const NOTIFY_CONFIG_PREFIX: &str = "notify/config/";
 
+/// Prefix of what the tick's notices remember per key (`notify/`'s notices, `<prefix><key>`):
+/// removed with the key (`forget_notices`), and trusted only for the incarnation it names.
+pub(crate) const NOTICES_PREFIX: &str = "notify/notices/";
+
+/// Removes what the notices remember of key `name` (its delete; best effort, logged: a marker
+/// left behind names the deleted incarnation, so a key created again under the name ignores
+/// it).
+pub(crate) async fn forget_notices(storage: &dyn Storage, name: &str) {
+    if let Err(e) = storage.delete(&format!("{NOTICES_PREFIX}{name}")).await {
+        tracing::warn!(key = %name, error = %e, "could not remove the key's notice marker; a key created again under the name ignores it");
+    }
+}
+
 /// Counts the outbox writes of this process, so a deliverer that found the outbox empty lists
 /// it again only once something was written since (or after a while: another node may have).
 static WRITES: AtomicU64 = AtomicU64::new(0);
@@ -49,6 +62,28 @@ pub(crate) const NOTIFIED_EVENTS: &[&str] = &[
     "grace_extended",
     "usage_checked",
 ];
+
+/// Outcome of a `failed` event when nothing was staged: the new value could not be had (the
+/// provider's create failed, or staging it was refused). Its version is the number the new
+/// version was to get.
+pub(crate) const OUTCOME_NOT_STAGED: &str = "not_staged";
+/// Outcome of a `failed` event when the provider's key-expiry policy refused the create
+/// (nothing staged, nothing created; notified as `key.provider_policy_refused`).
+pub(crate) const OUTCOME_POLICY_REFUSED: &str = "provider_policy_refused";
+
+/// What the version of a `failed` event is: `staged` (that version was staged, with a value,
+/// and failed), `planned` (nothing was staged: the number the new version was to get); `None`
+/// for other events, and for a `failed` event without a version (recorded by an earlier
+/// release).
+pub(crate) fn attempted(event: &HistoryEvent) -> Option<&'static str> {
+    if event.event != "failed" || event.version.is_none() {
+        return None;
+    }
+    Some(match event.outcome.as_deref() {
+        Some(OUTCOME_NOT_STAGED | OUTCOME_POLICY_REFUSED) => "planned",
+        _ => "staged",
+    })
+}
 
 /// Whether a history event is notified: one of [`NOTIFIED_EVENTS`]; of the usage checks only
 /// the one that found `max_grace` reached.
@@ -158,6 +193,24 @@ pub(crate) async fn stage(
         put(storage, &entry).await?;
     }
     Ok(())
+}
+
+/// Writes a notice (an event no history page holds: `seq` none, always committed) about `key`
+/// incarnation `incarnation`, its id made from `discriminator`, unless no webhook is
+/// configured. Whether it was written.
+pub(crate) async fn stage_notice(
+    storage: &dyn Storage,
+    key: &str,
+    incarnation: u32,
+    discriminator: &str,
+    event: HistoryEvent,
+) -> Result<bool, Error> {
+    if storage.list(NOTIFY_CONFIG_PREFIX).await?.is_empty() {
+        return Ok(false);
+    }
+    let entry = OutboxEntry::new(key, incarnation, None, discriminator, event);
+    put(storage, &entry).await?;
+    Ok(true)
 }
 
 /// Stores an entry (new, or its delivery state changed).

@@ -35,6 +35,19 @@ pub(crate) async fn keys_noting(
     .await
 }
 
+/// [`keys_noting`], each key with its incarnation (the notices remember what they told per
+/// incarnation).
+pub(crate) async fn keys_and_incarnations_noting(
+    storage: &dyn Storage,
+    refusals: Refusals,
+) -> Result<impl Stream<Item = Result<(KeyState, u32), Error>> + '_, Error> {
+    each(storage, Broken::Noted(refusals), move |name| async move {
+        let entry = store::load_with(storage, &name, false).await?;
+        Ok(entry.map(|e| (e.key.clone(), e.log.incarnation)))
+    })
+    .await
+}
+
 /// Every live key's name and digest, as [`keys_noting`] (what the reports read): the digests the
 /// record cache keeps cost no storage read.
 pub(crate) async fn digests(
@@ -214,7 +227,7 @@ pub(crate) async fn may_name(
         return Ok(false);
     };
     let newer = super::format::format_in(&refused.path, &raw)
-        .map_or(true, |f| f > u64::from(super::format::FORMAT));
+        .map_or(true, |f| f > u64::from(super::format::NEWEST_KEY_FORMAT));
     if newer {
         return Ok(true);
     }

@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use super::format::{self, FORMAT};
+use super::format::{self, NEWEST_KEY_FORMAT};
 use super::history::{self, HistoryEvent, HistoryLog};
 use super::key::{trim_retired, KeyEntry, KeyState};
 use super::outbox;
@@ -55,10 +55,10 @@ pub(super) async fn read_shared(
 /// A stored record, decoded and its format checked.
 fn decode(name: &str, path: &str, raw: &[u8]) -> Result<KeyEntry, Error> {
     let format = format::format_in(path, raw)?;
-    if format > u64::from(FORMAT) {
+    if format > u64::from(NEWEST_KEY_FORMAT) {
         return Err(Error::Internal(format!(
             "key {name:?} is stored at {path} in format {format}, newer than this plugin \
-             understands ({FORMAT}); its record was left untouched: run the plugin release that \
+             understands ({NEWEST_KEY_FORMAT}); its record was left untouched: run the plugin release that \
              wrote it"
         )));
     }

@@ -3,7 +3,7 @@
 //! (newer format, stored under another key's name, breaking an invariant) or whose name no
 //! `keys/` path can reach.
 
-use super::format::{self, FORMAT};
+use super::format::{self, NEWEST_KEY_FORMAT};
 use super::key::KeyEntry;
 use super::store;
 use crate::framework::{Error, Storage};
@@ -33,7 +33,8 @@ pub(crate) async fn inspect(storage: &dyn Storage, name: &str) -> Result<Stored,
         Ok(Some(entry)) => Ok(Stored::Usable(Box::new(entry.as_ref().clone()))),
         Ok(None) => Ok(Stored::Missing),
         Err(Error::Internal(reason)) => {
-            let known = format::format_in(&path, &raw).is_ok_and(|f| f <= u64::from(FORMAT));
+            let known =
+                format::format_in(&path, &raw).is_ok_and(|f| f <= u64::from(NEWEST_KEY_FORMAT));
             let entry = known
                 .then(|| format::from_slice::<KeyEntry>(&path, &raw).ok())
                 .flatten()

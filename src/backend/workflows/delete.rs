@@ -43,6 +43,9 @@ pub(crate) async fn delete(
     record::archive_history(storage, name, log, &locked.actor, now).await?;
     storage.delete(&record::key_path(name)).await?;
     record::forget_replays(storage, name, &locked.entry.replays).await;
+    // What the tick's notices remember goes with the key (one left by a crash here names this
+    // incarnation, which a key created again under the name does not trust).
+    record::forget_notices(storage, name).await;
     locked.revoke_deleted(shared, storage).await;
     tracing::info!(key = %name, "key deleted");
     Ok(Some(locked.retired_json()))

@@ -130,6 +130,7 @@ pub(crate) async fn remove(
             }
             // Its pending revocations keep their intents, which recovery settles on its own.
             storage.delete(&path).await?;
+            record::forget_notices(storage, name).await;
             tracing::warn!(path = %path, "refused key record deleted by an administrator");
             Ok(Some(json!({ "path": path, "retired_versions": [] })))
         }

@@ -59,21 +59,27 @@ pub(crate) async fn rotate(
     let before = locked.entry.clone();
     let new = match new_value(s, storage, &locked, value).await {
         Ok(new) => new,
-        Err(e) => {
+        Err(failure) => {
+            let policy_refused = failure.is_policy_refusal();
+            let e = Error::from(failure);
             // The provider could not create a key: record the attempt (and, for the scheduler,
-            // the back-off set before it). Bad input from a client stays a 400 that changes
-            // nothing.
+            // the back-off set before it), under the number the new version was to get. Bad
+            // input from a client stays a 400 that changes nothing.
             if matches!(e, Error::Coded { .. }) || locked.actor == Actor::Scheduler {
                 let message = e.to_string();
                 let actor = locked.actor.clone();
                 locked.key().stats.count_rotation_failure(&actor);
-                if provider_ops::is_policy_refusal(&e) {
+                let outcome = if policy_refused {
                     if let Some(p) = locked.key_ref().provider.clone() {
                         locked.key().stats.count_policy_refusal(&p);
                     }
-                }
+                    record::OUTCOME_POLICY_REFUSED
+                } else {
+                    record::OUTCOME_NOT_STAGED
+                };
                 locked.key().last_error = Some(message.clone());
-                locked.note("failed", None, None, &message);
+                let planned = locked.key_ref().versions.next_version;
+                locked.note("failed", Some(planned), Some(outcome), &message);
                 if let Err(save) = locked.save(storage).await {
                     tracing::warn!(key = %name, error = %save, "could not record a failed rotation");
                 }
@@ -224,7 +230,15 @@ async fn discard(
                 let place = p.origin.as_ref().map(|o| o.place.clone());
                 Some((p.provider.clone()?, p.provider_key_id.clone()?, place))
             });
+        // The attempt's version: the one it staged (gone with the restore; a stage takes the
+        // next number) or, if staging never happened, the number it was to get.
+        let next = locked.key_ref().versions.next_version;
         locked.restore(before);
+        let version = locked.key_ref().versions.next_version;
+        let outcome = match next > version {
+            true => outcome,
+            false => outcome.or(Some(record::OUTCOME_NOT_STAGED)),
+        };
         if let Some(r) = result {
             *locked
                 .key()
@@ -233,7 +247,7 @@ async fn discard(
                 .entry(r.outcome.as_str().to_string())
                 .or_default() += 1;
         }
-        locked.note("failed", None, outcome, message);
+        locked.note("failed", Some(version), outcome, message);
         if let Some((provider, id, place)) = created {
             match provider_ops::revoke_at(s, storage, &provider, &id, place.as_ref()).await {
                 Ok(()) => {

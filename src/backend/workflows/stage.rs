@@ -26,13 +26,14 @@ pub(super) struct NewValue {
     pub origin: Option<Origin>,
 }
 
-/// The value to stage: the request's, validated, or one the provider creates.
+/// The value to stage: the request's, validated, or one the provider creates (a failure says
+/// whether the provider's key-expiry policy refused it).
 pub(super) async fn new_value(
     shared: &Arc<Shared>,
     storage: &dyn Storage,
     locked: &Locked,
     value: Option<String>,
-) -> Result<NewValue, Error> {
+) -> Result<NewValue, provider_ops::CreateFailure> {
     match value {
         Some(v) => {
             validate_key_value(&v).map_err(|e| Error::BadRequest(format!("value: {e}")))?;

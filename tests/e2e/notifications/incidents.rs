@@ -281,7 +281,8 @@ async fn a_create_refused_by_the_providers_expiry_policy_reaches_the_webhook_as_
     )
     .await;
     root.tick(Tick::AsTheHost).await;
-    let want = set(&[("key.provider_policy_refused", 0)]);
+    // Version 1 is current: the refused create was to be version 2.
+    let want = set(&[("key.provider_policy_refused", 2)]);
     assert_eq!(
         received(&receiver).get("k"),
         Some(&want),
@@ -289,6 +290,11 @@ async fn a_create_refused_by_the_providers_expiry_policy_reaches_the_webhook_as_
         receiver.events()
     );
     let event = &receiver.events()[0];
+    assert_eq!(event["data"]["attempted_version"], "planned", "{event:#}");
+    assert_eq!(
+        event["data"]["outcome"], "provider_policy_refused",
+        "{event:#}"
+    );
     let reason = event["data"]["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains("key-expiry policy") && reason.contains("max_key_lifetime"),

@@ -4,7 +4,8 @@
 //! version staged twice, promoted when not pending, revoked twice, a second current or pending,
 //! a `provider_revoked` twice or for a live version, a `provider_revocation_manual` for a live
 //! version, twice or beside a confirmed revocation, an acknowledgement without one, an event for
-//! an unknown version.
+//! an unknown version (except a failed attempt's, which names the number the new version was
+//! to get).
 //!
 //! The final states are compared with the stored record by the caller, so a state change with
 //! no event (a lost event) shows up as a difference, and a duplicated event as a refused step.
@@ -125,6 +126,14 @@ pub(crate) fn replay(events: &[Value]) -> Result<Replayed, String> {
                 }
                 _ => return fail(format!("rolled back a version in state {state:?}")),
             },
+            // An attempt that staged nothing the history kept (the create failed, or the key
+            // was put back as it was after the test): it names the number the new version was
+            // to get, which no version holds yet; no state changes.
+            ("failed", Some(v)) if state.is_none() => {
+                if s.keys().next_back().is_some_and(|&m| m >= v) {
+                    return fail("a failed attempt names a number already used".into());
+                }
+            }
             ("failed", Some(v)) => {
                 if !matches!(state, Some(St::Pending | St::Discarding)) {
                     return fail(format!("failed a version in state {state:?}"));
@@ -269,6 +278,22 @@ mod tests {
         assert!(replay(&promoted_twice).is_err());
         let live_revocation = [ev("created", Some(1)), ev("provider_revoked", Some(1))];
         assert!(replay(&live_revocation).is_err());
+    }
+
+    /// A failed attempt names the version it was to get, before or after a stage of that
+    /// number; never one a version already holds.
+    #[test]
+    fn a_failed_attempt_names_the_next_number() {
+        let events = [
+            ev("created", Some(1)),
+            ev("failed", Some(2)),
+            ev("failed", Some(2)),
+            ev("staged", Some(2)),
+            ev("promoted", Some(2)),
+        ];
+        let r = replay(&events).unwrap();
+        assert_eq!(r.states[&2], St::Current);
+        assert!(replay(&[ev("created", Some(1)), ev("failed", Some(1))]).is_err());
     }
 
     #[test]

@@ -117,7 +117,8 @@ async fn auditor_reads_a_report_of_rotations_failures_revocations_and_promoters(
     );
     assert!(
         lines[1].starts_with("team-a-app,production,90,3,0,0,true,2,1,bad_key,")
-            && lines[1].ends_with("v2:userpass-rotator;v3:userpass-rotator,1,,false,,"),
+            && lines[1]
+                .ends_with("v2:userpass-rotator;v3:userpass-rotator,1,,false,,,false,,false,,,"),
         "{}",
         csv.text
     );

@@ -140,6 +140,9 @@ async fn a_create_refused_by_the_providers_expiry_policy_is_reported_as_such() {
         .iter()
         .find(|e| e["event"] == "failed");
     let failed = failed.unwrap_or_else(|| panic!("no failed event: {history:#}"));
+    // The refusal is its own outcome, under the number the new version was to get.
+    assert_eq!(failed["outcome"], "provider_policy_refused", "{failed}");
+    assert_eq!(failed["version"], 2, "{failed}");
     assert!(
         failed["detail"]
             .as_str()

@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use crate::backend::testing::Harness;
 use crate::framework::{InMemoryStorage, Operation, Storage};
 
+mod withdrawn;
+
 const KEY: &str = include_str!("../../../../tests/fixtures/previous_release/keys_legacy.json");
 const ARCHIVE: &str = include_str!("../../../../tests/fixtures/previous_release/history_gone.json");
 
@@ -192,7 +194,8 @@ async fn a_standby_reads_previous_release_records_and_writes_nothing() {
 async fn a_record_from_a_newer_release_is_refused_and_left_untouched() {
     let s = previous_release_storage().await;
     let mut newer = fixture(KEY);
-    newer["format"] = json!(3);
+    // Format 3 is this release's too (records holding a withdrawn version): 4 is newer.
+    newer["format"] = json!(4);
     newer["key"]["versions"] = json!("a shape this release does not know");
     let bytes = serde_json::to_vec(&newer).unwrap();
     s.put("keys/future", bytes.clone()).await.unwrap();
@@ -208,7 +211,7 @@ async fn a_record_from_a_newer_release_is_refused_and_left_untouched() {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("\"future\"") && err.contains("format 3"),
+            err.contains("\"future\"") && err.contains("format 4"),
             "{path}: {err}"
         );
     }

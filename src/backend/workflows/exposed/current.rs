@@ -125,6 +125,7 @@ async fn withdraw(
     let new = match new_value(s, storage, &locked, None).await {
         Ok(new) => new,
         Err(e) => {
+            let e = Error::from(e);
             locked.commit(s, storage).await?;
             out["rotation_error"] = json!(e.to_string());
             out["waits_for"] = json!(waits_for(true));

@@ -220,6 +220,16 @@ impl Locked {
         for (number, result) in self.revoke_pending(shared, storage).await {
             if let Err(e) = &result {
                 tracing::warn!(key = %self.key_ref().name, version = number, error = %e, "revocation of a deleted key's version failed; recovery retries it");
+                // The first failure reaches people now (`revocation.failed`), once per intent.
+                let intent = self
+                    .key_ref()
+                    .versions
+                    .get(number)
+                    .and_then(|v| v.provider_revocation.as_ref())
+                    .and_then(|r| r.intent_id.clone());
+                if let Some(id) = intent {
+                    provider_ops::notify_failure_of(storage, &id, e, &self.actor, self.now).await;
+                }
             }
             self.note_revocation(number, &result);
         }

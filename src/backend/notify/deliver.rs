@@ -229,11 +229,15 @@ async fn deliver_entry(
         return Ok(0);
     };
     let now = Utc::now();
+    // A target is judged by its configuration as it is now: one deleted since, or changed so it
+    // no longer wants this event (`events`, `key_prefix`; its `url` may name another receiver
+    // now), gets nothing more of it.
+    let wanted = |name: &str| configs.get(name).filter(|c| c.wants(ty, &entry.key));
     let due = entry
         .targets
         .iter()
         .flatten()
-        .any(|t| configs.contains_key(&t.name) && t.next_attempt.is_none_or(|at| at <= now));
+        .any(|t| wanted(&t.name).is_some() && t.next_attempt.is_none_or(|at| at <= now));
     let mut extra = Extra::default();
     if due && ty == "rotation.tested" && Config::load(storage).await?.require_separate_approver {
         extra.approval = Some(format!(
@@ -256,8 +260,7 @@ async fn deliver_entry(
     };
     let mut kept = Vec::new();
     for mut target in entry.targets.take().unwrap_or_default() {
-        // A configuration deleted since: nobody wants it any more.
-        let Some(cfg) = configs.get(&target.name) else {
+        let Some(cfg) = wanted(&target.name) else {
             continue;
         };
         if target.next_attempt.is_some_and(|t| t > now) {

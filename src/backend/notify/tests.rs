@@ -11,6 +11,7 @@ use crate::backend::record::{self, Actor, HistoryEvent, OutboxEntry, OUTBOX_PREF
 use crate::backend::testing::{with_key, Harness, NEW, OLD};
 use crate::framework::Storage;
 
+mod changes;
 mod notices;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

@@ -137,3 +137,83 @@ async fn reconcile_revokes_only_an_unclaimed_key_of_the_engine_and_flags_a_revok
     )
     .await;
 }
+
+/// Two mounts whose OpenRouter configurations share one account (one management key), each
+/// with a key of the same name: the engine's naming (`ai-keys-<key>-<suffix>`) is the same for
+/// both, so only the mount's tag in the suffix tells whose a key is. One mount's `reconcile`
+/// never revokes the other's live key; an orphan of its own is still revoked.
+#[tokio::test]
+async fn reconcile_never_revokes_a_key_of_another_mount_sharing_the_account() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    bao.mount_plugin("team-b").await;
+    let client = bao.client();
+    let admin = secret("admin");
+    fake.add_admin_key(&admin);
+    for mount in ["ai-keys", "team-b"] {
+        let body = provider_body("openrouter", &fake, Some(&admin));
+        let r = client.write(&format!("{mount}/providers/or"), body).await;
+        assert_eq!(r.status, 200, "{mount}: {}", r.text);
+        let r = client
+            .write(
+                &format!("{mount}/keys/chatbot"),
+                json!({ "provider": "or" }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{mount}: {}", r.text);
+    }
+    let made = fake.created_keys();
+    assert_eq!(made.len(), 2, "{made:?}");
+    let (ours, theirs) = (made[0].0.clone(), made[1].0.clone());
+
+    // team-b's key again, as if created after a snapshot this mount was restored from: an
+    // orphan here, whose name (the engine's naming and this mount's tag) says it is this mount's.
+    let orphan_value = format!("sk-or-v1-orphan0{}", secret("o"));
+    // Our key's name at the provider, as its management API lists it.
+    let listed: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/keys?include_disabled=true",
+            fake.base_url()
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("the fake answers")
+        .json()
+        .await
+        .expect("a JSON list");
+    let ours_name = listed["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|k| k["hash"] == ours.as_str())
+        .and_then(|k| k["name"].as_str())
+        .unwrap_or_else(|| panic!("{ours} is not listed: {listed}"))
+        .to_string();
+    let tail = ours_name.rsplit_once('-').expect("a suffix").1;
+    let own_orphan = format!(
+        "ai-keys-chatbot-{}{}",
+        &tail[..tail.len() - 12],
+        "0123456789ab"
+    );
+    fake.add_openrouter_key_named("orphanhash01", &orphan_value, &own_orphan);
+
+    let out = reconcile(&client, false).await;
+    assert_eq!(
+        actions(&out),
+        {
+            let mut want = vec![
+                ("orphanhash01".to_string(), "revoked".to_string()),
+                (theirs.clone(), "unknown_key".to_string()),
+            ];
+            want.sort();
+            want
+        },
+        "{out:#}"
+    );
+    assert!(fake.is_active(&theirs), "team-b's live key is untouched");
+    assert_eq!(fake.mutation_requests(&theirs), 0, "{out:#}");
+    assert!(fake.is_active(&ours));
+    assert!(!fake.is_active("orphanhash01"), "our own orphan is revoked");
+    let b = client.read("team-b/creds/chatbot").await;
+    assert_eq!(b.status, 200, "{}", b.text);
+}

@@ -13,6 +13,7 @@ use crate::framework::Storage;
 
 mod changes;
 mod notices;
+mod slow;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 

@@ -71,9 +71,23 @@ pub struct AiKeys {
 }
 
 impl AiKeys {
-    /// Builds the engine for a mount.
+    /// Builds the engine for a mount whose id nobody gave (tests): a fresh one.
     pub fn new(system: Arc<dyn SystemInfo>) -> AiKeys {
+        AiKeys::for_mount(system, &uuid::Uuid::new_v4().to_string())
+    }
+
+    /// Builds the engine for the mount `mount_id` (Setup's `backendUUID`; a fresh id when
+    /// empty, as in registration probes, which create nothing).
+    pub fn for_mount(system: Arc<dyn SystemInfo>, mount_id: &str) -> AiKeys {
+        let fresh;
+        let mount_id = if mount_id.is_empty() {
+            fresh = uuid::Uuid::new_v4().to_string();
+            &fresh
+        } else {
+            mount_id
+        };
         let shared = Arc::new(Shared {
+            naming_tag: shared::naming_tag(mount_id),
             system,
             locks: record::KeyLocks::default(),
             providers: crate::providers::Providers::new(),
@@ -265,7 +279,9 @@ const STARTED_KEY: &str = "started";
 
 /// The factory the host glue calls at Setup.
 pub fn factory() -> EngineFactory {
-    Arc::new(|ctx: EngineContext| Arc::new(AiKeys::new(ctx.system)) as Arc<dyn Engine>)
+    Arc::new(|ctx: EngineContext| {
+        Arc::new(AiKeys::for_mount(ctx.system, &ctx.backend_uuid)) as Arc<dyn Engine>
+    })
 }
 
 #[cfg(test)]

@@ -43,6 +43,9 @@ pub struct EngineContext {
     pub system: Arc<dyn SystemInfo>,
     /// Setup's `Config`: `plugin_name`, `plugin_type`, `plugin_version` and mount options.
     pub config: HashMap<String, String>,
+    /// Setup's `backendUUID`: the mount's own id, stable across restarts (and kept by a
+    /// snapshot restore, which restores the mount table); empty during registration probes.
+    pub backend_uuid: String,
 }
 
 /// Builds the engine for a mount.

@@ -167,6 +167,7 @@ impl BackendRpc for BackendService {
         let engine = (self.factory)(EngineContext {
             system: system.clone(),
             config: args.config,
+            backend_uuid: args.backend_uuid,
         });
         let storage = engine.wrap_storage(storage);
         *self.instance.write().await = Some(Arc::new(Instance {

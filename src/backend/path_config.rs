@@ -103,13 +103,11 @@ async fn update(s: Arc<Shared>, req: Request, d: FieldData) -> HandlerResult {
         config.max_grace_period = limit;
     }
     // The issuer's fields are checked (and stored) before the rest is written.
-    let issuer = issuer_fields::update(req.storage.as_ref(), &d).await?;
+    let (issuer, moved) = issuer_fields::update(req.storage.as_ref(), &d).await?;
     *s.issuer_due.lock().unwrap_or_else(|p| p.into_inner()) = None;
     put_json(req.storage.as_ref(), CONFIG_KEY, &config).await?;
     let mut response = Response::with_data(with_issuer(config.to_json(), &issuer));
-    if let Some(w) = warning {
-        response.warnings.push(w);
-    }
+    response.warnings.extend(warning.into_iter().chain(moved));
     Ok(Some(response))
 }
 

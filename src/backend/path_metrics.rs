@@ -78,7 +78,11 @@ async fn metrics(
         metrics::Node::Active
     };
     let notifications = notification_figures(storage, now).await?;
-    let exchanges = s.tokens.all_stats();
+    // Counted in this node's memory; shown only for keys still defined, since a standby (or a
+    // node that was one) never ran the delete that drops a key's counts on the active node.
+    let defined = record::federated_names(storage).await?;
+    let mut exchanges = s.tokens.all_stats();
+    exchanges.retain(|name, _| defined.binary_search(name).is_ok());
     let families = metrics::collect(
         &mount,
         node,

@@ -42,9 +42,10 @@ const DESCRIPTION: &str = "\
 Mount-wide, on the active node. For every provider configuration that creates keys, lists the keys \
 the engine made there (named ai-keys-<key>-<suffix>; at OpenAI, those of the engine's service \
 account) and revokes each one that no version of any record and no create or revoke intent \
-claims, when <key> is a key of this mount (a key restored from a snapshot older than the \
-provider's state); others are listed as unknown_key and left alone, and a person's key is never \
-touched. A record the engine refuses still claims the keys it names; one this release cannot decode \
+claims, when <key> is a key of this mount and the suffix carries this mount's tag (a key \
+restored from a snapshot older than the provider's state); others (another mount's at a shared \
+account, a key this mount does not hold) are listed as unknown_key and left alone, and a person's \
+key is never touched. A record the engine refuses still claims the keys it names; one this release cannot decode \
 at all (a newer format) stops it before anything is revoked. Then tests the current \
 and previous version of every key with a provider at once, eight keys at a time, and records each \
 answer as a health check: a refusal is flagged (current_key_rejected or previous_key_rejected) \

@@ -4,9 +4,11 @@
 //! - **Orphans** ([`orphans`]): every key a provider configuration that creates keys shows under
 //!   the engine's naming (`ai-keys-<key>-<suffix>`; OpenAI: of the engine's own service
 //!   account), that no version of any record and no create or revoke intent claims, is revoked
-//!   there, but only when `<key>` names a key this mount holds (so another mount's keys at a
-//!   shared account, or a person's, are never touched: others are listed as
-//!   `unknown_key`, for a person to judge). The provider is listed first, then the intents,
+//!   there, but only when `<key>` names a key this mount holds and the suffix starts with this
+//!   mount's tag (`shared::naming_tag`, from the mount's id), so another mount's keys at a shared
+//!   account, even of the same name, or a person's, are never touched: others are listed as
+//!   `unknown_key`, for a person to judge. (Names made by earlier releases carry no tag: those
+//!   are judged by `<key>` alone.) The provider is listed first, then the intents,
 //!   then the records: a key made meanwhile has its create intent written before it was made,
 //!   and its record before that intent goes, so it is always seen claimed. A record that cannot
 //!   be read stops the whole operation before anything is revoked.

@@ -29,6 +29,9 @@ pub(super) struct Shared {
     pub(super) records: Arc<framework::StorageCache>,
     /// Federated keys' provider access tokens, in memory only (never stored).
     pub(super) tokens: TokenCache,
+    /// This mount's tag in the names of the keys it creates at providers
+    /// ([`naming_tag`]), so `reconcile` tells its keys from another mount's at a shared account.
+    pub(super) naming_tag: String,
     /// When the issuer's signing keys next need the tick (`None`: unknown, look now), so an
     /// idle tick reads no storage for them; a write to the issuer's settings or keys resets it.
     pub(super) issuer_due: std::sync::Mutex<Option<DateTime<Utc>>>,
@@ -180,6 +183,20 @@ impl ExchangeStats {
             "node": node,
         })
     }
+}
+
+/// Hex digits of a mount's naming tag.
+pub(super) const NAMING_TAG_LEN: usize = 6;
+
+/// The tag of mount `mount_id` (its `backendUUID`) in the names of the keys it creates at
+/// providers: the first [`NAMING_TAG_LEN`] hex digits of a SHA-256 of the id. Two mounts that
+/// share a provider account (one OpenRouter management key) and hold keys of the same name make
+/// keys named alike but for this tag; a snapshot restore keeps the mount's id, so keys made after
+/// the snapshot still carry the restored mount's tag.
+pub(super) fn naming_tag(mount_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("ai-keys naming tag\0{mount_id}").as_bytes());
+    hex::encode(digest)[..NAMING_TAG_LEN].to_string()
 }
 
 /// Turns `async fn(shared, request, fields)` into a framework handler.

@@ -20,6 +20,7 @@
 mod crash_recovery;
 mod created_keys;
 mod exposed;
+mod exposed_crash;
 mod lifetime_policy;
 mod manual;
 mod never_lost;

@@ -31,7 +31,7 @@ const PER_TICK: usize = 50;
 /// Entries read per tick (those waiting out a back-off cost a read, no attempt).
 const READS_PER_TICK: usize = 200;
 /// Time a tick spends delivering at most.
-const BUDGET: Duration = Duration::from_secs(15);
+pub(crate) const BUDGET: Duration = Duration::from_secs(15);
 /// One POST's timeout (connection included).
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(5);
 /// Failed attempts after which a delivery is given up (about a day with the release back-off).
@@ -203,7 +203,9 @@ async fn deliver_outbox(
                     .collect(),
             );
         }
-        attempted += deliver_entry(storage, &configs, &source, &mut entry, &mut stats).await?;
+        let deadline = started + BUDGET;
+        attempted +=
+            deliver_entry(storage, &configs, &source, &mut entry, &mut stats, deadline).await?;
         if entry.targets.as_ref().is_none_or(Vec::is_empty) {
             storage.delete(&path).await?;
         } else if entry != original {
@@ -216,24 +218,32 @@ async fn deliver_outbox(
     Ok(())
 }
 
-/// Tries each due target of one entry once; whether it tried any (0 or 1).
+/// Tries each due target of one entry once, until `deadline` (the tick's budget: each POST may
+/// take [`TIMEOUT`], and an entry may have [`config::MAX_CONFIGS`] targets, so the budget is
+/// kept between targets too; those left wait, untouched, for the next tick); whether it tried
+/// any (0 or 1).
 async fn deliver_entry(
     storage: &dyn Storage,
     configs: &HashMap<String, NotificationConfig>,
     source: &str,
     entry: &mut OutboxEntry,
     stats: &mut Stats,
+    deadline: Instant,
 ) -> Result<usize, Error> {
     let Some(ty) = event::type_of(&entry.event) else {
         entry.targets = Some(Vec::new());
         return Ok(0);
     };
     let now = Utc::now();
+    // A target is judged by its configuration as it is now: one deleted since, or changed so it
+    // no longer wants this event (`events`, `key_prefix`; its `url` may name another receiver
+    // now), gets nothing more of it.
+    let wanted = |name: &str| configs.get(name).filter(|c| c.wants(ty, &entry.key));
     let due = entry
         .targets
         .iter()
         .flatten()
-        .any(|t| configs.contains_key(&t.name) && t.next_attempt.is_none_or(|at| at <= now));
+        .any(|t| wanted(&t.name).is_some() && t.next_attempt.is_none_or(|at| at <= now));
     let mut extra = Extra::default();
     if due && ty == "rotation.tested" && Config::load(storage).await?.require_separate_approver {
         extra.approval = Some(format!(
@@ -256,11 +266,10 @@ async fn deliver_entry(
     };
     let mut kept = Vec::new();
     for mut target in entry.targets.take().unwrap_or_default() {
-        // A configuration deleted since: nobody wants it any more.
-        let Some(cfg) = configs.get(&target.name) else {
+        let Some(cfg) = wanted(&target.name) else {
             continue;
         };
-        if target.next_attempt.is_some_and(|t| t > now) {
+        if target.next_attempt.is_some_and(|t| t > now) || Instant::now() >= deadline {
             kept.push(target);
             continue;
         }

@@ -11,9 +11,11 @@ use crate::backend::record::{self, Actor, HistoryEvent, OutboxEntry, OUTBOX_PREF
 use crate::backend::testing::{with_key, Harness, NEW, OLD};
 use crate::framework::Storage;
 
+mod changes;
 mod markers;
 mod notices;
 mod revocations;
+mod slow;
 mod versions;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

@@ -8,6 +8,7 @@ use crate::backend::issuer::{
     self, IssuerSettings, DEFAULT_GRACE, DEFAULT_PREPUBLISH, DEFAULT_ROTATION_PERIOD, MAX_PERIOD,
     MIN_ROTATION_PERIOD,
 };
+use crate::backend::record;
 use crate::framework::{Error, Field, FieldData, FieldType, Storage};
 
 /// The fields `config` declares for the issuer.
@@ -16,7 +17,7 @@ pub(super) fn fields() -> Vec<Field> {
         Field::new(
             "issuer",
             FieldType::String,
-            "The public URL providers reach this mount's OpenID issuer at (https; http only for a loopback host): the iss claim of every token federated keys sign; the discovery document is at <issuer>/.well-known/openid-configuration. An empty string clears it.",
+            "The public URL providers reach this mount's OpenID issuer at (https; http only for a loopback host): the iss claim of every token federated keys sign; the discovery document is at <issuer>/.well-known/openid-configuration. An empty string clears it (refused while federated keys exist).",
         )
         .max_len(512),
         Field::new(
@@ -53,8 +54,13 @@ pub(super) fn to_json(s: &IssuerSettings) -> Value {
 
 /// Applies the request's issuer fields, checked before anything is written. When the issuer
 /// is set and has no signing key yet, the first one is made now (this is a write request, so
-/// the active node's).
-pub(super) async fn update(storage: &dyn Storage, d: &FieldData) -> Result<IssuerSettings, Error> {
+/// the active node's). Returns the settings and a warning when the issuer moved while
+/// federated keys sign with it; clearing it while any exists is a 400 naming them (an unset
+/// shell variable, `issuer="$ISSUER"`, would stop every one at once).
+pub(super) async fn update(
+    storage: &dyn Storage,
+    d: &FieldData,
+) -> Result<(IssuerSettings, Option<String>), Error> {
     let mut s = IssuerSettings::load(storage).await?;
     let before = s.clone();
     if d.is_set("issuer") {
@@ -76,11 +82,33 @@ pub(super) async fn update(storage: &dyn Storage, d: &FieldData) -> Result<Issue
         s.grace = duration("signing_key_grace", DEFAULT_GRACE);
     }
     s.check()?;
+    let mut warning = None;
+    if before.issuer.is_some() && s.issuer != before.issuer {
+        let names = record::federated_names(storage).await?;
+        if !names.is_empty() {
+            let listed = names
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if s.issuer.is_none() {
+                return Err(Error::BadRequest(format!(
+                    "issuer cannot be cleared while federated keys sign with it: {listed}; \
+                     delete them first (their creds/ would fail at once)"
+                )));
+            }
+            warning = Some(format!(
+                "issuer changed while federated keys sign with it: {listed}; their tokens now \
+                 carry the new iss: make each provider trust the new issuer URL (docs/keyless.md), \
+                 or their exchanges are refused"
+            ));
+        }
+    }
     if s != before {
         s.save(storage).await?;
     }
     if s.issuer.is_some() {
         issuer::rotate_on_tick(storage, Utc::now()).await?;
     }
-    Ok(s)
+    Ok((s, warning))
 }

@@ -208,3 +208,96 @@ fn a_request_to_switch_the_rule_off_lapses_after_an_hour() {
     assert!(r.is_open_at(now + chrono::TimeDelta::minutes(59)));
     assert!(!r.is_open_at(now + chrono::TimeDelta::minutes(60)));
 }
+
+/// A mount whose issuer signs for federated key `app` (OpenAI).
+async fn with_federated_key() -> Harness {
+    let h = Harness::new().await;
+    h.write(
+        "config",
+        json!({"issuer": "https://bao.example.com/v1/ai-keys"}),
+    )
+    .await
+    .unwrap();
+    h.write(
+        "providers/oa",
+        json!({"type": "openai", "base_url": "http://127.0.0.1:9"}),
+    )
+    .await
+    .unwrap();
+    h.create(
+        "keys/app",
+        json!({
+            "federated": true, "provider": "oa", "subject": "ai-keys:app",
+            "audience": "https://api.openai.com/v1", "identity_provider_id": "wip_1",
+            "service_account_id": "svc_1",
+        }),
+    )
+    .await
+    .unwrap();
+    h
+}
+
+#[tokio::test]
+async fn the_issuer_cannot_be_cleared_while_federated_keys_use_it() {
+    let h = with_federated_key().await;
+    let before = h.snapshot().await;
+    // An unset shell variable (`issuer="$ISSUER"`) would stop every federated key at once.
+    let err = h
+        .write("config", json!({"issuer": "", "history_limit": 5}))
+        .await
+        .unwrap_err();
+    match err {
+        Error::BadRequest(m) => {
+            assert!(m.contains("issuer") && m.contains("\"app\""), "{m}");
+        }
+        other => panic!("expected a 400, got {other:?}"),
+    }
+    assert_eq!(h.snapshot().await, before, "a refusal changes nothing");
+    // Once no federated key is left, it can be cleared.
+    h.call(
+        crate::framework::Operation::Delete,
+        "keys/app",
+        serde_json::Value::Null,
+    )
+    .await
+    .unwrap();
+    let c = h.write("config", json!({"issuer": ""})).await.unwrap();
+    assert_eq!(c["issuer"], "");
+}
+
+#[tokio::test]
+async fn moving_the_issuer_warns_of_the_federated_keys_whose_trust_must_follow() {
+    let h = with_federated_key().await;
+    let reply = h
+        .call(
+            crate::framework::Operation::Update,
+            "config",
+            json!({"issuer": "https://vault.example.org/v1/ai-keys"}),
+        )
+        .await
+        .unwrap()
+        .expect("an answer");
+    assert!(
+        reply
+            .warnings
+            .iter()
+            .any(|w| w.contains("\"app\"") && w.contains("issuer")),
+        "{:?}",
+        reply.warnings
+    );
+    assert_eq!(
+        h.read("config").await["issuer"],
+        "https://vault.example.org/v1/ai-keys"
+    );
+    // The same issuer again warns of nothing.
+    let again = h
+        .call(
+            crate::framework::Operation::Update,
+            "config",
+            json!({"issuer": "https://vault.example.org/v1/ai-keys"}),
+        )
+        .await
+        .unwrap()
+        .expect("an answer");
+    assert!(again.warnings.is_empty(), "{:?}", again.warnings);
+}

@@ -173,7 +173,13 @@ pub(crate) async fn create(
         None
     };
     let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let name_at_provider = format!("ai-keys-{}-{}", key.name, &suffix[..12]);
+    // The mount's tag, then 12 random hex digits: `reconcile` revokes only its own mount's.
+    let name_at_provider = format!(
+        "ai-keys-{}-{}{}",
+        key.name,
+        shared.naming_tag,
+        &suffix[..12]
+    );
     let mut intent = CreateIntent::new(&key.name, provider, name_at_provider);
     intent.place = Some(place_of(&cfg));
     let account = match features.account {

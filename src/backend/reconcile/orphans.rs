@@ -10,18 +10,35 @@ use crate::backend::provider_ops::{
     self, decode, CreateIntent, RevokeIntent, PROVIDERS_PREFIX, WAL_CREATE, WAL_REVOKE,
 };
 use crate::backend::record;
-use crate::backend::shared::Shared;
+use crate::backend::shared::{Shared, NAMING_TAG_LEN};
 use crate::framework::{wal_get, wal_list, Error, Storage};
 
-/// How every key the engine creates at a provider is named: `ai-keys-<key>-<12 hex>`.
+/// How every key the engine creates at a provider is named: `ai-keys-<key>-<tag><12 hex>`,
+/// `<tag>` the mount's ([`crate::backend::shared::naming_tag`]); earlier releases named them
+/// `ai-keys-<key>-<12 hex>`, with no tag.
 pub(super) const NAMING_PREFIX: &str = "ai-keys-";
 
-/// The key a provider-side name made by the engine belongs to (`ai-keys-<key>-<12 hex>`).
-pub(super) fn key_of(name_at_provider: &str) -> Option<&str> {
+/// Whose a provider-side name in the engine's naming is: the key's name, and the mount's tag
+/// (`None` for an earlier release's untagged name).
+fn key_of(name_at_provider: &str) -> Option<(&str, Option<&str>)> {
     let rest = name_at_provider.strip_prefix(NAMING_PREFIX)?;
     let (key, suffix) = rest.rsplit_once('-')?;
-    let hex = suffix.len() == 12 && suffix.bytes().all(|b| b.is_ascii_hexdigit());
-    (hex && !key.is_empty()).then_some(key)
+    if key.is_empty() || !suffix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    match suffix.len() {
+        12 => Some((key, None)),
+        n if n == NAMING_TAG_LEN + 12 => Some((key, Some(&suffix[..NAMING_TAG_LEN]))),
+        _ => None,
+    }
+}
+
+/// The key of this mount (tagged `tag`, holding `keys`) that a provider-side name says it
+/// belongs to: `None` for a key this mount does not hold, or one tagged by another mount.
+fn key_here<'a>(name_at_provider: &'a str, tag: &str, keys: &BTreeSet<String>) -> Option<&'a str> {
+    let (key, made_by) = key_of(name_at_provider)?;
+    let ours = made_by.is_none_or(|t| t.eq_ignore_ascii_case(tag));
+    (ours && keys.contains(key)).then_some(key)
 }
 
 /// What claims keys at providers: provider ids (per configuration) and names in flight.
@@ -127,7 +144,7 @@ pub(super) async fn settle(
                 claimed += 1;
                 continue;
             }
-            let key = key_of(name).filter(|k| claims.keys.contains(*k));
+            let key = key_here(name, &shared.naming_tag, &claims.keys);
             let mut entry = json!({ "provider_key_id": id, "name": name, "key": key });
             entry["action"] = json!(match (key, dry_run) {
                 (None, _) => "unknown_key".to_string(),
@@ -159,3 +176,6 @@ pub(super) async fn settle(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

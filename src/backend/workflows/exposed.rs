@@ -72,7 +72,10 @@ pub(crate) struct Report {
 /// than one version (the value or its full SHA-256 tells them apart).
 pub(crate) async fn find(storage: &dyn Storage, leak: &Leak) -> Result<Vec<(String, u32)>, Error> {
     let fingerprint = leak.fingerprint();
-    let candidates: Vec<(String, Vec<u32>)> = record::digests(storage)
+    // Records the engine refuses are left out of the search (their values cannot be read as
+    // the engine's); a 404 says how many, since the value may be in one of them.
+    let refusals = record::Refusals::default();
+    let candidates: Vec<(String, Vec<u32>)> = record::digests_noting(storage, refusals.clone())
         .await?
         .try_filter_map(|(name, digest)| {
             let versions: Vec<u32> = digest.versions_with(fingerprint).collect();
@@ -95,9 +98,19 @@ pub(crate) async fn find(storage: &dyn Storage, leak: &Leak) -> Result<Vec<(Stri
         }
     }
     if found.is_empty() {
-        return Err(Error::NotFound(
-            "no version of any key matches the given value or fingerprint".into(),
-        ));
+        let unsearched = match refusals.taken().len() {
+            0 => String::new(),
+            n => format!(
+                "; {n} key record{} the engine refuses {} not searched, and the value may be \
+                 in one: an administrator can inspect them with records/keys/ (their keys may \
+                 still be live at their providers)",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "was" } else { "were" },
+            ),
+        };
+        return Err(Error::NotFound(format!(
+            "no version of any key matches the given value or fingerprint{unsearched}"
+        )));
     }
     if matches!(leak, Leak::Fingerprint(_)) && found.len() > 1 {
         return Err(Error::Coded {

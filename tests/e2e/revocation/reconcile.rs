@@ -137,3 +137,89 @@ async fn reconcile_revokes_only_an_unclaimed_key_of_the_engine_and_flags_a_revok
     )
     .await;
 }
+
+/// Two mounts whose OpenRouter configurations share one account (one management key), each
+/// with a key of the same name: the engine's naming (`ai-keys-<key>-<suffix>`) is the same for
+/// both but for the mount's tag in the suffix. One mount's `reconcile` never revokes the other's
+/// live key; an orphan of its own is still revoked; and the tag is the mount's, kept across a
+/// plugin reload.
+#[tokio::test]
+async fn reconcile_never_revokes_a_key_of_another_mount_sharing_the_account() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    bao.mount_plugin("team-b").await;
+    let client = bao.client();
+    let admin = secret("admin");
+    fake.add_admin_key(&admin);
+    for mount in ["ai-keys", "team-b"] {
+        let body = provider_body("openrouter", &fake, Some(&admin));
+        let r = client.write(&format!("{mount}/providers/or"), body).await;
+        assert_eq!(r.status, 200, "{mount}: {}", r.text);
+        let body = json!({ "provider": "or" });
+        let r = client.write(&format!("{mount}/keys/chatbot"), body).await;
+        assert_eq!(r.status, 200, "{mount}: {}", r.text);
+    }
+    let made = fake.created_keys();
+    assert_eq!(made.len(), 2, "{made:?}");
+    let (ours, theirs) = (made[0].0.clone(), made[1].0.clone());
+    let ours_name = name_at(&fake, &admin, &ours).await;
+
+    // An orphan of this mount's chatbot (as if created after a snapshot this mount was
+    // restored from): its name carries this mount's tag.
+    let orphan_value = format!("sk-or-v1-orphan0{}", secret("o"));
+    let tail = ours_name.rsplit_once('-').expect("a suffix").1;
+    let own_orphan = format!("ai-keys-chatbot-{}0123456789ab", &tail[..tail.len() - 12]);
+    fake.add_openrouter_key_named("orphanhash01", &orphan_value, &own_orphan);
+
+    let out = reconcile(&client, false).await;
+    let mut want = vec![
+        ("orphanhash01".to_string(), "revoked".to_string()),
+        (theirs.clone(), "unknown_key".to_string()),
+    ];
+    want.sort();
+    assert_eq!(actions(&out), want, "{out:#}");
+    assert!(fake.is_active(&theirs), "team-b's live key is untouched");
+    assert_eq!(fake.mutation_requests(&theirs), 0, "{out:#}");
+    assert!(fake.is_active(&ours));
+    assert!(!fake.is_active("orphanhash01"), "our own orphan is revoked");
+    let b = client.read("team-b/creds/chatbot").await;
+    assert_eq!(b.status, 200, "{}", b.text);
+
+    // The tag is the mount's own, not the plugin process's: after a reload, a new key of this
+    // mount carries the same one.
+    let body = json!({ "mounts": ["ai-keys/"] });
+    let reply = client.write("sys/plugins/reload/backend", body).await;
+    assert!(reply.is_success(), "reload: {}", reply.text);
+    let r = client.write("ai-keys/rotate/chatbot", json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let newest = fake.created_keys().last().expect("a new key").0.clone();
+    let newest_name = name_at(&fake, &admin, &newest).await;
+    let tag = |name: &str| name.rsplit_once('-').map(|(_, s)| s[..6].to_string());
+    assert_eq!(
+        tag(&newest_name),
+        tag(&ours_name),
+        "{newest_name} {ours_name}"
+    );
+    assert_ne!(newest_name, ours_name);
+}
+
+/// The name OpenRouter key `hash` has, as the provider's management API lists it.
+async fn name_at(fake: &FakeProvider, admin: &str, hash: &str) -> String {
+    let url = format!("{}/api/v1/keys?include_disabled=true", fake.base_url());
+    let listed: Value = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(admin)
+        .send()
+        .await
+        .expect("the fake answers")
+        .json()
+        .await
+        .expect("a JSON list");
+    listed["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|k| k["hash"] == hash)
+        .and_then(|k| k["name"].as_str())
+        .unwrap_or_else(|| panic!("{hash} is not listed: {listed}"))
+        .to_string()
+}

@@ -114,6 +114,34 @@ async fn an_unknown_value_is_a_404_that_names_no_key_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_404_says_when_records_the_engine_refuses_were_not_searched() {
+    use crate::framework::Storage;
+    let h = with_key().await;
+    // Key k's record becomes one this release refuses (a newer format, after a downgrade): its
+    // key still lives at the provider, so "no key holds it" would mislead the reporter.
+    let raw = h.storage.get("keys/k").await.unwrap().unwrap();
+    let mut record: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    record["format"] = json!(999);
+    h.storage
+        .put("keys/k", serde_json::to_vec(&record).unwrap())
+        .await
+        .unwrap();
+    h.invalidate("keys/k").await;
+    let before = h.snapshot().await;
+    match expose(&h, json!({ "value": OLD })).await {
+        Err(Error::NotFound(m)) => {
+            assert!(
+                m.contains("1 key record") && m.contains("records/keys/"),
+                "{m}"
+            );
+            assert!(!m.contains("\"k\""), "names no key: {m}");
+        }
+        other => panic!("expected a 404, got {other:?}"),
+    }
+    assert_eq!(before, h.snapshot().await);
+}
+
+#[tokio::test]
 async fn bad_input_is_a_400_naming_the_field_and_changes_nothing() {
     let h = with_key().await;
     let before = h.snapshot().await;

@@ -263,3 +263,24 @@ async fn a_standby_counts_exchanges_in_memory_and_writes_nothing() {
     );
     assert_eq!(h.snapshot().await, before, "a standby writes nothing");
 }
+
+/// A standby learns of a federated key's delete only through the replicated storage: its
+/// metrics drop the key's exchange counts with the definition, as the active node's do.
+#[tokio::test]
+async fn a_standby_stops_showing_the_counts_of_a_key_deleted_on_the_active_node() {
+    let h = Harness::new().await;
+    let fake = FakeTokenEndpoint::start().await;
+    fake.federated_key(&h, "app").await;
+    h.system
+        .standby
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(h.read("creds/app").await["api_key"], "fake-access-token-0");
+    let text = h.read("metrics").await.to_string();
+    assert!(text.contains("\"key\":\"app\""), "{text}");
+    // The active node deletes it: the standby sees the storage change and its invalidation.
+    use crate::framework::Storage;
+    h.storage.delete("federated/app").await.unwrap();
+    h.invalidate("federated/app").await;
+    let text = h.read("metrics").await.to_string();
+    assert!(!text.contains("\"key\":\"app\""), "{text}");
+}

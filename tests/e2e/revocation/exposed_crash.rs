@@ -63,6 +63,16 @@ async fn a_leak_response_killed_mid_rotation_leaves_the_key_marked_and_no_orphan
     fake.set_admin_mode(Mode::Normal);
     let (held_id, held, _) = fake.created_keys()[1].clone();
 
+    // Until the host has marked the killed plugin done, a request gets its raw gRPC error (500
+    // `Unavailable`, see plugin_host::lifetime); the next one restarts the plugin.
+    let c = &root;
+    wait_until(
+        &bao,
+        "the host to serve the mount again",
+        SHORT_DEADLINE,
+        || async move { c.read("ai-keys/keys/leaky").await.status == 200 },
+    )
+    .await;
     // The first write stands: the leaked version is still current, marked exposed.
     let key = read_key(&root, "leaky").await;
     assert_eq!(key["current_version"], 1, "{key:#}");

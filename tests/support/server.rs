@@ -193,6 +193,27 @@ impl Bao {
         pids
     }
 
+    /// SIGKILLs every plugin process of this server and waits until they are gone; returns
+    /// their pids. The host starts the plugin again at the next request (after its exit race:
+    /// see `plugin_host::lifetime`).
+    pub async fn kill_plugins(&self) -> Vec<u32> {
+        let pids = self.plugin_pids();
+        assert!(!pids.is_empty(), "no plugin process");
+        for &pid in &pids {
+            assert!(process::signal(pid, "KILL"), "kill -KILL {pid}");
+        }
+        let dead = &pids;
+        poll_until_or(
+            "the plugin processes to die",
+            Duration::from_secs(30),
+            POLL_INTERVAL,
+            || async move { dead.iter().all(|&p| !process::is_alive(p)) },
+            || self.server_log_tail(40),
+        )
+        .await;
+        pids
+    }
+
     /// Runs the `bao` CLI against this server (`BAO_ADDR`, `BAO_TOKEN` set), synchronously.
     pub fn bao(&self, args: &[&str]) -> Output {
         Command::new(bao_bin())

@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::{signing_secret, Receiver};
-use crate::providers::{tick_until, wait_until, SHORT_DEADLINE};
+use crate::providers::tick_until;
 use crate::support::checks::secret;
-use crate::support::{process, Bao, Client, Tick};
+use crate::support::{Bao, Client, Tick};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -108,18 +108,7 @@ async fn webhooks_get_every_event_signed_through_an_outage_and_a_plugin_kill_wit
     assert!(receiver.events().is_empty());
 
     // The plugin dies while events wait in its outbox.
-    let pids = bao.plugin_pids();
-    assert!(!pids.is_empty(), "no plugin process");
-    for &pid in &pids {
-        assert!(process::signal(pid, "KILL"), "kill -KILL {pid}");
-    }
-    wait_until(
-        &bao,
-        "the plugin processes to die",
-        SHORT_DEADLINE,
-        || async { pids.iter().all(|&p| !process::is_alive(p)) },
-    )
-    .await;
+    bao.kill_plugins().await;
 
     // Back up: everything arrives (the next request starts the plugin again).
     receiver.set_down(false);

@@ -11,7 +11,7 @@ use crate::providers::{
 };
 use crate::support::checks::secret;
 use crate::support::fake_provider::{FakeProvider, Mode, Switches};
-use crate::support::{process, Bao, Tick};
+use crate::support::{Bao, Tick};
 
 // ---------------------------------------------------------------------------------------------
 // Crash between "created at the provider" and "version stored"
@@ -73,18 +73,7 @@ async fn tick_revokes_a_key_created_by_a_crashed_rotation() {
     // more: its create then fails at the provider (500, before any key is made), so the crash
     // this test is about stays the only thing that happened. Normal again before recovery.
     fake.set_admin_mode(Mode::ServerError500);
-    let pids = bao.plugin_pids();
-    assert!(!pids.is_empty(), "no plugin process");
-    for &pid in &pids {
-        assert!(process::signal(pid, "KILL"), "kill -KILL {pid}");
-    }
-    wait_until(
-        &bao,
-        "the plugin processes to die",
-        SHORT_DEADLINE,
-        || async { pids.iter().all(|&p| !process::is_alive(p)) },
-    )
-    .await;
+    bao.kill_plugins().await;
     fake.set_stall_after_create(false);
     let reply = tokio::time::timeout(SHORT_DEADLINE, background)
         .await

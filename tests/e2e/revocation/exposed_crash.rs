@@ -11,7 +11,7 @@ use crate::providers::{
 };
 use crate::roles::{install_roles, login};
 use crate::support::fake_provider::{FakeProvider, Mode};
-use crate::support::{process, Bao, Tick};
+use crate::support::{Bao, Tick};
 
 #[tokio::test]
 async fn a_leak_response_killed_mid_rotation_leaves_the_key_marked_and_no_orphan() {
@@ -42,18 +42,7 @@ async fn a_leak_response_killed_mid_rotation_leaves_the_key_marked_and_no_orphan
     // A request the host sends again after the plugin's restart fails at the provider (500,
     // before any key is made), so the kill stays the only thing that happened.
     fake.set_admin_mode(Mode::ServerError500);
-    let pids = bao.plugin_pids();
-    assert!(!pids.is_empty(), "no plugin process");
-    for &pid in &pids {
-        assert!(process::signal(pid, "KILL"), "kill -KILL {pid}");
-    }
-    wait_until(
-        &bao,
-        "the plugin processes to die",
-        SHORT_DEADLINE,
-        || async { pids.iter().all(|&p| !process::is_alive(p)) },
-    )
-    .await;
+    bao.kill_plugins().await;
     fake.set_stall_after_create(false);
     let reply = tokio::time::timeout(SHORT_DEADLINE, background)
         .await

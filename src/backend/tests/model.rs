@@ -1,8 +1,11 @@
 //! A model-based test with injected faults: random sequences of operations (create, stage,
-//! test, promote, rotate, rollback, finalize, extend, delete of keys; update, delete and
-//! re-create of provider configurations; ticks; time passing; a person deleting a key in the
-//! provider's console) with provider failures, 404s, timeouts and process kills injected, and
-//! after every step a check of what must always hold against the provider's own truth.
+//! test, promote, rotate, rollback, finalize, extend, delete of keys; a key's health checks and
+//! `auto_rotate` switched; leak reports through `exposed`, by value, fingerprint or full SHA-256,
+//! of current, previous, pending and retired versions or of unknown values; `reconcile`, dry or
+//! not; update, delete and re-create of provider configurations; ticks; time passing; a person
+//! deleting or disabling a key in the provider's console) with provider failures, 404s,
+//! timeouts and process kills injected, and after every step a check of what must always hold
+//! against the provider's own truth.
 //!
 //! # How it is built
 //!
@@ -20,7 +23,10 @@
 //!   `p2` point at host 0 and 1 and move between them (`base_url` with `admin_key`).
 //! - **Time** is not waited for ([`clock`]): the engine reads the wall clock, so an `Advance`
 //!   step ends every open grace window and ages every intent past its minimum age and back-off.
-//!   A tick is the host's (young intents left alone) or `immediate` (every intent recovered).
+//!   It also makes every current version's last call with its provider ten minutes older, so a
+//!   key the `Watch` step gave a 30 s `health_check_interval` is due for its health check
+//!   (keys on the default 1 h after seven steps of it). A tick is the host's (young intents left
+//!   alone) or `immediate` (every intent recovered).
 //! - **Faults** ([`faults::Fault`]): the admin endpoints answer 500, 429 or 529, key tests 500, a
 //!   create makes the key and answers 503 or never answers, the admin endpoints never answer
 //!   (the engine's timeout: 1 s in runs that draw these, else 10 s), a write refused by the
@@ -30,7 +36,16 @@
 //!   at a host that the engine created is claimed by a live version or an intent; (b) no delete
 //!   reached a person's key the engine was not shown possession of, nor a host other than the
 //!   key's birthplace; (c) every `confirmed` revocation's key is dead at its origin; (d) the
-//!   report agrees with the records and the fakes; (e) exactly one current version per key.
+//!   report agrees with the records and the fakes; (e) exactly one current version per key;
+//!   (f) a version an answered `exposed` took away is never live nor served by `creds/` again,
+//!   and its key is revoked at its origin, pending with an intent, or left `manual` (one only
+//!   marked exposed keeps its key flagged while current) ([`leaks`]); (g) `reconcile` deletes
+//!   no key a live version or create intent claimed, and a dry run deletes and writes nothing
+//!   ([`reconcile`]; another mount's keys, named the engine's way, sit at both hosts and fall
+//!   under (b)); (h) a current key its provider refuses (disabled, deleted, or unknown where
+//!   its configuration points) is flagged or rotated by a fault-free tick that was due to check
+//!   it, and by a fault-free `reconcile` ([`watch`]). (g) and (h) compare the world before and
+//!   after their step ([`promises`]).
 //!
 //! # Running it
 //!
@@ -54,8 +69,13 @@ mod driver;
 mod faults;
 mod invariants;
 mod known;
+mod leaks;
 mod ops;
+mod promises;
+mod reconcile;
 mod shrink;
+mod values;
+mod watch;
 mod world;
 
 use std::collections::BTreeMap;

@@ -28,23 +28,33 @@ pub(super) enum Invariant {
     ReportAgrees,
     /// (e) Exactly one current version per key.
     OneCurrent,
+    /// (f) A version reported leaked and taken away is never live or served again, and its key
+    /// is revoked at its origin, pending with an intent, or left to a person
+    /// ([`super::leaks`]).
+    LeakedStaysRetired,
+    /// (g) `reconcile` deletes no key a live version or create intent claims; a dry run
+    /// deletes and writes nothing ([`super::reconcile`]).
+    ReconcileSparesClaimed,
+    /// (h) A current key its provider refuses is flagged or rotated by a tick that checks it,
+    /// and by `reconcile` ([`super::watch`]).
+    RefusedCurrentFlagged,
 }
 
 /// One broken invariant, with what was seen.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Violation {
     pub invariant: Invariant,
     pub detail: String,
 }
 
 /// What storage holds now: records and intents.
-struct Stored {
-    records: Vec<KeyEntry>,
-    creates: Vec<CreateIntent>,
-    revokes: Vec<RevokeIntent>,
+pub(super) struct Stored {
+    pub records: Vec<KeyEntry>,
+    pub creates: Vec<CreateIntent>,
+    pub revokes: Vec<RevokeIntent>,
 }
 
-async fn stored(storage: &dyn Storage) -> Stored {
+pub(super) async fn stored(storage: &dyn Storage) -> Stored {
     let mut records = Vec::new();
     for name in record::list_names(storage).await.expect("list keys") {
         if let Some(e) = record::load(storage, &name).await.expect("load key") {
@@ -86,6 +96,8 @@ pub(super) async fn check(w: &World) -> Vec<Violation> {
     confirmed_is_dead(w, &s, &mut out);
     report_agrees(w, &s, &mut out).await;
     one_current(&s, &mut out);
+    super::leaks::check(w, &s, &mut out).await;
+    out.extend(w.findings.iter().cloned());
     out
 }
 

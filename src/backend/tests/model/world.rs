@@ -3,7 +3,7 @@
 //! there and which of them the engine was shown possession of, the deletes people sent, where
 //! each provider configuration points, and the step list so far.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -55,6 +55,12 @@ pub(super) struct World {
     pub stats: Stats,
     /// The provider calls' timeout (seconds).
     pub timeout: u64,
+    /// Keys a person disabled at a host, by (host, id).
+    pub disabled: HashSet<(usize, String)>,
+    /// What answered leak reports promised ([`super::leaks`]).
+    pub leaked: Vec<super::leaks::Promise>,
+    /// What the checks around the last step found ([`super::promises`]).
+    pub findings: Vec<super::invariants::Violation>,
 }
 
 impl World {
@@ -88,7 +94,13 @@ impl World {
             steps: Vec::new(),
             stats: Stats::default(),
             timeout,
+            disabled: HashSet::new(),
+            leaked: Vec::new(),
+            findings: Vec::new(),
         };
+        for h in 0..world.fakes.len() {
+            world.foreign_key(h);
+        }
         for (i, p) in PROVIDERS.into_iter().enumerate() {
             world.providers.insert(p, None);
             let body = world.provider_body(i);
@@ -119,6 +131,24 @@ impl World {
     /// The host provider `p` points at (host 0 while it does not exist).
     pub(super) fn host_of(&self, p: &str) -> usize {
         self.providers.get(p).copied().flatten().unwrap_or(0)
+    }
+
+    /// Another mount at the same account made a key at `host`, named as the engine names its
+    /// keys but for a key this mount does not hold: `reconcile` must leave it alone. The
+    /// model counts it as a person's key (never proven to this engine).
+    fn foreign_key(&mut self, host: usize) {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let value = format!("sk-or-v1-{}{}", uuid::Uuid::new_v4().simple(), id);
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        let name = format!("ai-keys-billing-{suffix}");
+        self.fakes[host].add_openrouter_key_named(&id, &value, &name);
+        self.persons.insert(
+            id,
+            PersonKey {
+                value,
+                proven: false,
+            },
+        );
     }
 
     /// A person makes a key at `host`; returns its id.

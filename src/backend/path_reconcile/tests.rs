@@ -190,8 +190,7 @@ async fn a_refused_record_still_claims_its_keys_and_an_undecodable_one_stops_the
 /// listing must not take it for an orphan, whichever configuration the record names. A
 /// provider's key id names one key wherever it is listed from.
 #[tokio::test]
-async fn a_key_claimed_under_one_configuration_is_not_an_orphan_of_another_at_the_same_account()
-{
+async fn a_key_claimed_under_one_configuration_is_not_an_orphan_of_another_at_the_same_account() {
     let (h, fake) = with_orphans().await;
     fake.configure(&h, "same-account").await;
     let out = reconcile(&h, false).await;

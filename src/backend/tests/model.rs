@@ -73,6 +73,7 @@ mod leaks;
 mod ops;
 mod promises;
 mod reconcile;
+mod scenarios;
 mod shrink;
 mod values;
 mod watch;
@@ -150,6 +151,8 @@ struct Totals {
     kills: usize,
     faults: usize,
     answered: [usize; 3],
+    /// Answered leak reports, answered reconciles, refused current keys judged by (h).
+    newer: [usize; 3],
     /// Sequences stopped by each known defect.
     known: BTreeMap<&'static str, usize>,
     /// Violations no known defect explains: (invariant, sequence seed, step), in survey runs.
@@ -244,6 +247,9 @@ async fn sequence(seed: u64, size: Size, totals: &mut Totals) -> Result<(), Stri
     totals.answered[0] += s.answered_2xx;
     totals.answered[1] += s.answered_4xx;
     totals.answered[2] += s.answered_5xx;
+    totals.newer[0] += s.exposed_ok;
+    totals.newer[1] += s.reconciled_ok;
+    totals.newer[2] += s.refused_judged;
     result
 }
 
@@ -284,7 +290,8 @@ async fn run(test: &str, size: Size) {
         .collect();
     println!(
         "MODEL test={test} seed={base} sequences={} steps={} kills={} faults={} answered_2xx={} \
-         answered_4xx={} answered_5xx={} stopped_by_known={} unexplained={}",
+         answered_4xx={} answered_5xx={} exposed_ok={} reconciled_ok={} refused_judged={} \
+         stopped_by_known={} unexplained={}",
         totals.sequences,
         totals.steps,
         totals.kills,
@@ -292,6 +299,9 @@ async fn run(test: &str, size: Size) {
         totals.answered[0],
         totals.answered[1],
         totals.answered[2],
+        totals.newer[0],
+        totals.newer[1],
+        totals.newer[2],
         known.join(","),
         unexplained.join(","),
     );

@@ -13,7 +13,7 @@ use super::invariants::{Invariant, Stored, Violation};
 use super::world::World;
 use crate::backend::record;
 use crate::framework::Operation;
-use crate::rotation::VersionState;
+use crate::rotation::{TestOutcome, VersionState};
 use crate::secret::fingerprint_of;
 
 /// How a leak is reported.
@@ -176,6 +176,13 @@ pub(super) async fn check(w: &World, s: &Stored, out: &mut Vec<Violation>) {
             continue;
         }
         match &v.provider_revocation {
+            // Documented (api.md, Ownership): a discarded imported value is the operator's, and
+            // a key its provider rejected at its last test is not live there.
+            None if !v.owned()
+                && (v.state == VersionState::Failed
+                    || v.last_test
+                        .as_ref()
+                        .is_some_and(|t| t.outcome == TestOutcome::BadKey)) => {}
             None => out.push(broken("retired with no revocation recorded".into())),
             Some(r) if r.is_pending() => {
                 if !s

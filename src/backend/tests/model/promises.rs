@@ -43,15 +43,19 @@ pub(super) async fn after(
     match (op, before) {
         (Op::Exposed { .. }, _) => {
             if let Some(a) = answer {
+                w.stats.exposed_ok += 1;
                 leaks::promised(w, a).await;
             }
         }
         (Op::Tick { .. }, Before::Tick(refused)) if clean => {
+            w.stats.refused_judged += refused.len();
             watch::flagged(w, &refused, "a tick without faults", &mut found).await;
         }
         (Op::Reconcile { dry_run }, Before::Reconcile(snapshot, refused)) => {
             reconcile::after(w, &snapshot, *dry_run, &mut found).await;
+            w.stats.reconciled_ok += usize::from(answer.is_some());
             if clean && !dry_run {
+                w.stats.refused_judged += refused.len();
                 watch::flagged(w, &refused, "reconcile", &mut found).await;
             }
         }

@@ -36,6 +36,12 @@ pub(super) struct Stats {
     pub answered_2xx: usize,
     pub answered_4xx: usize,
     pub answered_5xx: usize,
+    /// Leak reports answered 2xx (`exposed`).
+    pub exposed_ok: usize,
+    /// `reconcile` steps answered 2xx.
+    pub reconciled_ok: usize,
+    /// Refused current keys a step was judged on by (h).
+    pub refused_judged: usize,
 }
 
 /// The model's world: the fakes, the engine process, and what only the model knows.
@@ -100,6 +106,23 @@ impl World {
         };
         for h in 0..world.fakes.len() {
             world.foreign_key(h);
+        }
+        // Every other seed: keys are health-checked every 30 s unless `Watch` says otherwise.
+        if seed % 2 == 1 {
+            let setup = [
+                (
+                    "schedules/watched",
+                    json!({ "rotation_period": "90d", "grace_period": "1h", "health_check_interval": "30s" }),
+                ),
+                ("config", json!({ "default_schedule": "watched" })),
+            ];
+            for (path, body) in setup {
+                let r = world
+                    .engine
+                    .answer(crate::framework::Operation::Update, path, body)
+                    .await;
+                r.unwrap_or_else(|e| panic!("{path}: {e}"));
+            }
         }
         for (i, p) in PROVIDERS.into_iter().enumerate() {
             world.providers.insert(p, None);

@@ -20,6 +20,9 @@ pub(super) struct Refused {
     key: String,
     version: u32,
     why: String,
+    /// With `auto_rotate`, nothing pending and no back-off running: the step must rotate it
+    /// or count a failed attempt; the attempts failed so far.
+    rotates: Option<u32>,
 }
 
 /// A person disables the key of `key`'s current version at the host that holds it.
@@ -108,10 +111,16 @@ pub(super) async fn refused(w: &World, due_only: bool) -> Vec<Refused> {
             }
         }
         if let Some(why) = refusal(w, &provider, &value) {
+            let auto = &e.key.auto;
+            let rotates = (e.key.auto_rotate
+                && e.key.versions.pending().is_none()
+                && auto.next_attempt_time.is_none_or(|t| t <= now))
+            .then_some(auto.failures);
             out.push(Refused {
                 key: name,
                 version: current.number,
                 why,
+                rotates,
             });
         }
     }
@@ -127,15 +136,23 @@ pub(super) async fn flagged(w: &World, before: &[Refused], step: &str, out: &mut
         let Some(v) = e.key.versions.versions.get(&r.version) else {
             continue;
         };
-        if v.state == VersionState::Current && v.rejected_since().is_none() {
-            out.push(Violation {
-                invariant: Invariant::RefusedCurrentFlagged,
-                detail: format!(
-                    "{} version {} is current, its provider refuses it ({}), and {step} left it \
-                     unflagged",
-                    r.key, r.version, r.why
-                ),
-            });
+        if v.state != VersionState::Current {
+            continue;
+        }
+        let broken = |what: &str| Violation {
+            invariant: Invariant::RefusedCurrentFlagged,
+            detail: format!(
+                "{} version {} is current, its provider refuses it ({}), and {step} left it \
+                 {what}",
+                r.key, r.version, r.why
+            ),
+        };
+        if v.rejected_since().is_none() {
+            out.push(broken("unflagged"));
+        } else if r.rotates.is_some_and(|f| e.key.auto.failures <= f) {
+            out.push(broken(
+                "current with auto_rotate, and counted no failed rotation",
+            ));
         }
     }
 }

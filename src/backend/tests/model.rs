@@ -66,6 +66,7 @@
 
 mod clock;
 mod driver;
+mod expiry;
 mod faults;
 mod invariants;
 mod known;

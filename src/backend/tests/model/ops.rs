@@ -13,7 +13,7 @@ use super::leaks::{self, LeakBy};
 
 use super::values::{source, with_value};
 pub(super) use super::values::{IdMode, Source};
-use super::world::{World, KEYS, PROVIDERS};
+use super::world::{World, KEYS, OPENAI, PROVIDERS};
 use super::{promises, watch};
 use crate::backend::record;
 use crate::framework::{Error, Operation};
@@ -115,6 +115,11 @@ pub(super) fn draw(rng: &mut StdRng, existing: &[String], faults: Faults) -> Op 
     let provider = PROVIDERS[rng.random_range(0..PROVIDERS.len())];
     if !existing.iter().any(|k| k == key) && rng.random_bool(0.8) {
         let source = source(rng);
+        let provider = if rng.random_bool(0.25) {
+            OPENAI
+        } else {
+            provider
+        };
         return Op::Create {
             key,
             provider,

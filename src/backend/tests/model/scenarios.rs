@@ -130,3 +130,48 @@ async fn reconcile_spares_claimed_keys_and_another_mounts_key() {
         "k0's and another mount's"
     );
 }
+
+/// At the OpenAI configuration, a retired version's key gets its grace end as its expiry at
+/// the provider, and a rollback gives it its life back; the check (i) sees a current key set
+/// to expire soon.
+#[tokio::test]
+async fn an_openai_key_expires_at_its_grace_end_and_a_rollback_gives_its_life_back() {
+    let mut w = World::new(2, 10).await;
+    let create = Op::Create {
+        key: "k0",
+        provider: super::world::OPENAI,
+        source: Source::Engine,
+    };
+    assert_eq!(step(&mut w, create).await, "ok");
+    let rotate = Op::Rotate {
+        key: "k0",
+        grace: 3600,
+        source: Source::Engine,
+    };
+    assert_eq!(step(&mut w, rotate).await, "ok");
+    let e = record::load(w.engine.cached.as_ref(), "k0")
+        .await
+        .unwrap()
+        .unwrap();
+    let id = e.key.versions.versions[&1].provider_key_id.clone().unwrap();
+    let at = w.fakes[0].key_expires_at(&id).expect("an expiry");
+    let grace_end = chrono::Utc::now().timestamp() + 3600;
+    assert!(
+        (grace_end - 60..=grace_end).contains(&at),
+        "{at} {grace_end}"
+    );
+    assert_eq!(step(&mut w, Op::Rollback { key: "k0" }).await, "ok");
+    let at = w.fakes[0].key_expires_at(&id).expect("an expiry");
+    assert!(
+        at > grace_end + 3600,
+        "the reinstated key got its life back"
+    );
+
+    w.fakes[0].set_key_expires_at(&id, Some(grace_end));
+    let broken: Vec<Invariant> = invariants::check(&w)
+        .await
+        .into_iter()
+        .map(|v| v.invariant)
+        .collect();
+    assert_eq!(broken, [Invariant::CurrentKeepsItsLifetime]);
+}

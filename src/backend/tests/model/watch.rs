@@ -30,6 +30,10 @@ pub(super) async fn person_disables(w: &mut World, key: &str) {
     let Ok(Some(e)) = record::load(w.engine.cached.as_ref(), key).await else {
         return;
     };
+    // OpenAI keys cannot be disabled (only deleted).
+    if e.key.provider.as_deref() == Some(super::world::OPENAI) {
+        return;
+    }
     let Some(value) = e
         .key
         .versions

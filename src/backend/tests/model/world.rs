@@ -16,6 +16,11 @@ use crate::framework::InMemoryStorage;
 pub(super) const ADMIN: &str = "sk-or-v1-admin-model-0123456789abcdef";
 /// The provider configurations the model uses.
 pub(super) const PROVIDERS: [&str; 2] = ["p1", "p2"];
+/// An OpenAI configuration at host 0 (never moved): keys created there get provider-side
+/// expiries, moved to their grace end when they retire (`provider_expiry` intents).
+pub(super) const OPENAI: &str = "p3";
+/// The OpenAI project of [`OPENAI`].
+const PROJECT: &str = "proj_model";
 /// The managed keys the model uses.
 pub(super) const KEYS: [&str; 3] = ["k0", "k1", "k2"];
 
@@ -138,6 +143,20 @@ impl World {
             r.unwrap_or_else(|e| panic!("provider {p}: {e}"));
             world.providers.insert(p, Some(i));
         }
+        let openai = json!({
+            "type": "openai",
+            "base_url": world.fakes[0].base_url(),
+            "admin_key": ADMIN,
+            "project_id": PROJECT,
+            "timeout": world.timeout,
+        });
+        let path = format!("providers/{OPENAI}");
+        let r = world
+            .engine
+            .answer(crate::framework::Operation::Create, &path, openai)
+            .await;
+        r.unwrap_or_else(|e| panic!("provider {OPENAI}: {e}"));
+        world.providers.insert(OPENAI, Some(0));
         world
     }
 
@@ -207,19 +226,26 @@ impl World {
     }
 
     /// A person deletes key `id` at `host` in the provider's console (the engine's later delete
-    /// of it gets a 404).
+    /// of it gets a 404): OpenRouter's delete, else (not one of its keys: a 404) OpenAI's.
     pub(super) async fn person_deletes(&mut self, host: usize, id: &str) {
-        *self.external.entry((host, id.to_string())).or_default() += 1;
-        let url = format!("{}/api/v1/keys/{id}", self.fakes[host].base_url());
-        let r = reqwest::Client::new()
-            .delete(url)
-            .bearer_auth(ADMIN)
-            .send()
-            .await;
-        assert!(
-            r.is_ok_and(|r| r.status().is_success()),
-            "a person's delete failed"
-        );
+        let base = self.fakes[host].base_url();
+        let urls = [
+            format!("{base}/api/v1/keys/{id}"),
+            format!("{base}/v1/organization/projects/{PROJECT}/api_keys/{id}"),
+        ];
+        for url in urls {
+            // Every request counts at the fake, refused or not.
+            *self.external.entry((host, id.to_string())).or_default() += 1;
+            let r = reqwest::Client::new()
+                .delete(url)
+                .bearer_auth(ADMIN)
+                .send()
+                .await;
+            if r.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+        }
+        panic!("a person's delete of {id} at host {host} failed");
     }
 
     /// Every fake back to normal answers.

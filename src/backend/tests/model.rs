@@ -20,7 +20,9 @@
 //!   invariants read, are only reachable from inside the crate; an integration test would have
 //!   needed a public test API in the library for them). Each fake knows every key it holds,
 //!   alive or dead, and every delete it received per key id. Provider configurations `p1` and
-//!   `p2` point at host 0 and 1 and move between them (`base_url` with `admin_key`).
+//!   `p2` point at host 0 and 1 and move between them (`base_url` with `admin_key`); `p3` is
+//!   an OpenAI configuration at host 0 (the same fake's project API), never moved, where a
+//!   quarter of the creates go: its keys' expiries follow their grace ends.
 //! - **Time** is not waited for ([`clock`]): the engine reads the wall clock, so an `Advance`
 //!   step ends every open grace window and ages every intent past its minimum age and back-off.
 //!   It also makes every current version's last call with its provider ten minutes older, so a
@@ -44,7 +46,9 @@
 //!   ([`reconcile`]; another mount's keys, named the engine's way, sit at both hosts and fall
 //!   under (b)); (h) a current key its provider refuses (disabled, deleted, or unknown where
 //!   its configuration points) is flagged or rotated by a fault-free tick that was due to check
-//!   it, and by a fault-free `reconcile` ([`watch`]). (g) and (h) compare the world before and
+//!   it, and by a fault-free `reconcile` ([`watch`]); (i) a current version's key alive at
+//!   its origin carries no provider expiry within two hours unless a `provider_expiry` intent
+//!   to give it its life back is stored ([`expiry`]). (g) and (h) compare the world before and
 //!   after their step ([`promises`]).
 //!
 //! # Running it

@@ -184,3 +184,32 @@ async fn a_refused_record_still_claims_its_keys_and_an_undecodable_one_stops_the
     assert!(refused.is_err(), "{refused:?}");
     assert!(deletes(&fake).is_empty(), "{:?}", fake.requests());
 }
+
+/// Two provider configurations at the same account (the same management key under two names,
+/// or one moved where the other points) both list the key one of them created: the other's
+/// listing must not take it for an orphan, whichever configuration the record names. A
+/// provider's key id names one key wherever it is listed from.
+#[tokio::test]
+async fn a_key_claimed_under_one_configuration_is_not_an_orphan_of_another_at_the_same_account() {
+    let (h, fake) = with_orphans().await;
+    fake.configure(&h, "same-account").await;
+    let out = reconcile(&h, false).await;
+    let providers = out["providers"].as_array().unwrap();
+    assert_eq!(providers.len(), 2, "{out:#}");
+    for p in providers {
+        let ids: Vec<&str> = p["orphans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|o| o["provider_key_id"].as_str())
+            .collect();
+        assert!(!ids.contains(&"hash-1"), "{out:#}");
+    }
+    assert!(
+        !deletes(&fake).contains(&"DELETE /api/v1/keys/hash-1".to_string()),
+        "the current key was revoked: {:?}",
+        fake.requests()
+    );
+    let creds = h.read("creds/k").await;
+    assert_eq!(creds["version"], 1, "{creds:#}");
+}

@@ -202,7 +202,9 @@ async fn tick_key(shared: &Arc<Shared>, req: &Request, name: &str) -> Result<(),
     if dirty {
         locked.commit(shared, storage).await?;
     }
-    if due_for_auto_rotation(name, locked.key_ref(), periods, now) {
+    // Judged at a fresh clock read: a refusal the health check just recorded is dated after
+    // `now`, and makes the key due at once (not a tick later).
+    if due_for_auto_rotation(name, locked.key_ref(), periods, Utc::now()) {
         // A failure is recorded on the key (last_error, back-off) and logged.
         let _ = super::auto::auto_rotate(shared, storage, locked, now).await;
     }

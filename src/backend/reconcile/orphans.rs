@@ -1,7 +1,7 @@
 //! Keys at the providers under the engine's naming that nothing here claims (see the part's
 //! docs): listed, judged, and revoked unless `dry_run`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -41,17 +41,23 @@ fn key_here<'a>(name_at_provider: &'a str, tag: &str, keys: &BTreeSet<String>) -
     (ours && keys.contains(key)).then_some(key)
 }
 
-/// What claims keys at providers: provider ids (per configuration) and names in flight.
+/// What claims keys at providers: provider ids and names in flight.
+///
+/// An id claims its key whichever configuration lists it: two configurations may reach the same
+/// account (one management key saved under two names, or one moved to where another points),
+/// and each then lists the keys made through the other. A provider's id names one key wherever
+/// it is listed from, so a claim never depends on the configuration a record or intent names
+/// (that would revoke a live key through the other configuration).
 #[derive(Default)]
 struct Claims {
-    ids: BTreeMap<String, BTreeSet<String>>,
+    ids: BTreeSet<String>,
     names: BTreeSet<String>,
     keys: BTreeSet<String>,
 }
 
 impl Claims {
-    fn claims(&self, provider: &str, id: &str, name: &str) -> bool {
-        self.names.contains(name) || self.ids.get(provider).is_some_and(|s| s.contains(id))
+    fn claims(&self, id: &str, name: &str) -> bool {
+        self.names.contains(name) || self.ids.contains(id)
     }
 }
 
@@ -68,15 +74,11 @@ async fn claims(storage: &dyn Storage) -> Result<Claims, Error> {
         if entry.kind == WAL_CREATE {
             let intent: CreateIntent = decode(&entry)?;
             c.names.insert(intent.name_at_provider.clone());
-            let ids = c.ids.entry(intent.provider.clone()).or_default();
-            ids.extend(intent.provider_key_id.clone());
-            ids.extend(intent.unrevoked_ids.iter().cloned());
+            c.ids.extend(intent.provider_key_id.clone());
+            c.ids.extend(intent.unrevoked_ids.iter().cloned());
         } else if entry.kind == WAL_REVOKE {
             let intent: RevokeIntent = decode(&entry)?;
-            c.ids
-                .entry(intent.provider.clone())
-                .or_default()
-                .insert(intent.provider_key_id.clone());
+            c.ids.insert(intent.provider_key_id.clone());
         }
     }
     for name in record::list_names(storage).await? {
@@ -93,18 +95,12 @@ async fn claims(storage: &dyn Storage) -> Result<Claims, Error> {
         };
         c.keys.insert(name);
         let key = &entry.key;
-        for v in key.versions.versions.values() {
-            let Some(id) = &v.provider_key_id else {
-                continue;
-            };
-            // Wherever the version says it lives, and the key's own provider too.
-            for p in [v.provider.as_ref(), key.provider.as_ref()]
-                .into_iter()
-                .flatten()
-            {
-                c.ids.entry(p.clone()).or_default().insert(id.clone());
-            }
-        }
+        c.ids.extend(
+            key.versions
+                .versions
+                .values()
+                .filter_map(|v| v.provider_key_id.clone()),
+        );
     }
     Ok(c)
 }
@@ -140,7 +136,7 @@ pub(super) async fn settle(
         let mut orphans = Vec::new();
         let mut claimed = 0;
         for (id, name) in &keys {
-            if claims.claims(&provider, id, name) {
+            if claims.claims(id, name) {
                 claimed += 1;
                 continue;
             }

@@ -1,8 +1,11 @@
 //! A model-based test with injected faults: random sequences of operations (create, stage,
-//! test, promote, rotate, rollback, finalize, extend, delete of keys; update, delete and
-//! re-create of provider configurations; ticks; time passing; a person deleting a key in the
-//! provider's console) with provider failures, 404s, timeouts and process kills injected, and
-//! after every step a check of what must always hold against the provider's own truth.
+//! test, promote, rotate, rollback, finalize, extend, delete of keys; a key's health checks and
+//! `auto_rotate` switched; leak reports through `exposed`, by value, fingerprint or full SHA-256,
+//! of current, previous, pending and retired versions or of unknown values; `reconcile`, dry or
+//! not; update, delete and re-create of provider configurations; ticks; time passing; a person
+//! deleting or disabling a key in the provider's console) with provider failures, 404s,
+//! timeouts and process kills injected, and after every step a check of what must always hold
+//! against the provider's own truth.
 //!
 //! # How it is built
 //!
@@ -17,10 +20,15 @@
 //!   invariants read, are only reachable from inside the crate; an integration test would have
 //!   needed a public test API in the library for them). Each fake knows every key it holds,
 //!   alive or dead, and every delete it received per key id. Provider configurations `p1` and
-//!   `p2` point at host 0 and 1 and move between them (`base_url` with `admin_key`).
+//!   `p2` point at host 0 and 1 and move between them (`base_url` with `admin_key`); `p3` is
+//!   an OpenAI configuration at host 0 (the same fake's project API), never moved, where a
+//!   quarter of the creates go: its keys' expiries follow their grace ends.
 //! - **Time** is not waited for ([`clock`]): the engine reads the wall clock, so an `Advance`
 //!   step ends every open grace window and ages every intent past its minimum age and back-off.
-//!   A tick is the host's (young intents left alone) or `immediate` (every intent recovered).
+//!   It also makes every current version's last call with its provider ten minutes older, so a
+//!   key the `Watch` step gave a 30 s `health_check_interval` is due for its health check
+//!   (keys on the default 1 h after seven steps of it). A tick is the host's (young intents left
+//!   alone) or `immediate` (every intent recovered).
 //! - **Faults** ([`faults::Fault`]): the admin endpoints answer 500, 429 or 529, key tests 500, a
 //!   create makes the key and answers 503 or never answers, the admin endpoints never answer
 //!   (the engine's timeout: 1 s in runs that draw these, else 10 s), a write refused by the
@@ -30,7 +38,18 @@
 //!   at a host that the engine created is claimed by a live version or an intent; (b) no delete
 //!   reached a person's key the engine was not shown possession of, nor a host other than the
 //!   key's birthplace; (c) every `confirmed` revocation's key is dead at its origin; (d) the
-//!   report agrees with the records and the fakes; (e) exactly one current version per key.
+//!   report agrees with the records and the fakes; (e) exactly one current version per key;
+//!   (f) a version an answered `exposed` took away is never live nor served by `creds/` again,
+//!   and its key is revoked at its origin, pending with an intent, or left `manual` (one only
+//!   marked exposed keeps its key flagged while current) ([`leaks`]); (g) `reconcile` deletes
+//!   no key a live version or create intent claimed, and a dry run deletes and writes nothing
+//!   ([`reconcile`]; another mount's keys, named the engine's way, sit at both hosts and fall
+//!   under (b)); (h) a current key its provider refuses (disabled, deleted, or unknown where
+//!   its configuration points) is flagged or rotated by a fault-free tick that was due to check
+//!   it, and by a fault-free `reconcile` ([`watch`]); (i) a current version's key alive at
+//!   its origin carries no provider expiry within two hours unless a `provider_expiry` intent
+//!   to give it its life back is stored ([`expiry`]). (g) and (h) compare the world before and
+//!   after their step ([`promises`]).
 //!
 //! # Running it
 //!
@@ -51,11 +70,18 @@
 
 mod clock;
 mod driver;
+mod expiry;
 mod faults;
 mod invariants;
 mod known;
+mod leaks;
 mod ops;
+mod promises;
+mod reconcile;
+mod scenarios;
 mod shrink;
+mod values;
+mod watch;
 mod world;
 
 use std::collections::BTreeMap;
@@ -130,6 +156,8 @@ struct Totals {
     kills: usize,
     faults: usize,
     answered: [usize; 3],
+    /// Answered leak reports, answered reconciles, refused current keys judged by (h).
+    newer: [usize; 3],
     /// Sequences stopped by each known defect.
     known: BTreeMap<&'static str, usize>,
     /// Violations no known defect explains: (invariant, sequence seed, step), in survey runs.
@@ -224,6 +252,9 @@ async fn sequence(seed: u64, size: Size, totals: &mut Totals) -> Result<(), Stri
     totals.answered[0] += s.answered_2xx;
     totals.answered[1] += s.answered_4xx;
     totals.answered[2] += s.answered_5xx;
+    totals.newer[0] += s.exposed_ok;
+    totals.newer[1] += s.reconciled_ok;
+    totals.newer[2] += s.refused_judged;
     result
 }
 
@@ -264,7 +295,8 @@ async fn run(test: &str, size: Size) {
         .collect();
     println!(
         "MODEL test={test} seed={base} sequences={} steps={} kills={} faults={} answered_2xx={} \
-         answered_4xx={} answered_5xx={} stopped_by_known={} unexplained={}",
+         answered_4xx={} answered_5xx={} exposed_ok={} reconciled_ok={} refused_judged={} \
+         stopped_by_known={} unexplained={}",
         totals.sequences,
         totals.steps,
         totals.kills,
@@ -272,6 +304,9 @@ async fn run(test: &str, size: Size) {
         totals.answered[0],
         totals.answered[1],
         totals.answered[2],
+        totals.newer[0],
+        totals.newer[1],
+        totals.newer[2],
         known.join(","),
         unexplained.join(","),
     );

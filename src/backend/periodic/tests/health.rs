@@ -236,3 +236,23 @@ async fn an_interval_of_zero_makes_no_calls_and_overrides_clear_back_to_the_sche
         assert_eq!(h.snapshot().await, before, "a refusal changes nothing");
     }
 }
+
+/// With `auto_rotate`, the tick whose check finds the current key refused starts its rotation
+/// then, not a tick (a minute) later: the refusal is recorded after the tick read the clock, so
+/// the rotation's due time must be judged at a clock read after the check.
+#[tokio::test]
+async fn a_refused_current_key_with_auto_rotate_is_rotated_in_the_tick_that_found_it() {
+    let fake = FakeOpenRouter::start(200).await;
+    let h = watched(&fake, json!({ "auto_rotate": true })).await;
+    fake.test_status.store(401, Ordering::SeqCst);
+    age(&h, 2 * HOUR).await;
+    h.tick().await.unwrap();
+    let creates = fake
+        .requests()
+        .iter()
+        .filter(|r| *r == "POST /api/v1/keys")
+        .count();
+    assert_eq!(creates, 1, "{:?}", fake.requests());
+    let read = h.read("keys/k").await;
+    assert_eq!(read["current_key_rejected"], true, "{read:#}");
+}

@@ -22,6 +22,7 @@ pub(super) async fn advance(engine: &Instance) {
         };
         let mut changed = false;
         for v in entry.key.versions.versions.values_mut() {
+            changed |= super::watch::age(v);
             if v.state == VersionState::Previous && v.grace_expires_time.is_some_and(|t| t > now) {
                 v.grace_expires_time = Some(now - TimeDelta::seconds(1));
                 changed = true;

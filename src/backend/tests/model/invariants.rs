@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::world::World;
-use crate::backend::provider_ops::{decode, CreateIntent, RevokeIntent, WAL_CREATE, WAL_REVOKE};
+use crate::backend::provider_ops::{
+    decode, CreateIntent, ExpiryIntent, RevokeIntent, WAL_CREATE, WAL_EXPIRY, WAL_REVOKE,
+};
 use crate::backend::record::{self, KeyEntry};
 use crate::framework::{get_json, wal_list, Operation, Storage, WalEntry, WAL_PREFIX};
 use crate::rotation::VersionState;
@@ -28,30 +30,44 @@ pub(super) enum Invariant {
     ReportAgrees,
     /// (e) Exactly one current version per key.
     OneCurrent,
+    /// (f) A version reported leaked and taken away is never live or served again, and its key
+    /// is revoked at its origin, pending with an intent, or left to a person
+    /// ([`super::leaks`]).
+    LeakedStaysRetired,
+    /// (g) `reconcile` deletes no key a live version or create intent claims; a dry run
+    /// deletes and writes nothing ([`super::reconcile`]).
+    ReconcileSparesClaimed,
+    /// (h) A current key its provider refuses is flagged or rotated by a tick that checks it,
+    /// and by `reconcile` ([`super::watch`]).
+    RefusedCurrentFlagged,
+    /// (i) A current version's key carries no provider expiry within two hours, unless an
+    /// intent gives it its life back ([`super::expiry`]).
+    CurrentKeepsItsLifetime,
 }
 
 /// One broken invariant, with what was seen.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Violation {
     pub invariant: Invariant,
     pub detail: String,
 }
 
 /// What storage holds now: records and intents.
-struct Stored {
-    records: Vec<KeyEntry>,
-    creates: Vec<CreateIntent>,
-    revokes: Vec<RevokeIntent>,
+pub(super) struct Stored {
+    pub records: Vec<KeyEntry>,
+    pub creates: Vec<CreateIntent>,
+    pub revokes: Vec<RevokeIntent>,
+    pub expiries: Vec<ExpiryIntent>,
 }
 
-async fn stored(storage: &dyn Storage) -> Stored {
+pub(super) async fn stored(storage: &dyn Storage) -> Stored {
     let mut records = Vec::new();
     for name in record::list_names(storage).await.expect("list keys") {
         if let Some(e) = record::load(storage, &name).await.expect("load key") {
             records.push(e);
         }
     }
-    let (mut creates, mut revokes) = (Vec::new(), Vec::new());
+    let (mut creates, mut revokes, mut expiries) = (Vec::new(), Vec::new(), Vec::new());
     for id in wal_list(storage).await.expect("list intents") {
         let path = format!("{WAL_PREFIX}{id}");
         let Some(entry) = get_json::<WalEntry>(storage, &path).await.expect("intent") else {
@@ -60,6 +76,7 @@ async fn stored(storage: &dyn Storage) -> Stored {
         match entry.kind.as_str() {
             WAL_CREATE => creates.push(decode(&entry).expect("create intent")),
             WAL_REVOKE => revokes.push(decode(&entry).expect("revoke intent")),
+            WAL_EXPIRY => expiries.push(decode(&entry).expect("expiry intent")),
             _ => {}
         }
     }
@@ -67,6 +84,7 @@ async fn stored(storage: &dyn Storage) -> Stored {
         records,
         creates,
         revokes,
+        expiries,
     }
 }
 
@@ -86,6 +104,9 @@ pub(super) async fn check(w: &World) -> Vec<Violation> {
     confirmed_is_dead(w, &s, &mut out);
     report_agrees(w, &s, &mut out).await;
     one_current(&s, &mut out);
+    super::leaks::check(w, &s, &mut out).await;
+    super::expiry::check(w, &s, &mut out);
+    out.extend(w.findings.iter().cloned());
     out
 }
 

@@ -9,31 +9,14 @@ use serde_json::{json, Map, Value};
 use super::clock;
 use super::driver::{Instance, Outcome};
 use super::faults::{inject, Fault, Faults};
-use super::world::{World, KEYS, PROVIDERS};
+use super::leaks::{self, LeakBy};
+
+use super::values::{source, with_value};
+pub(super) use super::values::{IdMode, Source};
+use super::world::{World, KEYS, OPENAI, PROVIDERS};
+use super::{promises, watch};
 use crate::backend::record;
 use crate::framework::{Error, Operation};
-
-/// Where a new value comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Source {
-    /// The engine creates it at the provider (no `value`).
-    Engine,
-    /// A person's key made at the provider's host, given as `value`.
-    Person(IdMode),
-}
-
-/// What `provider_key_id` a person's key is given with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum IdMode {
-    Without,
-    /// Its own id (the engine may prove possession).
-    Own,
-    /// The id of another person's key at the same host (a mistake the engine must not act on).
-    Other,
-    /// The id of another person's key at the same host whose provider hint (OpenRouter's
-    /// `label`) looks like the value's: a hint is not proof of possession.
-    Lookalike,
-}
 
 #[derive(Debug, Clone)]
 pub(super) enum Op {
@@ -93,6 +76,27 @@ pub(super) enum Op {
         host: usize,
         pick: usize,
     },
+    /// A person disables the current key of `key` at its host ([`watch::person_disables`]).
+    PersonDisables {
+        key: &'static str,
+    },
+    /// `keys/` update: `health_check_interval` 30s (`short`) or the schedule's (1h), and
+    /// `auto_rotate`.
+    Watch {
+        key: &'static str,
+        short: bool,
+        auto_rotate: bool,
+    },
+    /// `exposed`: the `pick`-th version of `key` reported leaked, `by` value or fingerprint.
+    Exposed {
+        key: &'static str,
+        pick: usize,
+        by: LeakBy,
+    },
+    /// `reconcile`.
+    Reconcile {
+        dry_run: bool,
+    },
 }
 
 /// A step made: what, under which fault, and how it ended ([`apply`]'s account).
@@ -105,23 +109,17 @@ pub(super) struct Step {
     pub outcome: String,
 }
 
-fn source(rng: &mut StdRng) -> Source {
-    // Lookalike ids are rarer: each one is a person's key the engine must never revoke.
-    match rng.random_range(0..10) {
-        0..=2 => Source::Engine,
-        3 | 4 => Source::Person(IdMode::Without),
-        5 | 6 => Source::Person(IdMode::Own),
-        7 | 8 => Source::Person(IdMode::Other),
-        _ => Source::Person(IdMode::Lookalike),
-    }
-}
-
 /// Draws the next step; `existing` are the keys stored now.
 pub(super) fn draw(rng: &mut StdRng, existing: &[String], faults: Faults) -> Op {
     let key = KEYS[rng.random_range(0..KEYS.len())];
     let provider = PROVIDERS[rng.random_range(0..PROVIDERS.len())];
     if !existing.iter().any(|k| k == key) && rng.random_bool(0.8) {
         let source = source(rng);
+        let provider = if rng.random_bool(0.25) {
+            OPENAI
+        } else {
+            provider
+        };
         return Op::Create {
             key,
             provider,
@@ -129,6 +127,30 @@ pub(super) fn draw(rng: &mut StdRng, existing: &[String], faults: Faults) -> Op 
         };
     }
     let grace = if rng.random_bool(0.5) { 0 } else { 3600 };
+    // The newer operations, a fifth of the steps.
+    if rng.random_bool(0.2) {
+        return match rng.random_range(0..10) {
+            0..=2 => Op::Exposed {
+                key,
+                pick: rng.random_range(0..8),
+                by: [
+                    LeakBy::Value,
+                    LeakBy::Fingerprint,
+                    LeakBy::Sha256,
+                    LeakBy::Unknown,
+                ][rng.random_range(0..4)],
+            },
+            3 | 4 => Op::Reconcile {
+                dry_run: rng.random_bool(0.4),
+            },
+            5 | 6 => Op::PersonDisables { key },
+            _ => Op::Watch {
+                key,
+                short: rng.random_bool(0.7),
+                auto_rotate: rng.random_bool(0.5),
+            },
+        };
+    }
     let n = rng.random_range(0..100);
     if (63..=73).contains(&n) && !faults.provider_changes {
         return Op::Tick { immediate: true };
@@ -181,35 +203,6 @@ pub(super) async fn existing(engine: &Instance) -> Vec<String> {
     record::list_names(engine.cached.as_ref())
         .await
         .expect("list keys")
-}
-
-/// Adds `value` (and `provider_key_id`) for `source` to `body`, minting a person's key at the
-/// host of `provider`.
-fn with_value(w: &mut World, body: &mut Map<String, Value>, provider: &str, source: Source) {
-    let Source::Person(mode) = source else {
-        return;
-    };
-    let host = w.host_of(provider);
-    let id = w.person_key(host);
-    body.insert("value".into(), json!(w.persons[&id].value));
-    match mode {
-        IdMode::Without => {}
-        IdMode::Own => {
-            body.insert("provider_key_id".into(), json!(id));
-            if let Some(p) = w.persons.get_mut(&id) {
-                p.proven = true;
-            }
-        }
-        IdMode::Other => {
-            let decoy = w.person_key(host);
-            body.insert("provider_key_id".into(), json!(decoy));
-        }
-        IdMode::Lookalike => {
-            let value = w.persons[&id].value.clone();
-            let decoy = w.person_key_like(host, &value);
-            body.insert("provider_key_id".into(), json!(decoy));
-        }
-    }
 }
 
 /// The provider key `key` names (read from its record; `p1` if none).
@@ -283,6 +276,31 @@ async fn request(w: &mut World, op: &Op) -> Option<(Operation, String, Value)> {
             }
             return None;
         }
+        Op::PersonDisables { key } => {
+            watch::person_disables(w, key).await;
+            return None;
+        }
+        Op::Watch {
+            key,
+            short,
+            auto_rotate,
+        } => {
+            let interval = if short { "30s" } else { "" };
+            body.insert("health_check_interval".into(), json!(interval));
+            body.insert("auto_rotate".into(), json!(auto_rotate));
+            (Operation::Update, format!("keys/{key}"))
+        }
+        Op::Exposed { key, pick, by } => {
+            let Value::Object(b) = leaks::body(w, key, pick, by).await else {
+                unreachable!("an object")
+            };
+            body = b;
+            (Operation::Update, "exposed".to_string())
+        }
+        Op::Reconcile { dry_run } => {
+            body.insert("dry_run".into(), json!(dry_run));
+            (Operation::Update, "reconcile".to_string())
+        }
     };
     Some((operation, path, Value::Object(body)))
 }
@@ -301,7 +319,10 @@ fn describe(r: &Result<Value, Error>) -> String {
 /// Runs `op` under `fault`, then restarts the engine if it died; records the step and returns
 /// how it ended (`ok`, `done`, `killed`, or a refusal's status and message).
 pub(super) async fn apply(w: &mut World, op: &Op, fault: Fault) -> String {
+    w.findings.clear();
+    let before = promises::before(w, op).await;
     let req = request(w, op).await;
+    let mut answer = None;
     let outcome = match req {
         None => "done".to_string(),
         Some((operation, path, body)) => {
@@ -330,7 +351,9 @@ pub(super) async fn apply(w: &mut World, op: &Op, fault: Fault) -> String {
                         Err(s) if s < 500 => w.stats.answered_4xx += 1,
                         Err(_) => w.stats.answered_5xx += 1,
                     }
-                    describe(&r)
+                    let text = describe(&r);
+                    answer = r.ok();
+                    text
                 }
                 Outcome::Killed => "killed".into(),
             }
@@ -353,6 +376,7 @@ pub(super) async fn apply(w: &mut World, op: &Op, fault: Fault) -> String {
         w.engine = Instance::boot(w.storage.clone()).await;
         w.stats.kills += 1;
     }
+    promises::after(w, op, fault, before, &outcome, answer.as_ref()).await;
     w.stats.steps += 1;
     let note = if restarted { " (restarted)" } else { "" };
     w.steps

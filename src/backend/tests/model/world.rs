@@ -3,7 +3,7 @@
 //! there and which of them the engine was shown possession of, the deletes people sent, where
 //! each provider configuration points, and the step list so far.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -16,6 +16,11 @@ use crate::framework::InMemoryStorage;
 pub(super) const ADMIN: &str = "sk-or-v1-admin-model-0123456789abcdef";
 /// The provider configurations the model uses.
 pub(super) const PROVIDERS: [&str; 2] = ["p1", "p2"];
+/// An OpenAI configuration at host 0 (never moved): keys created there get provider-side
+/// expiries, moved to their grace end when they retire (`provider_expiry` intents).
+pub(super) const OPENAI: &str = "p3";
+/// The OpenAI project of [`OPENAI`].
+const PROJECT: &str = "proj_model";
 /// The managed keys the model uses.
 pub(super) const KEYS: [&str; 3] = ["k0", "k1", "k2"];
 
@@ -36,6 +41,12 @@ pub(super) struct Stats {
     pub answered_2xx: usize,
     pub answered_4xx: usize,
     pub answered_5xx: usize,
+    /// Leak reports answered 2xx (`exposed`).
+    pub exposed_ok: usize,
+    /// `reconcile` steps answered 2xx.
+    pub reconciled_ok: usize,
+    /// Refused current keys a step was judged on by (h).
+    pub refused_judged: usize,
 }
 
 /// The model's world: the fakes, the engine process, and what only the model knows.
@@ -55,6 +66,12 @@ pub(super) struct World {
     pub stats: Stats,
     /// The provider calls' timeout (seconds).
     pub timeout: u64,
+    /// Keys a person disabled at a host, by (host, id).
+    pub disabled: HashSet<(usize, String)>,
+    /// What answered leak reports promised ([`super::leaks`]).
+    pub leaked: Vec<super::leaks::Promise>,
+    /// What the checks around the last step found ([`super::promises`]).
+    pub findings: Vec<super::invariants::Violation>,
 }
 
 impl World {
@@ -88,7 +105,30 @@ impl World {
             steps: Vec::new(),
             stats: Stats::default(),
             timeout,
+            disabled: HashSet::new(),
+            leaked: Vec::new(),
+            findings: Vec::new(),
         };
+        for h in 0..world.fakes.len() {
+            world.foreign_key(h);
+        }
+        // Every other seed: keys are health-checked every 30 s unless `Watch` says otherwise.
+        if seed % 2 == 1 {
+            let setup = [
+                (
+                    "schedules/watched",
+                    json!({ "rotation_period": "90d", "grace_period": "1h", "health_check_interval": "30s" }),
+                ),
+                ("config", json!({ "default_schedule": "watched" })),
+            ];
+            for (path, body) in setup {
+                let r = world
+                    .engine
+                    .answer(crate::framework::Operation::Update, path, body)
+                    .await;
+                r.unwrap_or_else(|e| panic!("{path}: {e}"));
+            }
+        }
         for (i, p) in PROVIDERS.into_iter().enumerate() {
             world.providers.insert(p, None);
             let body = world.provider_body(i);
@@ -103,6 +143,20 @@ impl World {
             r.unwrap_or_else(|e| panic!("provider {p}: {e}"));
             world.providers.insert(p, Some(i));
         }
+        let openai = json!({
+            "type": "openai",
+            "base_url": world.fakes[0].base_url(),
+            "admin_key": ADMIN,
+            "project_id": PROJECT,
+            "timeout": world.timeout,
+        });
+        let path = format!("providers/{OPENAI}");
+        let r = world
+            .engine
+            .answer(crate::framework::Operation::Create, &path, openai)
+            .await;
+        r.unwrap_or_else(|e| panic!("provider {OPENAI}: {e}"));
+        world.providers.insert(OPENAI, Some(0));
         world
     }
 
@@ -119,6 +173,24 @@ impl World {
     /// The host provider `p` points at (host 0 while it does not exist).
     pub(super) fn host_of(&self, p: &str) -> usize {
         self.providers.get(p).copied().flatten().unwrap_or(0)
+    }
+
+    /// Another mount at the same account made a key at `host`, named as the engine names its
+    /// keys but for a key this mount does not hold: `reconcile` must leave it alone. The
+    /// model counts it as a person's key (never proven to this engine).
+    fn foreign_key(&mut self, host: usize) {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let value = format!("sk-or-v1-{}{}", uuid::Uuid::new_v4().simple(), id);
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        let name = format!("ai-keys-billing-{suffix}");
+        self.fakes[host].add_openrouter_key_named(&id, &value, &name);
+        self.persons.insert(
+            id,
+            PersonKey {
+                value,
+                proven: false,
+            },
+        );
     }
 
     /// A person makes a key at `host`; returns its id.
@@ -154,19 +226,26 @@ impl World {
     }
 
     /// A person deletes key `id` at `host` in the provider's console (the engine's later delete
-    /// of it gets a 404).
+    /// of it gets a 404): OpenRouter's delete, else (not one of its keys: a 404) OpenAI's.
     pub(super) async fn person_deletes(&mut self, host: usize, id: &str) {
-        *self.external.entry((host, id.to_string())).or_default() += 1;
-        let url = format!("{}/api/v1/keys/{id}", self.fakes[host].base_url());
-        let r = reqwest::Client::new()
-            .delete(url)
-            .bearer_auth(ADMIN)
-            .send()
-            .await;
-        assert!(
-            r.is_ok_and(|r| r.status().is_success()),
-            "a person's delete failed"
-        );
+        let base = self.fakes[host].base_url();
+        let urls = [
+            format!("{base}/api/v1/keys/{id}"),
+            format!("{base}/v1/organization/projects/{PROJECT}/api_keys/{id}"),
+        ];
+        for url in urls {
+            // Every request counts at the fake, refused or not.
+            *self.external.entry((host, id.to_string())).or_default() += 1;
+            let r = reqwest::Client::new()
+                .delete(url)
+                .bearer_auth(ADMIN)
+                .send()
+                .await;
+            if r.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+        }
+        panic!("a person's delete of {id} at host {host} failed");
     }
 
     /// Every fake back to normal answers.

@@ -37,8 +37,8 @@ pub(super) use lifetime::{
     check_schedule_users as check_lifetime_under_schedule,
 };
 pub(super) use manual::{
-    forget_deleted_manual, keep_of_deleted, of_deleted_keys_manual, of_key as deleted_manual_of,
-    DeletedManual,
+    forget_deleted_manual, keep_of_deleted, keep_unproven, of_deleted_keys_manual,
+    of_key as deleted_manual_of, DeletedManual,
 };
 #[cfg(test)]
 pub(super) use origin::origin_of;

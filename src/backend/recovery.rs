@@ -116,8 +116,11 @@ async fn recover_revoke(
         None => intent.owned || creates_keys(storage, &intent.provider).await?,
     };
     if !proven {
-        tracing::warn!(key = %intent.key, version = intent.version, "dropping a revocation of a key not proven to be this key's");
-        if version.is_some() {
+        tracing::warn!(key = %intent.key, version = intent.version, "dropping a revocation of a key not proven to be this key's; left to a person");
+        if version.is_none() {
+            let requested = DateTime::from_timestamp(entry.created_at, 0).unwrap_or(now);
+            provider_ops::keep_unproven(storage, &intent, requested).await?;
+        } else {
             let mut locked =
                 Locked::with_guard(shared, storage, &intent.key, Actor::Scheduler, None, guard)
                     .await?;

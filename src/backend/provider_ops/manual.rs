@@ -97,6 +97,36 @@ pub(crate) async fn keep_of_deleted(storage: &dyn Storage, entry: &KeyEntry) -> 
     Ok(())
 }
 
+/// Why recovery leaves an earlier release's revocation to a person ([`keep_unproven`]).
+const UNPROVEN: &str = "an earlier release asked to revoke this key, but the engine never proved \
+    the key to be this key's (an imported key whose id only matched the provider's hint): \
+    revoke it by hand if it is yours";
+
+/// An earlier release's revocation, still pending, of a key whose record no longer holds the
+/// version (the key was deleted) and that the engine never proved its own: recovery does not send
+/// it, and keeps it here as that deleted key's manual revocation, counted, alerted on and
+/// acknowledged like the others (written before the intent is dropped, at a path fixed by the
+/// intent, so recovery interrupted and run again writes the same entry). Such intents name no
+/// incarnation (0 here, before any real one) and no fingerprint (empty).
+pub(crate) async fn keep_unproven(
+    storage: &dyn Storage,
+    intent: &super::RevokeIntent,
+    requested_time: DateTime<Utc>,
+) -> Result<(), Error> {
+    let manual = DeletedManual {
+        key: intent.key.clone(),
+        incarnation: intent.incarnation.unwrap_or(0),
+        version: intent.version,
+        provider: intent.provider.clone(),
+        provider_key_id: Some(intent.provider_key_id.clone()).filter(|id| !id.is_empty()),
+        fingerprint: String::new(),
+        reason: UNPROVEN.to_string(),
+        requested_time,
+    };
+    let path = entry_path(&manual.key, manual.incarnation, manual.version);
+    put_json(storage, &path, &manual).await.map_err(Error::from)
+}
+
 /// Every deleted key's manual revocation nobody acknowledged, in key, incarnation and version
 /// order (entries of an incarnation whose record still exists are left out: it counts them).
 pub(crate) async fn of_deleted_keys_manual(

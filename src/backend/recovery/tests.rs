@@ -149,7 +149,8 @@ async fn a_node_that_cannot_tell_its_role_does_no_periodic_work() {
 }
 
 /// A previous-release revoke intent for an Anthropic key of a deleted key names an
-/// id the engine never proved to be this key's: recovery drops it without calling the provider
+/// id the engine never proved to be this key's: recovery drops it without calling the provider and
+/// keeps it as the deleted key's manual revocation, for a person to revoke and acknowledge
 /// (a call would fail here, nothing listens on the port, and keep the intent).
 #[tokio::test]
 async fn recovery_never_revokes_an_unproven_id() {
@@ -177,6 +178,35 @@ async fn recovery_never_revokes_an_unproven_id() {
         outcome.unwrap(),
         WalOutcome::Settled,
         "an unproven id is dropped"
+    );
+    // ... and left to a person, as the deleted key's manual revocation: counted (metrics,
+    // report, alert) until someone acknowledges it.
+    let manual = crate::backend::provider_ops::of_deleted_keys_manual(h.storage.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(manual.len(), 1, "{manual:?}");
+    assert_eq!(
+        (
+            manual[0].key.as_str(),
+            manual[0].version,
+            manual[0].provider.as_str()
+        ),
+        ("gone", 2, "an")
+    );
+    assert_eq!(manual[0].provider_key_id.as_deref(), Some("apikey_01"));
+    let report = h.read("report").await;
+    assert_eq!(
+        report["deleted_keys_revocations_manual"][0]["provider_key_id"], "apikey_01",
+        "{report:#}"
+    );
+    h.write("acknowledge/gone", json!({"version": 2, "deleted": true}))
+        .await
+        .unwrap();
+    assert!(
+        crate::backend::provider_ops::of_deleted_keys_manual(h.storage.as_ref())
+            .await
+            .unwrap()
+            .is_empty()
     );
 
     data["owned"] = json!(true);

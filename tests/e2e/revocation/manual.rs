@@ -4,10 +4,11 @@
 
 use serde_json::{json, Value};
 
-use crate::providers::{configure_provider, provider_body, PROJECT};
+use crate::providers::{configure_provider, provider_body, tick_until, PROJECT, RECOVERY_DEADLINE};
 use crate::support::checks::{expect_error, history, read_ok, secret, write_ok};
 use crate::support::fake_provider::FakeProvider;
-use crate::support::{Bao, Client};
+use crate::support::raw::{raw_list, raw_put};
+use crate::support::{Bao, Client, Tick};
 
 /// The `ai_keys_provider_revocations_manual` gauge of key `key` (JSON metrics).
 async fn manual_gauge(client: &Client, key: &str) -> f64 {
@@ -235,4 +236,66 @@ async fn a_deleted_keys_manual_revocation_stays_counted_until_acknowledged() {
     let gone = root.delete("ai-keys/providers/anthropic").await;
     assert!(gone.is_success(), "{}", gone.text);
     crate::providers::assert_no_leaks(&bao, &[&fake], &[admin, a1]).await;
+}
+
+/// An earlier release's pending revocation of a deleted key it never proved its own (planted as
+/// that release left it: no `owned`, no incarnation, no origin) is never sent to the provider:
+/// recovery keeps it as the deleted key's manual revocation, counted, listed and refusing the
+/// provider's delete, until someone acknowledges it (before, it was dropped with a log line).
+#[tokio::test]
+async fn an_earlier_releases_unproven_revocation_of_a_deleted_key_is_left_to_a_person() {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let root = bao.client();
+    let admin = secret("admin-unproven");
+    fake.add_admin_key(&admin);
+    configure_provider(
+        &root,
+        "anthropic",
+        provider_body("anthropic", &fake, Some(&admin)),
+    )
+    .await;
+    let value = secret("ant-unproven");
+    fake.add_anthropic_key("apikey_01old", &value);
+    let intent = json!({
+        "type": "provider_revoke",
+        "data": { "key": "old", "provider": "anthropic", "version": 2,
+                  "provider_key_id": "apikey_01old" },
+        "created_at": chrono::Utc::now().timestamp() - 3600,
+    });
+    raw_put(&root, "wal/earlier-release-intent", &intent.to_string()).await;
+
+    let c = &root;
+    tick_until(
+        &bao,
+        Tick::RecoverYoungIntents,
+        "recovery to settle the planted intent",
+        RECOVERY_DEADLINE,
+        || async move { raw_list(c, "wal/").await.is_empty() },
+    )
+    .await;
+    assert_eq!(fake.mutation_requests("apikey_01old"), 0, "never sent");
+    assert_eq!(deleted_manual_gauge(&root).await, 1.0);
+    let report = read_ok(&root, "ai-keys/report").await;
+    let listed = &report["deleted_keys_revocations_manual"];
+    assert_eq!(
+        (
+            &listed[0]["key"],
+            &listed[0]["version"],
+            &listed[0]["provider_key_id"]
+        ),
+        (&json!("old"), &json!(2), &json!("apikey_01old")),
+        "{report:#}"
+    );
+    let refused = root.delete("ai-keys/providers/anthropic").await;
+    expect_error(&refused, 400, &["old version 2"], "a provider owed it");
+
+    let acked = write_ok(
+        &root,
+        "ai-keys/acknowledge/old",
+        json!({ "version": 2, "reason": "revoked in the console" }),
+    )
+    .await;
+    assert_eq!(acked["deleted"], true, "{acked:#}");
+    assert_eq!(deleted_manual_gauge(&root).await, 0.0);
+    crate::providers::assert_no_leaks(&bao, &[&fake], &[admin, value]).await;
 }

@@ -147,6 +147,21 @@ async fn imported_keys_with_hint_checked_ids_are_left_to_a_person_and_counted() 
     crate::providers::assert_no_leaks(&bao, &[&fake], &[admin, a1, a2, o1, o2]).await;
 }
 
+/// A server and a fake provider with the `anthropic` configuration (admin key named by `tag`).
+async fn with_anthropic(tag: &str) -> (Bao, FakeProvider, Client, String) {
+    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
+    let root = bao.client();
+    let admin = secret(tag);
+    fake.add_admin_key(&admin);
+    configure_provider(
+        &root,
+        "anthropic",
+        provider_body("anthropic", &fake, Some(&admin)),
+    )
+    .await;
+    (bao, fake, root, admin)
+}
+
 /// The mount's `ai_keys_deleted_key_revocations_manual` gauge (JSON metrics).
 async fn deleted_manual_gauge(client: &Client) -> f64 {
     let metrics = read_ok(client, "ai-keys/metrics").await;
@@ -167,16 +182,7 @@ async fn deleted_manual_gauge(client: &Client) -> f64 {
 /// key's kept history.
 #[tokio::test]
 async fn a_deleted_keys_manual_revocation_stays_counted_until_acknowledged() {
-    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
-    let root = bao.client();
-    let admin = secret("admin-deleted-manual");
-    fake.add_admin_key(&admin);
-    configure_provider(
-        &root,
-        "anthropic",
-        provider_body("anthropic", &fake, Some(&admin)),
-    )
-    .await;
+    let (bao, fake, root, admin) = with_anthropic("admin-deleted-manual").await;
     let a1 = secret("ant-deleted");
     fake.add_anthropic_key("apikey_01gone", &a1);
     write_ok(
@@ -244,16 +250,7 @@ async fn a_deleted_keys_manual_revocation_stays_counted_until_acknowledged() {
 /// provider's delete, until someone acknowledges it (before, it was dropped with a log line).
 #[tokio::test]
 async fn an_earlier_releases_unproven_revocation_of_a_deleted_key_is_left_to_a_person() {
-    let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
-    let root = bao.client();
-    let admin = secret("admin-unproven");
-    fake.add_admin_key(&admin);
-    configure_provider(
-        &root,
-        "anthropic",
-        provider_body("anthropic", &fake, Some(&admin)),
-    )
-    .await;
+    let (bao, fake, root, admin) = with_anthropic("admin-unproven").await;
     let value = secret("ant-unproven");
     fake.add_anthropic_key("apikey_01old", &value);
     let intent = json!({

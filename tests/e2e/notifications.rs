@@ -8,9 +8,10 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::support::checks::repo_root;
+use crate::support::checks::{repo_root, write_ok};
+use crate::support::Client;
 
 mod delivery;
 mod failover;
@@ -26,6 +27,20 @@ pub(crate) fn signing_secret() -> String {
         "whsec_{}",
         base64::engine::general_purpose::STANDARD.encode(bytes)
     )
+}
+
+/// A receiver with a fresh signing secret, and webhook `ops` pointed at it for every event;
+/// returns the receiver and the secret.
+pub(crate) async fn subscribed(root: &Client) -> (Receiver, String) {
+    let whsec = signing_secret();
+    let receiver = Receiver::start(&whsec);
+    write_ok(
+        root,
+        "ai-keys/notifications/ops",
+        json!({ "url": receiver.url, "secret": whsec }),
+    )
+    .await;
+    (receiver, whsec)
 }
 
 /// The receiver script, running: what it accepted is in `out` (one JSON line per event), what

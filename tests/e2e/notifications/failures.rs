@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{signing_secret, Receiver};
+use super::{subscribed, Receiver};
 use crate::providers::{
     create_key, history_events, openai_provider, read_key, rotate, tick_until, version,
     RECOVERY_DEADLINE,
 };
-use crate::support::checks::{read_ok, write_ok};
+use crate::support::checks::read_ok;
 use crate::support::fake_provider::{FakeProvider, Mode};
 use crate::support::{Bao, Client, Tick};
 
@@ -28,23 +28,11 @@ fn of_type(receiver: &Receiver, ty: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn subscribed(root: &Client) -> Receiver {
-    let whsec = signing_secret();
-    let receiver = Receiver::start(&whsec);
-    write_ok(
-        root,
-        "ai-keys/notifications/ops",
-        json!({ "url": receiver.url, "secret": whsec }),
-    )
-    .await;
-    receiver
-}
-
 #[tokio::test]
 async fn a_failed_rotation_names_the_version_it_staged_or_was_to_create() {
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
     let root = bao.client();
-    let receiver = subscribed(&root).await;
+    let (receiver, _) = subscribed(&root).await;
     openai_provider(&root, &fake, "oa").await;
     create_key(&root, "k", json!({ "provider": "oa" })).await;
 
@@ -115,7 +103,7 @@ async fn pending_of_deleted(root: &Client) -> Vec<Value> {
 async fn a_deleted_keys_failed_revocation_is_announced_once_at_its_first_failure() {
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
     let root = bao.client();
-    let receiver = subscribed(&root).await;
+    let (receiver, _) = subscribed(&root).await;
     openai_provider(&root, &fake, "oa").await;
     create_key(&root, "gone", json!({ "provider": "oa" })).await;
     let (id, _, _) = fake.created_keys().pop().expect("a created key");

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{signing_secret, Receiver};
+use super::{subscribed, Receiver};
 use crate::providers::{
     assert_no_leaks, configure_provider, create_key, provider_body, read_key, rotate, tick_until,
     version, PROJECT,
 };
-use crate::support::checks::{data, secret, write_ok};
+use crate::support::checks::{data, secret};
 use crate::support::fake_provider::{FakeProvider, KeyPolicy, Switches};
 use crate::support::{Bao, Client, Tick};
 
@@ -71,14 +71,7 @@ async fn leaks_refused_keys_and_manual_revocations_reach_the_webhook_signed_with
     let started = Instant::now();
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start());
     let root = bao.client();
-    let whsec = signing_secret();
-    let receiver = Receiver::start(&whsec);
-    write_ok(
-        &root,
-        "ai-keys/notifications/ops",
-        json!({ "url": receiver.url, "secret": whsec }),
-    )
-    .await;
+    let (receiver, whsec) = subscribed(&root).await;
     let admin = secret("admin-incidents");
     fake.add_admin_key(&admin);
     configure_provider(
@@ -252,14 +245,7 @@ async fn a_create_refused_by_the_providers_expiry_policy_reaches_the_webhook_as_
     };
     let (bao, fake) = tokio::join!(Bao::start(), FakeProvider::start_with(switches));
     let root = bao.client();
-    let whsec = signing_secret();
-    let receiver = Receiver::start(&whsec);
-    write_ok(
-        &root,
-        "ai-keys/notifications/ops",
-        json!({ "url": receiver.url, "secret": whsec }),
-    )
-    .await;
+    let (receiver, whsec) = subscribed(&root).await;
     let admin = secret("admin-policy");
     fake.add_admin_key(&admin);
     configure_provider(&root, "oa", provider_body("openai", &fake, Some(&admin))).await;

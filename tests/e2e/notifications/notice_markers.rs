@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{signing_secret, Receiver};
+use super::{subscribed, Receiver};
 use crate::providers::{create_key, tick_until};
-use crate::support::checks::write_ok;
 use crate::support::raw::{raw_get, raw_put};
 use crate::support::{Bao, Client, Tick};
 
@@ -51,14 +50,7 @@ async fn tick_until_overdue(bao: &Bao, receiver: &Receiver, count: usize) {
 async fn a_key_created_again_under_a_deleted_name_hears_its_own_notices() {
     let bao = Bao::start().await;
     let root = bao.client();
-    let whsec = signing_secret();
-    let receiver = Receiver::start(&whsec);
-    write_ok(
-        &root,
-        "ai-keys/notifications/ops",
-        json!({ "url": receiver.url, "secret": whsec }),
-    )
-    .await;
+    let (receiver, _) = subscribed(&root).await;
 
     create_overdue(&root).await;
     tick_until_overdue(&bao, &receiver, 1).await;
